@@ -1,0 +1,98 @@
+"""Entry point: global flags, dispatch to one command module, one error handler.
+
+Nothing heavy is imported before the command is known, and only that command's
+module is imported then. A known error is one line on stderr (and in --log)
+and exit 1; a traceback appears only for a bug, and only with --debug.
+"""
+
+import sys
+
+
+class Context:
+    """What every command gets: global options, the log, the state store."""
+
+    def __init__(self, gopts, log):
+        self.gopts = gopts
+        self.log = log
+        self._store = None
+
+    @property
+    def store(self):
+        if self._store is None:
+            from .state import StateStore
+            self._store = StateStore(self.gopts.root)
+        return self._store
+
+
+def main(argv=None):
+    from . import cli, errors, log as logmod
+    argv = sys.argv[1:] if argv is None else list(argv)
+    logger = logmod.LOG
+    debug = "--debug" in argv
+    try:
+        gopts, rest = cli.parse(cli.GLOBAL_FLAGS, argv, "ocirun", interspersed=False)
+        logger = logmod.LOG = logmod.Logger(gopts.log, gopts.log_format, gopts.debug)
+        if gopts.log_format not in ("text", "json"):
+            raise errors.UsageError("invalid --log-format %r: want 'text' or 'json'" % gopts.log_format)
+        if gopts.version:
+            from . import __version__, SPEC_VERSION
+            sys.stdout.write("ocirun version %s\ncommit: %s\nspec: %s\n" % (__version__, _commit(), SPEC_VERSION))
+            return 0
+        if not rest or rest[0] == "help":
+            if len(rest) > 1 and rest[1] in cli.COMMANDS:
+                sys.stdout.write(cli.command_help(_load(rest[1]).COMMAND))
+                return 0
+            sys.stdout.write(cli.global_help())
+            return 0 if (gopts.help or rest) else 1
+        name, cargv = rest[0], rest[1:]
+        if name not in cli.COMMANDS:
+            raise errors.UsageError("ocirun: no such command %r (see 'ocirun --help')" % name)
+        mod = _load(name)
+        cmd = mod.COMMAND
+        flags = cmd.flags + [cli.Flag("help,h", "bool", help="show help")]
+        opts, args = cli.parse(flags, cargv, "ocirun " + name, stop_after=cmd.stop_after)
+        if opts.help:
+            sys.stdout.write(cli.command_help(cmd))
+            return 0
+        cli.check_nargs(cmd, args)
+        return mod.main(Context(gopts, logger), opts, args) or 0
+    except errors.OciError as e:
+        for line in e.lines:
+            logger.error(line)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+    except OSError as e:
+        # An OSError that no module turned into an OciError: still one line.
+        msg = "%s%s" % (e.strerror or e, (": `%s`" % e.filename) if e.filename else "")
+        logger.error(msg)
+        if debug:
+            import traceback
+            traceback.print_exc()
+        return 1
+    except Exception as e:  # a bug: say so in one line; the traceback only with --debug
+        logger.error("internal error: %s: %s" % (type(e).__name__, e))
+        if debug:
+            import traceback
+            traceback.print_exc()
+        return 1
+
+
+def _load(name):
+    from importlib import import_module
+    from . import cli
+    return import_module("runtime.cli." + cli.COMMANDS[name][0].replace("-", "_"))
+
+
+def _commit():
+    try:
+        from ._build_info import COMMIT
+        return COMMIT
+    except ImportError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

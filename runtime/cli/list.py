@@ -1,0 +1,52 @@
+"""`ocirun list`: every container under --root, as a table or JSON."""
+
+import os
+import sys
+
+from . import Command, Flag
+from .. import errors, fastjson
+
+COMMAND = Command("list", "lists containers started by ocirun with the given root", usage="", nargs=(0, 0), flags=[
+    Flag("format,f", "str", "table", "select one of: table or json (default: \"table\")", "FORMAT"),
+    Flag("quiet,q", "bool", help="display only container IDs"),
+])
+
+
+def _owner(path):
+    try:
+        uid = os.stat(path).st_uid
+    except OSError:
+        return ""
+    try:
+        import pwd
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return "#%d" % uid
+
+
+def main(ctx, opts, args):
+    if opts.format not in ("table", "json"):
+        raise errors.UsageError("invalid format option %r: want 'table' or 'json'" % opts.format)
+    rows = []
+    for cid in ctx.store.ids():
+        try:
+            with ctx.store.load(cid) as c:
+                st = c.oci_state()
+                st["owner"] = _owner(c.dir)
+        except errors.OciError:
+            continue  # vanished or half-written between listdir and load
+        rows.append(st)
+    if opts.quiet:
+        for st in rows:
+            sys.stdout.write(st["id"] + "\n")
+        return 0
+    if opts.format == "json":
+        sys.stdout.write(fastjson.dumps(rows if rows else None) + "\n")
+        return 0
+    table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+    table += [(st["id"], str(st["pid"]), st["status"], st["bundle"], st["created"], st["owner"]) for st in rows]
+    # runc's tabwriter: each column at least 12 wide, 3 spaces of padding.
+    widths = [max(12, max(len(r[i]) for r in table) + 3) for i in range(6)]
+    for r in table:
+        sys.stdout.write("".join(cell.ljust(w) for cell, w in zip(r[:-1], widths)) + r[-1] + "\n")
+    return 0

@@ -1,0 +1,7 @@
+"""`ocirun run`: not built yet; it says so and exits 1."""
+
+from . import Command
+from ._stub import not_yet
+
+COMMAND = Command('run', 'create and run a container', usage='<container-id>', nargs=(0, None))
+main = not_yet('run')

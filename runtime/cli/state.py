@@ -1,0 +1,15 @@
+"""`ocirun state ID`: the container's state as JSON (runtime-spec + runc's fields)."""
+
+import sys
+
+from . import Command
+from .. import fastjson
+
+COMMAND = Command("state", "output the state of a container",
+                  description="The state command outputs current state information for the\ninstance of a container.")
+
+
+def main(ctx, opts, args):
+    with ctx.store.load(args[0]) as c:
+        sys.stdout.write(fastjson.dumps(c.oci_state(), indent=2) + "\n")
+    return 0

@@ -1,0 +1,3 @@
+#include "ocirun.h"
+
+int32_t ocirun_core_version(void) { return OCIRUN_CORE_VERSION; }
