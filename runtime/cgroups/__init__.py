@@ -1,0 +1,104 @@
+"""Cgroups: one interface, one manager per hierarchy kind.
+
+    m = open_manager(cid, spec["linux"], gopts.cgroup_manager)   # None: disabled
+    state.data["cgroup"] = m.to_dict(); state.save()   # BEFORE create: lists what create will make
+    m.create(); m.join(pid); m.apply(spec["linux"].get("resources") or {})
+    ...
+    m = from_dict(state.data["cgroup"])                 # later commands
+    m.kill_all(signal.SIGKILL); m.destroy()
+
+The layout (v1, v2 or hybrid) is detected from /proc/self/mountinfo and
+/proc/self/cgroup, never assumed from /sys/fs/cgroup. The implementations live
+in fs.py (v1, v2 and hybrid managers), resources.py (spec resources to file
+writes), devices.py (device rules) and layout.py (detection); they are imported
+only when a manager is opened, because `state`, `kill` and `delete` import this
+package on every call.
+"""
+
+from .. import errors
+
+DRIVERS = ("cgroupfs", "systemd", "disabled")
+SYSTEMD_UNSUPPORTED = "systemd cgroup driver is not supported yet"
+
+
+class Manager:
+    """What every manager does. Paths are host paths; pids are host pids."""
+
+    layout = "?"  # "v1", "v2" or "hybrid"
+
+    def create(self):
+        """Make the cgroup directories; remembers which ones it made."""
+        raise NotImplementedError
+
+    def join(self, pid):
+        """Move pid into the cgroup in every hierarchy."""
+        raise NotImplementedError
+
+    def apply(self, resources):
+        """Write linux.resources (a dict); a refused value raises OciError naming file and value."""
+        raise NotImplementedError
+
+    def update(self, resources):
+        """apply() on a running container (checkBeforeUpdate is honoured here)."""
+        raise NotImplementedError
+
+    def to_dict(self):
+        """JSON-able description; valid before create() (it names what create will make)."""
+        raise NotImplementedError
+
+    def destroy(self):
+        """Remove the directories this container made, leaf first; missing ones are fine."""
+        raise NotImplementedError
+
+    def kill_all(self, sig):
+        """Send sig to every process in the cgroup."""
+        raise NotImplementedError
+
+    def pids(self):
+        """Host pids of every process in the cgroup (sorted)."""
+        raise NotImplementedError
+
+    def freeze(self):
+        raise NotImplementedError
+
+    def thaw(self):
+        raise NotImplementedError
+
+    def frozen(self):
+        raise NotImplementedError
+
+    def stats(self):
+        """runc's stats shape: {"cpu":…, "memory":…, "pids":…, "blkio":…, "hugetlb":…}."""
+        raise NotImplementedError
+
+
+def check_driver(manager_kind, systemd_flag=False):
+    """The driver named by --cgroup-manager / --systemd-cgroup; systemd is refused for now."""
+    kind = "systemd" if systemd_flag else (manager_kind or "cgroupfs")
+    if kind not in DRIVERS:
+        raise errors.UsageError("invalid --cgroup-manager `%s`: want cgroupfs, systemd or disabled" % kind)
+    if kind == "systemd":
+        raise errors.OciError(SYSTEMD_UNSUPPORTED)
+    return kind
+
+
+def open_manager(cid, linux_cfg, manager_kind="cgroupfs", host=None):
+    """A manager for a new container, or None when cgroups are disabled.
+
+    linux_cfg is config.json's "linux" object; its cgroupsPath is read here:
+    absolute paths are relative to each hierarchy's root, relative ones to the
+    runtime's own cgroup, and the default is /ocirun/<id>.
+    """
+    kind = check_driver(manager_kind)
+    if kind == "disabled":
+        return None
+    from . import fs
+    return fs.open_manager(cid, (linux_cfg or {}).get("cgroupsPath") or "", host)
+
+
+def from_dict(d, host=None):
+    """The manager a previous command described with to_dict(); None for None/{}."""
+    if not d:
+        return None
+    from . import fs
+    return fs.from_dict(d, host)
