@@ -12,20 +12,32 @@ def _sources():
     return sorted(os.path.join("runtime", "core", f) for f in os.listdir(CORE) if f.endswith(".c"))
 
 
+def _headers():
+    # ocirun.h first: the others may use its types.
+    names = sorted(f for f in os.listdir(CORE) if f.endswith(".h"))
+    names.sort(key=lambda n: n != "ocirun.h")
+    return names
+
+
 def _cdef():
-    # ocirun.h is written so that cffi can read it: no #include, no macros in the
-    # part between the CDEF markers.
-    with open(os.path.join(CORE, "ocirun.h")) as f:
-        text = f.read()
-    start = text.index("/* CDEF-BEGIN */") + len("/* CDEF-BEGIN */")
-    return text[start:text.index("/* CDEF-END */")]
+    # Each header holds a part written so that cffi can read it: no #include, no
+    # macros between its CDEF markers. Headers without markers are private to C.
+    parts = []
+    for name in _headers():
+        with open(os.path.join(CORE, name)) as f:
+            text = f.read()
+        if "/* CDEF-BEGIN */" not in text:
+            continue
+        start = text.index("/* CDEF-BEGIN */") + len("/* CDEF-BEGIN */")
+        parts.append(text[start:text.index("/* CDEF-END */")])
+    return "\n".join(parts)
 
 
 ffibuilder = FFI()
 ffibuilder.cdef(_cdef())
 ffibuilder.set_source(
     "runtime._core",
-    '#include "ocirun.h"\n',
+    "".join('#include "%s"\n' % h for h in _headers()),
     sources=_sources(),
     include_dirs=[CORE],
     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE"],

@@ -53,15 +53,17 @@ def loads(text):
         obj, end = _scan(text, pos)
     except StopIteration as e:
         raise JSONError("expecting value", text, e.value) from None
-    except ValueError as e:
-        # The C scanner raises json.decoder.JSONDecodeError only when `json` is
-        # loaded; otherwise a ValueError whose args carry (msg, doc, pos).
-        pos = getattr(e, "pos", None)
-        if pos is None and len(e.args) == 3:
-            msg, _, pos = e.args
-        else:
-            msg = getattr(e, "msg", str(e))
-        raise JSONError(str(msg).lower(), text, pos or 0) from None
+    except (ValueError, SystemError):
+        # _json formats its errors with json.decoder, which it expects loaded
+        # (SystemError when it is not); on this error path, let json say it.
+        import json
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as e:
+            raise JSONError(e.msg.lower(), text, e.pos) from None
+        except ValueError as e:
+            raise JSONError(str(e), text, 0) from None
+        raise
     while end < n and text[end] in _WS:
         end += 1
     if end != n:

@@ -141,7 +141,8 @@ class StateStore:
         try:
             os.makedirs(self.root, 0o700)
         except FileExistsError:
-            pass
+            return
+        os.chmod(self.root, 0o700)  # whatever the umask
 
     def create(self, cid, data):
         """Make <root>/<id> (0700) with its state.json; locked. Existing id: ContainerExists."""
@@ -229,6 +230,7 @@ def _atomic_write(dirfd, name, data):
     tmp = ".%s.%d.tmp" % (name, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
     try:
+        os.fchmod(fd, 0o600)  # whatever the umask
         view = memoryview(data)
         while view:
             n = os.write(fd, view)

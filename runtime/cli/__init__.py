@@ -48,7 +48,7 @@ COMMANDS = {
     "state": ("state", "output the state of a container"),
     "kill": ("kill", "kill sends the specified signal (default: SIGTERM) to the container's init process"),
     "delete": ("delete", "delete any resources held by the container often used with detached container"),
-    "list": ("list", "lists containers started by ocirun with the given root"),
+    "list": ("listing", "lists containers started by ocirun with the given root"),
     "exec": ("exec", "execute new process inside the container"),
     "ps": ("ps", "ps displays the processes running inside a container"),
     "pause": ("pause", "pause suspends all processes inside the container"),

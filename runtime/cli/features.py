@@ -1,0 +1,69 @@
+"""`ocirun features`: the runtime-spec 1.3.0 features document, measured, not assumed.
+
+Each part comes from the module that implements it (its FEATURES), intersected
+with what this kernel offers, so the document cannot claim what the build or
+the host lacks: a module that is not there contributes nothing.
+"""
+
+import os
+import sys
+
+from . import Command
+from .. import SPEC_VERSION, __version__, fastjson
+
+COMMAND = Command("features", "show the enabled features", usage="", nargs=(0, 0),
+                  description="Prints the features document of runtime-spec 1.3.0 as JSON.")
+
+# /proc/self/ns entry of each namespace type.
+_NS_FILES = {"cgroup": "cgroup", "ipc": "ipc", "mount": "mnt", "network": "net",
+             "pid": "pid", "time": "time", "user": "user", "uts": "uts"}
+
+
+def _module_features(name):
+    """FEATURES of runtime.<name>, or None if that part is not built."""
+    try:
+        from importlib import import_module
+        mod = import_module("runtime." + name)
+    except ImportError:
+        return None
+    f = getattr(mod, "FEATURES", None)
+    return f() if callable(f) else f
+
+
+def kernel_namespaces():
+    return sorted(t for t, f in _NS_FILES.items() if os.path.exists("/proc/self/ns/" + f))
+
+
+def document():
+    from ..validation import CAPABILITIES, last_cap
+    lifecycle = _module_features("lifecycle") or {}
+    rootfs = _module_features("plan") or {}
+    linux = {
+        "namespaces": [t for t in kernel_namespaces() if t in lifecycle.get("namespaces", ())],
+        "capabilities": ["CAP_" + n for n in CAPABILITIES[:last_cap() + 1]],
+        "cgroup": _module_features("cgroups") or {"v1": False, "v2": False, "systemd": False,
+                                                   "systemdUser": False, "rdma": False},
+        "seccomp": _module_features("seccomp") or {"enabled": False},
+        "apparmor": {"enabled": os.path.isdir("/sys/kernel/security/apparmor") and bool(lifecycle.get("apparmor"))},
+        "selinux": {"enabled": os.path.isdir("/sys/fs/selinux") and bool(lifecycle.get("selinux"))},
+        "intelRdt": {"enabled": False},
+        "mountExtensions": {"idmap": {"enabled": bool(rootfs.get("idmap"))}},
+        "netDevices": {"enabled": bool(lifecycle.get("netDevices"))},
+    }
+    return {
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": SPEC_VERSION,
+        "hooks": list(lifecycle.get("hooks", ())),
+        "mountOptions": list(rootfs.get("mountOptions", ())),
+        "linux": linux,
+        "annotations": {
+            "io.github.ocirun.version": __version__,
+            "io.github.ocirun.python": "%d.%d.%d" % sys.version_info[:3],
+        },
+        "potentiallyUnsafeConfigAnnotations": [],
+    }
+
+
+def main(ctx, opts, args):
+    sys.stdout.write(fastjson.dumps(document(), indent="    ") + "\n")
+    return 0

@@ -1,0 +1,54 @@
+"""Loading and validating a bundle's config.json.
+
+validate(config) returns every problem as one line naming the JSON path
+(`linux.namespaces[1].type: 'foo' is not one of [...]`); load_config raises
+ConfigError with all of them. Imported only by commands that read a config
+(create, run, validate, exec, update): it is not on the hot path.
+"""
+
+import os
+
+from . import errors, fastjson
+
+CONFIG_NAME = "config.json"
+
+
+def read_json(path, label):
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise errors.ConfigError(["%s: no such file `%s`" % (label, path)]) from None
+    except IsADirectoryError:
+        raise errors.ConfigError(["%s: `%s` is a directory" % (label, path)]) from None
+    except OSError as e:
+        raise errors.ConfigError(["%s: cannot read `%s`: %s" % (label, path, errors.strerror(e.errno))]) from None
+    try:
+        return fastjson.loads(raw)
+    except UnicodeDecodeError as e:
+        raise errors.ConfigError(["%s: not UTF-8: %s" % (label, e)]) from None
+    except ValueError as e:
+        raise errors.ConfigError(["%s: invalid JSON: %s" % (label, e)]) from None
+
+
+def load_config(bundle, config=None):
+    """Read and validate <bundle>/config.json (or `config`, relative to the bundle).
+
+    Returns the config as a dict; raises ConfigError listing every problem.
+    """
+    bundle = os.path.abspath(bundle or ".")
+    if not os.path.isdir(bundle):
+        raise errors.ConfigError(["bundle `%s`: not a directory" % bundle])
+    path = os.path.join(bundle, config or CONFIG_NAME)
+    label = os.path.basename(path)
+    cfg = read_json(path, label)
+    problems = validate(cfg, bundle)
+    if problems:
+        raise errors.ConfigError(["%s: %s" % (label, p) for p in problems])
+    return cfg
+
+
+def validate(cfg, bundle):
+    """Every problem of a parsed config, as 'path: message' lines ([] when valid)."""
+    from . import validation
+    return validation.problems(cfg, bundle)

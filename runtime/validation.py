@@ -1,0 +1,258 @@
+"""What config.json must satisfy beyond its schema: the spec's MUSTs a schema cannot say.
+
+problems(cfg, bundle) returns every problem as 'path: message' (schema errors
+first, then these checks); warnings(cfg) the things the spec says to log and
+ignore (capabilities this kernel does not know).
+"""
+
+import errno
+import os
+
+from . import schema as _schema
+
+_SCHEMAS = None
+
+# sysctl keys a namespace makes private, and which namespace (runc's rules).
+_IPC_SYSCTLS = frozenset(("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                          "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"))
+_UTS_SYSCTLS = frozenset(("kernel.domainname", "kernel.hostname"))
+
+RLIMITS = frozenset("RLIMIT_" + n for n in (
+    "AS", "CORE", "CPU", "DATA", "FSIZE", "LOCKS", "MEMLOCK", "MSGQUEUE", "NICE",
+    "NOFILE", "NPROC", "RSS", "RTPRIO", "RTTIME", "SIGPENDING", "STACK"))
+
+# Capability numbers from linux/capability.h; the kernel's cap_last_cap says how many it knows.
+CAPABILITIES = ("CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
+                "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
+                "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE "
+                "SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP "
+                "MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF "
+                "CHECKPOINT_RESTORE").split()
+CAP_NUMBERS = {"CAP_" + n: i for i, n in enumerate(CAPABILITIES)}
+
+# CLONE_NEW* flag of each namespace type, as NS_GET_NSTYPE reports it.
+NS_FLAGS = {"mount": 0x00020000, "cgroup": 0x02000000, "uts": 0x04000000, "ipc": 0x08000000,
+            "user": 0x10000000, "pid": 0x20000000, "network": 0x40000000, "time": 0x00000080}
+_NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3)
+
+
+def schemas():
+    global _SCHEMAS
+    if _SCHEMAS is None:
+        _SCHEMAS = _schema.Schemas()
+    return _SCHEMAS
+
+
+def problems(cfg, bundle):
+    errs = [_line(p, m) for p, m in schemas().validate(cfg, "config-schema.json")]
+    if errs or not isinstance(cfg, dict):
+        # Semantic checks assume the shapes the schema guarantees.
+        return errs
+    return _semantic(cfg, bundle)
+
+
+def _line(path, msg):
+    p = _schema.format_path(path)
+    return "%s: %s" % (p, msg) if p else msg
+
+
+def _semantic(cfg, bundle):
+    out = []
+    add = lambda path, msg: out.append("%s: %s" % (path, msg))  # noqa: E731
+
+    v = cfg["ociVersion"]
+    major = _semver_major(v)
+    if major is None:
+        add("ociVersion", "%r is not a semantic version (MAJOR.MINOR.PATCH)" % v)
+    elif major != 1:
+        add("ociVersion", "%r: major version %d is not supported (want 1.x)" % (v, major))
+
+    root = cfg.get("root")
+    if root is not None:
+        rp = root["path"]
+        full = rp if os.path.isabs(rp) else os.path.join(bundle, rp)
+        if not os.path.exists(full):
+            add("root.path", "%r does not exist" % rp)
+        elif not os.path.isdir(full):
+            add("root.path", "%r is not a directory" % rp)
+
+    proc = cfg.get("process")
+    if proc is not None:
+        if not proc.get("args"):
+            add("process.args", "at least one argument is required on Linux")
+        cwd = proc.get("cwd", "")
+        if not cwd.startswith("/"):
+            add("process.cwd", "%r is not an absolute path" % cwd)
+        seen = set()
+        for i, rl in enumerate(proc.get("rlimits", ())):
+            t = rl["type"]
+            if t not in RLIMITS:
+                add("process.rlimits[%d].type" % i, "%r is not a resource limit this kernel knows" % t)
+            if t in seen:
+                add("process.rlimits[%d].type" % i, "%r is given more than once" % t)
+            seen.add(t)
+            if rl["soft"] > rl["hard"]:
+                add("process.rlimits[%d]" % i, "soft limit %d is above the hard limit %d" % (rl["soft"], rl["hard"]))
+
+    for kind, hooks in (cfg.get("hooks") or {}).items():
+        for i, h in enumerate(hooks):
+            if not h["path"].startswith("/"):
+                add("hooks.%s[%d].path" % (kind, i), "%r is not an absolute path" % h["path"])
+
+    for i, m in enumerate(cfg.get("mounts", ())):
+        if m.get("type") == "bind" and "source" not in m:
+            add("mounts[%d].source" % i, "a bind mount needs a source")
+
+    linux = cfg.get("linux")
+    if linux is not None:
+        _check_linux(cfg, linux, add)
+    return out
+
+
+def _check_linux(cfg, linux, add):
+    nss = linux.get("namespaces", [])
+    types = {}
+    for i, ns in enumerate(nss):
+        t = ns["type"]
+        if t in types:
+            add("linux.namespaces[%d].type" % i, "duplicate namespace %r (also at linux.namespaces[%d])" % (t, types[t]))
+            continue
+        types[t] = i
+        path = ns.get("path")
+        if path:
+            if not path.startswith("/"):
+                add("linux.namespaces[%d].path" % i, "%r is not an absolute path" % path)
+            else:
+                why = _namespace_mismatch(path, t)
+                if why:
+                    add("linux.namespaces[%d].path" % i, why)
+    new = {t for t, i in types.items() if not nss[i].get("path")}
+
+    user = nss[types["user"]] if "user" in types else None
+    has_maps = bool(linux.get("uidMappings")) or bool(linux.get("gidMappings"))
+    if user is not None and not user.get("path"):
+        if not linux.get("uidMappings"):
+            add("linux.uidMappings", "a new user namespace needs uid mappings")
+        if not linux.get("gidMappings"):
+            add("linux.gidMappings", "a new user namespace needs gid mappings")
+    elif has_maps and user is None:
+        add("linux.uidMappings" if linux.get("uidMappings") else "linux.gidMappings",
+            "id mappings are given but there is no user namespace")
+
+    if cfg.get("hostname") and "uts" not in new:
+        add("hostname", "setting the hostname needs a new uts namespace")
+    if cfg.get("domainname") and "uts" not in new:
+        add("domainname", "setting the domainname needs a new uts namespace")
+    if linux.get("timeOffsets") and "time" not in new:
+        add("linux.timeOffsets", "time offsets need a new time namespace")
+
+    for key in linux.get("sysctl") or {}:
+        where = "linux.sysctl[%s]" % _quote(key)
+        if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            if "ipc" not in types:
+                add(where, "needs an ipc namespace (it would change the host's)")
+        elif key.startswith("net."):
+            if "network" not in types:
+                add(where, "needs a network namespace (it would change the host's)")
+        elif key in _UTS_SYSCTLS:
+            if "uts" not in types:
+                add(where, "needs a uts namespace (it would change the host's)")
+        else:
+            add(where, "is not namespaced: setting it would change the host")
+
+    for i, d in enumerate(linux.get("devices", ())):
+        if not d["path"].startswith("/"):
+            add("linux.devices[%d].path" % i, "%r is not an absolute path" % d["path"])
+        if d["type"] in ("c", "b", "u") and ("major" not in d or "minor" not in d):
+            add("linux.devices[%d]" % i, "a %r device needs major and minor numbers" % d["type"])
+    for key in ("maskedPaths", "readonlyPaths"):
+        for i, p in enumerate(linux.get(key, ())):
+            if not p.startswith("/"):
+                add("linux.%s[%d]" % (key, i), "%r is not an absolute path" % p)
+
+
+def _namespace_mismatch(path, ns_type):
+    """Why `path` is not a namespace of `ns_type`, or None when it is."""
+    import fcntl
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        return "cannot open %r: %s" % (path, os.strerror(e.errno))
+    try:
+        try:
+            kind = fcntl.ioctl(fd, _NS_GET_NSTYPE)
+        except OSError as e:
+            if e.errno in (errno.ENOTTY, errno.EINVAL):
+                return "%r is not a namespace" % path
+            return "cannot inspect %r: %s" % (path, os.strerror(e.errno))
+    finally:
+        os.close(fd)
+    if kind != NS_FLAGS[ns_type]:
+        names = {v: k for k, v in NS_FLAGS.items()}
+        return "%r is a %s namespace, not %s" % (path, names.get(kind, "different"), ns_type)
+    return None
+
+
+def _semver_major(v):
+    """Major version of a semver string, or None if it is not one."""
+    core = v.split("+", 1)[0].split("-", 1)[0]
+    parts = core.split(".")
+    if len(parts) != 3 or not all(p.isdigit() and p.isascii() and (p == "0" or p[0] != "0") for p in parts):
+        return None
+    pre = v.split("+", 1)[0][len(core):]
+    if pre and (pre == "-" or not all(x and all(c.isalnum() or c == "-" for c in x) for x in pre[1:].split("."))):
+        return None
+    return int(parts[0])
+
+
+def _quote(key):
+    return '"%s"' % key.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def last_cap():
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return len(CAPABILITIES) - 1
+
+
+def warnings(cfg):
+    """Capabilities this kernel cannot grant: the spec says log and ignore them."""
+    out = []
+    caps = ((cfg.get("process") or {}).get("capabilities")) or {}
+    top = last_cap()
+    for kind in ("bounding", "effective", "inheritable", "permitted", "ambient"):
+        for i, name in enumerate(caps.get(kind) or ()):
+            n = CAP_NUMBERS.get(name)
+            if n is None or n > top:
+                out.append("process.capabilities.%s[%d]: %r is not known to this kernel; ignored" % (kind, i, name))
+    return out
+
+
+class _ReferenceSchemas:
+    """The same interface as schema.Schemas, backed by the jsonschema library."""
+
+    def __init__(self, directory=None):
+        try:
+            import jsonschema
+            import referencing
+            from referencing.jsonschema import DRAFT4
+        except ImportError as e:
+            from . import errors
+            raise errors.OciError("--reference needs the jsonschema package: %s" % e) from None
+        base = _schema.Schemas(directory)
+        self._base = base
+        resources = [(name, DRAFT4.create_resource(doc)) for name, doc in base.docs.items()]
+        self._registry = referencing.Registry().with_resources(resources)
+        self._jsonschema = jsonschema
+
+    def validate(self, instance, root="config-schema.json"):
+        v = self._jsonschema.Draft4Validator(self._base.docs[root], registry=self._registry)
+        errs = sorted(v.iter_errors(instance), key=lambda e: list(e.absolute_path).__repr__())
+        return [(list(e.absolute_path), e.message) for e in errs]
+
+
+def use_reference_validator(directory=None):
+    global _SCHEMAS
+    _SCHEMAS = _ReferenceSchemas(directory)

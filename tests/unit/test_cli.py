@@ -1,0 +1,180 @@
+"""The CLI as engines and people see it: the installed binary, its output and exit codes."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+OCIRUN = os.environ.get("OCIRUN", "/usr/local/bin/ocirun")
+
+
+def ocirun(*args, root=None, cwd=None, input=None):
+    argv = [OCIRUN] + (["--root", str(root)] if root else []) + [str(a) for a in args]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, input=input, timeout=60)
+
+
+def test_version():
+    r = ocirun("--version")
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("ocirun version ")
+    assert lines[1].startswith("commit: ")
+    assert lines[2] == "spec: 1.3.0"
+
+
+def test_help_lists_every_command():
+    r = ocirun("--help")
+    assert r.returncode == 0
+    for cmd in ("create", "start", "run", "state", "kill", "delete", "list", "exec", "ps", "pause",
+                "resume", "events", "update", "spec", "features", "validate"):
+        assert "\n   %s " % cmd in r.stdout
+
+
+def test_errors_are_one_line_exit_1(tmp_path, subtests):
+    cases = [
+        (["state", "nope"], "container does not exist"),
+        (["state"], 'ocirun: "state" requires exactly 1 argument(s)'),
+        (["state", "a", "b"], 'ocirun: "state" requires exactly 1 argument(s)'),
+        (["state", "../x"], "invalid container ID format: '../x'"),
+        (["state", "a/b"], "invalid container ID format: 'a/b'"),
+        (["state", ""], "invalid container ID format: ''"),
+        (["state", "x" * 1025], "invalid container ID format"),
+        (["list", "--format", "yaml"], "invalid format option 'yaml'"),
+        (["bogus"], "ocirun: no such command 'bogus'"),
+        (["state", "--nope", "x"], "flag provided but not defined: -nope"),
+        (["--log-format", "xml", "state", "x"], "invalid --log-format 'xml'"),
+    ]
+    for argv, msg in cases:
+        with subtests.test(argv=argv):
+            r = ocirun(*argv, root=tmp_path)
+            assert r.returncode == 1
+            assert r.stdout == ""
+            assert r.stderr.count("\n") == 1, r.stderr
+            assert msg in r.stderr
+            assert "Traceback" not in r.stderr
+    assert os.listdir(tmp_path) == []  # nothing was created by any of them
+
+
+def test_commands_not_built_say_so(tmp_path, subtests):
+    from runtime.cli import COMMANDS
+    import importlib
+    for name in COMMANDS:
+        mod = importlib.import_module("runtime.cli." + COMMANDS[name][0])
+        if getattr(mod.main, "__qualname__", "").startswith("not_yet"):
+            with subtests.test(command=name):
+                r = ocirun(name, "x", root=tmp_path)
+                assert r.returncode == 1
+                assert r.stderr.strip() == "%s: not implemented yet" % name
+
+
+def test_log_file_json_and_text(tmp_path):
+    log = tmp_path / "log.json"
+    r = ocirun("--log", log, "--log-format", "json", "state", "nope", root=tmp_path / "root")
+    assert r.returncode == 1
+    assert r.stderr.strip() == "container does not exist"
+    entry = json.loads(log.read_text().strip())
+    assert entry["level"] == "error" and entry["msg"] == "container does not exist"
+    assert entry["time"].endswith("Z") and "T" in entry["time"]
+    text = tmp_path / "log.txt"
+    ocirun("--log", text, "state", "nope", root=tmp_path / "root")
+    line = text.read_text().strip()
+    assert line.startswith('time="') and 'level=error msg="container does not exist"' in line
+
+
+def test_flag_parsing(subtests):
+    from runtime import cli, errors
+    flags = [cli.Flag("all,a"), cli.Flag("bundle,b", "str", ""), cli.Flag("env,e", "list"),
+             cli.Flag("preserve-fds", "int", 0)]
+    cases = [
+        # argv, stop_after, (all, bundle, env, preserve_fds), positionals
+        (["id", "--all"], None, (True, "", [], 0), ["id"]),
+        (["--all", "id", "KILL"], None, (True, "", [], 0), ["id", "KILL"]),
+        (["-a", "id"], None, (True, "", [], 0), ["id"]),
+        (["-all=false", "id"], None, (False, "", [], 0), ["id"]),
+        (["--bundle", "/b", "id"], None, (False, "/b", [], 0), ["id"]),
+        (["id", "--bundle=/b"], None, (False, "/b", [], 0), ["id"]),
+        (["-b", "/b", "id", "-e", "A=1", "--env", "B=2"], None, (False, "/b", ["A=1", "B=2"], 0), ["id"]),
+        (["--preserve-fds", "3", "id"], None, (False, "", [], 3), ["id"]),
+        (["id", "--", "--all"], None, (False, "", [], 0), ["id", "--all"]),
+        (["id", "sh", "-c", "--all"], 1, (False, "", [], 0), ["id", "sh", "-c", "--all"]),
+        (["-a", "id", "ps", "-a"], 1, (True, "", [], 0), ["id", "ps", "-a"]),
+    ]
+    for argv, stop_after, want, pos in cases:
+        with subtests.test(argv=argv):
+            opts, args = cli.parse(flags, argv, "t", stop_after=stop_after)
+            assert (opts.all, opts.bundle, opts.env, opts.preserve_fds) == want
+            assert args == pos
+    bad = [(["--nope"], "flag provided but not defined: -nope"), (["--bundle"], "flag needs an argument: -bundle"),
+           (["--preserve-fds", "x"], "invalid value 'x' for flag -preserve-fds"),
+           (["--all=maybe"], "invalid boolean value 'maybe' for flag -all")]
+    for argv, msg in bad:
+        with subtests.test(bad=argv):
+            with pytest.raises(errors.UsageError) as e:
+                cli.parse(flags, argv, "t")
+            assert msg in str(e.value)
+
+
+def test_list_empty_and_with_state(tmp_path):
+    r = ocirun("list", root=tmp_path)
+    assert r.returncode == 0
+    assert r.stdout == "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n"
+    r = ocirun("list", "--format", "json", root=tmp_path)
+    assert r.stdout.strip() == "null"
+    # A stopped container, written the way create writes it.
+    from runtime import state
+    c = state.StateStore(str(tmp_path)).create("c1", {"ociVersion": "1.3.0", "status": "stopped", "pid": 0,
+                                                      "bundle": "/some/bundle", "created": "2026-01-01T00:00:00.000000001Z"})
+    c.close()
+    r = ocirun("list", "--format", "json", root=tmp_path)
+    rows = json.loads(r.stdout)
+    assert [(x["id"], x["status"], x["pid"], x["bundle"], x["owner"]) for x in rows] == [("c1", "stopped", 0, "/some/bundle", "root")]
+    r = ocirun("list", root=tmp_path)
+    header, row = r.stdout.splitlines()
+    assert row.split() == ["c1", "0", "stopped", "/some/bundle", "2026-01-01T00:00:00.000000001Z", "root"]
+    assert ocirun("list", "-q", root=tmp_path).stdout == "c1\n"
+    st = json.loads(ocirun("state", "c1", root=tmp_path).stdout)
+    assert st["status"] == "stopped" and st["pid"] == 0 and st["id"] == "c1"
+
+
+def test_state_of_corrupt_container(tmp_path):
+    from runtime import state
+    state.StateStore(str(tmp_path)).create("bad", {}).close()
+    (tmp_path / "bad" / "state.json").write_text("{ not json")
+    r = ocirun("state", "bad", root=tmp_path)
+    assert r.returncode == 1 and "cannot read state" in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+def test_spec_writes_a_valid_config(tmp_path, subtests):
+    for rootless in (False, True):
+        with subtests.test(rootless=rootless):
+            d = tmp_path / ("rootless" if rootless else "plain")
+            (d / "rootfs").mkdir(parents=True)
+            r = ocirun("spec", "--bundle", d, *(["--rootless"] if rootless else []))
+            assert r.returncode == 0 and r.stdout == ""
+            cfg = json.loads((d / "config.json").read_text())
+            assert cfg["ociVersion"] == "1.3.0" and cfg["root"]["path"] == "rootfs"
+            types = [n["type"] for n in cfg["linux"]["namespaces"]]
+            assert ("user" in types) == rootless and ("network" in types) != rootless
+            v = ocirun("validate", "--bundle", d)
+            assert (v.returncode, v.stdout, v.stderr) == (0, "", "")
+            again = ocirun("spec", "--bundle", d)
+            assert again.returncode == 1 and "exists" in again.stderr
+
+
+def test_spec_in_cwd(tmp_path):
+    r = ocirun("spec", cwd=tmp_path)
+    assert r.returncode == 0 and (tmp_path / "config.json").exists()
+
+
+def test_hot_commands_import_nothing_heavy(tmp_path):
+    # Engines call these many times per container: no json, re, argparse, jsonschema, cffi.
+    heavy = ("json", "re", "argparse", "jsonschema", "cffi", "_cffi_backend", "enum", "subprocess")
+    script = ("import sys; sys.argv=['ocirun','--root',%r,'state','x']; from runtime.__main__ import main; main(); "
+              "print(','.join(m for m in %r if m in sys.modules))" % (str(tmp_path), heavy))
+    py = os.path.realpath(open(OCIRUN).readline()[2:].split()[0])
+    site_lines = [l for l in open(OCIRUN) if l.startswith("sys.path")]
+    r = subprocess.run([py, "-I", "-S", "-c", "import sys\n" + site_lines[0] + script], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ""
