@@ -1,0 +1,161 @@
+/* /dev: device nodes, the standard symlinks, and the terminal.
+ *
+ * Nodes are made with mknod as the config asks (mode, uid, gid). In a user
+ * namespace mknod is not permitted, so the host's node is bind-mounted onto
+ * an empty file instead (its path on the host is the path in the container).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int bind_device(const struct ocirun_device *d, int pfd, const char *base, struct ocirun_error *err)
+{
+    int fd = openat(pfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0000);
+    if (fd < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, errno, "create `%s` for a bind-mounted device", d->path);
+    close(fd);
+    fd = openat(pfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, errno, "open `%s`", d->path);
+    int r = ocirun_mount_on_fd(d->path, fd, NULL, MS_BIND, NULL);
+    int e = errno;
+    close(fd);
+    if (r < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e, "bind mount device `%s` from the host", d->path);
+    return 0;
+}
+
+int ocirun_create_devices(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err)
+{
+    for (uint32_t i = 0; i < p->n_devices; i++) {
+        const struct ocirun_device *d = &p->devices[i];
+        const char *base;
+        int pfd = ocirun_open_parent_in_root(rootfd, d->path, &base, OCIRUN_STAGE_DEVICES, err);
+        if (pfd < 0)
+            return -1;
+        int r = 0;
+        if (!p->has_userns) {
+            r = mknodat(pfd, base, (mode_t)d->mode, makedev(d->major, d->minor));
+            if (r < 0 && errno == EEXIST) {
+                /* Keep what the image has, but never a symlink where a device goes. */
+                struct stat st;
+                if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+                    unlinkat(pfd, base, 0);
+                    r = mknodat(pfd, base, (mode_t)d->mode, makedev(d->major, d->minor));
+                } else {
+                    close(pfd);
+                    continue;
+                }
+            }
+            if (r == 0 && (fchownat(pfd, base, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+                           fchmodat(pfd, base, d->mode & 07777, 0) < 0)) {
+                int e = errno;
+                close(pfd);
+                return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e, "chown/chmod device `%s`", d->path);
+            }
+        }
+        if (p->has_userns || (r < 0 && errno == EPERM)) {
+            r = bind_device(d, pfd, base, err);
+            close(pfd);
+            if (r < 0)
+                return -1;
+            continue;
+        }
+        int e = errno;
+        close(pfd);
+        if (r < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e, "mknod `%s`", d->path);
+    }
+    for (uint32_t i = 0; i < p->n_dev_symlinks; i++) {
+        const struct ocirun_symlink *s = &p->dev_symlinks[i];
+        const char *base;
+        int pfd = ocirun_open_parent_in_root(rootfd, s->path, &base, OCIRUN_STAGE_DEVICES, err);
+        if (pfd < 0)
+            return -1;
+        int r = symlinkat(s->target, pfd, base);
+        int e = errno;
+        close(pfd);
+        if (r < 0 && e != EEXIST)
+            return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e, "symlink `%s` -> `%s`", s->path, s->target);
+    }
+    return 0;
+}
+
+/* After pivot_root: a pty from the container's own devpts. The master goes up
+ * to the parent (which hands it to the console socket or proxies it), the
+ * slave becomes stdio, the controlling terminal and /dev/console. */
+int ocirun_setup_terminal(const struct ocirun_plan *p, int sync_fd, struct ocirun_error *err)
+{
+    if (!p->terminal)
+        return 0;
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_TERMINAL, errno, "open `/dev/ptmx`");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0) {
+        int e = errno;
+        close(master);
+        return ocirun_fail(err, OCIRUN_STAGE_TERMINAL, e, "unlock the pty");
+    }
+    /* TIOCGPTPEER opens the slave from the master: no path lookup to trick */
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) {
+        int e = errno;
+        close(master);
+        return ocirun_fail(err, OCIRUN_STAGE_TERMINAL, e, "open the pty slave");
+    }
+    /* /dev/console: an empty regular file we create, never through a symlink
+     * (CVE-2025-52565), with the slave bind-mounted on it. */
+    int devfd = open("/dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (devfd >= 0) {
+        int cfd = openat(devfd, "console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (cfd < 0 && (errno == ELOOP || errno == ENXIO || errno == EEXIST || errno == EACCES)) {
+            unlinkat(devfd, "console", 0);
+            cfd = openat(devfd, "console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        }
+        if (cfd >= 0) {
+            close(cfd);
+            cfd = openat(devfd, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        }
+        char sp[64];
+        if (cfd < 0 || ocirun_mount_on_fd(ocirun_fdpath(sp, sizeof(sp), slave), cfd, NULL, MS_BIND, NULL) < 0) {
+            int e = errno;
+            if (cfd >= 0) close(cfd);
+            close(devfd);
+            close(slave);
+            close(master);
+            return ocirun_fail(err, OCIRUN_STAGE_TERMINAL, e, "bind the pty onto `/dev/console`");
+        }
+        close(cfd);
+        close(devfd);
+    }
+    if (ocirun_sync_send(sync_fd, OCIRUN_MSG_TERMINAL, 0, master) < 0) {
+        int e = errno;
+        close(slave);
+        close(master);
+        return ocirun_fail(err, OCIRUN_STAGE_SYNC, e, "send the pty master");
+    }
+    close(master);
+    if (ioctl(slave, TIOCSCTTY, 0) < 0) {
+        int e = errno;
+        close(slave);
+        return ocirun_fail(err, OCIRUN_STAGE_TERMINAL, e, "make the pty the controlling terminal");
+    }
+    for (int i = 0; i < 3; i++)
+        if (dup2(slave, i) < 0) {
+            int e = errno;
+            close(slave);
+            return ocirun_fail(err, OCIRUN_STAGE_TERMINAL, e, "dup the pty onto fd %d", i);
+        }
+    if (slave > 2)
+        close(slave);
+    return 0;
+}

@@ -1,0 +1,71 @@
+/* Hooks the core runs itself, because they belong inside the container's mount
+ * namespace: createContainer (after createRuntime, before pivot_root, so the
+ * path still resolves like on the host) and startContainer (after `start`,
+ * right before the user's process is exec'd). The state JSON is on stdin: a
+ * memfd the parent sent with HOOKS_DONE, rewound for every hook.
+ */
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "internal.h"
+#include "sys.h"
+
+static int run_one(const struct ocirun_hook *h, const char *which, int state_fd, struct ocirun_error *err)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_HOOKS, errno, "fork %s hook `%s`", which, h->path);
+    if (pid == 0) {
+        if (state_fd >= 0) {
+            lseek(state_fd, 0, SEEK_SET);
+            dup2(state_fd, 0);
+        } else {
+            int n = open("/dev/null", O_RDONLY);
+            if (n >= 0)
+                dup2(n, 0);
+        }
+        execve(h->path, (char *const *)h->argv, (char *const *)h->envp);
+        _exit(127);
+    }
+    int status = 0;
+    if (h->timeout > 0) {
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pfd >= 0) {
+            struct pollfd pf = {.fd = pfd, .events = POLLIN};
+            int r;
+            do
+                r = poll(&pf, 1, h->timeout * 1000);
+            while (r < 0 && errno == EINTR);
+            close(pfd);
+            if (r == 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, &status, 0);
+                return ocirun_fail(err, OCIRUN_STAGE_HOOKS, ETIMEDOUT, "%s hook `%s` timed out after %d s",
+                                   which, h->path, h->timeout);
+            }
+        }
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return ocirun_fail(err, OCIRUN_STAGE_HOOKS, errno, "wait for %s hook `%s`", which, h->path);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFEXITED(status))
+        return ocirun_fail(err, OCIRUN_STAGE_HOOKS, 0, "%s hook `%s` exited with status %d", which, h->path,
+                           WEXITSTATUS(status));
+    return ocirun_fail(err, OCIRUN_STAGE_HOOKS, 0, "%s hook `%s` killed by signal %d", which, h->path,
+                       WTERMSIG(status));
+}
+
+int ocirun_run_hooks(const struct ocirun_hook *hooks, uint32_t n, const char *which, int state_fd,
+                     struct ocirun_error *err)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (run_one(&hooks[i], which, state_fd, err) < 0)
+            return -1;
+    return 0;
+}

@@ -1,0 +1,72 @@
+/* Private to the C core: what the files of runtime/core/ share.
+ * No CDEF markers: cffi never sees this header. */
+#ifndef OCIRUN_INTERNAL_H
+#define OCIRUN_INTERNAL_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "ocirun.h"
+
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* error.c: fill err (never prints); always returns -1 so callers can `return ocirun_fail(...)`. */
+int ocirun_fail(struct ocirun_error *err, uint32_t stage, int err_no, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A short string helper that never overflows: snprintf into buf, truncated. */
+void ocirun_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* sync.c: one record each way. */
+int ocirun_sync_send(int fd, uint32_t type, int32_t pid, int sendfd);
+int ocirun_sync_send_error(int fd, const struct ocirun_error *err);
+int ocirun_sync_send_warning(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Waits for `want`; *recvfd gets an SCM_RIGHTS fd if one came (else -1). */
+int ocirun_sync_wait(int fd, uint32_t want, int *recvfd, struct ocirun_error *err);
+
+/* safepath.c: the only way to reach a path under the rootfs. */
+int ocirun_open_in_root(int rootfd, const char *path, int flags, struct ocirun_error *err);
+int ocirun_ensure_in_root(int rootfd, const char *path, int is_file, uint32_t stage,
+                          struct ocirun_error *err);
+int ocirun_open_parent_in_root(int rootfd, const char *path, const char **base, uint32_t stage,
+                               struct ocirun_error *err);
+int ocirun_mount_on_fd(const char *src, int dstfd, const char *fstype, unsigned long flags,
+                       const char *data);
+const char *ocirun_fdpath(char *buf, size_t len, int fd);
+int ocirun_is_procfs(int fd);
+
+/* ns.c */
+int ocirun_join_namespaces(const struct ocirun_plan *p, struct ocirun_error *err);
+int ocirun_unshare_userns(const struct ocirun_plan *p, struct ocirun_error *err);
+int ocirun_unshare_rest(const struct ocirun_plan *p, struct ocirun_error *err);
+int ocirun_set_names(const struct ocirun_plan *p, struct ocirun_error *err);
+
+/* rootfs.c */
+int ocirun_prepare_rootfs(const struct ocirun_plan *p, int *rootfd, struct ocirun_error *err);
+int ocirun_do_mounts(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err);
+int ocirun_do_paths(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err);
+int ocirun_do_sysctls(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err);
+int ocirun_enter_rootfs(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err);
+int ocirun_finish_rootfs(const struct ocirun_plan *p, struct ocirun_error *err);
+
+/* devices.c */
+int ocirun_create_devices(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err);
+int ocirun_setup_terminal(const struct ocirun_plan *p, int sync_fd, struct ocirun_error *err);
+
+/* process.c */
+int ocirun_early_process(const struct ocirun_plan *p, struct ocirun_error *err);
+int ocirun_set_process(const struct ocirun_plan *p, struct ocirun_error *err);
+int ocirun_load_seccomp(const struct ocirun_plan *p, struct ocirun_error *err);
+
+/* fds.c */
+int ocirun_mark_fds_cloexec(unsigned int from);
+int ocirun_preserve_fds(const struct ocirun_plan *p, struct ocirun_error *err);
+void ocirun_close_fds_from(unsigned int from);
+
+/* hooks.c */
+int ocirun_run_hooks(const struct ocirun_hook *hooks, uint32_t n, const char *which, int state_fd,
+                     struct ocirun_error *err);
+
+/* exec.c */
+int ocirun_lookup_exec(const struct ocirun_plan *p, char *out, size_t len, struct ocirun_error *err);
+
+#endif

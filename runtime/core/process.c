@@ -1,0 +1,171 @@
+/* Process attributes of the init: keyring, oom score, rlimits, scheduling,
+ * personality, LSM labels, user and groups, capabilities, no_new_privs,
+ * seccomp.
+ *
+ * Order matters and is the kernel's:
+ *   - bounding-set drops need CAP_SETPCAP: before changing uid;
+ *   - PR_SET_KEEPCAPS keeps the permitted set across setresuid() to a
+ *     non-zero uid, then capset() puts the wanted sets back exactly;
+ *   - ambient capabilities can only be raised once they are permitted and
+ *     inheritable, i.e. after capset();
+ *   - a seccomp filter needs no_new_privs or CAP_SYS_ADMIN (see ocirun.h).
+ */
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+
+struct ocirun_sched_attr {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+static int write_file(const char *path, const char *data)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(data);
+    ssize_t w = write(fd, data, n);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return w == (ssize_t)n ? 0 : -1;
+}
+
+/* Before the rootfs is set up (host /proc still visible, still root). */
+int ocirun_early_process(const struct ocirun_plan *p, struct ocirun_error *err)
+{
+    if (p->session_keyring &&
+        syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p->session_keyring, 0, 0, 0) < 0 &&
+        errno != ENOSYS && errno != EPERM)
+        return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "create session keyring `%s`", p->session_keyring);
+    if (p->set_oom_score_adj) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", p->oom_score_adj);
+        if (write_file("/proc/self/oom_score_adj", v) < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set oomScoreAdj `%s`", v);
+    }
+    return 0;
+}
+
+int ocirun_load_seccomp(const struct ocirun_plan *p, struct ocirun_error *err)
+{
+    if (!p->seccomp_bpf || !p->seccomp_bpf_len)
+        return 0;
+    struct sock_fprog prog = {
+        .len = (unsigned short)(p->seccomp_bpf_len / sizeof(struct sock_filter)),
+        .filter = (struct sock_filter *)p->seccomp_bpf,
+    };
+    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog);
+    if (r < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_SECCOMP, errno, "load the seccomp filter");
+    return 0;
+}
+
+static int set_caps(const struct ocirun_plan *p, struct ocirun_error *err)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof(d));
+    d[0].effective = (uint32_t)p->cap_effective;
+    d[1].effective = (uint32_t)(p->cap_effective >> 32);
+    d[0].permitted = (uint32_t)p->cap_permitted;
+    d[1].permitted = (uint32_t)(p->cap_permitted >> 32);
+    d[0].inheritable = (uint32_t)p->cap_inheritable;
+    d[1].inheritable = (uint32_t)(p->cap_inheritable >> 32);
+    if (syscall(SYS_capset, &h, d) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set capabilities");
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "clear ambient capabilities");
+    for (uint32_t c = 0; c <= p->cap_last_cap && c < 64; c++)
+        if ((p->cap_ambient >> c) & 1)
+            if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+                return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "raise ambient capability %u", c);
+    return 0;
+}
+
+/* After pivot_root, as root of the container: everything up to the exec. */
+int ocirun_set_process(const struct ocirun_plan *p, struct ocirun_error *err)
+{
+    for (uint32_t i = 0; i < p->n_rlimits; i++) {
+        const struct ocirun_rlimit *r = &p->rlimits[i];
+        struct rlimit rl = {.rlim_cur = r->soft, .rlim_max = r->hard};
+        if (setrlimit((int)r->resource, &rl) < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "setrlimit `%s` soft=%llu hard=%llu",
+                               r->name, (unsigned long long)r->soft, (unsigned long long)r->hard);
+    }
+    if (p->set_personality && personality((unsigned long)p->personality) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set personality %#llx",
+                           (unsigned long long)p->personality);
+    if (p->set_scheduler) {
+        struct ocirun_sched_attr a = {
+            .size = sizeof(a), .sched_policy = p->sched_policy, .sched_flags = p->sched_flags,
+            .sched_nice = p->sched_nice, .sched_priority = p->sched_priority,
+            .sched_runtime = p->sched_runtime, .sched_deadline = p->sched_deadline,
+            .sched_period = p->sched_period,
+        };
+        if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set scheduler policy %u", p->sched_policy);
+    }
+    if (p->set_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p->ioprio) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set ioPriority %#x", p->ioprio);
+    if (p->apparmor_profile) {
+        char v[512];
+        snprintf(v, sizeof(v), "exec %s", p->apparmor_profile);
+        if (write_file("/proc/self/attr/apparmor/exec", v) < 0 && write_file("/proc/self/attr/exec", v) < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set apparmor profile `%s`", p->apparmor_profile);
+    }
+    if (p->selinux_label && write_file("/proc/self/attr/exec", p->selinux_label) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set selinux label `%s`", p->selinux_label);
+
+    if (!p->no_new_privileges && ocirun_load_seccomp(p, err) < 0)
+        return -1;
+
+    if (p->set_caps) {
+        for (uint32_t c = 0; c <= p->cap_last_cap && c < 64; c++)
+            if (!((p->cap_bounding >> c) & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+                return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "drop capability %u from the bounding set", c);
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set keepcaps");
+    }
+    if (setgroups(p->n_additional_gids, (const gid_t *)p->additional_gids) < 0 &&
+        !(errno == EPERM && p->has_userns && p->n_additional_gids == 0))
+        return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "setgroups (additionalGids)");
+    if (setresgid(p->gid, p->gid, p->gid) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "setresgid %u", p->gid);
+    if (setresuid(p->uid, p->uid, p->uid) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "setresuid %u", p->uid);
+    if (p->set_caps) {
+        if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "clear keepcaps");
+        if (set_caps(p, err) < 0)
+            return -1;
+    }
+    umask(p->umask >= 0 ? (mode_t)p->umask : 022);
+    if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set no_new_privs");
+    return 0;
+}

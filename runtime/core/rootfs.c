@@ -1,0 +1,332 @@
+/* The rootfs: propagation, the config's mounts, masked and readonly paths,
+ * sysctl, pivot_root.
+ *
+ * Everything before pivot_root happens in the container's new mount
+ * namespace with the host still visible, so host sources (bind mounts,
+ * /dev/null for masking) are reached by plain paths, and every destination
+ * under the rootfs through safepath.c.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "sys.h"
+
+#ifndef MS_NOSYMFOLLOW
+#define MS_NOSYMFOLLOW 256
+#endif
+
+/* A bind remount must repeat the flags the kernel locked on the mount
+ * (nosuid/nodev/noexec/atime of a mount made in a less privileged user
+ * namespace), or it fails with EPERM: read them back and keep them. */
+static unsigned long locked_flags(int fd)
+{
+    struct statvfs s;
+    unsigned long f = 0;
+    if (fstatvfs(fd, &s) < 0)
+        return 0;
+    if (s.f_flag & ST_NOSUID) f |= MS_NOSUID;
+    if (s.f_flag & ST_NODEV) f |= MS_NODEV;
+    if (s.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+    if (s.f_flag & ST_NOATIME) f |= MS_NOATIME;
+    if (s.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+    if (s.f_flag & ST_RELATIME) f |= MS_RELATIME;
+    return f;
+}
+
+static int remount_bind(int fd, unsigned long flags)
+{
+    char p[64];
+    ocirun_fdpath(p, sizeof(p), fd);
+    if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | flags, NULL) == 0)
+        return 0;
+    if (errno != EPERM)
+        return -1;
+    unsigned long locked = locked_flags(fd);
+    /* keep a requested atime mode; else the locked one */
+    if (flags & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME))
+        locked &= ~(unsigned long)(MS_NOATIME | MS_RELATIME);
+    return mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | flags | locked, NULL);
+}
+
+int ocirun_prepare_rootfs(const struct ocirun_plan *p, int *rootfd, struct ocirun_error *err)
+{
+    /* Nothing we mount may propagate back to the host: make our copy of the
+     * host's mounts slaves (or private) before touching anything. */
+    unsigned long prop = p->root_propagation ? p->root_propagation : (MS_SLAVE | MS_REC);
+    if (mount(NULL, "/", NULL, prop, NULL) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "set propagation of `/`");
+    /* pivot_root needs the new root to be a mount point. */
+    if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "bind mount rootfs `%s` onto itself", p->rootfs);
+    int fd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "open rootfs `%s`", p->rootfs);
+    *rootfd = fd;
+    return 0;
+}
+
+static int mount_idmapped(const struct ocirun_mount *m, int dstfd, struct ocirun_error *err)
+{
+    int usernsfd = m->idmap_userns_fd, own = -1;
+    if (usernsfd == -2)
+        usernsfd = own = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+    if (usernsfd < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "open user namespace for idmapped mount `%s`",
+                           m->destination);
+    unsigned int otflags = OCIRUN_OPEN_TREE_CLONE | O_CLOEXEC | ((m->flags & MS_REC) ? AT_RECURSIVE : 0);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, otflags);
+    if (tree < 0) {
+        int e = errno;
+        if (own >= 0) close(own);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "open_tree `%s` for `%s`", m->source, m->destination);
+    }
+    struct ocirun_mount_attr a = {.attr_set = OCIRUN_MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)usernsfd};
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (m->idmap_recursive ? AT_RECURSIVE : 0),
+                &a, sizeof(a)) < 0) {
+        int e = errno;
+        close(tree);
+        if (own >= 0) close(own);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "idmap mount `%s` on `%s`", m->source, m->destination);
+    }
+    if (own >= 0)
+        close(own);
+    if (syscall(SYS_move_mount, tree, "", dstfd, "",
+                OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        int e = errno;
+        close(tree);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "move idmapped mount `%s` onto `%s`", m->source,
+                           m->destination);
+    }
+    close(tree);
+    return 0;
+}
+
+static int do_one_mount(const struct ocirun_mount *m, int rootfd, struct ocirun_error *err)
+{
+    const char *src = m->source ? m->source : "none";
+    if (m->is_remount) {
+        int fd = ocirun_open_in_root(rootfd, m->destination, O_PATH, err);
+        if (fd < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "open `%s` in the rootfs", m->destination);
+        int r = remount_bind(fd, (unsigned long)m->remount_flags);
+        int e = errno;
+        close(fd);
+        if (r < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "remount `%s`", m->destination);
+        return 0;
+    }
+    int is_bind = (m->flags & MS_BIND) != 0;
+    int dstfd;
+    if (m->fstype && (!strcmp(m->fstype, "proc") || !strcmp(m->fstype, "sysfs"))) {
+        /* procfs and sysfs only ever on a real directory, never through a symlink
+         * the rootfs planted (runc's rule too). */
+        dstfd = ocirun_ensure_in_root(rootfd, m->destination, 0, OCIRUN_STAGE_MOUNTS, err);
+        if (dstfd < 0)
+            return -1;
+        close(dstfd);
+        dstfd = ocirun_open_in_root(rootfd, m->destination, O_PATH | O_NOFOLLOW | O_DIRECTORY, err);
+        if (dstfd < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "mount `%s` on `%s`: not a directory", src,
+                               m->destination);
+    } else {
+        dstfd = ocirun_ensure_in_root(rootfd, m->destination, (int)m->dest_is_file, OCIRUN_STAGE_MOUNTS, err);
+        if (dstfd < 0)
+            return -1;
+    }
+    int r;
+    if (is_bind && m->idmap_userns_fd != -1) {
+        r = mount_idmapped(m, dstfd, err);
+        close(dstfd);
+        if (r < 0)
+            return -1;
+    } else {
+        unsigned long f = is_bind ? (m->flags & (MS_BIND | MS_REC)) : (unsigned long)m->flags;
+        r = ocirun_mount_on_fd(m->source, dstfd, is_bind ? NULL : m->fstype, f, is_bind ? NULL : m->data);
+        int e = errno;
+        close(dstfd);
+        if (r < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "mount `%s` on `%s`%s%s", src, m->destination,
+                               m->data && *m->data ? " with " : "", m->data ? m->data : "");
+    }
+    if (!(is_bind && m->remount_flags) && !m->propagation && !m->attr_set && !m->attr_clr)
+        return 0;
+    /* Reopen: the path now leads to the root of the new mount. */
+    int fd = ocirun_open_in_root(rootfd, m->destination, O_PATH, err);
+    if (fd < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "reopen `%s`", m->destination);
+    if (is_bind && m->remount_flags && remount_bind(fd, (unsigned long)m->remount_flags) < 0) {
+        int e = errno;
+        close(fd);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "remount bind mount `%s` with its options", m->destination);
+    }
+    if (m->propagation && ocirun_mount_on_fd(NULL, fd, NULL, (unsigned long)m->propagation, NULL) < 0) {
+        int e = errno;
+        close(fd);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "set propagation of `%s`", m->destination);
+    }
+    if (m->attr_set || m->attr_clr) {
+        struct ocirun_mount_attr a = {.attr_set = m->attr_set, .attr_clr = m->attr_clr};
+        if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0) {
+            int e = errno;
+            close(fd);
+            return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "set recursive attributes of `%s`", m->destination);
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+int ocirun_do_mounts(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err)
+{
+    for (uint32_t i = 0; i < p->n_mounts; i++)
+        if (do_one_mount(&p->mounts[i], rootfd, err) < 0)
+            return -1;
+    return 0;
+}
+
+int ocirun_do_sysctls(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err)
+{
+    for (uint32_t i = 0; i < p->n_sysctls; i++) {
+        const struct ocirun_sysctl *s = &p->sysctls[i];
+        int fd = ocirun_open_in_root(rootfd, s->path, O_WRONLY | O_NOFOLLOW, err);
+        if (fd < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, errno, "open `/%s`", s->path);
+        /* only ever write into a real procfs (CVE-2025-52881 class) */
+        if (!ocirun_is_procfs(fd)) {
+            close(fd);
+            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, EXDEV, "`/%s` is not on procfs", s->path);
+        }
+        size_t n = strlen(s->value);
+        if (write(fd, s->value, n) != (ssize_t)n) {
+            int e = errno;
+            close(fd);
+            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, e, "write `%s` to `/%s`", s->value, s->path);
+        }
+        close(fd);
+    }
+    return 0;
+}
+
+int ocirun_do_paths(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err)
+{
+    for (const char *const *mp = p->masked_paths; mp && *mp; mp++) {
+        /* O_NOFOLLOW: mask the entry itself, never where a symlink points */
+        int fd = ocirun_open_in_root(rootfd, *mp, O_PATH | O_NOFOLLOW, err);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue;
+            return ocirun_fail(err, OCIRUN_STAGE_PATHS, errno, "open masked path `%s`", *mp);
+        }
+        struct stat st;
+        int r = fstat(fd, &st);
+        if (r == 0 && S_ISLNK(st.st_mode)) {
+            close(fd);
+            continue;
+        }
+        if (r == 0 && S_ISDIR(st.st_mode))
+            r = ocirun_mount_on_fd("tmpfs", fd, "tmpfs", MS_RDONLY, NULL);
+        else if (r == 0)
+            r = ocirun_mount_on_fd("/dev/null", fd, NULL, MS_BIND, NULL);
+        int e = errno;
+        close(fd);
+        if (r < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_PATHS, e, "mask `%s`", *mp);
+    }
+    for (const char *const *rp = p->readonly_paths; rp && *rp; rp++) {
+        int fd = ocirun_open_in_root(rootfd, *rp, O_PATH, err);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue;
+            return ocirun_fail(err, OCIRUN_STAGE_PATHS, errno, "open readonly path `%s`", *rp);
+        }
+        char fp[64];
+        int r = mount(ocirun_fdpath(fp, sizeof(fp), fd), fp, NULL, MS_BIND | MS_REC, NULL);
+        int e = errno;
+        close(fd);
+        if (r < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_PATHS, e, "bind `%s` onto itself", *rp);
+        fd = ocirun_open_in_root(rootfd, *rp, O_PATH, err);
+        if (fd < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_PATHS, errno, "reopen readonly path `%s`", *rp);
+        r = remount_bind(fd, MS_RDONLY | MS_REC);
+        e = errno;
+        close(fd);
+        if (r < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_PATHS, e, "make `%s` read-only", *rp);
+    }
+    return 0;
+}
+
+/* pivot_root into the rootfs, or with --no-pivot move it onto / and chroot. */
+int ocirun_enter_rootfs(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err)
+{
+    if (p->no_pivot) {
+        if (fchdir(rootfd) < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "chdir to rootfs `%s`", p->rootfs);
+        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "move rootfs `%s` onto `/`", p->rootfs);
+        if (chroot(".") < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "chroot into `%s`", p->rootfs);
+        if (chdir("/") < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "chdir to `/`");
+        return 0;
+    }
+    int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (oldroot < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "open `/`");
+    if (fchdir(rootfd) < 0) {
+        close(oldroot);
+        return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "chdir to rootfs `%s`", p->rootfs);
+    }
+    /* pivot_root(".", "."): the old root ends up stacked on top of the new one
+     * at "/", where it can be detached without needing a directory for it
+     * inside the rootfs. */
+    if (syscall(SYS_pivot_root, ".", ".") < 0) {
+        int e = errno;
+        close(oldroot);
+        return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, e, "pivot_root into `%s`", p->rootfs);
+    }
+    if (fchdir(oldroot) < 0) {
+        int e = errno;
+        close(oldroot);
+        return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, e, "chdir to the old root");
+    }
+    close(oldroot);
+    /* The unmount must not propagate to the host's copy of these mounts. */
+    if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "make the old root a slave");
+    if (umount2(".", MNT_DETACH) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "detach the old root");
+    if (chdir("/") < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "chdir to `/`");
+    return 0;
+}
+
+/* After pivot_root: rootfsPropagation and root.readonly. */
+int ocirun_finish_rootfs(const struct ocirun_plan *p, struct ocirun_error *err)
+{
+    if (p->rootfs_propagation && mount(NULL, "/", NULL, (unsigned long)p->rootfs_propagation, NULL) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "set rootfsPropagation of `/`");
+    if (p->readonly_root) {
+        /* by path: the container may have no /proc for /proc/self/fd */
+        unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY;
+        if (mount(NULL, "/", NULL, f, NULL) < 0) {
+            int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (errno == EPERM && fd >= 0)
+                f |= locked_flags(fd);
+            if (fd >= 0)
+                close(fd);
+            if (mount(NULL, "/", NULL, f, NULL) < 0)
+                return ocirun_fail(err, OCIRUN_STAGE_ROOTFS, errno, "remount `/` read-only");
+        }
+    }
+    return 0;
+}

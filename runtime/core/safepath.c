@@ -1,0 +1,161 @@
+/* Paths under the rootfs: resolved by the kernel, inside the rootfs.
+ *
+ * A rootfs is untrusted: any component of a mount destination may be a
+ * symlink, absolute or full of `..`, meant to send our mount onto the host
+ * (CVE-2021-30465, CVE-2025-31133 class). So nothing here joins strings into
+ * a host path: every lookup is openat2(rootfd, path, RESOLVE_IN_ROOT), which
+ * treats absolute symlinks and `..` as if rootfd were `/`, and the mount is
+ * then made onto the opened fd through /proc/self/fd/N (the magic link names
+ * exactly that inode, whatever happens to the path afterwards).
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "sys.h"
+
+#define PROC_SUPER_MAGIC 0x9fa0
+
+const char *ocirun_fdpath(char *buf, size_t len, int fd)
+{
+    snprintf(buf, len, "/proc/self/fd/%d", fd);
+    return buf;
+}
+
+int ocirun_is_procfs(int fd)
+{
+    struct statfs s;
+    return fstatfs(fd, &s) == 0 && s.f_type == PROC_SUPER_MAGIC;
+}
+
+int ocirun_mount_on_fd(const char *src, int dstfd, const char *fstype, unsigned long flags,
+                       const char *data)
+{
+    char p[64];
+    return mount(src, ocirun_fdpath(p, sizeof(p), dstfd), fstype, flags, data);
+}
+
+/* openat2 scoped to rootfd; returns the fd or -1 with errno set. Magic links
+ * (/proc/self/root and friends inside the rootfs) are refused. */
+int ocirun_open_in_root(int rootfd, const char *path, int flags, struct ocirun_error *err)
+{
+    struct ocirun_open_how how = {
+        .flags = (uint64_t)(flags | O_CLOEXEC),
+        .resolve = OCIRUN_RESOLVE_IN_ROOT | OCIRUN_RESOLVE_NO_MAGICLINKS,
+    };
+    long fd;
+    int tries = 0;
+    do
+        fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+    while (fd < 0 && (errno == EAGAIN || errno == EINTR) && ++tries < 64);
+    /* EAGAIN: a concurrent rename raced the lookup; the kernel asks us to retry. */
+    return (int)fd;
+}
+
+/* Split "/a/b/c" into parent "/a/b" (written to `parent`) and base "c". */
+static int split_path(const char *path, char *parent, size_t plen, const char **base)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    if (n >= plen)
+        return -1;
+    memcpy(parent, path, n);
+    parent[n] = 0;
+    char *slash = strrchr(parent, '/');
+    if (!slash) {
+        *base = path;
+        strcpy(parent, ".");
+        return 0;
+    }
+    *base = path + (slash - parent) + 1;
+    if (slash == parent)
+        slash[1] = 0;
+    else
+        *slash = 0;
+    /* base must not carry the trailing slashes we stripped */
+    return 0;
+}
+
+static int ensure(int rootfd, const char *path, int is_file, int depth, uint32_t stage,
+                  struct ocirun_error *err)
+{
+    int fd = ocirun_open_in_root(rootfd, path, O_PATH, err);
+    if (fd >= 0)
+        return fd;
+    if (errno != ENOENT)
+        return ocirun_fail(err, stage, errno, "open `%s` in the rootfs", path);
+    if (depth > 40)
+        return ocirun_fail(err, stage, ELOOP, "create `%s` in the rootfs", path);
+
+    char parent[PATH_MAX], base[NAME_MAX + 1];
+    const char *b;
+    if (split_path(path, parent, sizeof(parent), &b) < 0 || !*b)
+        return ocirun_fail(err, stage, ENAMETOOLONG, "create `%s` in the rootfs", path);
+    snprintf(base, sizeof(base), "%.*s", (int)strcspn(b, "/"), b);
+    if (!strcmp(base, ".") || !strcmp(base, ".."))
+        return ocirun_fail(err, stage, EINVAL, "create `%s` in the rootfs", path);
+
+    int pfd = ensure(rootfd, parent, 0, depth + 1, stage, err);
+    if (pfd < 0)
+        return -1;
+    int r;
+    if (is_file) {
+        r = openat(pfd, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (r >= 0)
+            close(r);
+    } else {
+        r = mkdirat(pfd, base, 0755);
+    }
+    if (r < 0 && errno == EEXIST) {
+        /* Something is there but did not resolve: a dangling symlink. Follow it
+         * ourselves, still inside the rootfs, and create its target. */
+        char target[PATH_MAX], next[2 * PATH_MAX + 2];
+        ssize_t n = readlinkat(pfd, base, target, sizeof(target) - 1);
+        if (n > 0) {
+            target[n] = 0;
+            if (target[0] == '/')
+                snprintf(next, sizeof(next), "%s", target);
+            else
+                snprintf(next, sizeof(next), "%s/%s", parent, target);
+            close(pfd);
+            return ensure(rootfd, next, is_file, depth + 1, stage, err);
+        }
+        errno = EEXIST;
+    }
+    if (r < 0 && errno != EEXIST) {
+        int e = errno;
+        close(pfd);
+        return ocirun_fail(err, stage, e, "create `%s` in the rootfs", path);
+    }
+    close(pfd);
+    fd = ocirun_open_in_root(rootfd, path, O_PATH, err);
+    if (fd < 0)
+        return ocirun_fail(err, stage, errno, "open `%s` in the rootfs", path);
+    return fd;
+}
+
+/* An O_PATH fd of `path` inside the rootfs, created (directory, or empty file
+ * when is_file) with its missing parents when absent. */
+int ocirun_ensure_in_root(int rootfd, const char *path, int is_file, uint32_t stage,
+                          struct ocirun_error *err)
+{
+    return ensure(rootfd, path, is_file, 0, stage, err);
+}
+
+/* The parent directory of `path` (created if missing), with *base its last
+ * component, for the *at() calls that must not follow the last component. */
+int ocirun_open_parent_in_root(int rootfd, const char *path, const char **base, uint32_t stage,
+                               struct ocirun_error *err)
+{
+    char parent[PATH_MAX];
+    if (split_path(path, parent, sizeof(parent), base) < 0 || !**base)
+        return ocirun_fail(err, stage, EINVAL, "bad path `%s`", path);
+    return ensure(rootfd, parent, 0, 0, stage, err);
+}

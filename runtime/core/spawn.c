@@ -1,0 +1,262 @@
+/* ocirun_spawn(): clone the setup process; the setup process clones the init.
+ *
+ * Why two processes (one clone from Python, one more from C):
+ *   unshare(CLONE_NEWPID) / CLONE_NEWTIME and setns() into a pid or time
+ *   namespace only move the caller's *children*; and a new user namespace
+ *   must exist (with its id maps written by the parent) before the other
+ *   namespaces are created, so they belong to it. The setup process does all
+ *   of that, then clones the init with CLONE_PARENT: the init is a child of
+ *   ocirun itself (so `run` can wait for it), becomes pid 1 of the new pid
+ *   namespace, and is reparented to the caller's subreaper (conmon, the
+ *   containerd shim) when ocirun exits, as with runc. The setup process
+ *   then exits and ocirun reaps it.
+ *
+ * The child never runs Python: no callbacks, no allocation, every exit is
+ * _exit(). The plan lives in memory copied at fork, fully built beforehand.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int32_t ocirun_set_subreaper(int32_t on)
+{
+    return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) < 0 ? -errno : 0;
+}
+
+int32_t ocirun_threads(void)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -EIO;
+    buf[n] = 0;
+    /* field 20 (num_threads) counts from after the ")" closing comm */
+    char *s = strrchr(buf, ')');
+    if (!s)
+        return -EIO;
+    int field = 2;
+    for (s++; *s && field < 20; s++)
+        if (*s == ' ')
+            field++;
+    return (int32_t)atoi(s);
+}
+
+/* Put every signal back to default and unblock them all: Python ignores
+ * SIGPIPE and SIGXFSZ and has handlers of its own, and an execve keeps
+ * ignored signals and the mask. */
+static void reset_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &sa, NULL);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+__attribute__((noreturn)) static void die_reported(int sync_fd, const struct ocirun_error *err)
+{
+    /* The parent prints it; the exit status only says "already reported". */
+    if (err->stage != OCIRUN_STAGE_SYNC || err->err_no)
+        ocirun_sync_send_error(sync_fd, err);
+    _exit(1);
+}
+
+/* After READY nobody listens on the socket any more: say it on stderr. */
+__attribute__((noreturn)) static void die_stderr(const struct ocirun_error *err, int code)
+{
+    char line[700];
+    int n;
+    if (err->err_no)
+        n = snprintf(line, sizeof(line), "ocirun: %s: %s: %s\n", ocirun_stage_name(err->stage), err->msg,
+                     strerror(err->err_no));
+    else
+        n = snprintf(line, sizeof(line), "ocirun: %s: %s\n", ocirun_stage_name(err->stage), err->msg);
+    if (n > 0)
+        (void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    _exit(code);
+}
+
+static void set_cpus(const uint8_t *mask, uint32_t len)
+{
+    if (mask && len)
+        sched_setaffinity(0, len, (const cpu_set_t *)mask);  /* best effort, like the cgroup's cpuset */
+}
+
+__attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
+{
+    struct ocirun_error err;
+    int sync = p->sync_fd, rootfd = -1, state_fd = -1;
+    char exe[PATH_MAX];
+    memset(&err, 0, sizeof(err));
+
+    /* Dies with ocirun until READY; named so `ps` shows where a hang is. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    prctl(PR_SET_NAME, "ocirun:[init]", 0, 0, 0);
+    /* Own session: the terminal's signals reach ocirun, which forwards them. */
+    setsid();
+    umask(0);
+
+    if (ocirun_set_names(p, &err) < 0 || ocirun_early_process(p, &err) < 0)
+        die_reported(sync, &err);
+    if (ocirun_prepare_rootfs(p, &rootfd, &err) < 0 || ocirun_do_mounts(p, rootfd, &err) < 0 ||
+        ocirun_create_devices(p, rootfd, &err) < 0 || ocirun_do_sysctls(p, rootfd, &err) < 0 ||
+        ocirun_do_paths(p, rootfd, &err) < 0)
+        die_reported(sync, &err);
+
+    if (ocirun_sync_send(sync, OCIRUN_MSG_HOOKS, 0, -1) < 0) {
+        ocirun_fail(&err, OCIRUN_STAGE_SYNC, errno, "send HOOKS");
+        die_reported(sync, &err);
+    }
+    if (ocirun_sync_wait(sync, OCIRUN_MSG_HOOKS_DONE, &state_fd, &err) < 0)
+        die_reported(sync, &err);
+    if (ocirun_run_hooks(p->create_container_hooks, p->n_create_container_hooks, "createContainer",
+                         state_fd, &err) < 0)
+        die_reported(sync, &err);
+
+    if (ocirun_enter_rootfs(p, rootfd, &err) < 0)
+        die_reported(sync, &err);
+    close(rootfd);
+
+    /* cwd: created as root if missing, before / may turn read-only */
+    if (chdir(p->cwd) < 0) {
+        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int fd = root < 0 ? -1 : ocirun_ensure_in_root(root, p->cwd, 0, OCIRUN_STAGE_PROCESS, &err);
+        if (root >= 0)
+            close(root);
+        if (fd < 0 || fchdir(fd) < 0) {
+            if (fd >= 0 || !err.msg[0])
+                ocirun_fail(&err, OCIRUN_STAGE_PROCESS, errno, "chdir to cwd `%s`", p->cwd);
+            die_reported(sync, &err);
+        }
+        close(fd);
+    }
+    if (ocirun_finish_rootfs(p, &err) < 0 || ocirun_setup_terminal(p, sync, &err) < 0)
+        die_reported(sync, &err);
+
+    if (ocirun_set_process(p, &err) < 0)
+        die_reported(sync, &err);
+    /* again as the user (it may lack search permission on the way), and check
+     * that the cwd is inside the container: CVE-2024-21626 */
+    if (chdir(p->cwd) < 0 && errno != EACCES) {
+        ocirun_fail(&err, OCIRUN_STAGE_PROCESS, errno, "chdir to cwd `%s`", p->cwd);
+        die_reported(sync, &err);
+    }
+    if (!getcwd(exe, sizeof(exe)) || exe[0] != '/') {
+        ocirun_fail(&err, OCIRUN_STAGE_PROCESS, ENOENT, "cwd `%s` is outside the container", p->cwd);
+        die_reported(sync, &err);
+    }
+    if (ocirun_lookup_exec(p, exe, sizeof(exe), &err) < 0)
+        die_reported(sync, &err);
+    if (p->listen_pid_env)
+        snprintf(p->listen_pid_env, 32, "LISTEN_PID=%d", (int)getpid());
+    if (ocirun_preserve_fds(p, &err) < 0)
+        die_reported(sync, &err);
+
+    /* From here on the init must outlive `ocirun create`. */
+    prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    if (ocirun_sync_send(sync, OCIRUN_MSG_READY, 0, -1) < 0)
+        _exit(1);
+    close(sync);
+
+    /* Block until `start` opens the fifo for reading. The fd was opened O_PATH
+     * on the host before pivot_root; reopening it through /proc/self/fd gives a
+     * writable fd without any path into the state dir. */
+    char fp[64];
+    int fifo = open(ocirun_fdpath(fp, sizeof(fp), p->fifo_fd), O_WRONLY | O_CLOEXEC);
+    if (fifo < 0) {
+        ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "open exec fifo");
+        die_stderr(&err, 1);
+    }
+    if (write(fifo, "0", 1) != 1) {
+        ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "write exec fifo");
+        die_stderr(&err, 1);
+    }
+    close(fifo);
+    close(p->fifo_fd);
+
+    if (ocirun_run_hooks(p->start_container_hooks, p->n_start_container_hooks, "startContainer", state_fd,
+                         &err) < 0)
+        die_stderr(&err, 1);
+    ocirun_close_fds_from(3 + p->preserve_fds);
+    if (p->no_new_privileges && ocirun_load_seccomp(p, &err) < 0)
+        die_stderr(&err, 1);
+    execve(exe, (char *const *)p->argv, (char *const *)p->envp);
+    ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "exec `%s`", exe);
+    die_stderr(&err, errno == ENOENT ? 127 : 126);
+}
+
+__attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pid_t ocirun_pid)
+{
+    struct ocirun_error err;
+    int sync = p->sync_fd;
+    memset(&err, 0, sizeof(err));
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != ocirun_pid)
+        _exit(1);  /* ocirun died before PDEATHSIG was armed */
+    /* Non-dumpable from the start: /proc/PID/{exe,mem,fd} of a process that
+     * is still the host's Python are off limits to the container
+     * (CVE-2019-5736 class). Inherited by the init. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    prctl(PR_SET_NAME, "ocirun:[setup]", 0, 0, 0);
+    reset_signals();
+    close(p->parent_sync_fd);
+    ocirun_mark_fds_cloexec(3);
+    set_cpus(p->cpu_affinity_initial, p->cpu_affinity_initial_len);
+
+    if (ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
+        die_reported(sync, &err);
+    set_cpus(p->cpu_affinity_final, p->cpu_affinity_final_len);
+    if (ocirun_join_namespaces(p, &err) < 0 || ocirun_unshare_userns(p, &err) < 0 ||
+        ocirun_unshare_rest(p, &err) < 0)
+        die_reported(sync, &err);
+
+    /* CLONE_PARENT: the init is ocirun's child, our sibling. The exit signal
+     * of such a child is the one of its creator (SIGCHLD), whatever we pass. */
+    long pid = syscall(SYS_clone, CLONE_PARENT, 0, 0, 0, 0);
+    if (pid < 0) {
+        ocirun_fail(&err, OCIRUN_STAGE_SPAWN, errno, "clone the init process");
+        die_reported(sync, &err);
+    }
+    if (pid == 0)
+        init_main(p);
+    if (ocirun_sync_send(sync, OCIRUN_MSG_INIT_PID, (int32_t)pid, -1) < 0)
+        kill((pid_t)pid, SIGKILL);
+    _exit(0);
+}
+
+int32_t ocirun_spawn(const struct ocirun_plan *p, struct ocirun_error *err)
+{
+    memset(err, 0, sizeof(*err));
+    int threads = ocirun_threads();
+    if (threads != 1)
+        return ocirun_fail(err, OCIRUN_STAGE_SPAWN, threads < 0 ? -threads : EBUSY,
+                           "ocirun must be single-threaded to spawn (it has %d threads)", threads);
+    pid_t self = getpid();
+    /* fork(), not a raw clone: glibc keeps its own state (tid, locks) right. */
+    pid_t pid = fork();
+    if (pid < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_SPAWN, errno, "fork the setup process");
+    if (pid == 0)
+        setup_main(p, self);
+    return pid;
+}
