@@ -57,5 +57,48 @@ class LinuxHost:
             op |= fcntl.LOCK_NB
         fcntl.flock(fd, op)
 
+    # -- for runtime/cgroups ------------------------------------------------
+    def isdir(self, path):
+        return os.path.isdir(path) and not os.path.islink(path)
+
+    def attach_device_filter(self, cgroup_dir, rules):
+        """Replace the cgroup2 directory's device eBPF program by one built from rules.
+
+        rules: objects with allow, type ('a', 'b', 'c'), major, minor (-1: any)
+        and access (a subset of "rwm"). Raises OSError naming the failed step.
+        """
+        from .core import load
+        ffi, lib = load()
+        arr = ffi.new("struct ocirun_dev_rule[]", max(len(rules), 1))
+        for i, r in enumerate(rules):
+            arr[i].type = ord(r.type)
+            arr[i].allow = 1 if r.allow else 0
+            arr[i].major = r.major
+            arr[i].minor = r.minor
+            arr[i].access = ((1 if "m" in r.access else 0) | (2 if "r" in r.access else 0)
+                             | (4 if "w" in r.access else 0))
+        msg = ffi.new("char[]", 512)
+        fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            rc = lib.ocirun_devices_attach(fd, arr, len(rules), msg, 512)
+        finally:
+            os.close(fd)
+        if rc < 0:
+            raise OSError(-rc, ffi.string(msg).decode("utf-8", "replace"), cgroup_dir)
+
+    def eventfd_oom(self, cgroup_dir):
+        """An eventfd that counts OOM events of a v1 memory cgroup (memory.oom_control)."""
+        efd = os.eventfd(0, os.EFD_CLOEXEC)
+        try:
+            ofd = os.open(cgroup_dir + "/memory.oom_control", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                self.write(cgroup_dir + "/cgroup.event_control", b"%d %d" % (efd, ofd))
+            finally:
+                os.close(ofd)
+        except BaseException:
+            os.close(efd)
+            raise
+        return efd
+
 
 LINUX = LinuxHost()

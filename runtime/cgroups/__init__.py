@@ -93,7 +93,7 @@ def open_manager(cid, linux_cfg, manager_kind="cgroupfs", host=None):
     if kind == "disabled":
         return None
     from . import fs
-    return fs.open_manager(cid, (linux_cfg or {}).get("cgroupsPath") or "", host)
+    return fs.open_manager(cid, linux_cfg or {}, host)
 
 
 def from_dict(d, host=None):

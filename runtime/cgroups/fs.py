@@ -1,0 +1,287 @@
+"""The cgroupfs driver: directories and files, shared by the v1, v2 and hybrid managers.
+
+A Group is one cgroup directory in one hierarchy. Each manager plans its
+directories when it is opened, so to_dict() can be saved before create()
+makes the first one: a crash half-way through create still leaves a record
+from which destroy() removes exactly what was made, and nothing else.
+"""
+
+import errno
+import os
+
+
+from .. import errors
+from ..host import LINUX
+from . import Manager, layout
+
+DEFAULT_PARENT = "/ocirun"
+SIGKILL = 9   # not signal.SIGKILL: importing signal pulls in enum, on the hot path of `kill`
+
+
+class Group:
+    """One cgroup directory; every write error names the file and the value."""
+
+    def __init__(self, host, dir, mount, made=None):
+        self.host = host
+        self.dir = dir          # host path of the cgroup
+        self.mount = mount      # the hierarchy's mountpoint: never removed, never above
+        self.made = list(made) if made is not None else self.plan()
+
+    def plan(self):
+        """The directories create() will make: from the first missing one down to ours."""
+        rel = os.path.relpath(self.dir, self.mount)
+        if rel == ".":
+            return []
+        todo, cur = [], self.mount
+        for part in rel.split("/"):
+            cur = os.path.join(cur, part)
+            if todo or not self.host.exists(cur):
+                todo.append(cur)
+        return todo
+
+    def path(self, name):
+        return self.dir + "/" + name
+
+    def has(self, name):
+        return self.host.exists(self.path(name))
+
+    def read(self, name):
+        try:
+            return self.host.read(self.path(name)).decode("utf-8", "replace")
+        except OSError as e:
+            raise errors.os_error("cannot read", self.path(name), e) from None
+
+    def read_opt(self, name):
+        """The file's text, or None when it does not exist (a controller this kernel lacks)."""
+        try:
+            return self.host.read(self.path(name)).decode("utf-8", "replace")
+        except OSError:
+            return None
+
+    def write(self, name, value, field=None):
+        value = str(value)
+        try:
+            self.host.write(self.path(name), value.encode())
+        except OSError as e:
+            what = "write %s `%s`" % (field, value) if field else "write `%s`" % value
+            raise errors.OciError("%s to `%s`: %s" % (what, self.path(name), errors.strerror(e.errno))) from None
+
+    def create(self):
+        """mkdir the planned directories; those that appeared meanwhile are not ours."""
+        made = []
+        try:
+            for d in self.made:
+                try:
+                    self.host.mkdir(d, 0o755)
+                except FileExistsError:
+                    continue
+                except OSError as e:
+                    raise errors.os_error("cannot create cgroup", d, e) from None
+                made.append(d)
+                self.after_mkdir(d)
+        finally:
+            # Whatever happened, remember only what was really made.
+            self.made = made
+
+    def after_mkdir(self, d):
+        pass
+
+    def procs(self):
+        """Pids in this cgroup and in every cgroup below it (a container may nest its own)."""
+        out = []
+        self._procs(self.dir, out)
+        return sorted(set(out))
+
+    def _procs(self, d, out):
+        try:
+            text = self.host.read(d + "/cgroup.procs").decode()
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise errors.os_error("cannot read", d + "/cgroup.procs", e) from None
+        out.extend(int(x) for x in text.split())
+        for sub in self._subdirs(d):
+            self._procs(sub, out)
+
+    def _subdirs(self, d):
+        try:
+            names = self.host.listdir(d)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [d + "/" + n for n in names if self.host.isdir(d + "/" + n)]
+
+    def destroy(self):
+        """rmdir what we made, leaf first, with any cgroups the container made inside it."""
+        made = set(self.made)
+        for d in reversed(self.made):
+            if d == self.dir:
+                # Cgroups below ours were made by the container: ours too.
+                self._remove_below(d)
+            self._rmdir(d)
+        self.made = [d for d in self.made if d not in made]
+
+    def _remove_below(self, d):
+        for sub in self._subdirs(d):
+            self._remove_below(sub)
+            self._rmdir(sub)
+
+    def _rmdir(self, d):
+        # A process that was just killed leaves its cgroup a moment later.
+        delay = 0.005
+        for _ in range(12):
+            try:
+                self.host.rmdir(d)
+                return
+            except FileNotFoundError:
+                return
+            except OSError as e:
+                if e.errno != errno.EBUSY:
+                    raise errors.os_error("cannot remove cgroup", d, e) from None
+                import time
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        raise errors.OciError("cannot remove cgroup `%s`: %s" % (d, errors.strerror(errno.EBUSY)))
+
+    def to_dict(self):
+        return {"dir": self.dir, "mount": self.mount, "made": list(self.made)}
+
+
+def resolve(cgroups_path, cid):
+    """(path, relative?) after checking cgroupsPath; the default is /ocirun/<id>."""
+    p = cgroups_path or ""
+    if not isinstance(p, str):
+        raise errors.OciError("invalid linux.cgroupsPath `%s`: want a string" % (p,))
+    if not p:
+        return DEFAULT_PARENT.lstrip("/") + "/" + cid, False
+    if ":" in p and not p.startswith("/"):
+        # slice:prefix:name is the systemd driver's syntax.
+        raise errors.OciError("invalid linux.cgroupsPath `%s`: the cgroupfs driver wants a path, "
+                              "not systemd's slice:prefix:name" % p)
+    parts = [x for x in p.split("/") if x not in ("", ".")]
+    if ".." in parts:
+        raise errors.OciError("invalid linux.cgroupsPath `%s`: must not contain `..`" % p)
+    if not parts:
+        raise errors.OciError("invalid linux.cgroupsPath `%s`: names the root cgroup" % p)
+    return "/".join(parts), not p.startswith("/")
+
+
+def group_dir(h, path, relative):
+    """The host directory of the container's cgroup in hierarchy h."""
+    if relative:
+        # Under the runtime's own cgroup (what a parent like an engine put us in).
+        base = h.dir_for(h.own)
+        return base.rstrip("/") + "/" + path
+    return h.dir_for("/" + path)
+
+
+def open_manager(cid, linux_cfg, host=None):
+    host = host or LINUX
+    path, relative = resolve(linux_cfg.get("cgroupsPath"), cid)
+    lay = layout.detect(host)
+    from . import v1, v2
+    v1m = v2m = None
+    if lay.v1:
+        v1m = v1.V1Manager(host, [(h.controllers, group_dir(h, path, relative), h.mountpoint) for h in lay.v1])
+    if lay.v2 is not None:
+        v2m = v2.V2Manager(host, group_dir(lay.v2, path, relative), lay.v2.mountpoint)
+    if lay.kind == "v1":
+        m = v1m
+    elif lay.kind == "v2":
+        m = v2m
+    else:
+        from . import hybrid
+        m = hybrid.HybridManager(v1m, v2m)
+    # The device nodes the config creates must stay usable whatever the rules say.
+    m.extra_devices = list(linux_cfg.get("devices") or ())
+    return m
+
+
+def from_dict(d, host=None):
+    host = host or LINUX
+    kind = d.get("layout")
+    from . import v1, v2
+    if kind == "v1":
+        return v1.V1Manager.from_dict(d, host)
+    if kind == "v2":
+        return v2.V2Manager.from_dict(d, host)
+    if kind == "hybrid":
+        from . import hybrid
+        return hybrid.HybridManager(v1.V1Manager.from_dict(d["v1"], host), v2.V2Manager.from_dict(d["v2"], host))
+    raise errors.StateCorrupt("unknown cgroup layout `%s` in state" % kind)
+
+
+def signal_each(pids, sig, host):
+    for pid in pids:
+        try:
+            host.kill(pid, sig)
+        except ProcessLookupError:
+            pass  # it exited between listing and signalling
+
+
+def wait_until(check, what, timeout=10.0):
+    """Poll check() until it is true; the freezer settles asynchronously."""
+    import time
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while not check():
+        if time.monotonic() > deadline:
+            raise errors.OciError("%s: timed out after %ds" % (what, timeout))
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+class FsManager(Manager):
+    """What v1 and v2 managers share: a list of groups, their making and unmaking."""
+
+    def __init__(self, host, groups):
+        self.host = host
+        self.groups = groups
+        self.warnings = []   # resources ignored on this kernel, one line each
+
+    def warn(self, msg):
+        from ..log import LOG
+        self.warnings.append(msg)
+        LOG.warning(msg)
+
+    def create(self):
+        done = []
+        try:
+            for g in self.groups:
+                g.create()
+                done.append(g)
+        except BaseException:
+            for g in reversed(done + [g]):
+                try:
+                    g.destroy()
+                except errors.OciError:
+                    pass
+            raise
+
+    def destroy(self):
+        first = None
+        for g in self.groups:
+            try:
+                g.destroy()
+            except errors.OciError as e:
+                # Go on with the other hierarchies; report the first failure.
+                first = first or e
+        if first:
+            raise first
+
+    def kill_all(self, sig):
+        """Freeze, signal every pid, thaw: frozen, nothing can fork a child we would miss."""
+        frozen_here = False
+        try:
+            if self.can_freeze() and not self.frozen():
+                self.freeze()
+                frozen_here = True
+            signal_each(self.pids(), sig, self.host)
+        finally:
+            if frozen_here:
+                self.thaw()
+
+    def can_freeze(self):
+        return False
+
+    def update(self, resources):
+        self.apply(resources, updating=True)

@@ -1,0 +1,383 @@
+"""cgroup v1: one directory per mounted hierarchy, one file per setting."""
+
+from .. import errors
+from . import fs
+from .resources import PREFIX, bad, boolean, device_rules, integer, section, string
+
+INT64_MIN = -(1 << 63)
+BIG = 1 << 62   # v1 reports "unlimited" as a page-rounded 2^63-1
+
+
+class CpusetGroup(fs.Group):
+    def after_mkdir(self, d):
+        # A new v1 cpuset starts with no cpus and no mems, and no task can
+        # join it until it has some: start from the parent's.
+        parent = d.rsplit("/", 1)[0]
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            try:
+                mine = self.host.read(d + "/" + name).strip()
+                if not mine:
+                    self.host.write(d + "/" + name, self.host.read(parent + "/" + name).strip() or b"\n")
+            except OSError as e:
+                raise errors.os_error("cannot initialise", d + "/" + name, e) from None
+
+
+class V1Manager(fs.FsManager):
+    layout = "v1"
+
+    def __init__(self, host, hierarchies, groups=None):
+        """hierarchies: [(controllers, dir, mountpoint)], one per mounted v1 hierarchy."""
+        self.by_controller = {}
+        made = groups or [None] * len(hierarchies)
+        gs = []
+        for (ctrls, d, mount), m in zip(hierarchies, made):
+            cls = CpusetGroup if "cpuset" in ctrls else fs.Group
+            g = cls(host, d, mount, m)
+            gs.append(g)
+            for c in ctrls:
+                self.by_controller[c] = g
+        self.controllers = [tuple(c) for c, _, _ in hierarchies]
+        super().__init__(host, gs)
+
+    @classmethod
+    def from_dict(cls, d, host):
+        hs = [(tuple(g["controllers"]), g["dir"], g["mount"]) for g in d["groups"]]
+        return cls(host, hs, [g["made"] for g in d["groups"]])
+
+    def to_dict(self):
+        out = []
+        for ctrls, g in zip(self.controllers, self.groups):
+            e = g.to_dict()
+            e["controllers"] = list(ctrls)
+            out.append(e)
+        return {"driver": "cgroupfs", "layout": "v1", "groups": out}
+
+    def group(self, controller):
+        return self.by_controller.get(controller)
+
+    def serves(self, controller):
+        return controller in self.by_controller
+
+    # -- processes --------------------------------------------------------
+    def join(self, pid):
+        for g in self.groups:
+            g.write("cgroup.procs", pid)
+
+    def _main_group(self):
+        for c in ("pids", "freezer", "memory", "cpu", "devices"):
+            if c in self.by_controller:
+                return self.by_controller[c]
+        return self.groups[0]
+
+    def pids(self):
+        return self._main_group().procs()
+
+    def can_freeze(self):
+        return "freezer" in self.by_controller
+
+    def freeze(self):
+        g = self._freezer()
+        g.write("freezer.state", "FROZEN")
+        # FREEZING until every task stopped; writing again nudges tasks that
+        # were forked while the first write was being processed.
+        def done():
+            state = g.read("freezer.state").strip()
+            if state == "FREEZING":
+                g.write("freezer.state", "FROZEN")
+            return state == "FROZEN"
+        try:
+            fs.wait_until(done, "freezing `%s`" % g.dir)
+        except errors.OciError:
+            g.write("freezer.state", "THAWED")
+            raise
+
+    def thaw(self):
+        g = self._freezer()
+        g.write("freezer.state", "THAWED")
+        fs.wait_until(lambda: g.read("freezer.state").strip() == "THAWED", "thawing `%s`" % g.dir)
+
+    def frozen(self):
+        g = self.group("freezer")
+        if g is None:
+            return False
+        return (g.read_opt("freezer.state") or "").strip() == "FROZEN"
+
+    def _freezer(self):
+        g = self.group("freezer")
+        if g is None:
+            raise errors.OciError("cannot freeze: the freezer controller is not mounted")
+        return g
+
+    # -- resources --------------------------------------------------------
+    def apply(self, resources, updating=False, only=None):
+        """Write resources; `only` limits it to some sections (the hybrid manager splits them)."""
+        if resources is None:
+            return
+        if not isinstance(resources, dict):
+            raise bad(PREFIX, resources, "want a JSON object")
+        for name in ("devices", "memory", "cpu", "blockIO", "hugepageLimits", "network", "pids", "rdma", "unified"):
+            if only is not None and name not in only:
+                continue
+            if name == "devices":
+                if not updating:  # as with runc, update leaves the device rules alone
+                    self._devices(resources.get("devices"))
+                continue
+            if name in ("hugepageLimits",):
+                sec = section(resources, name, list)
+            else:
+                sec = section(resources, name)
+            if sec:
+                getattr(self, "_" + name.lower())(sec, updating)
+
+    def _need(self, controller, field):
+        g = self.group(controller)
+        if g is None:
+            self.warn("%s: the %s controller is not mounted; ignored" % (field, controller))
+        return g
+
+    def _memory(self, mem, updating):
+        f = PREFIX + ".memory."
+        g = self._need("memory", PREFIX + ".memory")
+        if g is None:
+            return
+        limit = integer(mem, "limit", f + "limit", hi=(1 << 63) - 1)
+        swap = integer(mem, "swap", f + "swap", hi=(1 << 63) - 1)
+        reservation = integer(mem, "reservation", f + "reservation", hi=(1 << 63) - 1)
+        swappiness = integer(mem, "swappiness", f + "swappiness", lo=0, hi=100)
+        oom_off = boolean(mem, "disableOOMKiller", f + "disableOOMKiller")
+        hier = boolean(mem, "useHierarchy", f + "useHierarchy")
+        check = boolean(mem, "checkBeforeUpdate", f + "checkBeforeUpdate")
+        kernel = integer(mem, "kernel", f + "kernel")
+        tcp = integer(mem, "kernelTCP", f + "kernelTCP")
+        if limit is not None and limit < 0:
+            limit = -1
+        if swap is not None and swap < 0:
+            swap = -1
+        if swap is None and limit == -1:
+            swap = -1   # unlimited memory, nothing said of swap: unlimited memory+swap
+        if swap is not None and swap > 0 and limit is not None and limit >= 0 and swap < limit:
+            raise bad(f + "swap", swap, "memory+swap must be at least the memory limit %d" % limit)
+        if updating and check and limit is not None and limit >= 0:
+            usage = int(g.read("memory.usage_in_bytes").strip() or 0)
+            if limit < usage:
+                raise bad(f + "limit", limit, "below the current usage %d (checkBeforeUpdate)" % usage)
+        has_memsw = g.has("memory.memsw.limit_in_bytes")
+        if swap is not None and not has_memsw:
+            self.warn("%sswap: this kernel has no swap accounting (memory.memsw.*); ignored" % f)
+            swap = None
+        # memsw may never be below the memory limit: raise memsw first when it
+        # grows, lower the memory limit first when memsw shrinks.
+        if swap is not None and limit is not None:
+            cur = int(g.read("memory.memsw.limit_in_bytes").strip() or -1)
+            inf = lambda v: float("inf") if v < 0 or v >= BIG else v
+            if inf(swap) >= inf(cur):
+                g.write("memory.memsw.limit_in_bytes", swap, f + "swap")
+                g.write("memory.limit_in_bytes", limit, f + "limit")
+            else:
+                g.write("memory.limit_in_bytes", limit, f + "limit")
+                g.write("memory.memsw.limit_in_bytes", swap, f + "swap")
+        elif limit is not None:
+            g.write("memory.limit_in_bytes", limit, f + "limit")
+        elif swap is not None:
+            g.write("memory.memsw.limit_in_bytes", swap, f + "swap")
+        if reservation is not None:
+            g.write("memory.soft_limit_in_bytes", -1 if reservation < 0 else reservation, f + "reservation")
+        if kernel is not None:
+            # Kernel 5.4 deprecated it and later kernels accept and ignore it.
+            self.warn("%skernel: kernel memory limits are not supported by this runtime; ignored" % f)
+        if tcp is not None:
+            if g.has("memory.kmem.tcp.limit_in_bytes"):
+                g.write("memory.kmem.tcp.limit_in_bytes", -1 if tcp < 0 else tcp, f + "kernelTCP")
+            else:
+                self.warn("%skernelTCP: this kernel has no memory.kmem.tcp.limit_in_bytes; ignored" % f)
+        if swappiness is not None:
+            g.write("memory.swappiness", swappiness, f + "swappiness")
+        if oom_off is not None and (oom_off or updating):
+            g.write("memory.oom_control", 1 if oom_off else 0, f + "disableOOMKiller")
+        if hier is not None:
+            g.write("memory.use_hierarchy", 1 if hier else 0, f + "useHierarchy")
+
+    def _cpu(self, cpu, updating):
+        f = PREFIX + ".cpu."
+        shares = integer(cpu, "shares", f + "shares", lo=0)
+        quota = integer(cpu, "quota", f + "quota", hi=(1 << 63) - 1)
+        burst = integer(cpu, "burst", f + "burst", lo=0)
+        period = integer(cpu, "period", f + "period", lo=0)
+        rt_runtime = integer(cpu, "realtimeRuntime", f + "realtimeRuntime", hi=(1 << 63) - 1)
+        rt_period = integer(cpu, "realtimePeriod", f + "realtimePeriod", lo=0)
+        idle = integer(cpu, "idle", f + "idle", lo=0, hi=1)
+        cpus = string(cpu, "cpus", f + "cpus")
+        mems = string(cpu, "mems", f + "mems")
+        if any(v is not None for v in (shares, quota, burst, period, rt_runtime, rt_period, idle)):
+            g = self._need("cpu", PREFIX + ".cpu")
+            if g is not None:
+                if shares:
+                    g.write("cpu.shares", shares, f + "shares")
+                # Period first: the kernel checks a quota against the period in place.
+                if period:
+                    g.write("cpu.cfs_period_us", period, f + "period")
+                if quota:
+                    g.write("cpu.cfs_quota_us", -1 if quota < 0 else quota, f + "quota")
+                if burst is not None:
+                    g.write("cpu.cfs_burst_us", burst, f + "burst")
+                if rt_period:
+                    g.write("cpu.rt_period_us", rt_period, f + "realtimePeriod")
+                if rt_runtime:
+                    g.write("cpu.rt_runtime_us", rt_runtime, f + "realtimeRuntime")
+                if idle is not None:
+                    g.write("cpu.idle", idle, f + "idle")
+        if cpus or mems:
+            g = self._need("cpuset", PREFIX + ".cpu.cpus/mems")
+            if g is not None:
+                if cpus:
+                    g.write("cpuset.cpus", cpus, f + "cpus")
+                if mems:
+                    g.write("cpuset.mems", mems, f + "mems")
+
+    def _blockio(self, bio, updating):
+        f = PREFIX + ".blockIO."
+        g = self._need("blkio", PREFIX + ".blockIO")
+        if g is None:
+            return
+        weight = integer(bio, "weight", f + "weight", lo=0, hi=1000)
+        leaf = integer(bio, "leafWeight", f + "leafWeight", lo=0, hi=1000)
+        # CFQ's blkio.weight went with CFQ; BFQ offers blkio.bfq.weight instead.
+        wfile = "blkio.weight" if g.has("blkio.weight") or not g.has("blkio.bfq.weight") else "blkio.bfq.weight"
+        if weight:
+            g.write(wfile, weight, f + "weight")
+        if leaf:
+            g.write("blkio.leaf_weight", leaf, f + "leafWeight")
+        for i, wd in enumerate(section(bio, "weightDevice", list)):
+            fi = "%sweightDevice[%d]" % (f, i)
+            major, minor = _device(wd, fi)
+            w = integer(wd, "weight", fi + ".weight", lo=0, hi=1000)
+            lw = integer(wd, "leafWeight", fi + ".leafWeight", lo=0, hi=1000)
+            if w:
+                g.write(wfile + "_device", "%d:%d %d" % (major, minor, w), fi + ".weight")
+            if lw:
+                g.write("blkio.leaf_weight_device", "%d:%d %d" % (major, minor, lw), fi + ".leafWeight")
+        for key, fname in THROTTLES:
+            for i, td in enumerate(section(bio, key, list)):
+                fi = "%s%s[%d]" % (f, key, i)
+                major, minor = _device(td, fi)
+                rate = integer(td, "rate", fi + ".rate", lo=0)
+                if rate is None:
+                    raise bad(fi + ".rate", "null", "is required")
+                g.write("blkio.throttle." + fname, "%d:%d %d" % (major, minor, rate), fi + ".rate")
+
+    def _hugepagelimits(self, limits, updating):
+        g = self._need("hugetlb", PREFIX + ".hugepageLimits")
+        if g is None:
+            return
+        for i, hl in enumerate(limits):
+            fi = "%s.hugepageLimits[%d]" % (PREFIX, i)
+            size, limit = hugepage(hl, fi)
+            g.write("hugetlb.%s.limit_in_bytes" % size, limit, fi + ".limit")
+            if g.has("hugetlb.%s.rsvd.limit_in_bytes" % size):
+                g.write("hugetlb.%s.rsvd.limit_in_bytes" % size, limit, fi + ".limit")
+
+    def _network(self, net, updating):
+        f = PREFIX + ".network."
+        cls = integer(net, "classID", f + "classID", lo=0, hi=(1 << 32) - 1)
+        prios = section(net, "priorities", list)
+        if cls is not None:
+            g = self._need("net_cls", f + "classID")
+            if g is not None:
+                g.write("net_cls.classid", cls, f + "classID")
+        if prios:
+            g = self._need("net_prio", f + "priorities")
+            for i, p in enumerate(prios):
+                fi = "%spriorities[%d]" % (f, i)
+                if not isinstance(p, dict):
+                    raise bad(fi, p, "want a JSON object")
+                name = string(p, "name", fi + ".name")
+                prio = integer(p, "priority", fi + ".priority", lo=0, hi=(1 << 32) - 1)
+                if not name or prio is None:
+                    raise bad(fi, p, "want a name and a priority")
+                if g is not None:
+                    g.write("net_prio.ifpriomap", "%s %d" % (name, prio), fi)
+
+    def _pids(self, pids, updating):
+        f = PREFIX + ".pids.limit"
+        limit = integer(pids, "limit", f, hi=(1 << 63) - 1)
+        g = self._need("pids", PREFIX + ".pids")
+        if g is not None and limit is not None:
+            g.write("pids.max", pids_max(limit), f)
+
+    def _rdma(self, rdma, updating):
+        g = self._need("rdma", PREFIX + ".rdma")
+        if g is not None:
+            for line, field in rdma_lines(rdma):
+                g.write("rdma.max", line, field)
+
+    def _unified(self, unified, updating):
+        raise bad(PREFIX + ".unified", ",".join(sorted(unified)), "needs cgroup v2, and this host runs cgroup v1")
+
+    def _devices(self, rules):
+        g = self.group("devices")
+        effective = device_rules(rules, getattr(self, "extra_devices", ()))
+        if g is None:
+            if rules:
+                self.warn("%s.devices: the devices controller is not mounted; ignored" % PREFIX)
+            return
+        for r in effective:
+            for line in r.v1_lines():
+                g.write("devices.allow" if r.allow else "devices.deny", line, PREFIX + ".devices")
+
+    # -- stats ------------------------------------------------------------
+    def stats(self):
+        from . import stats
+        return stats.v1(self)
+
+
+THROTTLES = (("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device"),
+             ("throttleReadIOPSDevice", "read_iops_device"), ("throttleWriteIOPSDevice", "write_iops_device"))
+
+
+def _device(d, field):
+    if not isinstance(d, dict):
+        raise bad(field, d, "want a JSON object")
+    major = integer(d, "major", field + ".major", lo=0, hi=(1 << 32) - 1)
+    minor = integer(d, "minor", field + ".minor", lo=0, hi=(1 << 32) - 1)
+    if major is None or minor is None:
+        raise bad(field, d, "want a major and a minor")
+    return major, minor
+
+
+def hugepage(hl, field):
+    """(page size as the kernel's files name it, limit) from a hugepageLimits entry."""
+    if not isinstance(hl, dict):
+        raise bad(field, hl, "want a JSON object")
+    size = string(hl, "pageSize", field + ".pageSize")
+    limit = integer(hl, "limit", field + ".limit", lo=0)
+    if not size or limit is None:
+        raise bad(field, hl, "want a pageSize and a limit")
+    # The file names spell sizes as 2MB, 1GB, 64KB: anything else cannot name a file.
+    num = size[:-2]
+    if size[-2:] not in ("KB", "MB", "GB") or not num.isdigit():
+        raise bad(field + ".pageSize", size, "want a size such as 2MB or 1GB")
+    return size, limit
+
+
+def pids_max(limit):
+    # 0 or less is "no limit": a pids.max of 0 would let nothing run at all.
+    return "max" if limit <= 0 else str(limit)
+
+
+def rdma_lines(rdma):
+    out = []
+    for dev in sorted(rdma):
+        fi = "%s.rdma.%s" % (PREFIX, dev)
+        v = rdma[dev]
+        if not isinstance(v, dict):
+            raise bad(fi, v, "want a JSON object")
+        handles = integer(v, "hcaHandles", fi + ".hcaHandles", lo=0, hi=(1 << 32) - 1)
+        objects = integer(v, "hcaObjects", fi + ".hcaObjects", lo=0, hi=(1 << 32) - 1)
+        parts = [dev]
+        if handles is not None:
+            parts.append("hca_handle=%d" % handles)
+        if objects is not None:
+            parts.append("hca_object=%d" % objects)
+        if len(parts) > 1:
+            out.append((" ".join(parts), fi))
+    return out
