@@ -67,6 +67,10 @@ class Manager:
     def frozen(self):
         raise NotImplementedError
 
+    def oom_source(self):
+        """Where OOM events come from: ("v1", memory cgroup dir), ("v2", cgroup dir) or None."""
+        raise NotImplementedError
+
     def stats(self):
         """runc's stats shape: {"cpu":…, "memory":…, "pids":…, "blkio":…, "hugetlb":…}."""
         raise NotImplementedError
@@ -102,3 +106,11 @@ def from_dict(d, host=None):
         return None
     from . import fs
     return fs.from_dict(d, host)
+
+
+def of_container(c, host=None):
+    """The manager stored in a container's state; an error if it was created without cgroups."""
+    m = from_dict(c.data.get("cgroup"), host)
+    if m is None:
+        raise errors.OciError("container `%s` has no cgroup (created with --cgroup-manager disabled)" % c.id)
+    return m

@@ -108,6 +108,9 @@ class HybridManager(Manager):
             return
         self.v1.kill_all(sig)
 
+    def oom_source(self):
+        return self.v1.oom_source() or self.v2.oom_source()
+
     def stats(self):
         s = self.v1.stats()
         v2s = self.v2.stats()

@@ -22,6 +22,27 @@ class CpusetGroup(fs.Group):
                 raise errors.os_error("cannot initialise", d + "/" + name, e) from None
 
 
+class NullGroup:
+    """Stands in for a controller that is not mounted: values are still checked, nothing is written."""
+
+    dir = None
+
+    def has(self, name):
+        return False
+
+    def read(self, name):
+        return ""
+
+    def read_opt(self, name):
+        return None
+
+    def write(self, name, value, field=None):
+        pass
+
+
+NULL = NullGroup()
+
+
 class V1Manager(fs.FsManager):
     layout = "v1"
 
@@ -133,13 +154,12 @@ class V1Manager(fs.FsManager):
         g = self.group(controller)
         if g is None:
             self.warn("%s: the %s controller is not mounted; ignored" % (field, controller))
+            return NULL
         return g
 
     def _memory(self, mem, updating):
         f = PREFIX + ".memory."
         g = self._need("memory", PREFIX + ".memory")
-        if g is None:
-            return
         limit = integer(mem, "limit", f + "limit", hi=(1 << 63) - 1)
         swap = integer(mem, "swap", f + "swap", hi=(1 << 63) - 1)
         reservation = integer(mem, "reservation", f + "reservation", hi=(1 << 63) - 1)
@@ -162,7 +182,7 @@ class V1Manager(fs.FsManager):
             if limit < usage:
                 raise bad(f + "limit", limit, "below the current usage %d (checkBeforeUpdate)" % usage)
         has_memsw = g.has("memory.memsw.limit_in_bytes")
-        if swap is not None and not has_memsw:
+        if swap is not None and not has_memsw and g is not NULL:
             self.warn("%sswap: this kernel has no swap accounting (memory.memsw.*); ignored" % f)
             swap = None
         # memsw may never be below the memory limit: raise memsw first when it
@@ -186,7 +206,7 @@ class V1Manager(fs.FsManager):
             # Kernel 5.4 deprecated it and later kernels accept and ignore it.
             self.warn("%skernel: kernel memory limits are not supported by this runtime; ignored" % f)
         if tcp is not None:
-            if g.has("memory.kmem.tcp.limit_in_bytes"):
+            if g.has("memory.kmem.tcp.limit_in_bytes") or g is NULL:
                 g.write("memory.kmem.tcp.limit_in_bytes", -1 if tcp < 0 else tcp, f + "kernelTCP")
             else:
                 self.warn("%skernelTCP: this kernel has no memory.kmem.tcp.limit_in_bytes; ignored" % f)
@@ -210,35 +230,31 @@ class V1Manager(fs.FsManager):
         mems = string(cpu, "mems", f + "mems")
         if any(v is not None for v in (shares, quota, burst, period, rt_runtime, rt_period, idle)):
             g = self._need("cpu", PREFIX + ".cpu")
-            if g is not None:
-                if shares:
-                    g.write("cpu.shares", shares, f + "shares")
-                # Period first: the kernel checks a quota against the period in place.
-                if period:
-                    g.write("cpu.cfs_period_us", period, f + "period")
-                if quota:
-                    g.write("cpu.cfs_quota_us", -1 if quota < 0 else quota, f + "quota")
-                if burst is not None:
-                    g.write("cpu.cfs_burst_us", burst, f + "burst")
-                if rt_period:
-                    g.write("cpu.rt_period_us", rt_period, f + "realtimePeriod")
-                if rt_runtime:
-                    g.write("cpu.rt_runtime_us", rt_runtime, f + "realtimeRuntime")
-                if idle is not None:
-                    g.write("cpu.idle", idle, f + "idle")
+            if shares:
+                g.write("cpu.shares", shares, f + "shares")
+            # Period first: the kernel checks a quota against the period in place.
+            if period:
+                g.write("cpu.cfs_period_us", period, f + "period")
+            if quota:
+                g.write("cpu.cfs_quota_us", -1 if quota < 0 else quota, f + "quota")
+            if burst is not None:
+                g.write("cpu.cfs_burst_us", burst, f + "burst")
+            if rt_period:
+                g.write("cpu.rt_period_us", rt_period, f + "realtimePeriod")
+            if rt_runtime:
+                g.write("cpu.rt_runtime_us", rt_runtime, f + "realtimeRuntime")
+            if idle is not None:
+                g.write("cpu.idle", idle, f + "idle")
         if cpus or mems:
             g = self._need("cpuset", PREFIX + ".cpu.cpus/mems")
-            if g is not None:
-                if cpus:
-                    g.write("cpuset.cpus", cpus, f + "cpus")
-                if mems:
-                    g.write("cpuset.mems", mems, f + "mems")
+            if cpus:
+                g.write("cpuset.cpus", cpus, f + "cpus")
+            if mems:
+                g.write("cpuset.mems", mems, f + "mems")
 
     def _blockio(self, bio, updating):
         f = PREFIX + ".blockIO."
         g = self._need("blkio", PREFIX + ".blockIO")
-        if g is None:
-            return
         weight = integer(bio, "weight", f + "weight", lo=0, hi=1000)
         leaf = integer(bio, "leafWeight", f + "leafWeight", lo=0, hi=1000)
         # CFQ's blkio.weight went with CFQ; BFQ offers blkio.bfq.weight instead.
@@ -267,8 +283,6 @@ class V1Manager(fs.FsManager):
 
     def _hugepagelimits(self, limits, updating):
         g = self._need("hugetlb", PREFIX + ".hugepageLimits")
-        if g is None:
-            return
         for i, hl in enumerate(limits):
             fi = "%s.hugepageLimits[%d]" % (PREFIX, i)
             size, limit = hugepage(hl, fi)
@@ -281,9 +295,7 @@ class V1Manager(fs.FsManager):
         cls = integer(net, "classID", f + "classID", lo=0, hi=(1 << 32) - 1)
         prios = section(net, "priorities", list)
         if cls is not None:
-            g = self._need("net_cls", f + "classID")
-            if g is not None:
-                g.write("net_cls.classid", cls, f + "classID")
+            self._need("net_cls", f + "classID").write("net_cls.classid", cls, f + "classID")
         if prios:
             g = self._need("net_prio", f + "priorities")
             for i, p in enumerate(prios):
@@ -294,21 +306,19 @@ class V1Manager(fs.FsManager):
                 prio = integer(p, "priority", fi + ".priority", lo=0, hi=(1 << 32) - 1)
                 if not name or prio is None:
                     raise bad(fi, p, "want a name and a priority")
-                if g is not None:
-                    g.write("net_prio.ifpriomap", "%s %d" % (name, prio), fi)
+                g.write("net_prio.ifpriomap", "%s %d" % (name, prio), fi)
 
     def _pids(self, pids, updating):
         f = PREFIX + ".pids.limit"
         limit = integer(pids, "limit", f, hi=(1 << 63) - 1)
         g = self._need("pids", PREFIX + ".pids")
-        if g is not None and limit is not None:
+        if limit is not None:
             g.write("pids.max", pids_max(limit), f)
 
     def _rdma(self, rdma, updating):
         g = self._need("rdma", PREFIX + ".rdma")
-        if g is not None:
-            for line, field in rdma_lines(rdma):
-                g.write("rdma.max", line, field)
+        for line, field in rdma_lines(rdma):
+            g.write("rdma.max", line, field)
 
     def _unified(self, unified, updating):
         raise bad(PREFIX + ".unified", ",".join(sorted(unified)), "needs cgroup v2, and this host runs cgroup v1")
@@ -325,6 +335,11 @@ class V1Manager(fs.FsManager):
                 g.write("devices.allow" if r.allow else "devices.deny", line, PREFIX + ".devices")
 
     # -- stats ------------------------------------------------------------
+    def oom_source(self):
+        """("v1", memory cgroup dir) for OOM notifications, or None."""
+        g = self.group("memory")
+        return ("v1", g.dir) if g is not None else None
+
     def stats(self):
         from . import stats
         return stats.v1(self)

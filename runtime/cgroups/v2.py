@@ -269,6 +269,10 @@ class V2Manager(fs.FsManager):
             raise errors.OciError("cannot attach the device filter to `%s`: %s"
                                   % (self.group.dir, errors.strerror(e.errno))) from None
 
+    def oom_source(self):
+        """("v2", cgroup dir) when memory.events exists (the memory controller is on), or None."""
+        return ("v2", self.group.dir) if self.group.has("memory.events") else None
+
     def stats(self):
         from . import stats
         return stats.v2(self)

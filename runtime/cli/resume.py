@@ -1,7 +1,24 @@
-"""`ocirun resume`: not built yet; it says so and exits 1."""
+"""`ocirun resume ID`: thaw a paused container."""
 
 from . import Command
-from ._stub import not_yet
+from .. import errors
 
-COMMAND = Command('resume', 'resumes all processes that have been previously paused', usage='<container-id>', nargs=(0, None))
-main = not_yet('resume')
+COMMAND = Command("resume", "resumes all processes that have been previously paused",
+                  description="The resume command resumes all processes in the instance of the container.")
+
+# runc's sentence for resuming a container that is not paused.
+CONTAINER_NOT_PAUSED = "container not paused"
+
+
+def main(ctx, opts, args):
+    from .. import cgroups, state
+    with ctx.store.load(args[0], lock=True) as c:
+        st = c.status()
+        if st == state.STOPPED:
+            raise errors.OciError(errors.CONTAINER_NOT_RUNNING)
+        if st != state.PAUSED:
+            raise errors.OciError(CONTAINER_NOT_PAUSED)
+        cgroups.of_container(c).thaw()
+        c.data["status"] = c.data.pop("status_before_pause", None) or state.RUNNING
+        c.save()
+    return 0

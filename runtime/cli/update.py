@@ -1,7 +1,108 @@
-"""`ocirun update`: not built yet; it says so and exits 1."""
+"""`ocirun update [flags] ID`: change a running container's resource limits.
 
-from . import Command
-from ._stub import not_yet
+--resources FILE (or - for stdin) takes a LinuxResources JSON object; the
+per-field flags take runc's formats (sizes such as 100M, -1 for unlimited)
+and are laid over it. The result is merged into the stored resources
+(state.json "resources"), so a later update starts from what is in force.
+"""
 
-COMMAND = Command('update', 'update container resource constraints', usage='<container-id>', nargs=(0, None))
-main = not_yet('update')
+import sys
+
+from . import Command, Flag
+from .. import errors
+
+_FLAGS = [
+    Flag("resources,r", "str", "", "path to the file containing the resources to update or '-' to read from the standard input", "FILE"),
+    Flag("blkio-weight", "str", "", "specifies per cgroup weight, range is from 10 to 1000", "WEIGHT"),
+    Flag("cpu-period", "str", "", "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default", "USECS"),
+    Flag("cpu-quota", "str", "", "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period", "USECS"),
+    Flag("cpu-rt-period", "str", "", "CPU realtime period to be used for hardcapping (in usecs). 0 to use system default", "USECS"),
+    Flag("cpu-rt-runtime", "str", "", "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period", "USECS"),
+    Flag("cpu-shares", "str", "", "CPU shares (relative weight vs. other containers)", "SHARES"),
+    Flag("cpuset-cpus", "str", "", "CPU(s) to use", "CPUS"),
+    Flag("cpuset-mems", "str", "", "Memory node(s) to use", "MEMS"),
+    Flag("kernel-memory", "str", "", "(obsolete; do not use)", "BYTES"),
+    Flag("kernel-memory-tcp", "str", "", "(obsolete; do not use)", "BYTES"),
+    Flag("memory", "str", "", "Memory limit (in bytes)", "BYTES"),
+    Flag("memory-reservation", "str", "", "Memory reservation or soft_limit (in bytes)", "BYTES"),
+    Flag("memory-swap", "str", "", "Total memory usage (memory + swap); set '-1' to enable unlimited swap", "BYTES"),
+    Flag("pids-limit", "str", "", "Maximum number of pids allowed in the container", "N"),
+]
+
+COMMAND = Command("update", "update container resource constraints", flags=_FLAGS,
+                  description="The update command changes the resources of a running container;\n"
+                              "unset flags leave their limits as they are.")
+
+INT64 = (1 << 63) - 1
+UINT64 = (1 << 64) - 1
+
+
+def read_resources(arg, stdin=None):
+    from .. import fastjson
+    try:
+        if arg == "-":
+            text = (stdin or sys.stdin).read()
+        else:
+            with open(arg, "rb") as f:
+                text = f.read()
+    except OSError as e:
+        raise errors.os_error("cannot read --resources", arg, e) from None
+    try:
+        res = fastjson.loads(text)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise errors.UsageError("invalid --resources `%s`: %s" % (arg, e)) from None
+    if not isinstance(res, dict):
+        raise errors.UsageError("invalid --resources `%s`: want a JSON object (LinuxResources)" % arg)
+    return res
+
+
+def flag_resources(opts):
+    """The per-field flags as a LinuxResources fragment (only the flags given)."""
+    from ..cgroups.resources import parse_bytes, parse_int
+    out = {}
+
+    def put(sec, key, value):
+        out.setdefault(sec, {})[key] = value
+
+    for flag, key in (("memory", "limit"), ("memory_swap", "swap"), ("memory_reservation", "reservation"),
+                      ("kernel_memory", "kernel"), ("kernel_memory_tcp", "kernelTCP")):
+        v = getattr(opts, flag)
+        if v:
+            put("memory", key, parse_bytes(v, flag.replace("_", "-")))
+    ints = (("cpu_shares", "cpu", "shares", 0, UINT64), ("cpu_quota", "cpu", "quota", -INT64 - 1, INT64),
+            ("cpu_period", "cpu", "period", 0, UINT64), ("cpu_rt_runtime", "cpu", "realtimeRuntime", -INT64 - 1, INT64),
+            ("cpu_rt_period", "cpu", "realtimePeriod", 0, UINT64), ("pids_limit", "pids", "limit", -INT64 - 1, INT64),
+            ("blkio_weight", "blockIO", "weight", 0, 1000))
+    for flag, sec, key, lo, hi in ints:
+        v = getattr(opts, flag)
+        if v:
+            put(sec, key, parse_int(v, flag.replace("_", "-"), lo, hi))
+    if opts.blkio_weight and 0 < out["blockIO"]["weight"] < 10:
+        raise errors.UsageError("invalid value for --blkio-weight `%s`: want 10 to 1000" % opts.blkio_weight)
+    if opts.cpuset_cpus:
+        put("cpu", "cpus", opts.cpuset_cpus)
+    if opts.cpuset_mems:
+        put("cpu", "mems", opts.cpuset_mems)
+    return out
+
+
+def main(ctx, opts, args):
+    from .. import cgroups, state
+    from ..cgroups.resources import merge
+    delta = read_resources(opts.resources) if opts.resources else {}
+    delta = merge(delta, flag_resources(opts))
+    if delta.pop("devices", None) is not None:
+        # As with runc: device rules are fixed at create.
+        from ..log import LOG
+        LOG.warning("linux.resources.devices: update does not change device rules; ignored")
+    with ctx.store.load(args[0], lock=True) as c:
+        if c.status() == state.STOPPED:
+            raise errors.OciError(errors.CONTAINER_NOT_RUNNING)
+        m = cgroups.of_container(c)
+        merged = merge(c.data.get("resources") or {}, delta)
+        # The whole merged set is written, so v1's memory/memsw order and
+        # v2's cpu.max halves see the limits already in force.
+        m.update({k: v for k, v in merged.items() if k != "devices"})
+        c.data["resources"] = merged
+        c.save()
+    return 0
