@@ -53,6 +53,8 @@ def loads(text):
         obj, end = _scan(text, pos)
     except StopIteration as e:
         raise JSONError("expecting value", text, e.value) from None
+    except RecursionError:
+        raise JSONError("nested too deeply", text, 0) from None
     except (ValueError, SystemError):
         # _json formats its errors with json.decoder, which it expects loaded
         # (SystemError when it is not); on this error path, let json say it.

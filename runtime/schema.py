@@ -156,7 +156,7 @@ def _validate(S, schema, base, inst, path, errs):
         _validate_array(S, schema, base, inst, path, errs)
     elif isinstance(inst, str):
         if "pattern" in schema and not S.regex(schema["pattern"]).search(inst):
-            errs.append((list(path), "%s does not match %r" % (short_repr(inst), schema["pattern"])))
+            errs.append((list(path), _pattern_message(schema, inst)))
         if "minLength" in schema and len(inst) < schema["minLength"]:
             errs.append((list(path), "%s is too short" % short_repr(inst)))
         if "maxLength" in schema and len(inst) > schema["maxLength"]:
@@ -170,22 +170,57 @@ def _validate(S, schema, base, inst, path, errs):
     for sub in schema.get("allOf", ()):
         _validate(S, sub, base, inst, path, errs)
     if "anyOf" in schema:
-        if not any(_valid(S, sub, base, inst) for sub in schema["anyOf"]):
-            errs.append((list(path), "%s is not valid under any of the given schemas" % short_repr(inst)))
+        branches = [_errors(S, sub, base, inst, path) for sub in schema["anyOf"]]
+        if all(branches):
+            errs.extend(_best(branches, path, inst))
     if "oneOf" in schema:
-        n = sum(1 for sub in schema["oneOf"] if _valid(S, sub, base, inst))
+        branches = [_errors(S, sub, base, inst, path) for sub in schema["oneOf"]]
+        n = sum(1 for b in branches if not b)
         if n == 0:
-            errs.append((list(path), "%s is not valid under any of the given schemas" % short_repr(inst)))
+            errs.extend(_best(branches, path, inst))
         elif n > 1:
             errs.append((list(path), "%s is valid under more than one of the given schemas" % short_repr(inst)))
     if "not" in schema and _valid(S, schema["not"], base, inst):
         errs.append((list(path), "%s should not be valid under %s" % (short_repr(inst), short_repr(schema["not"]))))
 
 
+def _pattern_message(schema, inst):
+    """'x' is not an absolute path: the schema's description says what a pattern means."""
+    d = schema.get("description", "")
+    if d.startswith(("A ", "An ")):
+        return "%s is not %s" % (short_repr(inst), d[0].lower() + d[1:].rstrip("."))
+    return "%s does not match %r" % (short_repr(inst), schema["pattern"])
+
+
 def _valid(S, schema, base, inst):
     e = []
     _validate(S, schema, base, inst, [], e)
     return not e
+
+
+def _errors(S, schema, base, inst, path):
+    e = []
+    _validate(S, schema, base, inst, list(path), e)
+    return e
+
+
+def _best(branches, path, inst):
+    """The errors of the alternative that came closest, to say what is wrong.
+
+    Closest: the fewest errors, then the deepest (a branch that got as far as
+    `process.args` explains more than one that wanted another type at the top).
+    When every alternative fails right here, say so in one line.
+    """
+    def depth(b):
+        # A missing property is a fault one level below its object; a value
+        # outside an enum usually means "this alternative is for another kind"
+        # (a discriminator such as a device's type), so it counts one level up.
+        return max(len(p) + m.endswith("is a required property") - (" is not one of " in m) for p, m in b)
+
+    best = min(branches, key=lambda b: (-depth(b), len(b)))
+    if depth(best) > len(path) or len(best) == 1:
+        return best
+    return [(list(path), "%s is not valid under any of the given schemas" % short_repr(inst, 40))]
 
 
 def _validate_object(S, schema, base, inst, path, errs):
@@ -232,8 +267,10 @@ def _validate_array(S, schema, base, inst, path, errs):
         errs.append((list(path), "%s is too long" % short_repr(inst)))
     if schema.get("uniqueItems"):
         for i in range(len(inst)):
-            if any(_same(inst[i], inst[j]) for j in range(i)):
-                errs.append((list(path), "%s has non-unique elements" % short_repr(inst)))
+            j = next((j for j in range(i) if _same(inst[i], inst[j])), None)
+            if j is not None:
+                errs.append((list(path), "has non-unique elements: [%d] repeats [%d] (%s)"
+                             % (i, j, short_repr(inst[i], 60))))
                 break
     items = schema.get("items")
     if isinstance(items, dict):
