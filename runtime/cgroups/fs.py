@@ -112,13 +112,26 @@ class Group:
 
     def destroy(self):
         """rmdir what we made, leaf first, with any cgroups the container made inside it."""
-        made = set(self.made)
         for d in reversed(self.made):
             if d == self.dir:
                 # Cgroups below ours were made by the container: ours too.
                 self._remove_below(d)
-            self._rmdir(d)
-        self.made = [d for d in self.made if d not in made]
+                self._rmdir(d)
+            elif not self._rmdir_parent(d):
+                break
+        self.made = []
+
+    def _rmdir_parent(self, d):
+        """A parent we made may hold other containers' cgroups by now: then it stays."""
+        try:
+            self.host.rmdir(d)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            if e.errno in (errno.EBUSY, errno.ENOTEMPTY):
+                return False
+            raise errors.os_error("cannot remove cgroup", d, e) from None
+        return True
 
     def _remove_below(self, d):
         for sub in self._subdirs(d):
