@@ -1,7 +1,26 @@
-"""`ocirun create`: not built yet; it says so and exits 1."""
+"""`ocirun create ID`: set the container up, leave its init blocked until `start`."""
 
-from . import Command
-from ._stub import not_yet
+from . import Command, Flag
 
-COMMAND = Command('create', 'create a container', usage='<container-id>', nargs=(0, None))
-main = not_yet('create')
+CREATE_FLAGS = [
+    Flag("bundle,b", "str", "", "path to the root of the bundle directory, defaults to the current directory", "DIR"),
+    Flag("config,f", "str", None, "config file, relative to the bundle (default: config.json)", "FILE"),
+    Flag("console-socket", "str", None, "path to an AF_UNIX socket which will receive the pty master fd", "PATH"),
+    Flag("pid-file", "str", None, "file to write the init's pid to", "FILE"),
+    Flag("no-pivot", "bool", help="do not use pivot_root (MS_MOVE + chroot instead; for ramdisk roots)"),
+    Flag("no-new-keyring", "bool", help="do not create a new session keyring for the container"),
+    Flag("preserve-fds", "int", 0, "pass N additional fds (3 .. 3+N-1) to the container", "N"),
+]
+
+COMMAND = Command("create", "create a container", flags=CREATE_FLAGS,
+                  description="The create command creates an instance of a container for a bundle. The\n"
+                              "container's process waits until `ocirun start` runs it.")
+
+
+def main(ctx, opts, args):
+    from .. import lifecycle
+    c, _pid, _master = lifecycle.create(
+        ctx, args[0], opts.bundle, opts.config, pid_file=opts.pid_file, console_socket=opts.console_socket,
+        no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring, preserve_fds=opts.preserve_fds or 0)
+    c.close()
+    return 0

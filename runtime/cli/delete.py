@@ -1,7 +1,12 @@
-"""`ocirun delete`: not built yet; it says so and exits 1."""
+"""`ocirun delete ID`: remove a stopped (or created, or with --force any) container."""
 
-from . import Command
-from ._stub import not_yet
+from . import Command, Flag
 
-COMMAND = Command('delete', 'delete any resources held by the container often used with detached container', usage='<container-id>', nargs=(0, None))
-main = not_yet('delete')
+COMMAND = Command("delete", "delete any resources held by the container often used with detached container",
+                  flags=[Flag("force,f", "bool", help="forcibly delete the container if it is still running (uses SIGKILL)")])
+
+
+def main(ctx, opts, args):
+    from .. import lifecycle
+    lifecycle.delete(ctx, args[0], force=opts.force)
+    return 0

@@ -1,7 +1,14 @@
-"""`ocirun kill`: not built yet; it says so and exits 1."""
+"""`ocirun kill ID [SIGNAL]`: signal the init (or, with --all, every process)."""
 
-from . import Command
-from ._stub import not_yet
+from . import Command, Flag
 
-COMMAND = Command('kill', "kill sends the specified signal (default: SIGTERM) to the container's init process", usage='<container-id> [signal]', nargs=(0, None))
-main = not_yet('kill')
+COMMAND = Command("kill", "kill sends the specified signal (default: SIGTERM) to the container's init process",
+                  usage="<container-id> [signal]", nargs=(1, 2),
+                  flags=[Flag("all,a", "bool", help="send the signal to all processes in the container")])
+
+
+def main(ctx, opts, args):
+    from .. import lifecycle
+    sig = lifecycle.parse_signal(args[1]) if len(args) > 1 else lifecycle.SIGTERM
+    lifecycle.kill(ctx, args[0], sig, all_procs=opts.all)
+    return 0

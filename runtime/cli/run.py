@@ -1,7 +1,15 @@
-"""`ocirun run`: not built yet; it says so and exits 1."""
+"""`ocirun run ID`: create + start, and in the foreground wait and clean up."""
 
-from . import Command
-from ._stub import not_yet
+from . import Command, Flag
+from .create import CREATE_FLAGS
 
-COMMAND = Command('run', 'create and run a container', usage='<container-id>', nargs=(0, None))
-main = not_yet('run')
+COMMAND = Command("run", "create and run a container", flags=CREATE_FLAGS + [
+    Flag("detach,d", "bool", help="detach from the container's process"),
+    Flag("keep", "bool", help="do not delete the container after it exits"),
+], description="The run command creates an instance of a container for a bundle and starts it.\n"
+               "In the foreground it exits with the process's status (128+signal if killed).")
+
+
+def main(ctx, opts, args):
+    from .. import lifecycle
+    return lifecycle.run(ctx, args[0], opts)

@@ -1,7 +1,11 @@
-"""`ocirun start`: not built yet; it says so and exits 1."""
+"""`ocirun start ID`: run the user's process in a created container."""
 
 from . import Command
-from ._stub import not_yet
 
-COMMAND = Command('start', 'executes the user defined process in a created container', usage='<container-id>', nargs=(0, None))
-main = not_yet('start')
+COMMAND = Command("start", "executes the user defined process in a created container")
+
+
+def main(ctx, opts, args):
+    from .. import lifecycle
+    lifecycle.start(ctx, args[0])
+    return 0

@@ -45,3 +45,31 @@ void ocirun_close_fds_from(unsigned int from)
     for (unsigned int fd = from; fd < 65536; fd++)
         close((int)fd);
 }
+
+/* Close every fd from `from` up except those in keep[] (any order, n <= 32),
+ * without allocating: close_range() over the gaps. The setup process uses it
+ * to drop what it inherited from ocirun, above all the flock'd state dir fd
+ * (an open file description shared with the parent keeps the lock held). */
+void ocirun_close_fds_except(unsigned int from, const int *keep, unsigned int n)
+{
+    int k[32];
+    unsigned int m = 0;
+    for (unsigned int i = 0; i < n && m < 32; i++)
+        if (keep[i] >= (int)from)
+            k[m++] = keep[i];
+    for (unsigned int i = 1; i < m; i++)  /* insertion sort: tiny */
+        for (unsigned int j = i; j > 0 && k[j - 1] > k[j]; j--) {
+            int t = k[j];
+            k[j] = k[j - 1];
+            k[j - 1] = t;
+        }
+    unsigned int lo = from;
+    for (unsigned int i = 0; i < m; i++) {
+        if ((unsigned int)k[i] > lo)
+            if (syscall(SYS_close_range, lo, (unsigned int)k[i] - 1, 0) < 0)
+                for (unsigned int fd = lo; fd < (unsigned int)k[i]; fd++)
+                    close((int)fd);
+        lo = (unsigned int)k[i] + 1;
+    }
+    ocirun_close_fds_from(lo);
+}

@@ -61,6 +61,7 @@ int ocirun_load_seccomp(const struct ocirun_plan *p, struct ocirun_error *err);
 int ocirun_mark_fds_cloexec(unsigned int from);
 int ocirun_preserve_fds(const struct ocirun_plan *p, struct ocirun_error *err);
 void ocirun_close_fds_from(unsigned int from);
+void ocirun_close_fds_except(unsigned int from, const int *keep, unsigned int n);
 
 /* hooks.c */
 int ocirun_run_hooks(const struct ocirun_hook *hooks, uint32_t n, const char *which, int state_fd,

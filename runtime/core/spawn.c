@@ -220,6 +220,22 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
     prctl(PR_SET_NAME, "ocirun:[setup]", 0, 0, 0);
     reset_signals();
     close(p->parent_sync_fd);
+    {
+        /* Keep only what the plan names (and the preserved range); drop the
+         * rest of what ocirun had open, e.g. the locked state dir. */
+        int keep[32];
+        unsigned int n = 0;
+        keep[n++] = p->sync_fd;
+        keep[n++] = p->fifo_fd;
+        if (p->seccomp_listener_fd >= 0)
+            keep[n++] = p->seccomp_listener_fd;
+        for (uint32_t i = 0; i < p->n_join && i < 8; i++)
+            keep[n++] = p->join_fds[i];
+        for (uint32_t i = 0; i < p->n_mounts && n < 32; i++)
+            if (p->mounts[i].idmap_userns_fd >= 0)
+                keep[n++] = p->mounts[i].idmap_userns_fd;
+        ocirun_close_fds_except(3 + p->preserve_fds, keep, n);
+    }
     ocirun_mark_fds_cloexec(3);
     set_cpus(p->cpu_affinity_initial, p->cpu_affinity_initial_len);
 

@@ -1,0 +1,586 @@
+"""The container lifecycle, parent side: create, start, kill, delete, wait.
+
+`create` drives the handshake with the core over the sync socket (the
+protocol is drawn at the top of runtime/core/sync.c), one `_step_*` function
+per exchange. Everything it makes (state dir, fifo, cgroup, processes) is
+registered on one ExitStack, so any failure, including a child's report
+(`mounts: mount `proc` on `/proc`: EPERM (...)`), undoes all of it.
+
+start/kill/delete are hot (engines call them all the time): this module
+imports only os, time and the state store at load; cffi, subprocess and the
+cgroup code come in only when a step needs them.
+"""
+
+import os
+import time
+
+from . import errors
+from .log import LOG
+from .state import CREATED, CREATING, FIFO, PAUSED, RUNNING, STOPPED, atomic_write_path, rfc3339_now
+
+# Linux signal numbers, without importing `signal` (and `enum` with it).
+SIGNALS = {
+    "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
+    "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17,
+    "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25,
+    "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31,
+}
+SIGKILL, SIGTERM = 9, 15
+
+
+def parse_signal(text):
+    """`KILL`, `SIGKILL`, `9`, `RTMIN+3` -> 9 ...; OciError otherwise."""
+    t = text.strip()
+    if t.isdigit():
+        n = int(t)
+        if 0 < n <= 64:
+            return n
+        raise errors.OciError("invalid signal %r" % text)
+    u = t.upper()
+    if u.startswith("SIG"):
+        u = u[3:]
+    if u in SIGNALS:
+        return SIGNALS[u]
+    if u.startswith("RTMIN") or u.startswith("RTMAX"):
+        base, _, off = u[5:].partition("+") if u.startswith("RTMIN") else u[5:].partition("-")
+        if not base and (not off or off.isdigit()):
+            n = 34 + int(off or 0) if u.startswith("RTMIN") else 64 - int(off or 0)
+            if 34 <= n <= 64:
+                return n
+    raise errors.OciError("invalid signal %r" % text)
+
+
+# ---------------------------------------------------------------------------
+# create
+# ---------------------------------------------------------------------------
+
+class Channel:
+    """The parent's end of the sync socket, reading `struct ocirun_msg` records."""
+
+    def __init__(self, ffi, lib, sock, who):
+        self.ffi, self.lib, self.sock = ffi, lib, sock
+        self.size = ffi.sizeof("struct ocirun_msg")
+        self.who = who  # pid whose death EOF means
+
+    def send(self, mtype, fd=None):
+        import socket
+        msg = self.ffi.new("struct ocirun_msg *")
+        msg.type = mtype
+        data = bytes(self.ffi.buffer(msg))
+        anc = []
+        if fd is not None:
+            import array
+            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]).tobytes())]
+        try:
+            self.sock.sendmsg([data], anc)
+        except OSError as e:
+            raise errors.CoreError(e.errno, "sync", "send %s to the container" % _MSG_NAMES.get(mtype, mtype)) from None
+
+    def wait(self, want, step):
+        """The next record, which must be `want`; returns (msg, fd or None)."""
+        import socket
+        while True:
+            try:
+                data, anc, _flags, _addr = self.sock.recvmsg(self.size, socket.CMSG_SPACE(4))
+            except InterruptedError:
+                continue
+            fd = None
+            for level, typ, payload in anc:
+                if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS and len(payload) >= 4:
+                    fd = int.from_bytes(payload[:4], "little")
+            if not data:
+                raise errors.OciError("the container's init exited during %s%s" % (step, self._exit_note()))
+            msg = self.ffi.new("struct ocirun_msg *")
+            self.ffi.memmove(msg, data, min(len(data), self.size))
+            if msg.type == self.lib.OCIRUN_MSG_WARNING:
+                LOG.warning(self.ffi.string(msg.text).decode(errors="replace"))
+                continue
+            if msg.type == self.lib.OCIRUN_MSG_ERROR:
+                if fd is not None:
+                    os.close(fd)
+                stage = self.ffi.string(self.lib.ocirun_stage_name(msg.stage)).decode()
+                raise errors.CoreError(msg.err_no, stage, self.ffi.string(msg.text).decode(errors="replace"))
+            if msg.type != want:
+                if fd is not None:
+                    os.close(fd)
+                raise errors.CoreError(0, "sync", "expected %s during %s, got %s" % (
+                    _MSG_NAMES.get(want, want), step, _MSG_NAMES.get(msg.type, msg.type)))
+            return msg, fd
+
+    def _exit_note(self):
+        pid = self.who
+        try:
+            got, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return ""
+        if got == pid:
+            self.who = None
+            code = os.waitstatus_to_exitcode(status)
+            return " (exit status %d)" % code if code >= 0 else " (killed by signal %d)" % -code
+        return ""
+
+
+_MSG_NAMES = {1: "GO", 2: "USERNS", 3: "MAPS_DONE", 4: "INIT_PID", 5: "HOOKS", 6: "HOOKS_DONE",
+              7: "TERMINAL", 8: "READY", 9: "ERROR", 10: "WARNING"}
+
+
+def _step_cgroup(ch, mgr, setup_pid, linux):
+    """The setup process waits; put it in the cgroup (before any cgroup ns) and go."""
+    if mgr is not None:
+        mgr.create()
+        mgr.join(setup_pid)
+        mgr.apply(linux.get("resources") or {})
+    ch.send(ch.lib.OCIRUN_MSG_GO)
+
+
+def _write_map(pid, name, mappings):
+    lines = "".join("%d %d %d\n" % (int(m["containerID"]), int(m["hostID"]), int(m["size"])) for m in mappings)
+    path = "/proc/%d/%s" % (pid, name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, lines.encode())
+        finally:
+            os.close(fd)
+    except OSError as e:
+        field = "linux.uidMappings" if name == "uid_map" else "linux.gidMappings"
+        raise errors.CoreError(e.errno, "user namespace", "write %s %r to `%s`" % (field, lines.strip(), path)) from None
+
+
+def _step_id_maps(ch, setup_pid, plan):
+    ch.wait(ch.lib.OCIRUN_MSG_USERNS, "user namespace setup")
+    if plan.gid_mappings:
+        _write_map(setup_pid, "gid_map", plan.gid_mappings)
+    if plan.uid_mappings:
+        _write_map(setup_pid, "uid_map", plan.uid_mappings)
+    ch.send(ch.lib.OCIRUN_MSG_MAPS_DONE)
+
+
+def _step_init_pid(ch):
+    msg, _ = ch.wait(ch.lib.OCIRUN_MSG_INIT_PID, "namespace setup")
+    return msg.pid
+
+
+def _step_hooks(ch, c, hooks, core_hooks, init_pid):
+    """Rootfs ready, before pivot_root: prestart and createRuntime, here."""
+    from . import hooks as hookmod
+    ch.wait(ch.lib.OCIRUN_MSG_HOOKS, "rootfs setup")
+    state = hookmod.state_json(c.data, CREATING, init_pid)
+    hookmod.run_hooks(hooks.get("prestart"), "prestart", state)
+    hookmod.run_hooks(hooks.get("createRuntime"), "createRuntime", state)
+    fd = None
+    if core_hooks:
+        fd = hookmod.memfd_with(hookmod.state_json(c.data, CREATED, init_pid))
+    try:
+        ch.send(ch.lib.OCIRUN_MSG_HOOKS_DONE, fd)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _step_terminal(ch):
+    _, fd = ch.wait(ch.lib.OCIRUN_MSG_TERMINAL, "terminal setup")
+    if fd is None:
+        raise errors.CoreError(0, "terminal", "the container sent no pty master")
+    return fd
+
+
+def _step_ready(ch):
+    ch.wait(ch.lib.OCIRUN_MSG_READY, "process setup")
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _kill_and_reap(pid):
+    try:
+        os.kill(pid, SIGKILL)
+    except ProcessLookupError:
+        pass
+    _reap(pid)
+
+
+def _make_fifo(c):
+    path = c.path(FIFO)
+    old = os.umask(0)
+    try:
+        os.mkfifo(path, 0o622)
+    finally:
+        os.umask(old)
+    return os.open(path, os.O_PATH | os.O_CLOEXEC)
+
+
+def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no_pivot=False,
+           no_new_keyring=False, preserve_fds=0, detach=True):
+    """Create container `cid`; returns (Container, init pid, pty master fd or None).
+
+    The init is left blocked on exec.fifo. The Container stays locked.
+    """
+    import contextlib
+    import socket
+    from . import core, plan as planmod, spec
+    from .state import check_id
+
+    check_id(cid)
+    bundle = os.path.abspath(bundle or ".")
+    cfg = spec.load_config(bundle, config)
+    proc = cfg.get("process") or {}
+    linux = cfg.get("linux") or {}
+    if proc.get("terminal") and not console_socket and detach:
+        raise errors.OciError("cannot allocate tty if ocirun will detach without setting console socket")
+    if console_socket and not proc.get("terminal"):
+        raise errors.OciError("cannot use console socket if ocirun will not detach or allocate tty")
+    console = None
+    if console_socket:
+        from . import terminal
+        console = terminal.connect_console(console_socket)
+    ffi, lib = core.load()
+    from . import cgroups
+    hooks = cfg.get("hooks") or {}
+
+    with contextlib.ExitStack() as undo:
+        if console is not None:
+            undo.callback(console.close)
+        data = {
+            "ociVersion": cfg.get("ociVersion", ""), "status": CREATING, "pid": 0,
+            "bundle": bundle, "rootfs": os.path.normpath(os.path.join(bundle, (cfg.get("root") or {}).get("path", ""))),
+            "created": rfc3339_now(), "owner": "",
+            "annotations": cfg.get("annotations") or {},
+            "hooks": {k: hooks[k] for k in ("poststart", "poststop") if hooks.get(k)},
+        }
+        c = ctx.store.create(cid, data)
+        undo.callback(c.destroy)
+        mgr = cgroups.open_manager(cid, linux, cgroups.check_driver(ctx.gopts.cgroup_manager, ctx.gopts.systemd_cgroup))
+        if mgr is not None:
+            c.data["cgroup"] = mgr.to_dict()
+            c.save()
+            undo.callback(mgr.destroy)
+        fifo_fd = _make_fifo(c)
+        undo.callback(os.close, fifo_fd)
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        undo.callback(parent_sock.close)
+        floor = 3 + preserve_fds + planmod.listen_fds()
+        child_fd = planmod._high_fd(child_sock.detach(), floor)
+        parent_fd = planmod._high_fd(os.dup(parent_sock.fileno()), floor)
+        fifo_hi = planmod._high_fd(os.dup(fifo_fd), floor)
+        p = planmod.build(ffi, cfg, bundle, cid, sync_fd=child_fd, parent_sync_fd=parent_fd, fifo_fd=fifo_hi,
+                          no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds)
+        p.fds += [child_fd, parent_fd, fifo_hi]
+        undo.callback(p.close)
+        c.data["namespaces"] = sorted(p.new_namespaces)
+        err = ffi.new("struct ocirun_error *")
+        setup_pid = lib.ocirun_spawn(p.c, err)
+        if setup_pid < 0:
+            raise errors.CoreError(err.err_no, ffi.string(lib.ocirun_stage_name(err.stage)).decode(),
+                                   ffi.string(err.msg).decode(errors="replace"))
+        undo.callback(_kill_and_reap, setup_pid)
+        p.close()  # the child has its copies
+        ch = Channel(ffi, lib, parent_sock, setup_pid)
+
+        _step_cgroup(ch, mgr, setup_pid, linux)
+        if p.new_userns:
+            _step_id_maps(ch, setup_pid, p)
+        init_pid = _step_init_pid(ch)
+        undo.callback(_kill_and_reap, init_pid)
+        if mgr is not None:
+            undo.callback(_kill_cgroup, mgr)
+        _reap(setup_pid)
+        ch.who = init_pid
+        st = ctx.store.host.proc_stat(init_pid)
+        c.data["pid"] = init_pid
+        c.data["init_start"] = st[1] if st else None
+        c.save()
+
+        _step_hooks(ch, c, hooks, p.core_hooks, init_pid)
+        master = None
+        if p.terminal:
+            master = _step_terminal(ch)
+            if console is not None:
+                from . import terminal
+                terminal.send_master(console, master)
+                os.close(master)
+                master = None
+            else:
+                undo.callback(os.close, master)
+        _step_ready(ch)
+
+        c.data["status"] = CREATED
+        c.save()
+        if pid_file:
+            atomic_write_path(pid_file, str(init_pid).encode())
+        undo.pop_all()
+    parent_sock.close()
+    os.close(fifo_fd)
+    if console is not None:
+        console.close()
+    return c, init_pid, master
+
+
+def _kill_cgroup(mgr):
+    try:
+        mgr.kill_all(SIGKILL)
+    except Exception:
+        pass
+
+
+# ---------------------------------------------------------------------------
+# start / kill / delete
+# ---------------------------------------------------------------------------
+
+def start(ctx, cid, c=None):
+    """Release a created container's init; then poststart hooks."""
+    import select
+    own = c is None
+    if own:
+        c = ctx.store.load(cid, lock=True)
+    try:
+        status = c.status()
+        if status == STOPPED:
+            raise errors.OciError(errors.NOT_CREATED)
+        if status != CREATED:
+            raise errors.OciError("cannot start a container that is %s" % ("already running" if status == RUNNING else status))
+        try:
+            fd = os.open(c.path(FIFO), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise errors.OciError("cannot start an already running container") from None
+        try:
+            while True:
+                r, _, _ = select.select([fd], [], [], 0.1)
+                got = b""
+                if r:
+                    try:
+                        got = os.read(fd, 1)
+                    except BlockingIOError:
+                        got = b""
+                if got:
+                    break
+                if not c.init_alive():
+                    raise errors.OciError("the container's init exited before start")
+                if r:
+                    time.sleep(0.001)  # no writer yet: POLLHUP until the init opens
+        finally:
+            os.close(fd)
+        try:
+            os.unlink(c.path(FIFO))
+        except FileNotFoundError:
+            pass
+        c.data["status"] = RUNNING
+        c.save()
+        post = (c.data.get("hooks") or {}).get("poststart")
+        if post:
+            from . import hooks as hookmod
+            try:
+                hookmod.run_hooks(post, "poststart", hookmod.state_json(c.data, RUNNING, c.pid))
+            except errors.OciError:
+                # runtime-spec 1.3.0: a failing poststart hook fails `start`; the container is stopped.
+                _kill_container(c, SIGKILL)
+                raise
+    finally:
+        if own:
+            c.close()
+    return c
+
+
+def _manager(c):
+    d = c.data.get("cgroup")
+    if not d:
+        return None
+    from . import cgroups
+    return cgroups.from_dict(d)
+
+
+def _kill_container(c, sig, all_procs=False):
+    if all_procs:
+        mgr = _manager(c)
+        if mgr is not None:
+            mgr.kill_all(sig)
+            return
+    try:
+        os.kill(c.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def kill(ctx, cid, sig, all_procs=False):
+    with ctx.store.load(cid) as c:
+        status = c.status()
+        if status == STOPPED or status == CREATING:
+            raise errors.OciError(errors.CONTAINER_NOT_RUNNING)
+        _kill_container(c, sig, all_procs)
+
+
+def _wait_gone(c, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while c.init_alive():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+def delete(ctx, cid, force=False):
+    try:
+        c = ctx.store.load(cid, lock=True)
+    except errors.ContainerNotExist:
+        if force:
+            try:
+                ctx.store.remove_broken(cid)
+            except errors.OciError:
+                pass
+            return
+        raise
+    except errors.StateCorrupt:
+        if force:
+            ctx.store.remove_broken(cid)
+            return
+        raise
+    try:
+        status = c.status()
+        if status in (RUNNING, PAUSED) and not force:
+            raise errors.OciError("cannot delete container %s that is not stopped: %s" % (cid, status))
+        mgr = _manager(c)
+        if status != STOPPED:
+            if status == PAUSED and mgr is not None:
+                try:
+                    mgr.thaw()
+                except Exception:
+                    pass
+            try:
+                os.kill(c.pid, SIGKILL)
+            except ProcessLookupError:
+                pass
+            _wait_gone(c)
+        if mgr is not None and "pid" not in (c.data.get("namespaces") or []):
+            # Without a pid namespace the init's death does not take the rest along.
+            try:
+                mgr.kill_all(SIGKILL)
+            except Exception:
+                pass
+        post = (c.data.get("hooks") or {}).get("poststop")
+        if post:
+            from . import hooks as hookmod
+            try:
+                hookmod.run_hooks(post, "poststop", hookmod.state_json(c.data, STOPPED, 0))
+            except errors.OciError as e:
+                LOG.warning(str(e))
+        if mgr is not None:
+            _destroy_cgroup(mgr)
+        c.destroy()
+    finally:
+        c.close()
+
+
+def _destroy_cgroup(mgr):
+    # The kernel needs a moment to empty a cgroup after its last task is reaped.
+    for _ in range(100):
+        try:
+            mgr.destroy()
+            return
+        except OSError as e:
+            if e.errno != 16:  # EBUSY
+                raise
+            time.sleep(0.01)
+        except errors.OciError:
+            time.sleep(0.01)
+    mgr.destroy()
+
+
+# ---------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------
+
+def run(ctx, cid, opts):
+    """create + start; in the foreground, forward signals, wait, delete (unless --keep)."""
+    detach = opts.detach
+    if not detach:
+        from . import core
+        _ffi, lib = core.load()
+        # Orphans of a container without a pid namespace come back to us to reap.
+        lib.ocirun_set_subreaper(1)
+    c, pid, master = create(ctx, cid, opts.bundle, opts.config, pid_file=opts.pid_file,
+                            console_socket=opts.console_socket, no_pivot=opts.no_pivot,
+                            no_new_keyring=opts.no_new_keyring, preserve_fds=opts.preserve_fds or 0,
+                            detach=detach)
+    try:
+        start(ctx, cid, c)
+    except BaseException:
+        c.close()
+        if master is not None:
+            os.close(master)
+        try:
+            delete(ctx, cid, force=True)
+        except errors.OciError:
+            pass
+        raise
+    c.close()
+    if detach:
+        return 0
+    try:
+        status = _wait_foreground(pid, master)
+    finally:
+        if master is not None:
+            os.close(master)
+    if not opts.keep:
+        delete(ctx, cid, force=True)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def _wait_foreground(pid, master):
+    import signal
+    proxy = None
+    if master is not None:
+        from . import terminal
+        proxy = terminal.Proxy(master)
+
+    def forward(sig, _frame):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    saved = {}
+    for sig in range(1, 65):
+        if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, 32, 33):
+            continue
+        if sig == signal.SIGWINCH and proxy is not None:
+            handler = lambda s, f: proxy.winch()  # noqa: E731
+        else:
+            handler = forward
+        try:
+            saved[sig] = signal.signal(sig, handler)
+        except (OSError, ValueError, RuntimeError):
+            pass
+    try:
+        if proxy is None:
+            while True:
+                got, status = os.waitpid(-1, 0)
+                if got == pid:
+                    return status
+        with proxy:
+            status = None
+            while status is None:
+                alive = proxy.pump(0.05)
+                while True:
+                    try:
+                        got, st = os.waitpid(-1, os.WNOHANG)
+                    except ChildProcessError:
+                        got, st = 0, 0
+                    if got == 0:
+                        break
+                    if got == pid:
+                        status = st
+                if not alive and status is None:
+                    _, status = os.waitpid(pid, 0)
+            proxy.drain()
+            return status
+    finally:
+        for sig, h in saved.items():
+            try:
+                signal.signal(sig, h)
+            except (OSError, ValueError, TypeError):
+                pass

@@ -1,0 +1,698 @@
+"""The validated config, flattened into the C core's `struct ocirun_plan`.
+
+Everything the child needs is decided here, before clone: strings encoded,
+paths resolved against the bundle, mount options turned into flags, namespace
+fds opened, capability names turned into masks. The C side only applies what
+it is given. Every cffi buffer is kept referenced by the Plan for as long as
+the Plan lives (the child works on a copy of this memory).
+
+Errors name the config field: `mounts[2].options: unknown propagation ...`.
+"""
+
+import os
+
+from . import errors
+from .log import LOG
+
+# -- constants (Linux, all architectures ocirun builds on) -------------------
+NS_FLAGS = {
+    "pid": 0x20000000, "network": 0x40000000, "ipc": 0x08000000, "uts": 0x04000000,
+    "mount": 0x00020000, "user": 0x10000000, "cgroup": 0x02000000, "time": 0x00000080,
+}
+CLONE_NEWUSER = NS_FLAGS["user"]
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_SYNCHRONOUS, MS_REMOUNT, MS_MANDLOCK, MS_DIRSYNC = 16, 32, 64, 128
+MS_NOSYMFOLLOW, MS_NOATIME, MS_NODIRATIME, MS_BIND = 256, 1024, 2048, 4096
+MS_MOVE, MS_REC, MS_SILENT = 8192, 16384, 32768
+MS_UNBINDABLE, MS_PRIVATE, MS_SLAVE, MS_SHARED = 1 << 17, 1 << 18, 1 << 19, 1 << 20
+MS_RELATIME, MS_I_VERSION, MS_STRICTATIME, MS_LAZYTIME = 1 << 21, 1 << 23, 1 << 24, 1 << 25
+
+# option -> (clear?, flag)
+MOUNT_FLAGS = {
+    "async": (True, MS_SYNCHRONOUS), "atime": (True, MS_NOATIME), "bind": (False, MS_BIND),
+    "defaults": (False, 0), "dev": (True, MS_NODEV), "diratime": (True, MS_NODIRATIME),
+    "dirsync": (False, MS_DIRSYNC), "exec": (True, MS_NOEXEC), "iversion": (False, MS_I_VERSION),
+    "lazytime": (False, MS_LAZYTIME), "loud": (True, MS_SILENT), "mand": (False, MS_MANDLOCK),
+    "noatime": (False, MS_NOATIME), "nodev": (False, MS_NODEV), "nodiratime": (False, MS_NODIRATIME),
+    "noexec": (False, MS_NOEXEC), "noiversion": (True, MS_I_VERSION), "nolazytime": (True, MS_LAZYTIME),
+    "nomand": (True, MS_MANDLOCK), "norelatime": (True, MS_RELATIME), "nostrictatime": (True, MS_STRICTATIME),
+    "nosuid": (False, MS_NOSUID), "nosymfollow": (False, MS_NOSYMFOLLOW), "rbind": (False, MS_BIND | MS_REC),
+    "relatime": (False, MS_RELATIME), "remount": (False, MS_REMOUNT), "ro": (False, MS_RDONLY),
+    "rw": (True, MS_RDONLY), "silent": (False, MS_SILENT), "strictatime": (False, MS_STRICTATIME),
+    "suid": (True, MS_NOSUID), "sync": (False, MS_SYNCHRONOUS), "symfollow": (True, MS_NOSYMFOLLOW),
+}
+PROPAGATION = {
+    "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC, "shared": MS_SHARED, "rshared": MS_SHARED | MS_REC,
+    "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC, "unbindable": MS_UNBINDABLE,
+    "runbindable": MS_UNBINDABLE | MS_REC,
+}
+MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC = 1, 2, 4, 8
+MOUNT_ATTR__ATIME, MOUNT_ATTR_RELATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_STRICTATIME = 0x70, 0, 0x10, 0x20
+MOUNT_ATTR_NODIRATIME, MOUNT_ATTR_NOSYMFOLLOW = 0x80, 0x200000
+# recursive option -> (clear?, attr); atime ones also clear the atime field
+RECURSIVE_ATTRS = {
+    "rro": (False, MOUNT_ATTR_RDONLY), "rrw": (True, MOUNT_ATTR_RDONLY),
+    "rnosuid": (False, MOUNT_ATTR_NOSUID), "rsuid": (True, MOUNT_ATTR_NOSUID),
+    "rnodev": (False, MOUNT_ATTR_NODEV), "rdev": (True, MOUNT_ATTR_NODEV),
+    "rnoexec": (False, MOUNT_ATTR_NOEXEC), "rexec": (True, MOUNT_ATTR_NOEXEC),
+    "rnodiratime": (False, MOUNT_ATTR_NODIRATIME), "rdiratime": (True, MOUNT_ATTR_NODIRATIME),
+    "rnosymfollow": (False, MOUNT_ATTR_NOSYMFOLLOW), "rsymfollow": (True, MOUNT_ATTR_NOSYMFOLLOW),
+}
+RECURSIVE_ATIME = {"rrelatime": MOUNT_ATTR_RELATIME, "rnoatime": MOUNT_ATTR_NOATIME,
+                   "rstrictatime": MOUNT_ATTR_STRICTATIME}
+RECURSIVE_ATIME_CLEAR = {"rnorelatime", "ratime", "rnostrictatime"}
+# runc-specific options ocirun accepts and ignores
+IGNORED_OPTIONS = {"tmpcopyup"}
+
+CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+        "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+        "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+        "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
+        "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE"]
+CAP_NUMBERS = {n: i for i, n in enumerate(CAPS)}
+
+RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+           "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+           "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+           "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15}
+SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_ISO": 4,
+                  "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
+SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 1, "SCHED_FLAG_RECLAIM": 2, "SCHED_FLAG_DL_OVERRUN": 4,
+               "SCHED_FLAG_KEEP_POLICY": 8, "SCHED_FLAG_KEEP_PARAMS": 16, "SCHED_FLAG_UTIL_CLAMP_MIN": 32,
+               "SCHED_FLAG_UTIL_CLAMP_MAX": 64}
+IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
+
+S_IFCHR, S_IFBLK, S_IFIFO = 0o020000, 0o060000, 0o010000
+DEVICE_TYPES = {"c": S_IFCHR, "u": S_IFCHR, "b": S_IFBLK, "p": S_IFIFO}
+DEFAULT_DEVICES = [("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8),
+                   ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0)]
+V1_CONTROLLERS = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio",
+                  "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc"}
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _err(field, msg):
+    return errors.ConfigError(["%s: %s" % (field, msg)])
+
+
+def _norm_dest(dest):
+    """Destinations are absolute inside the rootfs; relative ones hang off /."""
+    dest = "/" + dest.lstrip("/")
+    parts = [p for p in dest.split("/") if p not in ("", ".")]
+    return "/" + "/".join(parts)
+
+
+def _high_fd(fd, floor):
+    """Our fds must sit above the preserved range 3..3+N-1 (dup them up)."""
+    if fd >= floor:
+        return fd
+    import fcntl
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
+    os.close(fd)
+    return new
+
+
+def read_cap_bounding():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return (1 << 41) - 1
+
+
+def cap_last_cap():
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return len(CAPS) - 1
+
+
+def parse_cpus(text, field):
+    """'0-3,7' -> bytes of a cpu_set_t (1024 bits)."""
+    mask = bytearray(128)
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            lo, _, hi = part.partition("-")
+            lo = int(lo)
+            hi = int(hi) if hi else lo
+            if lo < 0 or hi < lo or hi >= 1024:
+                raise ValueError
+            for cpu in range(lo, hi + 1):
+                mask[cpu // 8] |= 1 << (cpu % 8)
+    except ValueError:
+        raise _err(field, "invalid cpu list %r" % text) from None
+    return bytes(mask)
+
+
+def cgroup_layout():
+    """[(name, fstype, data)] of the host's cgroup hierarchies under /sys/fs/cgroup."""
+    out = []
+    try:
+        with open("/proc/self/mountinfo") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        pre, _, post = line.partition(" - ")
+        fields = pre.split()
+        if len(fields) < 5:
+            continue
+        mnt = fields[4]
+        fstype, _, rest = post.partition(" ")
+        superopts = rest.split(" ", 1)[1] if " " in rest else ""
+        if fstype == "cgroup2" and mnt == "/sys/fs/cgroup":
+            return [("", "cgroup2", None)]
+        if not mnt.startswith("/sys/fs/cgroup/"):
+            continue
+        name = mnt[len("/sys/fs/cgroup/"):]
+        if "/" in name:
+            continue
+        if fstype == "cgroup":
+            ctrls = [o for o in superopts.split(",") if o in V1_CONTROLLERS or o.startswith("name=")]
+            out.append((name, "cgroup", ",".join(ctrls)))
+        elif fstype == "cgroup2":
+            out.append((name, "cgroup2", None))
+    return out
+
+
+class Plan:
+    """A built plan: `c` is the `struct ocirun_plan *`; the rest is what Python needs."""
+
+    def __init__(self, ffi):
+        self.ffi = ffi
+        self.keep = []          # every cdata the plan points into
+        self.fds = []           # fds opened for the child; closed once it has them
+        self.c = ffi.new("struct ocirun_plan *")
+        self.new_userns = False
+        self.uid_mappings = []
+        self.gid_mappings = []
+        self.terminal = False
+        self.preserve_fds = 0
+
+    # -- cffi helpers -------------------------------------------------------
+    def s(self, text):
+        if text is None:
+            return self.ffi.NULL
+        b = self.ffi.new("char[]", text.encode() if isinstance(text, str) else text)
+        self.keep.append(b)
+        return b
+
+    def strv(self, items):
+        arr = self.ffi.new("char *[]", len(items) + 1)
+        for i, t in enumerate(items):
+            arr[i] = self.s(t)
+        arr[len(items)] = self.ffi.NULL
+        self.keep.append(arr)
+        return arr
+
+    def array(self, ctype, n):
+        a = self.ffi.new("%s[]" % ctype, max(n, 1))
+        self.keep.append(a)
+        return a
+
+    def close(self):
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = []
+
+
+def listen_fds():
+    """LISTEN_FDS of socket activation: that many fds from 3 go to the container too."""
+    v = os.environ.get("LISTEN_FDS", "")
+    return int(v) if v.isdigit() else 0
+
+
+def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=False,
+          no_new_keyring=False, preserve_fds=0):
+    """The plan for config `cfg` (validated); raises ConfigError naming the field."""
+    p = Plan(ffi)
+    c = p.c
+    linux = cfg.get("linux") or {}
+    proc = cfg.get("process") or {}
+
+    listen = listen_fds()
+    p.preserve_fds = preserve_fds + listen
+    floor = 3 + p.preserve_fds
+    c.sync_fd = sync_fd
+    c.parent_sync_fd = parent_sync_fd
+    c.fifo_fd = fifo_fd
+    c.preserve_fds = p.preserve_fds
+    c.seccomp_listener_fd = -1
+
+    _namespaces(p, linux, floor)
+    _names(p, cfg, linux)
+    _rootfs(p, cfg, linux, bundle, no_pivot)
+    _mounts(p, cfg, bundle)
+    _devices(p, linux)
+    _paths(p, linux)
+    _hooks(p, cfg)
+    _process(p, proc, linux, cid, no_new_keyring, listen)
+    return p
+
+
+def _namespaces(p, linux, floor):
+    c = p.c
+    unshare = 0
+    joins = []
+    seen = set()
+    for i, ns in enumerate(linux.get("namespaces") or []):
+        field = "linux.namespaces[%d]" % i
+        t = ns.get("type")
+        if t not in NS_FLAGS:
+            raise _err(field + ".type", "unknown namespace type %r" % t)
+        if t in seen:
+            raise _err(field + ".type", "namespace %r given twice" % t)
+        seen.add(t)
+        path = ns.get("path")
+        if path:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise _err(field + ".path", "open `%s`: %s" % (path, errors.strerror(e.errno))) from None
+            fd = _high_fd(fd, floor)
+            p.fds.append(fd)
+            joins.append((0 if t == "user" else 1, NS_FLAGS[t], fd, path))
+        else:
+            unshare |= NS_FLAGS[t]
+    if "mount" not in seen:
+        raise _err("linux.namespaces", "a mount namespace is required (ocirun never sets up a rootfs on the host's mounts)")
+    joins.sort(key=lambda j: j[0])  # the user namespace first: it owns the others
+    for i, (_, flag, fd, path) in enumerate(joins):
+        c.join_fds[i] = fd
+        c.join_types[i] = flag
+        c.join_paths[i] = p.s(path)
+    c.n_join = len(joins)
+    c.unshare_flags = unshare
+    p.new_userns = bool(unshare & CLONE_NEWUSER)
+    c.has_userns = 1 if "user" in seen else 0
+    p.namespaces = seen
+    p.new_namespaces = {t for t in seen if NS_FLAGS[t] & unshare}
+    if p.new_userns:
+        p.uid_mappings = linux.get("uidMappings") or []
+        p.gid_mappings = linux.get("gidMappings") or []
+    offs = linux.get("timeOffsets")
+    if offs:
+        if "time" not in p.new_namespaces:
+            raise _err("linux.timeOffsets", "needs a new time namespace in linux.namespaces")
+        lines = []
+        for clock in ("monotonic", "boottime"):
+            if clock in offs:
+                o = offs[clock] or {}
+                lines.append("%s %d %d\n" % (clock, int(o.get("secs", 0)), int(o.get("nanosecs", 0))))
+        c.timens_offsets = p.s("".join(lines))
+
+
+def _names(p, cfg, linux):
+    if cfg.get("hostname"):
+        if "uts" not in p.new_namespaces:
+            raise _err("hostname", "needs a new uts namespace")
+        p.c.hostname = p.s(cfg["hostname"])
+    if cfg.get("domainname"):
+        if "uts" not in p.new_namespaces:
+            raise _err("domainname", "needs a new uts namespace")
+        p.c.domainname = p.s(cfg["domainname"])
+
+
+def _rootfs(p, cfg, linux, bundle, no_pivot):
+    root = cfg.get("root") or {}
+    path = root.get("path")
+    if not path:
+        raise _err("root.path", "missing")
+    rootfs = os.path.normpath(os.path.join(bundle, path))
+    if not os.path.isdir(rootfs):
+        raise _err("root.path", "`%s` is not a directory" % rootfs)
+    p.rootfs = rootfs
+    c = p.c
+    c.rootfs = p.s(rootfs)
+    c.no_pivot = 1 if no_pivot else 0
+    c.readonly_root = 1 if root.get("readonly") else 0
+    prop = linux.get("rootfsPropagation")
+    if prop:
+        if prop not in PROPAGATION:
+            raise _err("linux.rootfsPropagation", "unknown propagation %r" % prop)
+        flag = PROPAGATION[prop]
+        if flag & MS_PRIVATE:
+            c.root_propagation = MS_PRIVATE | MS_REC
+        else:
+            c.root_propagation = MS_SLAVE | MS_REC
+            if not flag & MS_SLAVE:
+                c.rootfs_propagation = flag
+    else:
+        c.root_propagation = MS_SLAVE | MS_REC
+
+
+def _parse_options(options, field):
+    """(flags, clear, propagation, attr_set, attr_clr, data, idmap) of a mount's options."""
+    flags = clear = prop = aset = aclr = 0
+    data = []
+    idmap = None
+    for opt in options or []:
+        if opt in MOUNT_FLAGS:
+            is_clear, f = MOUNT_FLAGS[opt]
+            if is_clear:
+                flags &= ~f
+                clear |= f
+            else:
+                flags |= f
+                clear &= ~f
+        elif opt in PROPAGATION:
+            prop = PROPAGATION[opt]
+        elif opt in RECURSIVE_ATTRS:
+            is_clear, a = RECURSIVE_ATTRS[opt]
+            if is_clear:
+                aclr |= a
+                aset &= ~a
+            else:
+                aset |= a
+                aclr &= ~a
+        elif opt in RECURSIVE_ATIME:
+            aclr |= MOUNT_ATTR__ATIME
+            aset = (aset & ~MOUNT_ATTR__ATIME) | RECURSIVE_ATIME[opt]
+        elif opt in RECURSIVE_ATIME_CLEAR:
+            aclr |= MOUNT_ATTR__ATIME
+        elif opt in ("idmap", "ridmap"):
+            idmap = opt
+        elif opt in IGNORED_OPTIONS:
+            continue
+        else:
+            data.append(opt)
+    return flags, clear, prop, aset, aclr, ",".join(data), idmap
+
+
+def _mounts(p, cfg, bundle):
+    entries = []
+    for i, m in enumerate(cfg.get("mounts") or []):
+        field = "mounts[%d]" % i
+        dest = m.get("destination")
+        if not dest:
+            raise _err(field + ".destination", "missing")
+        dest = _norm_dest(dest)
+        flags, _clear, prop, aset, aclr, data, idmap = _parse_options(m.get("options"), field + ".options")
+        mtype = m.get("type") or ""
+        src = m.get("source")
+        is_bind = bool(flags & MS_BIND) or mtype == "bind"
+        if mtype == "cgroup" and not is_bind:
+            entries.extend(_cgroup_mounts(dest, flags))
+            continue
+        e = {"destination": dest, "propagation": prop, "attr_set": aset, "attr_clr": aclr,
+             "idmap": idmap, "field": field}
+        if is_bind:
+            if not src:
+                raise _err(field + ".source", "a bind mount needs a source")
+            src = os.path.normpath(os.path.join(bundle, src))
+            e.update(source=src, fstype=None, data=None, flags=MS_BIND | (flags & MS_REC),
+                     remount_flags=flags & ~(MS_BIND | MS_REC | MS_REMOUNT))
+            try:
+                e["dest_is_file"] = not os.path.isdir(src) and os.path.exists(src)
+            except OSError:
+                e["dest_is_file"] = False
+        else:
+            if idmap:
+                raise _err(field + ".options", "%s is only supported on bind mounts" % idmap)
+            e.update(source=src, fstype=mtype or None, data=data or None, flags=flags, remount_flags=0,
+                     dest_is_file=False)
+        entries.append(e)
+    c = p.c
+    arr = p.array("struct ocirun_mount", len(entries))
+    for i, e in enumerate(entries):
+        a = arr[i]
+        a.source = p.s(e.get("source"))
+        a.destination = p.s(e["destination"])
+        a.fstype = p.s(e.get("fstype"))
+        a.data = p.s(e.get("data"))
+        a.flags = e.get("flags", 0)
+        a.remount_flags = e.get("remount_flags", 0)
+        a.propagation = e.get("propagation", 0)
+        a.attr_set = e.get("attr_set", 0)
+        a.attr_clr = e.get("attr_clr", 0)
+        a.idmap_userns_fd = -1
+        if e.get("idmap"):
+            if not p.c.has_userns:
+                raise _err(e["field"] + ".options", "%s needs a user namespace" % e["idmap"])
+            a.idmap_userns_fd = -2  # the container's own user namespace
+            a.idmap_recursive = 1 if e["idmap"] == "ridmap" else 0
+        a.dest_is_file = 1 if e.get("dest_is_file") else 0
+        a.is_remount = 1 if e.get("is_remount") else 0
+    c.mounts = arr
+    c.n_mounts = len(entries)
+
+
+def _cgroup_mounts(dest, flags):
+    """A `cgroup` mount, the way runc does it for the host's layout.
+
+    Pure v2: one cgroup2 mount. v1 or hybrid: a tmpfs at the destination with
+    one mount per hierarchy inside it (cgroup2 for the hybrid's `unified`),
+    then the tmpfs remounted read-only when `ro` was asked for.
+    """
+    layout = cgroup_layout()
+    base = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME | MS_NOATIME | MS_STRICTATIME)
+    if layout and layout[0][1] == "cgroup2" and layout[0][0] == "":
+        return [{"destination": dest, "source": "cgroup2", "fstype": "cgroup2", "flags": flags & ~MS_REC}]
+    out = [{"destination": dest, "source": "tmpfs", "fstype": "tmpfs", "data": "mode=755",
+            "flags": MS_NOSUID | MS_NODEV | MS_NOEXEC}]
+    for name, fstype, data in layout:
+        out.append({"destination": dest + "/" + name, "source": "cgroup", "fstype": fstype, "data": data,
+                    "flags": base | (flags & MS_RDONLY)})
+    if flags & MS_RDONLY:
+        out.append({"destination": dest, "is_remount": True, "remount_flags": MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC})
+    return out
+
+
+def _devices(p, linux):
+    devs = []
+    paths = set()
+    for i, d in enumerate(linux.get("devices") or []):
+        field = "linux.devices[%d]" % i
+        t = d.get("type")
+        if t not in DEVICE_TYPES:
+            raise _err(field + ".type", "unknown device type %r" % t)
+        path = d.get("path")
+        if not path or not path.startswith("/"):
+            raise _err(field + ".path", "must be an absolute path")
+        path = _norm_dest(path)
+        mode = d.get("fileMode")
+        mode = 0o666 if mode is None else int(mode)
+        devs.append((path, DEVICE_TYPES[t] | (mode & 0o7777), int(d.get("major", 0)), int(d.get("minor", 0)),
+                     int(d.get("uid", 0)), int(d.get("gid", 0))))
+        paths.add(path)
+    for path, major, minor in DEFAULT_DEVICES:
+        if path not in paths:
+            devs.append((path, S_IFCHR | 0o666, major, minor, 0, 0))
+    arr = p.array("struct ocirun_device", len(devs))
+    for i, (path, mode, major, minor, uid, gid) in enumerate(devs):
+        arr[i].path = p.s(path)
+        arr[i].mode = mode
+        arr[i].major = major
+        arr[i].minor = minor
+        arr[i].uid = uid
+        arr[i].gid = gid
+    p.c.devices = arr
+    p.c.n_devices = len(devs)
+    links = [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"), ("/proc/self/fd/1", "/dev/stdout"),
+             ("/proc/self/fd/2", "/dev/stderr")]
+    if "/dev/ptmx" not in paths:
+        links.append(("pts/ptmx", "/dev/ptmx"))
+    if os.path.exists("/proc/kcore"):
+        links.append(("/proc/kcore", "/dev/core"))
+    la = p.array("struct ocirun_symlink", len(links))
+    for i, (target, path) in enumerate(links):
+        la[i].target = p.s(target)
+        la[i].path = p.s(path)
+    p.c.dev_symlinks = la
+    p.c.n_dev_symlinks = len(links)
+
+
+def _paths(p, linux):
+    p.c.masked_paths = p.strv([_norm_dest(x) for x in linux.get("maskedPaths") or []])
+    p.c.readonly_paths = p.strv([_norm_dest(x) for x in linux.get("readonlyPaths") or []])
+    sysctls = linux.get("sysctl") or {}
+    arr = p.array("struct ocirun_sysctl", len(sysctls))
+    for i, (k, v) in enumerate(sorted(sysctls.items())):
+        rel = k.replace(".", "/")
+        if not k or ".." in k.split(".") or k.startswith("/") or "//" in rel:
+            raise _err("linux.sysctl", "invalid key %r" % k)
+        if k.startswith("net.") and "network" not in p.namespaces:
+            raise _err("linux.sysctl", "%r needs a network namespace" % k)
+        arr[i].path = p.s("/proc/sys/" + rel)
+        arr[i].value = p.s(str(v))
+    p.c.sysctls = arr
+    p.c.n_sysctls = len(sysctls)
+
+
+def _c_hooks(p, hooks, name):
+    arr = p.array("struct ocirun_hook", len(hooks))
+    for i, h in enumerate(hooks):
+        field = "hooks.%s[%d]" % (name, i)
+        path = h.get("path")
+        if not path or not path.startswith("/"):
+            raise _err(field + ".path", "must be an absolute path")
+        arr[i].path = p.s(path)
+        arr[i].argv = p.strv(list(h.get("args") or [path]))
+        arr[i].envp = p.strv(list(h.get("env") or []))
+        t = h.get("timeout")
+        if t is not None and int(t) <= 0:
+            raise _err(field + ".timeout", "must be positive")
+        arr[i].timeout = int(t or 0)
+    return arr
+
+
+def _hooks(p, cfg):
+    hooks = cfg.get("hooks") or {}
+    cc = hooks.get("createContainer") or []
+    sc = hooks.get("startContainer") or []
+    p.c.create_container_hooks = _c_hooks(p, cc, "createContainer")
+    p.c.n_create_container_hooks = len(cc)
+    p.c.start_container_hooks = _c_hooks(p, sc, "startContainer")
+    p.c.n_start_container_hooks = len(sc)
+    p.core_hooks = bool(cc or sc)
+
+
+def _caps(p, caps):
+    c = p.c
+    avail = read_cap_bounding()
+    last = cap_last_cap()
+    c.cap_last_cap = last
+    c.set_caps = 1
+    warned = set()
+    for field, attr in (("bounding", "cap_bounding"), ("effective", "cap_effective"),
+                        ("permitted", "cap_permitted"), ("inheritable", "cap_inheritable"),
+                        ("ambient", "cap_ambient")):
+        mask = 0
+        for name in caps.get(field) or []:
+            n = CAP_NUMBERS.get(name)
+            if n is None or n > last:
+                if name not in warned:
+                    LOG.warning("process.capabilities.%s: unknown capability %s: ignored" % (field, name))
+                    warned.add(name)
+                continue
+            if not (avail >> n) & 1:
+                if name not in warned:
+                    LOG.warning("process.capabilities.%s: %s is not available on this host: ignored" % (field, name))
+                    warned.add(name)
+                continue
+            mask |= 1 << n
+        setattr(c, attr, mask)
+
+
+def _process(p, proc, linux, cid, no_new_keyring, listen):
+    c = p.c
+    args = proc.get("args")
+    if not args:
+        raise _err("process.args", "missing or empty")
+    env = list(proc.get("env") or [])
+    if listen:
+        env = [e for e in env if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
+        env.append("LISTEN_FDS=%d" % listen)
+    c.argv = p.strv(list(args))
+    envp = p.strv(env + (["LISTEN_PID=" + " " * 20] if listen else []))
+    if listen:
+        c.listen_pid_env = envp[len(env)]
+        # fill in what is right for a new pid namespace; the core rewrites it anyway
+    c.envp = envp
+    path_env = None
+    for e in env:
+        if e.startswith("PATH="):
+            path_env = e[5:]
+    c.path_env = p.s(path_env if path_env is not None else DEFAULT_PATH)
+    cwd = proc.get("cwd") or "/"
+    if not cwd.startswith("/"):
+        raise _err("process.cwd", "must be an absolute path, got %r" % cwd)
+    c.cwd = p.s(cwd)
+    user = proc.get("user") or {}
+    c.uid = int(user.get("uid", 0))
+    c.gid = int(user.get("gid", 0))
+    gids = [int(g) for g in user.get("additionalGids") or []]
+    ga = p.array("uint32_t", len(gids))
+    for i, g in enumerate(gids):
+        ga[i] = g
+    c.additional_gids = ga
+    c.n_additional_gids = len(gids)
+    c.umask = int(user["umask"]) if user.get("umask") is not None else -1
+    rl = proc.get("rlimits") or []
+    ra = p.array("struct ocirun_rlimit", len(rl))
+    for i, r in enumerate(rl):
+        t = r.get("type")
+        if t not in RLIMITS:
+            raise _err("process.rlimits[%d].type" % i, "unknown rlimit %r" % t)
+        ra[i].name = p.s(t)
+        ra[i].resource = RLIMITS[t]
+        ra[i].soft = int(r.get("soft", 0))
+        ra[i].hard = int(r.get("hard", 0))
+    c.rlimits = ra
+    c.n_rlimits = len(rl)
+    if proc.get("oomScoreAdj") is not None:
+        c.set_oom_score_adj = 1
+        c.oom_score_adj = int(proc["oomScoreAdj"])
+    c.no_new_privileges = 1 if proc.get("noNewPrivileges") else 0
+    if proc.get("capabilities") is not None:
+        _caps(p, proc["capabilities"])
+    pers = linux.get("personality")
+    if pers:
+        dom = pers.get("domain")
+        if dom not in PERSONALITY_DOMAINS:
+            raise _err("linux.personality.domain", "unknown domain %r" % dom)
+        if pers.get("flags"):
+            raise _err("linux.personality.flags", "personality flags are not supported")
+        c.set_personality = 1
+        c.personality = PERSONALITY_DOMAINS[dom]
+    sched = proc.get("scheduler")
+    if sched:
+        pol = sched.get("policy")
+        if pol not in SCHED_POLICIES:
+            raise _err("process.scheduler.policy", "unknown policy %r" % pol)
+        c.set_scheduler = 1
+        c.sched_policy = SCHED_POLICIES[pol]
+        c.sched_nice = int(sched.get("nice", 0))
+        c.sched_priority = int(sched.get("priority", 0))
+        fl = 0
+        for f in sched.get("flags") or []:
+            if f not in SCHED_FLAGS:
+                raise _err("process.scheduler.flags", "unknown flag %r" % f)
+            fl |= SCHED_FLAGS[f]
+        c.sched_flags = fl
+        c.sched_runtime = int(sched.get("runtime", 0))
+        c.sched_deadline = int(sched.get("deadline", 0))
+        c.sched_period = int(sched.get("period", 0))
+    io = proc.get("ioPriority")
+    if io:
+        cls = io.get("class")
+        if cls not in IOPRIO_CLASSES:
+            raise _err("process.ioPriority.class", "unknown class %r" % cls)
+        c.set_ioprio = 1
+        c.ioprio = (IOPRIO_CLASSES[cls] << 13) | int(io.get("priority", 0))
+    aff = proc.get("execCPUAffinity")
+    if aff:
+        for key, attr in (("initial", "cpu_affinity_initial"), ("final", "cpu_affinity_final")):
+            if aff.get(key):
+                b = parse_cpus(aff[key], "process.execCPUAffinity." + key)
+                buf = p.ffi.new("uint8_t[]", b)
+                p.keep.append(buf)
+                setattr(c, attr, buf)
+                setattr(c, attr + "_len", len(b))
+    if proc.get("apparmorProfile"):
+        if not os.path.isdir("/sys/kernel/security/apparmor"):
+            raise _err("process.apparmorProfile", "apparmor is not enabled on this system")
+        c.apparmor_profile = p.s(proc["apparmorProfile"])
+    if proc.get("selinuxLabel"):
+        if not os.path.isdir("/sys/fs/selinux") or not os.path.exists("/sys/fs/selinux/enforce"):
+            raise _err("process.selinuxLabel", "selinux is not enabled on this system")
+        c.selinux_label = p.s(proc["selinuxLabel"])
+    if not no_new_keyring:
+        c.session_keyring = p.s(cid)
+    p.terminal = bool(proc.get("terminal"))
+    c.terminal = 1 if p.terminal else 0
