@@ -1,0 +1,145 @@
+"""pytest wiring: `--runtime PATH` (default $OCI_RUNTIME), the session's
+work directory, the checker binary, the rootfs, and the `spec` fixture.
+
+    python3 -m pytest conformance --runtime /usr/sbin/runc
+    python3 -m pytest conformance --runtime crun --conformance-json out.json
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from .bundle import build_checker, build_rootfs
+from .harness import Env, Spec
+from .runtime import Runtime, is_hybrid, remove_cgroup, umount_under
+
+_OUTCOMES: list = []
+_INFO: dict = {}
+_CONFIG: list = []
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("conformance", "OCI runtime conformance")
+    g.addoption("--runtime", default=os.environ.get("OCI_RUNTIME"),
+                help="runc-compatible runtime binary to check (default: $OCI_RUNTIME)")
+    g.addoption("--conformance-json", default=None,
+                help="write every check's outcome to this JSON file")
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    d = Path(tempfile.mkdtemp(prefix="ocirun-conformance-", dir=os.environ.get("CONFORMANCE_TMP", "/tmp")))
+    os.chmod(d, 0o755)
+    yield d
+    umount_under(str(d))
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def checker(workdir):
+    return build_checker(workdir / "checker")
+
+
+@pytest.fixture(scope="session")
+def rootfs(workdir, checker):
+    return build_rootfs(workdir / "rootfs", checker)
+
+
+def _probe(env: Env) -> tuple:
+    """Run one trivial container; returns (ok, message)."""
+    def attempt():
+        cid, b = env.bundle("probe", args=["/checker", "touch", "/out/ran"])
+        r = env.rt.create(cid, b.path)
+        try:
+            if not r.ok:
+                return False, r.describe(), r.err
+            r2 = env.rt.start(cid)
+            if not r2.ok:
+                return False, r2.describe(), r2.err
+            env.rt.wait_status(cid)
+            return (b.out_file("ran").exists(), "ok" if b.out_file("ran").exists()
+                    else "the process did not run", "")
+        except AssertionError as e:
+            return False, str(e), ""
+        finally:
+            env.rt.cleanup(cid)
+
+    ok, msg, err = attempt()
+    if not ok and "hybrid" in err and is_hybrid():
+        env.rt.use_v1_only_view()
+        ok, msg, _ = attempt()
+        if not ok:
+            env.rt.preexec = None
+            env.rt.quirks.clear()
+    return ok, msg
+
+
+@pytest.fixture(scope="session")
+def env(request, workdir, rootfs, checker):
+    path = request.config.getoption("--runtime")
+    if not path:
+        pytest.skip("no runtime to check: pass --runtime PATH or set OCI_RUNTIME")
+    rt = Runtime(path, workdir)
+    e = Env(rt, workdir, rootfs, checker)
+    ok, msg = _probe(e) if rt.available else (False, f"{path}: not found or not executable")
+    e.probe = (ok, msg)
+    _INFO.update(path=rt.path, name=rt.name, version=rt.version, quirks=rt.quirks,
+                 probe=("ok" if ok else msg), hybrid_cgroups=is_hybrid())
+    yield e
+    rt.cleanup_all()
+    for d in glob.glob(f"/sys/fs/cgroup/*/conformance-conf-{rt.tag}-*") + \
+            glob.glob(f"/sys/fs/cgroup/conformance-conf-{rt.tag}-*"):
+        remove_cgroup("/" + os.path.basename(d))
+
+
+@pytest.fixture
+def spec(subtests, request):
+    return Spec(subtests, _OUTCOMES, request.node.nodeid)
+
+
+def _write_json(config, finished: bool):
+    path = config.getoption("--conformance-json", None)
+    if not path:
+        return
+    data = {
+        "runtime": _INFO,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z") if finished else None,
+        "outcomes": [o.__dict__ | {"key": o.key} for o in _OUTCOMES],
+    }
+    tmp = Path(path + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    # after every test: a session stopped by its time limit still leaves its results
+    if _CONFIG:
+        _write_json(_CONFIG[0], finished=False)
+
+
+def pytest_configure(config):
+    _CONFIG[:] = [config]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _write_json(session.config, finished=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _OUTCOMES:
+        return
+    counts = {}
+    for o in _OUTCOMES:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    who = f"{_INFO.get('name', '?')} {_INFO.get('version', '')}".strip()
+    terminalreporter.write_sep("=", f"conformance checks for {who}")
+    terminalreporter.write_line("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    for q in _INFO.get("quirks", []):
+        terminalreporter.write_line(f"note: {q}")
