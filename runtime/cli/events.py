@@ -61,10 +61,45 @@ def main(ctx, opts, args):
             raise errors.OciError(errors.CONTAINER_NOT_RUNNING)
         m = cgroups.of_container(c)
         if opts.stats:
-            emit({"type": "stats", "id": c.id, "data": m.stats()})
+            emit({"type": "stats", "id": c.id, "data": stats(c, m)})
             return 0
         watch(c, m, interval)
     return 0
+
+
+_NETDEV_FIELDS = ("rx_bytes", "rx_packets", "rx_errors", "rx_dropped", None, None, None, None,
+                  "tx_bytes", "tx_packets", "tx_errors", "tx_dropped")
+
+
+def network_interfaces(pid):
+    """Counters of the init's network namespace (/proc/PID/net/dev), loopback left out."""
+    try:
+        with open("/proc/%d/net/dev" % pid) as f:
+            lines = f.read().splitlines()[2:]
+    except OSError:
+        return None
+    out = []
+    for line in lines:
+        name, _, rest = line.partition(":")
+        name = name.strip()
+        if not name or name == "lo":
+            continue
+        nums = rest.split()
+        entry = {"name": name}
+        for key, val in zip(_NETDEV_FIELDS, nums):
+            if key:
+                entry[key] = int(val)
+        out.append(entry)
+    return out
+
+
+def stats(c, m):
+    data = m.stats()
+    if c.pid and c.init_alive():
+        nets = network_interfaces(c.pid)
+        if nets is not None:
+            data["network_interfaces"] = nets
+    return data
 
 
 class OomWatch:
@@ -129,7 +164,7 @@ def watch(c, m, interval):
                 if c.status() == state.STOPPED:
                     return
                 try:
-                    emit({"type": "stats", "id": c.id, "data": m.stats()})
+                    emit({"type": "stats", "id": c.id, "data": stats(c, m)})
                 except errors.OciError:
                     if c.status() == state.STOPPED:
                         return

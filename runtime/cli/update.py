@@ -86,6 +86,19 @@ def flag_resources(opts):
     return out
 
 
+def stored_resources(c):
+    """The resources in force: state.json's, else the bundle's config.json as created."""
+    if "resources" in c.data:
+        return c.data["resources"] or {}
+    from .. import fastjson
+    try:
+        with open(c.data.get("bundle", "") + "/config.json", "rb") as f:
+            cfg = fastjson.loads(f.read())
+        return ((cfg.get("linux") or {}).get("resources") or {}) if isinstance(cfg, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
 def main(ctx, opts, args):
     from .. import cgroups, state
     from ..cgroups.resources import merge
@@ -99,7 +112,7 @@ def main(ctx, opts, args):
         if c.status() == state.STOPPED:
             raise errors.OciError(errors.CONTAINER_NOT_RUNNING)
         m = cgroups.of_container(c)
-        merged = merge(c.data.get("resources") or {}, delta)
+        merged = merge(stored_resources(c), delta)
         # The whole merged set is written, so v1's memory/memsw order and
         # v2's cpu.max halves see the limits already in force.
         m.update({k: v for k, v in merged.items() if k != "devices"})

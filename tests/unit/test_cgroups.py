@@ -573,3 +573,28 @@ def test_import_cost():
     out = subprocess.run([sys.executable, "-I", "-S", "-c", "import sys; sys.path.insert(0, %r); " % root + code],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_v2_on_a_fake_cgroupfs_tree(tmp_path, subtests):
+    """The v2 manager on a temp-dir tree that plays cgroupfs: what lands in each file."""
+    h = host_for("v2", root=str(tmp_path))
+    m = cgroups.open_manager("c1", {}, host=h)
+    m.create()
+    m.join(99)
+    m.apply({"memory": {"limit": 1 << 30, "swap": 2 << 30, "reservation": 1 << 29},
+             "cpu": {"shares": 2048, "quota": 20000, "period": 100000, "cpus": "0"},
+             "blockIO": {"weight": 100, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 5}]},
+             "hugepageLimits": [{"pageSize": "2MB", "limit": 0}], "pids": {"limit": 64},
+             "unified": {"memory.max": "2147483648"}})
+    d = tmp_path / "sys/fs/cgroup/ocirun/c1"
+    want = {"cgroup.procs": "99", "memory.max": "2147483648", "memory.swap.max": str(1 << 30),
+            "memory.low": str(1 << 29), "cpu.weight": "79", "cpu.max": "20000 100000", "cpuset.cpus": "0",
+            "io.weight": "default 910", "io.max": "8:0 rbps=5", "hugetlb.2MB.max": "0",
+            "hugetlb.2MB.rsvd.max": "0", "pids.max": "64"}
+    for f, v in want.items():
+        with subtests.test(f):
+            assert (d / f).read_text() == v
+    with subtests.test("delegation"):
+        assert (tmp_path / "sys/fs/cgroup/ocirun/cgroup.subtree_control").read_text().startswith("+")
+    m.destroy()
+    assert not (tmp_path / "sys/fs/cgroup/ocirun").exists()
