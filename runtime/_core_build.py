@@ -40,6 +40,7 @@ ffibuilder.set_source(
     "".join('#include "%s"\n' % h for h in _headers()),
     sources=_sources(),
     include_dirs=[CORE],
+    libraries=["seccomp"],
     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE"],
 )
 

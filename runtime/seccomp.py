@@ -1,0 +1,426 @@
+"""linux.seccomp: compiled into a BPF program here, in the parent, before clone.
+
+The child only loads the bytes (core/seccomp.c, `ocirun_seccomp_load`): every
+check, every name lookup and every allocation happens in this module, where a
+bad profile becomes one line naming the field, e.g.
+
+    linux.seccomp.syscalls[3].action: unknown action `SCMP_ACT_FOO`
+
+What it accepts, and the choices that follow runc:
+  * syscall names libseccomp does not know are skipped (debug line), so one
+    profile serves kernels and libseccomp releases of different ages;
+  * a rule whose action is the default action is dropped (libseccomp refuses
+    it, and it changes nothing);
+  * `args`: conditions on different indexes are ANDed in one rule; as soon as
+    two share an index, every condition becomes a rule of its own (ORed);
+  * `errnoRet` is only for SCMP_ACT_ERRNO and SCMP_ACT_TRACE, EPERM if absent;
+  * `flags` the kernel lacks are left out (debug line); FEATURES() lists the
+    ones it has;
+  * SCMP_ACT_NOTIFY needs `listenerPath`, cannot be the default action and
+    cannot apply to the syscalls the child uses to hand the listener up.
+"""
+
+from . import errors
+
+FIELD = "linux.seccomp"
+
+# name -> (attribute of the core holding its value, takes errnoRet)
+_ACTIONS = {
+    "SCMP_ACT_KILL": ("OCIRUN_SCMP_ACT_KILL_THREAD", False),
+    "SCMP_ACT_KILL_PROCESS": ("OCIRUN_SCMP_ACT_KILL_PROCESS", False),
+    "SCMP_ACT_KILL_THREAD": ("OCIRUN_SCMP_ACT_KILL_THREAD", False),
+    "SCMP_ACT_TRAP": ("OCIRUN_SCMP_ACT_TRAP", False),
+    "SCMP_ACT_ERRNO": ("OCIRUN_SCMP_ACT_ERRNO", True),
+    "SCMP_ACT_TRACE": ("OCIRUN_SCMP_ACT_TRACE", True),
+    "SCMP_ACT_ALLOW": ("OCIRUN_SCMP_ACT_ALLOW", False),
+    "SCMP_ACT_LOG": ("OCIRUN_SCMP_ACT_LOG", False),
+    "SCMP_ACT_NOTIFY": ("OCIRUN_SCMP_ACT_NOTIFY", False),
+}
+
+_OPERATORS = {
+    "SCMP_CMP_NE": "OCIRUN_SCMP_CMP_NE",
+    "SCMP_CMP_LT": "OCIRUN_SCMP_CMP_LT",
+    "SCMP_CMP_LE": "OCIRUN_SCMP_CMP_LE",
+    "SCMP_CMP_EQ": "OCIRUN_SCMP_CMP_EQ",
+    "SCMP_CMP_GE": "OCIRUN_SCMP_CMP_GE",
+    "SCMP_CMP_GT": "OCIRUN_SCMP_CMP_GT",
+    "SCMP_CMP_MASKED_EQ": "OCIRUN_SCMP_CMP_MASKED_EQ",
+}
+
+# The spec's architectures (libseccomp 2.6's list); libseccomp's own name is
+# the lowercased suffix. One the linked libseccomp does not know is skipped:
+# the filter's bad-arch action (kill) then covers that architecture.
+_ARCHS = (
+    "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K",
+    "SCMP_ARCH_SH", "SCMP_ARCH_SHEB",
+)
+
+# seccomp(2) flags a config may ask for (SECCOMP_FILTER_FLAG_*).
+FLAG_TSYNC = 1
+FLAG_LOG = 2
+FLAG_SPEC_ALLOW = 4
+FLAG_NEW_LISTENER = 8
+FLAG_TSYNC_ESRCH = 16
+FLAG_WAIT_KILLABLE_RECV = 32
+_FLAGS = {
+    "SECCOMP_FILTER_FLAG_TSYNC": FLAG_TSYNC,
+    "SECCOMP_FILTER_FLAG_LOG": FLAG_LOG,
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": FLAG_SPEC_ALLOW,
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": FLAG_WAIT_KILLABLE_RECV,
+}
+
+# After loading a filter with a listener the child sends the listener fd up
+# with sendmsg, and reports errors with write: a NOTIFY on those would wait for
+# an agent that cannot have the fd yet. (runc refuses NOTIFY on write too.)
+NOTIFY_FORBIDDEN = ("sendmsg", "write")
+
+EPERM = 1
+_MAX_ERRNO = 4094       # libseccomp takes errno values below 4095 (MAX_ERRNO)
+_MAX_ARG_INDEX = 5
+_U64 = 2 ** 64 - 1
+
+_nr_cache = {}
+_probe_cache = {}
+
+
+class Filter:
+    """A compiled filter, ready for the plan.
+
+    bpf:   the program, `struct sock_filter` instructions (8 bytes each);
+    flags: for seccomp(SECCOMP_SET_MODE_FILTER, flags, ...); it includes
+           FLAG_NEW_LISTENER when needs_listener is true, and then the call
+           returns the listener fd, to be sent to listener_path
+           (send_listener_fd) with listener_metadata.
+    """
+
+    __slots__ = ("bpf", "flags", "needs_listener", "listener_path", "listener_metadata",
+                 "default_action", "n_rules", "skipped")
+
+    def __init__(self, bpf, flags, needs_listener, listener_path, listener_metadata,
+                 default_action, n_rules, skipped):
+        self.bpf = bpf
+        self.flags = flags
+        self.needs_listener = needs_listener
+        self.listener_path = listener_path
+        self.listener_metadata = listener_metadata
+        self.default_action = default_action
+        self.n_rules = n_rules          # libseccomp rules added
+        self.skipped = skipped          # syscall names libseccomp does not know
+
+    @property
+    def instructions(self):
+        return len(self.bpf) // 8
+
+    def __repr__(self):
+        return "<seccomp.Filter %d instructions, flags %#x%s>" % (
+            self.instructions, self.flags, ", listener" if self.needs_listener else "")
+
+
+def _core():
+    from . import core
+    return core.load()
+
+
+def _log():
+    from . import log
+    return log.LOG
+
+
+def _bad(field, msg):
+    return errors.ConfigError(["%s: %s" % (field, msg)])
+
+
+def _uint(v, field, limit):
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= limit:
+        raise _bad(field, "%r is not an integer from 0 to %d" % (v, limit))
+    return v
+
+
+def _action(lib, name, errno_ret, field, errno_field):
+    if name is None:
+        raise _bad(field, "is required")
+    if not isinstance(name, str) or name not in _ACTIONS:
+        raise _bad(field, "unknown action `%s`" % (name,))
+    attr, takes_errno = _ACTIONS[name]
+    value = getattr(lib, attr)
+    if errno_ret is not None and not takes_errno:
+        raise _bad(errno_field, "%s takes no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)" % name)
+    if takes_errno:
+        limit = _MAX_ERRNO if name == "SCMP_ACT_ERRNO" else 0xFFFF
+        data = EPERM if errno_ret is None else _uint(errno_ret, errno_field, limit)
+        value |= data
+    return value
+
+
+def _syscall_nr(lib, name):
+    nr = _nr_cache.get(name)
+    if nr is None:
+        nr = _nr_cache[name] = lib.ocirun_seccomp_syscall_nr(name.encode())
+    return nr
+
+
+def _conditions(lib, args, field):
+    """config `args` -> a list of condition lists, one per libseccomp rule."""
+    if args is None:
+        return [[]]
+    if not isinstance(args, list):
+        raise _bad(field, "must be an array")
+    conds = []
+    for j, a in enumerate(args):
+        f = "%s[%d]" % (field, j)
+        if not isinstance(a, dict):
+            raise _bad(f, "must be an object")
+        op = a.get("op")
+        if not isinstance(op, str) or op not in _OPERATORS:
+            raise _bad(f + ".op", "unknown operator `%s`" % (op,))
+        conds.append((_uint(a.get("index"), f + ".index", _MAX_ARG_INDEX),
+                      getattr(lib, _OPERATORS[op]),
+                      _uint(a.get("value"), f + ".value", _U64),
+                      _uint(a.get("valueTwo", 0), f + ".valueTwo", _U64)))
+    indexes = [c[0] for c in conds]
+    if len(set(indexes)) != len(indexes):
+        # runc's rule: two conditions on one argument cannot hold at once in a
+        # single libseccomp rule, so the entry means "any of them".
+        return [[c] for c in conds]
+    return [conds]
+
+
+def compile_filter(cfg):
+    """Check linux.seccomp and compile it; returns a Filter.
+
+    Raises errors.ConfigError naming the field for a bad profile and
+    errors.CoreError when libseccomp refuses it."""
+    if not isinstance(cfg, dict):
+        raise _bad(FIELD, "must be an object")
+    ffi, lib = _core()
+    log = _log()
+
+    default = _action(lib, cfg.get("defaultAction"), cfg.get("defaultErrnoRet"),
+                      FIELD + ".defaultAction", FIELD + ".defaultErrnoRet")
+    if cfg.get("defaultAction") == "SCMP_ACT_NOTIFY":
+        raise _bad(FIELD + ".defaultAction", "SCMP_ACT_NOTIFY cannot be the default action")
+
+    archs = []
+    arch_names = cfg.get("architectures")
+    if arch_names is None:
+        arch_names = []
+    if not isinstance(arch_names, list):
+        raise _bad(FIELD + ".architectures", "must be an array")
+    for i, name in enumerate(arch_names):
+        f = "%s.architectures[%d]" % (FIELD, i)
+        if not isinstance(name, str) or name not in _ARCHS:
+            raise _bad(f, "unknown architecture `%s`" % (name,))
+        token = lib.ocirun_seccomp_arch(name[len("SCMP_ARCH_"):].lower().encode())
+        if not token:
+            log.debug("seccomp: architecture %s unknown to libseccomp %s, left out" % (name, _library(lib)))
+            continue
+        archs.append((token, name))
+
+    wanted = 0
+    flag_names = cfg.get("flags")
+    if flag_names is None:
+        flag_names = []
+    if not isinstance(flag_names, list):
+        raise _bad(FIELD + ".flags", "must be an array")
+    for i, name in enumerate(flag_names):
+        if not isinstance(name, str) or name not in _FLAGS:
+            raise _bad("%s.flags[%d]" % (FIELD, i), "unknown flag `%s`" % (name,))
+        wanted |= _FLAGS[name]
+
+    rules = []          # (name, nr, action, origin, conditions)
+    skipped = []
+    syscalls = cfg.get("syscalls")
+    if syscalls is None:
+        syscalls = []
+    if not isinstance(syscalls, list):
+        raise _bad(FIELD + ".syscalls", "must be an array")
+    for i, sc in enumerate(syscalls):
+        f = "%s.syscalls[%d]" % (FIELD, i)
+        if not isinstance(sc, dict):
+            raise _bad(f, "must be an object")
+        names = sc.get("names")
+        if not isinstance(names, list) or not names:
+            raise _bad(f + ".names", "must be a non-empty array of syscall names")
+        action = _action(lib, sc.get("action"), sc.get("errnoRet"), f + ".action", f + ".errnoRet")
+        conds = _conditions(lib, sc.get("args"), f + ".args")
+        for k, name in enumerate(names):
+            if not isinstance(name, str) or not name:
+                raise _bad("%s.names[%d]" % (f, k), "must be a syscall name")
+            if sc.get("action") == "SCMP_ACT_NOTIFY" and name in NOTIFY_FORBIDDEN:
+                raise _bad("%s.names[%d]" % (f, k),
+                           "SCMP_ACT_NOTIFY cannot be used for `%s`: ocirun needs it to hand "
+                           "the listener to the agent" % name)
+        if action == default:
+            continue
+        for name in names:
+            nr = _syscall_nr(lib, name)
+            if nr == -1:
+                skipped.append(name)
+                continue
+            for c in conds:
+                rules.append((name, nr, action, i, c))
+    needs_listener = any(r[2] == lib.OCIRUN_SCMP_ACT_NOTIFY for r in rules)
+    if skipped:
+        log.debug("seccomp: syscalls unknown to libseccomp %s skipped: %s"
+                  % (_library(lib), ", ".join(sorted(set(skipped)))))
+
+    listener_path = cfg.get("listenerPath")
+    metadata = cfg.get("listenerMetadata")
+    if metadata is not None and not listener_path:
+        raise _bad(FIELD + ".listenerMetadata", "must not be set without listenerPath")
+    if needs_listener and not listener_path:
+        raise _bad(FIELD + ".listenerPath", "is required when SCMP_ACT_NOTIFY is used")
+    if listener_path is not None and not isinstance(listener_path, str):
+        raise _bad(FIELD + ".listenerPath", "must be a string")
+
+    flags = _seccomp_flags(lib, wanted, needs_listener, log)
+    bpf = _compile(ffi, lib, default, archs, rules)
+    return Filter(bpf, flags, needs_listener, listener_path if needs_listener else None,
+                  metadata if needs_listener else None, default, len(rules), skipped)
+
+
+def _seccomp_flags(lib, wanted, needs_listener, log):
+    supported = _supported_flags(lib)
+    flags = 0
+    for name, bit in _FLAGS.items():
+        if not wanted & bit:
+            continue
+        if name not in supported:
+            log.debug("seccomp: %s is not supported by this kernel, left out" % name)
+            continue
+        if bit == FLAG_WAIT_KILLABLE_RECV and not needs_listener:
+            log.debug("seccomp: %s without SCMP_ACT_NOTIFY means nothing, left out" % name)
+            continue
+        flags |= bit
+    if needs_listener:
+        flags |= FLAG_NEW_LISTENER
+        if flags & FLAG_TSYNC:
+            # The kernel refuses TSYNC with a listener unless TSYNC_ESRCH says
+            # how to report a thread that cannot sync. The child is single
+            # threaded, so TSYNC has nothing to do there anyway.
+            if _probe_flags(lib, FLAG_TSYNC | FLAG_NEW_LISTENER | FLAG_TSYNC_ESRCH):
+                flags |= FLAG_TSYNC_ESRCH
+            else:
+                flags &= ~FLAG_TSYNC
+    return flags
+
+
+def _compile(ffi, lib, default, archs, rules):
+    keep = []
+    c_rules = ffi.new("struct ocirun_seccomp_rule[]", max(len(rules), 1))
+    for r, (name, nr, action, origin, conds) in zip(c_rules, rules):
+        r.name = cname = ffi.new("char[]", name.encode())
+        keep.append(cname)
+        r.nr = nr
+        r.action = action
+        r.origin = origin
+        r.n_args = len(conds)
+        if conds:
+            c_args = ffi.new("struct ocirun_seccomp_arg[]", len(conds))
+            keep.append(c_args)
+            for a, (index, op, value, value_two) in zip(c_args, conds):
+                a.index, a.op, a.value, a.value_two = index, op, value, value_two
+            r.args = c_args
+    c_archs = ffi.new("uint32_t[]", [token for token, _ in archs] or [0])
+    names = [ffi.new("char[]", name.encode()) for _, name in archs]
+    c_names = ffi.new("const char *[]", names or [ffi.NULL])
+    cfg = ffi.new("struct ocirun_seccomp_config *")
+    cfg.default_action = default
+    cfg.archs, cfg.arch_names, cfg.n_archs = c_archs, c_names, len(archs)
+    cfg.rules, cfg.n_rules = c_rules, len(rules)
+    cap = 8 * lib.OCIRUN_SECCOMP_MAX_INSNS
+    out = ffi.new("uint8_t[]", cap)
+    err = ffi.new("struct ocirun_error *")
+    n = lib.ocirun_seccomp_compile(cfg, out, cap, err)
+    if n < 0:
+        raise errors.CoreError(err.err_no, "seccomp", ffi.string(err.msg).decode(errors="replace"))
+    return bytes(ffi.buffer(out, n))
+
+
+def _library(lib):
+    """`2.5.4 (API level 6)`: the linked libseccomp, for messages."""
+    v = _probe_cache.get("library")
+    if v is None:
+        ffi = _core()[0]
+        parts = ffi.new("uint32_t[3]")
+        api = lib.ocirun_seccomp_library(parts, parts + 1, parts + 2)
+        v = _probe_cache["library"] = "%d.%d.%d (API level %d)" % (parts[0], parts[1], parts[2], api)
+    return v
+
+
+def _probe_flags(lib, bits):
+    key = ("flags", bits)
+    if key not in _probe_cache:
+        _probe_cache[key] = lib.ocirun_seccomp_flags_avail(bits) == 1
+    return _probe_cache[key]
+
+
+def _supported_flags(lib):
+    out = []
+    for name, bit in _FLAGS.items():
+        # WAIT_KILLABLE_RECV is only accepted together with a listener.
+        probe = bit | FLAG_NEW_LISTENER if bit == FLAG_WAIT_KILLABLE_RECV else bit
+        if _probe_flags(lib, probe):
+            out.append(name)
+    return out
+
+
+def _enabled(lib):
+    # SECCOMP_SET_MODE_FILTER with a NULL program fails with EFAULT, not
+    # EINVAL, exactly when the kernel has filter mode.
+    return _probe_flags(lib, 0)
+
+
+def FEATURES():
+    """linux.seccomp of the features document, measured on this kernel and libseccomp."""
+    try:
+        ffi, lib = _core()
+    except errors.OciError:
+        return {"enabled": False}
+    if not _enabled(lib):
+        return {"enabled": False}
+    actions = []
+    for name, (attr, _) in _ACTIONS.items():
+        avail = lib.ocirun_seccomp_action_avail(getattr(lib, attr))
+        if avail < 0:
+            # A kernel before 4.14 cannot be asked; it has the classic five.
+            avail = name in ("SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
+                             "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW")
+        if avail:
+            actions.append(name)
+    return {
+        "enabled": True,
+        "actions": actions,
+        "operators": list(_OPERATORS),
+        "archs": [a for a in _ARCHS if lib.ocirun_seccomp_arch(a[len("SCMP_ARCH_"):].lower().encode())],
+        "knownFlags": list(_FLAGS),
+        "supportedFlags": _supported_flags(lib),
+    }
+
+
+def send_listener_fd(listener_path, fd, state, metadata=None):
+    """Hand a seccomp listener fd to the agent at listener_path.
+
+    One AF_UNIX SOCK_STREAM connection, the container process state as JSON
+    with the fd attached (SCM_RIGHTS) to the first sendmsg, then close.
+    `state` is the container's state (runtime.md); its pid is the process's."""
+    import array
+    import socket
+
+    from . import SPEC_VERSION, fastjson
+    msg = {"ociVersion": SPEC_VERSION, "fds": ["seccompFd"], "pid": state.get("pid"), "state": state}
+    if metadata:
+        msg["metadata"] = metadata
+    payload = fastjson.dumps(msg, tight=True).encode()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
+            s.connect(listener_path)
+            sent = s.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+            if sent < len(payload):
+                s.sendall(payload[sent:])   # the fd went with the first part only
+    except OSError as e:
+        raise errors.os_error("send the seccomp listener to", listener_path, e) from None
