@@ -283,14 +283,18 @@ class FsManager(Manager):
 
     def kill_all(self, sig):
         """Freeze, signal every pid, thaw: frozen, nothing can fork a child we would miss."""
-        frozen_here = False
+        frozen_here = paused = False
         try:
-            if self.can_freeze() and not self.frozen():
-                self.freeze()
-                frozen_here = True
+            if self.can_freeze():
+                paused = self.frozen()
+                if not paused:
+                    self.freeze()
+                    frozen_here = True
             signal_each(self.pids(), sig, self.host)
         finally:
-            if frozen_here:
+            # A paused container stays paused, except that SIGKILL must take
+            # effect: a v1-frozen task dies only once thawed.
+            if frozen_here or (paused and sig == SIGKILL):
                 self.thaw()
 
     def can_freeze(self):

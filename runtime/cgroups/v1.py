@@ -261,8 +261,13 @@ class V1Manager(fs.FsManager):
         wfile = "blkio.weight" if g.has("blkio.weight") or not g.has("blkio.bfq.weight") else "blkio.bfq.weight"
         if weight:
             g.write(wfile, weight, f + "weight")
+        # Leaf weights were CFQ's alone: BFQ has none to set.
+        has_leaf = g.has("blkio.leaf_weight") or not g.has("blkio.bfq.weight")
         if leaf:
-            g.write("blkio.leaf_weight", leaf, f + "leafWeight")
+            if has_leaf:
+                g.write("blkio.leaf_weight", leaf, f + "leafWeight")
+            else:
+                self.warn("%sleafWeight: the BFQ scheduler has no leaf weight; ignored" % f)
         for i, wd in enumerate(section(bio, "weightDevice", list)):
             fi = "%sweightDevice[%d]" % (f, i)
             major, minor = _device(wd, fi)
@@ -271,7 +276,10 @@ class V1Manager(fs.FsManager):
             if w:
                 g.write(wfile + "_device", "%d:%d %d" % (major, minor, w), fi + ".weight")
             if lw:
-                g.write("blkio.leaf_weight_device", "%d:%d %d" % (major, minor, lw), fi + ".leafWeight")
+                if has_leaf:
+                    g.write("blkio.leaf_weight_device", "%d:%d %d" % (major, minor, lw), fi + ".leafWeight")
+                else:
+                    self.warn("%s.leafWeight: the BFQ scheduler has no leaf weight; ignored" % fi)
         for key, fname in THROTTLES:
             for i, td in enumerate(section(bio, key, list)):
                 fi = "%s%s[%d]" % (f, key, i)

@@ -598,3 +598,33 @@ def test_v2_on_a_fake_cgroupfs_tree(tmp_path, subtests):
         assert (tmp_path / "sys/fs/cgroup/ocirun/cgroup.subtree_control").read_text().startswith("+")
     m.destroy()
     assert not (tmp_path / "sys/fs/cgroup/ocirun").exists()
+
+
+def test_v1_leaf_weight_on_bfq_is_a_warning():
+    h, m = opened("v1")
+    m.create()
+    h.calls.clear()
+    m.apply({"blockIO": {"leafWeight": 300, "weightDevice": [{"major": 8, "minor": 0, "leafWeight": 20}]}})
+    assert not [p for p, v in h.writes() if "leaf" in p]
+    assert len([w for w in m.warnings if "leafWeight" in w]) == 2
+
+
+def test_v1_kill_all_on_a_paused_container(subtests):
+    for sig, thawed in ((15, False), (9, True)):
+        with subtests.test(sig=sig):
+            h, m = opened("v1")
+            m.create()
+            state = CG + "/freezer/ocirun/c1/freezer.state"
+            h.files[state] = b"FROZEN\n"
+            h.files[CG + "/pids/ocirun/c1/cgroup.procs"] = b"10\n"
+            orig = h.write
+
+            def kernel_write(path, data, create=False):
+                orig(path, data, create)
+                if path == state:
+                    h.files[state] = data + b"\n"
+            h.write = kernel_write
+            m.kill_all(sig)
+            assert h.killed == [(10, sig)]
+            # Paused stays paused, unless the signal is SIGKILL, which a frozen v1 task never sees.
+            assert [v for p, v in h.writes() if p == state] == (["THAWED"] if thawed else [])
