@@ -9,7 +9,6 @@ from which destroy() removes exactly what was made, and nothing else.
 import errno
 import os
 
-
 from .. import errors
 from ..host import LINUX
 from . import Manager, layout
@@ -32,6 +31,8 @@ class Group:
         rel = os.path.relpath(self.dir, self.mount)
         if rel == ".":
             return []
+        if rel.startswith(".."):
+            raise errors.OciError("cgroup `%s` is outside its hierarchy `%s`" % (self.dir, self.mount))
         todo, cur = [], self.mount
         for part in rel.split("/"):
             cur = os.path.join(cur, part)

@@ -248,3 +248,24 @@ def test_cgroup_manager_disabled_and_systemd(box, subtests):
             r = box.create(cid, ["true"], gflags=flags)
             assert r.returncode == 1 and r.stderr == "systemd cgroup driver is not supported yet\n"
             assert box.state(cid) is None
+
+
+@pytest.mark.skipif(LAYOUT.v1_for("memory") is None and LAYOUT.kind != "v2", reason="no memory controller")
+def test_events_reports_the_oom(box):
+    r = box.create("evoom", ["tail", "/dev/zero"], {"memory": {"limit": 32 << 20, "swap": 32 << 20}})
+    assert r.returncode == 0, r.stderr
+    ev = subprocess.Popen([OCIRUN, "--root", str(box.root), "events", "--interval", "1s", "evoom"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(ev.stdout.readline())   # watching: the OOM notification is registered
+        assert first["type"] == "stats"
+        assert box.start("evoom").returncode == 0
+        # The hog is the init: once it is OOM-killed the container stops and events ends.
+        out, err = ev.communicate(timeout=60)
+    finally:
+        if ev.poll() is None:
+            ev.kill()
+            ev.wait()
+    types = [json.loads(l)["type"] for l in out.splitlines()]
+    assert "oom" in types, (out, err)
+    assert ev.returncode == 0
