@@ -248,7 +248,7 @@ def compile_filter(cfg):
         action = _action(lib, sc.get("action"), sc.get("errnoRet"), f + ".action", f + ".errnoRet")
         conds = _conditions(lib, sc.get("args"), f + ".args")
         for k, name in enumerate(names):
-            if not isinstance(name, str) or not name:
+            if not isinstance(name, str) or not name or "\0" in name:
                 raise _bad("%s.names[%d]" % (f, k), "must be a syscall name")
             if sc.get("action") == "SCMP_ACT_NOTIFY" and name in NOTIFY_FORBIDDEN:
                 raise _bad("%s.names[%d]" % (f, k),

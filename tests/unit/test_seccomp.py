@@ -194,6 +194,17 @@ def test_unknown_syscall_is_skipped():
     assert t.denied(0)
 
 
+def test_architectures():
+    # loongarch64 is in the spec but not in libseccomp 2.5: left out (its syscalls
+    # then meet the bad-arch action, kill), the rest of the filter stands
+    flt = seccomp.compile_filter(mutate(architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
+                                                      "SCMP_ARCH_LOONGARCH64"]))
+    native = seccomp.compile_filter(OK)
+    assert flt.instructions > native.instructions
+    t = Trial(flt, [call("getppid")]).wait()
+    assert t.denied(0)
+
+
 def test_rule_with_the_default_action_is_dropped():
     flt = seccomp.compile_filter({"defaultAction": "SCMP_ACT_ALLOW",
                                   "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ALLOW"}]})
@@ -292,6 +303,7 @@ BAD_CASES = [
     (mutate(defaultErrnoRet=1), "linux.seccomp.defaultErrnoRet: SCMP_ACT_ALLOW takes no errno"),
     (rule(names=[]), "linux.seccomp.syscalls[1].names: must be a non-empty array"),
     (rule(names=["getpid", 5]), "linux.seccomp.syscalls[1].names[1]: must be a syscall name"),
+    (rule(names=["get\0pid"]), "linux.seccomp.syscalls[1].names[0]: must be a syscall name"),
     (mutate(defaultAction="SCMP_ACT_NOTIFY"),
      "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action"),
     (rule(action="SCMP_ACT_NOTIFY"),
