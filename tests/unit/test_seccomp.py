@@ -205,6 +205,38 @@ def test_architectures():
     assert t.denied(0)
 
 
+class _Raw:
+    def __init__(self, bpf, flags=0):
+        self.bpf, self.flags = bpf, flags
+
+
+def test_load(subtests):
+    good = seccomp.compile_filter(OK)
+    with subtests.test("without no_new_privs, as root (CAP_SYS_ADMIN)"):
+        if os.geteuid() != 0:
+            pytest.skip("needs root")
+        t = Trial(good, [call("getppid")], nnp=False).wait()
+        assert t.t.loaded and t.denied(0)
+    with subtests.test("a program that is not whole instructions"):
+        t = Trial(_Raw(good.bpf[:-3]), []).wait()
+        assert not t.t.loaded and t.t.load_errno == errno.EINVAL and t.exit_code == 121
+    with subtests.test("flags the kernel refuses"):
+        t = Trial(_Raw(good.bpf, 1 << 30), []).wait()
+        assert not t.t.loaded and t.t.load_errno == errno.EINVAL
+    with subtests.test("garbage the kernel's checker refuses"):
+        t = Trial(_Raw(b"\xff" * 16), []).wait()
+        assert not t.t.loaded and t.t.load_errno == errno.EINVAL
+
+
+def test_spec_example():
+    flt = seccomp.compile_filter({"defaultAction": "SCMP_ACT_ALLOW",
+                                  "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                                  "syscalls": [{"names": ["getcwd", "chmod"], "action": "SCMP_ACT_ERRNO"}]})
+    t = Trial(flt, [call("getcwd", 0, 0), call("getppid")]).wait()
+    assert t.result(0) == (-1, errno.EPERM)
+    assert t.result(1) == (os.getpid(), 0)
+
+
 def test_rule_with_the_default_action_is_dropped():
     flt = seccomp.compile_filter({"defaultAction": "SCMP_ACT_ALLOW",
                                   "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ALLOW"}]})
