@@ -16,11 +16,38 @@ _IO_MAX_KEYS = {"throttleReadBpsDevice": "rbps", "throttleWriteBpsDevice": "wbps
                 "throttleReadIOPSDevice": "riops", "throttleWriteIOPSDevice": "wiops"}
 
 
+class DelegatingGroup(fs.Group):
+    def after_mkdir(self, d):
+        if d != self.dir:
+            delegate(self.host, d)
+
+
+def delegate(host, d):
+    """Enable in d's cgroup.subtree_control every controller d has, so its children get them."""
+    try:
+        have = host.read(d + "/cgroup.controllers").decode().split()
+    except OSError:
+        return
+    try:
+        on = set(host.read(d + "/cgroup.subtree_control").decode().split())
+    except OSError:
+        on = set()
+    for c in have:
+        if c in on:
+            continue
+        try:
+            host.write(d + "/cgroup.subtree_control", ("+" + c).encode())
+        except OSError:
+            # A parent holding processes cannot delegate (the "no internal
+            # processes" rule); the limit needing it then fails by name.
+            pass
+
+
 class V2Manager(fs.FsManager):
     layout = "v2"
 
     def __init__(self, host, dir, mount, made=None):
-        self.group = fs.Group(host, dir, mount, made)
+        self.group = DelegatingGroup(host, dir, mount, made)
         super().__init__(host, [self.group])
 
     @classmethod
@@ -34,9 +61,10 @@ class V2Manager(fs.FsManager):
 
     def available(self):
         """Controllers this hierarchy offers at all (its root's cgroup.controllers)."""
-        text = self.host.read(self.group.mount.rstrip("/") + "/cgroup.controllers").decode() \
-            if self.host.exists(self.group.mount.rstrip("/") + "/cgroup.controllers") else ""
-        return text.split()
+        try:
+            return self.host.read(self.group.mount.rstrip("/") + "/cgroup.controllers").decode().split()
+        except OSError:
+            return []
 
     # -- making -----------------------------------------------------------
     def create(self):
@@ -50,28 +78,8 @@ class V2Manager(fs.FsManager):
         made = set(g.made)
         for a in ancestors:
             if a not in made:
-                self._delegate(a)
-        g.after_mkdir = lambda d: d != g.dir and self._delegate(d)
+                delegate(self.host, a)   # the ones create makes delegate as they appear
         super().create()
-
-    def _delegate(self, d):
-        try:
-            have = self.host.read(d + "/cgroup.controllers").decode().split()
-        except OSError:
-            return
-        try:
-            on = set(self.host.read(d + "/cgroup.subtree_control").decode().split())
-        except OSError:
-            on = set()
-        for c in have:
-            if c in on:
-                continue
-            try:
-                self.host.write(d + "/cgroup.subtree_control", ("+" + c).encode())
-            except OSError:
-                # A parent holding processes cannot delegate (the "no internal
-                # processes" rule); the limit needing it then fails by name.
-                pass
 
     # -- processes --------------------------------------------------------
     def join(self, pid):
