@@ -163,6 +163,8 @@ class V1Manager(fs.FsManager):
         limit = integer(mem, "limit", f + "limit", hi=(1 << 63) - 1)
         swap = integer(mem, "swap", f + "swap", hi=(1 << 63) - 1)
         reservation = integer(mem, "reservation", f + "reservation", hi=(1 << 63) - 1)
+        # 0 means "not set" (engines send it so), never "no memory at all".
+        limit, swap, reservation = (None if v == 0 else v for v in (limit, swap, reservation))
         swappiness = integer(mem, "swappiness", f + "swappiness", lo=0, hi=100)
         oom_off = boolean(mem, "disableOOMKiller", f + "disableOOMKiller")
         hier = boolean(mem, "useHierarchy", f + "useHierarchy")
