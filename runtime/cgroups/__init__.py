@@ -1,18 +1,20 @@
 """Cgroups: one interface, one manager per hierarchy kind.
 
-    m = open_manager(cid, spec["linux"], gopts.cgroup_manager)   # None: disabled
+    kind = check_driver(gopts.cgroup_manager, gopts.systemd_cgroup)
+    m = open_manager(cid, spec["linux"], kind)          # None: disabled
     state.data["cgroup"] = m.to_dict(); state.save()   # BEFORE create: lists what create will make
     m.create(); m.join(pid); m.apply(spec["linux"].get("resources") or {})
-    ...
-    m = from_dict(state.data["cgroup"])                 # later commands
-    m.kill_all(signal.SIGKILL); m.destroy()
+    ...                                                 # on failure: kill the pids, then m.destroy()
+    m = from_dict(state.data["cgroup"])                 # later commands (or of_container(c))
+    m.kill_all(9); m.destroy()
 
 The layout (v1, v2 or hybrid) is detected from /proc/self/mountinfo and
-/proc/self/cgroup, never assumed from /sys/fs/cgroup. The implementations live
-in fs.py (v1, v2 and hybrid managers), resources.py (spec resources to file
-writes), devices.py (device rules) and layout.py (detection); they are imported
-only when a manager is opened, because `state`, `kill` and `delete` import this
-package on every call.
+/proc/self/cgroup, never assumed from /sys/fs/cgroup: layout.py. The managers
+are v1.py, v2.py and hybrid.py (which composes the other two), on top of
+fs.py (directories, files, the plan of what create makes); resources.py
+checks spec values and holds the v2 conversions and device rules; stats.py
+reads usage in runc's shape. They are imported only when a manager is opened,
+because `state`, `kill` and `delete` import this package on every call.
 """
 
 from .. import errors
