@@ -536,3 +536,64 @@ def test_prog_build_counts(core):
     # prologue 6 + rule 1 (type, major, minor, 3 access, 2) + the catch-all deny rule 2
     assert lib.ocirun_devices_prog_build(rules, 2, ffi.NULL, 1000) == 6 + 8 + 2
     assert lib.ocirun_devices_prog_build(rules, 2, ffi.NULL, 3) == -1
+
+
+class V2OnlyHost(type(LINUX)):
+    """The real kernel, but /proc/self/mountinfo shows only the cgroup2 mount: a pure v2 host."""
+
+    def read(self, path):
+        if path == "/proc/self/mountinfo":
+            text = super().read(path).decode()
+            return "".join(l + "\n" for l in text.splitlines() if " - cgroup " not in l).encode()
+        if path == "/proc/self/cgroup":
+            return b"".join(l + b"\n" for l in super().read(path).splitlines() if l.startswith(b"0::"))
+        return super().read(path)
+
+
+@needs_v2
+def test_pure_v2_layout_end_to_end(core):
+    m = cgroups.open_manager("purev2", {"cgroupsPath": PARENT + "/purev2"}, host=V2OnlyHost())
+    assert m.layout == "v2" and m.group.dir == LAYOUT.v2.mountpoint + PARENT + "/purev2"
+    saved = m.to_dict()
+    m.create()
+    h = Helper()
+    try:
+        m.join(h.pid)
+        res = {"devices": [{"allow": False, "access": "rwm"}]}
+        if "hugetlb" in m.available():
+            res["hugepageLimits"] = [{"pageSize": "2MB", "limit": 0}]
+        m.apply(res)
+        assert _attached(m.group.dir) == 1
+        m.freeze()
+        assert m.frozen()
+        m.thaw()
+        h.do("open /dev/kmsg")
+        assert h.line() == str(errno.EPERM)
+        m.kill_all(9)
+        assert h.p.wait() == -9
+    finally:
+        h.end()
+    cgroups.from_dict(saved).destroy()
+    assert not os.path.exists(LAYOUT.v2.mountpoint + PARENT)
+
+
+@needs_v1
+def test_destroy_after_a_crash_mid_create():
+    """Only the record saved before create: destroy finds and removes whatever create got to make."""
+    m = cgroups.open_manager("crash", {"cgroupsPath": PARENT + "/crash"})
+    saved = m.to_dict()
+    groups = _groups(m)
+    # The crash: the first half of the hierarchies got their directories.
+    half = groups[:len(groups) // 2]
+    for g in half:
+        for d in g.made:
+            os.mkdir(d)
+    try:
+        cgroups.from_dict(saved).destroy()
+    finally:
+        left = [g.dir for g in groups if os.path.exists(g.dir)]
+        for g in half:
+            for d in reversed(g.made):
+                if os.path.isdir(d):
+                    os.rmdir(d)
+    assert left == []
