@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-from runtime import cgroups
 from runtime.cgroups import layout
 from runtime.host import LINUX
 

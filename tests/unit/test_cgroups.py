@@ -1,7 +1,6 @@
 """Cgroup managers against the recording Host: layout detection, paths, file writes, cleanup."""
 
 import errno
-import io
 import os
 import sys
 
@@ -11,7 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from fakes import RecordingHost, cgroupfs_on_mkdir, install_layout  # noqa: E402
 from runtime import cgroups, errors  # noqa: E402
-from runtime.cgroups import fs, layout, resources  # noqa: E402
+from runtime.cgroups import layout, resources  # noqa: E402
 
 CG = "/sys/fs/cgroup"
 

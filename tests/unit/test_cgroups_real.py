@@ -16,7 +16,7 @@ import textwrap
 import pytest
 
 from runtime import cgroups, errors
-from runtime.cgroups import fs, layout, resources, v2
+from runtime.cgroups import layout, resources, v2
 from runtime.host import LINUX
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make cgroups")
