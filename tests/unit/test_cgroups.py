@@ -629,3 +629,16 @@ def test_v1_kill_all_on_a_paused_container(subtests):
             assert h.killed == [(10, sig)]
             # Paused stays paused, unless the signal is SIGKILL, which a frozen v1 task never sees.
             assert [v for p, v in h.writes() if p == state] == (["THAWED"] if thawed else [])
+
+
+def test_oom_watch_v2_counts_memory_events(tmp_path):
+    from runtime.cli.events import OomWatch
+    ev = tmp_path / "memory.events"
+    ev.write_text("low 0\nhigh 0\nmax 3\noom 0\noom_kill 0\n")
+    w = OomWatch(("v2", str(tmp_path)), RecordingHost())
+    try:
+        assert w.last == 0
+        ev.write_text("low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n")
+        assert w._count() == 2
+    finally:
+        w.close()
