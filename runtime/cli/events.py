@@ -12,10 +12,10 @@ from . import Command, Flag
 from .. import errors
 
 COMMAND = Command("events", "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
-                  flags=[Flag("interval", "str", "5s", "set the stats collection interval (default: 5s)", "DURATION"),
-                         Flag("stats", "bool", help="display the container's stats then exit")],
-                  description="The events command displays information about the container. By default the\n"
-                              "information is displayed once every 5 seconds.")
+                  flags=[Flag("interval", "str", "5s", "time between two stats events, e.g. 5s or 500ms (default: 5s)", "DURATION"),
+                         Flag("stats", "bool", help="print one stats event and exit")],
+                  description="Prints JSON lines: a stats event every interval and an oom event whenever\n"
+                              "the kernel reports one, until the container stops.")
 
 _UNITS = (("ns", 1e-9), ("us", 1e-6), ("\u00b5s", 1e-6), ("ms", 1e-3), ("s", 1.0), ("m", 60.0), ("h", 3600.0))
 

@@ -4,7 +4,8 @@ from . import Command
 from .. import errors
 
 COMMAND = Command("pause", "pause suspends all processes inside the container",
-                  description="The pause command suspends all processes in the instance of the container.")
+                  description="Freezes every process of the container (v1 freezer or v2 cgroup.freeze);\n"
+                              "`resume` lets them run again.")
 
 
 def main(ctx, opts, args):

@@ -7,7 +7,7 @@ from .. import errors
 
 COMMAND = Command("ps", "ps displays the processes running inside a container",
                   usage="<container-id> [ps options]",
-                  flags=[Flag("format,f", "str", "table", "select one of: table or json (default: \"table\")", "FORMAT")],
+                  flags=[Flag("format,f", "str", "table", "table (ps output) or json (a list of pids)", "FORMAT")],
                   nargs=(1, None), stop_after=1,
                   description="ps runs `ps` with the given options (default -ef) and keeps the lines\n"
                               "of the container's processes; pids are as the host sees them.")

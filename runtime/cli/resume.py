@@ -4,7 +4,7 @@ from . import Command
 from .. import errors
 
 COMMAND = Command("resume", "resumes all processes that have been previously paused",
-                  description="The resume command resumes all processes in the instance of the container.")
+                  description="Thaws the processes of a container that `pause` froze.")
 
 # runc's sentence for resuming a container that is not paused.
 CONTAINER_NOT_PAUSED = "container not paused"
