@@ -234,17 +234,23 @@ class V1Manager(fs.FsManager):
             g = self._need("cpu", PREFIX + ".cpu")
             if shares:
                 g.write("cpu.shares", shares, f + "shares")
-            # Period first: the kernel checks a quota against the period in place.
+            # The kernel checks each value against the others in place (a
+            # burst above the quota, a runtime above the period): the order
+            # that works depends on the values already there.
+            writes = []
             if period:
-                g.write("cpu.cfs_period_us", period, f + "period")
+                writes.append(("cpu.cfs_period_us", period, f + "period"))
             if quota:
-                g.write("cpu.cfs_quota_us", -1 if quota < 0 else quota, f + "quota")
+                writes.append(("cpu.cfs_quota_us", -1 if quota < 0 else quota, f + "quota"))
             if burst is not None:
-                g.write("cpu.cfs_burst_us", burst, f + "burst")
+                writes.append(("cpu.cfs_burst_us", burst, f + "burst"))
+            write_in_some_order(g, writes)
+            writes = []
             if rt_period:
-                g.write("cpu.rt_period_us", rt_period, f + "realtimePeriod")
+                writes.append(("cpu.rt_period_us", rt_period, f + "realtimePeriod"))
             if rt_runtime:
-                g.write("cpu.rt_runtime_us", rt_runtime, f + "realtimeRuntime")
+                writes.append(("cpu.rt_runtime_us", rt_runtime, f + "realtimeRuntime"))
+            write_in_some_order(g, writes)
             if idle is not None:
                 g.write("cpu.idle", idle, f + "idle")
         if cpus or mems:
@@ -353,6 +359,18 @@ class V1Manager(fs.FsManager):
     def stats(self):
         from . import stats
         return stats.v1(self)
+
+
+def write_in_some_order(g, writes):
+    """Write in the given order; if the kernel refuses one, try the reverse order once."""
+    try:
+        for w in writes:
+            g.write(*w)
+    except errors.OciError:
+        if len(writes) < 2:
+            raise
+        for w in reversed(writes):
+            g.write(*w)
 
 
 THROTTLES = (("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device"),

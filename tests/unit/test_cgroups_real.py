@@ -597,3 +597,17 @@ def test_destroy_after_a_crash_mid_create():
                 if os.path.isdir(d):
                     os.rmdir(d)
     assert left == []
+
+
+@needs_v1
+@pytest.mark.skipif(not v1_has("cpu"), reason="no v1 cpu controller")
+def test_v1_cpu_quota_and_burst_in_either_order(made):
+    m = made("burst")
+    m.create()
+    g = m.v1.group("cpu") if m.layout == "hybrid" else m.group("cpu")
+    if not g.has("cpu.cfs_burst_us"):
+        pytest.skip("no cpu.cfs_burst_us on this kernel")
+    m.update({"cpu": {"period": 100000, "quota": 100000, "burst": 50000}})
+    # Lowering both: the quota cannot go below the burst in place, so the burst goes first.
+    m.update({"cpu": {"quota": 20000, "burst": 10000}})
+    assert (read(g.path("cpu.cfs_quota_us")), read(g.path("cpu.cfs_burst_us"))) == ("20000", "10000")
