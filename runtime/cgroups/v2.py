@@ -4,7 +4,7 @@ from .. import errors
 from . import fs
 from .resources import (PREFIX, bad, blkio_weight_to_io_weight, boolean, device_rules, integer,
                         section, shares_to_weight, string, swap_to_v2)
-from .v1 import THROTTLES, _device, hugepage, pids_max, rdma_lines
+from .v1 import THROTTLES, _device, hugepage, pids_max, rdma_lines, write_in_some_order
 from .fs import SIGKILL
 
 # Files a container must not set through linux.resources.unified: they move
@@ -192,14 +192,17 @@ class V2Manager(fs.FsManager):
         weight = shares_to_weight(shares) if shares else None
         if weight is not None:
             g.write("cpu.weight", weight, f + "shares")
+        writes = []
         if quota or period:
             # cpu.max is "QUOTA PERIOD": keep the half not being changed.
             cur = (g.read_opt("cpu.max") or "max 100000").split()
             q = cur[0] if not quota else ("max" if quota < 0 else str(quota))
             p = str(period) if period else (cur[1] if len(cur) > 1 else "100000")
-            g.write("cpu.max", "%s %s" % (q, p), f + ("quota" if quota else "period"))
+            writes.append(("cpu.max", "%s %s" % (q, p), f + ("quota" if quota else "period")))
         if burst is not None:
-            g.write("cpu.max.burst", burst, f + "burst")
+            writes.append(("cpu.max.burst", burst, f + "burst"))
+        # The burst may not exceed the quota in place: the working order depends on both.
+        write_in_some_order(g, writes)
         if idle is not None:
             g.write("cpu.idle", idle, f + "idle")
         if cpus:
