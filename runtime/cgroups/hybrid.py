@@ -105,6 +105,9 @@ class HybridManager(Manager):
     def kill_all(self, sig):
         if sig == SIGKILL and self.v2.group.has("cgroup.kill"):
             self.v2.group.write("cgroup.kill", "1")
+            # A task frozen by the v1 freezer dies only once thawed.
+            if self.v1.can_freeze() and self.v1.frozen():
+                self.v1.thaw()
             return
         self.v1.kill_all(sig)
 

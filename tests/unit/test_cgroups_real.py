@@ -611,3 +611,16 @@ def test_v1_cpu_quota_and_burst_in_either_order(made):
     # Lowering both: the quota cannot go below the burst in place, so the burst goes first.
     m.update({"cpu": {"quota": 20000, "burst": 10000}})
     assert (read(g.path("cpu.cfs_quota_us")), read(g.path("cpu.cfs_burst_us"))) == ("20000", "10000")
+
+
+@needs_v1
+@pytest.mark.skipif(not v1_has("freezer"), reason="no v1 freezer controller")
+def test_kill_all_sigkill_ends_a_paused_container(made):
+    m = made("pausedkill")
+    m.create()
+    hs = [made.helper(), made.helper()]
+    for h in hs:
+        m.join(h.pid)
+    m.freeze()
+    m.kill_all(9)
+    assert [h.p.wait() for h in hs] == [-9, -9]
