@@ -242,3 +242,73 @@ def cgroupfs_on_mkdir(host, path):
                 "freezer.state": "THAWED\n", "cpuset.cpus": "", "cpuset.mems": ""}
     for f in files:
         host.add_file(path + "/" + f, init.get(f, ""))
+
+
+class FakeCgroupManager:
+    """Stands in for a runtime.cgroups manager in lifecycle tests: records what it was asked.
+
+    `.calls` holds (name, args); `.fail[name] = OciError(...)` makes that call raise it.
+    """
+
+    layout = "fake"
+
+    def __init__(self, pids=()):
+        self.calls = []
+        self.fail = {}
+        self.joined = []
+        self.applied = []
+        self._pids = list(pids)
+        self._frozen = False
+        self.destroyed = False
+
+    def _rec(self, name, *args):
+        self.calls.append((name, args))
+        if name in self.fail:
+            raise self.fail[name]
+
+    def create(self):
+        self._rec("create")
+
+    def join(self, pid):
+        self._rec("join", pid)
+        self.joined.append(pid)
+
+    def apply(self, resources):
+        self._rec("apply", resources)
+        self.applied.append(resources)
+
+    def update(self, resources):
+        self._rec("update", resources)
+        self.applied.append(resources)
+
+    def to_dict(self):
+        return {"driver": "fake", "layout": "fake"}
+
+    def destroy(self):
+        self._rec("destroy")
+        self.destroyed = True
+
+    def kill_all(self, sig):
+        self._rec("kill_all", sig)
+
+    def pids(self):
+        self._rec("pids")
+        return list(self._pids)
+
+    def freeze(self):
+        self._rec("freeze")
+        self._frozen = True
+
+    def thaw(self):
+        self._rec("thaw")
+        self._frozen = False
+
+    def frozen(self):
+        return self._frozen
+
+    def stats(self):
+        self._rec("stats")
+        return {}
+
+    def oom_source(self):
+        return None
