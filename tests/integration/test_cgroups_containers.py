@@ -268,3 +268,14 @@ def test_events_reports_the_oom(box):
     types = [json.loads(l)["type"] for l in out.splitlines()]
     assert "oom" in types, (out, err)
     assert ev.returncode == 0
+
+
+def test_pause_a_created_container_resumes_to_created(box):
+    assert box.create("pc", ["sleep", "300"]).returncode == 0
+    assert ocirun(box.root, "pause", "pc").returncode == 0
+    assert box.state("pc")["status"] == "paused"
+    assert ocirun(box.root, "resume", "pc").returncode == 0
+    assert box.state("pc")["status"] == "created"
+    r = ocirun(box.root, "resume", "pc")
+    assert (r.returncode, r.stderr) == (1, "container not paused\n")
+    assert ocirun(box.root, "pause", "nosuch").stderr == "container does not exist\n"
