@@ -31,6 +31,26 @@ def pytest_addoption(parser):
                 help="runc-compatible runtime binary to check (default: $OCI_RUNTIME)")
     g.addoption("--conformance-json", default=None,
                 help="write every check's outcome to this JSON file")
+    g.addoption("--expect-fail", default=None,
+                help="file of checks (`section title` per line, `# reason` above) this runtime fails on purpose")
+
+
+def _read_expected_failures(path):
+    """{check key: reason}; the reason is the comment block above each key."""
+    out, why = {}, []
+    if not path:
+        return out
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("#"):
+                why.append(line.lstrip("# "))
+            elif line:
+                out[line] = " ".join(why) or "listed"
+                why = []
+            else:
+                why = []
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +121,8 @@ def env(request, workdir, rootfs, checker):
 
 @pytest.fixture
 def spec(subtests, request):
-    return Spec(subtests, _OUTCOMES, request.node.nodeid)
+    expected = _read_expected_failures(request.config.getoption("--expect-fail"))
+    return Spec(subtests, _OUTCOMES, request.node.nodeid, expected)
 
 
 def _write_json(config, finished: bool):

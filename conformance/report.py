@@ -21,9 +21,6 @@ NOTES: dict = {
     ("runc", "runtime.md#lifecycle poststart hooks run after the process is executed (not before startContainer)"):
         "runc 1.1 runs poststart hooks at the end of `create`, before `start` and before the process "
         "is executed.",
-    ("runc", "config.md#poststart a failing poststart hook is a warning: start succeeds and the lifecycle goes on"):
-        "Follows from the above: the failing poststart hook fails `create`, and runc destroys the container "
-        "instead of warning.",
     ("runc", "config.md#poststop a failing poststop hook is a warning: delete succeeds and the other hooks run"):
         "runc stops at the first failing poststop hook: the hooks after it never run.",
     ("runc", "config.md#startcontainer a failing startContainer hook is an error and the process never runs"):
@@ -58,6 +55,10 @@ NOTES: dict = {
     ("crun", "runtime.md#lifecycle poststart hooks run after the process is executed (not before startContainer)"):
         "crun's `start` writes the exec fifo and runs poststart hooks at once, concurrently with the "
         "container's startContainer hooks, i.e. before the process is executed.",
+    ("crun", "config.md#poststart a failing poststart hook is an error: the operation fails and the container "
+             "is stopped (1.3.0)"):
+        "crun 1.8.1 follows the rule of runtime-spec 1.0-1.2: it logs a warning for a failing poststart hook "
+        "and `start` succeeds; 1.3.0 makes the failure fatal.",
     ("crun", "config.md#startcontainer a failing startContainer hook is an error and the process never runs"):
         "`start` returns 0 and even runs the poststart hooks; the init exits without running the process.",
     ("crun", "config.md#posix-platform-hooks the container state is passed on the hook's stdin"):

@@ -11,6 +11,7 @@ import os
 CONTAINER_NOT_EXIST = "container does not exist"
 CONTAINER_EXISTS = "container with given ID already exists"
 CONTAINER_NOT_RUNNING = "container not running"
+CONTAINER_NOT_PAUSED = "container not paused"
 CONTAINER_NOT_STOPPED = "cannot delete container that is not stopped"
 INVALID_ID = "invalid container ID format"
 NOT_CREATED = "cannot start a container that has stopped"

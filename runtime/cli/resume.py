@@ -6,8 +6,7 @@ from .. import errors
 COMMAND = Command("resume", "resumes all processes that have been previously paused",
                   description="Thaws the processes of a container that `pause` froze.")
 
-# runc's sentence for resuming a container that is not paused.
-CONTAINER_NOT_PAUSED = "container not paused"
+CONTAINER_NOT_PAUSED = errors.CONTAINER_NOT_PAUSED
 
 
 def main(ctx, opts, args):
