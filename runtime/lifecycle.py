@@ -204,6 +204,20 @@ def _kill_and_reap(pid):
     _reap(pid)
 
 
+def _fill_preserved_range(floor):
+    """fds 3..floor-1 go to the container as they are: any hole there must be
+    plugged (with /dev/null) before ocirun opens anything, or its own state
+    dir or socket would land in the hole and leak into the container."""
+    for fd in range(3, floor):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open("/dev/null", os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd, inheritable=False)
+                os.close(null)
+
+
 def _make_fifo(c):
     path = c.path(FIFO)
     old = os.umask(0)
@@ -226,6 +240,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     from .state import check_id
 
     check_id(cid)
+    _fill_preserved_range(3 + preserve_fds + planmod.listen_fds())
     bundle = os.path.abspath(bundle or ".")
     cfg = spec.load_config(bundle, config)
     proc = cfg.get("process") or {}
@@ -294,6 +309,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         c.data["pid"] = init_pid
         c.data["init_start"] = st[1] if st else None
         c.save()
+        ch.send(lib.OCIRUN_MSG_GO)
 
         _step_hooks(ch, c, hooks, p.core_hooks, init_pid)
         master = None
@@ -505,9 +521,17 @@ def run(ctx, cid, opts):
                             console_socket=opts.console_socket, no_pivot=opts.no_pivot,
                             no_new_keyring=opts.no_new_keyring, preserve_fds=opts.preserve_fds or 0,
                             detach=detach)
+    forwarding = None
+    if not detach:
+        # Before the process is released: a signal must never find ocirun
+        # without its forwarder (the default action would kill ocirun and
+        # orphan the container).
+        forwarding = _Forwarder(pid, master)
     try:
         start(ctx, cid, c)
     except BaseException:
+        if forwarding is not None:
+            forwarding.restore()
         c.close()
         if master is not None:
             os.close(master)
@@ -520,8 +544,9 @@ def run(ctx, cid, opts):
     if detach:
         return 0
     try:
-        status = _wait_foreground(pid, master)
+        status = forwarding.wait()
     finally:
+        forwarding.restore()
         if master is not None:
             os.close(master)
     if not opts.keep:
@@ -530,38 +555,57 @@ def run(ctx, cid, opts):
     return code if code >= 0 else 128 - code
 
 
-def _wait_foreground(pid, master):
-    import signal
-    proxy = None
-    if master is not None:
-        from . import terminal
-        proxy = terminal.Proxy(master)
+class _Forwarder:
+    """Every catchable signal ocirun gets goes to the container's init; with a
+    proxied terminal, SIGWINCH resizes the pty instead."""
 
-    def forward(sig, _frame):
+    def __init__(self, pid, master):
+        import signal
+        self.pid = pid
+        self.proxy = None
+        if master is not None:
+            from . import terminal
+            self.proxy = terminal.Proxy(master)
+            self.proxy.__enter__()  # raw mode and the window size, before the process runs
+        self.saved = {}
+        for sig in range(1, 65):
+            if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, 32, 33):
+                continue
+            handler = self._winch if (sig == signal.SIGWINCH and self.proxy is not None) else self._forward
+            try:
+                self.saved[sig] = signal.signal(sig, handler)
+            except (OSError, ValueError, RuntimeError):
+                pass
+
+    def _forward(self, sig, _frame):
         try:
-            os.kill(pid, sig)
+            os.kill(self.pid, sig)
         except ProcessLookupError:
             pass
 
-    saved = {}
-    for sig in range(1, 65):
-        if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, 32, 33):
-            continue
-        if sig == signal.SIGWINCH and proxy is not None:
-            handler = lambda s, f: proxy.winch()  # noqa: E731
-        else:
-            handler = forward
-        try:
-            saved[sig] = signal.signal(sig, handler)
-        except (OSError, ValueError, RuntimeError):
-            pass
-    try:
+    def _winch(self, _sig, _frame):
+        self.proxy.winch()
+
+    def restore(self):
+        import signal
+        if self.proxy is not None:
+            self.proxy.__exit__(None, None, None)
+        for sig, h in self.saved.items():
+            try:
+                signal.signal(sig, h)
+            except (OSError, ValueError, TypeError):
+                pass
+        self.saved = {}
+
+    def wait(self):
+        """The init's wait status; reaps every other child too (we are a subreaper)."""
+        pid, proxy = self.pid, self.proxy
         if proxy is None:
             while True:
                 got, status = os.waitpid(-1, 0)
                 if got == pid:
                     return status
-        with proxy:
+        if True:
             status = None
             while status is None:
                 alive = proxy.pump(0.05)
@@ -578,9 +622,3 @@ def _wait_foreground(pid, master):
                     _, status = os.waitpid(pid, 0)
             proxy.drain()
             return status
-    finally:
-        for sig, h in saved.items():
-            try:
-                signal.signal(sig, h)
-            except (OSError, ValueError, TypeError):
-                pass

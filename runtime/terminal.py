@@ -27,7 +27,7 @@ def _pty_name(master):
     import struct
     import termios
     try:
-        n = struct.unpack("I", fcntl.ioctl(master, termios.TIOCGPTN, b"\0\0\0\0"))[0]
+        n = struct.unpack("I", fcntl.ioctl(master, getattr(termios, "TIOCGPTN", 0x80045430), b"\0\0\0\0"))[0]
         return "/dev/pts/%d" % n
     except OSError:
         return "/dev/ptmx"

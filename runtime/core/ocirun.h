@@ -47,7 +47,7 @@ struct ocirun_error {
 /* One record on the sync socketpair (SOCK_SEQPACKET: one record per send).
  * The protocol is drawn at the top of sync.c. */
 enum ocirun_msg_type {
-    OCIRUN_MSG_GO = 1,          /* parent -> setup: cgroup joined, go on                 */
+    OCIRUN_MSG_GO = 1,          /* parent -> setup: cgroup joined, go on; parent -> init: pid recorded, go on */
     OCIRUN_MSG_USERNS = 2,      /* setup -> parent: user ns unshared, write the id maps  */
     OCIRUN_MSG_MAPS_DONE = 3,   /* parent -> setup                                       */
     OCIRUN_MSG_INIT_PID = 4,    /* setup -> parent: `pid` is the init (host pid)         */

@@ -114,6 +114,10 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     /* Own session: the terminal's signals reach ocirun, which forwards them. */
     setsid();
     umask(0);
+    /* The parent answers INIT_PID with GO; until then the socket is the setup
+     * process's, and a record from us could overtake its INIT_PID. */
+    if (ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
+        die_reported(sync, &err);
 
     if (ocirun_set_names(p, &err) < 0 || ocirun_early_process(p, &err) < 0)
         die_reported(sync, &err);

@@ -16,7 +16,10 @@
  *   MAPS_DONE --------------------------> setresuid(0), unshare(rest),
  *                                         timens offsets, clone(CLONE_PARENT) -> init
  *                          <------------- INIT_PID (pid = init's host pid); _exit(0)
- *   reap setup process                                            rootfs, mounts, devices,
+ *   reap setup process, record the pid
+ *   GO ---------------------------------------------------------> (the init waits for this, so
+ *                                                                 its records never overtake
+ *                                                                 INIT_PID) rootfs, mounts, devices,
  *                                                                 masked/readonly paths, sysctl
  *                          <-------------------------------------- HOOKS
  *   prestart + createRuntime hooks
