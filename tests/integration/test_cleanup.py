@@ -1,0 +1,125 @@
+"""A failure at any stage leaves nothing behind: state dir, cgroup, mount, process."""
+
+import os
+import signal
+import subprocess
+import time
+
+import helpers
+from helpers import wait_for, pid_alive
+
+
+def _procs_with(text):
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                if text.encode() in f.read():
+                    out.append(int(p))
+        except OSError:
+            pass
+    return out
+
+
+def _assert_clean(root, cid, bundle):
+    assert not os.path.exists(os.path.join(root, cid)), "state dir left"
+    assert helpers.cgroup_dirs(cid) == [], "cgroup left"
+    assert helpers.host_mounts_mentioning(bundle.rootfs) == [], "mount left on the host"
+    assert _procs_with(cid) == [], "process left"
+
+
+def _check_failure(bundle, root, cid, run_ocirun, want_in_stderr):
+    r = run_ocirun("run", "-b", bundle.path, cid)
+    assert r.returncode == 1
+    assert want_in_stderr in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    run_ocirun("delete", "--force", cid)
+    _assert_clean(root, cid, bundle)
+
+
+def test_broken_mount(bundle, root, cid, run_ocirun):
+    bundle.config["mounts"].append({"destination": "/mnt", "type": "bind", "source": "/no/such/dir",
+                                    "options": ["rbind"]})
+    bundle.set_args("sleep", cid).write()
+    _check_failure(bundle, root, cid, run_ocirun, "mounts: mount `/no/such/dir` on `/mnt`: ENOENT")
+
+
+def test_bad_fs_mount(bundle, root, cid, run_ocirun):
+    bundle.config["mounts"].append({"destination": "/mnt", "type": "nosuchfs", "source": "x"})
+    bundle.set_args("sleep", cid).write()
+    _check_failure(bundle, root, cid, run_ocirun, "mounts: mount `x` on `/mnt`: ENODEV")
+
+
+def test_missing_binary(bundle, root, cid, run_ocirun):
+    bundle.set_args("/bin/" + cid).write()
+    _check_failure(bundle, root, cid, run_ocirun, "exec: \"/bin/%s\": stat `/bin/%s`: ENOENT" % (cid, cid))
+
+
+def test_failing_hooks(bundle, root, cid, run_ocirun, subtests):
+    for n, kind in enumerate(["prestart", "createRuntime", "createContainer", "startContainer", "poststart"]):
+        with subtests.test(hook=kind):
+            c = "%s-%d" % (cid, n)
+            bundle.config["hooks"] = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", "exit 9"]}]}
+            bundle.set_args("sleep", c).write()
+            r = run_ocirun("run", "-b", bundle.path, c)
+            assert r.returncode != 0
+            assert "%s hook `/bin/sh` exited with status 9" % kind in r.stderr, r.stderr
+            run_ocirun("delete", "--force", c)
+            _assert_clean(root, c, bundle)
+
+
+def test_failing_poststop_is_a_warning(bundle, root, cid, run_ocirun):
+    bundle.config["hooks"] = {"poststop": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 9"]}]}
+    bundle.set_args("true").write()
+    r = run_ocirun("run", "-b", bundle.path, cid)
+    assert r.returncode == 0
+    assert r.stderr == "warning: poststop hook `/bin/sh` exited with status 9\n"
+    _assert_clean(root, cid, bundle)
+
+
+def test_hook_timeout(bundle, root, cid, run_ocirun):
+    bundle.config["hooks"] = {"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}
+    bundle.set_args("sleep", cid).write()
+    t = time.monotonic()
+    r = run_ocirun("run", "-b", bundle.path, cid)
+    assert time.monotonic() - t < 10
+    assert r.returncode == 1 and "timed out after 1 s" in r.stderr
+    _assert_clean(root, cid, bundle)
+
+
+def test_sigkill_of_create_midway(bundle, root, cid, run_ocirun, tmp_path):
+    marker = tmp_path / "in-hook"
+    bundle.config["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": [
+        "sh", "-c", "touch %s; exec sleep 30 # %s" % (marker, cid)]}]}
+    bundle.set_args("sleep", cid).write()
+    p = subprocess.Popen([helpers.OCIRUN, "--root", root, "create", "-b", bundle.path, cid],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(marker.exists, what="the hook to start")
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    # the hook is ocirun's child, not the container's: it is the engine's to kill
+    for pid in _procs_with("# " + cid):
+        os.kill(pid, signal.SIGKILL)
+    r = run_ocirun("delete", "--force", cid)
+    assert (r.returncode, r.stderr) == (0, "")
+    wait_for(lambda: _procs_with(cid) == [], what="the init to die")
+    _assert_clean(root, cid, bundle)
+
+
+def test_bad_namespace_path(bundle, root, cid, run_ocirun):
+    """A namespace file of the wrong type: refused by name, nothing left."""
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        path = "/proc/%d/ns/net" % other.pid
+        ns = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "ipc"]
+        bundle.config["linux"]["namespaces"] = ns + [{"type": "ipc", "path": path}]
+        bundle.set_args("sleep", cid).write()
+        r = run_ocirun("run", "-b", bundle.path, cid)
+    finally:
+        other.kill()
+        other.wait()
+    assert r.returncode == 1
+    assert path in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    _assert_clean(root, cid, bundle)
