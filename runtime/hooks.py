@@ -34,15 +34,20 @@ def run_hook(h, which, state):
     timeout = h.get("timeout")
     envd = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
     try:
-        proc = subprocess.Popen(args, executable=path, env=envd, stdin=subprocess.PIPE, close_fds=True)
+        proc = subprocess.Popen(args, executable=path, env=envd, stdin=subprocess.PIPE,
+                                close_fds=True, bufsize=0)
     except OSError as e:
         raise errors.OciError("%s hook `%s`: %s" % (which, path, errors.strerror(e.errno))) from None
     try:
+        # A hook need not read its stdin: EPIPE here (or at close) is fine.
         try:
             proc.stdin.write(state)
         except BrokenPipeError:
             pass
-        proc.stdin.close()
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
         rc = proc.wait(timeout=timeout or None)
     except subprocess.TimeoutExpired:
         proc.kill()

@@ -63,7 +63,7 @@ class Channel:
         self.who = who  # pid whose death EOF means
 
     def send(self, mtype, fd=None):
-        import socket
+        import _socket as socket
         msg = self.ffi.new("struct ocirun_msg *")
         msg.type = mtype
         data = bytes(self.ffi.buffer(msg))
@@ -78,7 +78,7 @@ class Channel:
 
     def wait(self, want, step):
         """The next record, which must be `want`; returns (msg, fd or None)."""
-        import socket
+        import _socket as socket
         while True:
             try:
                 data, anc, _flags, _addr = self.sock.recvmsg(self.size, socket.CMSG_SPACE(4))
@@ -234,8 +234,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
 
     The init is left blocked on exec.fifo. The Container stays locked.
     """
-    import contextlib
-    import socket
+    import _socket as socket
     from . import core, plan as planmod, spec
     from .state import check_id
 
@@ -257,7 +256,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     from . import cgroups
     hooks = cfg.get("hooks") or {}
 
-    with contextlib.ExitStack() as undo:
+    with _Undo() as undo:
         if console is not None:
             undo.callback(console.close)
         data = {
@@ -267,12 +266,14 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             "annotations": cfg.get("annotations") or {},
             "hooks": {k: hooks[k] for k in ("poststart", "poststop") if hooks.get(k)},
         }
-        c = ctx.store.create(cid, data)
-        undo.callback(c.destroy)
         mgr = cgroups.open_manager(cid, linux, cgroups.check_driver(ctx.gopts.cgroup_manager, ctx.gopts.systemd_cgroup))
         if mgr is not None:
-            c.data["cgroup"] = mgr.to_dict()
-            c.save()
+            # in the very first state.json: a create killed midway leaves
+            # `delete --force` what it needs to remove the cgroup
+            data["cgroup"] = mgr.to_dict()
+        c = ctx.store.create(cid, data)
+        undo.callback(c.destroy)
+        if mgr is not None:
             undo.callback(mgr.destroy)
         fifo_fd = _make_fifo(c)
         undo.callback(os.close, fifo_fd)
@@ -334,6 +335,34 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     if console is not None:
         console.close()
     return c, init_pid, master
+
+
+class _Undo:
+    """contextlib.ExitStack's callback/pop_all, without importing contextlib
+    (12 ms on every create): run the callbacks, last first, on an exception."""
+
+    def __init__(self):
+        self._cbs = []
+
+    def callback(self, fn, *args):
+        self._cbs.append((fn, args))
+
+    def pop_all(self):
+        self._cbs = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        if typ is None:
+            return False
+        while self._cbs:
+            fn, args = self._cbs.pop()
+            try:
+                fn(*args)
+            except Exception as e:  # undo as much as possible; the first error is the one to show
+                LOG.debug("cleanup %s: %s" % (getattr(fn, "__name__", fn), e))
+        return False
 
 
 def _kill_cgroup(mgr):
@@ -560,7 +589,7 @@ class _Forwarder:
     proxied terminal, SIGWINCH resizes the pty instead."""
 
     def __init__(self, pid, master):
-        import signal
+        import _signal as signal
         self.pid = pid
         self.proxy = None
         if master is not None:
@@ -587,7 +616,7 @@ class _Forwarder:
         self.proxy.winch()
 
     def restore(self):
-        import signal
+        import _signal as signal
         if self.proxy is not None:
             self.proxy.__exit__(None, None, None)
         for sig, h in self.saved.items():

@@ -7,7 +7,8 @@ size kept in sync, restored on exit.
 """
 
 import os
-import socket
+
+import _socket as socket
 
 from . import errors
 
