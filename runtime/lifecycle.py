@@ -651,3 +651,93 @@ class _Forwarder:
                     _, status = os.waitpid(pid, 0)
             proxy.drain()
             return status
+
+
+# ---------------------------------------------------------------------------
+# exec
+# ---------------------------------------------------------------------------
+
+def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=None, preserve_fds=0):
+    """Run `proc` (a config.json `process`) in container `cid`; the exit code
+    in the foreground, 0 with --detach."""
+    import _socket as socket
+    from . import core, plan as planmod
+
+    c = ctx.store.load(cid)
+    try:
+        status = c.status()
+        if status not in (CREATED, RUNNING):
+            raise errors.OciError("cannot exec in a %s container" % status)
+        if proc.get("terminal") and not console_socket and detach:
+            raise errors.OciError("cannot allocate tty if ocirun will detach without setting console socket")
+        _fill_preserved_range(3 + preserve_fds + planmod.listen_fds())
+        ffi, lib = core.load()
+        if not detach:
+            lib.ocirun_set_subreaper(1)
+        console = None
+        with _Undo() as undo:
+            if console_socket:
+                from . import terminal
+                console = terminal.connect_console(console_socket)
+                undo.callback(console.close)
+            parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            undo.callback(parent_sock.close)
+            floor = 3 + preserve_fds + planmod.listen_fds()
+            child_fd = planmod._high_fd(child_sock.detach(), floor)
+            parent_fd = planmod._high_fd(os.dup(parent_sock.fileno()), floor)
+            p = planmod.build_tenant(ffi, proc, cid, c.pid, sync_fd=child_fd, parent_sync_fd=parent_fd,
+                                     preserve_fds=preserve_fds)
+            p.fds += [child_fd, parent_fd]
+            undo.callback(p.close)
+            err = ffi.new("struct ocirun_error *")
+            setup_pid = lib.ocirun_spawn(p.c, err)
+            if setup_pid < 0:
+                raise errors.CoreError(err.err_no, ffi.string(lib.ocirun_stage_name(err.stage)).decode(),
+                                       ffi.string(err.msg).decode(errors="replace"))
+            undo.callback(_kill_and_reap, setup_pid)
+            p.close()
+            ch = Channel(ffi, lib, parent_sock, setup_pid)
+            mgr = _manager(c)
+            if mgr is not None:
+                mgr.join(setup_pid)
+            ch.send(lib.OCIRUN_MSG_GO)
+            pid = _step_init_pid(ch)
+            undo.callback(_kill_and_reap, pid)
+            _reap(setup_pid)
+            ch.who = pid
+            ch.send(lib.OCIRUN_MSG_GO)
+            master = None
+            if p.terminal:
+                master = _step_terminal(ch)
+                if console is not None:
+                    from . import terminal
+                    terminal.send_master(console, master)
+                    os.close(master)
+                    master = None
+                else:
+                    undo.callback(os.close, master)
+            forwarding = None if detach else _Forwarder(pid, master)
+            try:
+                _step_ready(ch)
+            except BaseException:
+                if forwarding is not None:
+                    forwarding.restore()
+                raise
+            if pid_file:
+                atomic_write_path(pid_file, str(pid).encode())
+            undo.pop_all()
+        parent_sock.close()
+        if console is not None:
+            console.close()
+    finally:
+        c.close()
+    if detach:
+        return 0
+    try:
+        status = forwarding.wait()
+    finally:
+        forwarding.restore()
+        if master is not None:
+            os.close(master)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code

@@ -696,3 +696,52 @@ def _process(p, proc, linux, cid, no_new_keyring, listen):
         c.session_keyring = p.s(cid)
     p.terminal = bool(proc.get("terminal"))
     c.terminal = 1 if p.terminal else 0
+
+
+# /proc/PID/ns/<file> for each namespace type
+NS_FILES = {"user": "user", "mount": "mnt", "pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts",
+            "cgroup": "cgroup", "time": "time"}
+
+
+def build_tenant(ffi, proc, cid, init_pid, *, sync_fd, parent_sync_fd, preserve_fds=0, linux=None):
+    """The plan of `ocirun exec`: join every namespace of the container's init
+    that differs from ours, then set up `proc` (a config.json `process`)."""
+    p = Plan(ffi)
+    c = p.c
+    linux = linux or {}
+    listen = listen_fds()
+    p.preserve_fds = preserve_fds + listen
+    floor = 3 + p.preserve_fds
+    c.tenant = 1
+    c.sync_fd = sync_fd
+    c.parent_sync_fd = parent_sync_fd
+    c.fifo_fd = -1
+    c.preserve_fds = p.preserve_fds
+    c.seccomp_listener_fd = -1
+    joins = []
+    for t, f in NS_FILES.items():
+        path = "/proc/%d/ns/%s" % (init_pid, f)
+        try:
+            if os.readlink(path) == os.readlink("/proc/self/ns/" + f):
+                continue
+            # pid and time: the namespace children go to (for_children) is what counts
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise errors.OciError("open `%s`: %s" % (path, errors.strerror(e.errno))) from None
+        fd = _high_fd(fd, floor)
+        p.fds.append(fd)
+        joins.append((0 if t == "user" else 1, NS_FLAGS[t], fd, path))
+    joins.sort(key=lambda j: j[0])
+    for i, (_, flag, fd, path) in enumerate(joins):
+        c.join_fds[i] = fd
+        c.join_types[i] = flag
+        c.join_paths[i] = p.s(path)
+    c.n_join = len(joins)
+    p.namespaces = {t for _, _, _, t in []}
+    c.has_userns = 1 if any(j[1] == CLONE_NEWUSER for j in joins) else 0
+    p.new_namespaces = set()
+    p.core_hooks = False
+    _process(p, proc, linux, cid, True, listen)
+    return p

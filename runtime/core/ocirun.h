@@ -16,7 +16,7 @@
 
 /* CDEF-BEGIN */
 /* Bumped whenever this header changes; runtime/core.py refuses a stale .so. */
-static const int32_t OCIRUN_CORE_VERSION = 2;
+static const int32_t OCIRUN_CORE_VERSION = 3;
 
 /* Where a failure happened; ocirun_stage_name() spells it for messages. */
 enum ocirun_stage {
@@ -107,6 +107,11 @@ struct ocirun_sysctl { const char *path; const char *value; };  /* path: proc/sy
 struct ocirun_symlink { const char *target; const char *path; };
 
 struct ocirun_plan {
+    /* A tenant (`ocirun exec`): the process joins a running container's
+     * namespaces (join_fds) and is exec'd as soon as it is set up: no rootfs,
+     * no hooks, no fifo. */
+    uint32_t tenant;
+
     /* ---- fds inherited by the child (all O_CLOEXEC on the Python side) ---- */
     int32_t sync_fd;          /* the child's end of the socketpair                 */
     int32_t parent_sync_fd;   /* the parent's end: closed in the child             */

@@ -110,7 +110,7 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     /* Dies with ocirun until READY; named so `ps` shows where a hang is. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    prctl(PR_SET_NAME, "ocirun:[init]", 0, 0, 0);
+    prctl(PR_SET_NAME, p->tenant ? "ocirun:[exec]" : "ocirun:[init]", 0, 0, 0);
     /* Own session: the terminal's signals reach ocirun, which forwards them. */
     setsid();
     umask(0);
@@ -119,26 +119,32 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     if (ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
         die_reported(sync, &err);
 
-    if (ocirun_set_names(p, &err) < 0 || ocirun_early_process(p, &err) < 0)
-        die_reported(sync, &err);
-    if (ocirun_prepare_rootfs(p, &rootfd, &err) < 0 || ocirun_do_mounts(p, rootfd, &err) < 0 ||
-        ocirun_create_devices(p, rootfd, &err) < 0 || ocirun_do_sysctls(p, rootfd, &err) < 0 ||
-        ocirun_do_paths(p, rootfd, &err) < 0)
-        die_reported(sync, &err);
+    if (p->tenant) {
+        /* setns() into the mount namespace already put us at its root */
+        if (ocirun_early_process(p, &err) < 0)
+            die_reported(sync, &err);
+    } else {
+        if (ocirun_set_names(p, &err) < 0 || ocirun_early_process(p, &err) < 0)
+            die_reported(sync, &err);
+        if (ocirun_prepare_rootfs(p, &rootfd, &err) < 0 || ocirun_do_mounts(p, rootfd, &err) < 0 ||
+            ocirun_create_devices(p, rootfd, &err) < 0 || ocirun_do_sysctls(p, rootfd, &err) < 0 ||
+            ocirun_do_paths(p, rootfd, &err) < 0)
+            die_reported(sync, &err);
 
-    if (ocirun_sync_send(sync, OCIRUN_MSG_HOOKS, 0, -1) < 0) {
-        ocirun_fail(&err, OCIRUN_STAGE_SYNC, errno, "send HOOKS");
-        die_reported(sync, &err);
+        if (ocirun_sync_send(sync, OCIRUN_MSG_HOOKS, 0, -1) < 0) {
+            ocirun_fail(&err, OCIRUN_STAGE_SYNC, errno, "send HOOKS");
+            die_reported(sync, &err);
+        }
+        if (ocirun_sync_wait(sync, OCIRUN_MSG_HOOKS_DONE, &state_fd, &err) < 0)
+            die_reported(sync, &err);
+        if (ocirun_run_hooks(p->create_container_hooks, p->n_create_container_hooks, "createContainer",
+                             state_fd, &err) < 0)
+            die_reported(sync, &err);
+
+        if (ocirun_enter_rootfs(p, rootfd, &err) < 0)
+            die_reported(sync, &err);
+        close(rootfd);
     }
-    if (ocirun_sync_wait(sync, OCIRUN_MSG_HOOKS_DONE, &state_fd, &err) < 0)
-        die_reported(sync, &err);
-    if (ocirun_run_hooks(p->create_container_hooks, p->n_create_container_hooks, "createContainer",
-                         state_fd, &err) < 0)
-        die_reported(sync, &err);
-
-    if (ocirun_enter_rootfs(p, rootfd, &err) < 0)
-        die_reported(sync, &err);
-    close(rootfd);
 
     /* cwd: created as root if missing, before / may turn read-only */
     if (chdir(p->cwd) < 0) {
@@ -153,7 +159,7 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
         }
         close(fd);
     }
-    if (ocirun_finish_rootfs(p, &err) < 0 || ocirun_setup_terminal(p, sync, &err) < 0)
+    if ((!p->tenant && ocirun_finish_rootfs(p, &err) < 0) || ocirun_setup_terminal(p, sync, &err) < 0)
         die_reported(sync, &err);
 
     if (ocirun_set_process(p, &err) < 0)
@@ -180,6 +186,8 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     if (ocirun_sync_send(sync, OCIRUN_MSG_READY, 0, -1) < 0)
         _exit(1);
     close(sync);
+    if (p->tenant)
+        goto exec;
 
     /* Block until `start` opens the fifo for reading. The fd was opened O_PATH
      * on the host before pivot_root; reopening it through /proc/self/fd gives a
@@ -200,6 +208,7 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     if (ocirun_run_hooks(p->start_container_hooks, p->n_start_container_hooks, "startContainer", state_fd,
                          &err) < 0)
         die_stderr(&err, 1);
+exec:
     ocirun_close_fds_from(3 + p->preserve_fds);
     if (p->no_new_privileges && ocirun_load_seccomp(p, &err) < 0)
         die_stderr(&err, 1);
