@@ -1,0 +1,210 @@
+/* sectool: the container-side half of the security regression suite.
+ * Compiled (static) at test time into each rootfs that needs it; never
+ * committed as a binary. Every subcommand prints one fact per line for the
+ * Python side to judge; it never decides pass/fail itself.
+ *
+ *   scan PID|match:TEXT ...  try to open for writing /proc/P/exe, every
+ *                            /proc/P/map_files/ and /proc/P/fd/ entries of each
+ *                            target (match: = every pid whose cmdline holds
+ *                            TEXT, but not ourselves); print
+ *                              W <path> <errno|0>     (0 = a writable fd: bad)
+ *                              H <path> <dev>:<ino>   (an O_PATH handle we got)
+ *                              D <path> <errno>       (directory not listable)
+ *   exefd N LOADER_ERRNO     after fakeld: fd N is an O_PATH handle on what
+ *                            /proc/self/exe was while the host binary ran
+ *   fds                      list /proc/self/fd: "F <fd> <target>"
+ *   cwd                      "C <getcwd or errno> <dev>:<ino of .>"
+ *   ids                      "U <uid> <euid>"
+ *   swap A B STOPFILE        renameat2(RENAME_EXCHANGE) A<->B until STOPFILE exists
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define WFLAGS (O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+
+static void try_write(const char *path)
+{
+    int fd = open(path, WFLAGS);
+    if (fd >= 0) {
+        /* never write a byte: opening is the proof */
+        close(fd);
+        printf("W %s 0\n", path);
+    } else {
+        printf("W %s %d\n", path, errno);
+    }
+}
+
+static void try_handle(const char *path)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0)
+        printf("H %s %lu:%lu\n", path, (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void scan_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        printf("D %s %d\n", dir, errno);
+        return;
+    }
+    struct dirent *e;
+    char p[PATH_MAX];
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        try_handle(p);
+        try_write(p);
+    }
+    closedir(d);
+}
+
+static void scan_pid(int pid)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/exe", pid);
+    try_handle(p);
+    try_write(p);
+    snprintf(p, sizeof(p), "/proc/%d/map_files", pid);
+    scan_dir(p);
+    snprintf(p, sizeof(p), "/proc/%d/fd", pid);
+    scan_dir(p);
+}
+
+static int cmdline_has(int pid, const char *text)
+{
+    char p[64], buf[4096];
+    snprintf(p, sizeof(p), "/proc/%d/cmdline", pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    for (ssize_t i = 0; i < n; i++)
+        if (!buf[i])
+            buf[i] = ' ';
+    buf[n] = 0;
+    return strstr(buf, text) != NULL;
+}
+
+static int cmd_scan(int argc, char **argv)
+{
+    int self = getpid();
+    for (int i = 0; i < argc; i++) {
+        if (!strncmp(argv[i], "match:", 6)) {
+            DIR *d = opendir("/proc");
+            struct dirent *e;
+            while (d && (e = readdir(d))) {
+                int pid = atoi(e->d_name);
+                if (pid > 0 && pid != self && pid != getppid() && cmdline_has(pid, argv[i] + 6)) {
+                    printf("P %d\n", pid);
+                    scan_pid(pid);
+                }
+            }
+            if (d)
+                closedir(d);
+        } else {
+            printf("P %s\n", argv[i]);
+            scan_pid(atoi(argv[i]));
+        }
+    }
+    return 0;
+}
+
+static int cmd_exefd(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    int fd = atoi(argv[0]);
+    printf("L loader-open-wronly %s\n", argv[1]);
+    struct stat st;
+    if (fstat(fd, &st) == 0)
+        printf("H exe-handle %lu:%lu\n", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+    else
+        printf("H exe-handle none %d\n", errno);
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+    try_write(p);
+    return 0;
+}
+
+static int cmd_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) {
+        printf("D /proc/self/fd %d\n", errno);
+        return 1;
+    }
+    int me = dirfd(d);
+    struct dirent *e;
+    char p[300], t[PATH_MAX];
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == me)
+            continue;
+        snprintf(p, sizeof(p), "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(p, t, sizeof(t) - 1);
+        t[n > 0 ? n : 0] = 0;
+        printf("F %s %s\n", e->d_name, t);
+    }
+    closedir(d);
+    return 0;
+}
+
+static int cmd_cwd(void)
+{
+    char buf[PATH_MAX];
+    struct stat st;
+    if (!getcwd(buf, sizeof(buf)))
+        snprintf(buf, sizeof(buf), "errno=%d", errno);
+    if (stat(".", &st) < 0)
+        memset(&st, 0, sizeof(st));
+    printf("C %s %lu:%lu\n", buf, (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+    return 0;
+}
+
+static int cmd_swap(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    for (long i = 0; access(argv[2], F_OK) != 0; i++)
+        syscall(SYS_renameat2, AT_FDCWD, argv[0], AT_FDCWD, argv[1], 2 /* RENAME_EXCHANGE */);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2)
+        return 2;
+    const char *c = argv[1];
+    if (!strcmp(c, "scan"))
+        return cmd_scan(argc - 2, argv + 2);
+    if (!strcmp(c, "exefd"))
+        return cmd_exefd(argc - 2, argv + 2);
+    if (!strcmp(c, "fds"))
+        return cmd_fds();
+    if (!strcmp(c, "cwd"))
+        return cmd_cwd();
+    if (!strcmp(c, "ids")) {
+        printf("U %d %d\n", (int)getuid(), (int)geteuid());
+        return 0;
+    }
+    if (!strcmp(c, "swap"))
+        return cmd_swap(argc - 2, argv + 2);
+    return 2;
+}
