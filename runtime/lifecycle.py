@@ -121,7 +121,7 @@ class Channel:
 
 
 _MSG_NAMES = {1: "GO", 2: "USERNS", 3: "MAPS_DONE", 4: "INIT_PID", 5: "HOOKS", 6: "HOOKS_DONE",
-              7: "TERMINAL", 8: "READY", 9: "ERROR", 10: "WARNING"}
+              7: "TERMINAL", 8: "READY", 9: "ERROR", 10: "WARNING", 11: "MOUNT_FD"}
 
 
 def _step_cgroup(ch, mgr, setup_pid, linux):
@@ -159,6 +159,27 @@ def _step_id_maps(ch, setup_pid, plan):
 def _step_init_pid(ch):
     msg, _ = ch.wait(ch.lib.OCIRUN_MSG_INIT_PID, "namespace setup")
     return msg.pid
+
+
+def _step_idmapped_trees(ch, plan, init_pid):
+    """idmapped mounts need privilege over the filesystem, which the container
+    has not: make each tree here, send it down, the init attaches it."""
+    if not plan.idmap_mounts:
+        return
+    path = "/proc/%d/ns/user" % init_pid
+    userns = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for source, recursive, ridmap in plan.idmap_mounts:
+            err = ch.ffi.new("struct ocirun_error *")
+            fd = ch.lib.ocirun_idmapped_tree(source.encode(), userns, recursive, ridmap, err)
+            if fd < 0:
+                raise errors.CoreError(err.err_no, "mounts", ch.ffi.string(err.msg).decode(errors="replace"))
+            try:
+                ch.send(ch.lib.OCIRUN_MSG_MOUNT_FD, fd)
+            finally:
+                os.close(fd)
+    finally:
+        os.close(userns)
 
 
 def _step_hooks(ch, c, hooks, core_hooks, init_pid):
@@ -310,6 +331,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         c.data["pid"] = init_pid
         c.data["init_start"] = st[1] if st else None
         c.save()
+        _step_idmapped_trees(ch, p, init_pid)
         ch.send(lib.OCIRUN_MSG_GO)
 
         _step_hooks(ch, c, hooks, p.core_hooks, init_pid)

@@ -200,6 +200,7 @@ class Plan:
         self.gid_mappings = []
         self.terminal = False
         self.preserve_fds = 0
+        self.idmap_mounts = []  # (source, recursive tree, recursive idmap), in mount order
 
     # -- cffi helpers -------------------------------------------------------
     def s(self, text):
@@ -410,7 +411,8 @@ def _mounts(p, cfg, bundle):
             entries.extend(_cgroup_mounts(dest, flags))
             continue
         e = {"destination": dest, "propagation": prop, "attr_set": aset, "attr_clr": aclr,
-             "idmap": idmap, "field": field}
+             "idmap": idmap, "field": field, "uidMappings": m.get("uidMappings"),
+             "gidMappings": m.get("gidMappings")}
         if is_bind:
             if not src:
                 raise _err(field + ".source", "a bind mount needs a source")
@@ -444,8 +446,12 @@ def _mounts(p, cfg, bundle):
         if e.get("idmap"):
             if not p.c.has_userns:
                 raise _err(e["field"] + ".options", "%s needs a user namespace" % e["idmap"])
-            a.idmap_userns_fd = -2  # the container's own user namespace
+            if e.get("uidMappings") or e.get("gidMappings"):
+                raise _err(e["field"], "idmap mounts with their own uidMappings/gidMappings are not supported "
+                           "(they use the container's user namespace)")
+            a.idmap_userns_fd = -2  # idmapped by the parent to the container's user namespace
             a.idmap_recursive = 1 if e["idmap"] == "ridmap" else 0
+            p.idmap_mounts.append((e["source"], bool(e["flags"] & MS_REC), e["idmap"] == "ridmap"))
         a.dest_is_file = 1 if e.get("dest_is_file") else 0
         a.is_remount = 1 if e.get("is_remount") else 0
     c.mounts = arr

@@ -42,6 +42,7 @@ int ocirun_set_names(const struct ocirun_plan *p, struct ocirun_error *err);
 
 /* rootfs.c */
 int ocirun_prepare_rootfs(const struct ocirun_plan *p, int *rootfd, struct ocirun_error *err);
+int ocirun_receive_trees(const struct ocirun_plan *p, struct ocirun_error *err);
 int ocirun_do_mounts(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err);
 int ocirun_do_paths(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err);
 int ocirun_do_sysctls(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err);

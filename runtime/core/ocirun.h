@@ -16,7 +16,7 @@
 
 /* CDEF-BEGIN */
 /* Bumped whenever this header changes; runtime/core.py refuses a stale .so. */
-static const int32_t OCIRUN_CORE_VERSION = 3;
+static const int32_t OCIRUN_CORE_VERSION = 4;
 
 /* Where a failure happened; ocirun_stage_name() spells it for messages. */
 enum ocirun_stage {
@@ -56,7 +56,9 @@ enum ocirun_msg_type {
     OCIRUN_MSG_TERMINAL = 7,    /* init -> parent: carries the pty master (SCM_RIGHTS)   */
     OCIRUN_MSG_READY = 8,       /* init -> parent: about to block on exec.fifo           */
     OCIRUN_MSG_ERROR = 9,       /* child -> parent: err_no, stage, text; then _exit      */
-    OCIRUN_MSG_WARNING = 10     /* child -> parent: text to log as a warning             */
+    OCIRUN_MSG_WARNING = 10,    /* child -> parent: text to log as a warning             */
+    OCIRUN_MSG_MOUNT_FD = 11    /* parent -> init, before GO: one idmapped detached tree per
+                                   idmap mount, in mount order (SCM_RIGHTS)               */
 };
 
 struct ocirun_msg {
@@ -79,7 +81,8 @@ struct ocirun_mount {
     uint64_t propagation;     /* MS_SHARED / MS_SLAVE / MS_PRIVATE / MS_UNBINDABLE (| MS_REC) */
     uint64_t attr_set;        /* mount_setattr(AT_RECURSIVE) for the r* options        */
     uint64_t attr_clr;
-    int32_t idmap_userns_fd;  /* >= 0: MOUNT_ATTR_IDMAP with this user ns; -2: the container's */
+    int32_t idmap_userns_fd;  /* -1: no idmap; -2: idmapped by the parent (MOUNT_FD record):
+                                 only a process privileged over the filesystem may make one */
     uint32_t idmap_recursive; /* ridmap */
     uint32_t dest_is_file;    /* create a file (not a directory) when missing          */
     uint32_t is_remount;      /* MS_REMOUNT of an earlier entry's destination          */
@@ -193,6 +196,12 @@ struct ocirun_plan {
  * everything after that travels over plan->sync_fd's peer. On failure returns
  * -1 with err filled. The caller must be single-threaded. */
 int32_t ocirun_spawn(const struct ocirun_plan *plan, struct ocirun_error *err);
+
+/* Parent side of an idmap mount: a detached clone of `source` (recursive:
+ * AT_RECURSIVE) idmapped to the user namespace userns_fd; returns the tree's
+ * fd, or -1 with err filled. */
+int32_t ocirun_idmapped_tree(const char *source, int32_t userns_fd, uint32_t recursive,
+                             uint32_t idmap_recursive, struct ocirun_error *err);
 
 const char *ocirun_stage_name(uint32_t stage);
 int32_t ocirun_core_version(void);

@@ -73,31 +73,51 @@ int ocirun_prepare_rootfs(const struct ocirun_plan *p, int *rootfd, struct ociru
     return 0;
 }
 
-static int mount_idmapped(const struct ocirun_mount *m, int dstfd, struct ocirun_error *err)
+int32_t ocirun_idmapped_tree(const char *source, int32_t userns_fd, uint32_t recursive,
+                             uint32_t idmap_recursive, struct ocirun_error *err)
 {
-    int usernsfd = m->idmap_userns_fd, own = -1;
-    if (usernsfd == -2)
-        usernsfd = own = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-    if (usernsfd < 0)
-        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "open user namespace for idmapped mount `%s`",
-                           m->destination);
-    unsigned int otflags = OCIRUN_OPEN_TREE_CLONE | O_CLOEXEC | ((m->flags & MS_REC) ? AT_RECURSIVE : 0);
-    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, otflags);
-    if (tree < 0) {
-        int e = errno;
-        if (own >= 0) close(own);
-        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "open_tree `%s` for `%s`", m->source, m->destination);
-    }
-    struct ocirun_mount_attr a = {.attr_set = OCIRUN_MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)usernsfd};
-    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (m->idmap_recursive ? AT_RECURSIVE : 0),
-                &a, sizeof(a)) < 0) {
+    memset(err, 0, sizeof(*err));
+    unsigned int otflags = OCIRUN_OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? AT_RECURSIVE : 0);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, source, otflags);
+    if (tree < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "open_tree `%s` for an idmapped mount", source);
+    struct ocirun_mount_attr a = {.attr_set = OCIRUN_MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd};
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (idmap_recursive ? AT_RECURSIVE : 0), &a,
+                sizeof(a)) < 0) {
         int e = errno;
         close(tree);
-        if (own >= 0) close(own);
-        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "idmap mount `%s` on `%s`", m->source, m->destination);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "idmap `%s`", source);
     }
-    if (own >= 0)
-        close(own);
+    return tree;
+}
+
+/* Trees the parent idmapped for us (MOUNT_FD records), in mount order. */
+static int tree_fds[256];
+static unsigned int n_tree_fds, next_tree_fd;
+
+int ocirun_receive_trees(const struct ocirun_plan *p, struct ocirun_error *err)
+{
+    for (uint32_t i = 0; i < p->n_mounts; i++) {
+        if (p->mounts[i].idmap_userns_fd != -2)
+            continue;
+        if (n_tree_fds >= 256)
+            return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, E2BIG, "too many idmapped mounts");
+        int fd = -1;
+        if (ocirun_sync_wait(p->sync_fd, OCIRUN_MSG_MOUNT_FD, &fd, err) < 0)
+            return -1;
+        if (fd < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_SYNC, EPROTO, "MOUNT_FD without a tree for `%s`",
+                               p->mounts[i].destination);
+        tree_fds[n_tree_fds++] = fd;
+    }
+    return 0;
+}
+
+static int mount_idmapped(const struct ocirun_mount *m, int dstfd, struct ocirun_error *err)
+{
+    if (next_tree_fd >= n_tree_fds)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, EPROTO, "no idmapped tree for `%s`", m->destination);
+    int tree = tree_fds[next_tree_fd++];
     if (syscall(SYS_move_mount, tree, "", dstfd, "",
                 OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH) < 0) {
         int e = errno;

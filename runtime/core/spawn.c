@@ -116,7 +116,7 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     umask(0);
     /* The parent answers INIT_PID with GO; until then the socket is the setup
      * process's, and a record from us could overtake its INIT_PID. */
-    if (ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
+    if (ocirun_receive_trees(p, &err) < 0 || ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
         die_reported(sync, &err);
 
     if (p->tenant) {
@@ -244,9 +244,6 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
             keep[n++] = p->seccomp_listener_fd;
         for (uint32_t i = 0; i < p->n_join && i < 8; i++)
             keep[n++] = p->join_fds[i];
-        for (uint32_t i = 0; i < p->n_mounts && n < 32; i++)
-            if (p->mounts[i].idmap_userns_fd >= 0)
-                keep[n++] = p->mounts[i].idmap_userns_fd;
         ocirun_close_fds_except(3 + p->preserve_fds, keep, n);
     }
     ocirun_mark_fds_cloexec(3);

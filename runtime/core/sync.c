@@ -17,6 +17,7 @@
  *                                         timens offsets, clone(CLONE_PARENT) -> init
  *                          <------------- INIT_PID (pid = init's host pid); _exit(0)
  *   reap setup process, record the pid
+ *   [MOUNT_FD + idmapped tree, one per idmap mount] ---------------->
  *   GO ---------------------------------------------------------> (the init waits for this, so
  *                                                                 its records never overtake
  *                                                                 INIT_PID) rootfs, mounts, devices,
@@ -56,6 +57,7 @@ static const char *msg_name(uint32_t t)
     case OCIRUN_MSG_READY: return "READY";
     case OCIRUN_MSG_ERROR: return "ERROR";
     case OCIRUN_MSG_WARNING: return "WARNING";
+    case OCIRUN_MSG_MOUNT_FD: return "MOUNT_FD";
     }
     return "unknown";
 }

@@ -134,3 +134,30 @@ def test_oom_score_adj_and_keyring(bundle, cid, run_ocirun):
     r = run_ocirun("run", "-b", bundle.path, cid)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[0] == "123"
+
+
+def test_idmapped_bind_mount(bundle_template, root, cid, run_ocirun):
+    import shutil
+    import tempfile
+    base = tempfile.mkdtemp(prefix="ocirun-idmap-", dir="/tmp")
+    try:
+        os.chmod(base, 0o755)  # container root is host 100000: it must reach the rootfs
+        b = helpers.make_bundle(bundle_template, os.path.join(base, "bundle"), own_rootfs=True)
+        os.chmod(b.path, 0o755)
+        src = os.path.join(base, "src")
+        os.mkdir(src)
+        with open(os.path.join(src, "f"), "w") as f:
+            f.write("x")
+        b.config["linux"]["namespaces"].append({"type": "user"})
+        m = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        b.config["linux"]["uidMappings"] = m
+        b.config["linux"]["gidMappings"] = m
+        b.config["mounts"] = [x for x in b.config["mounts"] if x["type"] != "cgroup"] + [
+            {"destination": "/tmp/idmapped", "type": "bind", "source": src, "options": ["rbind", "idmap"]},
+            {"destination": "/tmp/plain", "type": "bind", "source": src, "options": ["rbind"]}]
+        b.set_args("sh", "-c", "stat -c %u /tmp/idmapped/f /tmp/plain/f").write()
+        r = run_ocirun("run", "-b", b.path, cid)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["0", "65534"]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
