@@ -109,11 +109,14 @@ class Channel:
 
     def _exit_note(self):
         pid = self.who
+        if pid is None or pid in _REAPED:
+            return ""
         try:
             got, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             return ""
         if got == pid:
+            _REAPED.add(pid)
             self.who = None
             code = os.waitstatus_to_exitcode(status)
             return " (exit status %d)" % code if code >= 0 else " (killed by signal %d)" % -code
@@ -210,14 +213,23 @@ def _step_ready(ch):
     ch.wait(ch.lib.OCIRUN_MSG_READY, "process setup")
 
 
+_REAPED = set()  # our children already waited for: their pids may belong to anyone now
+
+
 def _reap(pid):
+    if pid in _REAPED:
+        return
     try:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
+    _REAPED.add(pid)
 
 
 def _kill_and_reap(pid):
+    """Undo step for a child we spawned; never signals a pid once reaped (reuse)."""
+    if pid in _REAPED:
+        return
     try:
         os.kill(pid, SIGKILL)
     except ProcessLookupError:
