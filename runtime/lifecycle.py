@@ -317,7 +317,8 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         parent_fd = planmod._high_fd(os.dup(parent_sock.fileno()), floor)
         fifo_hi = planmod._high_fd(os.dup(fifo_fd), floor)
         p = planmod.build(ffi, cfg, bundle, cid, sync_fd=child_fd, parent_sync_fd=parent_fd, fifo_fd=fifo_hi,
-                          no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds)
+                          no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
+                          cgroup_dirs=planmod.cgroup_dirs_of(data.get("cgroup")))
         p.fds += [child_fd, parent_fd, fifo_hi]
         undo.callback(p.close)
         c.data["namespaces"] = sorted(p.new_namespaces)

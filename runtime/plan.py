@@ -238,8 +238,28 @@ def listen_fds():
     return int(v) if v.isdigit() else 0
 
 
+def cgroup_dirs_of(manager_dict):
+    """{hierarchy name under /sys/fs/cgroup ('' for a pure v2 host): the container's cgroup dir}."""
+    out = {}
+
+    def walk(d):
+        if isinstance(d, dict):
+            if isinstance(d.get("dir"), str) and isinstance(d.get("mount"), str):
+                m = d["mount"].rstrip("/")
+                name = "" if m == "/sys/fs/cgroup" else m.rsplit("/", 1)[-1]
+                out[name] = d["dir"]
+            for v in d.values():
+                walk(v)
+        elif isinstance(d, list):
+            for v in d:
+                walk(v)
+
+    walk(manager_dict or {})
+    return out
+
+
 def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=False,
-          no_new_keyring=False, preserve_fds=0):
+          no_new_keyring=False, preserve_fds=0, cgroup_dirs=None):
     """The plan for config `cfg` (validated); raises ConfigError naming the field."""
     p = Plan(ffi)
     c = p.c
@@ -258,7 +278,7 @@ def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=F
     _namespaces(p, linux, floor)
     _names(p, cfg, linux)
     _rootfs(p, cfg, linux, bundle, no_pivot)
-    _mounts(p, cfg, bundle)
+    _mounts(p, cfg, bundle, cgroup_dirs)
     _devices(p, linux)
     _paths(p, linux)
     _hooks(p, cfg)
@@ -395,7 +415,7 @@ def _parse_options(options, field):
     return flags, clear, prop, aset, aclr, ",".join(data), idmap
 
 
-def _mounts(p, cfg, bundle):
+def _mounts(p, cfg, bundle, cgroup_dirs=None):
     entries = []
     for i, m in enumerate(cfg.get("mounts") or []):
         field = "mounts[%d]" % i
@@ -408,7 +428,10 @@ def _mounts(p, cfg, bundle):
         src = m.get("source")
         is_bind = bool(flags & MS_BIND) or mtype == "bind"
         if mtype == "cgroup" and not is_bind:
-            entries.extend(_cgroup_mounts(dest, flags))
+            # Without a cgroup namespace a cgroup mount would show the host's whole
+            # tree: bind the container's own cgroup directories instead (as runc).
+            own = cgroup_dirs if ("cgroup" not in p.new_namespaces and cgroup_dirs) else None
+            entries.extend(_cgroup_mounts(dest, flags, own))
             continue
         e = {"destination": dest, "propagation": prop, "attr_set": aset, "attr_clr": aclr,
              "idmap": idmap, "field": field, "uidMappings": m.get("uidMappings"),
@@ -458,7 +481,7 @@ def _mounts(p, cfg, bundle):
     c.n_mounts = len(entries)
 
 
-def _cgroup_mounts(dest, flags):
+def _cgroup_mounts(dest, flags, own_dirs=None):
     """A `cgroup` mount, the way runc does it for the host's layout.
 
     Pure v2: one cgroup2 mount. v1 or hybrid: a tmpfs at the destination with
@@ -467,11 +490,20 @@ def _cgroup_mounts(dest, flags):
     """
     layout = cgroup_layout()
     base = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME | MS_NOATIME | MS_STRICTATIME)
+    def bind(d, name):
+        return {"destination": d, "source": own_dirs[name], "fstype": None, "flags": MS_BIND | MS_REC,
+                "remount_flags": base | (flags & MS_RDONLY)}
+
     if layout and layout[0][1] == "cgroup2" and layout[0][0] == "":
+        if own_dirs and "" in own_dirs:
+            return [bind(dest, "")]
         return [{"destination": dest, "source": "cgroup2", "fstype": "cgroup2", "flags": flags & ~MS_REC}]
     out = [{"destination": dest, "source": "tmpfs", "fstype": "tmpfs", "data": "mode=755",
             "flags": MS_NOSUID | MS_NODEV | MS_NOEXEC}]
     for name, fstype, data in layout:
+        if own_dirs and name in own_dirs:
+            out.append(bind(dest + "/" + name, name))
+            continue
         out.append({"destination": dest + "/" + name, "source": "cgroup", "fstype": fstype, "data": data,
                     "flags": base | (flags & MS_RDONLY)})
     if flags & MS_RDONLY:

@@ -270,3 +270,12 @@ def test_terminal_needs_console_socket(bundle, root, cid, run_ocirun):
     r = run_ocirun("create", "-b", bundle.path, cid)
     assert r.returncode == 1 and "console socket" in r.stderr
     assert not os.path.exists(os.path.join(root, cid))
+
+
+def test_cgroup_mount_without_cgroupns_shows_only_the_container(bundle, cid, run_ocirun):
+    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "cgroup"]
+    bundle.set_args("sh", "-c", "grep ' /sys/fs/cgroup/' /proc/self/mountinfo | cut -d' ' -f4,5").write()
+    r = run_ocirun("run", "-b", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    roots = {l.split()[1]: l.split()[0] for l in r.stdout.splitlines()}
+    assert roots and all(v.endswith("/" + cid) for v in roots.values()), roots
