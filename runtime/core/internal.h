@@ -64,6 +64,10 @@ int ocirun_preserve_fds(const struct ocirun_plan *p, struct ocirun_error *err);
 void ocirun_close_fds_from(unsigned int from);
 void ocirun_close_fds_except(unsigned int from, const int *keep, unsigned int n);
 
+/* exeseal.c */
+int ocirun_exeseal_prepare(void);
+int ocirun_exeseal_exec(int seal_fd, const char *path, const char *const *argv, const char *const *envp);
+
 /* hooks.c */
 int ocirun_run_hooks(const struct ocirun_hook *hooks, uint32_t n, const char *which, int state_fd,
                      struct ocirun_error *err);

@@ -103,7 +103,7 @@ static void set_cpus(const uint8_t *mask, uint32_t len)
 __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
 {
     struct ocirun_error err;
-    int sync = p->sync_fd, rootfd = -1, state_fd = -1;
+    int sync = p->sync_fd, rootfd = -1, state_fd = -1, seal_fd;
     char exe[PATH_MAX];
     memset(&err, 0, sizeof(err));
 
@@ -118,6 +118,8 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
      * process's, and a record from us could overtake its INIT_PID. */
     if (ocirun_receive_trees(p, &err) < 0 || ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
         die_reported(sync, &err);
+    /* made now, while no seccomp filter can refuse memfd_create (exeseal.c) */
+    seal_fd = ocirun_exeseal_prepare();
 
     if (p->tenant) {
         /* setns() into the mount namespace already put us at its root */
@@ -209,10 +211,10 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
                          &err) < 0)
         die_stderr(&err, 1);
 exec:
-    ocirun_close_fds_from(3 + p->preserve_fds);
+    ocirun_close_fds_except(3 + p->preserve_fds, &seal_fd, seal_fd >= 0 ? 1 : 0);
     if (p->no_new_privileges && ocirun_load_seccomp(p, &err) < 0)
         die_stderr(&err, 1);
-    execve(exe, (char *const *)p->argv, (char *const *)p->envp);
+    ocirun_exeseal_exec(seal_fd, exe, p->argv, p->envp);
     ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "exec `%s`", exe);
     die_stderr(&err, errno == ENOENT ? 127 : 126);
 }

@@ -84,3 +84,18 @@ def test_cwd_through_proc_fd_is_refused(bundle, root, cid, run_ocirun):
         r = run_ocirun("run", "-b", bundle.path, c)
         assert r.returncode != 0 or "/proc/self/fd" in r.stdout, r.stdout
         assert "home" not in r.stdout.split()
+
+
+def test_proc_self_exe_interpreter_never_runs_the_host_binary(own_bundle, root, cid, run_ocirun):
+    """CVE-2019-5736: an entrypoint `#!/proc/self/exe` must not get the host's
+    Python (what the init is until its last exec): the init execs through a
+    sealed memfd trampoline, which refuses to serve as an interpreter."""
+    evil = os.path.join(own_bundle.rootfs, "evil")
+    with open(evil, "w") as f:
+        f.write("#!/proc/self/exe\nprint('host python ran')\n")
+    os.chmod(evil, 0o755)
+    own_bundle.set_args("/evil").write()
+    r = run_ocirun("run", "-b", own_bundle.path, cid)
+    assert r.returncode == 127
+    assert "host python ran" not in r.stdout
+    assert r.stderr == "ocirun: exec failed\n"

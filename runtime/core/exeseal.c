@@ -1,0 +1,100 @@
+/* The last exec, through a sealed copy of a tiny trampoline (CVE-2019-5736).
+ *
+ * Until its final execve the init is a copy of ocirun, i.e. of the host's
+ * Python interpreter, and /proc/self/exe names that binary. A container image
+ * whose entrypoint is a script starting `#!/proc/self/exe` would make the
+ * kernel run the host's Python inside the container, which could then open
+ * that binary for writing once it is idle. Non-dumpable already closes
+ * /proc/PID/exe to other processes; this closes the interpreter path:
+ *
+ *   the init execveat()s a sealed memfd holding a 212-byte static ELF whose
+ *   only job is execve(argv[1], &argv[2], envp). While it runs,
+ *   /proc/self/exe is that memfd (sealed: never writable), so a
+ *   `#!/proc/self/exe` entrypoint re-runs the trampoline, which sees no
+ *   marker in argv[0] and exits 127 with `ocirun: exec failed`.
+ *
+ * x86_64 only for now; elsewhere (or when the kernel refuses to exec a memfd,
+ * vm.memfd_noexec=2, or a seccomp profile denies execveat) the init falls back
+ * to a plain execve, still non-dumpable.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+
+#if defined(__x86_64__)
+/* ELF64 header + one PT_LOAD (R+X at 0x400000) + code:
+ *   if (*argv[0] != 1) goto fail;  execve(argv[1], &argv[2], envp);
+ *   fail: write(2, "ocirun: exec failed\n", 20); exit_group(127);
+ * Built from 14 lines of assembly; see the commit that added this file. */
+static const unsigned char trampoline[] = {
+    0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x3e, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0x78, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x38, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xd4, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xd4, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x48, 0x8b, 0x44, 0x24, 0x08, 0x80, 0x38, 0x01, 0x75, 0x1a, 0x48, 0x8b,
+    0x7c, 0x24, 0x10, 0x48, 0x8d, 0x74, 0x24, 0x18, 0x48, 0x8b, 0x04, 0x24,
+    0x48, 0x8d, 0x54, 0xc4, 0x10, 0xb8, 0x3b, 0x00, 0x00, 0x00, 0x0f, 0x05,
+    0xbf, 0x02, 0x00, 0x00, 0x00, 0x48, 0x8d, 0x35, 0x18, 0x00, 0x00, 0x00,
+    0xba, 0x14, 0x00, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x05,
+    0xbf, 0x7f, 0x00, 0x00, 0x00, 0xb8, 0xe7, 0x00, 0x00, 0x00, 0x0f, 0x05,
+    0x6f, 0x63, 0x69, 0x72, 0x75, 0x6e, 0x3a, 0x20, 0x65, 0x78, 0x65, 0x63,
+    0x20, 0x66, 0x61, 0x69, 0x6c, 0x65, 0x64, 0x0a,
+};
+#endif
+
+int ocirun_exeseal_prepare(void)
+{
+#if defined(__x86_64__)
+    int fd = (int)syscall(SYS_memfd_create, "ocirun-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (fd < 0 && errno == EINVAL)  /* kernels before 6.3 know no MFD_EXEC */
+        fd = (int)syscall(SYS_memfd_create, "ocirun-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -1;
+    if (write(fd, trampoline, sizeof(trampoline)) != (ssize_t)sizeof(trampoline) ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_ADD_SEALS, F_SEAL_EXEC);  /* 6.3+: no chmod either */
+    fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL);
+    return fd;
+#else
+    return -1;
+#endif
+}
+
+static const char *tramp_argv[8192];
+
+int ocirun_exeseal_exec(int seal_fd, const char *path, const char *const *argv, const char *const *envp)
+{
+    if (seal_fd >= 0) {
+        size_t n = 0;
+        while (argv[n])
+            n++;
+        if (n + 3 <= sizeof(tramp_argv) / sizeof(tramp_argv[0])) {
+            tramp_argv[0] = "\1";  /* the marker the trampoline checks */
+            tramp_argv[1] = path;
+            memcpy(&tramp_argv[2], argv, (n + 1) * sizeof(char *));
+            syscall(SYS_execveat, seal_fd, "", tramp_argv, envp, AT_EMPTY_PATH);
+            /* refused (memfd_noexec, seccomp): fall through to a plain execve */
+        }
+    }
+    return execve(path, (char *const *)argv, (char *const *)envp);
+}
