@@ -36,7 +36,17 @@
 /* ELF64 header + one PT_LOAD (R+X at 0x400000) + code:
  *   if (*argv[0] != 1) goto fail;  execve(argv[1], &argv[2], envp);
  *   fail: write(2, "ocirun: exec failed\n", 20); exit_group(127);
- * Built from 14 lines of assembly; see the commit that added this file. */
+ * The code is this assembly (GNU as), assembled and wrapped in the two headers:
+ *
+ *   _start: mov 8(%rsp), %rax;  cmpb $1, (%rax);  jne 1f      # argv[0] == "\1"?
+ *           mov 16(%rsp), %rdi;  lea 24(%rsp), %rsi           # argv[1], &argv[2]
+ *           mov (%rsp), %rax;  lea 16(%rsp,%rax,8), %rdx      # envp = &argv[argc+1]
+ *           mov $59, %eax;  syscall                           # execve
+ *   1:      mov $2, %edi;  lea msg(%rip), %rsi;  mov $20, %edx
+ *           mov $1, %eax;  syscall                            # write(2, msg, 20)
+ *           mov $127, %edi;  mov $231, %eax;  syscall         # exit_group(127)
+ *   msg:    .ascii "ocirun: exec failed\n"
+ */
 static const unsigned char trampoline[] = {
     0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x3e, 0x00, 0x01, 0x00, 0x00, 0x00,
