@@ -135,7 +135,11 @@ def host_runtime_inodes():
 
 
 def one_line_error(r):
-    """A clean failure: exit 1, exactly one line on stderr, no traceback."""
+    """A clean failure: exit 1, no traceback, one line on stderr. The one
+    documented exception (runtime/spec.py): an invalid config.json gets one
+    complete `config.json: <path>: <problem>` line per problem."""
     assert r.returncode == 1, (r.returncode, r.stderr)
     assert "Traceback" not in r.stderr, r.stderr
-    assert r.stderr.endswith("\n") and r.stderr.count("\n") == 1, repr(r.stderr)
+    assert r.stderr.endswith("\n"), repr(r.stderr)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 or all(l.startswith("config.json: ") for l in lines), repr(r.stderr)

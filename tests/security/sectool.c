@@ -10,8 +10,11 @@
  *                              W <path> <errno|0>     (0 = a writable fd: bad)
  *                              H <path> <dev>:<ino>   (an O_PATH handle we got)
  *                              D <path> <errno>       (directory not listable)
- *   exefd N LOADER_ERRNO     after fakeld: fd N is an O_PATH handle on what
- *                            /proc/self/exe was while the host binary ran
+ *                              X <path> re-exec'd     (target exec'd meanwhile)
+ *   exefd N LOADER_ERRNO [S] after fakeld: fd N is an O_PATH handle on what
+ *                            /proc/self/exe was while the host binary ran;
+ *                            with S, retry the write-open for S seconds
+ *                            (ETXTBSY lasts only while someone executes it)
  *   fds                      list /proc/self/fd: "F <fd> <target>"
  *   cwd                      "C <getcwd or errno> <dev>:<ino of .>"
  *   ids                      "U <uid> <euid>"
@@ -31,13 +34,31 @@
 
 #define WFLAGS (O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
 
+static int cmdline_has(int pid, const char *text);
+
+/* In match: mode, a success only counts if the target still matches after
+ * the open: it may have exec'd a container binary in between (then it is no
+ * runtime process any more, and "X" is printed instead). An exec never turns
+ * a container process back into ocirun, so a match after the open means the
+ * open reached the runtime process. */
+static int still_ours(const char *path)
+{
+    extern const char *match_text;
+    int pid = atoi(path + strlen("/proc/"));
+    if (!match_text || pid <= 0 || cmdline_has(pid, match_text))
+        return 1;
+    printf("X %s re-exec'd\n", path);
+    return 0;
+}
+
 static void try_write(const char *path)
 {
     int fd = open(path, WFLAGS);
     if (fd >= 0) {
         /* never write a byte: opening is the proof */
+        if (still_ours(path))
+            printf("W %s 0\n", path);
         close(fd);
-        printf("W %s 0\n", path);
     } else {
         printf("W %s %d\n", path, errno);
     }
@@ -47,7 +68,7 @@ static void try_handle(const char *path)
 {
     int fd = open(path, O_PATH | O_CLOEXEC);
     struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0)
+    if (fd >= 0 && fstat(fd, &st) == 0 && still_ours(path))
         printf("H %s %lu:%lu\n", path, (unsigned long)st.st_dev, (unsigned long)st.st_ino);
     if (fd >= 0)
         close(fd);
@@ -102,11 +123,14 @@ static int cmdline_has(int pid, const char *text)
     return strstr(buf, text) != NULL;
 }
 
+const char *match_text;
+
 static int cmd_scan(int argc, char **argv)
 {
     int self = getpid();
     for (int i = 0; i < argc; i++) {
         if (!strncmp(argv[i], "match:", 6)) {
+            match_text = argv[i] + 6;
             DIR *d = opendir("/proc");
             struct dirent *e;
             while (d && (e = readdir(d))) {
@@ -119,6 +143,7 @@ static int cmd_scan(int argc, char **argv)
             if (d)
                 closedir(d);
         } else {
+            match_text = NULL;
             printf("P %s\n", argv[i]);
             scan_pid(atoi(argv[i]));
         }
@@ -139,6 +164,15 @@ static int cmd_exefd(int argc, char **argv)
         printf("H exe-handle none %d\n", errno);
     char p[64];
     snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+    int tries = argc > 2 ? atoi(argv[2]) * 10 : 0;
+    for (int i = 0; i < tries; i++) {
+        int w = open(p, WFLAGS);
+        if (w >= 0) {
+            close(w);  /* never write a byte */
+            break;
+        }
+        usleep(100000);
+    }
     try_write(p);
     return 0;
 }

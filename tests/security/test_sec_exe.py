@@ -111,3 +111,22 @@ def test_exec_exe_trick(box, tools, root, cid, run_ocirun, host_runtime_inodes):
     if "not implemented" in r.stderr:
         pytest.skip("ocirun exec: not implemented yet")
     assert_no_host_binary(r.stdout + r.stderr, host_runtime_inodes)
+
+
+def test_container_races_exec(box, tools, root, cid, run_ocirun, host_runtime_inodes):
+    """CVE-2019-5736 class (racing `exec`): while `ocirun exec` runs, the
+    container's own process keeps scanning /proc for ocirun processes (the
+    tenant joining its pid namespace is a fork of the host interpreter until
+    it execs) and tries their exe, map_files and fd for writing."""
+    box.set_args("sh", "-c", "i=0; while [ $i -lt 4000 ]; do /bin/sectool scan match:ocirun; i=$((i+1)); "
+                             "done > /dev/shm/scan; touch /dev/shm/done; sleep 60").write()
+    assert run_ocirun("run", "-d", "-b", box.path, cid).returncode == 0
+    r = run_ocirun("exec", cid, "true")
+    if "not implemented" in r.stderr:
+        pytest.skip("ocirun exec: not implemented yet")
+    for _ in range(15):
+        run_ocirun("exec", cid, "true")
+    wait_for(lambda: run_ocirun("exec", cid, "test", "-e", "/dev/shm/done").returncode == 0, timeout=60,
+             what="scan loop")
+    out = run_ocirun("exec", cid, "cat", "/dev/shm/scan").stdout
+    assert_no_host_binary(out, host_runtime_inodes)

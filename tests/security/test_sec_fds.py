@@ -87,3 +87,24 @@ def _move_fds(fa, fb):
         os.dup2(tb, 4)
         os.closerange(5, 65536)
     return f
+
+
+def test_exec_fds_and_cwd(box, cid, run_ocirun, subtests):
+    """CVE-2024-21626 class (`exec`): the tenant process has only 0, 1, 2, and
+    --cwd /proc/self/fd/N (N = 3..12) never lands on a host directory."""
+    box.set_args("sleep", "60").write()
+    assert run_ocirun("run", "-d", "-b", box.path, cid).returncode == 0
+    r = run_ocirun("exec", cid, "/bin/sectool", "fds")
+    if "not implemented" in r.stderr:
+        import pytest
+        pytest.skip("ocirun exec: not implemented yet")
+    assert r.returncode == 0, r.stderr
+    assert sorted(int(k) for k in fd_lines(r.stdout)) == [0, 1, 2], r.stdout
+    for n in range(3, 13):
+        with subtests.test(fd=n):
+            r = run_ocirun("exec", "--cwd", "/proc/self/fd/%d" % n, cid, "/bin/sectool", "cwd")
+            if r.returncode != 0:
+                one_line_error(r)
+                continue
+            cwd = [f for f in parse(r.stdout) if f[0] == "C"]
+            assert cwd and cwd[0][1].startswith("/") and not cwd[0][1].startswith("/proc/self/fd"), r.stdout

@@ -207,3 +207,21 @@ def test_dev_console_swapped_during_create(box, victim, tools, root, cid, run_oc
         racer.wait(timeout=30)
         os.unlink(stop)
     victim.assert_untouched()
+
+
+def test_sys_symlinked(box, victim, cid, run_ocirun, subtests):
+    """/sys tricks (CVE-2025-52881 class): the rootfs's /sys is a symlink to an
+    absolute host path or through `..`: sysfs is never mounted through it, no
+    directory is created on the host."""
+    sysd = os.path.join(box.rootfs, "sys")
+    os.rmdir(sysd)
+    for n, target in enumerate([victim.path, "../../../../..%s" % victim.path]):
+        with subtests.test(target=target):
+            if os.path.lexists(sysd):
+                os.unlink(sysd)
+            os.symlink(target, sysd)
+            box.set_args("sh", "-c", "stat -f -c %T /sys; true").write()
+            r = run_ocirun("run", "-b", box.path, "%s-%d" % (cid, n))
+            if r.returncode != 0:
+                one_line_error(r)
+            victim.assert_untouched()

@@ -70,7 +70,7 @@ def test_bundle_paths(bundle, tmp_path, cid, subtests):
                     ("dotdot", str(odd) + "/../../../../nope"), ("shadow", str(shadow)), ("dir", str(dirb)),
                     ("fifo", str(fifob))]:
         with subtests.test(bundle=name):
-            r = helpers.ocirun(root, "create", "-b", b, cid, timeout=10)
+            r = helpers.ocirun(root, "create", "-b", b, cid, timeout=5)
             one_line_error(r)
             for s in secret:
                 assert s not in r.stderr and s not in r.stdout
