@@ -90,6 +90,10 @@ int ocirun_exeseal_prepare(void)
 #endif
 }
 
+/* The init's sealed trampoline, for hooks.c as well: a hook is a fork of the
+ * init, so a `#!/proc/self/exe` hook would get the host's Python too. */
+int ocirun_seal_fd = -1;
+
 static const char *tramp_argv[8192];
 
 int ocirun_exeseal_exec(int seal_fd, const char *path, const char *const *argv, const char *const *envp)

@@ -28,7 +28,8 @@ static int run_one(const struct ocirun_hook *h, const char *which, int state_fd,
             if (n >= 0)
                 dup2(n, 0);
         }
-        execve(h->path, (char *const *)h->argv, (char *const *)h->envp);
+        /* through the sealed trampoline, like the process itself (exeseal.c) */
+        ocirun_exeseal_exec(ocirun_seal_fd, h->path, h->argv, h->envp);
         _exit(127);
     }
     int status = 0;

@@ -66,6 +66,7 @@ void ocirun_close_fds_except(unsigned int from, const int *keep, unsigned int n)
 
 /* exeseal.c */
 int ocirun_exeseal_prepare(void);
+extern int ocirun_seal_fd;
 int ocirun_exeseal_exec(int seal_fd, const char *path, const char *const *argv, const char *const *envp);
 
 /* hooks.c */

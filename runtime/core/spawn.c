@@ -119,7 +119,7 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     if (ocirun_receive_trees(p, &err) < 0 || ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
         die_reported(sync, &err);
     /* made now, while no seccomp filter can refuse memfd_create (exeseal.c) */
-    seal_fd = ocirun_exeseal_prepare();
+    seal_fd = ocirun_seal_fd = ocirun_exeseal_prepare();
 
     if (p->tenant) {
         /* setns() into the mount namespace already put us at its root */
