@@ -225,3 +225,25 @@ def test_sys_symlinked(box, victim, cid, run_ocirun, subtests):
             if r.returncode != 0:
                 one_line_error(r)
             victim.assert_untouched()
+
+
+def test_cgroup_mount_without_cgroupns(box, cid, run_ocirun):
+    """/sys tricks (CVE-2022-0492 class, cgroup v1 release_agent): with no
+    cgroup namespace the cgroup mount shows the container's own cgroup only:
+    no host sibling cgroup, no release_agent anywhere, nothing writable."""
+    box.config["linux"]["namespaces"] = [n for n in box.config["linux"]["namespaces"] if n["type"] != "cgroup"]
+    box.set_args("sh", "-c", "find /sys/fs/cgroup -maxdepth 3; "
+                             "for f in /sys/fs/cgroup/*/release_agent /sys/fs/cgroup/*/notify_on_release; do "
+                             "[ -e $f ] && { echo x > $f; echo wrote=$?; }; done; true").write()
+    r = run_ocirun("run", "-b", box.path, cid)
+    assert r.returncode == 0, r.stderr
+    seen = {os.path.basename(l) for l in r.stdout.splitlines() if l.startswith("/sys/fs/cgroup/")}
+    assert "release_agent" not in seen, r.stdout
+    assert "wrote=0" not in r.stdout, r.stdout
+    host = set()
+    for hier in os.listdir("/sys/fs/cgroup"):
+        base = os.path.join("/sys/fs/cgroup", hier)
+        if os.path.isdir(base):
+            host |= {n for n in os.listdir(base) if os.path.isdir(os.path.join(base, n))}
+    leaked = host & seen - {"ocirun", cid}
+    assert not leaked, "host cgroups visible in the container: %s" % sorted(leaked)
