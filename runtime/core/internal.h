@@ -24,6 +24,7 @@ int ocirun_sync_send_warning(int fd, const char *fmt, ...) __attribute__((format
 int ocirun_sync_wait(int fd, uint32_t want, int *recvfd, struct ocirun_error *err);
 
 /* safepath.c: the only way to reach a path under the rootfs. */
+void ocirun_force_fallback_resolver(int on);
 int ocirun_open_in_root(int rootfd, const char *path, int flags, struct ocirun_error *err);
 int ocirun_ensure_in_root(int rootfd, const char *path, int is_file, uint32_t stage,
                           struct ocirun_error *err);

@@ -16,7 +16,7 @@
 
 /* CDEF-BEGIN */
 /* Bumped whenever this header changes; runtime/core.py refuses a stale .so. */
-static const int32_t OCIRUN_CORE_VERSION = 4;
+static const int32_t OCIRUN_CORE_VERSION = 5;
 
 /* Where a failure happened; ocirun_stage_name() spells it for messages. */
 enum ocirun_stage {
@@ -137,6 +137,7 @@ struct ocirun_plan {
     uint64_t rootfs_propagation;  /* rootfsPropagation, applied after pivot_root (0: none) */
     uint32_t no_pivot;
     uint32_t readonly_root;
+    uint32_t no_openat2;      /* use safepath.c's own resolver (kernels without openat2; tests) */
     const struct ocirun_mount *mounts;   uint32_t n_mounts;
     const struct ocirun_device *devices; uint32_t n_devices;
     const struct ocirun_symlink *dev_symlinks; uint32_t n_dev_symlinks;

@@ -41,10 +41,129 @@ int ocirun_mount_on_fd(const char *src, int dstfd, const char *fstype, unsigned 
     return mount(src, ocirun_fdpath(p, sizeof(p), dstfd), fstype, flags, data);
 }
 
+/* Set by ocirun_open_in_root when openat2 is missing (ENOSYS, kernels before
+ * 5.6, or a seccomp profile of an outer container): every later lookup goes
+ * straight to the fallback. The plan can force it (tests). */
+static int no_openat2;
+
+void ocirun_force_fallback_resolver(int on) { no_openat2 = on; }
+
+/* The fallback: walk the path one component at a time with O_PATH|O_NOFOLLOW,
+ * following symlinks ourselves with `/` meaning rootfd and `..` stopping at
+ * rootfd. Slower, and only as race-free as each openat is, but it never
+ * leaves the rootfs through a symlink or `..`. */
+static int resolve_by_hand(int rootfd, const char *path, int flags)
+{
+    char rem[2 * PATH_MAX + 2], link[PATH_MAX];
+    struct stat rootst, st;
+    int links = 0;
+    if (fstat(rootfd, &rootst) < 0)
+        return -1;
+    if (strlen(path) >= PATH_MAX) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(rem, path);
+    int cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cur < 0)
+        return -1;
+    char *p = rem;
+    for (;;) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        char *end = strchr(p, '/');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char comp[NAME_MAX + 1];
+        if (n > NAME_MAX) {
+            close(cur);
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(comp, p, n);
+        comp[n] = 0;
+        p += n;
+        int last = 1;
+        for (const char *q = p; *q; q++)
+            if (*q != '/') {
+                last = 0;
+                break;
+            }
+        if (!strcmp(comp, "."))
+            continue;
+        if (!strcmp(comp, "..")) {
+            if (fstat(cur, &st) == 0 && st.st_dev == rootst.st_dev && st.st_ino == rootst.st_ino)
+                continue;  /* `..` of the root is the root */
+            int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+            close(cur);
+            if (up < 0)
+                return -1;
+            cur = up;
+            continue;
+        }
+        int fd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            close(cur);
+            errno = e;
+            return -1;
+        }
+        if (fstat(fd, &st) == 0 && S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
+            ssize_t ln = readlinkat(fd, "", link, sizeof(link) - 1);
+            close(fd);
+            if (ln < 0 || ++links > 40) {
+                close(cur);
+                errno = ln < 0 ? errno : ELOOP;
+                return -1;
+            }
+            link[ln] = 0;
+            /* the rest of the path goes after the link's target */
+            char tail[2 * PATH_MAX + 2];
+            snprintf(tail, sizeof(tail), "%s/%s", link, p);
+            if (strlen(tail) >= PATH_MAX) {
+                close(cur);
+                errno = ENAMETOOLONG;
+                return -1;
+            }
+            strcpy(rem, tail);
+            p = rem;
+            if (link[0] == '/') {
+                close(cur);
+                cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (cur < 0)
+                    return -1;
+            }
+            continue;
+        }
+        close(cur);
+        cur = fd;
+    }
+    if (flags & O_DIRECTORY) {
+        if (fstat(cur, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            close(cur);
+            errno = ENOTDIR;
+            return -1;
+        }
+    }
+    if ((flags & O_PATH) == 0) {
+        /* reopen the resolved inode with the access mode asked for */
+        char fp[64];
+        int fd = open(ocirun_fdpath(fp, sizeof(fp), cur), (flags & ~(O_NOFOLLOW | O_DIRECTORY)) | O_CLOEXEC);
+        int e = errno;
+        close(cur);
+        errno = e;
+        return fd;
+    }
+    return cur;
+}
+
 /* openat2 scoped to rootfd; returns the fd or -1 with errno set. Magic links
  * (/proc/self/root and friends inside the rootfs) are refused. */
 int ocirun_open_in_root(int rootfd, const char *path, int flags, struct ocirun_error *err)
 {
+    if (no_openat2)
+        return resolve_by_hand(rootfd, path, flags);
     struct ocirun_open_how how = {
         .flags = (uint64_t)(flags | O_CLOEXEC),
         .resolve = OCIRUN_RESOLVE_IN_ROOT | OCIRUN_RESOLVE_NO_MAGICLINKS,
@@ -55,6 +174,11 @@ int ocirun_open_in_root(int rootfd, const char *path, int flags, struct ocirun_e
         fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
     while (fd < 0 && (errno == EAGAIN || errno == EINTR) && ++tries < 64);
     /* EAGAIN: a concurrent rename raced the lookup; the kernel asks us to retry. */
+    if (fd < 0 && (errno == ENOSYS || errno == EPERM) && tries == 0) {
+        /* no openat2 here (EPERM: an outer seccomp profile refusing it) */
+        no_openat2 = 1;
+        return resolve_by_hand(rootfd, path, flags);
+    }
     return (int)fd;
 }
 

@@ -118,6 +118,7 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
      * process's, and a record from us could overtake its INIT_PID. */
     if (ocirun_receive_trees(p, &err) < 0 || ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
         die_reported(sync, &err);
+    ocirun_force_fallback_resolver((int)p->no_openat2);
     /* made now, while no seccomp filter can refuse memfd_create (exeseal.c) */
     seal_fd = ocirun_seal_fd = ocirun_exeseal_prepare();
 

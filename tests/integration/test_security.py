@@ -3,10 +3,21 @@
 import os
 import subprocess
 
+import pytest
+
 import helpers
 
+# safepath.c resolves with openat2(RESOLVE_IN_ROOT), or by hand where the
+# kernel lacks it: both must hold.
+RESOLVERS = pytest.mark.parametrize("resolver", ["openat2", "fallback"])
 
-def test_mount_destination_symlink_stays_inside(own_bundle, root, cid, run_ocirun, tmp_path):
+
+def resolver_env(resolver):
+    return dict(os.environ, OCIRUN_TEST_NO_OPENAT2="1" if resolver == "fallback" else "0")
+
+
+@RESOLVERS
+def test_mount_destination_symlink_stays_inside(own_bundle, root, cid, run_ocirun, tmp_path, resolver):
     host_dir = tmp_path / "host-target"
     host_dir.mkdir()
     (host_dir / "host-file").write_text("host\n")
@@ -15,7 +26,7 @@ def test_mount_destination_symlink_stays_inside(own_bundle, root, cid, run_ociru
     own_bundle.config["mounts"].append({"destination": "/evil", "type": "tmpfs", "source": "tmpfs"})
     own_bundle.config["root"]["readonly"] = False
     own_bundle.set_args("sh", "-c", "touch /evil/from-container; ls %s; grep -c host-target /proc/self/mountinfo" % host_dir).write()
-    r = run_ocirun("run", "-b", own_bundle.path, cid)
+    r = run_ocirun("run", "-b", own_bundle.path, cid, env=resolver_env(resolver))
     assert r.returncode == 0, r.stderr
     # inside: the tmpfs sits on <rootfs><host_dir>, i.e. at host_dir as the container sees it
     assert r.stdout.split() == ["from-container", "1"]
@@ -25,24 +36,26 @@ def test_mount_destination_symlink_stays_inside(own_bundle, root, cid, run_ociru
     assert os.path.isdir(os.path.join(own_bundle.rootfs, str(host_dir).lstrip("/")))
 
 
-def test_dotdot_destination_stays_inside(own_bundle, root, cid, run_ocirun, tmp_path):
+@RESOLVERS
+def test_dotdot_destination_stays_inside(own_bundle, root, cid, run_ocirun, tmp_path, resolver):
     own_bundle.config["mounts"].append({"destination": "/../../../../tmp/dotdot-%s" % cid, "type": "tmpfs",
                                         "source": "tmpfs"})
     own_bundle.config["root"]["readonly"] = False
     own_bundle.set_args("true").write()
-    r = run_ocirun("run", "-b", own_bundle.path, cid)
+    r = run_ocirun("run", "-b", own_bundle.path, cid, env=resolver_env(resolver))
     assert r.returncode == 0, r.stderr
     assert not os.path.exists("/tmp/dotdot-%s" % cid)
     assert os.path.isdir(os.path.join(own_bundle.rootfs, "tmp", "dotdot-%s" % cid))
 
 
-def test_masked_path_symlink_is_not_followed(own_bundle, root, cid, run_ocirun, tmp_path):
+@RESOLVERS
+def test_masked_path_symlink_is_not_followed(own_bundle, root, cid, run_ocirun, tmp_path, resolver):
     victim = tmp_path / "victim"
     victim.write_text("secret\n")
     os.symlink(str(victim), os.path.join(own_bundle.rootfs, "masklink"))
     own_bundle.config["linux"]["maskedPaths"].append("/masklink")
     own_bundle.set_args("true").write()
-    r = run_ocirun("run", "-b", own_bundle.path, cid)
+    r = run_ocirun("run", "-b", own_bundle.path, cid, env=resolver_env(resolver))
     assert r.returncode == 0, r.stderr
     assert victim.read_text() == "secret\n"
     assert helpers.host_mounts_mentioning(str(victim)) == []
