@@ -31,6 +31,10 @@
  *                          <-------------------------------------- READY
  *   write state.json "created", pid file, exit                    open exec.fifo O_WRONLY (blocks)
  *
+ *   `ocirun exec` (plan.tenant) is the same up to INIT_PID / GO; then the
+ *   process sends TERMINAL (if any) and READY, and is exec'd at once: no
+ *   rootfs, no HOOKS, no fifo. The parent joins it to the cgroup before GO.
+ *
  *   Any child step that fails sends ERROR (errno, stage, text) instead and
  *   _exit()s; the parent kills what is left and undoes what it made.
  *   WARNING records may come at any time before READY; they are logged.
