@@ -14,15 +14,32 @@ CONFIG_NAME = "config.json"
 
 
 def read_json(path, label):
+    """Parse a JSON file; a missing, unreadable or non-regular file is a ConfigError."""
+    import stat
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        # O_NONBLOCK: a fifo planted as config.json must not hang create.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise errors.ConfigError(["%s: no such file `%s`" % (label, path)]) from None
-    except IsADirectoryError:
-        raise errors.ConfigError(["%s: `%s` is a directory" % (label, path)]) from None
     except OSError as e:
         raise errors.ConfigError(["%s: cannot read `%s`: %s" % (label, path, errors.strerror(e.errno))]) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise errors.ConfigError(["%s: `%s` is a directory" % (label, path)])
+        if not stat.S_ISREG(st.st_mode):
+            raise errors.ConfigError(["%s: `%s` is not a regular file" % (label, path)])
+        chunks = []
+        while True:
+            b = os.read(fd, 1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+        raw = b"".join(chunks)
+    except OSError as e:
+        raise errors.ConfigError(["%s: cannot read `%s`: %s" % (label, path, errors.strerror(e.errno))]) from None
+    finally:
+        os.close(fd)
     try:
         return fastjson.loads(raw)
     except UnicodeDecodeError as e:

@@ -240,3 +240,13 @@ def test_load_config_raises_config_error(bundle):
     with pytest.raises(errors.ConfigError) as e:
         spec.load_config(str(bundle))
     assert e.value.lines == ["config.json: root.path: 'missing' does not exist"]
+
+
+def test_config_that_is_not_a_regular_file(tmp_path, subtests):
+    (tmp_path / "rootfs").mkdir()
+    os.mkfifo(tmp_path / "fifo.json")
+    (tmp_path / "dir.json").mkdir()
+    for name, want in (("fifo.json", "is not a regular file"), ("dir.json", "is a directory")):
+        with subtests.test(name):
+            r = ocirun("validate", "--bundle", tmp_path, "--config", name)  # must not hang on the fifo
+            assert r.returncode == 1 and want in r.stderr and r.stderr.count("\n") == 1
