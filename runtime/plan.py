@@ -283,7 +283,26 @@ def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=F
     _paths(p, linux)
     _hooks(p, cfg)
     _process(p, proc, linux, cid, no_new_keyring, listen)
+    _seccomp(p, linux)
     return p
+
+
+def _seccomp(p, linux):
+    """Compile linux.seccomp here, in the parent: the child only loads the bytes
+    (after setuid, last before execve; see ocirun.h)."""
+    p.seccomp = None
+    if not linux.get("seccomp"):
+        return
+    from . import seccomp
+    flt = seccomp.compile_filter(linux["seccomp"])
+    if flt.needs_listener:
+        raise errors.ConfigError(["config.json: linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet"])
+    buf = p.ffi.from_buffer(flt.bpf)
+    p.keep += [flt.bpf, buf]
+    p.c.seccomp_bpf = p.ffi.cast("const uint8_t *", buf)
+    p.c.seccomp_bpf_len = len(flt.bpf)
+    p.c.seccomp_flags = flt.flags
+    p.seccomp = flt
 
 
 def _namespaces(p, linux, floor):
@@ -785,4 +804,5 @@ def build_tenant(ffi, proc, cid, init_pid, *, sync_fd, parent_sync_fd, preserve_
     p.new_namespaces = set()
     p.core_hooks = False
     _process(p, proc, linux, cid, True, listen)
+    _seccomp(p, linux)
     return p
