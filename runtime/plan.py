@@ -295,7 +295,7 @@ def _seccomp(p, linux):
         return
     from . import seccomp
     flt = seccomp.compile_filter(linux["seccomp"])
-    if flt.needs_listener:
+    if flt.needs_listener and not seccomp.NOTIFY_WIRED:
         raise errors.ConfigError(["config.json: linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet"])
     buf = p.ffi.from_buffer(flt.bpf)
     p.keep += [flt.bpf, buf]
