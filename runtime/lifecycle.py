@@ -299,6 +299,8 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             "annotations": cfg.get("annotations") or {},
             "hooks": {k: hooks[k] for k in ("poststart", "poststop") if hooks.get(k)},
         }
+        if linux.get("seccomp"):
+            data["seccomp"] = linux["seccomp"]  # `exec` confines its process the same way
         mgr = cgroups.open_manager(cid, linux, cgroups.check_driver(ctx.gopts.cgroup_manager, ctx.gopts.systemd_cgroup))
         if mgr is not None:
             # in the very first state.json: a create killed midway leaves
@@ -720,8 +722,9 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             floor = 3 + preserve_fds + planmod.listen_fds()
             child_fd = planmod._high_fd(child_sock.detach(), floor)
             parent_fd = planmod._high_fd(os.dup(parent_sock.fileno()), floor)
+            linux = {"seccomp": c.data["seccomp"]} if c.data.get("seccomp") else {}
             p = planmod.build_tenant(ffi, proc, cid, c.pid, sync_fd=child_fd, parent_sync_fd=parent_fd,
-                                     preserve_fds=preserve_fds)
+                                     preserve_fds=preserve_fds, linux=linux)
             p.fds += [child_fd, parent_fd]
             undo.callback(p.close)
             err = ffi.new("struct ocirun_error *")

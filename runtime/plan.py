@@ -799,7 +799,7 @@ def build_tenant(ffi, proc, cid, init_pid, *, sync_fd, parent_sync_fd, preserve_
         c.join_types[i] = flag
         c.join_paths[i] = p.s(path)
     c.n_join = len(joins)
-    p.namespaces = {t for _, _, _, t in []}
+    p.namespaces = set()
     c.has_userns = 1 if any(j[1] == CLONE_NEWUSER for j in joins) else 0
     p.new_namespaces = set()
     p.core_hooks = False
