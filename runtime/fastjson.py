@@ -28,6 +28,7 @@ class _ScanContext:
 _scan = _json.make_scanner(_ScanContext())
 _compact = _json.make_encoder(None, None, _encode_str, None, ": ", ", ", False, False, True)
 _tight = _json.make_encoder(None, None, _encode_str, None, ":", ",", False, False, True)
+_canonical = _json.make_encoder(None, None, _encode_str, None, ":", ",", True, False, True)
 _WS = " \t\n\r"
 
 
@@ -85,6 +86,11 @@ def dumps(obj, indent=None, tight=False):
     out = []
     _pretty(obj, " " * indent if isinstance(indent, int) else indent, 0, out)
     return "".join(out)
+
+
+def canonical(obj):
+    """One spelling per value (sorted keys, no spaces): for content hashes."""
+    return "".join(_canonical(obj, 0))
 
 
 def _pretty(obj, unit, depth, out):

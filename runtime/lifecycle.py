@@ -320,7 +320,8 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         fifo_hi = planmod._high_fd(os.dup(fifo_fd), floor)
         p = planmod.build(ffi, cfg, bundle, cid, sync_fd=child_fd, parent_sync_fd=parent_fd, fifo_fd=fifo_hi,
                           no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
-                          cgroup_dirs=planmod.cgroup_dirs_of(data.get("cgroup")))
+                          cgroup_dirs=planmod.cgroup_dirs_of(data.get("cgroup")),
+                          cache_dir=os.path.join(ctx.store.root, ".cache"))
         p.fds += [child_fd, parent_fd, fifo_hi]
         undo.callback(p.close)
         c.data["namespaces"] = sorted(p.new_namespaces)

@@ -201,6 +201,7 @@ class Plan:
         self.terminal = False
         self.preserve_fds = 0
         self.idmap_mounts = []  # (source, recursive tree, recursive idmap), in mount order
+        self.cache_dir = None   # where compiled seccomp filters are kept (the state root's .cache)
 
     # -- cffi helpers -------------------------------------------------------
     def s(self, text):
@@ -259,9 +260,10 @@ def cgroup_dirs_of(manager_dict):
 
 
 def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=False,
-          no_new_keyring=False, preserve_fds=0, cgroup_dirs=None):
+          no_new_keyring=False, preserve_fds=0, cgroup_dirs=None, cache_dir=None):
     """The plan for config `cfg` (validated); raises ConfigError naming the field."""
     p = Plan(ffi)
+    p.cache_dir = cache_dir
     c = p.c
     linux = cfg.get("linux") or {}
     proc = cfg.get("process") or {}
@@ -294,7 +296,10 @@ def _seccomp(p, linux):
     if not linux.get("seccomp"):
         return
     from . import seccomp
-    flt = seccomp.compile_filter(linux["seccomp"])
+    if p.cache_dir:
+        flt = seccomp.compile_cached(linux["seccomp"], p.cache_dir)
+    else:
+        flt = seccomp.compile_filter(linux["seccomp"])
     if flt.needs_listener and not seccomp.NOTIFY_WIRED:
         raise errors.ConfigError(["config.json: linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet"])
     buf = p.ffi.from_buffer(flt.bpf)
