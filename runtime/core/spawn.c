@@ -79,6 +79,26 @@ __attribute__((noreturn)) static void die_reported(int sync_fd, const struct oci
     _exit(1);
 }
 
+/* While blocked on the fifo the init is pid 1 of its namespace, which the
+ * kernel shields from every signal it has no handler for (SIGKILL aside):
+ * `kill ID TERM` on a created container would do nothing. Catch the usual
+ * termination signals and die of them instead, as a runc init would. execve
+ * puts caught signals back to their default. */
+static void die_of_signal(int sig)
+{
+    _exit(128 + sig);
+}
+
+static void catch_terminating_signals(void)
+{
+    static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = die_of_signal;
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
 /* After READY nobody listens on the socket any more: say it on stderr. */
 __attribute__((noreturn)) static void die_stderr(const struct ocirun_error *err, int code)
 {
@@ -191,6 +211,7 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     close(sync);
     if (p->tenant)
         goto exec;
+    catch_terminating_signals();
 
     /* Block until `start` opens the fifo for reading. The fd was opened O_PATH
      * on the host before pivot_root; reopening it through /proc/self/fd gives a
@@ -207,6 +228,7 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     }
     close(fifo);
     close(p->fifo_fd);
+    reset_signals();  /* the hooks and the process start with default dispositions */
 
     if (ocirun_run_hooks(p->start_container_hooks, p->n_start_container_hooks, "startContainer", state_fd,
                          &err) < 0)

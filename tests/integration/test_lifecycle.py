@@ -279,3 +279,14 @@ def test_cgroup_mount_without_cgroupns_shows_only_the_container(bundle, cid, run
     assert r.returncode == 0, r.stderr
     roots = {l.split()[1]: l.split()[0] for l in r.stdout.splitlines()}
     assert roots and all(v.endswith("/" + cid) for v in roots.values()), roots
+
+
+def test_sigterm_ends_a_created_container(bundle, root, cid, run_ocirun):
+    """pid 1 of a namespace ignores signals it has no handler for; the waiting
+    init handles TERM (as runc's does), so `kill ID` stops a created container."""
+    bundle.set_args("sleep", "60").write()
+    assert run_ocirun("create", "-b", bundle.path, cid).returncode == 0
+    pid = state(root, cid)["pid"]
+    assert run_ocirun("kill", cid).returncode == 0
+    wait_for(lambda: not pid_alive(pid), what="the created init to die of SIGTERM")
+    assert state(root, cid)["status"] == "stopped"
