@@ -40,6 +40,8 @@ ffibuilder.set_source(
     "".join('#include "%s"\n' % h for h in _headers()),
     sources=_sources(),
     include_dirs=[CORE],
+    # rebuild when only a header changed (setuptools compares sources alone)
+    depends=[os.path.join("runtime", "core", h) for h in _headers()],
     libraries=[":libseccomp.so.2"],  # the soname itself: no libseccomp-dev needed (core/seccomp.h)
     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE"],
 )

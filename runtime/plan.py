@@ -296,12 +296,14 @@ def _seccomp(p, linux):
     if not linux.get("seccomp"):
         return
     from . import seccomp
+    if not seccomp.NOTIFY_WIRED and any(isinstance(r, dict) and r.get("action") == "SCMP_ACT_NOTIFY"
+                                        for r in linux["seccomp"].get("syscalls") or ()):
+        # refused before compiling, so not even a cache entry is left behind
+        raise errors.ConfigError(["config.json: linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet"])
     if p.cache_dir:
         flt = seccomp.compile_cached(linux["seccomp"], p.cache_dir)
     else:
         flt = seccomp.compile_filter(linux["seccomp"])
-    if flt.needs_listener and not seccomp.NOTIFY_WIRED:
-        raise errors.ConfigError(["config.json: linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet"])
     buf = p.ffi.from_buffer(flt.bpf)
     p.keep += [flt.bpf, buf]
     p.c.seccomp_bpf = p.ffi.cast("const uint8_t *", buf)

@@ -114,6 +114,10 @@ def swap_to_v2(swap, limit, field):
 # The devices runtime-spec says every container gets, allowed after the
 # config's own rules (so a leading "deny all" in the config cannot hide them).
 DEFAULT_DEVICES = (
+    # mknod of any node is allowed (opening it is not), as runc and crun do:
+    # images ship device nodes, and creating one grants no access to it.
+    ("c", -1, -1, "m"),
+    ("b", -1, -1, "m"),
     ("c", 1, 3, "rwm"),    # /dev/null
     ("c", 1, 5, "rwm"),    # /dev/zero
     ("c", 1, 7, "rwm"),    # /dev/full
