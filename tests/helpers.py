@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import time
 
-OCIRUN = "/usr/local/bin/ocirun"
+OCIRUN = os.environ.get("OCIRUN", "/usr/local/bin/ocirun")  # hack/test sets it
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 CGROUP_ROOT = "/sys/fs/cgroup"
