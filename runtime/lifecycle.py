@@ -546,10 +546,13 @@ def delete(ctx, cid, force=False):
         post = (c.data.get("hooks") or {}).get("poststop")
         if post:
             from . import hooks as hookmod
-            try:
-                hookmod.run_hooks(post, "poststop", hookmod.state_json(c.data, STOPPED, 0))
-            except errors.OciError as e:
-                LOG.warning(str(e))
+            state = hookmod.state_json(c.data, STOPPED, 0)
+            for h in post:
+                # config.md: a failing poststop hook is a warning; the rest still run
+                try:
+                    hookmod.run_hook(h, "poststop", state)
+                except errors.OciError as e:
+                    LOG.warning(str(e))
         if mgr is not None:
             _destroy_cgroup(mgr)
         c.destroy()

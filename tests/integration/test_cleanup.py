@@ -79,6 +79,25 @@ def test_failing_poststop_is_a_warning(bundle, root, cid, run_ocirun):
     _assert_clean(root, cid, bundle)
 
 
+def test_failing_poststop_does_not_stop_the_others(bundle, root, cid, run_ocirun, tmp_path):
+    marker = tmp_path / "second-ran"
+    bundle.config["hooks"] = {"poststop": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "exit 9"]},
+        {"path": "/bin/sh", "args": ["sh", "-c", "exit 8"]},
+        {"path": "/bin/sh", "args": ["sh", "-c", "touch %s" % marker]}]}
+    bundle.set_args("true").write()
+    r = run_ocirun("create", "-b", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    assert run_ocirun("start", cid).returncode == 0
+    wait_for(lambda: helpers.state(root, cid)["status"] == "stopped", what="stopped")
+    r = run_ocirun("delete", cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ("warning: poststop hook `/bin/sh` exited with status 9\n"
+                        "warning: poststop hook `/bin/sh` exited with status 8\n"), r.stderr
+    assert marker.exists(), "the hook after the failing ones did not run"
+    _assert_clean(root, cid, bundle)
+
+
 def test_hook_timeout(bundle, root, cid, run_ocirun):
     bundle.config["hooks"] = {"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}
     bundle.set_args("sleep", cid).write()
