@@ -354,8 +354,14 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         master = None
         if p.terminal:
             master = _step_terminal(ch)
+            from . import terminal
+            try:
+                # a foreground `run` on a terminal then follows that terminal's size (Proxy)
+                terminal.set_size(master, proc.get("consoleSize"))
+            except BaseException:
+                os.close(master)
+                raise
             if console is not None:
-                from . import terminal
                 terminal.send_master(console, master)
                 os.close(master)
                 master = None
@@ -751,8 +757,13 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             master = None
             if p.terminal:
                 master = _step_terminal(ch)
+                from . import terminal
+                try:
+                    terminal.set_size(master, proc.get("consoleSize"))
+                except BaseException:
+                    os.close(master)
+                    raise
                 if console is not None:
-                    from . import terminal
                     terminal.send_master(console, master)
                     os.close(master)
                     master = None

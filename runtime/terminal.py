@@ -43,6 +43,21 @@ def send_master(sock, master):
         raise errors.OciError("send the pty master over the console socket: %s" % errors.strerror(e.errno)) from None
 
 
+def set_size(master, console_size):
+    """process.consoleSize ({height, width}) on a new pty, before anyone reads it."""
+    if not console_size:
+        return
+    import fcntl
+    import struct
+    import termios
+    rows, cols = int(console_size.get("height", 0)), int(console_size.get("width", 0))
+    try:
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    except OSError as e:
+        raise errors.OciError("set process.consoleSize %dx%d on the pty: %s"
+                              % (rows, cols, errors.strerror(e.errno))) from None
+
+
 def _copy_winsize(src_fd, dst_fd):
     import fcntl
     import termios

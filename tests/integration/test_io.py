@@ -176,6 +176,54 @@ def test_console_socket_gets_exactly_the_master(bundle, root, cid, run_ocirun, t
     wait_for(lambda: state(root, cid)["status"] == "stopped", what="stopped")
 
 
+def test_console_size_on_the_console_socket_pty(bundle, root, cid, run_ocirun, tmp_path):
+    import fcntl
+    import struct
+    import termios
+    import threading
+    bundle.process["terminal"] = True
+    bundle.process["consoleSize"] = {"height": 31, "width": 101}
+    bundle.set_args("sh", "-c", "stty size").write()
+    path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    got = []
+
+    def accept():
+        conn, _ = srv.accept()
+        _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 4)
+        got.extend(fds)
+        conn.close()
+
+    t = threading.Thread(target=accept)
+    t.start()
+    r = run_ocirun("create", "-b", bundle.path, "--console-socket", path, cid)
+    t.join(10)
+    srv.close()
+    assert (r.returncode, r.stderr) == (0, "")
+    master = got[0]
+    try:
+        # already the pty's size when the engine gets it, before start
+        rows, cols = struct.unpack("HHHH", fcntl.ioctl(master, termios.TIOCGWINSZ, b"\0" * 8))[:2]
+        assert (rows, cols) == (31, 101)
+        assert run_ocirun("start", cid).returncode == 0
+        _read_until(master, b"31 101")
+    finally:
+        os.close(master)
+    wait_for(lambda: state(root, cid)["status"] == "stopped", what="stopped")
+
+
+def test_console_size_in_runs_proxy(bundle, root, cid, run_ocirun):
+    # stdin is not a terminal: nothing to follow, the pty keeps consoleSize
+    bundle.process["terminal"] = True
+    bundle.process["consoleSize"] = {"height": 42, "width": 123}
+    bundle.set_args("stty", "size").write()
+    r = run_ocirun("run", "-b", bundle.path, cid, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["42", "123"], r.stdout
+
+
 def test_preserved_range_never_holds_ocirun_fds(bundle, root, cid, run_ocirun):
     """--preserve-fds 2 with nothing open at 3 and 4: the container must not
     get whatever ocirun itself opened there (its state dir, a socket)."""
