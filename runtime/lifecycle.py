@@ -194,12 +194,27 @@ def _step_hooks(ch, c, hooks, core_hooks, init_pid):
     hookmod.run_hooks(hooks.get("createRuntime"), "createRuntime", state)
     fd = None
     if core_hooks:
-        fd = hookmod.memfd_with(hookmod.state_json(c.data, CREATED, init_pid))
+        # createContainer and startContainer run in the container's namespaces:
+        # their state carries the pid as seen there (runtime.md#state)
+        fd = hookmod.memfd_with(hookmod.state_json(c.data, CREATED, _pid_in_container(init_pid)))
     try:
         ch.send(ch.lib.OCIRUN_MSG_HOOKS_DONE, fd)
     finally:
         if fd is not None:
             os.close(fd)
+
+
+def _pid_in_container(pid):
+    """`pid` in its own (innermost) pid namespace: 1 in a new one; the last
+    NSpid field of /proc/PID/status. The host pid when that cannot be read."""
+    try:
+        with open("/proc/%d/status" % pid, "rb") as f:
+            for line in f:
+                if line.startswith(b"NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return pid
 
 
 def _step_terminal(ch):

@@ -39,6 +39,39 @@ def test_hooks_order_and_state(bundle, root, cid, run_ocirun, tmp_path):
     assert states["poststop"]["status"] == "stopped"
 
 
+def test_hooks_in_the_container_get_its_pid(bundle, root, cid, run_ocirun, tmp_path, subtests):
+    """runtime.md#state: the pid as seen from the hook's pid namespace; 1 in a
+    new one, the host's pid when the container shares ocirun's."""
+    log = tmp_path / "hooks"
+    log.mkdir()
+    bundle.config["mounts"].append({"destination": "/hooklog", "type": "bind", "source": str(log),
+                                    "options": ["rbind"]})
+
+    def hook(kind, path):
+        return [{"path": "/bin/sh", "args": ["sh", "-c", "echo %s $(cat) >> %s/%s" % (kind, path, kind)]}]
+
+    namespaces = bundle.config["linux"]["namespaces"]
+    for n, own_pid_ns in enumerate((True, False)):
+        with subtests.test(pid_namespace=own_pid_ns):
+            c = "%s-%d" % (cid, n)
+            for f in log.iterdir():
+                f.unlink()
+            bundle.config["linux"]["namespaces"] = [ns for ns in namespaces if own_pid_ns or ns["type"] != "pid"]
+            bundle.config["hooks"] = {"createRuntime": hook("createRuntime", log),
+                                      "createContainer": hook("createContainer", log),
+                                      "startContainer": hook("startContainer", "/hooklog")}
+            bundle.set_args("sleep", "30").write()
+            r = run_ocirun("create", "-b", bundle.path, c)
+            assert r.returncode == 0, r.stderr
+            host_pid = helpers.state(root, c)["pid"]
+            assert run_ocirun("start", c).returncode == 0
+            pids = {k: json.loads((log / k).read_text().split(" ", 1)[1])["pid"]
+                    for k in ("createRuntime", "createContainer", "startContainer")}
+            inside = 1 if own_pid_ns else host_pid
+            assert pids == {"createRuntime": host_pid, "createContainer": inside, "startContainer": inside}
+            assert run_ocirun("delete", "--force", c).returncode == 0
+
+
 def test_user_namespace_mappings(bundle, cid, run_ocirun):
     bundle.config["linux"]["namespaces"].append({"type": "user"})
     # root stays host root (the session's bundle lives under 0700 pytest dirs)
