@@ -61,11 +61,6 @@ class StateCorrupt(OciError):
     """state.json cannot be read back."""
 
 
-class NotImplementedYet(OciError):
-    def __init__(self, command):
-        super().__init__("%s: not implemented yet" % command)
-
-
 class CoreError(OciError):
     """A failure inside the C core: which stage, which call, which errno."""
 
