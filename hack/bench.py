@@ -132,7 +132,8 @@ class Bench:
 
     def bundle(self, name, args):
         self.serial += 1
-        cid = f"bench-{os.getpid()}-{self.serial}-{name}"
+        # a runtime given as a path still makes a valid id
+        cid = f"bench-{os.getpid()}-{self.serial}-{os.path.basename(name)}"
         cg = f"/ocirun-bench-{cid}"
         self.leftover_cgroups.append(cg)
         cfg = base_config(self.rootfs, args, cg)
