@@ -466,14 +466,21 @@ def start(ctx, cid, c=None):
                     raise errors.OciError("the container's init exited before start")
                 if r:
                     time.sleep(0.001)  # no writer yet: POLLHUP until the init opens
+            try:
+                os.unlink(c.path(FIFO))
+            except FileNotFoundError:
+                pass
+            c.data["status"] = RUNNING
+            c.save()
+            report = _read_to_eof(fd)
         finally:
             os.close(fd)
-        try:
-            os.unlink(c.path(FIFO))
-        except FileNotFoundError:
-            pass
-        c.data["status"] = RUNNING
-        c.save()
+        if report:
+            # the init wrote why it could not exec (startContainer hook, seccomp,
+            # execve) and exited: the container is stopped, `start` failed
+            _kill_container(c, SIGKILL)
+            _wait_gone(c)
+            raise _start_error(report)
         post = (c.data.get("hooks") or {}).get("poststart")
         if post:
             from . import hooks as hookmod
@@ -487,6 +494,28 @@ def start(ctx, cid, c=None):
         if own:
             c.close()
     return c
+
+
+def _read_to_eof(fd):
+    """The rest of the exec fifo: b"" once the init's write end closes at execve."""
+    os.set_blocking(fd, True)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except InterruptedError:
+            continue
+        if not chunk:
+            return out
+        out += chunk
+
+
+def _start_error(report):
+    """The init's record "<errno>\\n<stage>\\n<message>" (core/spawn.c, die_to_start)."""
+    parts = report.decode(errors="replace").split("\n", 2)
+    if len(parts) == 3 and parts[0].lstrip("-").isdigit():
+        return errors.CoreError(int(parts[0]), parts[1], parts[2])
+    return errors.OciError("the container's init failed to start: %s" % report.decode(errors="replace").strip())
 
 
 def _manager(c):

@@ -114,6 +114,24 @@ __attribute__((noreturn)) static void die_stderr(const struct ocirun_error *err,
     _exit(code);
 }
 
+/* After `start` has read the release byte it goes on reading the exec fifo
+ * until end-of-file, and the init keeps its write end open, close-on-exec,
+ * up to the execve: end-of-file alone means the process is exec'd. A
+ * startContainer hook, the seccomp load or the execve failing before that is
+ * written as one record, "<errno>\n<stage>\n<message>" (one write, far
+ * below PIPE_BUF, so never torn), which `start` reports as its own error.
+ * Without the fifo (a tenant) the error goes to stderr as before. */
+__attribute__((noreturn)) static void die_to_start(int fifo, const struct ocirun_error *err, int code)
+{
+    if (fifo < 0)
+        die_stderr(err, code);
+    char rec[600];
+    int n = snprintf(rec, sizeof(rec), "%d\n%s\n%s", (int)err->err_no, ocirun_stage_name(err->stage), err->msg);
+    if (n > 0)
+        (void)!write(fifo, rec, (size_t)n < sizeof(rec) ? (size_t)n : sizeof(rec) - 1);
+    _exit(code);
+}
+
 static void set_cpus(const uint8_t *mask, uint32_t len)
 {
     if (mask && len)
@@ -123,7 +141,7 @@ static void set_cpus(const uint8_t *mask, uint32_t len)
 __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
 {
     struct ocirun_error err;
-    int sync = p->sync_fd, rootfd = -1, state_fd = -1, seal_fd;
+    int sync = p->sync_fd, rootfd = -1, state_fd = -1, seal_fd, fifo = -1;
     char exe[PATH_MAX];
     memset(&err, 0, sizeof(err));
 
@@ -217,29 +235,46 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
      * on the host before pivot_root; reopening it through /proc/self/fd gives a
      * writable fd without any path into the state dir. */
     char fp[64];
-    int fifo = open(ocirun_fdpath(fp, sizeof(fp), p->fifo_fd), O_WRONLY | O_CLOEXEC);
+    fifo = open(ocirun_fdpath(fp, sizeof(fp), p->fifo_fd), O_WRONLY | O_CLOEXEC);
     if (fifo < 0) {
         ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "open exec fifo");
         die_stderr(&err, 1);
+    }
+    /* kept until the execve (die_to_start): above the preserved range, so
+     * neither the close below nor the process can mistake it for one of those */
+    if (fifo < 3 + (int)p->preserve_fds) {
+        int hi = fcntl(fifo, F_DUPFD_CLOEXEC, 3 + (int)p->preserve_fds);
+        if (hi < 0) {
+            ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "move the exec fifo fd");
+            die_stderr(&err, 1);
+        }
+        close(fifo);
+        fifo = hi;
     }
     if (write(fifo, "0", 1) != 1) {
         ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "write exec fifo");
         die_stderr(&err, 1);
     }
-    close(fifo);
     close(p->fifo_fd);
     reset_signals();  /* the hooks and the process start with default dispositions */
 
     if (ocirun_run_hooks(p->start_container_hooks, p->n_start_container_hooks, "startContainer", state_fd,
                          &err) < 0)
-        die_stderr(&err, 1);
+        die_to_start(fifo, &err, 1);
 exec:
-    ocirun_close_fds_except(3 + p->preserve_fds, &seal_fd, seal_fd >= 0 ? 1 : 0);
+    {
+        int keep[2], n = 0;
+        if (seal_fd >= 0)
+            keep[n++] = seal_fd;
+        if (fifo >= 0)
+            keep[n++] = fifo;  /* close-on-exec: the execve itself closes it */
+        ocirun_close_fds_except(3 + p->preserve_fds, keep, (unsigned int)n);
+    }
     if (p->no_new_privileges && ocirun_load_seccomp(p, &err) < 0)
-        die_stderr(&err, 1);
+        die_to_start(fifo, &err, 1);
     ocirun_exeseal_exec(seal_fd, exe, p->argv, p->envp);
     ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "exec `%s`", exe);
-    die_stderr(&err, errno == ENOENT ? 127 : 126);
+    die_to_start(fifo, &err, err.err_no == ENOENT ? 127 : 126);
 }
 
 __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pid_t ocirun_pid)

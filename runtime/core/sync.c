@@ -31,6 +31,11 @@
  *                          <-------------------------------------- READY
  *   write state.json "created", pid file, exit                    open exec.fifo O_WRONLY (blocks)
  *
+ *   `ocirun start`: reads the fifo's byte ----------------------> startContainer hooks, execve;
+ *   then reads on to end-of-file <--------------------------------- the write end is close-on-exec:
+ *                                                                 EOF alone is success, else one
+ *                                                                 "errno\nstage\nmessage" record
+ *
  *   `ocirun exec` (plan.tenant) is the same up to INIT_PID / GO; then the
  *   process sends TERMINAL (if any) and READY, and is exec'd at once: no
  *   rootfs, no HOOKS, no fifo. The parent joins it to the cgroup before GO.

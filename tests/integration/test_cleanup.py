@@ -70,6 +70,42 @@ def test_failing_hooks(bundle, root, cid, run_ocirun, subtests):
             _assert_clean(root, c, bundle)
 
 
+def test_failing_start_container_hook_fails_start(bundle, root, cid, run_ocirun, tmp_path):
+    """The hook runs in the init after `start` released it: `start` still
+    learns of the failure (the exec fifo stays open, close-on-exec, up to the
+    execve) and fails with the hook's line; the process never runs."""
+    marker = tmp_path / "process-ran"
+    bundle.config["mounts"].append({"destination": "/mark", "type": "bind", "source": str(tmp_path),
+                                    "options": ["rbind"]})
+    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 9"]}]}
+    bundle.set_args("touch", "/mark/process-ran").write()
+    r = run_ocirun("create", "-b", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    pid = helpers.state(root, cid)["pid"]
+    r = run_ocirun("start", cid)
+    assert r.returncode == 1
+    assert r.stderr == "hooks: startContainer hook `/bin/sh` exited with status 9\n", r.stderr
+    assert not pid_alive(pid)
+    assert helpers.state(root, cid)["status"] == "stopped"
+    assert not marker.exists()
+    r = run_ocirun("delete", cid)
+    assert (r.returncode, r.stderr) == (0, "")
+    _assert_clean(root, cid, bundle)
+
+
+def test_successful_start_waits_for_the_exec(bundle, root, cid, run_ocirun):
+    # with startContainer hooks that pass, `start` returns once the process is exec'd
+    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/true", "args": ["true"]}]}
+    bundle.set_args("sleep", "30").write()
+    assert run_ocirun("create", "-b", bundle.path, cid).returncode == 0
+    pid = helpers.state(root, cid)["pid"]
+    r = run_ocirun("start", cid)
+    assert (r.returncode, r.stderr) == (0, "")
+    with open("/proc/%d/comm" % pid) as f:
+        assert f.read().strip() == "sleep"
+    assert helpers.state(root, cid)["status"] == "running"
+
+
 def test_failing_poststop_is_a_warning(bundle, root, cid, run_ocirun):
     bundle.config["hooks"] = {"poststop": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 9"]}]}
     bundle.set_args("true").write()
