@@ -4,6 +4,7 @@ They run the installed /usr/local/bin/ocirun (hack/test installs it first) on
 a busybox bundle built once per session with hack/mkbundle.
 """
 
+import glob
 import itertools
 import os
 import subprocess
@@ -77,3 +78,6 @@ def run_ocirun(root):
     yield run
     for c in sorted(used):
         helpers.ocirun(root, "delete", "--force", c)
+    # Whatever the test did, nothing of its containers may outlive delete.
+    left = [d for c in used for d in glob.glob(os.path.join(helpers.CGROUP_ROOT, "*", "ocirun", c))]
+    assert not left, "cgroups left behind: %s" % left
