@@ -27,6 +27,15 @@ SIGNALS = {
 }
 SIGKILL, SIGTERM = 9, 15
 
+# What the lifecycle implements, for the features document (cli/features.py
+# intersects the namespaces with the kernel's). apparmor/selinux: applied
+# when the kernel has them, a clear error when asked for and absent.
+FEATURES = {
+    "namespaces": ("cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"),
+    "hooks": ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"),
+    "apparmor": True, "selinux": True, "netDevices": False,
+}
+
 
 def parse_signal(text):
     """`KILL`, `SIGKILL`, `9`, `RTMIN+3` -> 9 ...; OciError otherwise."""

@@ -96,6 +96,13 @@ V1_CONTROLLERS = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "n
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+def FEATURES():
+    """The mount options _mount_options accepts, for the features document."""
+    opts = (set(MOUNT_FLAGS) | set(PROPAGATION) | set(RECURSIVE_ATTRS) | set(RECURSIVE_ATIME)
+            | RECURSIVE_ATIME_CLEAR | {"idmap", "ridmap"})
+    return {"mountOptions": sorted(opts), "idmap": True}
+
+
 def _err(field, msg):
     return errors.ConfigError(["%s: %s" % (field, msg)])
 

@@ -116,3 +116,28 @@ def of_container(c, host=None):
     if m is None:
         raise errors.OciError("container `%s` has no cgroup (created with --cgroup-manager disabled)" % c.id)
     return m
+
+
+def FEATURES():
+    """linux.cgroup of the features document: what the managers here drive.
+
+    v1, v2 and their hybrid are all implemented; the systemd driver is not
+    yet. rdma is claimed only where this host has the rdma controller, the
+    one place the code for it could be shown to work.
+    """
+    from ..host import LINUX
+    from .layout import detect
+    try:
+        layout = detect(LINUX)
+    except (errors.OciError, OSError):
+        layout = None
+    rdma = False
+    if layout is not None:
+        rdma = layout.v1_for("rdma") is not None
+        if not rdma and layout.v2 is not None:
+            try:
+                ctrls = LINUX.read(layout.v2.mountpoint + "/cgroup.controllers").split()
+            except OSError:
+                ctrls = []
+            rdma = b"rdma" in ctrls
+    return {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": rdma}

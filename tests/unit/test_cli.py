@@ -179,3 +179,27 @@ def test_hot_commands_import_nothing_heavy(tmp_path):
     r = subprocess.run([py, "-I", "-S", "-c", "import sys\n" + site_lines[0] + script], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == ""
+
+
+def test_features_document_is_valid_and_truthful():
+    from runtime import validation
+    r = ocirun("features")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    ref = validation._ReferenceSchemas()
+    assert ref.validate(doc, "features-schema.json") == []
+    assert doc["ociVersionMax"] == "1.3.0"
+    linux = doc["linux"]
+    # Only what this kernel has: every namespace listed exists in /proc/self/ns.
+    files = {"mount": "mnt", "network": "net"}
+    for ns in linux["namespaces"]:
+        assert os.path.exists("/proc/self/ns/" + files.get(ns, ns)), ns
+    last = int(open("/proc/sys/kernel/cap_last_cap").read())
+    assert len(linux["capabilities"]) == last + 1
+    assert set(doc["hooks"]) == {"prestart", "createRuntime", "createContainer", "startContainer",
+                                 "poststart", "poststop"}
+    assert linux["seccomp"]["enabled"] is True and "SCMP_ACT_ERRNO" in linux["seccomp"]["actions"]
+    assert linux["apparmor"]["enabled"] is False and linux["selinux"]["enabled"] is False  # none here
+    assert linux["cgroup"]["v1"] is True and linux["cgroup"]["v2"] is True and linux["cgroup"]["systemd"] is False
+    for opt in ("bind", "rbind", "ro", "nosuid", "rprivate", "idmap"):
+        assert opt in doc["mountOptions"], opt
