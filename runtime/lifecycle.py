@@ -133,7 +133,7 @@ class Channel:
 
 
 _MSG_NAMES = {1: "GO", 2: "USERNS", 3: "MAPS_DONE", 4: "INIT_PID", 5: "HOOKS", 6: "HOOKS_DONE",
-              7: "TERMINAL", 8: "READY", 9: "ERROR", 10: "WARNING", 11: "MOUNT_FD"}
+              7: "TERMINAL", 8: "READY", 9: "ERROR", 10: "WARNING", 11: "MOUNT_FD", 12: "SECCOMP_FD"}
 
 
 def _step_cgroup(ch, mgr, setup_pid, linux):
@@ -231,6 +231,29 @@ def _step_terminal(ch):
     if fd is None:
         raise errors.CoreError(0, "terminal", "the container sent no pty master")
     return fd
+
+
+def _step_seccomp_listener(ch, flt, state, pid=None):
+    """SCMP_ACT_NOTIFY: the child loaded its filter and sent the listener up;
+    hand it to the agent at listenerPath. A failed send fails the operation."""
+    if flt is None or not flt.needs_listener:
+        return
+    _, fd = ch.wait(ch.lib.OCIRUN_MSG_SECCOMP_FD, "seccomp setup")
+    if fd is None:
+        raise errors.CoreError(0, "seccomp", "the container sent no seccomp listener fd")
+    from . import seccomp
+    try:
+        seccomp.send_listener_fd(flt.listener_path, fd, state, flt.listener_metadata, pid)
+    finally:
+        os.close(fd)  # the agent has its own now; the container never had a copy
+
+
+def _oci_state(data, status, pid):
+    st = {"ociVersion": data.get("ociVersion", ""), "id": data.get("id", ""), "status": status,
+          "pid": pid, "bundle": data.get("bundle", "")}
+    if data.get("annotations"):
+        st["annotations"] = data["annotations"]
+    return st
 
 
 def _step_ready(ch):
@@ -391,6 +414,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
                 master = None
             else:
                 undo.callback(os.close, master)
+        _step_seccomp_listener(ch, p.seccomp, _oci_state(c.data, CREATING, init_pid))
         _step_ready(ch)
 
         c.data["status"] = CREATED
@@ -824,6 +848,7 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
                     undo.callback(os.close, master)
             forwarding = None if detach else _Forwarder(pid, master)
             try:
+                _step_seccomp_listener(ch, p.seccomp, _oci_state(c.data, c.status(), c.pid), pid)
                 _step_ready(ch)
             except BaseException:
                 if forwarding is not None:

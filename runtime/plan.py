@@ -307,6 +307,7 @@ def _seccomp(p, linux):
                                         for r in linux["seccomp"].get("syscalls") or ()):
         # refused before compiling, so not even a cache entry is left behind
         raise errors.ConfigError(["config.json: linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet"])
+    _check_listener(linux["seccomp"])
     if p.cache_dir:
         flt = seccomp.compile_cached(linux["seccomp"], p.cache_dir)
     else:
@@ -317,6 +318,24 @@ def _seccomp(p, linux):
     p.c.seccomp_bpf_len = len(flt.bpf)
     p.c.seccomp_flags = flt.flags
     p.seccomp = flt
+
+
+def _check_listener(cfg):
+    """A NOTIFY profile's listenerPath must be a socket now: refused before
+    anything is compiled, cached or spawned (the send itself comes later)."""
+    syscalls = cfg.get("syscalls") if isinstance(cfg, dict) else None
+    path = cfg.get("listenerPath") if isinstance(cfg, dict) else None
+    if not isinstance(path, str) or not path or not isinstance(syscalls, list):
+        return
+    if not any(isinstance(r, dict) and r.get("action") == "SCMP_ACT_NOTIFY" for r in syscalls):
+        return
+    import stat
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise _err("linux.seccomp.listenerPath", "`%s`: %s" % (path, errors.strerror(e.errno))) from None
+    if not stat.S_ISSOCK(st.st_mode):
+        raise _err("linux.seccomp.listenerPath", "`%s` is not a socket" % path)
 
 
 def _namespaces(p, linux, floor):

@@ -426,9 +426,10 @@ def _enabled(lib):
     return _probe_flags(lib, 0)
 
 
-# Whether the lifecycle hands a NOTIFY filter's listener fd to listenerPath.
-# Until it does, features must not offer SCMP_ACT_NOTIFY and plan.py refuses it.
-NOTIFY_WIRED = False
+# Whether the lifecycle hands a NOTIFY filter's listener fd to listenerPath
+# (the SECCOMP_FD record, runtime/core/sync.c). While it does not, features
+# must not offer SCMP_ACT_NOTIFY and plan.py refuses it.
+NOTIFY_WIRED = True
 
 
 def FEATURES():
@@ -458,17 +459,19 @@ def FEATURES():
     }
 
 
-def send_listener_fd(listener_path, fd, state, metadata=None):
+def send_listener_fd(listener_path, fd, state, metadata=None, pid=None):
     """Hand a seccomp listener fd to the agent at listener_path.
 
     One AF_UNIX SOCK_STREAM connection, the container process state as JSON
     with the fd attached (SCM_RIGHTS) to the first sendmsg, then close.
-    `state` is the container's state (runtime.md); its pid is the process's."""
+    `state` is the container's state (runtime.md); the message's pid is the
+    filtered process's: `pid`, or the state's (the init's) when not given."""
     import array
     import socket
 
     from . import SPEC_VERSION, fastjson
-    msg = {"ociVersion": SPEC_VERSION, "fds": ["seccompFd"], "pid": state.get("pid"), "state": state}
+    msg = {"ociVersion": SPEC_VERSION, "fds": ["seccompFd"], "pid": state.get("pid") if pid is None else pid,
+           "state": state}
     if metadata:
         msg["metadata"] = metadata
     payload = fastjson.dumps(msg, tight=True).encode()

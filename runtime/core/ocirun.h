@@ -16,7 +16,7 @@
 
 /* CDEF-BEGIN */
 /* Bumped whenever this header changes; runtime/core.py refuses a stale .so. */
-static const int32_t OCIRUN_CORE_VERSION = 5;
+static const int32_t OCIRUN_CORE_VERSION = 6;
 
 /* Where a failure happened; ocirun_stage_name() spells it for messages. */
 enum ocirun_stage {
@@ -57,8 +57,10 @@ enum ocirun_msg_type {
     OCIRUN_MSG_READY = 8,       /* init -> parent: about to block on exec.fifo           */
     OCIRUN_MSG_ERROR = 9,       /* child -> parent: err_no, stage, text; then _exit      */
     OCIRUN_MSG_WARNING = 10,    /* child -> parent: text to log as a warning             */
-    OCIRUN_MSG_MOUNT_FD = 11    /* parent -> init, before GO: one idmapped detached tree per
+    OCIRUN_MSG_MOUNT_FD = 11,   /* parent -> init, before GO: one idmapped detached tree per
                                    idmap mount, in mount order (SCM_RIGHTS)               */
+    OCIRUN_MSG_SECCOMP_FD = 12  /* init -> parent, before READY: the seccomp listener fd of a
+                                   filter with SCMP_ACT_NOTIFY (SCM_RIGHTS), for listenerPath */
 };
 
 struct ocirun_msg {
@@ -186,8 +188,10 @@ struct ocirun_plan {
      * the user, groups and capabilities are set and just before execve when
      * no_new_privileges is set; without no_new_privileges the kernel needs
      * CAP_SYS_ADMIN, so it is loaded before the capabilities are dropped.
-     * seccomp_listener_fd is reserved for SECCOMP_FILTER_FLAG_NEW_LISTENER
-     * (sending the listener fd up to the parent is not wired yet). */
+     * With SECCOMP_FILTER_FLAG_NEW_LISTENER in seccomp_flags (SCMP_ACT_NOTIFY)
+     * the filter is loaded before READY in both cases, while the sync socket
+     * is open, and the listener fd goes up in a SECCOMP_FD record; the child
+     * keeps no copy. seccomp_listener_fd is unused (-1). */
     const uint8_t *seccomp_bpf; uint32_t seccomp_bpf_len;
     uint32_t seccomp_flags;
     int32_t seccomp_listener_fd;

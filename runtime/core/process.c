@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "seccomp.h"
 
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
@@ -71,17 +72,31 @@ int ocirun_early_process(const struct ocirun_plan *p, struct ocirun_error *err)
     return 0;
 }
 
+int ocirun_seccomp_needs_listener(const struct ocirun_plan *p)
+{
+    return p->seccomp_bpf && p->seccomp_bpf_len && (p->seccomp_flags & OCIRUN_SECCOMP_FLAG_NEW_LISTENER);
+}
+
+/* Loads the plan's filter. A filter with a listener (SCMP_ACT_NOTIFY) is only
+ * ever loaded while the sync socket is open: its fd goes up in a SECCOMP_FD
+ * record for the parent to hand to listenerPath, and the child keeps no copy
+ * (sendmsg is never a NOTIFY target: runtime/seccomp.py refuses that). */
 int ocirun_load_seccomp(const struct ocirun_plan *p, struct ocirun_error *err)
 {
     if (!p->seccomp_bpf || !p->seccomp_bpf_len)
         return 0;
-    struct sock_fprog prog = {
-        .len = (unsigned short)(p->seccomp_bpf_len / sizeof(struct sock_filter)),
-        .filter = (struct sock_filter *)p->seccomp_bpf,
-    };
-    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog);
-    if (r < 0)
-        return ocirun_fail(err, OCIRUN_STAGE_SECCOMP, errno, "load the seccomp filter");
+    int listener = ocirun_seccomp_load(p->seccomp_bpf, p->seccomp_bpf_len, p->seccomp_flags, err);
+    if (listener < 0)
+        return -1;
+    if (!(p->seccomp_flags & OCIRUN_SECCOMP_FLAG_NEW_LISTENER))
+        return 0;
+    if (listener == 0)
+        return ocirun_fail(err, OCIRUN_STAGE_SECCOMP, EPROTO, "the seccomp filter gave no listener fd");
+    int rc = ocirun_sync_send(p->sync_fd, OCIRUN_MSG_SECCOMP_FD, 0, listener);
+    int e = errno;
+    close(listener);
+    if (rc < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_SYNC, e, "send the seccomp listener fd");
     return 0;
 }
 

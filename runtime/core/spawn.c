@@ -221,6 +221,15 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
         snprintf(p->listen_pid_env, 32, "LISTEN_PID=%d", (int)getpid());
     if (ocirun_preserve_fds(p, &err) < 0)
         die_reported(sync, &err);
+    /* A filter with a listener is loaded now, not just before execve: its fd
+     * must go up while the sync socket is open (without no_new_privileges
+     * ocirun_set_process already did it, before the capabilities went). */
+    int seccomp_loaded = !p->no_new_privileges;
+    if (!seccomp_loaded && ocirun_seccomp_needs_listener(p)) {
+        if (ocirun_load_seccomp(p, &err) < 0)
+            die_reported(sync, &err);
+        seccomp_loaded = 1;
+    }
 
     /* From here on the init must outlive `ocirun create`. */
     prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
@@ -270,7 +279,7 @@ exec:
             keep[n++] = fifo;  /* close-on-exec: the execve itself closes it */
         ocirun_close_fds_except(3 + p->preserve_fds, keep, (unsigned int)n);
     }
-    if (p->no_new_privileges && ocirun_load_seccomp(p, &err) < 0)
+    if (!seccomp_loaded && ocirun_load_seccomp(p, &err) < 0)
         die_to_start(fifo, &err, 1);
     ocirun_exeseal_exec(seal_fd, exe, p->argv, p->envp);
     ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "exec `%s`", exe);

@@ -28,6 +28,9 @@
  *                                                                 pivot_root, terminal:
  *                          <-------------------------------------- TERMINAL + pty master (if any)
  *                                                                 user, caps, PATH lookup
+ *                          <-------------------------------------- SECCOMP_FD + listener fd (only
+ *   send it to listenerPath with the state                        with SCMP_ACT_NOTIFY: the filter
+ *   ("creating", the init's pid)                                  is loaded before READY then)
  *                          <-------------------------------------- READY
  *   write state.json "created", pid file, exit                    open exec.fifo O_WRONLY (blocks)
  *
@@ -37,7 +40,7 @@
  *                                                                 "errno\nstage\nmessage" record
  *
  *   `ocirun exec` (plan.tenant) is the same up to INIT_PID / GO; then the
- *   process sends TERMINAL (if any) and READY, and is exec'd at once: no
+ *   process sends TERMINAL (if any), SECCOMP_FD (if any) and READY, and is exec'd at once: no
  *   rootfs, no HOOKS, no fifo. The parent joins it to the cgroup before GO.
  *
  *   Any child step that fails sends ERROR (errno, stage, text) instead and
@@ -67,6 +70,7 @@ static const char *msg_name(uint32_t t)
     case OCIRUN_MSG_ERROR: return "ERROR";
     case OCIRUN_MSG_WARNING: return "WARNING";
     case OCIRUN_MSG_MOUNT_FD: return "MOUNT_FD";
+    case OCIRUN_MSG_SECCOMP_FD: return "SECCOMP_FD";
     }
     return "unknown";
 }

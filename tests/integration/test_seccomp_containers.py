@@ -67,13 +67,125 @@ def test_bad_profile_is_one_line_and_leaves_nothing(run_ocirun, bundle, cid, roo
     assert os.listdir(root) == []
 
 
-def test_notify_is_refused_until_wired(run_ocirun, bundle, cid, root):
+def _procs_with(text):
+    out = []
+    for p in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                if p.isdigit() and text.encode() in f.read():
+                    out.append(int(p))
+        except OSError:
+            pass
+    return out
+
+
+class Agent:
+    """A seccomp agent at `path`: takes one connection, keeps the JSON and the
+    fds of its first message, then answers one notification on the listener
+    with `answer` = (val, errno) and closes it."""
+
+    def __init__(self, path, answer):
+        import socket
+        import threading
+        self.path, self.answer = path, answer
+        self.msg, self.fds, self.notification, self.error = None, [], None, None
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(1)
+        self.srv.settimeout(30)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import select
+        import socket
+        from runtime import core
+        ffi, lib = core.load()
+        try:
+            conn, _ = self.srv.accept()
+            with conn:
+                conn.settimeout(10)
+                data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 4)
+                while True:  # the JSON may come in more than one piece; the fd with the first
+                    more = conn.recv(65536)
+                    if not more:
+                        break
+                    data += more
+            self.msg, self.fds = json.loads(data), list(fds)
+            listener = self.fds[0]
+            r, _, _ = select.select([listener], [], [], 20)
+            assert r, "no notification in 20 s"
+            n = ffi.new("struct ocirun_seccomp_notification *")
+            assert lib.ocirun_seccomp_notify_receive(listener, n) == 0
+            self.notification = (n.pid, n.nr)
+            val, err_no = self.answer
+            assert lib.ocirun_seccomp_notify_respond(listener, n.id, val, err_no, 0) == 0
+        except Exception as e:  # reported by the test
+            self.error = e
+        finally:
+            for fd in self.fds:
+                os.close(fd)
+            self.srv.close()
+
+    def join(self):
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "the agent is still waiting"
+        assert self.error is None, repr(self.error)
+
+
+def _notify_mkdir(path, **extra):
+    return dict({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
+                 "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}, **extra)
+
+
+def test_notify_hands_the_listener_to_the_agent(run_ocirun, bundle, cid, root, tmp_path, subtests):
+    """listenerPath gets the state and exactly one fd; the agent's answer is
+    what the container's mkdir returns, with and without noNewPrivileges (the
+    filter is loaded at two different places)."""
+    import errno as E
     from runtime import seccomp
-    if seccomp.NOTIFY_WIRED:
-        return  # covered by the notify tests once the listener is handed over
-    prof = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/tmp/nowhere.sock",
-            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}
-    r = _run(run_ocirun, bundle, cid, prof, "true")
-    assert r.returncode == 1 and "not supported yet" in r.stderr
-    assert os.listdir(root) == []
-    assert "SCMP_ACT_NOTIFY" not in seccomp.FEATURES().get("actions", [])
+    assert "SCMP_ACT_NOTIFY" in seccomp.FEATURES()["actions"]
+    mkdirs = {seccomp._syscall_nr(seccomp._core()[1], n) for n in ("mkdir", "mkdirat")}
+    script = "mkdir /tmp/x 2>&1; echo rc=$?; test -d /tmp/x && echo made || echo not-made"
+    for n, (nnp, answer, want) in enumerate(((True, (0, E.EXDEV), "Invalid cross-device link"),
+                                             (False, (0, 0), "rc=0"))):
+        with subtests.test(noNewPrivileges=nnp, answer=answer):
+            c = "%s-%d" % (cid, n)
+            path = str(tmp_path / ("agent%d.sock" % n))
+            agent = Agent(path, answer)
+            r = _run(run_ocirun, bundle, c, _notify_mkdir(path, listenerMetadata="meta-%d" % n), script,
+                     noNewPrivileges=nnp)
+            agent.join()
+            assert (r.returncode, r.stderr) == (0, ""), r.stderr
+            assert want in r.stdout and "not-made" in r.stdout, r.stdout  # the kernel never ran mkdir
+            assert len(agent.fds) == 1
+            m = agent.msg
+            assert m["fds"] == ["seccompFd"] and m["metadata"] == "meta-%d" % n and m["ociVersion"]
+            assert m["state"]["id"] == c and m["state"]["status"] == "creating"
+            assert m["state"]["bundle"] == bundle.path
+            assert m["pid"] == m["state"]["pid"] > 1  # the init, as the host sees it
+            assert agent.notification[1] in mkdirs
+            assert not os.path.exists(os.path.join(root, c))
+
+
+def test_notify_without_an_agent_fails_create(run_ocirun, bundle, cid, root, tmp_path, subtests):
+    import socket
+    from helpers import cgroup_dirs
+    dead = str(tmp_path / "bound-not-listening.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(dead)  # a socket file nobody accepts on: the send itself fails
+    try:
+        for n, (path, want) in enumerate((
+                (str(tmp_path / "missing.sock"), "linux.seccomp.listenerPath: `%s`: ENOENT" % (tmp_path / "missing.sock")),
+                (dead, "send the seccomp listener to `%s`: ECONNREFUSED" % dead))):
+            with subtests.test(want=want):
+                c = "%s-%d" % (cid, n)
+                r = _run(run_ocirun, bundle, c, _notify_mkdir(path), "true")
+                assert r.returncode == 1
+                assert r.stderr.count("\n") == 1 and want in r.stderr, r.stderr
+                assert [e for e in os.listdir(root) if e != ".cache"] == []
+                assert n == 1 or os.listdir(root) == []  # refused before anything was compiled
+                assert cgroup_dirs(c) == []
+                assert _procs_with(c) == [], "process left"
+    finally:
+        s.close()
