@@ -109,6 +109,39 @@ def swap_to_v2(swap, limit, field):
     return str(swap - limit)
 
 
+# -- memory ------------------------------------------------------------------
+
+class Memory:
+    """linux.resources.memory, checked once for both cgroup versions.
+
+    Sizes are None when unset, -1 when unlimited; 0 means "not set" (engines
+    send it so), never "no memory at all".
+    """
+
+    __slots__ = ("limit", "swap", "reservation", "swappiness", "oom_off", "hierarchy", "check",
+                 "kernel", "kernel_tcp")
+    FIELD = PREFIX + ".memory."
+
+    def __init__(self, mem):
+        f = self.FIELD
+        sizes = [integer(mem, k, f + k, hi=(1 << 63) - 1) for k in ("limit", "swap", "reservation")]
+        self.limit, self.swap, self.reservation = (None if v == 0 else (-1 if v is not None and v < 0 else v)
+                                                   for v in sizes)
+        self.swappiness = integer(mem, "swappiness", f + "swappiness", lo=0, hi=100)
+        self.oom_off = boolean(mem, "disableOOMKiller", f + "disableOOMKiller")
+        self.hierarchy = boolean(mem, "useHierarchy", f + "useHierarchy")
+        self.check = boolean(mem, "checkBeforeUpdate", f + "checkBeforeUpdate")
+        self.kernel = integer(mem, "kernel", f + "kernel")
+        self.kernel_tcp = integer(mem, "kernelTCP", f + "kernelTCP")
+
+    def check_usage(self, updating, read_usage):
+        """checkBeforeUpdate: an update may not set the limit below what is in use."""
+        if updating and self.check and self.limit is not None and self.limit >= 0:
+            usage = int(read_usage().strip() or 0)
+            if self.limit < usage:
+                raise bad(self.FIELD + "limit", self.limit, "below the current usage %d (checkBeforeUpdate)" % usage)
+
+
 # -- devices -----------------------------------------------------------------
 
 # The devices runtime-spec says every container gets, allowed after the

@@ -2,7 +2,7 @@
 
 from .. import errors
 from . import fs
-from .resources import PREFIX, bad, boolean, device_rules, integer, section, string
+from .resources import PREFIX, Memory, bad, device_rules, integer, section, string
 
 INT64_MIN = -(1 << 63)
 BIG = 1 << 62   # v1 reports "unlimited" as a page-rounded 2^63-1
@@ -158,31 +158,16 @@ class V1Manager(fs.FsManager):
         return g
 
     def _memory(self, mem, updating):
-        f = PREFIX + ".memory."
+        m = Memory(mem)
+        f = m.FIELD
         g = self._need("memory", PREFIX + ".memory")
-        limit = integer(mem, "limit", f + "limit", hi=(1 << 63) - 1)
-        swap = integer(mem, "swap", f + "swap", hi=(1 << 63) - 1)
-        reservation = integer(mem, "reservation", f + "reservation", hi=(1 << 63) - 1)
-        # 0 means "not set" (engines send it so), never "no memory at all".
-        limit, swap, reservation = (None if v == 0 else v for v in (limit, swap, reservation))
-        swappiness = integer(mem, "swappiness", f + "swappiness", lo=0, hi=100)
-        oom_off = boolean(mem, "disableOOMKiller", f + "disableOOMKiller")
-        hier = boolean(mem, "useHierarchy", f + "useHierarchy")
-        check = boolean(mem, "checkBeforeUpdate", f + "checkBeforeUpdate")
-        kernel = integer(mem, "kernel", f + "kernel")
-        tcp = integer(mem, "kernelTCP", f + "kernelTCP")
-        if limit is not None and limit < 0:
-            limit = -1
-        if swap is not None and swap < 0:
-            swap = -1
+        limit, swap, reservation = m.limit, m.swap, m.reservation
+        swappiness, oom_off, hier, kernel, tcp = m.swappiness, m.oom_off, m.hierarchy, m.kernel, m.kernel_tcp
         if swap is None and limit == -1:
             swap = -1   # unlimited memory, nothing said of swap: unlimited memory+swap
         if swap is not None and swap > 0 and limit is not None and limit >= 0 and swap < limit:
             raise bad(f + "swap", swap, "memory+swap must be at least the memory limit %d" % limit)
-        if updating and check and limit is not None and limit >= 0:
-            usage = int(g.read("memory.usage_in_bytes").strip() or 0)
-            if limit < usage:
-                raise bad(f + "limit", limit, "below the current usage %d (checkBeforeUpdate)" % usage)
+        m.check_usage(updating, lambda: g.read("memory.usage_in_bytes"))
         has_memsw = g.has("memory.memsw.limit_in_bytes")
         if swap is not None and not has_memsw and g is not NULL:
             self.warn("%sswap: this kernel has no swap accounting (memory.memsw.*); ignored" % f)

@@ -2,7 +2,7 @@
 
 from .. import errors
 from . import fs
-from .resources import (PREFIX, bad, blkio_weight_to_io_weight, boolean, device_rules, integer,
+from .resources import (PREFIX, Memory, bad, blkio_weight_to_io_weight, device_rules, integer,
                         section, shares_to_weight, string, swap_to_v2)
 from .v1 import THROTTLES, _device, hugepage, pids_max, rdma_lines, write_in_some_order
 from .fs import SIGKILL
@@ -139,23 +139,11 @@ class V2Manager(fs.FsManager):
                 getattr(self, "_" + name.lower())(g, sec, updating)
 
     def _memory(self, g, mem, updating):
-        f = PREFIX + ".memory."
-        limit = integer(mem, "limit", f + "limit", hi=(1 << 63) - 1)
-        swap = integer(mem, "swap", f + "swap", hi=(1 << 63) - 1)
-        reservation = integer(mem, "reservation", f + "reservation", hi=(1 << 63) - 1)
-        # 0 means "not set" (engines send it so), never "no memory at all".
-        limit, swap, reservation = (None if v == 0 else v for v in (limit, swap, reservation))
-        swappiness = integer(mem, "swappiness", f + "swappiness", lo=0, hi=100)
-        oom_off = boolean(mem, "disableOOMKiller", f + "disableOOMKiller")
-        hier = boolean(mem, "useHierarchy", f + "useHierarchy")
-        check = boolean(mem, "checkBeforeUpdate", f + "checkBeforeUpdate")
-        if limit is not None and limit < 0:
-            limit = -1
-        swap_max = swap_to_v2(swap, limit, f + "swap")
-        if updating and check and limit is not None and limit >= 0:
-            usage = int((g.read("memory.current").strip() or "0"))
-            if limit < usage:
-                raise bad(f + "limit", limit, "below the current usage %d (checkBeforeUpdate)" % usage)
+        m = Memory(mem)
+        f = m.FIELD
+        limit, reservation = m.limit, m.reservation
+        swap_max = swap_to_v2(m.swap, limit, f + "swap")
+        m.check_usage(updating, lambda: g.read("memory.current"))
         # memory.swap.max is independent of memory.max on v2: no ordering.
         if limit is not None:
             g.write("memory.max", "max" if limit < 0 else limit, f + "limit")
@@ -166,14 +154,14 @@ class V2Manager(fs.FsManager):
                 self.warn("%sswap: this kernel has no memory.swap.max (swap accounting off); ignored" % f)
         if reservation is not None:
             g.write("memory.low", "max" if reservation < 0 else reservation, f + "reservation")
-        for key in ("kernel", "kernelTCP"):
-            if integer(mem, key, f + key) is not None:
+        for key, value in (("kernel", m.kernel), ("kernelTCP", m.kernel_tcp)):
+            if value is not None:
                 self.warn("%s%s: cgroup v2 has no kernel memory limit; ignored" % (f, key))
-        if swappiness is not None:
+        if m.swappiness is not None:
             self.warn("%sswappiness: cgroup v2 has no per-cgroup swappiness; ignored" % f)
-        if oom_off:
+        if m.oom_off:
             self.warn("%sdisableOOMKiller: cgroup v2 cannot disable the OOM killer; ignored" % f)
-        if hier is False:
+        if m.hierarchy is False:
             self.warn("%suseHierarchy: cgroup v2 is always hierarchical; ignored" % f)
 
     def _cpu(self, g, cpu, updating):
