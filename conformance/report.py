@@ -48,6 +48,10 @@ NOTES: dict = {
     ("runc", "config-linux.md#huge-page-limits hugepageLimits 2MB is the hugetlb limit"):
         "Hybrid host: hugetlb exists only on the cgroup2 mount; runc's v1 manager finds no hugetlb hierarchy "
         "and fails create (`cannot set hugetlb limit`).",
+    # ocirun: deliberate, listed in conformance/ocirun-expected-failures.txt
+    ("ocirun", "runtime.md#delete delete of a created (not stopped) container fails and has no effect"):
+        "Deliberate: ocirun follows runc and crun (see the DE-FACTO row), because engines delete created "
+        "containers to clean up a failed start.",
     # crun 1.8.1
     ("crun", "runtime.md#delete delete of a created (not stopped) container fails and has no effect"):
         "De facto behaviour shared by runc and crun: delete of a `created` container kills and removes it; "
