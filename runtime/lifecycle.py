@@ -227,11 +227,26 @@ def _pid_in_container(pid):
     return pid
 
 
-def _step_terminal(ch):
-    _, fd = ch.wait(ch.lib.OCIRUN_MSG_TERMINAL, "terminal setup")
-    if fd is None:
+def _step_terminal(ch, proc, console, undo):
+    """The init sent its pty master: size it, then hand it to the console
+    socket (returns None) or keep it for `run`'s proxy (returns the fd)."""
+    _, master = ch.wait(ch.lib.OCIRUN_MSG_TERMINAL, "terminal setup")
+    if master is None:
         raise errors.CoreError(0, "terminal", "the container sent no pty master")
-    return fd
+    from . import terminal
+    try:
+        # consoleSize is the start; a foreground `run` then follows its own terminal (Proxy)
+        terminal.set_size(master, proc.get("consoleSize"))
+        if console is not None:
+            terminal.send_master(console, master)
+    except BaseException:
+        os.close(master)
+        raise
+    if console is not None:
+        os.close(master)
+        return None
+    undo.callback(os.close, master)
+    return master
 
 
 def _step_seccomp_listener(ch, flt, state, pid=None):
@@ -402,22 +417,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         ch.send(lib.OCIRUN_MSG_GO)
 
         _step_hooks(ch, c, hooks, p.core_hooks, init_pid)
-        master = None
-        if p.terminal:
-            master = _step_terminal(ch)
-            from . import terminal
-            try:
-                # a foreground `run` on a terminal then follows that terminal's size (Proxy)
-                terminal.set_size(master, proc.get("consoleSize"))
-            except BaseException:
-                os.close(master)
-                raise
-            if console is not None:
-                terminal.send_master(console, master)
-                os.close(master)
-                master = None
-            else:
-                undo.callback(os.close, master)
+        master = _step_terminal(ch, proc, console, undo) if p.terminal else None
         _step_seccomp_listener(ch, p.seccomp, _oci_state(c.data, CREATING, init_pid))
         _step_ready(ch)
 
@@ -841,21 +841,7 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             _reap(setup_pid)
             ch.who = pid
             ch.send(lib.OCIRUN_MSG_GO)
-            master = None
-            if p.terminal:
-                master = _step_terminal(ch)
-                from . import terminal
-                try:
-                    terminal.set_size(master, proc.get("consoleSize"))
-                except BaseException:
-                    os.close(master)
-                    raise
-                if console is not None:
-                    terminal.send_master(console, master)
-                    os.close(master)
-                    master = None
-                else:
-                    undo.callback(os.close, master)
+            master = _step_terminal(ch, proc, console, undo) if p.terminal else None
             forwarding = None if detach else _Forwarder(pid, master)
             try:
                 _step_seccomp_listener(ch, p.seccomp, _oci_state(c.data, c.status(), c.pid), pid)
