@@ -273,14 +273,8 @@ class V1Manager(fs.FsManager):
                     g.write("blkio.leaf_weight_device", "%d:%d %d" % (major, minor, lw), fi + ".leafWeight")
                 else:
                     self.warn("%s.leafWeight: the BFQ scheduler has no leaf weight; ignored" % fi)
-        for key, fname in THROTTLES:
-            for i, td in enumerate(section(bio, key, list)):
-                fi = "%s%s[%d]" % (f, key, i)
-                major, minor = _device(td, fi)
-                rate = integer(td, "rate", fi + ".rate", lo=0)
-                if rate is None:
-                    raise bad(fi + ".rate", "null", "is required")
-                g.write("blkio.throttle." + fname, "%d:%d %d" % (major, minor, rate), fi + ".rate")
+        for key, fname, major, minor, rate, fi in throttles(bio, f):
+            g.write("blkio.throttle." + fname, "%d:%d %d" % (major, minor, rate), fi + ".rate")
 
     def _hugepagelimits(self, limits, updating):
         g = self._need("hugetlb", PREFIX + ".hugepageLimits")
@@ -360,6 +354,18 @@ def write_in_some_order(g, writes):
 
 THROTTLES = (("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device"),
              ("throttleReadIOPSDevice", "read_iops_device"), ("throttleWriteIOPSDevice", "write_iops_device"))
+
+
+def throttles(bio, f):
+    """(key, v1 file suffix, major, minor, rate, field) of every blockIO throttle entry."""
+    for key, fname in THROTTLES:
+        for i, td in enumerate(section(bio, key, list)):
+            fi = "%s%s[%d]" % (f, key, i)
+            major, minor = _device(td, fi)
+            rate = integer(td, "rate", fi + ".rate", lo=0)
+            if rate is None:
+                raise bad(fi + ".rate", "null", "is required")
+            yield key, fname, major, minor, rate, fi
 
 
 def _device(d, field):

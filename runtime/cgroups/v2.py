@@ -4,7 +4,7 @@ from .. import errors
 from . import fs
 from .resources import (PREFIX, Memory, bad, blkio_weight_to_io_weight, device_rules, integer,
                         section, shares_to_weight, string, swap_to_v2)
-from .v1 import THROTTLES, _device, hugepage, pids_max, rdma_lines, write_in_some_order
+from .v1 import _device, throttles, hugepage, pids_max, rdma_lines, write_in_some_order
 from .fs import SIGKILL
 
 # Files a container must not set through linux.resources.unified: they move
@@ -221,15 +221,9 @@ class V2Manager(fs.FsManager):
                     g.write("io.bfq.weight", "%d:%d %d" % (major, minor, w), fi + ".weight")
                 else:
                     g.write("io.weight", "%d:%d %d" % (major, minor, blkio_weight_to_io_weight(w)), fi + ".weight")
-        for key, _ in THROTTLES:
-            for i, td in enumerate(section(bio, key, list)):
-                fi = "%s%s[%d]" % (f, key, i)
-                major, minor = _device(td, fi)
-                rate = integer(td, "rate", fi + ".rate", lo=0)
-                if rate is None:
-                    raise bad(fi + ".rate", "null", "is required")
-                # On v1 a rate of 0 removes the limit; v2 spells that "max".
-                g.write("io.max", "%d:%d %s=%s" % (major, minor, _IO_MAX_KEYS[key], rate or "max"), fi + ".rate")
+        for key, _, major, minor, rate, fi in throttles(bio, f):
+            # On v1 a rate of 0 removes the limit; v2 spells that "max".
+            g.write("io.max", "%d:%d %s=%s" % (major, minor, _IO_MAX_KEYS[key], rate or "max"), fi + ".rate")
 
     def _hugepagelimits(self, g, limits, updating):
         for i, hl in enumerate(limits):
