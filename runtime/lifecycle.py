@@ -433,6 +433,18 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     return c, init_pid, master
 
 
+def _wait_foreground(forwarding, master):
+    """Wait for a foreground process (run, exec); its exit status, or 128+signal."""
+    try:
+        status = forwarding.wait()
+    finally:
+        forwarding.restore()
+        if master is not None:
+            os.close(master)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
 class _Undo:
     """contextlib.ExitStack's callback/pop_all, without importing contextlib
     (12 ms on every create): run the callbacks, last first, on an exception."""
@@ -700,16 +712,10 @@ def run(ctx, cid, opts):
     c.close()
     if detach:
         return 0
-    try:
-        status = forwarding.wait()
-    finally:
-        forwarding.restore()
-        if master is not None:
-            os.close(master)
+    code = _wait_foreground(forwarding, master)
     if not opts.keep:
         delete(ctx, cid, force=True)
-    code = os.waitstatus_to_exitcode(status)
-    return code if code >= 0 else 128 - code
+    return code
 
 
 class _Forwarder:
@@ -860,11 +866,4 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
         c.close()
     if detach:
         return 0
-    try:
-        status = forwarding.wait()
-    finally:
-        forwarding.restore()
-        if master is not None:
-            os.close(master)
-    code = os.waitstatus_to_exitcode(status)
-    return code if code >= 0 else 128 - code
+    return _wait_foreground(forwarding, master)
