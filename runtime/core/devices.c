@@ -18,13 +18,22 @@
 
 static int bind_device(const struct ocirun_device *d, int pfd, const char *base, struct ocirun_error *err)
 {
-    int fd = openat(pfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0000);
-    if (fd < 0)
+    /* what the image left there may be a fifo or a device: never opened for
+     * I/O (ENXIO: a fifo with no reader, fine as a mount point) */
+    int fd = openat(pfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0000);
+    if (fd < 0 && errno != ENXIO)
         return ocirun_fail(err, OCIRUN_STAGE_DEVICES, errno, "create `%s` for a bind-mounted device", d->path);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     fd = openat(pfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return ocirun_fail(err, OCIRUN_STAGE_DEVICES, errno, "open `%s`", d->path);
+    struct stat st;
+    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)) {
+        close(fd);
+        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, ENOTDIR, "`%s` is a directory or symlink, not a device mount point",
+                           d->path);
+    }
     int r = ocirun_mount_on_fd(d->path, fd, NULL, MS_BIND, NULL);
     int e = errno;
     close(fd);

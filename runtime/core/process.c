@@ -54,11 +54,20 @@ struct ocirun_sched_attr {
     uint64_t sched_runtime, sched_deadline, sched_period;
 };
 
+/* A /proc/self file. For `exec` (and after pivot_root) that is the container's
+ * /proc, which the container may have shaped: no symlink at the end, no fifo
+ * to block on, no terminal taken, and it must be a regular file of a procfs. */
 static int write_file(const char *path, const char *data)
 {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !ocirun_is_procfs(fd)) {
+        close(fd);
+        errno = EXDEV;
+        return -1;
+    }
     size_t n = strlen(data);
     ssize_t w = write(fd, data, n);
     int e = errno;
