@@ -83,7 +83,7 @@ def test_long_argv_still_works(box, cid, run_ocirun):
 
 
 @pytest.mark.parametrize("nnp", [True, False])
-def test_seccomp_denying_execveat_fails_clearly(box, cid, run_ocirun, nnp):
+def test_seccomp_denying_execveat_fails_clearly(box, cid, root, run_ocirun, nnp):
     """A container profile that denies execveat used to make the init fall
     back to a plain execve from the host interpreter image."""
     plant_python_trick(box)
@@ -94,6 +94,7 @@ def test_seccomp_denying_execveat_fails_clearly(box, cid, run_ocirun, nnp):
     r = run_ocirun("run", "-b", box.path, cid)
     line = assert_protected_or_refused(r)
     assert "execveat" in line, line
+    assert [n for n in os.listdir(root) if n != ".cache"] == []  # `run` leaves no container behind
 
 
 def test_memfd_noexec_2_fails_clearly(box, cid, root, tmp_path):
@@ -111,6 +112,7 @@ def test_memfd_noexec_2_fails_clearly(box, cid, root, tmp_path):
                        capture_output=True, text=True, timeout=120)
     line = assert_protected_or_refused(r)
     assert "memfd" in line, line
+    assert os.listdir(root) == []
 
 
 def _exec_tty(root, cid, script, timeout=60):
