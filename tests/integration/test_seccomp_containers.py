@@ -208,3 +208,22 @@ def test_profile_denying_the_inits_own_calls_still_starts(run_ocirun, bundle, ci
             bundle.set_args("echo", "started").write()
             r = run_ocirun("run", "--bundle", bundle.path, "%s-%d-%d" % (cid, nnp, user["uid"]))
             assert (r.returncode, r.stdout.strip()) == (0, "started"), r.stderr
+
+
+def test_sys_admin_kept_for_the_load_never_reaches_the_process(run_ocirun, bundle, cid, subtests):
+    """Without noNewPrivileges the init keeps CAP_SYS_ADMIN just long enough
+    to load the filter last; the process gets exactly the configured sets."""
+    prof = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+    for user in ({"uid": 0, "gid": 0}, {"uid": 1000, "gid": 1000}):
+        with subtests.test(uid=user["uid"]):
+            caps = bundle.process.get("capabilities") or {}
+            assert "CAP_SYS_ADMIN" not in caps.get("bounding", []) + caps.get("permitted", [])
+            bundle.config["linux"]["seccomp"] = prof
+            bundle.process.update(noNewPrivileges=False, user=user)
+            bundle.set_args("grep", "-E", "^Cap(Inh|Prm|Eff|Bnd|Amb):", "/proc/self/status").write()
+            r = run_ocirun("run", "--bundle", bundle.path, "%s-%d" % (cid, user["uid"]))
+            assert r.returncode == 0, r.stderr
+            sets = {ln.split(":")[0]: int(ln.split()[1], 16) for ln in r.stdout.splitlines()}
+            assert len(sets) == 5, r.stdout
+            assert all(not v & (1 << 21) for v in sets.values()), r.stdout
