@@ -18,13 +18,22 @@
 
 static int bind_device(const struct ocirun_device *d, int pfd, const char *base, struct ocirun_error *err)
 {
-    int fd = openat(pfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0000);
-    if (fd < 0)
+    /* what the image left there may be a fifo or a device: never opened for
+     * I/O (ENXIO: a fifo with no reader, fine as a mount point) */
+    int fd = openat(pfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0000);
+    if (fd < 0 && errno != ENXIO)
         return ocirun_fail(err, OCIRUN_STAGE_DEVICES, errno, "create `%s` for a bind-mounted device", d->path);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     fd = openat(pfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return ocirun_fail(err, OCIRUN_STAGE_DEVICES, errno, "open `%s`", d->path);
+    struct stat st;
+    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)) {
+        close(fd);
+        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, ENOTDIR, "`%s` is a directory or symlink, not a device mount point",
+                           d->path);
+    }
     int r = ocirun_mount_on_fd(d->path, fd, NULL, MS_BIND, NULL);
     int e = errno;
     close(fd);
@@ -89,16 +98,72 @@ int ocirun_create_devices(const struct ocirun_plan *p, int rootfd, struct ocirun
     return 0;
 }
 
+/* Paths under the container's /dev are the container's to shape (an exec'd
+ * process's container may have replaced them with anything): every open is
+ * O_NOFOLLOW | O_NONBLOCK | O_NOCTTY (no symlink followed, no fifo to block
+ * on, no terminal taken) and checked with fstat before use. */
+
+/* The pty multiplexer: /dev/pts/ptmx (what the usual /dev/ptmx symlink names),
+ * else a /dev/ptmx node; either way a character device 5:2. */
+static int open_ptmx(struct ocirun_error *err)
+{
+    static const char *const paths[] = {"/dev/pts/ptmx", "/dev/ptmx"};
+    int e = ENOENT;
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        int fd = open(paths[i], O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) {
+            e = errno;
+            continue;
+        }
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 5 && minor(st.st_rdev) == 2 &&
+            fcntl(fd, F_SETFL, 0) == 0)  /* blocking again: it is the process's terminal */
+            return fd;
+        close(fd);
+        e = ENOTTY;
+    }
+    return ocirun_fail(err, OCIRUN_STAGE_TERMINAL, e, "open `/dev/ptmx` (a pty multiplexer, 5:2)");
+}
+
+/* /dev/console of the init: an empty regular file we create, never through a
+ * symlink (CVE-2025-52565), never a fifo or device, with the slave bind-mounted
+ * on it. Returns an fd of that file (the mount target) or -1. */
+static int console_file(int devfd)
+{
+    const int flags = O_CREAT | O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    int fd = openat(devfd, "console", flags, 0600);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EEXIST;
+    }
+    if (fd < 0 && (errno == ELOOP || errno == ENXIO || errno == EEXIST || errno == EACCES || errno == EISDIR ||
+                   errno == ENODEV || errno == EIO)) {
+        if (unlinkat(devfd, "console", 0) < 0 && errno == EISDIR)
+            unlinkat(devfd, "console", AT_REMOVEDIR);
+        fd = openat(devfd, "console", flags | O_EXCL, 0600);
+        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+            close(fd);
+            fd = -1;
+            errno = EEXIST;
+        }
+    }
+    return fd;
+}
+
 /* After pivot_root: a pty from the container's own devpts. The master goes up
  * to the parent (which hands it to the console socket or proxies it), the
- * slave becomes stdio, the controlling terminal and /dev/console. */
+ * slave becomes stdio and the controlling terminal; for the container's init
+ * (terminal: true at create) also /dev/console. An exec'd process's pty is
+ * its stdio and nothing else: /dev/console stays the init's. */
 int ocirun_setup_terminal(const struct ocirun_plan *p, int sync_fd, struct ocirun_error *err)
 {
     if (!p->terminal)
         return 0;
-    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int master = open_ptmx(err);
     if (master < 0)
-        return ocirun_fail(err, OCIRUN_STAGE_TERMINAL, errno, "open `/dev/ptmx`");
+        return -1;
     int unlock = 0;
     if (ioctl(master, TIOCSPTLCK, &unlock) < 0) {
         int e = errno;
@@ -112,19 +177,9 @@ int ocirun_setup_terminal(const struct ocirun_plan *p, int sync_fd, struct ociru
         close(master);
         return ocirun_fail(err, OCIRUN_STAGE_TERMINAL, e, "open the pty slave");
     }
-    /* /dev/console: an empty regular file we create, never through a symlink
-     * (CVE-2025-52565), with the slave bind-mounted on it. */
-    int devfd = open("/dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int devfd = p->tenant ? -1 : open("/dev", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (devfd >= 0) {
-        int cfd = openat(devfd, "console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (cfd < 0 && (errno == ELOOP || errno == ENXIO || errno == EEXIST || errno == EACCES)) {
-            unlinkat(devfd, "console", 0);
-            cfd = openat(devfd, "console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-        }
-        if (cfd >= 0) {
-            close(cfd);
-            cfd = openat(devfd, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        }
+        int cfd = console_file(devfd);
         char sp[64];
         if (cfd < 0 || ocirun_mount_on_fd(ocirun_fdpath(sp, sizeof(sp), slave), cfd, NULL, MS_BIND, NULL) < 0) {
             int e = errno;

@@ -13,9 +13,20 @@
  *   `#!/proc/self/exe` entrypoint re-runs the trampoline, which sees no
  *   marker in argv[0] and exits 127 with `ocirun: exec failed`.
  *
- * x86_64 only for now; elsewhere (or when the kernel refuses to exec a memfd,
- * vm.memfd_noexec=2, or a seccomp profile denies execveat) the init falls back
- * to a plain execve, still non-dumpable.
+ * There is no other way out (CVE-2019-5736 class): when the trampoline
+ * cannot be made (an architecture without one, vm.memfd_noexec=2 refusing an
+ * executable memfd) or cannot be exec'd (a seccomp profile denying execveat,
+ * an argv that no longer fits with the two extra words), the operation fails
+ * with one line naming why. Nothing ever execve()s from the host interpreter
+ * image.
+ *
+ * The trampoline's argv is the process's with two words in front: built in
+ * a static array when it fits, else in an anonymous mapping sized to it, so
+ * any argv count the kernel takes goes through (the kernel's own limit,
+ * E2BIG, is the only one; the two words and "/dev/fd/N" cost ~30 bytes of it).
+ * It is built before the seccomp filter is loaded (process.c loads it last):
+ * the only calls left after the filter are execveat and the trampoline's
+ * execve, which a profile must allow.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -69,24 +80,31 @@ static const unsigned char trampoline[] = {
 };
 #endif
 
-int ocirun_exeseal_prepare(void)
+int ocirun_exeseal_prepare(struct ocirun_error *err)
 {
 #if defined(__x86_64__)
     int fd = (int)syscall(SYS_memfd_create, "ocirun-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
     if (fd < 0 && errno == EINVAL)  /* kernels before 6.3 know no MFD_EXEC */
         fd = (int)syscall(SYS_memfd_create, "ocirun-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) {
+        if (errno == EACCES)
+            return ocirun_fail(err, OCIRUN_STAGE_EXEC, errno,
+                               "make the sealed exec trampoline: an executable memfd is refused "
+                               "(vm.memfd_noexec=2?); a plain execve is never used instead");
+        return ocirun_fail(err, OCIRUN_STAGE_EXEC, errno, "make the sealed exec trampoline (memfd_create)");
+    }
     if (write(fd, trampoline, sizeof(trampoline)) != (ssize_t)sizeof(trampoline) ||
         fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+        int e = errno;
         close(fd);
-        return -1;
+        return ocirun_fail(err, OCIRUN_STAGE_EXEC, e, "seal the exec trampoline");
     }
     fcntl(fd, F_ADD_SEALS, F_SEAL_EXEC);  /* 6.3+: no chmod either */
     fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL);
     return fd;
 #else
-    return -1;
+    return ocirun_fail(err, OCIRUN_STAGE_EXEC, ENOSYS,
+                       "no sealed exec trampoline for this architecture; a plain execve is never used instead");
 #endif
 }
 
@@ -94,21 +112,33 @@ int ocirun_exeseal_prepare(void)
  * init, so a `#!/proc/self/exe` hook would get the host's Python too. */
 int ocirun_seal_fd = -1;
 
-static const char *tramp_argv[8192];
+static const char *tramp_small[256];
 
-int ocirun_exeseal_exec(int seal_fd, const char *path, const char *const *argv, const char *const *envp)
+const char **ocirun_exeseal_argv(const char *path, const char *const *argv)
 {
-    if (seal_fd >= 0) {
-        size_t n = 0;
-        while (argv[n])
-            n++;
-        if (n + 3 <= sizeof(tramp_argv) / sizeof(tramp_argv[0])) {
-            tramp_argv[0] = "\1";  /* the marker the trampoline checks */
-            tramp_argv[1] = path;
-            memcpy(&tramp_argv[2], argv, (n + 1) * sizeof(char *));
-            syscall(SYS_execveat, seal_fd, "", tramp_argv, envp, AT_EMPTY_PATH);
-            /* refused (memfd_noexec, seccomp): fall through to a plain execve */
-        }
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    const char **t = tramp_small;
+    if (n + 3 > sizeof(tramp_small) / sizeof(tramp_small[0])) {
+        /* no malloc in the child; the mapping goes with the exec */
+        void *m = mmap(NULL, (n + 3) * sizeof(char *), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            return NULL;
+        t = m;
     }
-    return execve(path, (char *const *)argv, (char *const *)envp);
+    t[0] = "\1";  /* the marker the trampoline checks */
+    t[1] = path;
+    memcpy(&t[2], argv, (n + 1) * sizeof(char *));
+    return t;
+}
+
+int ocirun_exeseal_exec(int seal_fd, const char **tramp_argv, const char *const *envp)
+{
+    if (seal_fd < 0 || !tramp_argv) {
+        errno = seal_fd < 0 ? EBADF : ENOMEM;
+        return -1;
+    }
+    syscall(SYS_execveat, seal_fd, "", tramp_argv, envp, AT_EMPTY_PATH);
+    return -1;  /* never a plain execve instead */
 }

@@ -10,6 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "internal.h"
 #include "sys.h"
@@ -24,12 +28,25 @@ static int run_one(const struct ocirun_hook *h, const char *which, int state_fd,
             lseek(state_fd, 0, SEEK_SET);
             dup2(state_fd, 0);
         } else {
-            int n = open("/dev/null", O_RDONLY);
-            if (n >= 0)
+            /* the container's /dev/null after pivot_root: never a fifo to
+             * block on, never a symlink, and really the null device */
+            int n = open("/dev/null", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+            struct stat st;
+            if (n >= 0 && fstat(n, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
                 dup2(n, 0);
+            else
+                close(0);
         }
-        /* through the sealed trampoline, like the process itself (exeseal.c) */
-        ocirun_exeseal_exec(ocirun_seal_fd, h->path, h->argv, h->envp);
+        /* through the sealed trampoline, like the process itself (exeseal.c),
+         * or not at all */
+        const char **targv = ocirun_exeseal_argv(h->path, h->argv);
+        ocirun_exeseal_exec(ocirun_seal_fd, targv, h->envp);
+        char line[600];
+        int e = errno;
+        int len = snprintf(line, sizeof(line), "ocirun: hooks: exec `%s` through the sealed trampoline (execveat): %s\n",
+                           h->path, strerror(e));
+        if (len > 0)
+            (void)!write(2, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
         _exit(127);
     }
     int status = 0;

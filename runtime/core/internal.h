@@ -67,9 +67,14 @@ void ocirun_close_fds_from(unsigned int from);
 void ocirun_close_fds_except(unsigned int from, const int *keep, unsigned int n);
 
 /* exeseal.c */
-int ocirun_exeseal_prepare(void);
+/* The sealed trampoline memfd (fd), or -1 with err filled: never a reason to
+ * exec any other way. */
+int ocirun_exeseal_prepare(struct ocirun_error *err);
 extern int ocirun_seal_fd;
-int ocirun_exeseal_exec(int seal_fd, const char *path, const char *const *argv, const char *const *envp);
+/* The trampoline's argv for `path` + argv (static or mmap'd), NULL if no room. */
+const char **ocirun_exeseal_argv(const char *path, const char *const *argv);
+/* Only returns on failure (errno): execveat of the trampoline, nothing else. */
+int ocirun_exeseal_exec(int seal_fd, const char **tramp_argv, const char *const *envp);
 
 /* hooks.c */
 int ocirun_run_hooks(const struct ocirun_hook *hooks, uint32_t n, const char *which, int state_fd,

@@ -184,14 +184,17 @@ struct ocirun_plan {
     /* ---- seccomp (filled by the seccomp code; all zero: no filter) ----
      * seccomp_bpf points at seccomp_bpf_len bytes of `struct sock_filter`
      * (8 bytes each), loaded with seccomp(SECCOMP_SET_MODE_FILTER,
-     * seccomp_flags, &(struct sock_fprog){len/8, bpf}). It is loaded after
-     * the user, groups and capabilities are set and just before execve when
-     * no_new_privileges is set; without no_new_privileges the kernel needs
-     * CAP_SYS_ADMIN, so it is loaded before the capabilities are dropped.
-     * With SECCOMP_FILTER_FLAG_NEW_LISTENER in seccomp_flags (SCMP_ACT_NOTIFY)
-     * the filter is loaded before READY in both cases, while the sync socket
-     * is open, and the listener fd goes up in a SECCOMP_FD record; the child
-     * keeps no copy. seccomp_listener_fd is unused (-1). */
+     * seccomp_flags, &(struct sock_fprog){len/8, bpf}). It is loaded last,
+     * after every check of the runtime's and the startContainer hooks, right
+     * before the execveat of the sealed trampoline (which the profile must
+     * allow). Without no_new_privileges the kernel needs CAP_SYS_ADMIN: the
+     * init keeps it until the load, then capset() puts the plan's sets back
+     * (process.c; no capabilities object and a non-root user: loaded before
+     * the uid changes). With SECCOMP_FILTER_FLAG_NEW_LISTENER in
+     * seccomp_flags (SCMP_ACT_NOTIFY) the filter is loaded before READY,
+     * while the sync socket is open, and the listener fd goes up in a
+     * SECCOMP_FD record; the child keeps no copy. seccomp_listener_fd is
+     * unused (-1). */
     const uint8_t *seccomp_bpf; uint32_t seccomp_bpf_len;
     uint32_t seccomp_flags;
     int32_t seccomp_listener_fd;

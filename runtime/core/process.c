@@ -9,6 +9,17 @@
  *   - ambient capabilities can only be raised once they are permitted and
  *     inheritable, i.e. after capset();
  *   - a seccomp filter needs no_new_privs or CAP_SYS_ADMIN (see ocirun.h).
+ *
+ * The filter goes last (spawn.c loads it right before the exec, after every
+ * check of ours: chdir, getcwd, the PATH lookup, the fd sweep, the hooks),
+ * so a profile may deny anything the runtime itself uses. Without
+ * no_new_privs the load needs CAP_SYS_ADMIN: when the plan's sets lack it,
+ * capset() keeps it (effective and permitted, never inheritable or ambient)
+ * until the filter is in, then one more capset() puts the plan's sets back
+ * exactly; that capset is the one call of ours the profile must allow
+ * besides execveat (exeseal.c). No capabilities object, a non-root user and
+ * no no_new_privs is the one case where nothing can be kept: the filter is
+ * then loaded before the uid changes, as the kernel leaves no other moment.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -43,11 +54,20 @@ struct ocirun_sched_attr {
     uint64_t sched_runtime, sched_deadline, sched_period;
 };
 
+/* A /proc/self file. For `exec` (and after pivot_root) that is the container's
+ * /proc, which the container may have shaped: no symlink at the end, no fifo
+ * to block on, no terminal taken, and it must be a regular file of a procfs. */
 static int write_file(const char *path, const char *data)
 {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !ocirun_is_procfs(fd)) {
+        close(fd);
+        errno = EXDEV;
+        return -1;
+    }
     size_t n = strlen(data);
     ssize_t w = write(fd, data, n);
     int e = errno;
@@ -72,6 +92,30 @@ int ocirun_early_process(const struct ocirun_plan *p, struct ocirun_error *err)
     return 0;
 }
 
+#define CAP_SYS_ADMIN_BIT (1ULL << 21)
+
+static int seccomp_loaded;   /* ocirun_load_seccomp is idempotent */
+static int admin_held;       /* CAP_SYS_ADMIN kept beyond the plan's sets for the load */
+
+static int has_filter(const struct ocirun_plan *p)
+{
+    return p->seccomp_bpf && p->seccomp_bpf_len;
+}
+
+static int capset_sets(uint64_t eff, uint64_t perm, uint64_t inh)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof(d));
+    d[0].effective = (uint32_t)eff;
+    d[1].effective = (uint32_t)(eff >> 32);
+    d[0].permitted = (uint32_t)perm;
+    d[1].permitted = (uint32_t)(perm >> 32);
+    d[0].inheritable = (uint32_t)inh;
+    d[1].inheritable = (uint32_t)(inh >> 32);
+    return (int)syscall(SYS_capset, &h, d);
+}
+
 int ocirun_seccomp_needs_listener(const struct ocirun_plan *p)
 {
     return p->seccomp_bpf && p->seccomp_bpf_len && (p->seccomp_flags & OCIRUN_SECCOMP_FLAG_NEW_LISTENER);
@@ -83,11 +127,24 @@ int ocirun_seccomp_needs_listener(const struct ocirun_plan *p)
  * (sendmsg is never a NOTIFY target: runtime/seccomp.py refuses that). */
 int ocirun_load_seccomp(const struct ocirun_plan *p, struct ocirun_error *err)
 {
-    if (!p->seccomp_bpf || !p->seccomp_bpf_len)
+    if (!has_filter(p) || seccomp_loaded)
         return 0;
     int listener = ocirun_seccomp_load(p->seccomp_bpf, p->seccomp_bpf_len, p->seccomp_flags, err);
     if (listener < 0)
         return -1;
+    seccomp_loaded = 1;
+    if (admin_held) {
+        /* the plan's sets, exactly: CAP_SYS_ADMIN was only kept for the load */
+        if (capset_sets(p->cap_effective, p->cap_permitted, p->cap_inheritable) < 0) {
+            int e = errno;
+            if (listener > 0)
+                close(listener);
+            return ocirun_fail(err, OCIRUN_STAGE_SECCOMP, e,
+                               "drop CAP_SYS_ADMIN kept for loading the seccomp filter (capset; the profile "
+                               "must allow capset without noNewPrivileges)");
+        }
+        admin_held = 0;
+    }
     if (!(p->seccomp_flags & OCIRUN_SECCOMP_FLAG_NEW_LISTENER))
         return 0;
     if (listener == 0)
@@ -102,16 +159,12 @@ int ocirun_load_seccomp(const struct ocirun_plan *p, struct ocirun_error *err)
 
 static int set_caps(const struct ocirun_plan *p, struct ocirun_error *err)
 {
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct d[2];
-    memset(d, 0, sizeof(d));
-    d[0].effective = (uint32_t)p->cap_effective;
-    d[1].effective = (uint32_t)(p->cap_effective >> 32);
-    d[0].permitted = (uint32_t)p->cap_permitted;
-    d[1].permitted = (uint32_t)(p->cap_permitted >> 32);
-    d[0].inheritable = (uint32_t)p->cap_inheritable;
-    d[1].inheritable = (uint32_t)(p->cap_inheritable >> 32);
-    if (syscall(SYS_capset, &h, d) < 0)
+    uint64_t keep = 0;
+    if (has_filter(p) && !p->no_new_privileges && !(p->cap_effective & CAP_SYS_ADMIN_BIT)) {
+        keep = CAP_SYS_ADMIN_BIT;  /* until ocirun_load_seccomp */
+        admin_held = 1;
+    }
+    if (capset_sets(p->cap_effective | keep, p->cap_permitted | keep, p->cap_inheritable) < 0)
         return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set capabilities");
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "clear ambient capabilities");
@@ -156,7 +209,8 @@ int ocirun_set_process(const struct ocirun_plan *p, struct ocirun_error *err)
     if (p->selinux_label && write_file("/proc/self/attr/exec", p->selinux_label) < 0)
         return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set selinux label `%s`", p->selinux_label);
 
-    if (!p->no_new_privileges && ocirun_load_seccomp(p, err) < 0)
+    /* the one early load: nothing to keep CAP_SYS_ADMIN with (see the top) */
+    if (has_filter(p) && !p->no_new_privileges && !p->set_caps && p->uid != 0 && ocirun_load_seccomp(p, err) < 0)
         return -1;
 
     if (p->set_caps) {

@@ -157,8 +157,22 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     if (ocirun_receive_trees(p, &err) < 0 || ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
         die_reported(sync, &err);
     ocirun_force_fallback_resolver((int)p->no_openat2);
-    /* made now, while no seccomp filter can refuse memfd_create (exeseal.c) */
-    seal_fd = ocirun_seal_fd = ocirun_exeseal_prepare();
+    /* made now, long before the seccomp filter (exeseal.c); without it
+     * nothing of ours is ever exec'd in the container */
+    seal_fd = ocirun_exeseal_prepare(&err);
+    if (seal_fd < 0)
+        die_reported(sync, &err);
+    if (seal_fd < 3 + (int)p->preserve_fds) {
+        /* never in the preserved range, which goes to the process open */
+        int hi = fcntl(seal_fd, F_DUPFD_CLOEXEC, 3 + (int)p->preserve_fds);
+        if (hi < 0) {
+            ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "move the exec trampoline fd");
+            die_reported(sync, &err);
+        }
+        close(seal_fd);
+        seal_fd = hi;
+    }
+    ocirun_seal_fd = seal_fd;
 
     if (p->tenant) {
         /* setns() into the mount namespace already put us at its root */
@@ -221,15 +235,17 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
         snprintf(p->listen_pid_env, 32, "LISTEN_PID=%d", (int)getpid());
     if (ocirun_preserve_fds(p, &err) < 0)
         die_reported(sync, &err);
-    /* A filter with a listener is loaded now, not just before execve: its fd
-     * must go up while the sync socket is open (without no_new_privileges
-     * ocirun_set_process already did it, before the capabilities went). */
-    int seccomp_loaded = !p->no_new_privileges;
-    if (!seccomp_loaded && ocirun_seccomp_needs_listener(p)) {
-        if (ocirun_load_seccomp(p, &err) < 0)
-            die_reported(sync, &err);
-        seccomp_loaded = 1;
+    /* the trampoline's argv, while nothing can refuse the mapping it may need */
+    const char **targv = ocirun_exeseal_argv(exe, p->argv);
+    if (!targv) {
+        ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "room for the %s argument list", exe);
+        die_reported(sync, &err);
     }
+    /* A filter with a listener is loaded now, not just before execve: its fd
+     * must go up while the sync socket is open. Any other filter is loaded
+     * last, below (process.c). */
+    if (ocirun_seccomp_needs_listener(p) && ocirun_load_seccomp(p, &err) < 0)
+        die_reported(sync, &err);
 
     /* From here on the init must outlive `ocirun create`. */
     prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
@@ -279,10 +295,16 @@ exec:
             keep[n++] = fifo;  /* close-on-exec: the execve itself closes it */
         ocirun_close_fds_except(3 + p->preserve_fds, keep, (unsigned int)n);
     }
-    if (!seccomp_loaded && ocirun_load_seccomp(p, &err) < 0)
+    /* last: after every check and call of ours but the exec (process.c) */
+    if (ocirun_load_seccomp(p, &err) < 0)
         die_to_start(fifo, &err, 1);
-    ocirun_exeseal_exec(seal_fd, exe, p->argv, p->envp);
-    ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "exec `%s`", exe);
+    ocirun_exeseal_exec(seal_fd, targv, p->envp);
+    if (errno == E2BIG)
+        ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "exec `%s` (the argument list and environment, with the "
+                    "trampoline's two words, exceed the kernel's limit)", exe);
+    else
+        ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "exec `%s` through the sealed trampoline (execveat; a "
+                    "seccomp profile must allow it, a plain execve is never used instead)", exe);
     die_to_start(fifo, &err, err.err_no == ENOENT ? 127 : 126);
 }
 

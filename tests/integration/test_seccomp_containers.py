@@ -189,3 +189,41 @@ def test_notify_without_an_agent_fails_create(run_ocirun, bundle, cid, root, tmp
                 assert _procs_with(c) == [], "process left"
     finally:
         s.close()
+
+
+def test_profile_denying_the_inits_own_calls_still_starts(run_ocirun, bundle, cid, subtests):
+    """The filter is loaded last, right before the exec: a profile that makes
+    calls of the runtime's own checks fail (getcwd for the cwd check,
+    faccessat for the PATH lookup, close_range for the fd sweep, pidfd_open
+    for a hook's timeout) does not stop the process from starting (crun
+    starts it too). The process itself never makes these calls."""
+    prof = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["getcwd", "faccessat", "faccessat2", "close_range", "pidfd_open"],
+         "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+    for nnp, user in ((False, {"uid": 0, "gid": 0}), (False, {"uid": 1000, "gid": 1000}),
+                      (True, {"uid": 1000, "gid": 1000})):
+        with subtests.test(noNewPrivileges=nnp, uid=user["uid"]):
+            bundle.config["linux"]["seccomp"] = prof
+            bundle.process.update(noNewPrivileges=nnp, user=user, cwd="/tmp")
+            bundle.set_args("echo", "started").write()
+            r = run_ocirun("run", "--bundle", bundle.path, "%s-%d-%d" % (cid, nnp, user["uid"]))
+            assert (r.returncode, r.stdout.strip()) == (0, "started"), r.stderr
+
+
+def test_sys_admin_kept_for_the_load_never_reaches_the_process(run_ocirun, bundle, cid, subtests):
+    """Without noNewPrivileges the init keeps CAP_SYS_ADMIN just long enough
+    to load the filter last; the process gets exactly the configured sets."""
+    prof = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+    for user in ({"uid": 0, "gid": 0}, {"uid": 1000, "gid": 1000}):
+        with subtests.test(uid=user["uid"]):
+            caps = bundle.process.get("capabilities") or {}
+            assert "CAP_SYS_ADMIN" not in caps.get("bounding", []) + caps.get("permitted", [])
+            bundle.config["linux"]["seccomp"] = prof
+            bundle.process.update(noNewPrivileges=False, user=user)
+            bundle.set_args("grep", "-E", "^Cap(Inh|Prm|Eff|Bnd|Amb):", "/proc/self/status").write()
+            r = run_ocirun("run", "--bundle", bundle.path, "%s-%d" % (cid, user["uid"]))
+            assert r.returncode == 0, r.stderr
+            sets = {ln.split(":")[0]: int(ln.split()[1], 16) for ln in r.stdout.splitlines()}
+            assert len(sets) == 5, r.stdout
+            assert all(not v & (1 << 21) for v in sets.values()), r.stdout
