@@ -43,9 +43,11 @@ struct ocirun_sched_attr {
     uint64_t sched_runtime, sched_deadline, sched_period;
 };
 
-static int write_file(const char *path, const char *data)
+/* `path` is under /proc ("self/oom_score_adj"): reached through the verified
+ * procfs handle, never the container's /proc (safepath.c). */
+static int write_proc(const char *path, const char *data)
 {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int fd = ocirun_proc_open(path, O_WRONLY, NULL);
     if (fd < 0)
         return -1;
     size_t n = strlen(data);
@@ -66,7 +68,7 @@ int ocirun_early_process(const struct ocirun_plan *p, struct ocirun_error *err)
     if (p->set_oom_score_adj) {
         char v[16];
         snprintf(v, sizeof(v), "%d", p->oom_score_adj);
-        if (write_file("/proc/self/oom_score_adj", v) < 0)
+        if (write_proc("self/oom_score_adj", v) < 0)
             return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set oomScoreAdj `%s`", v);
     }
     return 0;
@@ -150,10 +152,10 @@ int ocirun_set_process(const struct ocirun_plan *p, struct ocirun_error *err)
     if (p->apparmor_profile) {
         char v[512];
         snprintf(v, sizeof(v), "exec %s", p->apparmor_profile);
-        if (write_file("/proc/self/attr/apparmor/exec", v) < 0 && write_file("/proc/self/attr/exec", v) < 0)
+        if (write_proc("self/attr/apparmor/exec", v) < 0 && write_proc("self/attr/exec", v) < 0)
             return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set apparmor profile `%s`", p->apparmor_profile);
     }
-    if (p->selinux_label && write_file("/proc/self/attr/exec", p->selinux_label) < 0)
+    if (p->selinux_label && write_proc("self/attr/exec", p->selinux_label) < 0)
         return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set selinux label `%s`", p->selinux_label);
 
     if (!p->no_new_privileges && ocirun_load_seccomp(p, err) < 0)

@@ -113,7 +113,7 @@ int ocirun_receive_trees(const struct ocirun_plan *p, struct ocirun_error *err)
     return 0;
 }
 
-static int mount_idmapped(const struct ocirun_mount *m, int dstfd, struct ocirun_error *err)
+static int mount_idmapped(const struct ocirun_mount *m, int dstfd, int *keep, struct ocirun_error *err)
 {
     if (next_tree_fd >= n_tree_fds)
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, EPROTO, "no idmapped tree for `%s`", m->destination);
@@ -125,8 +125,134 @@ static int mount_idmapped(const struct ocirun_mount *m, int dstfd, struct ocirun
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "move idmapped mount `%s` onto `%s`", m->source,
                            m->destination);
     }
-    close(tree);
+    if (keep)
+        *keep = tree;  /* the mount we made, for its options */
+    else
+        close(tree);
     return 0;
+}
+
+/* Files under /proc that lxcfs (and runc) bind over with emulated contents:
+ * the only mounts allowed inside /proc. */
+static const char *const proc_single_files[] = {
+    "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/uptime", "/proc/loadavg", "/proc/diskstats",
+    "/proc/swaps", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid", NULL,
+};
+
+static int is_procfs_root_path(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int ok = ocirun_is_procfs(fd) && fstat(fd, &st) == 0 && st.st_ino == OCIRUN_PROC_ROOT_INO;
+    close(fd);
+    return ok;
+}
+
+/* A mount onto /proc or into it would shadow what the container's init and
+ * tools trust procfs for (a fake self/fd, self/attr: CVE-2019-16884,
+ * CVE-2025-52881 class). Checked on the resolved destination, as the kernel
+ * names it, so a symlink in the rootfs that leads there is caught too: only
+ * procfs itself at /proc and lxcfs's single files pass. */
+static int check_proc_destination(const struct ocirun_mount *m, int rootfd, int dstfd, struct ocirun_error *err)
+{
+    char rp[64], dp[64], root[PATH_MAX], dst[PATH_MAX];
+    const char *field = m->field ? m->field : "mounts";
+    ssize_t rn = readlink(ocirun_fdpath(rp, sizeof(rp), rootfd), root, sizeof(root) - 1);
+    ssize_t dn = readlink(ocirun_fdpath(dp, sizeof(dp), dstfd), dst, sizeof(dst) - 1);
+    if (rn <= 0 || dn <= 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "%s.destination: cannot tell where `%s` is",
+                           field, m->destination);
+    root[rn] = dst[dn] = 0;
+    if (strncmp(dst, root, (size_t)rn) || (dst[rn] && dst[rn] != '/'))
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, 0, "%s.destination: `%s` resolves outside the rootfs",
+                           field, m->destination);
+    const char *rel = dst[rn] ? dst + rn : "/";
+    int on_proc = ocirun_is_procfs(dstfd);
+    if (!strcmp(rel, "/proc")) {
+        if (m->fstype && !strcmp(m->fstype, "proc"))
+            return 0;
+        if ((m->flags & MS_BIND) && m->source && is_procfs_root_path(m->source))
+            return 0;
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, 0,
+                           "%s.destination: `%s` would be mounted over /proc: only a proc filesystem may be",
+                           field, m->destination);
+    }
+    if (!strncmp(rel, "/proc/", 6) || on_proc) {
+        for (const char *const *f = proc_single_files; *f; f++)
+            if (!strcmp(rel, *f))
+                return 0;
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, 0,
+                           "%s.destination: `%s` is inside /proc (`%s`): only lxcfs's single files may be "
+                           "mounted there", field, m->destination, rel);
+    }
+    return 0;
+}
+
+/* After mount(2) of a new filesystem onto dstfd: an fd of that new mount.
+ * The path is looked up again (a magic link never leads above the mount it
+ * names), then statmount proves the result is the mount stacked right on
+ * dstfd, not one a racer put at that path meanwhile. */
+static int open_new_mount(const struct ocirun_mount *m, int rootfd, int dstfd, struct ocirun_error *err)
+{
+    struct statx below, top;
+    char dp[64], where[PATH_MAX];
+    const char *field = m->field ? m->field : "mounts";
+    int fd = ocirun_open_in_root(rootfd, m->destination, O_PATH, err);
+    if (fd < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "reopen `%s`", m->destination);
+    ssize_t wn = readlink(ocirun_fdpath(dp, sizeof(dp), dstfd), where, sizeof(where) - 1);
+    if (wn <= 0 || statx(dstfd, "", AT_EMPTY_PATH, OCIRUN_STATX_MNT_ID_UNIQUE, &below) < 0 ||
+        statx(fd, "", AT_EMPTY_PATH, OCIRUN_STATX_MNT_ID_UNIQUE, &top) < 0) {
+        int e = errno;
+        close(fd);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "%s: identify the mount made on `%s`", field,
+                           m->destination);
+    }
+    where[wn] = 0;
+    union {
+        struct ocirun_statmount sm;
+        char buf[sizeof(struct ocirun_statmount) + PATH_MAX + 64];
+    } u;
+    struct ocirun_mnt_id_req req = {.size = sizeof(req), .mnt_id = top.stx_mnt_id,
+                                    .param = OCIRUN_STATMOUNT_MNT_BASIC | OCIRUN_STATMOUNT_MNT_POINT};
+    if (!(top.stx_mask & OCIRUN_STATX_MNT_ID_UNIQUE) || !(below.stx_mask & OCIRUN_STATX_MNT_ID_UNIQUE) ||
+        syscall(SYS_statmount, &req, &u.sm, sizeof(u), 0) < 0) {
+        int e = (top.stx_mask & OCIRUN_STATX_MNT_ID_UNIQUE) ? errno : ENOSYS;
+        close(fd);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e,
+                           "%s: cannot prove which mount is at `%s` (statmount, Linux 6.8) to set its options",
+                           field, m->destination);
+    }
+    if (!(top.stx_attributes & OCIRUN_STATX_ATTR_MOUNT_ROOT) || u.sm.mnt_parent_id != below.stx_mnt_id ||
+        !(u.sm.mask & OCIRUN_STATMOUNT_MNT_POINT) || u.sm.mnt_point >= sizeof(u) - sizeof(u.sm) ||
+        strcmp(u.sm.str + u.sm.mnt_point, where)) {
+        close(fd);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, EBUSY, "%s: `%s` changed under the new mount", field,
+                           m->destination);
+    }
+    return fd;
+}
+
+/* A bind: a detached clone of the source, attached onto dstfd. The clone's
+ * fd stays the mount we made, so the options below reach that mount and no
+ * other, whatever happens to the destination path. */
+static int bind_tree(const struct ocirun_mount *m, int dstfd, struct ocirun_error *err)
+{
+    const char *field = m->field ? m->field : "mounts";
+    unsigned int ot = OCIRUN_OPEN_TREE_CLONE | O_CLOEXEC | ((m->flags & MS_REC) ? AT_RECURSIVE : 0);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, ot);
+    if (tree < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "mount `%s` on `%s` (%s: open_tree)", m->source,
+                           m->destination, field);
+    if (syscall(SYS_move_mount, tree, "", dstfd, "",
+                OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        int e = errno;
+        close(tree);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "mount `%s` on `%s`", m->source, m->destination);
+    }
+    return tree;
 }
 
 static int do_one_mount(const struct ocirun_mount *m, int rootfd, struct ocirun_error *err)
@@ -161,27 +287,41 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, struct ocirun_
         if (dstfd < 0)
             return -1;
     }
-    int r;
+    if (check_proc_destination(m, rootfd, dstfd, err) < 0) {
+        close(dstfd);
+        return -1;
+    }
+    int needs_fd = (is_bind && m->remount_flags) || m->propagation || m->attr_set || m->attr_clr;
+    int fd = -1;  /* the new mount itself, when options are still to be set on it */
     if (is_bind && m->idmap_userns_fd != -1) {
-        r = mount_idmapped(m, dstfd, err);
+        int r = mount_idmapped(m, dstfd, needs_fd ? &fd : NULL, err);
         close(dstfd);
         if (r < 0)
             return -1;
-    } else {
-        unsigned long f = is_bind ? (m->flags & (MS_BIND | MS_REC)) : (unsigned long)m->flags;
-        r = ocirun_mount_on_fd(m->source, dstfd, is_bind ? NULL : m->fstype, f, is_bind ? NULL : m->data);
-        int e = errno;
+    } else if (is_bind) {
+        fd = bind_tree(m, dstfd, err);
         close(dstfd);
-        if (r < 0)
+        if (fd < 0)
+            return -1;
+    } else {
+        int r = ocirun_mount_on_fd(m->source, dstfd, m->fstype, (unsigned long)m->flags, m->data);
+        int e = errno;
+        if (r < 0) {
+            close(dstfd);
             return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "mount `%s` on `%s`%s%s", src, m->destination,
                                m->data && *m->data ? " with " : "", m->data ? m->data : "");
+        }
+        if (needs_fd)
+            fd = open_new_mount(m, rootfd, dstfd, err);
+        close(dstfd);
+        if (needs_fd && fd < 0)
+            return -1;
     }
-    if (!(is_bind && m->remount_flags) && !m->propagation && !m->attr_set && !m->attr_clr)
+    if (!needs_fd) {
+        if (fd >= 0)
+            close(fd);
         return 0;
-    /* Reopen: the path now leads to the root of the new mount. */
-    int fd = ocirun_open_in_root(rootfd, m->destination, O_PATH, err);
-    if (fd < 0)
-        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "reopen `%s`", m->destination);
+    }
     if (is_bind && m->remount_flags && remount_bind(fd, (unsigned long)m->remount_flags) < 0) {
         int e = errno;
         close(fd);
@@ -216,19 +356,22 @@ int ocirun_do_sysctls(const struct ocirun_plan *p, int rootfd, struct ocirun_err
 {
     for (uint32_t i = 0; i < p->n_sysctls; i++) {
         const struct ocirun_sysctl *s = &p->sysctls[i];
-        int fd = ocirun_open_in_root(rootfd, s->path, O_WRONLY | O_NOFOLLOW, err);
+        const char *path = s->path;
+        while (*path == '/')
+            path++;
+        /* only ever into the real procfs, through the verified handle, never
+         * the rootfs's proc/ (CVE-2025-52881 class); the kernel picks the
+         * namespaced values by the writer's namespaces, not by the mount */
+        if (strncmp(path, "proc/sys/", 9))
+            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, EINVAL, "`/%s` is not under /proc/sys", path);
+        int fd = ocirun_proc_open(path + 5, O_WRONLY, err);
         if (fd < 0)
-            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, errno, "open `/%s`", s->path);
-        /* only ever write into a real procfs (CVE-2025-52881 class) */
-        if (!ocirun_is_procfs(fd)) {
-            close(fd);
-            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, EXDEV, "`/%s` is not on procfs", s->path);
-        }
+            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, errno, "open `/%s`", path);
         size_t n = strlen(s->value);
         if (write(fd, s->value, n) != (ssize_t)n) {
             int e = errno;
             close(fd);
-            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, e, "write `%s` to `/%s`", s->value, s->path);
+            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, e, "write `%s` to `/%s`", s->value, path);
         }
         close(fd);
     }
