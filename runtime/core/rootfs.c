@@ -240,12 +240,10 @@ static int open_new_mount(const struct ocirun_mount *m, int rootfd, int dstfd, s
  * other, whatever happens to the destination path. */
 static int bind_tree(const struct ocirun_mount *m, int dstfd, struct ocirun_error *err)
 {
-    const char *field = m->field ? m->field : "mounts";
     unsigned int ot = OCIRUN_OPEN_TREE_CLONE | O_CLOEXEC | ((m->flags & MS_REC) ? AT_RECURSIVE : 0);
     int tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, ot);
     if (tree < 0)
-        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "mount `%s` on `%s` (%s: open_tree)", m->source,
-                           m->destination, field);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "mount `%s` on `%s`", m->source, m->destination);
     if (syscall(SYS_move_mount, tree, "", dstfd, "",
                 OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH) < 0) {
         int e = errno;
