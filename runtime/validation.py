@@ -102,7 +102,7 @@ def _semantic(cfg, bundle):
     for i, m in enumerate(cfg.get("mounts", ())):
         if m.get("type") == "bind" and "source" not in m:
             add("mounts[%d].source" % i, "a bind mount needs a source")
-        why = _proc_mount_problem(m)
+        why = _proc_mount_problem(m, bundle)
         if why:
             add("mounts[%d].destination" % i, why)
 
@@ -180,13 +180,31 @@ PROC_SINGLE_FILES = frozenset("/proc/" + f for f in (
     "sys/kernel/ns_last_pid"))
 
 
-def _proc_mount_problem(m):
+def _is_procfs_root(path):
+    """Whether `path` is the root directory of a procfs (inode 1 on a proc mount)."""
+    try:
+        st = os.stat(path)
+        if st.st_ino != 1:
+            return False
+        want = "%d:%d" % (os.major(st.st_dev), os.minor(st.st_dev))
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index("-")
+                if fields[2] == want and fields[sep + 1] == "proc":
+                    return True
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def _proc_mount_problem(m, bundle=None):
     """Why mount `m` may not go where it goes in /proc, or None.
 
     A mount over /proc or into it shadows what the init and the container's
     tools trust procfs for (CVE-2019-16884, CVE-2025-52881 class): only a
-    proc filesystem at /proc itself (or a bind, which the core then checks is
-    the root of a procfs) and lxcfs's single files are allowed. The path is
+    proc filesystem at /proc itself (a `proc` mount, or a bind of the root of
+    a procfs, as runc) and lxcfs's single files are allowed. The path is
     cleaned here; a symlink in the rootfs leading there is the core's to catch.
     """
     dest = m.get("destination")
@@ -196,7 +214,10 @@ def _proc_mount_problem(m):
     opts = m.get("options") or ()
     is_bind = m.get("type") == "bind" or "bind" in opts or "rbind" in opts
     if clean == "/proc":
-        if m.get("type") == "proc" or is_bind:
+        if m.get("type") == "proc":
+            return None
+        src = m.get("source")
+        if is_bind and isinstance(src, str) and _is_procfs_root(os.path.join(bundle or "/", src)):
             return None
         return "%r would be mounted over /proc: only a proc filesystem may be" % dest
     if clean.startswith("/proc/") and clean not in PROC_SINGLE_FILES:
