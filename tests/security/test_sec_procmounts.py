@@ -58,7 +58,8 @@ def test_bind_over_proc_refused(box, fake_proc, root, cid, run_ocirun, subtests)
             box.set_args("true").write()
             r = run_ocirun("create", "-b", box.path, c)
             one_line_error(r)
-            assert "mounts[%d].destination" % len(base) in r.stderr, r.stderr
+            # refused by the validation, before anything is made
+            assert r.stderr.startswith("config.json: mounts[%d].destination: " % len(base)), r.stderr
             assert_nothing_left(root, c, box, run_ocirun)
     box.config["mounts"] = base
 
@@ -123,6 +124,40 @@ def test_lxcfs_single_file_binds_still_work(box, tmp_path, cid, run_ocirun, subt
             assert r.returncode == 0, r.stderr
             assert r.stdout == "4242.00 17.00\nproc\n", (r.stdout, r.stderr)
     box.config["mounts"] = base
+
+
+HOST_SYSCTL = "/proc/sys/kernel/printk_ratelimit_burst"
+
+
+def test_sysctl_redirected_to_host_procfs_file(box, root, cid, run_ocirun, subtests):
+    """CVE-2025-52881 class: a host procfs file (a real procfs, so an
+    is-it-procfs check passes) bound over the container's
+    /proc/sys/kernel/domainname, directly or through a symlink in the
+    rootfs, while the config sets kernel.domainname: the sysctl write must
+    never reach the host file."""
+    os.symlink("/proc/sys/kernel/domainname", os.path.join(box.rootfs, "etc", "dn"))
+    base = box.config["mounts"]
+    box.config["linux"]["sysctl"] = {"kernel.domainname": "17"}
+    with open(HOST_SYSCTL) as f:
+        before = f.read()
+    try:
+        for n, dst in enumerate(["/proc/sys/kernel/domainname", "/etc/dn"]):
+            with subtests.test(destination=dst):
+                c = "%s-%d" % (cid, n)
+                box.config["mounts"] = base + [bind(dst, HOST_SYSCTL)]
+                box.set_args("true").write()
+                r = run_ocirun("run", "-b", box.path, c)
+                with open(HOST_SYSCTL) as f:
+                    assert f.read() == before, "the container's sysctl was written to the host's " + HOST_SYSCTL
+                one_line_error(r)
+                assert "mounts[%d].destination" % len(base) in r.stderr, r.stderr
+                assert_nothing_left(root, c, box, run_ocirun)
+    finally:
+        with open(HOST_SYSCTL) as f:
+            if f.read() != before:
+                with open(HOST_SYSCTL, "w") as w:
+                    w.write(before)
+        box.config["mounts"] = base
 
 
 SHADOW_HOOK = """#!/bin/sh
