@@ -190,10 +190,44 @@ static int check_proc_destination(const struct ocirun_mount *m, int rootfd, int 
     return 0;
 }
 
+/* Whether mount `id` (statx's old, reusable id) hangs right on `parent` at
+ * `where`, by /proc/self/mountinfo (the host's /proc: we are before
+ * pivot_root). For kernels without statmount; the mount point is compared
+ * in mountinfo's escaped form (\040 for a space...). */
+static int mountinfo_says(uint64_t id, uint64_t parent, const char *where)
+{
+    char esc[PATH_MAX * 4 + 1], *o = esc;
+    for (const char *c = where; *c && o < esc + sizeof(esc) - 5; c++) {
+        if (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\\')
+            o += sprintf(o, "\\%03o", (unsigned char)*c);
+        else
+            *o++ = *c;
+    }
+    *o = 0;
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return -1;
+    char line[PATH_MAX * 8];
+    int found = 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long mid, pid;
+        int off = 0;
+        char point[PATH_MAX * 4 + 1];
+        /* id parent major:minor root mount-point ... */
+        if (sscanf(line, "%llu %llu %*s %*s %n", &mid, &pid, &off) != 2 || mid != id)
+            continue;
+        if (sscanf(line + off, "%4096s", point) == 1 && pid == parent && !strcmp(point, esc))
+            found = 1;
+        break;
+    }
+    fclose(f);
+    return found;
+}
+
 /* After mount(2) of a new filesystem onto dstfd: an fd of that new mount.
  * The path is looked up again (a magic link never leads above the mount it
- * names), then statmount proves the result is the mount stacked right on
- * dstfd, not one a racer put at that path meanwhile. */
+ * names), then statmount (or mountinfo) proves the result is the mount
+ * stacked right on dstfd, not one a racer put at that path meanwhile. */
 static int open_new_mount(const struct ocirun_mount *m, int rootfd, int dstfd, struct ocirun_error *err)
 {
     struct statx below, top;
@@ -203,31 +237,40 @@ static int open_new_mount(const struct ocirun_mount *m, int rootfd, int dstfd, s
     if (fd < 0)
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "reopen `%s`", m->destination);
     ssize_t wn = readlink(ocirun_fdpath(dp, sizeof(dp), dstfd), where, sizeof(where) - 1);
-    if (wn <= 0 || statx(dstfd, "", AT_EMPTY_PATH, OCIRUN_STATX_MNT_ID_UNIQUE, &below) < 0 ||
-        statx(fd, "", AT_EMPTY_PATH, OCIRUN_STATX_MNT_ID_UNIQUE, &top) < 0) {
+    unsigned int want = OCIRUN_STATX_MNT_ID_UNIQUE | STATX_MNT_ID;
+    if (wn <= 0 || statx(dstfd, "", AT_EMPTY_PATH, want, &below) < 0 ||
+        statx(fd, "", AT_EMPTY_PATH, want, &top) < 0) {
         int e = errno;
         close(fd);
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "%s: identify the mount made on `%s`", field,
                            m->destination);
     }
     where[wn] = 0;
-    union {
-        struct ocirun_statmount sm;
-        char buf[sizeof(struct ocirun_statmount) + PATH_MAX + 64];
-    } u;
-    struct ocirun_mnt_id_req req = {.size = sizeof(req), .mnt_id = top.stx_mnt_id,
-                                    .param = OCIRUN_STATMOUNT_MNT_BASIC | OCIRUN_STATMOUNT_MNT_POINT};
-    if (!(top.stx_mask & OCIRUN_STATX_MNT_ID_UNIQUE) || !(below.stx_mask & OCIRUN_STATX_MNT_ID_UNIQUE) ||
-        syscall(SYS_statmount, &req, &u.sm, sizeof(u), 0) < 0) {
-        int e = (top.stx_mask & OCIRUN_STATX_MNT_ID_UNIQUE) ? errno : ENOSYS;
-        close(fd);
-        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e,
-                           "%s: cannot prove which mount is at `%s` (statmount, Linux 6.8) to set its options",
-                           field, m->destination);
+    int same = -1;
+    if ((top.stx_mask & below.stx_mask & OCIRUN_STATX_MNT_ID_UNIQUE)) {
+        union {
+            struct ocirun_statmount sm;
+            char buf[sizeof(struct ocirun_statmount) + PATH_MAX + 64];
+        } u;
+        struct ocirun_mnt_id_req req = {.size = sizeof(req), .mnt_id = top.stx_mnt_id,
+                                        .param = OCIRUN_STATMOUNT_MNT_BASIC | OCIRUN_STATMOUNT_MNT_POINT};
+        if (syscall(SYS_statmount, &req, &u.sm, sizeof(u), 0) == 0)
+            same = u.sm.mnt_parent_id == below.stx_mnt_id && (u.sm.mask & OCIRUN_STATMOUNT_MNT_POINT) &&
+                   u.sm.mnt_point < sizeof(u) - sizeof(u.sm) && !strcmp(u.sm.str + u.sm.mnt_point, where);
+        else if (errno != ENOSYS)
+            same = 0;
     }
-    if (!(top.stx_attributes & OCIRUN_STATX_ATTR_MOUNT_ROOT) || u.sm.mnt_parent_id != below.stx_mnt_id ||
-        !(u.sm.mask & OCIRUN_STATMOUNT_MNT_POINT) || u.sm.mnt_point >= sizeof(u) - sizeof(u.sm) ||
-        strcmp(u.sm.str + u.sm.mnt_point, where)) {
+    if (same < 0 && (top.stx_mask & below.stx_mask & STATX_MNT_ID) &&
+        statx(dstfd, "", AT_EMPTY_PATH, STATX_MNT_ID, &below) == 0 &&
+        statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &top) == 0)
+        same = mountinfo_says(top.stx_mnt_id, below.stx_mnt_id, where);
+    if (same < 0) {
+        close(fd);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, ENOSYS,
+                           "%s: cannot prove which mount is at `%s` to set its options (statx mount ids)", field,
+                           m->destination);
+    }
+    if (!same || !(top.stx_attributes & OCIRUN_STATX_ATTR_MOUNT_ROOT)) {
         close(fd);
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, EBUSY, "%s: `%s` changed under the new mount", field,
                            m->destination);
@@ -253,13 +296,18 @@ static int bind_tree(const struct ocirun_mount *m, int dstfd, struct ocirun_erro
     return tree;
 }
 
-static int do_one_mount(const struct ocirun_mount *m, int rootfd, struct ocirun_error *err)
+/* *keep: in, whether a later entry remounts this one (cgroup v1's tmpfs made
+ * ro after its hierarchies): the new mount's fd is kept there for it. */
+static int do_one_mount(const struct ocirun_mount *m, int rootfd, int *keep, struct ocirun_error *err)
 {
     const char *src = m->source ? m->source : "none";
     if (m->is_remount) {
-        int fd = ocirun_open_in_root(rootfd, m->destination, O_PATH, err);
+        /* the mount an earlier entry made there, through its own fd */
+        int fd = *keep;
+        *keep = -1;
         if (fd < 0)
-            return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "open `%s` in the rootfs", m->destination);
+            return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, EPROTO, "remount `%s`: no earlier mount there",
+                               m->destination);
         int r = remount_bind(fd, (unsigned long)m->remount_flags);
         int e = errno;
         close(fd);
@@ -289,7 +337,9 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, struct ocirun_
         close(dstfd);
         return -1;
     }
-    int needs_fd = (is_bind && m->remount_flags) || m->propagation || m->attr_set || m->attr_clr;
+    int keep_it = *keep == -2;
+    *keep = -1;
+    int needs_fd = (is_bind && m->remount_flags) || m->propagation || m->attr_set || m->attr_clr || keep_it;
     int fd = -1;  /* the new mount itself, when options are still to be set on it */
     if (is_bind && m->idmap_userns_fd != -1) {
         int r = mount_idmapped(m, dstfd, needs_fd ? &fd : NULL, err);
@@ -338,15 +388,46 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, struct ocirun_
             return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "set recursive attributes of `%s`", m->destination);
         }
     }
-    close(fd);
+    if (keep_it)
+        *keep = fd;
+    else
+        close(fd);
     return 0;
 }
 
 int ocirun_do_mounts(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err)
 {
-    for (uint32_t i = 0; i < p->n_mounts; i++)
-        if (do_one_mount(&p->mounts[i], rootfd, err) < 0)
+    int pending = -1;  /* a mount's fd kept for its is_remount entry */
+    const char *pending_dest = NULL;
+    for (uint32_t i = 0; i < p->n_mounts; i++) {
+        const struct ocirun_mount *m = &p->mounts[i];
+        int keep = -1, r;
+        if (m->is_remount) {
+            if (pending >= 0 && !strcmp(pending_dest, m->destination)) {
+                keep = pending;  /* handed over: do_one_mount closes it */
+                pending = -1;
+            }
+            r = do_one_mount(m, rootfd, &keep, err);
+        } else {
+            for (uint32_t j = i + 1; j < p->n_mounts; j++)
+                if (p->mounts[j].is_remount && !strcmp(p->mounts[j].destination, m->destination))
+                    keep = -2;
+            r = do_one_mount(m, rootfd, &keep, err);
+            if (keep >= 0) {
+                if (pending >= 0)
+                    close(pending);
+                pending = keep;
+                pending_dest = m->destination;
+            }
+        }
+        if (r < 0) {
+            if (pending >= 0)
+                close(pending);
             return -1;
+        }
+    }
+    if (pending >= 0)
+        close(pending);
     return 0;
 }
 
