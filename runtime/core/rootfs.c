@@ -260,9 +260,8 @@ static int open_new_mount(const struct ocirun_mount *m, int rootfd, int dstfd, s
         else if (errno != ENOSYS)
             same = 0;
     }
-    if (same < 0 && (top.stx_mask & below.stx_mask & STATX_MNT_ID) &&
-        statx(dstfd, "", AT_EMPTY_PATH, STATX_MNT_ID, &below) == 0 &&
-        statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &top) == 0)
+    if (same < 0 && statx(dstfd, "", AT_EMPTY_PATH, STATX_MNT_ID, &below) == 0 &&
+        statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &top) == 0 && (top.stx_mask & below.stx_mask & STATX_MNT_ID))
         same = mountinfo_says(top.stx_mnt_id, below.stx_mnt_id, where);
     if (same < 0) {
         close(fd);
