@@ -165,10 +165,10 @@ static int check_proc_destination(const struct ocirun_mount *m, int rootfd, int 
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "%s.destination: cannot tell where `%s` is",
                            field, m->destination);
     root[rn] = dst[dn] = 0;
-    if (strncmp(dst, root, (size_t)rn) || (dst[rn] && dst[rn] != '/'))
+    if (strncmp(dst, root, (size_t)rn) || (rn > 1 && dst[rn] && dst[rn] != '/'))
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, 0, "%s.destination: `%s` resolves outside the rootfs",
                            field, m->destination);
-    const char *rel = dst[rn] ? dst + rn : "/";
+    const char *rel = rn == 1 ? dst : dst[rn] ? dst + rn : "/";  /* rn == 1: the rootfs is `/` */
     int on_proc = ocirun_is_procfs(dstfd);
     if (!strcmp(rel, "/proc")) {
         if (m->fstype && !strcmp(m->fstype, "proc"))
@@ -184,8 +184,8 @@ static int check_proc_destination(const struct ocirun_mount *m, int rootfd, int 
             if (!strcmp(rel, *f))
                 return 0;
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, 0,
-                           "%s.destination: `%s` is inside /proc (`%s`): only lxcfs's single files may be "
-                           "mounted there", field, m->destination, rel);
+                           "%s.destination: `%s` resolves to `%s`, inside procfs: only lxcfs's single files "
+                           "may be mounted there", field, m->destination, rel);
     }
     return 0;
 }
@@ -194,9 +194,21 @@ static int check_proc_destination(const struct ocirun_mount *m, int rootfd, int 
  * `where`, by /proc/self/mountinfo (the host's /proc: we are before
  * pivot_root). For kernels without statmount; the mount point is compared
  * in mountinfo's escaped form (\040 for a space...). */
+static int mountinfo_line(const char *line, uint64_t id, uint64_t parent, const char *esc)
+{
+    unsigned long long mid, pid;
+    int off = 0;
+    static char point[PATH_MAX * 4 + 1];
+    /* id parent major:minor root mount-point ... */
+    if (sscanf(line, "%llu %llu %*s %*s %n", &mid, &pid, &off) != 2 || mid != id)
+        return -1;
+    return sscanf(line + off, "%16384s", point) == 1 && pid == parent && !strcmp(point, esc);
+}
+
 static int mountinfo_says(uint64_t id, uint64_t parent, const char *where)
 {
-    char esc[PATH_MAX * 4 + 1], *o = esc;
+    static char esc[PATH_MAX * 4 + 1], buf[1 << 16];
+    char *o = esc;
     for (const char *c = where; *c && o < esc + sizeof(esc) - 5; c++) {
         if (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\\')
             o += sprintf(o, "\\%03o", (unsigned char)*c);
@@ -204,24 +216,35 @@ static int mountinfo_says(uint64_t id, uint64_t parent, const char *where)
             *o++ = *c;
     }
     *o = 0;
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f)
+    /* read(2) into a static buffer: the child allocates nothing */
+    int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return -1;
-    char line[PATH_MAX * 8];
-    int found = 0;
-    while (fgets(line, sizeof(line), f)) {
-        unsigned long long mid, pid;
-        int off = 0;
-        char point[PATH_MAX * 4 + 1];
-        /* id parent major:minor root mount-point ... */
-        if (sscanf(line, "%llu %llu %*s %*s %n", &mid, &pid, &off) != 2 || mid != id)
+    size_t have = 0;
+    int found = -1;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (sscanf(line + off, "%4096s", point) == 1 && pid == parent && !strcmp(point, esc))
-            found = 1;
-        break;
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = 0;
+        char *line = buf, *nl;
+        while (found < 0 && (nl = strchr(line, '\n'))) {
+            *nl = 0;
+            found = mountinfo_line(line, id, parent, esc);
+            line = nl + 1;
+        }
+        if (found >= 0)
+            break;
+        have = strlen(line);
+        if (have >= sizeof(buf) - 1)
+            break;  /* one line longer than the buffer */
+        memmove(buf, line, have);
     }
-    fclose(f);
-    return found;
+    close(fd);
+    return found < 0 ? 0 : found;
 }
 
 /* After mount(2) of a new filesystem onto dstfd: an fd of that new mount.
