@@ -511,18 +511,23 @@ int ocirun_do_paths(const struct ocirun_plan *p, int rootfd, struct ocirun_error
                 continue;
             return ocirun_fail(err, OCIRUN_STAGE_PATHS, errno, "open readonly path `%s`", *rp);
         }
-        char fp[64];
-        int r = mount(ocirun_fdpath(fp, sizeof(fp), fd), fp, NULL, MS_BIND | MS_REC, NULL);
+        /* a clone of the tree attached onto itself; made read-only through
+         * the clone's fd, never by looking the path up again */
+        int tree = (int)syscall(SYS_open_tree, fd, "",
+                                OCIRUN_OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH | O_CLOEXEC);
+        int r = tree < 0 ? -1
+                         : (int)syscall(SYS_move_mount, tree, "", fd, "",
+                                        OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH);
         int e = errno;
         close(fd);
-        if (r < 0)
+        if (r < 0) {
+            if (tree >= 0)
+                close(tree);
             return ocirun_fail(err, OCIRUN_STAGE_PATHS, e, "bind `%s` onto itself", *rp);
-        fd = ocirun_open_in_root(rootfd, *rp, O_PATH, err);
-        if (fd < 0)
-            return ocirun_fail(err, OCIRUN_STAGE_PATHS, errno, "reopen readonly path `%s`", *rp);
-        r = remount_bind(fd, MS_RDONLY | MS_REC);
+        }
+        r = remount_bind(tree, MS_RDONLY | MS_REC);
         e = errno;
-        close(fd);
+        close(tree);
         if (r < 0)
             return ocirun_fail(err, OCIRUN_STAGE_PATHS, e, "make `%s` read-only", *rp);
     }

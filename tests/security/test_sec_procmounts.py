@@ -279,3 +279,4 @@ def test_tmpfs_options_through_fd(box, cid, run_ocirun, subtests):
             assert ("rw\n" in r.stdout) == ("rro" not in opts), r.stdout
             assert ("nosuid" in flags) == ("rnosuid" in opts), r.stdout
     box.config["mounts"] = base
+
