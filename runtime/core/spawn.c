@@ -268,8 +268,8 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     catch_terminating_signals();
 
     /* Block until `start` opens the fifo for reading. The fd was opened O_PATH
-     * on the host before pivot_root; reopening it through /proc/self/fd gives a
-     * writable fd without any path into the state dir. */
+     * on the host before pivot_root; reopening it through fd/N of the procfs
+     * handle gives a writable fd without any path into the state dir. */
     fifo = reopen_fifo(p->fifo_fd);
     if (fifo < 0) {
         ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "open exec fifo");
@@ -348,8 +348,8 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
         die_reported(sync, &err);
     set_cpus(p->cpu_affinity_final, p->cpu_affinity_final_len);
     /* before any namespace is joined or mount made: see safepath.c */
-    if (ocirun_procfs_open(3 + (int)p->preserve_fds, &err) < 0 || ocirun_join_namespaces(p, &err) < 0 || ocirun_unshare_userns(p, &err) < 0 ||
-        ocirun_unshare_rest(p, &err) < 0)
+    if (ocirun_procfs_open(3 + (int)p->preserve_fds, &err) < 0 || ocirun_join_namespaces(p, &err) < 0 ||
+        ocirun_unshare_userns(p, &err) < 0 || ocirun_unshare_rest(p, &err) < 0)
         die_reported(sync, &err);
 
     /* CLONE_PARENT: the init is ocirun's child, our sibling. The exit signal
