@@ -486,7 +486,7 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
             # Without a cgroup namespace a cgroup mount would show the host's whole
             # tree: bind the container's own cgroup directories instead (as runc).
             own = cgroup_dirs if ("cgroup" not in p.new_namespaces and cgroup_dirs) else None
-            entries.extend(_cgroup_mounts(dest, flags, own))
+            entries.extend(dict(e, field=field) for e in _cgroup_mounts(dest, flags, own))
             continue
         e = {"destination": dest, "propagation": prop, "attr_set": aset, "attr_clr": aclr,
              "idmap": idmap, "field": field, "uidMappings": m.get("uidMappings"),
@@ -532,6 +532,7 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
             p.idmap_mounts.append((e["source"], bool(e["flags"] & MS_REC), e["idmap"] == "ridmap"))
         a.dest_is_file = 1 if e.get("dest_is_file") else 0
         a.is_remount = 1 if e.get("is_remount") else 0
+        a.field = p.s(e.get("field"))
     c.mounts = arr
     c.n_mounts = len(entries)
 

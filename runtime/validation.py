@@ -102,6 +102,9 @@ def _semantic(cfg, bundle):
     for i, m in enumerate(cfg.get("mounts", ())):
         if m.get("type") == "bind" and "source" not in m:
             add("mounts[%d].source" % i, "a bind mount needs a source")
+        why = _proc_mount_problem(m, bundle)
+        if why:
+            add("mounts[%d].destination" % i, why)
 
     linux = cfg.get("linux")
     if linux is not None:
@@ -169,6 +172,58 @@ def _check_linux(cfg, linux, add):
         for i, p in enumerate(linux.get(key, ())):
             if not p.startswith("/"):
                 add("linux.%s[%d]" % (key, i), "%r is not an absolute path" % p)
+
+
+# The only mounts allowed inside /proc: the files lxcfs emulates (runc's list).
+PROC_SINGLE_FILES = frozenset("/proc/" + f for f in (
+    "cpuinfo", "meminfo", "stat", "uptime", "loadavg", "diskstats", "swaps", "slabinfo", "net/dev",
+    "sys/kernel/ns_last_pid"))
+
+
+def _is_procfs_root(path):
+    """Whether `path` is the root directory of a procfs (inode 1 on a proc mount)."""
+    try:
+        st = os.stat(path)
+        if st.st_ino != 1:
+            return False
+        want = "%d:%d" % (os.major(st.st_dev), os.minor(st.st_dev))
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index("-")
+                if fields[2] == want and fields[sep + 1] == "proc":
+                    return True
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def _proc_mount_problem(m, bundle=None):
+    """Why mount `m` may not go where it goes in /proc, or None.
+
+    A mount over /proc or into it shadows what the init and the container's
+    tools trust procfs for (CVE-2019-16884, CVE-2025-52881 class): only a
+    proc filesystem at /proc itself (a `proc` mount, or a bind of the root of
+    a procfs, as runc) and lxcfs's single files are allowed. The path is
+    cleaned here; a symlink in the rootfs leading there is the core's to catch.
+    """
+    dest = m.get("destination")
+    if not isinstance(dest, str):
+        return None
+    clean = os.path.normpath("/" + dest.lstrip("/"))
+    opts = m.get("options") or ()
+    is_bind = m.get("type") == "bind" or "bind" in opts or "rbind" in opts
+    if clean == "/proc":
+        if m.get("type") == "proc":
+            return None
+        src = m.get("source")
+        if is_bind and isinstance(src, str) and _is_procfs_root(os.path.join(bundle or "/", src)):
+            return None
+        return "%r would be mounted over /proc: only a proc filesystem may be" % dest
+    if clean.startswith("/proc/") and clean not in PROC_SINGLE_FILES:
+        return "%r is inside /proc: only lxcfs's single files (/proc/uptime, /proc/meminfo, ...) " \
+            "may be mounted there" % dest
+    return None
 
 
 def _namespace_mismatch(path, ns_type):

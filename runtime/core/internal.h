@@ -34,6 +34,13 @@ int ocirun_mount_on_fd(const char *src, int dstfd, const char *fstype, unsigned 
                        const char *data);
 const char *ocirun_fdpath(char *buf, size_t len, int fd);
 int ocirun_is_procfs(int fd);
+#define OCIRUN_PROC_ROOT_INO 1
+/* The init's verified handle on procfs (safepath.c): opened by the setup
+ * process, above `floor` (the preserved fds); then every /proc access of the
+ * init goes through ocirun_proc_open ("self/..." or "sys/..."). */
+int ocirun_procfs_open(int floor, struct ocirun_error *err);
+int ocirun_procfs_handle(void);
+int ocirun_proc_open(const char *path, int flags, struct ocirun_error *err);
 
 /* ns.c */
 int ocirun_join_namespaces(const struct ocirun_plan *p, struct ocirun_error *err);

@@ -54,12 +54,12 @@ struct ocirun_sched_attr {
     uint64_t sched_runtime, sched_deadline, sched_period;
 };
 
-/* A /proc/self file. For `exec` (and after pivot_root) that is the container's
- * /proc, which the container may have shaped: no symlink at the end, no fifo
- * to block on, no terminal taken, and it must be a regular file of a procfs. */
-static int write_file(const char *path, const char *data)
+/* `path` is under /proc ("self/oom_score_adj"): reached through the verified
+ * procfs handle, never the container's /proc (safepath.c); and still no fifo
+ * to block on, no terminal taken, a regular file of a procfs. */
+static int write_proc(const char *path, const char *data)
 {
-    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int fd = ocirun_proc_open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY, NULL);
     if (fd < 0)
         return -1;
     struct stat st;
@@ -86,7 +86,7 @@ int ocirun_early_process(const struct ocirun_plan *p, struct ocirun_error *err)
     if (p->set_oom_score_adj) {
         char v[16];
         snprintf(v, sizeof(v), "%d", p->oom_score_adj);
-        if (write_file("/proc/self/oom_score_adj", v) < 0)
+        if (write_proc("self/oom_score_adj", v) < 0)
             return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set oomScoreAdj `%s`", v);
     }
     return 0;
@@ -203,10 +203,10 @@ int ocirun_set_process(const struct ocirun_plan *p, struct ocirun_error *err)
     if (p->apparmor_profile) {
         char v[512];
         snprintf(v, sizeof(v), "exec %s", p->apparmor_profile);
-        if (write_file("/proc/self/attr/apparmor/exec", v) < 0 && write_file("/proc/self/attr/exec", v) < 0)
+        if (write_proc("self/attr/apparmor/exec", v) < 0 && write_proc("self/attr/exec", v) < 0)
             return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set apparmor profile `%s`", p->apparmor_profile);
     }
-    if (p->selinux_label && write_file("/proc/self/attr/exec", p->selinux_label) < 0)
+    if (p->selinux_label && write_proc("self/attr/exec", p->selinux_label) < 0)
         return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set selinux label `%s`", p->selinux_label);
 
     /* the one early load: nothing to keep CAP_SYS_ADMIN with (see the top) */

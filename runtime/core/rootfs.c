@@ -113,7 +113,7 @@ int ocirun_receive_trees(const struct ocirun_plan *p, struct ocirun_error *err)
     return 0;
 }
 
-static int mount_idmapped(const struct ocirun_mount *m, int dstfd, struct ocirun_error *err)
+static int mount_idmapped(const struct ocirun_mount *m, int dstfd, int *keep, struct ocirun_error *err)
 {
     if (next_tree_fd >= n_tree_fds)
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, EPROTO, "no idmapped tree for `%s`", m->destination);
@@ -125,17 +125,211 @@ static int mount_idmapped(const struct ocirun_mount *m, int dstfd, struct ocirun
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "move idmapped mount `%s` onto `%s`", m->source,
                            m->destination);
     }
-    close(tree);
+    if (keep)
+        *keep = tree;  /* the mount we made, for its options */
+    else
+        close(tree);
     return 0;
 }
 
-static int do_one_mount(const struct ocirun_mount *m, int rootfd, struct ocirun_error *err)
+/* Files under /proc that lxcfs (and runc) bind over with emulated contents:
+ * the only mounts allowed inside /proc. */
+static const char *const proc_single_files[] = {
+    "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/uptime", "/proc/loadavg", "/proc/diskstats",
+    "/proc/swaps", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid", NULL,
+};
+
+static int is_procfs_root_path(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int ok = ocirun_is_procfs(fd) && fstat(fd, &st) == 0 && st.st_ino == OCIRUN_PROC_ROOT_INO;
+    close(fd);
+    return ok;
+}
+
+/* A mount onto /proc or into it would shadow what the container's init and
+ * tools trust procfs for (a fake self/fd, self/attr: CVE-2019-16884,
+ * CVE-2025-52881 class). Checked on the resolved destination, as the kernel
+ * names it, so a symlink in the rootfs that leads there is caught too: only
+ * procfs itself at /proc and lxcfs's single files pass. */
+static int check_proc_destination(const struct ocirun_mount *m, int rootfd, int dstfd, struct ocirun_error *err)
+{
+    char rp[64], dp[64], root[PATH_MAX], dst[PATH_MAX];
+    const char *field = m->field ? m->field : "mounts";
+    ssize_t rn = readlink(ocirun_fdpath(rp, sizeof(rp), rootfd), root, sizeof(root) - 1);
+    ssize_t dn = readlink(ocirun_fdpath(dp, sizeof(dp), dstfd), dst, sizeof(dst) - 1);
+    if (rn <= 0 || dn <= 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "%s.destination: cannot tell where `%s` is",
+                           field, m->destination);
+    root[rn] = dst[dn] = 0;
+    if (strncmp(dst, root, (size_t)rn) || (rn > 1 && dst[rn] && dst[rn] != '/'))
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, 0, "%s.destination: `%s` resolves outside the rootfs",
+                           field, m->destination);
+    const char *rel = rn == 1 ? dst : dst[rn] ? dst + rn : "/";  /* rn == 1: the rootfs is `/` */
+    int on_proc = ocirun_is_procfs(dstfd);
+    if (!strcmp(rel, "/proc")) {
+        if (m->fstype && !strcmp(m->fstype, "proc"))
+            return 0;
+        if ((m->flags & MS_BIND) && m->source && is_procfs_root_path(m->source))
+            return 0;
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, 0,
+                           "%s.destination: `%s` would be mounted over /proc: only a proc filesystem may be",
+                           field, m->destination);
+    }
+    if (!strncmp(rel, "/proc/", 6) || on_proc) {
+        for (const char *const *f = proc_single_files; *f; f++)
+            if (!strcmp(rel, *f))
+                return 0;
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, 0,
+                           "%s.destination: `%s` resolves to `%s`, inside procfs: only lxcfs's single files "
+                           "may be mounted there", field, m->destination, rel);
+    }
+    return 0;
+}
+
+/* Whether mount `id` (statx's old, reusable id) hangs right on `parent` at
+ * `where`, by /proc/self/mountinfo (the host's /proc: we are before
+ * pivot_root). For kernels without statmount; the mount point is compared
+ * in mountinfo's escaped form (\040 for a space...). */
+static int mountinfo_line(const char *line, uint64_t id, uint64_t parent, const char *esc)
+{
+    unsigned long long mid, pid;
+    int off = 0;
+    static char point[PATH_MAX * 4 + 1];
+    /* id parent major:minor root mount-point ... */
+    if (sscanf(line, "%llu %llu %*s %*s %n", &mid, &pid, &off) != 2 || mid != id)
+        return -1;
+    return sscanf(line + off, "%16384s", point) == 1 && pid == parent && !strcmp(point, esc);
+}
+
+static int mountinfo_says(uint64_t id, uint64_t parent, const char *where)
+{
+    static char esc[PATH_MAX * 4 + 1], buf[1 << 16];
+    char *o = esc;
+    for (const char *c = where; *c && o < esc + sizeof(esc) - 5; c++) {
+        if (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\\')
+            o += sprintf(o, "\\%03o", (unsigned char)*c);
+        else
+            *o++ = *c;
+    }
+    *o = 0;
+    /* read(2) into a static buffer: the child allocates nothing */
+    int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t have = 0;
+    int found = -1;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = 0;
+        char *line = buf, *nl;
+        while (found < 0 && (nl = strchr(line, '\n'))) {
+            *nl = 0;
+            found = mountinfo_line(line, id, parent, esc);
+            line = nl + 1;
+        }
+        if (found >= 0)
+            break;
+        have = strlen(line);
+        if (have >= sizeof(buf) - 1)
+            break;  /* one line longer than the buffer */
+        memmove(buf, line, have);
+    }
+    close(fd);
+    return found < 0 ? 0 : found;
+}
+
+/* After mount(2) of a new filesystem onto dstfd: an fd of that new mount.
+ * The path is looked up again (a magic link never leads above the mount it
+ * names), then statmount (or mountinfo) proves the result is the mount
+ * stacked right on dstfd, not one a racer put at that path meanwhile. */
+static int open_new_mount(const struct ocirun_mount *m, int rootfd, int dstfd, struct ocirun_error *err)
+{
+    struct statx below, top;
+    char dp[64], where[PATH_MAX];
+    const char *field = m->field ? m->field : "mounts";
+    int fd = ocirun_open_in_root(rootfd, m->destination, O_PATH, err);
+    if (fd < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "reopen `%s`", m->destination);
+    ssize_t wn = readlink(ocirun_fdpath(dp, sizeof(dp), dstfd), where, sizeof(where) - 1);
+    unsigned int want = OCIRUN_STATX_MNT_ID_UNIQUE | STATX_MNT_ID;
+    if (wn <= 0 || statx(dstfd, "", AT_EMPTY_PATH, want, &below) < 0 ||
+        statx(fd, "", AT_EMPTY_PATH, want, &top) < 0) {
+        int e = errno;
+        close(fd);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "%s: identify the mount made on `%s`", field,
+                           m->destination);
+    }
+    where[wn] = 0;
+    int same = -1;
+    if ((top.stx_mask & below.stx_mask & OCIRUN_STATX_MNT_ID_UNIQUE)) {
+        union {
+            struct ocirun_statmount sm;
+            char buf[sizeof(struct ocirun_statmount) + PATH_MAX + 64];
+        } u;
+        struct ocirun_mnt_id_req req = {.size = sizeof(req), .mnt_id = top.stx_mnt_id,
+                                        .param = OCIRUN_STATMOUNT_MNT_BASIC | OCIRUN_STATMOUNT_MNT_POINT};
+        if (syscall(SYS_statmount, &req, &u.sm, sizeof(u), 0) == 0)
+            same = u.sm.mnt_parent_id == below.stx_mnt_id && (u.sm.mask & OCIRUN_STATMOUNT_MNT_POINT) &&
+                   u.sm.mnt_point < sizeof(u) - sizeof(u.sm) && !strcmp(u.sm.str + u.sm.mnt_point, where);
+        else if (errno != ENOSYS)
+            same = 0;
+    }
+    if (same < 0 && statx(dstfd, "", AT_EMPTY_PATH, STATX_MNT_ID, &below) == 0 &&
+        statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &top) == 0 && (top.stx_mask & below.stx_mask & STATX_MNT_ID))
+        same = mountinfo_says(top.stx_mnt_id, below.stx_mnt_id, where);
+    if (same < 0) {
+        close(fd);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, ENOSYS,
+                           "%s: cannot prove which mount is at `%s` to set its options (statx mount ids)", field,
+                           m->destination);
+    }
+    if (!same || !(top.stx_attributes & OCIRUN_STATX_ATTR_MOUNT_ROOT)) {
+        close(fd);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, EBUSY, "%s: `%s` changed under the new mount", field,
+                           m->destination);
+    }
+    return fd;
+}
+
+/* A bind: a detached clone of the source, attached onto dstfd. The clone's
+ * fd stays the mount we made, so the options below reach that mount and no
+ * other, whatever happens to the destination path. */
+static int bind_tree(const struct ocirun_mount *m, int dstfd, struct ocirun_error *err)
+{
+    unsigned int ot = OCIRUN_OPEN_TREE_CLONE | O_CLOEXEC | ((m->flags & MS_REC) ? AT_RECURSIVE : 0);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, ot);
+    if (tree < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "mount `%s` on `%s`", m->source, m->destination);
+    if (syscall(SYS_move_mount, tree, "", dstfd, "",
+                OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        int e = errno;
+        close(tree);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "mount `%s` on `%s`", m->source, m->destination);
+    }
+    return tree;
+}
+
+/* *keep: in, whether a later entry remounts this one (cgroup v1's tmpfs made
+ * ro after its hierarchies): the new mount's fd is kept there for it. */
+static int do_one_mount(const struct ocirun_mount *m, int rootfd, int *keep, struct ocirun_error *err)
 {
     const char *src = m->source ? m->source : "none";
     if (m->is_remount) {
-        int fd = ocirun_open_in_root(rootfd, m->destination, O_PATH, err);
+        /* the mount an earlier entry made there, through its own fd */
+        int fd = *keep;
+        *keep = -1;
         if (fd < 0)
-            return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "open `%s` in the rootfs", m->destination);
+            return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, EPROTO, "remount `%s`: no earlier mount there",
+                               m->destination);
         int r = remount_bind(fd, (unsigned long)m->remount_flags);
         int e = errno;
         close(fd);
@@ -161,27 +355,43 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, struct ocirun_
         if (dstfd < 0)
             return -1;
     }
-    int r;
+    if (check_proc_destination(m, rootfd, dstfd, err) < 0) {
+        close(dstfd);
+        return -1;
+    }
+    int keep_it = *keep == -2;
+    *keep = -1;
+    int needs_fd = (is_bind && m->remount_flags) || m->propagation || m->attr_set || m->attr_clr || keep_it;
+    int fd = -1;  /* the new mount itself, when options are still to be set on it */
     if (is_bind && m->idmap_userns_fd != -1) {
-        r = mount_idmapped(m, dstfd, err);
+        int r = mount_idmapped(m, dstfd, needs_fd ? &fd : NULL, err);
         close(dstfd);
         if (r < 0)
             return -1;
-    } else {
-        unsigned long f = is_bind ? (m->flags & (MS_BIND | MS_REC)) : (unsigned long)m->flags;
-        r = ocirun_mount_on_fd(m->source, dstfd, is_bind ? NULL : m->fstype, f, is_bind ? NULL : m->data);
-        int e = errno;
+    } else if (is_bind) {
+        fd = bind_tree(m, dstfd, err);
         close(dstfd);
-        if (r < 0)
+        if (fd < 0)
+            return -1;
+    } else {
+        int r = ocirun_mount_on_fd(m->source, dstfd, m->fstype, (unsigned long)m->flags, m->data);
+        int e = errno;
+        if (r < 0) {
+            close(dstfd);
             return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "mount `%s` on `%s`%s%s", src, m->destination,
                                m->data && *m->data ? " with " : "", m->data ? m->data : "");
+        }
+        if (needs_fd)
+            fd = open_new_mount(m, rootfd, dstfd, err);
+        close(dstfd);
+        if (needs_fd && fd < 0)
+            return -1;
     }
-    if (!(is_bind && m->remount_flags) && !m->propagation && !m->attr_set && !m->attr_clr)
+    if (!needs_fd) {
+        if (fd >= 0)
+            close(fd);
         return 0;
-    /* Reopen: the path now leads to the root of the new mount. */
-    int fd = ocirun_open_in_root(rootfd, m->destination, O_PATH, err);
-    if (fd < 0)
-        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "reopen `%s`", m->destination);
+    }
     if (is_bind && m->remount_flags && remount_bind(fd, (unsigned long)m->remount_flags) < 0) {
         int e = errno;
         close(fd);
@@ -200,15 +410,46 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, struct ocirun_
             return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "set recursive attributes of `%s`", m->destination);
         }
     }
-    close(fd);
+    if (keep_it)
+        *keep = fd;
+    else
+        close(fd);
     return 0;
 }
 
 int ocirun_do_mounts(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err)
 {
-    for (uint32_t i = 0; i < p->n_mounts; i++)
-        if (do_one_mount(&p->mounts[i], rootfd, err) < 0)
+    int pending = -1;  /* a mount's fd kept for its is_remount entry */
+    const char *pending_dest = NULL;
+    for (uint32_t i = 0; i < p->n_mounts; i++) {
+        const struct ocirun_mount *m = &p->mounts[i];
+        int keep = -1, r;
+        if (m->is_remount) {
+            if (pending >= 0 && !strcmp(pending_dest, m->destination)) {
+                keep = pending;  /* handed over: do_one_mount closes it */
+                pending = -1;
+            }
+            r = do_one_mount(m, rootfd, &keep, err);
+        } else {
+            for (uint32_t j = i + 1; j < p->n_mounts; j++)
+                if (p->mounts[j].is_remount && !strcmp(p->mounts[j].destination, m->destination))
+                    keep = -2;
+            r = do_one_mount(m, rootfd, &keep, err);
+            if (keep >= 0) {
+                if (pending >= 0)
+                    close(pending);
+                pending = keep;
+                pending_dest = m->destination;
+            }
+        }
+        if (r < 0) {
+            if (pending >= 0)
+                close(pending);
             return -1;
+        }
+    }
+    if (pending >= 0)
+        close(pending);
     return 0;
 }
 
@@ -216,19 +457,22 @@ int ocirun_do_sysctls(const struct ocirun_plan *p, int rootfd, struct ocirun_err
 {
     for (uint32_t i = 0; i < p->n_sysctls; i++) {
         const struct ocirun_sysctl *s = &p->sysctls[i];
-        int fd = ocirun_open_in_root(rootfd, s->path, O_WRONLY | O_NOFOLLOW, err);
+        const char *path = s->path;
+        while (*path == '/')
+            path++;
+        /* only ever into the real procfs, through the verified handle, never
+         * the rootfs's proc/ (CVE-2025-52881 class); the kernel picks the
+         * namespaced values by the writer's namespaces, not by the mount */
+        if (strncmp(path, "proc/sys/", 9))
+            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, EINVAL, "`/%s` is not under /proc/sys", path);
+        int fd = ocirun_proc_open(path + 5, O_WRONLY, err);
         if (fd < 0)
-            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, errno, "open `/%s`", s->path);
-        /* only ever write into a real procfs (CVE-2025-52881 class) */
-        if (!ocirun_is_procfs(fd)) {
-            close(fd);
-            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, EXDEV, "`/%s` is not on procfs", s->path);
-        }
+            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, errno, "open `/%s`", path);
         size_t n = strlen(s->value);
         if (write(fd, s->value, n) != (ssize_t)n) {
             int e = errno;
             close(fd);
-            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, e, "write `%s` to `/%s`", s->value, s->path);
+            return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, e, "write `%s` to `/%s`", s->value, path);
         }
         close(fd);
     }
@@ -267,18 +511,23 @@ int ocirun_do_paths(const struct ocirun_plan *p, int rootfd, struct ocirun_error
                 continue;
             return ocirun_fail(err, OCIRUN_STAGE_PATHS, errno, "open readonly path `%s`", *rp);
         }
-        char fp[64];
-        int r = mount(ocirun_fdpath(fp, sizeof(fp), fd), fp, NULL, MS_BIND | MS_REC, NULL);
+        /* a clone of the tree attached onto itself; made read-only through
+         * the clone's fd, never by looking the path up again */
+        int tree = (int)syscall(SYS_open_tree, fd, "",
+                                OCIRUN_OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH | O_CLOEXEC);
+        int r = tree < 0 ? -1
+                         : (int)syscall(SYS_move_mount, tree, "", fd, "",
+                                        OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH);
         int e = errno;
         close(fd);
-        if (r < 0)
+        if (r < 0) {
+            if (tree >= 0)
+                close(tree);
             return ocirun_fail(err, OCIRUN_STAGE_PATHS, e, "bind `%s` onto itself", *rp);
-        fd = ocirun_open_in_root(rootfd, *rp, O_PATH, err);
-        if (fd < 0)
-            return ocirun_fail(err, OCIRUN_STAGE_PATHS, errno, "reopen readonly path `%s`", *rp);
-        r = remount_bind(fd, MS_RDONLY | MS_REC);
+        }
+        r = remount_bind(tree, MS_RDONLY | MS_REC);
         e = errno;
-        close(fd);
+        close(tree);
         if (r < 0)
             return ocirun_fail(err, OCIRUN_STAGE_PATHS, e, "make `%s` read-only", *rp);
     }

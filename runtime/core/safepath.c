@@ -283,3 +283,135 @@ int ocirun_open_parent_in_root(int rootfd, const char *path, const char **base, 
         return ocirun_fail(err, stage, EINVAL, "bad path `%s`", path);
     return ensure(rootfd, parent, 0, 0, stage, err);
 }
+
+/* The procfs handle: the host's /proc, opened by the setup process before
+ * any namespace is joined or any container mount made, and checked to be the
+ * root of a procfs mount. Every later access of the init to its own /proc
+ * entries (oom_score_adj, attr/exec, the exec fifo via fd/N, sysctls) goes
+ * beneath it, never through the container's /proc, which a mount or the
+ * rootfs may have shadowed (CVE-2019-16884, CVE-2025-52881 class). */
+static int procfs_fd = -1;
+static uint64_t procfs_mnt;
+
+static int mnt_id_of(int fd, uint64_t *id)
+{
+    struct statx sx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0)
+        return -1;
+    if (!(sx.stx_mask & STATX_MNT_ID)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    *id = sx.stx_mnt_id;
+    return 0;
+}
+
+int ocirun_procfs_open(int floor, struct ocirun_error *err)
+{
+    struct stat st;
+    int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_SPAWN, errno, "open the host's `/proc`");
+    if (!ocirun_is_procfs(fd) || fstat(fd, &st) < 0 || st.st_ino != OCIRUN_PROC_ROOT_INO ||
+        mnt_id_of(fd, &procfs_mnt) < 0) {
+        close(fd);
+        return ocirun_fail(err, OCIRUN_STAGE_SPAWN, EXDEV, "the host's `/proc` is not the root of a procfs mount");
+    }
+    if (fd < floor) {
+        int hi = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+        int e = errno;
+        close(fd);
+        if (hi < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_SPAWN, e, "move the `/proc` handle");
+        fd = hi;
+    }
+    procfs_fd = fd;
+    return 0;
+}
+
+int ocirun_procfs_handle(void) { return procfs_fd; }
+
+/* No openat2: one component at a time, never following a symlink, and every
+ * step must stay on the procfs mount of the handle. The same guarantees as
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_BENEATH, by hand. */
+static int proc_walk_by_hand(const char *path, int flags)
+{
+    char comp[NAME_MAX + 1];
+    uint64_t id;
+    int cur = dup(procfs_fd);
+    if (cur < 0)
+        return -1;
+    const char *p = path;
+    for (;;) {
+        size_t n = strcspn(p, "/");
+        if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+            close(cur);
+            errno = EXDEV;
+            return -1;
+        }
+        memcpy(comp, p, n);
+        comp[n] = 0;
+        int last = p[n] == 0;
+        int fd = openat(cur, comp, (last ? flags : O_PATH | O_DIRECTORY) | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        close(cur);
+        if (fd < 0) {
+            errno = e;
+            return -1;
+        }
+        if (mnt_id_of(fd, &id) < 0 || id != procfs_mnt) {
+            close(fd);
+            errno = EXDEV;
+            return -1;
+        }
+        if (last)
+            return fd;
+        cur = fd;
+        p += n + 1;
+    }
+}
+
+/* Opens `path` ("self/attr/exec", "sys/net/ipv4/ip_forward") beneath the
+ * procfs handle: `self` is spelled as our pid as that procfs numbers it, no
+ * symlink is followed, no mount crossed. */
+int ocirun_proc_open(const char *path, int flags, struct ocirun_error *err)
+{
+    char rel[PATH_MAX], pid[32];
+    (void)err;
+    if (procfs_fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    if (!strncmp(path, "self/", 5)) {
+        ssize_t n = readlinkat(procfs_fd, "self", pid, sizeof(pid) - 1);
+        if (n <= 0)
+            return -1;
+        pid[n] = 0;
+        snprintf(rel, sizeof(rel), "%s/%s", pid, path + 5);
+    } else {
+        snprintf(rel, sizeof(rel), "%s", path);
+    }
+    int fd;
+    if (no_openat2) {
+        fd = proc_walk_by_hand(rel, flags);
+    } else {
+        struct ocirun_open_how how = {
+            .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+            .resolve = OCIRUN_RESOLVE_NO_SYMLINKS | OCIRUN_RESOLVE_NO_XDEV | OCIRUN_RESOLVE_BENEATH,
+        };
+        int tries = 0;
+        do
+            fd = (int)syscall(SYS_openat2, procfs_fd, rel, &how, sizeof(how));
+        while (fd < 0 && (errno == EAGAIN || errno == EINTR) && ++tries < 64);
+        if (fd < 0 && (errno == ENOSYS || errno == EPERM) && tries == 0) {
+            no_openat2 = 1;
+            fd = proc_walk_by_hand(rel, flags);
+        }
+    }
+    if (fd >= 0 && !ocirun_is_procfs(fd)) {
+        close(fd);
+        errno = EXDEV;
+        return -1;
+    }
+    return fd;
+}

@@ -132,6 +132,33 @@ __attribute__((noreturn)) static void die_to_start(int fifo, const struct ocirun
     _exit(code);
 }
 
+/* The exec fifo, writable: its O_PATH fd reopened through fd/N of the
+ * verified procfs handle (not the container's /proc, where a mount could
+ * put a fake fd/N: CVE-2019-16884 class), and proved to be the same inode. */
+static int reopen_fifo(int opath_fd)
+{
+    char name[16];
+    struct stat a, b;
+    int dir = ocirun_proc_open("self/fd", O_PATH | O_DIRECTORY, NULL);
+    if (dir < 0)
+        return -1;
+    snprintf(name, sizeof(name), "%d", opath_fd);
+    int fd = openat(dir, name, O_WRONLY | O_CLOEXEC);
+    int e = errno;
+    close(dir);
+    if (fd < 0) {
+        errno = e;
+        return -1;
+    }
+    if (fstat(opath_fd, &a) < 0 || fstat(fd, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino ||
+        !S_ISFIFO(b.st_mode)) {
+        close(fd);
+        errno = EXDEV;
+        return -1;
+    }
+    return fd;
+}
+
 static void set_cpus(const uint8_t *mask, uint32_t len)
 {
     if (mask && len)
@@ -257,10 +284,9 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     catch_terminating_signals();
 
     /* Block until `start` opens the fifo for reading. The fd was opened O_PATH
-     * on the host before pivot_root; reopening it through /proc/self/fd gives a
-     * writable fd without any path into the state dir. */
-    char fp[64];
-    fifo = open(ocirun_fdpath(fp, sizeof(fp), p->fifo_fd), O_WRONLY | O_CLOEXEC);
+     * on the host before pivot_root; reopening it through fd/N of the procfs
+     * handle gives a writable fd without any path into the state dir. */
+    fifo = reopen_fifo(p->fifo_fd);
     if (fifo < 0) {
         ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "open exec fifo");
         die_stderr(&err, 1);
@@ -343,8 +369,9 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
     if (ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
         die_reported(sync, &err);
     set_cpus(p->cpu_affinity_final, p->cpu_affinity_final_len);
-    if (ocirun_join_namespaces(p, &err) < 0 || ocirun_unshare_userns(p, &err) < 0 ||
-        ocirun_unshare_rest(p, &err) < 0)
+    /* before any namespace is joined or mount made: see safepath.c */
+    if (ocirun_procfs_open(3 + (int)p->preserve_fds, &err) < 0 || ocirun_join_namespaces(p, &err) < 0 ||
+        ocirun_unshare_userns(p, &err) < 0 || ocirun_unshare_rest(p, &err) < 0)
         die_reported(sync, &err);
 
     /* CLONE_PARENT: the init is ocirun's child, our sibling. The exit signal

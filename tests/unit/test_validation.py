@@ -256,3 +256,30 @@ def test_unsupported_keyword_is_refused(tmp_path):
     (tmp_path / "config-schema.json").write_text('{"type": "object", "dependencies": {"a": ["b"]}}')
     with pytest.raises(schema.UnsupportedKeyword):
         schema.Schemas(str(tmp_path), check=True)
+
+
+def test_mounts_over_proc(bundle, subtests):
+    """A mount onto /proc or into it is refused, however the path is spelled
+    (CVE-2019-16884 class); procfs itself and lxcfs's single files pass."""
+    refused = [({"destination": d, "type": "bind", "source": "/tmp", "options": ["bind"]})
+               for d in ("/proc", "//proc", "/proc/", "/./proc", "/proc/../proc", "proc", "/proc/self",
+                         "/proc/self/fd/", "/tmp/../proc/sys", "/proc/sys/kernel/../..")]
+    refused += [{"destination": "/proc", "type": "tmpfs", "source": "tmpfs"},
+                {"destination": "/proc", "type": "bind", "source": "/proc/self", "options": ["rbind"]},
+                {"destination": "/proc/sys", "type": "proc", "source": "proc"}]
+    allowed = [{"destination": "/proc", "type": "proc", "source": "proc"},
+               {"destination": "/proc/", "type": "bind", "source": "/proc", "options": ["rbind"]},
+               {"destination": "/proc/uptime", "type": "bind", "source": "/etc/hostname", "options": ["bind"]},
+               {"destination": "//proc/./sys/kernel/ns_last_pid", "type": "bind", "source": "/etc/hostname",
+                "options": ["bind"]},
+               {"destination": "/procfs", "type": "tmpfs", "source": "tmpfs"}]
+    for m in refused + allowed:
+        with subtests.test(mount=m):
+            c = default_config()
+            c["mounts"].append(m)
+            lines = spec.validate(c, str(bundle))
+            want = "mounts[%d].destination: " % (len(c["mounts"]) - 1)
+            if m in allowed:
+                assert lines == [], lines
+            else:
+                assert len(lines) == 1 and lines[0].startswith(want) and "/proc" in lines[0], lines
