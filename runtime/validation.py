@@ -98,11 +98,12 @@ def user_problems(user, field="process.user"):
     return out
 
 
-def mapping_problems(linux):
+def mapping_problems(obj, prefix="linux"):
+    """Problems of the uid/gidMappings of `obj` (linux, or an idmapped mount)."""
     out = []
     for key in ("uidMappings", "gidMappings"):
-        for i, m in enumerate(linux.get(key) or ()):
-            field = "linux.%s[%d]" % (key, i)
+        for i, m in enumerate(obj.get(key) or ()):
+            field = "%s.%s[%d]" % (prefix, key, i)
             bad = False
             for k in ("containerID", "hostID", "size"):
                 why = _bad_id(m.get(k))
@@ -161,6 +162,7 @@ def _semantic(cfg, bundle):
     for i, m in enumerate(cfg.get("mounts", ())):
         if m.get("type") == "bind" and "source" not in m:
             add("mounts[%d].source" % i, "a bind mount needs a source")
+        out.extend(mapping_problems(m, "mounts[%d]" % i))
 
     linux = cfg.get("linux")
     if linux is not None:

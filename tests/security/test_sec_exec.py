@@ -227,6 +227,23 @@ def test_create_refuses_big_mapping_ids(box, root, cid, run_ocirun, key, field, 
     _nothing_left(root, cid)
 
 
+def test_create_refuses_big_mount_idmap(box, root, cid, run_ocirun, tmp_path):
+    """An idmapped mount's uidMappings past 2147483647: refused with its path."""
+    _userns(box)
+    src = tmp_path / "src"
+    src.mkdir()
+    box.config["mounts"].append({"destination": "/mnt", "type": "bind", "source": str(src),
+                                 "options": ["bind"],
+                                 "uidMappings": [{"containerID": 0, "hostID": 4294967295, "size": 1}],
+                                 "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}]})
+    box.write()
+    r = run_ocirun("create", "-b", box.path, cid)
+    one_line_error(r)
+    path = "mounts[%d].uidMappings[0].hostID" % (len(box.config["mounts"]) - 1)
+    assert path + ":" in r.stderr, r.stderr
+    _nothing_left(root, cid)
+
+
 @pytest.mark.parametrize("flags,path", [
     (["--user", "4294967295"], "process.user.uid"),
     (["--user", "1000:4294967295"], "process.user.gid"),
