@@ -133,7 +133,7 @@ def test_exec_never_runs_on_the_host_when_the_init_dies(box, root, cid, run_ocir
     marker = hostdir / "marker"
     out, err = tmp_path / "out", tmp_path / "err"
     argv = [strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=socketpair",
-            "-e", "inject=socketpair:delay_enter=8000000",
+            "-e", "inject=socketpair:delay_enter=12000000",
             helpers.OCIRUN, "--root", root, "exec", cid, "/bin/sh", "-c",
             "cat /proc/1/comm; echo ran > %s" % marker]
     with open(out, "w") as fo, open(err, "w") as fe:
