@@ -314,6 +314,14 @@ def _fill_preserved_range(floor):
                 os.close(null)
 
 
+def plug_preserved_fds(preserve_fds):
+    """`exec`'s first step, before it opens anything: plug 3..3+N-1 (+ LISTEN_FDS)."""
+    from . import plan as planmod
+    if preserve_fds is not None and preserve_fds < 0:
+        raise errors.UsageError("--preserve-fds: want a number >= 0, got %d" % preserve_fds)
+    _fill_preserved_range(3 + (preserve_fds or 0) + planmod.listen_fds())
+
+
 def _make_fifo(c):
     path = c.path(FIFO)
     old = os.umask(0)
@@ -376,6 +384,13 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             # in it: hot commands read state.json, and a profile is ~20 KB.
             from . import fastjson
             atomic_write_path(c.path(SECCOMP_PROFILE), fastjson.dumps(linux["seccomp"]).encode())
+        # What `exec` inherits (user, capabilities, noNewPrivileges, rlimits,
+        # labels, env, cwd): from this record, never from the bundle, which
+        # may have changed since.
+        from . import fastjson
+        from .state import PROCESS_RECORD
+        c.write_record(PROCESS_RECORD, fastjson.dumps(
+            {k: v for k, v in proc.items() if k not in ("args", "commandLine", "terminal", "consoleSize")}).encode())
         fifo_fd = _make_fifo(c)
         undo.callback(os.close, fifo_fd)
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -791,20 +806,59 @@ class _Forwarder:
 # exec
 # ---------------------------------------------------------------------------
 
-def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=None, preserve_fds=0):
-    """Run `proc` (a config.json `process`) in container `cid`; the exit code
-    in the foreground, 0 with --detach."""
-    import _socket as socket
-    from . import core, plan as planmod
+def _read_process_record(c):
+    """The container's process as `create` recorded it; one clear line if not."""
+    from . import fastjson
+    from .state import PROCESS_RECORD
+    try:
+        rec = fastjson.loads(c.read_record(PROCESS_RECORD))
+    except OSError as e:
+        raise errors.OciError("cannot exec: container process record `%s`: %s"
+                              % (c.path(PROCESS_RECORD), errors.strerror(e.errno))) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise errors.OciError("cannot exec: container process record `%s`: %s" % (c.path(PROCESS_RECORD), e)) from None
+    if not isinstance(rec, dict):
+        raise errors.OciError("cannot exec: container process record `%s`: not a JSON object" % c.path(PROCESS_RECORD))
+    return rec
 
+
+def _init_pidfd(c):
+    """A pidfd of the container's init, taken right after the status check and
+    checked against the recorded start time (a reused pid is not our init)."""
+    try:
+        pidfd = os.pidfd_open(c.pid)
+    except ProcessLookupError:
+        raise errors.OciError("cannot exec in a stopped container") from None
+    except OSError as e:
+        raise errors.OciError("cannot exec: pidfd_open(%d): %s" % (c.pid, errors.strerror(e.errno))) from None
+    if not c.init_alive():
+        os.close(pidfd)
+        raise errors.OciError("cannot exec in a stopped container")
+    return pidfd
+
+
+def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=None, preserve_fds=0):
+    """Run `proc` in container `cid`: a function of the container's recorded
+    process (a config.json `process`) returning the process to run. Returns
+    the exit code in the foreground, 0 with --detach."""
+    import _socket as socket
+    from . import core, plan as planmod, validation
+
+    plug_preserved_fds(preserve_fds)  # before the state dir is opened
     c = ctx.store.load(cid)
+    pidfd = None
     try:
         status = c.status()
         if status not in (CREATED, RUNNING):
             raise errors.OciError("cannot exec in a %s container" % status)
+        pidfd = _init_pidfd(c)
+        base = _read_process_record(c)
+        proc = proc(base) if callable(proc) else proc
+        problems = validation.user_problems(proc.get("user"))
+        if problems:
+            raise errors.ConfigError(problems)
         if proc.get("terminal") and not console_socket and detach:
             raise errors.OciError("cannot allocate tty if ocirun will detach without setting console socket")
-        _fill_preserved_range(3 + preserve_fds + planmod.listen_fds())
         ffi, lib = core.load()
         if not detach:
             lib.ocirun_set_subreaper(1)
@@ -827,7 +881,8 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             except FileNotFoundError:
                 pass
             p = planmod.build_tenant(ffi, proc, cid, c.pid, sync_fd=child_fd, parent_sync_fd=parent_fd,
-                                     preserve_fds=preserve_fds, linux=linux)
+                                     preserve_fds=preserve_fds, linux=linux, init_pidfd=pidfd,
+                                     must_join=c.data.get("namespaces") or ("mount",))
             p.fds += [child_fd, parent_fd]
             undo.callback(p.close)
             err = ffi.new("struct ocirun_error *")
@@ -863,6 +918,8 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
         if console is not None:
             console.close()
     finally:
+        if pidfd is not None:
+            os.close(pidfd)
         c.close()
     if detach:
         return 0

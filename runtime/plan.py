@@ -797,12 +797,35 @@ NS_FILES = {"user": "user", "mount": "mnt", "pid": "pid", "network": "net", "ipc
             "cgroup": "cgroup", "time": "time"}
 
 
-def build_tenant(ffi, proc, cid, init_pid, *, sync_fd, parent_sync_fd, preserve_fds=0, linux=None):
+def _pidfd_alive(pidfd):
+    import select
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return not poller.poll(0)  # a pidfd turns readable when its process exits
+
+
+def build_tenant(ffi, proc, cid, init_pid, *, sync_fd, parent_sync_fd, preserve_fds=0, linux=None,
+                 init_pidfd=None, must_join=("mount",)):
     """The plan of `ocirun exec`: join every namespace of the container's init
-    that differs from ours, then set up `proc` (a config.json `process`)."""
+    that differs from ours, then set up `proc` (a config.json `process`).
+
+    Every namespace file is opened from /proc/<init_pid>, and only then is the
+    init (held by `init_pidfd`) checked to be still alive: the fds are then
+    the init's own namespaces, not those of a dead or reused pid. A namespace
+    that cannot be opened is an error, never a skip (that would run the
+    process in ours: on the host); one of `must_join` (the namespaces create
+    made) that is ours is an error too."""
     p = Plan(ffi)
+    try:
+        return _build_tenant(p, proc, cid, init_pid, sync_fd, parent_sync_fd, preserve_fds, linux or {},
+                             init_pidfd, set(must_join))
+    except BaseException:
+        p.close()
+        raise
+
+
+def _build_tenant(p, proc, cid, init_pid, sync_fd, parent_sync_fd, preserve_fds, linux, init_pidfd, must_join):
     c = p.c
-    linux = linux or {}
     listen = listen_fds()
     p.preserve_fds = preserve_fds + listen
     floor = 3 + p.preserve_fds
@@ -812,21 +835,35 @@ def build_tenant(ffi, proc, cid, init_pid, *, sync_fd, parent_sync_fd, preserve_
     c.fifo_fd = -1
     c.preserve_fds = p.preserve_fds
     c.seccomp_listener_fd = -1
+    gone = errors.OciError("cannot exec in a stopped container (its init %d exited)" % init_pid)
     joins = []
     for t, f in NS_FILES.items():
         path = "/proc/%d/ns/%s" % (init_pid, f)
         try:
-            if os.readlink(path) == os.readlink("/proc/self/ns/" + f):
-                continue
+            mine = os.stat("/proc/self/ns/" + f)
+        except FileNotFoundError:
+            if t in must_join:
+                raise errors.OciError("cannot exec: this kernel has no %s namespace (`/proc/self/ns/%s`)" % (t, f)) from None
+            continue  # a namespace type this kernel does not have
+        try:
             # pid and time: the namespace children go to (for_children) is what counts
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
+        except (FileNotFoundError, ProcessLookupError):
+            raise gone from None
         except OSError as e:
-            raise errors.OciError("open `%s`: %s" % (path, errors.strerror(e.errno))) from None
+            raise errors.OciError("cannot exec: open `%s`: %s" % (path, errors.strerror(e.errno))) from None
         fd = _high_fd(fd, floor)
         p.fds.append(fd)
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
+            if t in must_join:
+                raise errors.OciError("cannot exec: the container's %s namespace (`%s`) is ocirun's own" % (t, path))
+            p.fds.remove(fd)
+            os.close(fd)
+            continue  # shared with us: nothing to join
         joins.append((0 if t == "user" else 1, NS_FLAGS[t], fd, path))
+    if init_pidfd is not None and not _pidfd_alive(init_pidfd):
+        raise gone
     joins.sort(key=lambda j: j[0])
     for i, (_, flag, fd, path) in enumerate(joins):
         c.join_fds[i] = fd

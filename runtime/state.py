@@ -2,6 +2,9 @@
 
 <root>/<id>/state.json   what `state` prints, plus what later commands need
 <root>/<id>/exec.fifo    exists from `create` until `start`
+<root>/<id>/process.json the container's process as `create` saw it (what
+                         `exec` inherits: user, capabilities, noNewPrivileges,
+                         rlimits, labels, env, cwd); only `exec` reads it
 
 state.json is replaced atomically (temp file, fsync, rename), so readers never
 see a torn file and need no lock; commands that change a container hold an
@@ -20,6 +23,7 @@ from .host import LINUX
 DEFAULT_ROOT = "/run/ocirun"
 STATE_FILE = "state.json"
 FIFO = "exec.fifo"
+PROCESS_RECORD = "process.json"
 MAX_ID_LEN = 1024
 
 # Statuses `state` may print; "creating" is internal only (podman rejects it).
@@ -72,6 +76,18 @@ class Container:
     # -- state.json --------------------------------------------------------
     def save(self):
         _atomic_write(self._dirfd, STATE_FILE, fastjson.dumps(self.data).encode())
+
+    def write_record(self, name, data):
+        """Another file beside state.json (0600, same atomic write)."""
+        _atomic_write(self._dirfd, name, data)
+
+    def read_record(self, name):
+        """The bytes of a file beside state.json; OSError when it cannot be read."""
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._dirfd)
+        try:
+            return _read_all(fd)
+        finally:
+            os.close(fd)
 
     def path(self, name):
         return os.path.join(self.dir, name)

@@ -60,6 +60,65 @@ def _line(path, msg):
     return "%s: %s" % (p, msg) if p else msg
 
 
+# Ids are uint32 in the schema, but (uid_t)-1 tells setresuid "leave it as it
+# is" (root stays root) and the kernel refuses ids past INT32_MAX in maps:
+# like runc, refuse anything above 2147483647.
+MAX_ID = 2147483647
+
+
+def _bad_id(v):
+    if isinstance(v, bool) or not isinstance(v, int):
+        return "%r is not an id (want an integer in 0..%d)" % (v, MAX_ID)
+    if v < 0 or v > MAX_ID:
+        return "%d is out of range (want 0..%d)" % (v, MAX_ID)
+    return None
+
+
+def user_problems(user, field="process.user"):
+    """Problems of a process's `user` object ('path: message' lines)."""
+    out = []
+    if user is None:
+        return out
+    if not isinstance(user, dict):
+        return ["%s: not a JSON object" % field]
+    for key in ("uid", "gid"):
+        if key in user:
+            why = _bad_id(user[key])
+            if why:
+                out.append("%s.%s: %s" % (field, key, why))
+    gids = user.get("additionalGids")
+    if gids is not None:
+        if not isinstance(gids, list):
+            out.append("%s.additionalGids: not a list" % field)
+        else:
+            for i, g in enumerate(gids):
+                why = _bad_id(g)
+                if why:
+                    out.append("%s.additionalGids[%d]: %s" % (field, i, why))
+    return out
+
+
+def mapping_problems(obj, prefix="linux"):
+    """Problems of the uid/gidMappings of `obj` (linux, or an idmapped mount)."""
+    out = []
+    for key in ("uidMappings", "gidMappings"):
+        for i, m in enumerate(obj.get(key) or ()):
+            field = "%s.%s[%d]" % (prefix, key, i)
+            bad = False
+            for k in ("containerID", "hostID", "size"):
+                why = _bad_id(m.get(k))
+                if why:
+                    out.append("%s.%s: %s" % (field, k, why))
+                    bad = True
+            if bad:
+                continue
+            for k in ("containerID", "hostID"):
+                if m[k] + m["size"] - 1 > MAX_ID:
+                    out.append("%s: %s + size - 1 = %d is out of range (want 0..%d)"
+                               % (field, k, m[k] + m["size"] - 1, MAX_ID))
+    return out
+
+
 def _semantic(cfg, bundle):
     out = []
     add = lambda path, msg: out.append("%s: %s" % (path, msg))  # noqa: E731
@@ -80,6 +139,7 @@ def _semantic(cfg, bundle):
 
     proc = cfg.get("process")
     if proc is not None:
+        out.extend(user_problems(proc.get("user")))
         cwd = proc.get("cwd", "")
         if not cwd.startswith("/"):
             add("process.cwd", "%r is not an absolute path" % cwd)
@@ -105,6 +165,7 @@ def _semantic(cfg, bundle):
         why = _proc_mount_problem(m, bundle)
         if why:
             add("mounts[%d].destination" % i, why)
+        out.extend(mapping_problems(m, "mounts[%d]" % i))
 
     linux = cfg.get("linux")
     if linux is not None:
@@ -113,6 +174,9 @@ def _semantic(cfg, bundle):
 
 
 def _check_linux(cfg, linux, add):
+    for line in mapping_problems(linux):
+        path, _, msg = line.partition(": ")
+        add(path, msg)
     nss = linux.get("namespaces", [])
     types = {}
     for i, ns in enumerate(nss):
