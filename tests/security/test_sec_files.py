@@ -363,7 +363,9 @@ def test_hook_without_timeout_exits_without_reading(bundle, root, cid, run_ociru
     pids = str(tmp_path / "hook.pids")
     bundle.config["annotations"] = BIG
     bundle.set_args("sleep", "300").write()
-    scripts = (("exits", "exit 0"), ("leaves a child", 'sleep 100000 & echo $! >> "$0"; exit 0'))
+    scripts = (("exits", "exit 0"), ("leaves a child",
+                                        # (an async list's stdin is /dev/null unless redirected)
+                                        'exec 3<&0; sleep 100000 <&3 3<&- & echo $! >> "$0"; exit 0'))
     try:
         for i, (label, script) in enumerate(scripts):
             with subtests.test(hook=label):
