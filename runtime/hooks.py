@@ -47,24 +47,37 @@ def run_hook(h, which, state):
     except OSError as e:
         raise errors.OciError("%s hook `%s`: %s" % (which, path, errors.strerror(e.errno))) from None
     deadline = time.monotonic() + timeout if timeout else None
-    pidfd = os.pidfd_open(proc.pid)
     try:
-        if not _feed(proc.stdin.fileno(), state, pidfd, deadline) or not _wait_exit(pidfd, deadline):
-            try:
-                os.killpg(proc.pid, _SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.stdin.close()
-            proc.wait()
-            raise errors.OciError("%s hook `%s` timed out after %d s" % (which, path, timeout))
-        proc.stdin.close()
-        rc = proc.wait()
+        pidfd = os.pidfd_open(proc.pid)
+    except OSError as e:
+        _kill_group(proc)
+        raise errors.OciError("%s hook `%s`: pidfd_open: %s" % (which, path, errors.strerror(e.errno))) from None
+    try:
+        in_time = _feed(proc.stdin.fileno(), state, pidfd, deadline) and _wait_exit(pidfd, deadline)
+    except BaseException:
+        _kill_group(proc)
+        raise
     finally:
         os.close(pidfd)
+    if not in_time:
+        _kill_group(proc)
+        raise errors.OciError("%s hook `%s` timed out after %d s" % (which, path, timeout))
+    proc.stdin.close()
+    rc = proc.wait()
     if rc != 0:
         if rc < 0:
             raise errors.OciError("%s hook `%s` killed by signal %d" % (which, path, -rc))
         raise errors.OciError("%s hook `%s` exited with status %d" % (which, path, rc))
+
+
+def _kill_group(proc):
+    """SIGKILL the hook's process group (its session: whatever it started) and reap it."""
+    try:
+        os.killpg(proc.pid, _SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.stdin.close()
+    proc.wait()
 
 
 def _remaining(deadline):
