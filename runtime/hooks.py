@@ -9,8 +9,12 @@ poststop, which only warns).
 """
 
 import os
+import select
+import time
 
 from . import errors, fastjson
+
+_SIGKILL = 9
 
 
 def state_json(data, status, pid):
@@ -27,6 +31,10 @@ def run_hooks(hooks, which, state):
 
 
 def run_hook(h, which, state):
+    """Run one hook; its timeout (if any) bounds everything, writing its stdin
+    included: a hook that does not read a state larger than the pipe buffer
+    is still killed in time. It runs in a session of its own, and on expiry
+    its whole process group is killed."""
     import subprocess
     path = h["path"]
     args = list(h.get("args") or [path])
@@ -35,28 +43,85 @@ def run_hook(h, which, state):
     envd = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
     try:
         proc = subprocess.Popen(args, executable=path, env=envd, stdin=subprocess.PIPE,
-                                close_fds=True, bufsize=0)
+                                close_fds=True, bufsize=0, start_new_session=True)
     except OSError as e:
         raise errors.OciError("%s hook `%s`: %s" % (which, path, errors.strerror(e.errno))) from None
+    deadline = time.monotonic() + timeout if timeout else None
     try:
-        # A hook need not read its stdin: EPIPE here (or at close) is fine.
-        try:
-            proc.stdin.write(state)
-        except BrokenPipeError:
-            pass
-        try:
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        rc = proc.wait(timeout=timeout or None)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise errors.OciError("%s hook `%s` timed out after %d s" % (which, path, timeout)) from None
+        pidfd = os.pidfd_open(proc.pid)
+    except OSError as e:
+        _kill_group(proc)
+        raise errors.OciError("%s hook `%s`: pidfd_open: %s" % (which, path, errors.strerror(e.errno))) from None
+    try:
+        in_time = _feed(proc.stdin.fileno(), state, pidfd, deadline) and _wait_exit(pidfd, deadline)
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        os.close(pidfd)
+    if not in_time:
+        _kill_group(proc)
+        raise errors.OciError("%s hook `%s` timed out after %d s" % (which, path, timeout))
+    proc.stdin.close()
+    rc = proc.wait()
     if rc != 0:
         if rc < 0:
             raise errors.OciError("%s hook `%s` killed by signal %d" % (which, path, -rc))
         raise errors.OciError("%s hook `%s` exited with status %d" % (which, path, rc))
+
+
+def _kill_group(proc):
+    """SIGKILL the hook's process group (its session: whatever it started) and reap it."""
+    try:
+        os.killpg(proc.pid, _SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.stdin.close()
+    proc.wait()
+
+
+def _remaining(deadline):
+    """poll's timeout in ms until deadline (-1: none); 0 once it has passed."""
+    if deadline is None:
+        return -1
+    left = deadline - time.monotonic()
+    return int(left * 1000) + 1 if left > 0 else 0
+
+
+def _feed(fd, data, pidfd, deadline):
+    """Write data to the hook's stdin without blocking past deadline. A hook
+    need not read it: stops quietly when the hook closes the pipe (EPIPE) or
+    exits (its children may keep the pipe open). False if the deadline passed."""
+    os.set_blocking(fd, False)
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    poller.register(pidfd, select.POLLIN)
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+            continue
+        except BlockingIOError:
+            pass
+        except BrokenPipeError:
+            return True
+        ms = _remaining(deadline)
+        if ms == 0:
+            return False
+        if dict(poller.poll(ms)).get(pidfd):
+            return True  # it exited without reading it all
+    return True
+
+
+def _wait_exit(pidfd, deadline):
+    """True once the hook has exited, False if the deadline passed first."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    while True:
+        if poller.poll(_remaining(deadline)):
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
 
 
 def memfd_with(data):

@@ -12,6 +12,7 @@ cgroup code come in only when a step needs them.
 """
 
 import os
+import stat
 import time
 
 from . import errors
@@ -512,7 +513,8 @@ def start(ctx, cid, c=None):
         if status != CREATED:
             raise errors.OciError("cannot start a container that is %s" % ("already running" if status == RUNNING else status))
         try:
-            fd = os.open(c.path(FIFO), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            # the init holds it open for writing: a fifo of ours, 0622
+            fd = c.open_record(FIFO, stat.S_IFIFO, others_may_write=True)
         except FileNotFoundError:
             raise errors.OciError("cannot start an already running container") from None
         try:
@@ -874,12 +876,10 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             child_fd = planmod._high_fd(child_sock.detach(), floor)
             parent_fd = planmod._high_fd(os.dup(parent_sock.fileno()), floor)
             linux = {}
-            try:
-                with open(c.path(SECCOMP_PROFILE), "rb") as f:
-                    from . import fastjson
-                    linux["seccomp"] = fastjson.loads(f.read())
-            except FileNotFoundError:
-                pass
+            raw = c.read(SECCOMP_PROFILE)
+            if raw is not None:
+                from . import fastjson
+                linux["seccomp"] = fastjson.loads(raw)
             p = planmod.build_tenant(ffi, proc, cid, c.pid, sync_fd=child_fd, parent_sync_fd=parent_fd,
                                      preserve_fds=preserve_fds, linux=linux, init_pidfd=pidfd,
                                      must_join=c.data.get("namespaces") or ("mount",))

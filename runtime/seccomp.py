@@ -293,11 +293,17 @@ def compile_cached(cfg, cache_dir):
     ~20 ms to compile one of podman's size; a hit costs well under 1 ms. The
     key is the profile's canonical JSON plus everything else the program
     depends on (libseccomp's version, the kernel, this cache's format), so a
-    changed input can never load a stale program. cache_dir lives in the
-    state root (0700, root's), written by temp file and rename.
+    changed input can never load a stale program.
+
+    cache_dir is the state root's `.cache`: it must be a directory of ours
+    that nobody else may write (made 0700 if missing), or the create fails
+    with one line naming it. An entry is loaded only if it is a regular file
+    of ours that nobody else may write (fstat of the fd read, no symlink
+    followed); anything else is ignored and replaced by a fresh compilation,
+    written atomically (state._atomic_write).
     """
     import os
-    from . import fastjson
+    from . import fastjson, state
     try:
         from _sha256 import sha256
     except ImportError:  # Python 3.12+
@@ -306,32 +312,65 @@ def compile_cached(cfg, cache_dir):
     u = os.uname()
     key = "%d|%s|%s|%s|%d|%s" % (CACHE_FORMAT, _library(lib), u.release, u.machine,
                                   lib.ocirun_core_version(), fastjson.canonical(cfg))
-    path = os.path.join(cache_dir, "seccomp-" + sha256(key.encode()).hexdigest())
+    name = "seccomp-" + sha256(key.encode()).hexdigest()
+    dfd = _open_cache_dir(cache_dir)
+    if dfd is None:
+        return compile_filter(cfg)
     try:
-        with open(path, "rb") as f:
-            head, _, bpf = f.read().partition(b"\n")
-        meta = fastjson.loads(head)
-        if meta.get("len") == len(bpf):
-            return Filter(bpf, meta["flags"], meta["needs_listener"], cfg.get("listenerPath") if meta["needs_listener"] else None,
-                          cfg.get("listenerMetadata") if meta["needs_listener"] else None, meta["default"],
-                          meta["n_rules"], meta["skipped"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # a miss, or an unreadable entry: compile again and replace it
-    flt = compile_filter(cfg)
-    meta = {"len": len(flt.bpf), "flags": flt.flags, "needs_listener": flt.needs_listener,
-            "default": flt.default_action, "n_rules": flt.n_rules, "skipped": list(flt.skipped)}
-    try:
-        os.makedirs(cache_dir, 0o700, exist_ok=True)
-        tmp = "%s.%d.tmp" % (path, os.getpid())
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, fastjson.dumps(meta, tight=True).encode() + b"\n" + flt.bpf)
-        finally:
-            os.close(fd)
-        os.rename(tmp, path)
+            fd = state.open_trusted(name, dfd)
+        except (OSError, ValueError) as e:
+            if not isinstance(e, FileNotFoundError):
+                _log().debug("seccomp: ignoring cache entry `%s/%s`: %s" % (cache_dir, name, e))
+        else:
+            try:
+                head, _, bpf = state._read_all(fd).partition(b"\n")
+            finally:
+                os.close(fd)
+            try:
+                meta = fastjson.loads(head)
+                if meta.get("len") == len(bpf):
+                    return Filter(bpf, meta["flags"], meta["needs_listener"],
+                                  cfg.get("listenerPath") if meta["needs_listener"] else None,
+                                  cfg.get("listenerMetadata") if meta["needs_listener"] else None, meta["default"],
+                                  meta["n_rules"], meta["skipped"])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                pass  # a damaged entry: compile again and replace it
+        flt = compile_filter(cfg)
+        meta = {"len": len(flt.bpf), "flags": flt.flags, "needs_listener": flt.needs_listener,
+                "default": flt.default_action, "n_rules": flt.n_rules, "skipped": list(flt.skipped)}
+        try:
+            state._atomic_write(dfd, name, fastjson.dumps(meta, tight=True).encode() + b"\n" + flt.bpf)
+        except OSError as e:
+            _log().debug("seccomp: cannot cache the compiled filter in `%s`: %s" % (cache_dir, e))
+        return flt
+    finally:
+        os.close(dfd)
+
+
+def _open_cache_dir(cache_dir):
+    """An fd of cache_dir (made 0700 if missing), or None if it cannot be made
+    (the filter is then compiled uncached); one clear OciError if it is not a
+    directory of ours that nobody else may write."""
+    import os
+    import stat
+    from . import state
+    made = False
+    try:
+        try:
+            os.mkdir(cache_dir, 0o700)
+            made = True
+        except FileExistsError:
+            pass
+        fd = state.open_trusted(cache_dir, None, stat.S_IFDIR)
+    except ValueError as e:
+        raise errors.OciError("seccomp cache `%s` is %s: refusing to use it" % (cache_dir, e)) from None
     except OSError as e:
-        _log().debug("seccomp: cannot cache the compiled filter in `%s`: %s" % (cache_dir, e))
-    return flt
+        _log().debug("seccomp: no cache in `%s`: %s" % (cache_dir, e))
+        return None
+    if made:
+        os.fchmod(fd, 0o700)  # whatever the umask
+    return fd
 
 
 def _seccomp_flags(lib, wanted, needs_listener, log):

@@ -8,13 +8,22 @@
 
 state.json is replaced atomically (temp file, fsync, rename), so readers never
 see a torn file and need no lock; commands that change a container hold an
-exclusive flock on its directory, so concurrent callers serialize.
+exclusive flock on its directory, so concurrent callers serialize. The temp
+file is unnamed (O_TMPFILE) or has a random name opened O_EXCL|O_NOFOLLOW: a
+link planted in a writable directory (a --pid-file's) is never written through.
+
+Nothing read back is trusted blindly: the root, a container's directory and
+every file in it must be ours (the effective uid's) and writable by nobody
+else, checked with fstat on the fd that is then used. A root that others may
+write to (even a sticky 1777 one like /tmp) is refused: anyone could plant a
+container directory or a `.cache` entry there before we do.
 
 Status is derived, never trusted: the init's pid is stored with its start time
 (from /proc/PID/stat), so a dead or reused pid reads as stopped.
 """
 
 import os
+import stat
 import time
 
 from . import errors, fastjson
@@ -39,6 +48,43 @@ def check_id(cid):
             or not _ID_REST.issuperset(cid)):
         raise errors.InvalidContainerId(cid)
     return cid
+
+
+_O_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_KINDS = {stat.S_IFREG: "a regular file", stat.S_IFDIR: "a directory", stat.S_IFIFO: "a fifo"}
+
+
+def untrusted(st, kind, others_may_write=False):
+    """Why a file (fstat result) cannot be trusted as ours, or None: it must
+    be of `kind` (stat.S_IFREG...), owned by the effective uid and, unless
+    others_may_write, writable by nobody else."""
+    if stat.S_IFMT(st.st_mode) != kind:
+        return "not %s" % _KINDS[kind]
+    if st.st_uid != os.geteuid():
+        return "owned by uid %d, not %d" % (st.st_uid, os.geteuid())
+    if st.st_mode & 0o022 and not others_may_write:
+        return "writable by group or others (mode %04o)" % stat.S_IMODE(st.st_mode)
+    return None
+
+
+def open_trusted(name, dir_fd, kind=stat.S_IFREG, others_may_write=False):
+    """Open `name` in dir_fd without following a final symlink (and without
+    blocking on a fifo); the fd, or raises FileNotFoundError, or ValueError
+    saying why the file is not to be trusted."""
+    try:
+        fd = os.open(name, _O_DIR if kind == stat.S_IFDIR else _O_READ, dir_fd=dir_fd)
+    except OSError as e:
+        if e.errno == 40:  # ELOOP: a symlink
+            raise ValueError("a symlink") from None
+        if e.errno == 20 and kind == stat.S_IFDIR:  # ENOTDIR
+            raise ValueError("not a directory") from None
+        raise
+    why = untrusted(os.fstat(fd), kind, others_may_write)
+    if why:
+        os.close(fd)
+        raise ValueError(why)
+    return fd
 
 
 def rfc3339_now():
@@ -82,8 +128,28 @@ class Container:
         _atomic_write(self._dirfd, name, data)
 
     def read_record(self, name):
-        """The bytes of a file beside state.json; OSError when it cannot be read."""
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._dirfd)
+        """The bytes of a file beside state.json, checked like state.json;
+        OSError when it cannot be read, StateCorrupt if not to be trusted."""
+        fd = self.open_record(name)
+        try:
+            return _read_all(fd)
+        finally:
+            os.close(fd)
+
+    def open_record(self, name, kind=stat.S_IFREG, others_may_write=False):
+        """An fd of a file of the state dir, checked (open_trusted);
+        FileNotFoundError if absent, StateCorrupt if not to be trusted."""
+        try:
+            return open_trusted(name, self._dirfd, kind, others_may_write)
+        except ValueError as e:
+            raise errors.StateCorrupt("cannot read state `%s`: %s" % (self.path(name), e)) from None
+
+    def read(self, name):
+        """A record of the state dir (checked like state.json); None if absent."""
+        try:
+            fd = self.open_record(name)
+        except FileNotFoundError:
+            return None
         try:
             return _read_all(fd)
         finally:
@@ -153,24 +219,42 @@ class StateStore:
         self.root = os.path.abspath(root or DEFAULT_ROOT)
         self.host = host
 
-    def _ensure_root(self):
+    def open_root(self, create=False):
+        """An fd of the root, made 0700 if missing and create; FileNotFoundError
+        if missing; one clear OciError if someone else owns or may write it."""
+        made = False
+        if create:
+            try:
+                os.makedirs(self.root, 0o700)
+                made = True
+            except FileExistsError:
+                pass
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            os.makedirs(self.root, 0o700)
-        except FileExistsError:
-            return
-        os.chmod(self.root, 0o700)  # whatever the umask
+            if made:
+                os.fchmod(fd, 0o700)  # whatever the umask
+            why = untrusted(os.fstat(fd), stat.S_IFDIR)
+        except BaseException:
+            os.close(fd)
+            raise
+        if why:
+            os.close(fd)
+            raise errors.OciError("state root `%s` is %s: refusing to use it" % (self.root, why))
+        return fd
 
     def create(self, cid, data):
         """Make <root>/<id> (0700) with its state.json; locked. Existing id: ContainerExists."""
         check_id(cid)
-        self._ensure_root()
-        path = os.path.join(self.root, cid)
+        rootfd = self.open_root(create=True)
         try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            raise errors.ContainerExists(cid) from None
-        os.chmod(path, 0o700)  # the umask must not widen or narrow it
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                os.mkdir(cid, 0o700, dir_fd=rootfd)
+            except FileExistsError:
+                raise errors.ContainerExists(cid) from None
+            fd = os.open(cid, _O_DIR, dir_fd=rootfd)
+        finally:
+            os.close(rootfd)
+        os.fchmod(fd, 0o700)  # the umask must not widen or narrow it
         c = Container(self, cid, fd, dict(data, id=cid))
         c.lock()
         c.save()
@@ -181,13 +265,23 @@ class StateStore:
         check_id(cid)
         path = os.path.join(self.root, cid)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            rootfd = self.open_root()
+        except FileNotFoundError:
+            raise errors.ContainerNotExist(cid) from None
+        try:
+            fd = os.open(cid, _O_DIR, dir_fd=rootfd)
         except (FileNotFoundError, NotADirectoryError):
             raise errors.ContainerNotExist(cid) from None
         except OSError as e:
             if e.errno == 40:  # ELOOP: a symlink where a state dir should be
                 raise errors.ContainerNotExist(cid) from None
             raise
+        finally:
+            os.close(rootfd)
+        why = untrusted(os.fstat(fd), stat.S_IFDIR)
+        if why:
+            os.close(fd)
+            raise errors.StateCorrupt("cannot read state `%s`: %s" % (path, why))
         c = Container(self, cid, fd, {})
         try:
             if lock:
@@ -200,11 +294,13 @@ class StateStore:
 
     def _read_state(self, dirfd, path):
         try:
-            sfd = os.open(STATE_FILE, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dirfd)
+            sfd = open_trusted(STATE_FILE, dirfd)
         except FileNotFoundError:
             # A directory without state.json: a create killed before its first
             # write (or our own tmp dir). It is not a container.
             raise errors.ContainerNotExist() from None
+        except ValueError as e:
+            raise errors.StateCorrupt("cannot read state `%s/%s`: %s" % (path, STATE_FILE, e)) from None
         try:
             raw = _read_all(sfd)
         finally:
@@ -227,9 +323,13 @@ class StateStore:
 
     def ids(self):
         try:
-            names = os.listdir(self.root)
+            fd = self.open_root()
         except FileNotFoundError:
             return []
+        try:
+            names = os.listdir(fd)
+        finally:
+            os.close(fd)
         return sorted(n for n in names if not n.startswith(".") and os.path.isfile(os.path.join(self.root, n, STATE_FILE)))
 
 
@@ -242,19 +342,71 @@ def _read_all(fd):
         chunks.append(b)
 
 
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0o20200000)
+# O_TMPFILE unsupported by the filesystem or the kernel
+_NO_TMPFILE = (95, 21, 22)  # EOPNOTSUPP, EISDIR, EINVAL
+
+
 def _atomic_write(dirfd, name, data):
-    tmp = ".%s.%d.tmp" % (name, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
+    """Replace dirfd/name by a 0600 file holding data, atomically.
+
+    The new content is written to an unnamed O_TMPFILE (or, on a filesystem
+    without it, to a random name created O_EXCL|O_NOFOLLOW), linked under a
+    random name (linkat never follows a link planted there) and renamed over
+    `name`: rename replaces whatever is at `name`, a symlink included, and
+    never writes through it.
+    """
     try:
-        os.fchmod(fd, 0o600)  # whatever the umask
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+        fd = os.open(".", os.O_WRONLY | _O_TMPFILE | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
+        tmp = None
+    except OSError as e:
+        if e.errno not in _NO_TMPFILE:
+            raise
+        fd, tmp = _create_random(dirfd, name)
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+            if tmp is None:
+                tmp = _link_random(fd, dirfd, name)
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+    except BaseException:
+        if tmp is not None:
+            try:
+                os.unlink(tmp, dir_fd=dirfd)
+            except OSError:
+                pass
+        raise
+
+
+def _random_name(name):
+    return ".%s.%s.tmp" % (name, os.urandom(8).hex())
+
+
+def _create_random(dirfd, name):
+    while True:
+        tmp = _random_name(name)
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                           dir_fd=dirfd), tmp
+        except FileExistsError:
+            continue
+
+
+def _link_random(fd, dirfd, name):
+    while True:
+        tmp = _random_name(name)
+        try:
+            os.link("/proc/self/fd/%d" % fd, tmp, dst_dir_fd=dirfd, follow_symlinks=True)
+            return tmp
+        except FileExistsError:
+            continue
 
 
 def atomic_write_path(path, data):

@@ -69,3 +69,42 @@ def test_unwritable_cache_still_compiles(tmp_path):
     blocker.write_text("not a directory")
     got = seccomp.compile_cached(_profile(), str(blocker / "cache"))
     assert _same(got, seccomp.compile_filter(_profile()))
+
+
+def test_untrusted_entries_are_ignored_and_replaced(tmp_path, subtests):
+    """An entry that is a symlink, is not ours or is group/other-writable is
+    never loaded: compiled again and replaced by a 0600 file of ours."""
+    import pytest
+    from runtime import errors
+    prof = _profile()
+    other = {"defaultAction": "SCMP_ACT_ALLOW"}  # the allow-all program
+    for label in ("symlink", "not ours", "group-writable", "other-writable"):
+        with subtests.test(label):
+            cache = tmp_path / label.replace(" ", "-")
+            seccomp.compile_cached(other, str(cache))
+            (foreign,) = os.listdir(cache)
+            planted = (cache / foreign).read_bytes()  # another profile's program
+            good = seccomp.compile_filter(prof)
+            seccomp.compile_cached(prof, str(cache))
+            (entry,) = [cache / n for n in os.listdir(cache) if n != foreign]
+            os.unlink(cache / foreign)
+            if label == "symlink":
+                (tmp_path / "elsewhere").write_bytes(planted)
+                entry.unlink()
+                os.symlink(tmp_path / "elsewhere", entry)
+            else:
+                entry.write_bytes(planted)
+                if label == "not ours":
+                    os.chown(entry, 65534, 65534)
+                else:
+                    os.chmod(entry, 0o620 if label == "group-writable" else 0o602)
+            assert _same(seccomp.compile_cached(prof, str(cache)), good)
+            st = os.lstat(entry)
+            assert stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) == 0o600
+    with subtests.test("cache dir not ours"):
+        cache = tmp_path / "foreign-dir"
+        cache.mkdir(mode=0o700)
+        os.chown(cache, 65534, 65534)
+        with pytest.raises(errors.OciError) as e:
+            seccomp.compile_cached(prof, str(cache))
+        assert str(cache) in str(e.value)

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import signal
 import stat
 import subprocess
 import time
@@ -193,3 +194,120 @@ def test_ids_lists_only_containers(tmp_path):
     (tmp_path / ".tmp").mkdir()
     assert store.ids() == ["a", "b"]
     assert state.StateStore(str(tmp_path / "missing")).ids() == []
+
+
+def _write_modes(monkeypatch, tmpfile):
+    """Run the atomic write with O_TMPFILE (the default) or as if the
+    filesystem lacked it (the random O_EXCL|O_NOFOLLOW name)."""
+    if not tmpfile:
+        real_open = os.open
+
+        def no_tmpfile(path, flags, *a, **kw):
+            if flags & state._O_TMPFILE == state._O_TMPFILE:
+                raise OSError(95, "Operation not supported")
+            return real_open(path, flags, *a, **kw)
+        monkeypatch.setattr(os, "open", no_tmpfile)
+
+
+@pytest.mark.parametrize("tmpfile", [True, False], ids=["O_TMPFILE", "random-name"])
+def test_atomic_write_never_writes_through_planted_links(tmp_path, monkeypatch, tmpfile):
+    """Symlinks at the old predictable temp name (`.<name>.<pid>.tmp`) and
+    at the final name: the targets keep content and mode; the file is a
+    regular 0600 one (whatever the umask) and no temp file is left."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    os.chmod(victim, 0o644)
+    final_victim = tmp_path / "final-victim"
+    final_victim.write_bytes(b"also precious")
+    d = tmp_path / "d"
+    d.mkdir()
+    planted = [".f.%d.tmp" % os.getpid(), ".f.tmp"]
+    for n in planted:
+        os.symlink(victim, d / n)
+    os.symlink(final_victim, d / "f")
+    _write_modes(monkeypatch, tmpfile)
+    old = os.umask(0)
+    try:
+        state.atomic_write_path(str(d / "f"), b"one")
+        fd = os.open(str(d), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            state._atomic_write(fd, "f", b"two")
+        finally:
+            os.close(fd)
+    finally:
+        os.umask(old)
+    monkeypatch.undo()
+    assert victim.read_bytes() == b"precious" and stat.S_IMODE(os.stat(victim).st_mode) == 0o644
+    assert final_victim.read_bytes() == b"also precious"
+    st = os.lstat(d / "f")
+    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+    assert (d / "f").read_bytes() == b"two"
+    assert sorted(os.listdir(d)) == sorted(planted + ["f"])
+
+
+def test_atomic_write_fallback_name_is_exclusive(tmp_path, monkeypatch):
+    """Without O_TMPFILE the temp file is created O_CREAT|O_EXCL|O_NOFOLLOW
+    under a name nobody can predict."""
+    seen = []
+    real_open = os.open
+
+    def spy(path, flags, *a, **kw):
+        if flags & state._O_TMPFILE == state._O_TMPFILE:
+            raise OSError(95, "Operation not supported")
+        if flags & os.O_CREAT:
+            seen.append((path, flags))
+        return real_open(path, flags, *a, **kw)
+    monkeypatch.setattr(os, "open", spy)
+    state.atomic_write_path(str(tmp_path / "p"), b"1")
+    state.atomic_write_path(str(tmp_path / "p"), b"2")
+    monkeypatch.undo()
+    assert len(seen) == 2 and seen[0][0] != seen[1][0]
+    for path, flags in seen:
+        assert flags & (os.O_EXCL | os.O_NOFOLLOW) == os.O_EXCL | os.O_NOFOLLOW, path
+        assert str(os.getpid()) not in path
+    assert os.listdir(tmp_path) == ["p"] and (tmp_path / "p").read_bytes() == b"2"
+
+
+def _stuck(*_):
+    raise AssertionError("blocked opening state.json")
+
+
+def test_untrusted_files_are_not_read_back(tmp_path, subtests):
+    """A root, container dir or state.json that is not ours or that others
+    may write is refused with one line naming it; state.json a symlink too."""
+    forged = tmp_path / "forged.json"
+    forged.write_text('{"id": "x", "bundle": "/forged"}')
+    cases = [
+        ("root group-writable", lambda r, c: os.chmod(r, 0o770), errors.OciError, "state root"),
+        ("root world-writable sticky", lambda r, c: os.chmod(r, 0o1777), errors.OciError, "state root"),
+        ("root not ours", lambda r, c: os.chown(r, 65534, 65534), errors.OciError, "state root"),
+        ("dir group-writable", lambda r, c: os.chmod(c, 0o770), errors.StateCorrupt, "/c"),
+        ("dir not ours", lambda r, c: os.chown(c, 65534, 65534), errors.StateCorrupt, "/c"),
+        ("state.json a symlink",
+         lambda r, c: (os.unlink(c + "/state.json"), os.symlink(forged, c + "/state.json")),
+         errors.StateCorrupt, "state.json"),
+        ("state.json group-writable", lambda r, c: os.chmod(c + "/state.json", 0o620), errors.StateCorrupt,
+         "state.json"),
+        ("state.json not ours", lambda r, c: os.chown(c + "/state.json", 65534, 65534), errors.StateCorrupt,
+         "state.json"),
+        ("state.json a fifo",
+         lambda r, c: (os.unlink(c + "/state.json"), os.mkfifo(c + "/state.json", 0o600)),
+         errors.StateCorrupt, "state.json"),
+    ]
+    for i, (label, plant, exc, named) in enumerate(cases):
+        with subtests.test(label):
+            root = str(tmp_path / ("root%d" % i))
+            store = state.StateStore(root)
+            store.create("c", {"bundle": "/real"}).close()
+            plant(root, root + "/c")
+            signal.signal(signal.SIGALRM, _stuck)
+            signal.alarm(30)  # a fifo must not block the read (it did)
+            try:
+                with pytest.raises(exc) as e:
+                    store.load("c")
+            finally:
+                signal.alarm(0)
+            assert named in str(e.value) and "\n" not in str(e.value), str(e.value)
+            if exc is errors.OciError:
+                with pytest.raises(errors.OciError):
+                    store.ids()
