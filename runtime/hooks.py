@@ -53,6 +53,11 @@ def run_hook(h, which, state):
         proc.kill()
         proc.wait()
         raise errors.OciError("%s hook `%s` timed out after %d s" % (which, path, timeout)) from None
+    except BaseException:
+        # interrupted (`run` got SIGTERM): the hook goes with everything else
+        proc.kill()
+        proc.wait()
+        raise
     if rc != 0:
         if rc < 0:
             raise errors.OciError("%s hook `%s` killed by signal %d" % (which, path, -rc))

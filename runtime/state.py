@@ -2,10 +2,20 @@
 
 <root>/<id>/state.json   what `state` prints, plus what later commands need
 <root>/<id>/exec.fifo    exists from `create` until `start`
+<root>/.locks/<id>       the id's lock (flock), held by every command that
+                         makes, changes or removes <root>/<id>
 
 state.json is replaced atomically (temp file, fsync, rename), so readers never
 see a torn file and need no lock; commands that change a container hold an
-exclusive flock on its directory, so concurrent callers serialize.
+exclusive flock on its id's lock file, so concurrent callers serialize. The
+lock is per id, not per directory: a directory can be removed and made again
+under the same name while a caller waits, and the lock must cover the name.
+A caller that opened the directory before waiting checks, once it holds the
+lock, that the name still leads to that same directory (st_dev, st_ino);
+otherwise the container it came for is gone. Nothing is removed by path
+without the lock held. The lock file goes with the container; a caller that
+waited on a lock file removed meanwhile sees it is no longer at its path and
+locks the current one.
 
 Status is derived, never trusted: the init's pid is stored with its start time
 (from /proc/PID/stat), so a dead or reused pid reads as stopped.
@@ -19,6 +29,7 @@ from .host import LINUX
 
 DEFAULT_ROOT = "/run/ocirun"
 STATE_FILE = "state.json"
+LOCKS = ".locks"
 FIFO = "exec.fifo"
 MAX_ID_LEN = 1024
 
@@ -45,23 +56,33 @@ def rfc3339_now():
 class Container:
     """A container's state directory, opened; `data` is state.json's content."""
 
-    def __init__(self, store, cid, dirfd, data):
+    def __init__(self, store, cid, dirfd, data, lockfd=None):
         self.store = store
         self.id = cid
         self.dir = os.path.join(store.root, cid)
         self._dirfd = dirfd
+        self._lockfd = lockfd
         self.data = data
 
     # -- locking -----------------------------------------------------------
     def lock(self):
-        """Exclusive lock for the rest of this command (released on close/exit)."""
-        self.store.host.flock(self._dirfd, exclusive=True)
+        """Exclusive lock on the id for the rest of this command (released on
+        close/exit). ContainerNotExist if, by the time the lock is ours, the
+        directory opened before is no longer the one at <root>/<id> (deleted,
+        maybe made again for another container)."""
+        if self._lockfd is None:
+            self._lockfd = self.store.lock_id(self.id)
+            if not _same_file(self._dirfd, self.dir):
+                self.close()
+                raise errors.ContainerNotExist(self.id)
         return self
 
     def close(self):
-        if self._dirfd is not None:
-            os.close(self._dirfd)
-            self._dirfd = None
+        for name in ("_dirfd", "_lockfd"):
+            fd = getattr(self, name)
+            if fd is not None:
+                setattr(self, name, None)
+                os.close(fd)
 
     def __enter__(self):
         return self
@@ -127,8 +148,11 @@ class Container:
         return out
 
     def destroy(self):
-        """Remove the state directory and everything in it."""
+        """Remove the state directory and everything in it (the lock held: lock() or create())."""
+        if self._lockfd is None:
+            raise errors.OciError("internal error: container `%s` removed without its lock" % self.id)
         _remove_tree(self.dir)
+        self.store.drop_lock(self.id)
         self.close()
 
 
@@ -144,20 +168,79 @@ class StateStore:
             return
         os.chmod(self.root, 0o700)  # whatever the umask
 
+    def lock_id(self, cid):
+        """An fd holding the exclusive flock of <root>/.locks/<id> (waits for it)."""
+        self._ensure_root()
+        while True:
+            dfd = _open_locks_dir(self.root)
+            try:
+                fd = os.open(cid, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
+            except FileNotFoundError:
+                os.close(dfd)  # .locks was removed (empty) between our mkdir and open: again
+                continue
+            except OSError:
+                os.close(dfd)  # ENAMETOOLONG...: no lock, and no empty .locks left behind
+                _rmdir_quietly(os.path.join(self.root, LOCKS))
+                raise
+            try:
+                self.host.flock(fd, exclusive=True)
+                here = os.fstat(fd)
+                try:
+                    now = os.stat(cid, dir_fd=dfd, follow_symlinks=False)
+                except FileNotFoundError:
+                    now = None
+            except BaseException:
+                os.close(fd)
+                raise
+            finally:
+                os.close(dfd)
+            if now is not None and (now.st_dev, now.st_ino) == (here.st_dev, here.st_ino):
+                return fd
+            # Its container was deleted while we waited (and the file with it): lock the current one.
+            os.close(fd)
+
+    def drop_lock(self, cid):
+        """Remove <root>/.locks/<id>; only while holding it, with the container gone.
+        .locks itself goes once empty (a lock file in it keeps it: rmdir fails)."""
+        path = os.path.join(self.root, LOCKS)
+        try:
+            dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        try:
+            os.unlink(cid, dir_fd=dfd)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(dfd)
+        _rmdir_quietly(path)  # ENOTEMPTY: other ids hold locks
+
     def create(self, cid, data):
         """Make <root>/<id> (0700) with its state.json; locked. Existing id: ContainerExists."""
         check_id(cid)
-        self._ensure_root()
-        path = os.path.join(self.root, cid)
+        lockfd = self.lock_id(cid)
         try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            raise errors.ContainerExists(cid) from None
-        os.chmod(path, 0o700)  # the umask must not widen or narrow it
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        c = Container(self, cid, fd, dict(data, id=cid))
-        c.lock()
-        c.save()
+            path = os.path.join(self.root, cid)
+            try:
+                os.mkdir(path, 0o700)
+            except FileExistsError:
+                raise errors.ContainerExists(cid) from None
+            try:
+                os.chmod(path, 0o700)  # the umask must not widen or narrow it
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except BaseException:
+                _remove_tree(path)
+                self.drop_lock(cid)
+                raise
+        except BaseException:
+            os.close(lockfd)
+            raise
+        c = Container(self, cid, fd, dict(data, id=cid), lockfd)
+        try:
+            c.save()
+        except BaseException:
+            c.destroy()
+            raise
         return c
 
     def load(self, cid, lock=False):
@@ -202,12 +285,38 @@ class StateStore:
         return data
 
     def remove_broken(self, cid):
-        """`delete --force` of a container whose state.json is unreadable."""
+        """`delete --force` of a container whose state.json is missing or
+        unreadable, under the id's lock. A directory that, once the lock is
+        ours, holds a readable state.json is a container (made again while
+        the caller waited): it stays, and the answer is ContainerNotExist
+        (the one the caller came for is gone)."""
         check_id(cid)
         path = os.path.join(self.root, cid)
-        if not os.path.isdir(path) or os.path.islink(path):
+        if not os.path.lexists(path):
             raise errors.ContainerNotExist(cid)
-        _remove_tree(path)
+        lockfd = self.lock_id(cid)
+        try:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except (FileNotFoundError, NotADirectoryError):
+                self.drop_lock(cid)  # no container by that name: its lock file goes too
+                raise errors.ContainerNotExist(cid) from None
+            except OSError as e:
+                if e.errno == 40:  # ELOOP: a symlink, not a state dir
+                    raise errors.ContainerNotExist(cid) from None
+                raise
+            try:
+                self._read_state(fd, path)
+            except (errors.ContainerNotExist, errors.StateCorrupt):
+                pass
+            else:
+                raise errors.ContainerNotExist(cid)
+            finally:
+                os.close(fd)
+            _remove_tree(path)
+            self.drop_lock(cid)
+        finally:
+            os.close(lockfd)
 
     def ids(self):
         try:
@@ -215,6 +324,32 @@ class StateStore:
         except FileNotFoundError:
             return []
         return sorted(n for n in names if not n.startswith(".") and os.path.isfile(os.path.join(self.root, n, STATE_FILE)))
+
+
+def _open_locks_dir(root):
+    path = os.path.join(root, LOCKS)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+
+def _rmdir_quietly(path):
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def _same_file(fd, path):
+    """True while `path` (not followed) is the file open at `fd`."""
+    try:
+        now = os.stat(path, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    here = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (here.st_dev, here.st_ino)
 
 
 def _read_all(fd):
