@@ -193,14 +193,17 @@ def test_delete_of_an_init_frozen_elsewhere_is_bounded(bundle, root, cid, run_oc
         assert os.path.isfile(os.path.join(root, cid, "state.json")), "state removed: no later delete can retry"
         assert helpers.state(root, cid)["pid"] == pid
         assert helpers.cgroup_dirs(cid) != []
+        _write(os.path.join(trap, "freezer.state"), "THAWED")
+        wait_for(lambda: not pid_alive(pid), timeout=HANG_GUARD, what="the init to die once thawed")
+        r, _ = _ocirun_bounded(root, "delete", "--force", cid)
+        assert r.returncode == 0, r.stderr
+        assert helpers.cgroup_dirs(cid) == []
+        assert not os.path.exists(os.path.join(root, cid))
     finally:
         _write(os.path.join(trap, "freezer.state"), "THAWED")
-    wait_for(lambda: not pid_alive(pid), timeout=HANG_GUARD, what="the init to die once thawed")
-    r, _ = _ocirun_bounded(root, "delete", "--force", cid)
-    assert r.returncode == 0, r.stderr
-    assert helpers.cgroup_dirs(cid) == []
-    assert not os.path.exists(os.path.join(root, cid))
-    wait_for(lambda: _try_rmdir(trap), what="rmdir " + trap)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: _try_rmdir(trap), timeout=HANG_GUARD, what="rmdir " + trap)
 
 
 # ---------------------------------------------------------------------------
@@ -310,6 +313,7 @@ def test_create_waits_for_the_id_lock(bundle, root, cid, run_ocirun):
     """`create X` takes the same per-id lock as delete: while another
     command holds it, create waits and makes nothing; then it proceeds."""
     bundle.set_args("true").write()
+    run_ocirun("state", cid)   # registers the id for the fixture's cleanup
     fds = _hold_id_locks(root, cid)
     proc = None
     try:
