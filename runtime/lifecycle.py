@@ -607,12 +607,10 @@ def kill(ctx, cid, sig, all_procs=False):
 def _wait_gone(c, timeout=5.0, deadline=None):
     if deadline is None:
         deadline = time.monotonic() + timeout
-    delay = 0.002
     while c.init_alive():
         if time.monotonic() > deadline:
             return False
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
+        time.sleep(0.002)
     return True
 
 
