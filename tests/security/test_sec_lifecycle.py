@@ -110,34 +110,81 @@ def test_second_container_in_a_used_cgroup_is_refused(bundle, root, cid, run_oci
     _assert_first_untouched(root, c1, pid1, dirs1)
 
 
-def test_frozen_empty_cgroup_is_refused(bundle, root, cid, run_ocirun):
-    """A cgroupsPath naming an empty but frozen freezer cgroup (any
-    hierarchy counts): joining it would stop create dead. create fails
-    promptly naming it; the frozen cgroup is not ours and stays."""
+FREEZERS = {"freezer": ("freezer.state", "FROZEN", "THAWED"), "unified": ("cgroup.freeze", "1", "0")}
+
+
+def _is_frozen(hier, d):
+    if hier == "freezer":
+        return _read(os.path.join(d, "freezer.state")) == "FROZEN"
+    return "frozen 1" in _read(os.path.join(d, "cgroup.events")).splitlines()
+
+
+def _cleanup_named(root, cid, name):
+    helpers.ocirun(root, "delete", "--force", cid)
+    for h in os.listdir(helpers.CGROUP_ROOT):
+        d = os.path.join(helpers.CGROUP_ROOT, h, name)
+        if os.path.isdir(d):
+            wait_for(lambda: _try_rmdir(d), what="rmdir " + d)
+
+
+def _assert_refused_cleanly(root, cid, r, name, foreign):
+    one_line_error(r)
+    assert not os.path.exists(os.path.join(root, cid))
+    assert os.path.isdir(foreign), "a cgroup that was not ours was removed"
+    left = [h for h in os.listdir(helpers.CGROUP_ROOT)
+            if os.path.exists(os.path.join(helpers.CGROUP_ROOT, h, name))
+            and os.path.join(helpers.CGROUP_ROOT, h, name) != foreign]
+    assert left == [], "cgroups made for the refused container are left in %s" % left
+
+
+@pytest.mark.parametrize("hier", sorted(FREEZERS))
+def test_frozen_empty_cgroup_is_refused(bundle, root, cid, run_ocirun, hier):
+    """A cgroupsPath naming an empty but frozen cgroup, in the v1 freezer or
+    in the cgroup2 mount (hugetlb-only here, but it has cgroup.freeze):
+    joining it would stop create dead. create fails promptly naming it; the
+    frozen cgroup is not ours and stays."""
     name = "ocirun-frozen-" + cid
-    frozen = os.path.join(helpers.CGROUP_ROOT, "freezer", name)
+    frozen = os.path.join(helpers.CGROUP_ROOT, hier, name)
+    knob, on, off = FREEZERS[hier]
     os.mkdir(frozen)
     try:
-        _write(os.path.join(frozen, "freezer.state"), "FROZEN")
-        wait_for(lambda: _read(os.path.join(frozen, "freezer.state")) == "FROZEN", what="frozen")
+        _write(os.path.join(frozen, knob), on)
+        wait_for(lambda: _is_frozen(hier, frozen), what="frozen")
         bundle.set_args("true")
         bundle.config["linux"]["cgroupsPath"] = "/" + name
         bundle.write()
         r, _ = _ocirun_bounded(root, "create", "-b", bundle.path, cid)
-        one_line_error(r)
         assert "`%s` is frozen" % frozen in r.stderr, r.stderr
-        assert not os.path.exists(os.path.join(root, cid))
-        assert os.path.isdir(frozen), "a cgroup that was not ours was removed"
-        left = [d for d in os.listdir(helpers.CGROUP_ROOT)
-                if d != "freezer" and os.path.exists(os.path.join(helpers.CGROUP_ROOT, d, name))]
-        assert left == [], "cgroups made for the refused container are left: %s" % left
+        _assert_refused_cleanly(root, cid, r, name, frozen)
     finally:
-        _write(os.path.join(frozen, "freezer.state"), "THAWED")
-        helpers.ocirun(root, "delete", "--force", cid)
-        for h in os.listdir(helpers.CGROUP_ROOT):
-            d = os.path.join(helpers.CGROUP_ROOT, h, name)
-            if os.path.isdir(d):
-                wait_for(lambda: _try_rmdir(d), what="rmdir " + d)
+        _write(os.path.join(frozen, knob), off)
+        _cleanup_named(root, cid, name)
+
+
+@pytest.mark.parametrize("hier", ["unified", "memory"])
+def test_cgroup_with_a_process_in_one_hierarchy_is_refused(bundle, root, cid, run_ocirun, hier):
+    """Every hierarchy is checked: a host process in the named cgroup of
+    only one of them (the cgroup2 mount, or one v1 controller) makes it
+    someone else's. create is refused naming that path; the process lives."""
+    name = "ocirun-used-" + cid
+    used = os.path.join(helpers.CGROUP_ROOT, hier, name)
+    os.mkdir(used)
+    other = subprocess.Popen(["sleep", "600"])
+    try:
+        _write(os.path.join(used, "cgroup.procs"), str(other.pid))
+        bundle.set_args("true")
+        bundle.config["linux"]["cgroupsPath"] = "/" + name
+        bundle.write()
+        r, _ = _ocirun_bounded(root, "create", "-b", bundle.path, cid)
+        run_ocirun("kill", "--all", cid, "KILL")
+        assert "`%s` is not empty" % used in r.stderr, r.stderr
+        _assert_refused_cleanly(root, cid, r, name, used)
+        assert other.poll() is None, "the other process was killed"
+        assert other.pid in _cgroup_procs(used)
+    finally:
+        other.kill()
+        other.wait()
+        _cleanup_named(root, cid, name)
 
 
 def _try_rmdir(d):
