@@ -328,10 +328,12 @@ def _make_fifo(c):
 
 
 def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no_pivot=False,
-           no_new_keyring=False, preserve_fds=0, detach=True):
+           no_new_keyring=False, preserve_fds=0, detach=True, mask_on_return=False):
     """Create container `cid`; returns (Container, init pid, pty master fd or None).
 
     The init is left blocked on exec.fifo. The Container stays locked.
+    mask_on_return (run): HUP, INT and TERM are blocked from the moment the
+    undo steps are dropped; the caller unblocks them once it owns the cleanup.
     """
     import _socket as socket
     from . import core, plan as planmod, spec
@@ -434,6 +436,8 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         c.save()
         if pid_file:
             atomic_write_path(pid_file, str(init_pid).encode())
+        if mask_on_return:
+            _block_signals(True)
         undo.pop_all()
     parent_sock.close()
     os.close(fifo_fd)
@@ -695,10 +699,10 @@ class _Interrupted(BaseException):
 
 
 class _RunGuard:
-    """From the first moment of `run` until its process has started (and
-    again once it has exited): SIGTERM, SIGINT and SIGHUP abort the run. The
-    first one raises _Interrupted; later ones are only noted, so the undo
-    they started is not itself cut short."""
+    """From the first moment of `run` until its process has started:
+    SIGTERM, SIGINT and SIGHUP abort the run. The first one raises
+    _Interrupted; later ones (and any once disarmed) are only noted, so the
+    undo they started is not itself cut short."""
 
     SIGS = (1, 2, 15)   # HUP, INT, TERM
 
@@ -755,13 +759,15 @@ def _run(ctx, cid, opts, guard):
         _ffi, lib = core.load()
         # Orphans of a container without a pid namespace come back to us to reap.
         lib.ocirun_set_subreaper(1)
-    # create undoes itself on any exception, _Interrupted included
+    # create undoes itself on any exception, _Interrupted included; it returns
+    # with the signals blocked, so none can fall between its undo and ours
     c, pid, master = create(ctx, cid, opts.bundle, opts.config, pid_file=opts.pid_file,
                             console_socket=opts.console_socket, no_pivot=opts.no_pivot,
                             no_new_keyring=opts.no_new_keyring, preserve_fds=opts.preserve_fds or 0,
-                            detach=detach)
+                            detach=detach, mask_on_return=True)
     forwarding = None
     try:
+        _block_signals(False)   # one that came meanwhile is raised here, inside the try
         if not detach:
             # Before the process is released: a signal must never find ocirun
             # without its forwarder (the default action would kill ocirun and
@@ -773,6 +779,7 @@ def _run(ctx, cid, opts, guard):
         guard.disarm()
     except BaseException as e:
         guard.disarm()
+        _block_signals(False)
         if forwarding is not None:
             forwarding.restore()
         c.close()
