@@ -142,6 +142,9 @@ def _step_cgroup(ch, mgr, setup_pid, linux):
     """The setup process waits; put it in the cgroup (before any cgroup ns) and go."""
     if mgr is not None:
         mgr.create()
+        # A cgroup with processes or frozen belongs to someone else (another
+        # container's cgroupsPath): joining it would share its kill --all, or hang.
+        mgr.check_unused()
         mgr.join(setup_pid)
         mgr.apply(linux.get("resources") or {})
     ch.send(ch.lib.OCIRUN_MSG_GO)
@@ -334,10 +337,12 @@ def _make_fifo(c):
 
 
 def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no_pivot=False,
-           no_new_keyring=False, preserve_fds=0, detach=True):
+           no_new_keyring=False, preserve_fds=0, detach=True, mask_on_return=False):
     """Create container `cid`; returns (Container, init pid, pty master fd or None).
 
     The init is left blocked on exec.fifo. The Container stays locked.
+    mask_on_return (run): HUP, INT and TERM are blocked from the moment the
+    undo steps are dropped; the caller unblocks them once it owns the cleanup.
     """
     import _socket as socket
     from . import core, plan as planmod, spec
@@ -408,11 +413,16 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         undo.callback(p.close)
         c.data["namespaces"] = sorted(p.new_namespaces)
         err = ffi.new("struct ocirun_error *")
-        setup_pid = lib.ocirun_spawn(p.c, err)
+        _block_signals(True)   # (run) no interruption between the spawn and its undo
+        try:
+            setup_pid = lib.ocirun_spawn(p.c, err)
+            if setup_pid >= 0:
+                undo.callback(_kill_and_reap, setup_pid)
+        finally:
+            _block_signals(False)
         if setup_pid < 0:
             raise errors.CoreError(err.err_no, ffi.string(lib.ocirun_stage_name(err.stage)).decode(),
                                    ffi.string(err.msg).decode(errors="replace"))
-        undo.callback(_kill_and_reap, setup_pid)
         p.close()  # the child has its copies
         ch = Channel(ffi, lib, parent_sock, setup_pid)
 
@@ -420,6 +430,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         if p.new_userns:
             _step_id_maps(ch, setup_pid, p)
         init_pid = _step_init_pid(ch)
+        # (an interruption right here leaves the init in the cgroup: its removal kills it)
         undo.callback(_kill_and_reap, init_pid)
         if mgr is not None:
             undo.callback(_kill_cgroup, mgr)
@@ -441,6 +452,8 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         c.save()
         if pid_file:
             atomic_write_path(pid_file, str(init_pid).encode())
+        if mask_on_return:
+            _block_signals(True)
         undo.pop_all()
     parent_sock.close()
     os.close(fifo_fd)
@@ -612,8 +625,9 @@ def kill(ctx, cid, sig, all_procs=False):
         _kill_container(c, sig, all_procs)
 
 
-def _wait_gone(c, timeout=5.0):
-    deadline = time.monotonic() + timeout
+def _wait_gone(c, timeout=5.0, deadline=None):
+    if deadline is None:
+        deadline = time.monotonic() + timeout
     while c.init_alive():
         if time.monotonic() > deadline:
             return False
@@ -622,22 +636,30 @@ def _wait_gone(c, timeout=5.0):
 
 
 def delete(ctx, cid, force=False):
+    """Remove a container: kill what is left, remove its cgroup, run poststop
+    hooks, remove its state. Killing and removing share ONE deadline
+    (cgroups.fs.REMOVE_TIMEOUT): an init that cannot die (frozen in someone
+    else's freezer, stuck in D state) or a process that will not leave the
+    cgroup fails delete with one line naming it, and the state stays so a
+    later delete can try again."""
     try:
         c = ctx.store.load(cid, lock=True)
-    except errors.ContainerNotExist:
-        if force:
-            try:
-                ctx.store.remove_broken(cid)
-            except errors.OciError:
-                pass
-            return
-        raise
-    except errors.StateCorrupt:
-        if force:
+    except (errors.ContainerNotExist, errors.StateCorrupt) as e:
+        if not force:
+            raise
+        # Under the id's lock: removes only a directory without a readable
+        # state.json; one made again meanwhile (a new container) stays.
+        try:
             ctx.store.remove_broken(cid)
-            return
-        raise
+        except errors.ContainerNotExist:
+            pass
+        except errors.OciError:
+            if isinstance(e, errors.StateCorrupt):
+                raise
+        return
     try:
+        from .cgroups.fs import REMOVE_TIMEOUT
+        deadline = time.monotonic() + REMOVE_TIMEOUT
         status = c.status()
         if status in (RUNNING, PAUSED) and not force:
             raise errors.OciError("cannot delete container %s that is not stopped: %s" % (cid, status))
@@ -652,13 +674,19 @@ def delete(ctx, cid, force=False):
                 os.kill(c.pid, SIGKILL)
             except ProcessLookupError:
                 pass
-            _wait_gone(c)
-        if mgr is not None and "pid" not in (c.data.get("namespaces") or []):
-            # Without a pid namespace the init's death does not take the rest along.
-            try:
-                mgr.kill_all(SIGKILL)
-            except Exception:
-                pass
+            if not _wait_gone(c, deadline=deadline):
+                left = ""
+                if mgr is not None:
+                    try:
+                        left = "; in its cgroup: pids %s" % " ".join(map(str, mgr.pids()))
+                    except Exception:
+                        pass
+                raise errors.OciError("container init still running: pid %d did not die within %gs of SIGKILL "
+                                      "(frozen or in uninterruptible sleep?)%s" % (c.pid, REMOVE_TIMEOUT, left))
+        if mgr is not None:
+            # Whatever is left in the cgroup goes with it (kill --all; without
+            # a pid namespace the init's death does not take the rest along).
+            mgr.destroy(deadline)
         post = (c.data.get("hooks") or {}).get("poststop")
         if post:
             from . import hooks as hookmod
@@ -669,53 +697,106 @@ def delete(ctx, cid, force=False):
                     hookmod.run_hook(h, "poststop", state)
                 except errors.OciError as e:
                     LOG.warning(str(e))
-        if mgr is not None:
-            _destroy_cgroup(mgr)
         c.destroy()
     finally:
         c.close()
-
-
-def _destroy_cgroup(mgr):
-    # The kernel needs a moment to empty a cgroup after its last task is reaped.
-    for _ in range(100):
-        try:
-            mgr.destroy()
-            return
-        except OSError as e:
-            if e.errno != 16:  # EBUSY
-                raise
-            time.sleep(0.01)
-        except errors.OciError:
-            time.sleep(0.01)
-    mgr.destroy()
 
 
 # ---------------------------------------------------------------------------
 # run
 # ---------------------------------------------------------------------------
 
+class _Interrupted(BaseException):
+    """SIGTERM, SIGINT or SIGHUP reached `run` before its process was running:
+    raised where Python was, so every undo step on the way out runs."""
+
+    def __init__(self, sig):
+        super().__init__(sig)
+        self.sig = sig
+
+
+class _RunGuard:
+    """From the first moment of `run` until its process has started:
+    SIGTERM, SIGINT and SIGHUP abort the run. The first one raises
+    _Interrupted; later ones (and any once disarmed) are only noted, so the
+    undo they started is not itself cut short."""
+
+    SIGS = (1, 2, 15)   # HUP, INT, TERM
+
+    def __init__(self):
+        import _signal as signal
+        self.sig = None
+        self.armed = True
+        self.saved = {}
+        for sig in self.SIGS:
+            self.saved[sig] = signal.signal(sig, self._handler)
+
+    def _handler(self, sig, _frame):
+        if self.sig is None:
+            self.sig = sig
+            if self.armed:
+                raise _Interrupted(sig)
+
+    def disarm(self):
+        """Note signals from now on, never raise (the final cleanup runs whole)."""
+        self.armed = False
+
+    def restore(self):
+        import _signal as signal
+        for sig, h in self.saved.items():
+            signal.signal(sig, h)
+        self.saved = {}
+
+
+def _block_signals(block):
+    """Mask HUP, INT and TERM around a step whose result must be registered
+    for undo before anything can interrupt (a pid just spawned)."""
+    import _signal as signal
+    signal.pthread_sigmask(signal.SIG_BLOCK if block else signal.SIG_UNBLOCK, _RunGuard.SIGS)
+
+
 def run(ctx, cid, opts):
-    """create + start; in the foreground, forward signals, wait, delete (unless --keep)."""
+    """create + start; in the foreground, forward signals, wait, delete (unless --keep).
+
+    SIGTERM/SIGINT/SIGHUP before the process runs undo everything (state,
+    cgroup, processes) and exit 128+signal, as runc does."""
+    guard = _RunGuard()
+    try:
+        return _run(ctx, cid, opts, guard)
+    except _Interrupted as e:
+        return 128 + e.sig
+    finally:
+        guard.restore()
+
+
+def _run(ctx, cid, opts, guard):
     detach = opts.detach
     if not detach:
         from . import core
         _ffi, lib = core.load()
         # Orphans of a container without a pid namespace come back to us to reap.
         lib.ocirun_set_subreaper(1)
+    # create undoes itself on any exception, _Interrupted included; it returns
+    # with the signals blocked, so none can fall between its undo and ours
     c, pid, master = create(ctx, cid, opts.bundle, opts.config, pid_file=opts.pid_file,
                             console_socket=opts.console_socket, no_pivot=opts.no_pivot,
                             no_new_keyring=opts.no_new_keyring, preserve_fds=opts.preserve_fds or 0,
-                            detach=detach)
+                            detach=detach, mask_on_return=True)
     forwarding = None
-    if not detach:
-        # Before the process is released: a signal must never find ocirun
-        # without its forwarder (the default action would kill ocirun and
-        # orphan the container).
-        forwarding = _Forwarder(pid, master)
     try:
+        _block_signals(False)   # one that came meanwhile is raised here, inside the try
+        if not detach:
+            # Before the process is released: a signal must never find ocirun
+            # without its forwarder (the default action would kill ocirun and
+            # orphan the container).
+            forwarding = _Forwarder(pid, master)
         start(ctx, cid, c)
-    except BaseException:
+        # Started: from here a signal goes to the process (foreground) or is
+        # too late to undo anything (detached); the final delete runs whole.
+        guard.disarm()
+    except BaseException as e:
+        guard.disarm()
+        _block_signals(False)
         if forwarding is not None:
             forwarding.restore()
         c.close()
@@ -723,8 +804,9 @@ def run(ctx, cid, opts):
             os.close(master)
         try:
             delete(ctx, cid, force=True)
-        except errors.OciError:
-            pass
+        except errors.OciError as err:
+            if isinstance(e, _Interrupted):
+                LOG.error(str(err))
         raise
     c.close()
     if detach:

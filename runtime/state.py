@@ -6,11 +6,22 @@
                          `exec` inherits: user, capabilities, noNewPrivileges,
                          rlimits, labels, env, cwd); only `exec` reads it
 
+<root>/.locks/<id>       the id's lock (flock), held by every command that
+                         makes, changes or removes <root>/<id>
+
 state.json is replaced atomically (temp file, fsync, rename), so readers never
 see a torn file and need no lock; commands that change a container hold an
-exclusive flock on its directory, so concurrent callers serialize. The temp
-file is unnamed (O_TMPFILE) or has a random name opened O_EXCL|O_NOFOLLOW: a
-link planted in a writable directory (a --pid-file's) is never written through.
+exclusive flock on its id's lock file, so concurrent callers serialize. The
+lock is per id, not per directory: a directory can be removed and made again
+under the same name while a caller waits, and the lock must cover the name.
+A caller that opened the directory before waiting checks, once it holds the
+lock, that the name still leads to that same directory (st_dev, st_ino);
+otherwise the container it came for is gone. Nothing is removed by path
+without the lock held. The lock file goes with the container; a caller that
+waited on a lock file removed meanwhile sees it is no longer at its path and
+locks the current one. The temp file of an atomic write is unnamed
+(O_TMPFILE) or has a random name opened O_EXCL|O_NOFOLLOW: a link planted in a
+writable directory (a --pid-file's) is never written through.
 
 Nothing read back is trusted blindly: the root, a container's directory and
 every file in it must be ours (the effective uid's) and writable by nobody
@@ -31,6 +42,7 @@ from .host import LINUX
 
 DEFAULT_ROOT = "/run/ocirun"
 STATE_FILE = "state.json"
+LOCKS = ".locks"
 FIFO = "exec.fifo"
 PROCESS_RECORD = "process.json"
 MAX_ID_LEN = 1024
@@ -95,23 +107,33 @@ def rfc3339_now():
 class Container:
     """A container's state directory, opened; `data` is state.json's content."""
 
-    def __init__(self, store, cid, dirfd, data):
+    def __init__(self, store, cid, dirfd, data, lockfd=None):
         self.store = store
         self.id = cid
         self.dir = os.path.join(store.root, cid)
         self._dirfd = dirfd
+        self._lockfd = lockfd
         self.data = data
 
     # -- locking -----------------------------------------------------------
     def lock(self):
-        """Exclusive lock for the rest of this command (released on close/exit)."""
-        self.store.host.flock(self._dirfd, exclusive=True)
+        """Exclusive lock on the id for the rest of this command (released on
+        close/exit). ContainerNotExist if, by the time the lock is ours, the
+        directory opened before is no longer the one at <root>/<id> (deleted,
+        maybe made again for another container)."""
+        if self._lockfd is None:
+            self._lockfd = self.store.lock_id(self.id)
+            if not _same_file(self._dirfd, self.dir):
+                self.close()
+                raise errors.ContainerNotExist(self.id)
         return self
 
     def close(self):
-        if self._dirfd is not None:
-            os.close(self._dirfd)
-            self._dirfd = None
+        for name in ("_dirfd", "_lockfd"):
+            fd = getattr(self, name)
+            if fd is not None:
+                setattr(self, name, None)
+                os.close(fd)
 
     def __enter__(self):
         return self
@@ -209,8 +231,11 @@ class Container:
         return out
 
     def destroy(self):
-        """Remove the state directory and everything in it."""
+        """Remove the state directory and everything in it (the lock held: lock() or create())."""
+        if self._lockfd is None:
+            raise errors.OciError("internal error: container `%s` removed without its lock" % self.id)
         _remove_tree(self.dir)
+        self.store.drop_lock(self.id)
         self.close()
 
 
@@ -242,22 +267,82 @@ class StateStore:
             raise errors.OciError("state root `%s` is %s: refusing to use it" % (self.root, why))
         return fd
 
+    def lock_id(self, cid):
+        """An fd holding the exclusive flock of <root>/.locks/<id> (waits for it)."""
+        os.close(self.open_root(create=True))
+        while True:
+            dfd = _open_locks_dir(self.root)
+            try:
+                fd = os.open(cid, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
+            except FileNotFoundError:
+                os.close(dfd)  # .locks was removed (empty) between our mkdir and open: again
+                continue
+            except OSError:
+                os.close(dfd)  # ENAMETOOLONG...: no lock, and no empty .locks left behind
+                _rmdir_quietly(os.path.join(self.root, LOCKS))
+                raise
+            try:
+                self.host.flock(fd, exclusive=True)
+                here = os.fstat(fd)
+                try:
+                    now = os.stat(cid, dir_fd=dfd, follow_symlinks=False)
+                except FileNotFoundError:
+                    now = None
+            except BaseException:
+                os.close(fd)
+                raise
+            finally:
+                os.close(dfd)
+            if now is not None and (now.st_dev, now.st_ino) == (here.st_dev, here.st_ino):
+                return fd
+            # Its container was deleted while we waited (and the file with it): lock the current one.
+            os.close(fd)
+
+    def drop_lock(self, cid):
+        """Remove <root>/.locks/<id>; only while holding it, with the container gone.
+        .locks itself goes once empty (a lock file in it keeps it: rmdir fails)."""
+        path = os.path.join(self.root, LOCKS)
+        try:
+            dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        try:
+            os.unlink(cid, dir_fd=dfd)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(dfd)
+        _rmdir_quietly(path)  # ENOTEMPTY: other ids hold locks
+
     def create(self, cid, data):
         """Make <root>/<id> (0700) with its state.json; locked. Existing id: ContainerExists."""
         check_id(cid)
-        rootfd = self.open_root(create=True)
+        lockfd = self.lock_id(cid)
         try:
+            rootfd = self.open_root(create=True)
             try:
-                os.mkdir(cid, 0o700, dir_fd=rootfd)
-            except FileExistsError:
-                raise errors.ContainerExists(cid) from None
-            fd = os.open(cid, _O_DIR, dir_fd=rootfd)
-        finally:
-            os.close(rootfd)
-        os.fchmod(fd, 0o700)  # the umask must not widen or narrow it
-        c = Container(self, cid, fd, dict(data, id=cid))
-        c.lock()
-        c.save()
+                try:
+                    os.mkdir(cid, 0o700, dir_fd=rootfd)
+                except FileExistsError:
+                    raise errors.ContainerExists(cid) from None
+                try:
+                    fd = os.open(cid, _O_DIR, dir_fd=rootfd)
+                    os.fchmod(fd, 0o700)  # the umask must not widen or narrow it
+                except BaseException:
+                    _remove_tree(os.path.join(self.root, cid))
+                    self.drop_lock(cid)
+                    raise
+            finally:
+                os.close(rootfd)
+        except BaseException:
+            os.close(lockfd)
+            raise
+        c = Container(self, cid, fd, dict(data, id=cid), lockfd)
+        try:
+            c.save()
+        except BaseException:
+            c.destroy()
+            raise
         return c
 
     def load(self, cid, lock=False):
@@ -314,12 +399,38 @@ class StateStore:
         return data
 
     def remove_broken(self, cid):
-        """`delete --force` of a container whose state.json is unreadable."""
+        """`delete --force` of a container whose state.json is missing or
+        unreadable, under the id's lock. A directory that, once the lock is
+        ours, holds a readable state.json is a container (made again while
+        the caller waited): it stays, and the answer is ContainerNotExist
+        (the one the caller came for is gone)."""
         check_id(cid)
         path = os.path.join(self.root, cid)
-        if not os.path.isdir(path) or os.path.islink(path):
+        if not os.path.lexists(path):
             raise errors.ContainerNotExist(cid)
-        _remove_tree(path)
+        lockfd = self.lock_id(cid)
+        try:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except (FileNotFoundError, NotADirectoryError):
+                self.drop_lock(cid)  # no container by that name: its lock file goes too
+                raise errors.ContainerNotExist(cid) from None
+            except OSError as e:
+                if e.errno == 40:  # ELOOP: a symlink, not a state dir
+                    raise errors.ContainerNotExist(cid) from None
+                raise
+            try:
+                self._read_state(fd, path)
+            except (errors.ContainerNotExist, errors.StateCorrupt):
+                pass
+            else:
+                raise errors.ContainerNotExist(cid)
+            finally:
+                os.close(fd)
+            _remove_tree(path)
+            self.drop_lock(cid)
+        finally:
+            os.close(lockfd)
 
     def ids(self):
         try:
@@ -331,6 +442,37 @@ class StateStore:
         finally:
             os.close(fd)
         return sorted(n for n in names if not n.startswith(".") and os.path.isfile(os.path.join(self.root, n, STATE_FILE)))
+
+
+def _open_locks_dir(root):
+    path = os.path.join(root, LOCKS)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    why = untrusted(os.fstat(fd), stat.S_IFDIR)
+    if why:
+        os.close(fd)
+        raise errors.OciError("state lock directory `%s` is %s: refusing to use it" % (path, why))
+    return fd
+
+
+def _rmdir_quietly(path):
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def _same_file(fd, path):
+    """True while `path` (not followed) is the file open at `fd`."""
+    try:
+        now = os.stat(path, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    here = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (here.st_dev, here.st_ino)
 
 
 def _read_all(fd):

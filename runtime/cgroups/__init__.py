@@ -48,8 +48,13 @@ class Manager:
         """JSON-able description; valid before create() (it names what create will make)."""
         raise NotImplementedError
 
-    def destroy(self):
-        """Remove the directories this container made, leaf first; missing ones are fine."""
+    def destroy(self, deadline=None):
+        """Remove the directories this container made, leaf first; missing ones
+        are fine. Processes still in them are killed; bounded (fs.remove)."""
+        raise NotImplementedError
+
+    def check_unused(self):
+        """OciError naming the cgroup if any hierarchy's has a process or is frozen."""
         raise NotImplementedError
 
     def kill_all(self, sig):

@@ -17,6 +17,14 @@ DEFAULT_PARENT = "/ocirun"
 SIGKILL = 9   # not signal.SIGKILL: importing signal pulls in enum, on the hot path of `kill`
 
 
+class Busy(errors.OciError):
+    """rmdir said EBUSY: processes (or a moment of the kernel's) still hold the cgroup."""
+
+    def __init__(self, d):
+        super().__init__("cannot remove cgroup `%s`: %s" % (d, errors.strerror(errno.EBUSY)))
+        self.dir = d
+
+
 class Group:
     """One cgroup directory; every write error names the file and the value."""
 
@@ -140,21 +148,27 @@ class Group:
             self._rmdir(sub)
 
     def _rmdir(self, d):
-        # A process that was just killed leaves its cgroup a moment later.
-        delay = 0.005
-        for _ in range(12):
-            try:
-                self.host.rmdir(d)
-                return
-            except FileNotFoundError:
-                return
-            except OSError as e:
-                if e.errno != errno.EBUSY:
-                    raise errors.os_error("cannot remove cgroup", d, e) from None
-                import time
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
-        raise errors.OciError("cannot remove cgroup `%s`: %s" % (d, errors.strerror(errno.EBUSY)))
+        """One attempt; EBUSY is Busy, which remove() retries (the one place that does)."""
+        try:
+            self.host.rmdir(d)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            if e.errno == errno.EBUSY:
+                raise Busy(d) from None
+            raise errors.os_error("cannot remove cgroup", d, e) from None
+
+    def ours(self):
+        """True while our own directory is one this container made (and not yet removed)."""
+        return self.dir in self.made
+
+    def frozen(self):
+        """Frozen by either freezer (v1 freezer.state, v2 cgroup.freeze / cgroup.events)."""
+        if (self.read_opt("freezer.state") or "").strip() in ("FROZEN", "FREEZING"):
+            return True
+        if (self.read_opt("cgroup.freeze") or "").strip() == "1":
+            return True
+        return any(l.split() == ["frozen", "1"] for l in (self.read_opt("cgroup.events") or "").splitlines())
 
     def to_dict(self):
         return {"dir": self.dir, "mount": self.mount, "made": list(self.made)}
@@ -244,6 +258,70 @@ def wait_until(check, what, timeout=10.0):
         delay = min(delay * 2, 0.05)
 
 
+REMOVE_TIMEOUT = 8.0   # seconds: all of delete's killing and removing (runc allows 10)
+
+
+def remove(mgr, deadline=None):
+    """Remove the container's cgroup directories, bounded: the one retry
+    policy for it. While the kernel says busy, kill what is still in the
+    cgroups this container made (a frozen one of ours is thawed first, or
+    SIGKILL would wait), back off and try again; at the deadline, fail with
+    one line naming the cgroup and the pids left in it. Cgroups that were
+    already there (not made by this container) are never emptied."""
+    import time
+    if deadline is None:
+        deadline = time.monotonic() + REMOVE_TIMEOUT
+    delay = 0.005
+    while True:
+        try:
+            mgr.destroy_once()
+            return
+        except Busy as e:
+            busy = e
+        left = kill_leftovers(mgr)
+        if time.monotonic() >= deadline:
+            raise errors.OciError("cannot remove cgroup `%s`: still busy after %gs%s" % (
+                busy.dir, REMOVE_TIMEOUT, ("; processes left in it: %s" % " ".join(map(str, left))) if left else ""))
+        time.sleep(min(delay, max(deadline - time.monotonic(), 0.001)))
+        delay = min(delay * 2, 0.1)
+
+
+def kill_leftovers(mgr):
+    """SIGKILL every process in the cgroups this container made (every
+    hierarchy, sub-cgroups included); returns their pids. Never waits."""
+    ours = [g for g in mgr.all_groups() if g.ours()]
+    left = set()
+    for g in ours:
+        try:
+            if g.frozen():
+                # v1: a frozen task dies only once thawed; v2 kills through a freeze
+                if g.has("freezer.state"):
+                    g.write("freezer.state", "THAWED")
+                elif g.has("cgroup.freeze"):
+                    g.write("cgroup.freeze", "0")
+            if g.has("cgroup.kill"):
+                g.write("cgroup.kill", "1")
+            pids = g.procs()
+        except errors.OciError:
+            continue
+        signal_each(pids, SIGKILL, g.host)
+        left.update(pids)
+    return sorted(left)
+
+
+def check_unused(mgr):
+    """A new container's cgroup must be empty and not frozen in every
+    hierarchy: a cgroup another container (or anything) uses is not ours to
+    join, kill or freeze, and joining a frozen one would stop create dead."""
+    for g in mgr.all_groups():
+        pids = g.procs()
+        if pids:
+            raise errors.OciError("container's cgroup `%s` is not empty: %d process(es) found (pids %s)"
+                                  % (g.dir, len(pids), " ".join(map(str, pids[:8]))))
+        if g.frozen():
+            raise errors.OciError("container's cgroup `%s` is frozen" % g.dir)
+
+
 class FsManager(Manager):
     """What v1 and v2 managers share: a list of groups, their making and unmaking."""
 
@@ -271,7 +349,16 @@ class FsManager(Manager):
                     pass
             raise
 
-    def destroy(self):
+    def destroy(self, deadline=None):
+        remove(self, deadline)
+
+    def all_groups(self):
+        return list(self.groups)
+
+    def check_unused(self):
+        check_unused(self)
+
+    def destroy_once(self):
         first = None
         for g in self.groups:
             try:

@@ -48,15 +48,26 @@ class HybridManager(Manager):
             self.v1.destroy()
             raise
 
-    def destroy(self):
+    def destroy(self, deadline=None):
+        from .fs import remove
+        remove(self, deadline)
+
+    def destroy_once(self):
         first = None
         for m in (self.v1, self.v2):
             try:
-                m.destroy()
+                m.destroy_once()
             except errors.OciError as e:
                 first = first or e
         if first:
             raise first
+
+    def all_groups(self):
+        return self.v1.all_groups() + self.v2.all_groups()
+
+    def check_unused(self):
+        from .fs import check_unused
+        check_unused(self)
 
     def join(self, pid):
         self.v1.join(pid)

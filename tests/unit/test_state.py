@@ -311,3 +311,36 @@ def test_untrusted_files_are_not_read_back(tmp_path, subtests):
             if exc is errors.OciError:
                 with pytest.raises(errors.OciError):
                     store.ids()
+
+
+def test_id_lock_goes_with_the_container(tmp_path):
+    store = state.StateStore(str(tmp_path))
+    c = store.create("a", {})
+    b = store.create("b", {})
+    assert sorted(os.listdir(tmp_path / ".locks")) == ["a", "b"]
+    c.destroy()
+    assert os.listdir(tmp_path / ".locks") == ["b"]
+    b.destroy()
+    assert os.listdir(tmp_path) == []   # .locks goes once empty
+
+
+def test_lock_after_the_directory_was_replaced_is_not_exist(tmp_path):
+    """A caller that opened <root>/<id> and then waited must not act on a
+    directory made again under the same name meanwhile."""
+    store = state.StateStore(str(tmp_path))
+    store.create("x", {"v": 1}).close()
+    stale = store.load("x")                     # opened, not yet locked
+    os.rename(tmp_path / "x", tmp_path / "gone")
+    store.create("x", {"v": 2}).close()         # a new container, same id
+    with pytest.raises(errors.ContainerNotExist):
+        stale.lock()
+    with store.load("x", lock=True) as c:
+        assert c.data["v"] == 2
+
+
+def test_remove_broken_spares_a_valid_container(tmp_path):
+    store = state.StateStore(str(tmp_path))
+    store.create("x", {}).close()
+    with pytest.raises(errors.ContainerNotExist):
+        store.remove_broken("x")
+    assert (tmp_path / "x" / "state.json").is_file()
