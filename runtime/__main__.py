@@ -55,6 +55,7 @@ def main(argv=None):
             sys.stdout.write(cli.command_help(cmd))
             return 0
         cli.check_nargs(cmd, args)
+        logger.debug("command %s %s", name, cargv)
         return mod.main(Context(gopts, logger), opts, args) or 0
     except errors.OciError as e:
         for line in e.lines:

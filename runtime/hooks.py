@@ -10,7 +10,7 @@ poststop, which only warns).
 
 import os
 
-from . import errors, fastjson
+from . import errors, fastjson, log
 
 
 def state_json(data, status, pid):
@@ -33,6 +33,7 @@ def run_hook(h, which, state):
     env = list(h.get("env") or [])
     timeout = h.get("timeout")
     envd = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    log.LOG.debug("%s hook `%s`", which, path)
     try:
         proc = subprocess.Popen(args, executable=path, env=envd, stdin=subprocess.PIPE,
                                 close_fds=True, bufsize=0)

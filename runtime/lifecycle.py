@@ -14,8 +14,7 @@ cgroup code come in only when a step needs them.
 import os
 import time
 
-from . import errors
-from .log import LOG
+from . import errors, log
 from .state import CREATED, CREATING, FIFO, PAUSED, RUNNING, STOPPED, atomic_write_path, rfc3339_now
 
 # Linux signal numbers, without importing `signal` (and `enum` with it).
@@ -83,6 +82,7 @@ class Channel:
             anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]).tobytes())]
         try:
             self.sock.sendmsg([data], anc)
+            log.LOG.debug("sync: sent %s%s", _MSG_NAMES.get(mtype, mtype), " with an fd" if fd is not None else "")
         except OSError as e:
             raise errors.CoreError(e.errno, "sync", "send %s to the container" % _MSG_NAMES.get(mtype, mtype)) from None
 
@@ -103,7 +103,7 @@ class Channel:
             msg = self.ffi.new("struct ocirun_msg *")
             self.ffi.memmove(msg, data, min(len(data), self.size))
             if msg.type == self.lib.OCIRUN_MSG_WARNING:
-                LOG.warning(self.ffi.string(msg.text).decode(errors="replace"))
+                log.LOG.warning(self.ffi.string(msg.text).decode(errors="replace"))
                 continue
             if msg.type == self.lib.OCIRUN_MSG_ERROR:
                 if fd is not None:
@@ -115,6 +115,7 @@ class Channel:
                     os.close(fd)
                 raise errors.CoreError(0, "sync", "expected %s during %s, got %s" % (
                     _MSG_NAMES.get(want, want), step, _MSG_NAMES.get(msg.type, msg.type)))
+            log.LOG.debug("sync: received %s (%s)", _MSG_NAMES.get(msg.type, msg.type), step)
             return msg, fd
 
     def _exit_note(self):
@@ -143,6 +144,7 @@ def _step_cgroup(ch, mgr, setup_pid, linux):
         mgr.create()
         mgr.join(setup_pid)
         mgr.apply(linux.get("resources") or {})
+        log.LOG.debug("cgroup made, resources applied, setup process %d added", setup_pid)
     ch.send(ch.lib.OCIRUN_MSG_GO)
 
 
@@ -199,6 +201,8 @@ def _step_hooks(ch, c, hooks, core_hooks, init_pid):
     """Rootfs ready, before pivot_root: prestart and createRuntime, here."""
     from . import hooks as hookmod
     ch.wait(ch.lib.OCIRUN_MSG_HOOKS, "rootfs setup")
+    if log.LOG.debug_enabled and core_hooks:
+        log.LOG.debug("hooks run in the container: %s", _hook_names(hooks))
     state = hookmod.state_json(c.data, CREATING, init_pid)
     hookmod.run_hooks(hooks.get("prestart"), "prestart", state)
     hookmod.run_hooks(hooks.get("createRuntime"), "createRuntime", state)
@@ -212,6 +216,12 @@ def _step_hooks(ch, c, hooks, core_hooks, init_pid):
     finally:
         if fd is not None:
             os.close(fd)
+
+
+def _hook_names(hooks):
+    """`name `path`` of each hook the core runs (createContainer, startContainer)."""
+    return ", ".join("%s `%s`" % (k, h.get("path")) for k in ("createContainer", "startContainer")
+                     for h in (hooks.get(k) or ()))
 
 
 def _pid_in_container(pid):
@@ -338,6 +348,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     _fill_preserved_range(3 + preserve_fds + planmod.listen_fds())
     bundle = os.path.abspath(bundle or ".")
     cfg = spec.load_config(bundle, config)
+    log.LOG.debug("create %s: %s/%s loaded and validated", cid, bundle, config or "config.json")
     proc = cfg.get("process") or {}
     linux = cfg.get("linux") or {}
     if proc.get("terminal") and not console_socket and detach:
@@ -377,6 +388,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             from . import fastjson
             atomic_write_path(c.path(SECCOMP_PROFILE), fastjson.dumps(linux["seccomp"]).encode())
         fifo_fd = _make_fifo(c)
+        log.LOG.debug("exec fifo `%s` made", c.path(FIFO))
         undo.callback(os.close, fifo_fd)
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         undo.callback(parent_sock.close)
@@ -397,6 +409,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             raise errors.CoreError(err.err_no, ffi.string(lib.ocirun_stage_name(err.stage)).decode(),
                                    ffi.string(err.msg).decode(errors="replace"))
         undo.callback(_kill_and_reap, setup_pid)
+        log.LOG.debug("setup process %d spawned", setup_pid)
         p.close()  # the child has its copies
         ch = Channel(ffi, lib, parent_sock, setup_pid)
 
@@ -423,6 +436,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
 
         c.data["status"] = CREATED
         c.save()
+        log.LOG.debug("create %s: created, init %d waits on the exec fifo", cid, init_pid)
         if pid_file:
             atomic_write_path(pid_file, str(init_pid).encode())
         undo.pop_all()
@@ -469,7 +483,7 @@ class _Undo:
             try:
                 fn(*args)
             except Exception as e:  # undo as much as possible; the first error is the one to show
-                LOG.debug("cleanup %s: %s" % (getattr(fn, "__name__", fn), e))
+                log.LOG.debug("cleanup %s: %s", getattr(fn, "__name__", fn), e)
         return False
 
 
@@ -521,6 +535,7 @@ def start(ctx, cid, c=None):
                 pass
             c.data["status"] = RUNNING
             c.save()
+            log.LOG.debug("start %s: exec fifo opened, init %d goes on to exec", cid, c.pid)
             report = _read_to_eof(fd)
         finally:
             os.close(fd)
@@ -530,6 +545,7 @@ def start(ctx, cid, c=None):
             _kill_container(c, SIGKILL)
             _wait_gone(c)
             raise _start_error(report)
+        log.LOG.debug("start %s: process executed", cid)
         post = (c.data.get("hooks") or {}).get("poststart")
         if post:
             from . import hooks as hookmod
@@ -592,6 +608,7 @@ def kill(ctx, cid, sig, all_procs=False):
         status = c.status()
         if status == STOPPED or status == CREATING:
             raise errors.OciError(errors.CONTAINER_NOT_RUNNING)
+        log.LOG.debug("kill %s: signal %d to init %d%s", cid, sig, c.pid, " and all its cgroup" if all_procs else "")
         _kill_container(c, sig, all_procs)
 
 
@@ -651,10 +668,11 @@ def delete(ctx, cid, force=False):
                 try:
                     hookmod.run_hook(h, "poststop", state)
                 except errors.OciError as e:
-                    LOG.warning(str(e))
+                    log.LOG.warning(str(e))
         if mgr is not None:
             _destroy_cgroup(mgr)
         c.destroy()
+        log.LOG.debug("delete %s: state, cgroup and processes removed", cid)
     finally:
         c.close()
 
@@ -681,7 +699,7 @@ def _destroy_cgroup(mgr):
 def run(ctx, cid, opts):
     """create + start; in the foreground, forward signals, wait, delete (unless --keep)."""
     detach = opts.detach
-    if not detach:
+    if not detach and not getattr(opts, "no_subreaper", False):
         from . import core
         _ffi, lib = core.load()
         # Orphans of a container without a pid namespace come back to us to reap.
@@ -713,6 +731,7 @@ def run(ctx, cid, opts):
     if detach:
         return 0
     code = _wait_foreground(forwarding, master)
+    log.LOG.debug("run %s: process exited, exit status %d", cid, code)
     if not opts.keep:
         delete(ctx, cid, force=True)
     return code

@@ -6,6 +6,7 @@ from .create import CREATE_FLAGS
 COMMAND = Command("run", "create and run a container", flags=CREATE_FLAGS + [
     Flag("detach,d", "bool", help="detach from the container's process"),
     Flag("keep", "bool", help="do not delete the container after it exits"),
+    Flag("no-subreaper", "bool", help="do not make ocirun a subreaper (orphans of the container go to init)"),
 ], description="The run command creates an instance of a container for a bundle and starts it.\n"
                "In the foreground it exits with the process's status (128+signal if killed).")
 
