@@ -42,7 +42,7 @@ def parse_signal(text):
     t = text.strip()
     if t.isdigit():
         n = int(t)
-        if 0 < n <= 64:
+        if 0 <= n <= 64:  # 0: no signal, the existence check of kill(2)
             return n
         raise errors.OciError("invalid signal %r" % text)
     u = t.upper()
@@ -324,6 +324,13 @@ def _fill_preserved_range(floor):
                 os.close(null)
 
 
+def write_pid_file(path, pid):
+    try:
+        atomic_write_path(path, str(pid).encode())
+    except OSError as e:
+        raise errors.pid_file_error(path, e.errno) from None
+
+
 def _make_fifo(c):
     path = c.path(FIFO)
     old = os.umask(0)
@@ -438,7 +445,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         c.save()
         log.LOG.debug("create %s: created, init %d waits on the exec fifo", cid, init_pid)
         if pid_file:
-            atomic_write_path(pid_file, str(init_pid).encode())
+            write_pid_file(pid_file, init_pid)
         undo.pop_all()
     parent_sock.close()
     os.close(fifo_fd)
@@ -608,6 +615,8 @@ def kill(ctx, cid, sig, all_procs=False):
         status = c.status()
         if status == STOPPED or status == CREATING:
             raise errors.OciError(errors.CONTAINER_NOT_RUNNING)
+        if sig == 0:  # as runc: 0 only asks whether the init is there, and it is
+            return
         log.LOG.debug("kill %s: signal %d to init %d%s", cid, sig, c.pid, " and all its cgroup" if all_procs else "")
         _kill_container(c, sig, all_procs)
 
@@ -876,7 +885,7 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
                     forwarding.restore()
                 raise
             if pid_file:
-                atomic_write_path(pid_file, str(pid).encode())
+                write_pid_file(pid_file, pid)
             undo.pop_all()
         parent_sock.close()
         if console is not None:

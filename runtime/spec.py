@@ -64,8 +64,8 @@ def load_config(bundle, config=None):
 def read_config(bundle, config=None):
     """(parsed config, its label for messages) of an absolute bundle; ConfigError when unreadable."""
     if not os.path.isdir(bundle):
-        raise errors.ConfigError(["bundle `%s`: %s" % (bundle, "no such directory" if not os.path.lexists(bundle)
-                                                        else "not a directory")])
+        raise errors.ConfigError(["--bundle `%s`: %s" % (bundle, "no such directory" if not os.path.lexists(bundle)
+                                                          else "not a directory")])
     path = os.path.join(bundle, config or CONFIG_NAME)
     label = os.path.basename(path)
     return read_json(path, label), label

@@ -1,7 +1,7 @@
 """`ocirun run ID`: create + start, and in the foreground wait and clean up."""
 
 from . import Command, Flag
-from .create import CREATE_FLAGS
+from .create import CREATE_FLAGS, check_pid_file
 
 COMMAND = Command("run", "create and run a container", flags=CREATE_FLAGS + [
     Flag("detach,d", "bool", help="detach from the container's process"),
@@ -13,4 +13,5 @@ COMMAND = Command("run", "create and run a container", flags=CREATE_FLAGS + [
 
 def main(ctx, opts, args):
     from .. import lifecycle
+    check_pid_file(opts.pid_file)
     return lifecycle.run(ctx, args[0], opts)
