@@ -94,7 +94,7 @@ def _line(path, msg):
 
 
 # A check that meets a shape the schema refused raises one of these.
-_SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError)
+SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError)
 
 
 def _semantic(cfg, bundle, strict_shapes=True):
@@ -103,7 +103,7 @@ def _semantic(cfg, bundle, strict_shapes=True):
     for check in (_check_version, _check_root, _check_cwd, _check_rlimits, _check_hooks, _check_mounts, _check_linux_part):
         try:
             check(cfg, bundle, add)
-        except _SHAPE_ERRORS:
+        except SHAPE_ERRORS:
             if strict_shapes:  # the schema passed: this is a bug, let it show
                 raise
     return out

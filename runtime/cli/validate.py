@@ -30,7 +30,14 @@ def check(cfg, bundle, label="config.json"):
     """[(level, path, message)] of a parsed config (level 'error' or 'warning')."""
     from .. import plan, validation
     out = [("error", p, m) for p, m in validation.findings(cfg, bundle)]
-    warned = [("warning",) + _split(w) for w in validation.warnings(cfg)]
+    if not isinstance(cfg, dict):
+        return out
+    try:
+        warned = [("warning",) + _split(w) for w in validation.warnings(cfg)]
+    except validation.SHAPE_ERRORS:
+        if not out:  # a schema-valid config: a bug, let it show
+            raise
+        warned = []  # capabilities the schema refused: their errors say it
     if not out:
         # What the schema and the checks cannot see: create's own refusals
         # (and its warnings, but for the capabilities already warned about).

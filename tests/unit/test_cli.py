@@ -159,7 +159,7 @@ def test_spec_writes_a_valid_config(tmp_path, subtests):
             types = [n["type"] for n in cfg["linux"]["namespaces"]]
             assert ("user" in types) == rootless and ("network" in types) != rootless
             v = ocirun("validate", "--bundle", d)
-            assert (v.returncode, v.stdout, v.stderr) == (0, "", "")
+            assert (v.returncode, v.stdout, v.stderr) == (0, "%s: valid (runtime-spec 1.3.0)\n" % (d / "config.json"), "")
             again = ocirun("spec", "--bundle", d)
             assert again.returncode == 1 and "exists" in again.stderr
 
