@@ -505,7 +505,9 @@ def _check_bind_options(options, field):
 def _probe_fs_options(fstype, options, field):
     """Ask the kernel whether `fstype` takes each data option (fsopen + fsconfig:
     nothing is mounted). Only a refusal counts; when the probe itself cannot
-    run (no privilege, an old kernel) the mount will tell. For `validate`."""
+    run (no privilege, an old kernel) the mount will tell. For `validate`.
+    430 and 431 are fsopen and fsconfig in the table every architecture
+    ocirun builds on shares (x86_64, aarch64, ...)."""
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
     syscall = libc.syscall

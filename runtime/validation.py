@@ -1,8 +1,9 @@
 """What config.json must satisfy beyond its schema: the spec's MUSTs a schema cannot say.
 
 problems(cfg, bundle) returns every problem as 'path: message' (schema errors
-first, then these checks); warnings(cfg) the things the spec says to log and
-ignore (capabilities this kernel does not know).
+first, then these checks, run on whatever the schema let through);
+findings(cfg, bundle) the same as (path, message) pairs; warnings(cfg) the
+things the spec says to log and ignore (capabilities this kernel does not know).
 """
 
 import errno

@@ -22,9 +22,13 @@ def check_pid_file(path):
     if path is None:
         return
     import os
+    import stat
     from .. import errors
-    if os.path.isdir(path):
-        raise errors.pid_file_error(path, 21)  # EISDIR
+    try:
+        if stat.S_ISDIR(os.lstat(path).st_mode):  # a symlink is replaced by the rename, not followed
+            raise errors.pid_file_error(path, 21)  # EISDIR
+    except OSError:
+        pass
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise errors.pid_file_error(path, 20 if os.path.exists(parent) else 2)  # ENOTDIR, ENOENT
