@@ -38,7 +38,7 @@ def main(argv=None):
             from . import __version__, SPEC_VERSION
             sys.stdout.write("ocirun version %s\ncommit: %s\nspec: %s\n" % (__version__, _commit(), SPEC_VERSION))
             return 0
-        if not rest or rest[0] == "help":
+        if not rest or rest[0] in ("help", "h"):  # `h`: runc's alias
             if len(rest) > 1 and rest[1] in cli.COMMANDS:
                 sys.stdout.write(cli.command_help(_load(rest[1]).COMMAND))
                 return 0
@@ -55,8 +55,10 @@ def main(argv=None):
             sys.stdout.write(cli.command_help(cmd))
             return 0
         cli.check_nargs(cmd, args)
+        logger.debug("command %s %s", name, cargv)
         return mod.main(Context(gopts, logger), opts, args) or 0
     except errors.OciError as e:
+        e = _root_problem(argv, e)
         for line in e.lines:
             logger.error(line)
         return e.exit_code
@@ -66,6 +68,10 @@ def main(argv=None):
         return 1
     except OSError as e:
         # An OSError that no module turned into an OciError: still one line.
+        root = _root_problem(argv, None)
+        if root is not None:
+            logger.error(root.lines[0])
+            return 1
         msg = "%s%s" % (e.strerror or e, (": `%s`" % e.filename) if e.filename else "")
         logger.error(msg)
         if debug:
@@ -78,6 +84,23 @@ def main(argv=None):
             import traceback
             traceback.print_exc()
         return 1
+
+
+def _root_problem(argv, err):
+    """When the state root is not a directory, that is the error to show (a
+    missing container or a failed mkdir under it is only its consequence).
+    Looked at only once something failed: nothing on the hot path."""
+    import os
+    from . import cli, errors
+    from .state import DEFAULT_ROOT
+    try:
+        gopts, _ = cli.parse(cli.GLOBAL_FLAGS, argv, "ocirun", interspersed=False)
+    except errors.OciError:
+        return err
+    root = gopts.root or DEFAULT_ROOT
+    if os.path.lexists(root) and not os.path.isdir(root):
+        return errors.UsageError("--root `%s`: not a directory" % root)
+    return err
 
 
 def _load(name):

@@ -80,6 +80,11 @@ def strerror(err_no):
     return "%s (%s)" % (name, os.strerror(err_no))
 
 
+def pid_file_error(path, err_no):
+    """--pid-file cannot be written: name the flag and the path as given (not a temp file)."""
+    return OciError("write --pid-file `%s`: %s" % (path, strerror(err_no)))
+
+
 def os_error(doing, obj, exc):
     """`<doing> `<obj>`: <strerror>` from an OSError."""
     return OciError("%s `%s`: %s" % (doing, obj, strerror(exc.errno) if exc.errno else exc))

@@ -12,7 +12,7 @@ import os
 import select
 import time
 
-from . import errors, fastjson
+from . import errors, fastjson, log
 
 _SIGKILL = 9
 
@@ -41,6 +41,7 @@ def run_hook(h, which, state):
     env = list(h.get("env") or [])
     timeout = h.get("timeout")
     envd = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    log.LOG.debug("%s hook `%s`", which, path)
     try:
         proc = subprocess.Popen(args, executable=path, env=envd, stdin=subprocess.PIPE,
                                 close_fds=True, bufsize=0, start_new_session=True)

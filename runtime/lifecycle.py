@@ -15,8 +15,7 @@ import os
 import stat
 import time
 
-from . import errors
-from .log import LOG
+from . import errors, log
 from .state import CREATED, CREATING, FIFO, PAUSED, RUNNING, STOPPED, atomic_write_path, rfc3339_now
 
 # Linux signal numbers, without importing `signal` (and `enum` with it).
@@ -44,7 +43,7 @@ def parse_signal(text):
     t = text.strip()
     if t.isdigit():
         n = int(t)
-        if 0 < n <= 64:
+        if 0 <= n <= 64:  # 0: no signal, the existence check of kill(2)
             return n
         raise errors.OciError("invalid signal %r" % text)
     u = t.upper()
@@ -84,6 +83,7 @@ class Channel:
             anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]).tobytes())]
         try:
             self.sock.sendmsg([data], anc)
+            log.LOG.debug("sync: sent %s%s", _MSG_NAMES.get(mtype, mtype), " with an fd" if fd is not None else "")
         except OSError as e:
             raise errors.CoreError(e.errno, "sync", "send %s to the container" % _MSG_NAMES.get(mtype, mtype)) from None
 
@@ -104,7 +104,7 @@ class Channel:
             msg = self.ffi.new("struct ocirun_msg *")
             self.ffi.memmove(msg, data, min(len(data), self.size))
             if msg.type == self.lib.OCIRUN_MSG_WARNING:
-                LOG.warning(self.ffi.string(msg.text).decode(errors="replace"))
+                log.LOG.warning(self.ffi.string(msg.text).decode(errors="replace"))
                 continue
             if msg.type == self.lib.OCIRUN_MSG_ERROR:
                 if fd is not None:
@@ -116,6 +116,7 @@ class Channel:
                     os.close(fd)
                 raise errors.CoreError(0, "sync", "expected %s during %s, got %s" % (
                     _MSG_NAMES.get(want, want), step, _MSG_NAMES.get(msg.type, msg.type)))
+            log.LOG.debug("sync: received %s (%s)", _MSG_NAMES.get(msg.type, msg.type), step)
             return msg, fd
 
     def _exit_note(self):
@@ -147,6 +148,7 @@ def _step_cgroup(ch, mgr, setup_pid, linux):
         mgr.check_unused()
         mgr.join(setup_pid)
         mgr.apply(linux.get("resources") or {})
+        log.LOG.debug("cgroup made, resources applied, setup process %d added", setup_pid)
     ch.send(ch.lib.OCIRUN_MSG_GO)
 
 
@@ -203,6 +205,8 @@ def _step_hooks(ch, c, hooks, core_hooks, init_pid):
     """Rootfs ready, before pivot_root: prestart and createRuntime, here."""
     from . import hooks as hookmod
     ch.wait(ch.lib.OCIRUN_MSG_HOOKS, "rootfs setup")
+    if log.LOG.debug_enabled and core_hooks:
+        log.LOG.debug("hooks run in the container: %s", _hook_names(hooks))
     state = hookmod.state_json(c.data, CREATING, init_pid)
     hookmod.run_hooks(hooks.get("prestart"), "prestart", state)
     hookmod.run_hooks(hooks.get("createRuntime"), "createRuntime", state)
@@ -216,6 +220,12 @@ def _step_hooks(ch, c, hooks, core_hooks, init_pid):
     finally:
         if fd is not None:
             os.close(fd)
+
+
+def _hook_names(hooks):
+    """`name `path`` of each hook the core runs (createContainer, startContainer)."""
+    return ", ".join("%s `%s`" % (k, h.get("path")) for k in ("createContainer", "startContainer")
+                     for h in (hooks.get(k) or ()))
 
 
 def _pid_in_container(pid):
@@ -326,6 +336,13 @@ def plug_preserved_fds(preserve_fds):
     _fill_preserved_range(3 + (preserve_fds or 0) + planmod.listen_fds())
 
 
+def write_pid_file(path, pid):
+    try:
+        atomic_write_path(path, str(pid).encode())
+    except OSError as e:
+        raise errors.pid_file_error(path, e.errno) from None
+
+
 def _make_fifo(c):
     path = c.path(FIFO)
     old = os.umask(0)
@@ -352,6 +369,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     _fill_preserved_range(3 + preserve_fds + planmod.listen_fds())
     bundle = os.path.abspath(bundle or ".")
     cfg = spec.load_config(bundle, config)
+    log.LOG.debug("create %s: %s/%s loaded and validated", cid, bundle, config or "config.json")
     proc = cfg.get("process") or {}
     linux = cfg.get("linux") or {}
     if proc.get("terminal") and not console_socket and detach:
@@ -398,6 +416,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         c.write_record(PROCESS_RECORD, fastjson.dumps(
             {k: v for k, v in proc.items() if k not in ("args", "commandLine", "terminal", "consoleSize")}).encode())
         fifo_fd = _make_fifo(c)
+        log.LOG.debug("exec fifo `%s` made", c.path(FIFO))
         undo.callback(os.close, fifo_fd)
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         undo.callback(parent_sock.close)
@@ -423,6 +442,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         if setup_pid < 0:
             raise errors.CoreError(err.err_no, ffi.string(lib.ocirun_stage_name(err.stage)).decode(),
                                    ffi.string(err.msg).decode(errors="replace"))
+        log.LOG.debug("setup process %d spawned", setup_pid)
         p.close()  # the child has its copies
         ch = Channel(ffi, lib, parent_sock, setup_pid)
 
@@ -450,8 +470,9 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
 
         c.data["status"] = CREATED
         c.save()
+        log.LOG.debug("create %s: created, init %d waits on the exec fifo", cid, init_pid)
         if pid_file:
-            atomic_write_path(pid_file, str(init_pid).encode())
+            write_pid_file(pid_file, init_pid)
         if mask_on_return:
             _block_signals(True)
         undo.pop_all()
@@ -498,7 +519,7 @@ class _Undo:
             try:
                 fn(*args)
             except Exception as e:  # undo as much as possible; the first error is the one to show
-                LOG.debug("cleanup %s: %s" % (getattr(fn, "__name__", fn), e))
+                log.LOG.debug("cleanup %s: %s", getattr(fn, "__name__", fn), e)
         return False
 
 
@@ -551,6 +572,7 @@ def start(ctx, cid, c=None):
                 pass
             c.data["status"] = RUNNING
             c.save()
+            log.LOG.debug("start %s: exec fifo opened, init %d goes on to exec", cid, c.pid)
             report = _read_to_eof(fd)
         finally:
             os.close(fd)
@@ -560,6 +582,7 @@ def start(ctx, cid, c=None):
             _kill_container(c, SIGKILL)
             _wait_gone(c)
             raise _start_error(report)
+        log.LOG.debug("start %s: process executed", cid)
         post = (c.data.get("hooks") or {}).get("poststart")
         if post:
             from . import hooks as hookmod
@@ -622,6 +645,9 @@ def kill(ctx, cid, sig, all_procs=False):
         status = c.status()
         if status == STOPPED or status == CREATING:
             raise errors.OciError(errors.CONTAINER_NOT_RUNNING)
+        if sig == 0:  # as runc: 0 only asks whether the init is there, and it is
+            return
+        log.LOG.debug("kill %s: signal %d to init %d%s", cid, sig, c.pid, " and all its cgroup" if all_procs else "")
         _kill_container(c, sig, all_procs)
 
 
@@ -696,8 +722,9 @@ def delete(ctx, cid, force=False):
                 try:
                     hookmod.run_hook(h, "poststop", state)
                 except errors.OciError as e:
-                    LOG.warning(str(e))
+                    log.LOG.warning(str(e))
         c.destroy()
+        log.LOG.debug("delete %s: state, cgroup and processes removed", cid)
     finally:
         c.close()
 
@@ -771,7 +798,7 @@ def run(ctx, cid, opts):
 
 def _run(ctx, cid, opts, guard):
     detach = opts.detach
-    if not detach:
+    if not detach and not getattr(opts, "no_subreaper", False):
         from . import core
         _ffi, lib = core.load()
         # Orphans of a container without a pid namespace come back to us to reap.
@@ -806,12 +833,13 @@ def _run(ctx, cid, opts, guard):
             delete(ctx, cid, force=True)
         except errors.OciError as err:
             if isinstance(e, _Interrupted):
-                LOG.error(str(err))
+                log.LOG.error(str(err))
         raise
     c.close()
     if detach:
         return 0
     code = _wait_foreground(forwarding, master)
+    log.LOG.debug("run %s: process exited, exit status %d", cid, code)
     if not opts.keep:
         delete(ctx, cid, force=True)
     return code
@@ -994,7 +1022,7 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
                     forwarding.restore()
                 raise
             if pid_file:
-                atomic_write_path(pid_file, str(pid).encode())
+                write_pid_file(pid_file, pid)
             undo.pop_all()
         parent_sock.close()
         if console is not None:

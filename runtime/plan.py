@@ -11,8 +11,7 @@ Errors name the config field: `mounts[2].options: unknown propagation ...`.
 
 import os
 
-from . import errors
-from .log import LOG
+from . import errors, log
 
 # -- constants (Linux, all architectures ocirun builds on) -------------------
 NS_FLAGS = {
@@ -209,6 +208,7 @@ class Plan:
         self.preserve_fds = 0
         self.idmap_mounts = []  # (source, recursive tree, recursive idmap), in mount order
         self.cache_dir = None   # where compiled seccomp filters are kept (the state root's .cache)
+        self.probe_mounts = False  # validate: ask the kernel about filesystem options (dry_run)
 
     # -- cffi helpers -------------------------------------------------------
     def s(self, text):
@@ -267,10 +267,11 @@ def cgroup_dirs_of(manager_dict):
 
 
 def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=False,
-          no_new_keyring=False, preserve_fds=0, cgroup_dirs=None, cache_dir=None):
+          no_new_keyring=False, preserve_fds=0, cgroup_dirs=None, cache_dir=None, probe_mounts=False):
     """The plan for config `cfg` (validated); raises ConfigError naming the field."""
     p = Plan(ffi)
     p.cache_dir = cache_dir
+    p.probe_mounts = probe_mounts
     c = p.c
     linux = cfg.get("linux") or {}
     proc = cfg.get("process") or {}
@@ -294,6 +295,21 @@ def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=F
     _process(p, proc, linux, cid, no_new_keyring, listen)
     _seccomp(p, linux)
     return p
+
+
+def dry_run(cfg, bundle):
+    """What create would refuse in `cfg` before the kernel is involved, as the
+    lines create prints ([] when nothing): `validate` runs the very build
+    create runs, with nothing spawned, cached or kept, plus a kernel probe of
+    filesystem options (a mount would fail with EINVAL on them)."""
+    from . import core
+    ffi, _lib = core.load()
+    try:
+        p = build(ffi, cfg, bundle, "validate", sync_fd=-1, parent_sync_fd=-1, fifo_fd=-1, probe_mounts=True)
+    except errors.OciError as e:
+        return list(e.lines)
+    p.close()
+    return []
 
 
 def _seccomp(p, linux):
@@ -470,6 +486,66 @@ def _parse_options(options, field):
     return flags, clear, prop, aset, aclr, ",".join(data), idmap
 
 
+def _data_options(options):
+    """(index, option) of each option _parse_options would pass to the filesystem as data."""
+    known = (MOUNT_FLAGS, PROPAGATION, RECURSIVE_ATTRS, RECURSIVE_ATIME, RECURSIVE_ATIME_CLEAR,
+             IGNORED_OPTIONS, ("idmap", "ridmap"))
+    return [(i, o) for i, o in enumerate(options or []) if not any(o in k for k in known)]
+
+
+def _check_bind_options(options, field):
+    """A bind mount has no filesystem to take data: an option ocirun does not
+    know would be dropped without a word (a typo'd `nosiud` leaves suid on)."""
+    bad = _data_options(options)
+    if bad:
+        raise _err("%s.options[%d]" % (field, bad[0][0]), "%r is not a mount option ocirun knows for a bind mount"
+                   % bad[0][1])
+
+
+def _probe_fs_options(fstype, options, field):
+    """Ask the kernel whether `fstype` takes each data option (fsopen + fsconfig:
+    nothing is mounted). Only a refusal counts; when the probe itself cannot
+    run (no privilege, an old kernel) the mount will tell. For `validate`.
+    430 and 431 are fsopen and fsconfig in the table every architecture
+    ocirun builds on shares (x86_64, aarch64, ...)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    syscall = libc.syscall
+    syscall.restype = ctypes.c_long
+    fd = syscall(ctypes.c_long(430), fstype.encode(), ctypes.c_uint(1))  # fsopen(type, FSOPEN_CLOEXEC)
+    if fd < 0:
+        if ctypes.get_errno() == 19:  # ENODEV
+            raise _err(field + ".type", "%r is not a filesystem this kernel knows" % fstype)
+        return
+    try:
+        for i, opt in _data_options(options):
+            if not opt:
+                continue
+            key, eq, value = opt.partition("=")
+            # FSCONFIG_SET_STRING (1) key=value, FSCONFIG_SET_FLAG (0) a bare word
+            r = syscall(ctypes.c_long(431), ctypes.c_int(fd), ctypes.c_uint(1 if eq else 0), key.encode(),
+                        value.encode() if eq else None, ctypes.c_int(0))
+            if r < 0:
+                err = ctypes.get_errno()
+                if err not in (22, 95):  # only EINVAL/EOPNOTSUPP say "this option is wrong"
+                    return
+                why = _fs_log(fd)
+                raise _err("%s.options[%d]" % (field, i), "%r: %s%s" % (
+                    opt, errors.strerror(err), (" (%s)" % why) if why else ""))
+    finally:
+        os.close(fd)
+
+
+def _fs_log(fd):
+    """The kernel's own reason, from the fs context's message log."""
+    try:
+        os.set_blocking(fd, False)
+        text = os.read(fd, 512).decode(errors="replace").strip()
+    except OSError:
+        return ""
+    return text[2:] if text[:2] in ("e ", "w ", "i ") else text
+
+
 def _mounts(p, cfg, bundle, cgroup_dirs=None):
     entries = []
     for i, m in enumerate(cfg.get("mounts") or []):
@@ -494,7 +570,12 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
         if is_bind:
             if not src:
                 raise _err(field + ".source", "a bind mount needs a source")
+            _check_bind_options(m.get("options"), field)
             src = os.path.normpath(os.path.join(bundle, src))
+            try:
+                os.stat(src)
+            except OSError as e:  # refused here, before clone, not as a failed mount in the child
+                raise _err(field + ".source", "`%s`: %s" % (m["source"], errors.strerror(e.errno))) from None
             e.update(source=src, fstype=None, data=None, flags=MS_BIND | (flags & MS_REC),
                      remount_flags=flags & ~(MS_BIND | MS_REC | MS_REMOUNT))
             try:
@@ -504,6 +585,8 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
         else:
             if idmap:
                 raise _err(field + ".options", "%s is only supported on bind mounts" % idmap)
+            if p.probe_mounts and mtype:
+                _probe_fs_options(mtype, m.get("options"), field)
             e.update(source=src, fstype=mtype or None, data=data or None, flags=flags, remount_flags=0,
                      dest_is_file=False)
         entries.append(e)
@@ -671,12 +754,12 @@ def _caps(p, caps):
             n = CAP_NUMBERS.get(name)
             if n is None or n > last:
                 if name not in warned:
-                    LOG.warning("process.capabilities.%s: unknown capability %s: ignored" % (field, name))
+                    log.LOG.warning("process.capabilities.%s: unknown capability %s: ignored" % (field, name))
                     warned.add(name)
                 continue
             if not (avail >> n) & 1:
                 if name not in warned:
-                    LOG.warning("process.capabilities.%s: %s is not available on this host: ignored" % (field, name))
+                    log.LOG.warning("process.capabilities.%s: %s is not available on this host: ignored" % (field, name))
                     warned.add(name)
                 continue
             mask |= 1 << n

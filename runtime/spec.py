@@ -54,15 +54,21 @@ def load_config(bundle, config=None):
     Returns the config as a dict; raises ConfigError listing every problem.
     """
     bundle = os.path.abspath(bundle or ".")
-    if not os.path.isdir(bundle):
-        raise errors.ConfigError(["bundle `%s`: not a directory" % bundle])
-    path = os.path.join(bundle, config or CONFIG_NAME)
-    label = os.path.basename(path)
-    cfg = read_json(path, label)
+    cfg, label = read_config(bundle, config)
     problems = validate(cfg, bundle)
     if problems:
         raise errors.ConfigError(["%s: %s" % (label, p) for p in problems])
     return cfg
+
+
+def read_config(bundle, config=None):
+    """(parsed config, its label for messages) of an absolute bundle; ConfigError when unreadable."""
+    if not os.path.isdir(bundle):
+        raise errors.ConfigError(["--bundle `%s`: %s" % (bundle, "no such directory" if not os.path.lexists(bundle)
+                                                          else "not a directory")])
+    path = os.path.join(bundle, config or CONFIG_NAME)
+    label = os.path.basename(path)
+    return read_json(path, label), label
 
 
 def validate(cfg, bundle):

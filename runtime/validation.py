@@ -1,8 +1,9 @@
 """What config.json must satisfy beyond its schema: the spec's MUSTs a schema cannot say.
 
 problems(cfg, bundle) returns every problem as 'path: message' (schema errors
-first, then these checks); warnings(cfg) the things the spec says to log and
-ignore (capabilities this kernel does not know).
+first, then these checks, run on whatever the schema let through);
+findings(cfg, bundle) the same as (path, message) pairs; warnings(cfg) the
+things the spec says to log and ignore (capabilities this kernel does not know).
 """
 
 import errno
@@ -44,19 +45,52 @@ def schemas():
 
 
 def problems(cfg, bundle):
-    errs = []
+    """Every problem as a 'path: message' line ([] when valid)."""
+    return [_line(p, m) for p, m in findings(cfg, bundle)]
+
+
+def findings(cfg, bundle):
+    """Every problem as (path, message), path formatted ('process.cwd', '' for the top).
+
+    Schema errors come first. The semantic checks then run on whatever the
+    schema let through, so one pass tells everything: a check that trips over
+    a part the schema refused is skipped (that part has its own error), and a
+    check's finding at or under a refused path is left out as a repeat.
+    """
+    out = []
+    bad = []  # paths the schema refused
+    note = not (isinstance(cfg, dict) and "windows" in cfg)
     for p, m in schemas().validate(cfg, "config-schema.json"):
-        line = _line(p, m)
-        if line not in errs:  # nested alternatives can report one fault twice
-            errs.append(line)
-    if errs or not isinstance(cfg, dict):
-        # Semantic checks assume the shapes the schema guarantees.
-        return errs
-    return _semantic(cfg, bundle)
+        if note:
+            m = m.replace(_WINDOWS_NOTE, "")
+        where = _schema.format_path(p)
+        if m.endswith(" is a required property") and m.startswith("'"):
+            where = _schema.format_path(list(p) + [m.split("'")[1]])
+        bad.append(where)
+        f = (_schema.format_path(p), m)
+        if f not in out:  # nested alternatives can report one fault twice
+            out.append(f)
+    if not isinstance(cfg, dict):
+        return out
+    for f in _semantic(cfg, bundle, strict_shapes=not bad):
+        if f not in out and not any(_overlaps(f[0], b) for b in bad):
+            out.append(f)
+    return out
+
+
+# Linux configs: the schema's AbsolutePath also admits Windows forms; naming them confuses.
+_WINDOWS_NOTE = " ('/...', or on Windows 'C:\\...' or '\\\\...')"
+
+
+def _overlaps(a, b):
+    """Is one of the JSON paths a, b the other or inside it?"""
+    def under(x, y):
+        return x == y or not y or x.startswith(y + ".") or x.startswith(y + "[")
+    return under(a, b) or under(b, a)
 
 
 def _line(path, msg):
-    p = _schema.format_path(path)
+    p = path if isinstance(path, str) else _schema.format_path(path)
     return "%s: %s" % (p, msg) if p else msg
 
 
@@ -119,15 +153,30 @@ def mapping_problems(obj, prefix="linux"):
     return out
 
 
-def _semantic(cfg, bundle):
-    out = []
-    add = lambda path, msg: out.append("%s: %s" % (path, msg))  # noqa: E731
+# A check that meets a shape the schema refused raises one of these.
+SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError)
 
+
+def _semantic(cfg, bundle, strict_shapes=True):
+    out = []
+    add = lambda path, msg: out.append((path, msg))  # noqa: E731
+    for check in (_check_version, _check_root, _check_cwd, _check_rlimits, _check_hooks, _check_mounts, _check_linux_part):
+        try:
+            check(cfg, bundle, add)
+        except SHAPE_ERRORS:
+            if strict_shapes:  # the schema passed: this is a bug, let it show
+                raise
+    return out
+
+
+def _check_version(cfg, bundle, add):
     v = cfg["ociVersion"]  # the schema made sure it is SemVer
     major = int(v.split(".", 1)[0])
     if major != 1:
         add("ociVersion", "%r: major version %d is not supported (want 1.x)" % (v, major))
 
+
+def _check_root(cfg, bundle, add):
     root = cfg.get("root")
     if root is not None:
         rp = root["path"]
@@ -137,12 +186,19 @@ def _semantic(cfg, bundle):
         elif not os.path.isdir(full):
             add("root.path", "%r is not a directory" % rp)
 
+
+def _check_cwd(cfg, bundle, add):
     proc = cfg.get("process")
     if proc is not None:
-        out.extend(user_problems(proc.get("user")))
+        _add_lines(add, user_problems(proc.get("user")))
         cwd = proc.get("cwd", "")
         if not cwd.startswith("/"):
             add("process.cwd", "%r is not an absolute path" % cwd)
+
+
+def _check_rlimits(cfg, bundle, add):
+    proc = cfg.get("process")
+    if proc is not None:
         seen = set()
         for i, rl in enumerate(proc.get("rlimits", ())):
             t = rl["type"]
@@ -151,32 +207,41 @@ def _semantic(cfg, bundle):
             if t in seen:
                 add("process.rlimits[%d].type" % i, "%r is given more than once" % t)
             seen.add(t)
-            if rl["soft"] > rl["hard"]:
+            if isinstance(rl.get("soft"), int) and isinstance(rl.get("hard"), int) and rl["soft"] > rl["hard"]:
                 add("process.rlimits[%d]" % i, "soft limit %d is above the hard limit %d" % (rl["soft"], rl["hard"]))
 
+
+def _check_hooks(cfg, bundle, add):
     for kind, hooks in (cfg.get("hooks") or {}).items():
         for i, h in enumerate(hooks):
             if not h["path"].startswith("/"):
                 add("hooks.%s[%d].path" % (kind, i), "%r is not an absolute path" % h["path"])
 
+
+def _check_mounts(cfg, bundle, add):
     for i, m in enumerate(cfg.get("mounts", ())):
         if m.get("type") == "bind" and "source" not in m:
             add("mounts[%d].source" % i, "a bind mount needs a source")
         why = _proc_mount_problem(m, bundle)
         if why:
             add("mounts[%d].destination" % i, why)
-        out.extend(mapping_problems(m, "mounts[%d]" % i))
+        _add_lines(add, mapping_problems(m, "mounts[%d]" % i))
 
+
+def _check_linux_part(cfg, bundle, add):
     linux = cfg.get("linux")
     if linux is not None:
         _check_linux(cfg, linux, add)
-    return out
+
+
+def _add_lines(add, lines):
+    for line in lines:
+        path, _, msg = line.partition(": ")
+        add(path, msg)
 
 
 def _check_linux(cfg, linux, add):
-    for line in mapping_problems(linux):
-        path, _, msg = line.partition(": ")
-        add(path, msg)
+    _add_lines(add, mapping_problems(linux))
     nss = linux.get("namespaces", [])
     types = {}
     for i, ns in enumerate(nss):

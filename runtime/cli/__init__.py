@@ -186,10 +186,11 @@ def global_help():
 
 
 def command_help(cmd):
-    lines = ["NAME:", "   ocirun %s - %s" % (cmd.name, cmd.summary), "", "USAGE:",
-             "   ocirun %s [command options] %s" % (cmd.name, cmd.usage)]
+    # runc's layout: "[command options]" only for a command that has some
+    usage = " ".join(w for w in ("ocirun", cmd.name, "[command options]" if cmd.flags else "", cmd.usage) if w)
+    lines = ["NAME:", "   ocirun %s - %s" % (cmd.name, cmd.summary), "", "USAGE:", "   " + usage]
     if cmd.description:
-        lines += ["", "DESCRIPTION:", "   " + cmd.description.strip().replace("\n", "\n   ")]
+        lines += ["", "DESCRIPTION:"] + [("   " + l).rstrip() for l in cmd.description.strip().split("\n")]
     if cmd.flags:
         lines += ["", "OPTIONS:"] + _flag_lines(cmd.flags)
     return "\n".join(lines) + "\n"

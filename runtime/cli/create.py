@@ -17,8 +17,26 @@ COMMAND = Command("create", "create a container", flags=CREATE_FLAGS,
                               "container's process waits until `ocirun start` runs it.")
 
 
+def check_pid_file(path):
+    """Refuse a --pid-file that cannot be written before anything is made."""
+    if path is None:
+        return
+    import os
+    import stat
+    from .. import errors
+    try:
+        if stat.S_ISDIR(os.lstat(path).st_mode):  # a symlink is replaced by the rename, not followed
+            raise errors.pid_file_error(path, 21)  # EISDIR
+    except OSError:
+        pass
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise errors.pid_file_error(path, 20 if os.path.exists(parent) else 2)  # ENOTDIR, ENOENT
+
+
 def main(ctx, opts, args):
     from .. import lifecycle
+    check_pid_file(opts.pid_file)
     c, _pid, _master = lifecycle.create(
         ctx, args[0], opts.bundle, opts.config, pid_file=opts.pid_file, console_socket=opts.console_socket,
         no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring, preserve_fds=opts.preserve_fds or 0)

@@ -29,9 +29,32 @@ _FLAGS = [
     Flag("pids-limit", "str", "", "most processes the container may hold (-1: none)", "N"),
 ]
 
-COMMAND = Command("update", "update container resource constraints", flags=_FLAGS,
-                  description="The update command changes the resources of a running container;\n"
-                              "unset flags leave their limits as they are.")
+_DESCRIPTION = """The update command changes the resources of a running container;
+unset flags leave their limits as they are.
+
+--resources (-r) FILE, or - for stdin, holds one JSON object shaped like
+config.json's linux.resources. Give only what changes, for example:
+
+  {
+    "memory":  {"limit": 536870912, "reservation": 268435456, "swap": 1073741824,
+                "kernelTCP": 0, "swappiness": 60, "disableOOMKiller": false},
+    "cpu":     {"shares": 1024, "quota": 50000, "period": 100000,
+                "realtimeRuntime": 0, "realtimePeriod": 0, "cpus": "0-1", "mems": "0"},
+    "blockIO": {"weight": 500,
+                "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}]},
+    "pids":    {"limit": 100},
+    "hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
+    "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 1}]},
+    "rdma":    {"mlx5_0": {"hcaHandles": 3, "hcaObjects": 10}},
+    "unified": {"memory.high": "max"}
+  }
+
+Sizes are bytes, times microseconds; -1 means no limit for memory.limit,
+memory.swap, cpu.quota and pids.limit. "devices" is accepted and ignored
+(device rules are fixed at create). The flags below are laid over the file,
+and the result is merged into the limits already in force."""
+
+COMMAND = Command("update", "update container resource constraints", flags=_FLAGS, description=_DESCRIPTION)
 
 INT64 = (1 << 63) - 1
 UINT64 = (1 << 64) - 1

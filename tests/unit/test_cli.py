@@ -159,7 +159,7 @@ def test_spec_writes_a_valid_config(tmp_path, subtests):
             types = [n["type"] for n in cfg["linux"]["namespaces"]]
             assert ("user" in types) == rootless and ("network" in types) != rootless
             v = ocirun("validate", "--bundle", d)
-            assert (v.returncode, v.stdout, v.stderr) == (0, "", "")
+            assert (v.returncode, v.stdout, v.stderr) == (0, "%s: valid (runtime-spec 1.3.0)\n" % (d / "config.json"), "")
             again = ocirun("spec", "--bundle", d)
             assert again.returncode == 1 and "exists" in again.stderr
 
@@ -203,3 +203,96 @@ def test_features_document_is_valid_and_truthful():
     assert linux["cgroup"]["v1"] is True and linux["cgroup"]["v2"] is True and linux["cgroup"]["systemd"] is False
     for opt in ("bind", "rbind", "ro", "nosuid", "rprivate", "idmap"):
         assert opt in doc["mountOptions"], opt
+
+
+def test_help_of_commands_without_options():
+    # runc's layout: no "[command options]" when a command has none to list
+    for cmd in ("start", "state"):
+        r = ocirun(cmd, "--help")
+        assert r.returncode == 0
+        assert "[command options]" not in r.stdout and "OPTIONS:" not in r.stdout
+        assert "USAGE:\n   ocirun %s <container-id>\n" % cmd in r.stdout
+    r = ocirun("kill", "--help")
+    assert "USAGE:\n   ocirun kill [command options] <container-id> [signal]\n" in r.stdout and "OPTIONS:" in r.stdout
+
+
+def test_update_help_shows_the_resources_json():
+    r = ocirun("update", "--help")
+    assert r.returncode == 0
+    text = r.stdout
+    for field in ('"memory"', '"limit"', '"reservation"', '"swap"', '"cpu"', '"shares"', '"quota"', '"period"',
+                  '"realtimeRuntime"', '"realtimePeriod"', '"cpus"', '"mems"', '"blockIO"', '"weight"', '"pids"',
+                  '"hugepageLimits"', '"unified"'):
+        assert field in text, field
+    block = text[text.index("{"):text.rindex("}") + 1]
+    block = "\n".join(l.strip() for l in block.splitlines())
+    assert isinstance(json.loads(block), dict)  # the example is itself valid JSON
+    assert not any(l != l.rstrip() for l in text.splitlines())
+
+
+def test_h_is_help():
+    assert ocirun("h").stdout == ocirun("help").stdout == ocirun("--help").stdout
+    r = ocirun("h", "state")
+    assert r.returncode == 0 and r.stdout == ocirun("state", "--help").stdout
+
+
+def test_debug_off_costs_no_formatting():
+    # --debug off: debug() returns before touching its arguments
+    from runtime import log
+
+    class Boom:
+        def __str__(self):
+            raise AssertionError("formatted although --debug is off")
+        __repr__ = __str__
+
+    log.Logger().debug("x %s", Boom())
+    lg = log.Logger(debug=True)
+    import io
+    import sys
+    saved, sys.stderr = sys.stderr, io.StringIO()
+    try:
+        lg.debug("step %s of %d", "a", 2)
+        out = sys.stderr.getvalue()
+    finally:
+        sys.stderr = saved
+    assert out.startswith('time="') and out.endswith(' level=debug msg="step a of 2"\n')
+
+
+def test_modules_read_the_logger_at_call_time():
+    # `from .log import LOG` would keep the logger of import time, not --debug's
+    import runtime
+    pkg = os.path.dirname(runtime.__file__)
+    offenders = []
+    for dirpath, _, files in os.walk(pkg):
+        for f in files:
+            if f.endswith(".py"):
+                path = os.path.join(dirpath, f)
+                if "import LOG" in open(path).read() and f in ("lifecycle.py", "plan.py", "hooks.py"):
+                    offenders.append(path)
+    assert offenders == []
+
+
+def test_debug_state_line(tmp_path):
+    r = ocirun("--debug", "state", "nope", root=tmp_path)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert lines[-1] == "container does not exist"
+    assert lines[0].startswith('time="') and "level=debug msg=\"command state ['nope']\"" in lines[0]
+    log = tmp_path / "dbg.log"
+    r = ocirun("--debug", "--log", log, "state", "nope", root=tmp_path)
+    assert r.stderr == "container does not exist\n"
+    assert "level=debug" in log.read_text() and "level=error" in log.read_text()
+
+
+def test_hot_commands_import_nothing_new(tmp_path):
+    # kill/start/delete stay as light as state with --debug on
+    heavy = ("json", "re", "argparse", "jsonschema", "cffi", "_cffi_backend", "enum", "subprocess", "ctypes",
+             "runtime.plan", "runtime.validation", "runtime.spec")
+    py = os.path.realpath(open(OCIRUN).readline()[2:].split()[0])
+    site_lines = [l for l in open(OCIRUN) if l.startswith("sys.path")]
+    for argv in (["kill", "x", "0"], ["start", "x"], ["delete", "x"], ["--debug", "state", "x"]):
+        script = ("import sys; sys.argv=['ocirun','--root',%r]+%r; from runtime.__main__ import main; main(); "
+                  "print(','.join(m for m in %r if m in sys.modules))" % (str(tmp_path), argv, heavy))
+        r = subprocess.run([py, "-I", "-S", "-c", "import sys\n" + site_lines[0] + script], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "", argv

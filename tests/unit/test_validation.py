@@ -208,7 +208,7 @@ def test_validate_command(bundle, subtests):
             (bundle / "config.json").write_bytes(data)
             r = ocirun("validate", "--bundle", bundle)
             assert r.returncode == rc, r.stderr
-            assert r.stdout == ""
+            assert r.stdout == ("%s: valid (runtime-spec 1.3.0)\n" % (bundle / "config.json") if rc == 0 else "")
             assert "Traceback" not in r.stderr
             lines = r.stderr.splitlines()
             assert len(lines) == len(want) or (name == "deep nesting" and len(lines) == 1), lines
@@ -218,13 +218,13 @@ def test_validate_command(bundle, subtests):
 
 def test_validate_missing_bundle_and_config(tmp_path):
     r = ocirun("validate", "--bundle", tmp_path / "nope")
-    assert r.returncode == 1 and "not a directory" in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode == 1 and r.stderr == "--bundle `%s`: no such directory\n" % (tmp_path / "nope")
     r = ocirun("validate", "--bundle", tmp_path)
     assert r.returncode == 1 and "config.json: no such file" in r.stderr
     (tmp_path / "rootfs").mkdir()
     (tmp_path / "other.json").write_text(json.dumps(default_config()))
     r = ocirun("validate", "--bundle", tmp_path, "--config", "other.json")
-    assert (r.returncode, r.stderr) == (0, "")
+    assert (r.returncode, r.stderr, r.stdout) == (0, "", "%s: valid (runtime-spec 1.3.0)\n" % (tmp_path / "other.json"))
 
 
 def test_reference_validator_agrees_on_the_cli(bundle):
@@ -283,3 +283,109 @@ def test_mounts_over_proc(bundle, subtests):
                 assert lines == [], lines
             else:
                 assert len(lines) == 1 and lines[0].startswith(want) and "/proc" in lines[0], lines
+
+
+def test_validate_tells_everything_at_once(bundle):
+    # a schema error and a semantic one: both in the first run, not one per fix
+    cfg = _mutated(lambda c: (c["process"].update(cwd=5), c["root"].update(path="nope"),
+                              c["process"]["rlimits"].append({"type": "RLIMIT_FOO", "soft": 1, "hard": 1}),
+                              c["linux"].update(sysctl={"vm.swappiness": "1"})))
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    r = ocirun("validate", "--bundle", bundle)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr.splitlines() == [
+        "config.json: process.cwd: 5 is not of type 'string'",
+        "config.json: root.path: 'nope' does not exist",
+        "config.json: process.rlimits[1].type: 'RLIMIT_FOO' is not a resource limit this kernel knows",
+        'config.json: linux.sysctl["vm.swappiness"]: is not namespaced: setting it would change the host',
+    ]
+
+
+# Shapes the schema refuses, each where a semantic check looks: one line each, never a traceback.
+MALFORMED = [
+    ("rlimit not an object", lambda c: c["process"]["rlimits"].append("RLIMIT_CORE")),
+    ("rlimit soft a string", lambda c: c["process"]["rlimits"][0].update(soft="x")),
+    ("rlimit type missing", lambda c: c["process"]["rlimits"][0].pop("type")),
+    ("namespaces an object", lambda c: c["linux"].update(namespaces={"type": "pid"})),
+    ("namespace an int", lambda c: c["linux"]["namespaces"].append(3)),
+    ("namespace path an int", lambda c: c["linux"]["namespaces"][0].update(path=3)),
+    ("hooks a list", lambda c: c.update(hooks=[1])),
+    ("hook path missing", lambda c: c.update(hooks={"prestart": [{}]})),
+    ("hook list an object", lambda c: c.update(hooks={"prestart": {"path": "/x"}})),
+    ("mounts an object", lambda c: c.update(mounts={})),
+    ("mount an int", lambda c: c["mounts"].append(1)),
+    ("root a string", lambda c: c.update(root="rootfs")),
+    ("root path an int", lambda c: c["root"].update(path=1)),
+    ("ociVersion an int", lambda c: c.update(ociVersion=1)),
+    ("process a list", lambda c: c.update(process=[])),
+    ("linux a string", lambda c: c.update(linux="x")),
+    ("sysctl a list", lambda c: c["linux"].update(sysctl=["a"])),
+    ("devices an object", lambda c: c["linux"].update(devices={})),
+    ("device type missing", lambda c: c["linux"].update(devices=[{"path": "/dev/x"}])),
+    ("masked path an int", lambda c: c["linux"]["maskedPaths"].append(1)),
+    ("uidMappings a string", lambda c: (c["linux"]["namespaces"].append({"type": "user"}), c["linux"].update(uidMappings="x"))),
+    ("capabilities a list", lambda c: c["process"].update(capabilities=["CAP_KILL"])),
+    ("bounding a string", lambda c: c["process"]["capabilities"].update(bounding="CAP_KILL")),
+    ("timeOffsets a list", lambda c: c["linux"].update(timeOffsets=[1])),
+]
+
+
+@pytest.mark.parametrize("name,fn", MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_semantic_checks_never_trip_on_what_the_schema_refused(bundle, name, fn):
+    lines = spec.validate(_mutated(fn), str(bundle))
+    assert lines and all("\n" not in l for l in lines)
+    (bundle / "config.json").write_text(json.dumps(_mutated(fn)))
+    for extra in ([], ["--json"]):
+        r = ocirun("validate", "--bundle", bundle, *extra)
+        assert r.returncode == 1, r.stderr
+        assert "internal error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_relative_cwd_says_nothing_of_windows(bundle):
+    (bundle / "config.json").write_text(json.dumps(_mutated(lambda c: c["process"].update(cwd="rel"))))
+    r = ocirun("validate", "--bundle", bundle)
+    assert (r.returncode, r.stderr) == (1, "config.json: process.cwd: 'rel' is not an absolute path\n")
+    assert spec.validate(_mutated(lambda c: c["process"].update(cwd="rel")), str(bundle)) == [
+        "process.cwd: 'rel' is not an absolute path"]
+
+
+def test_validate_confirms_with_the_path_given(bundle):
+    (bundle / "config.json").write_text(json.dumps(default_config()))
+    r = ocirun("validate", cwd=bundle)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "config.json: valid (runtime-spec 1.3.0)\n", "")
+    r = ocirun("validate", "-b", ".", cwd=bundle)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "./config.json: valid (runtime-spec 1.3.0)\n", "")
+
+
+def test_validate_json(bundle):
+    cfg = _mutated(lambda c: (c["process"].update(cwd="rel"), c["process"]["capabilities"]["bounding"].append("CAP_NOT_REAL")))
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    r = ocirun("validate", "--json", "--bundle", bundle)
+    assert (r.returncode, r.stderr) == (1, "")
+    doc = json.loads(r.stdout)
+    assert doc["valid"] is False and doc["file"] == str(bundle / "config.json") and doc["specVersion"] == "1.3.0"
+    assert doc["problems"] == [
+        {"path": "process.cwd", "level": "error", "message": "'rel' is not an absolute path"},
+        {"path": "process.capabilities.bounding[3]", "level": "warning",
+         "message": "'CAP_NOT_REAL' is not known to this kernel; ignored"}]
+    (bundle / "config.json").write_text(json.dumps(default_config()))
+    r = ocirun("validate", "--json", "--bundle", bundle)
+    assert r.returncode == 0 and json.loads(r.stdout)["valid"] is True and json.loads(r.stdout)["problems"] == []
+    (bundle / "config.json").write_text("{")
+    r = ocirun("validate", "--json", "--bundle", bundle)
+    doc = json.loads(r.stdout)
+    assert r.returncode == 1 and doc["valid"] is False
+    assert doc["problems"][0]["path"] == "" and doc["problems"][0]["message"].startswith("invalid JSON")
+
+
+def test_warnings_pass_unless_strict(bundle):
+    (bundle / "config.json").write_text(json.dumps(_mutated(
+        lambda c: c["process"]["capabilities"]["bounding"].append("CAP_NOT_REAL"))))
+    r = ocirun("validate", "--bundle", bundle)
+    assert r.returncode == 0
+    assert r.stderr == "warning: process.capabilities.bounding[3]: 'CAP_NOT_REAL' is not known to this kernel; ignored\n"
+    r = ocirun("validate", "--strict", "--bundle", bundle)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == "config.json: process.capabilities.bounding[3]: 'CAP_NOT_REAL' is not known to this kernel; ignored\n"
+    r = ocirun("validate", "--strict", "--json", "--bundle", bundle)
+    assert r.returncode == 1 and json.loads(r.stdout)["problems"][0]["level"] == "error"
