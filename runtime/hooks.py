@@ -54,7 +54,10 @@ def run_hook(h, which, state):
         _kill_group(proc)
         raise errors.OciError("%s hook `%s`: pidfd_open: %s" % (which, path, errors.strerror(e.errno))) from None
     try:
-        in_time = _feed(proc.stdin.fileno(), state, pidfd, deadline) and _wait_exit(pidfd, deadline)
+        in_time = _feed(proc.stdin.fileno(), state, pidfd, deadline)
+        if in_time:
+            _close_quietly(proc.stdin)  # EOF: a hook may read stdin to its end before it acts
+            in_time = _wait_exit(pidfd, deadline)
     except BaseException:
         _kill_group(proc)
         raise
@@ -63,12 +66,19 @@ def run_hook(h, which, state):
     if not in_time:
         _kill_group(proc)
         raise errors.OciError("%s hook `%s` timed out after %d s" % (which, path, timeout))
-    proc.stdin.close()
+    _close_quietly(proc.stdin)
     rc = proc.wait()
     if rc != 0:
         if rc < 0:
             raise errors.OciError("%s hook `%s` killed by signal %d" % (which, path, -rc))
         raise errors.OciError("%s hook `%s` exited with status %d" % (which, path, rc))
+
+
+def _close_quietly(f):
+    try:
+        f.close()
+    except BrokenPipeError:  # a hook need not read its stdin
+        pass
 
 
 def _kill_group(proc):
@@ -77,7 +87,7 @@ def _kill_group(proc):
         os.killpg(proc.pid, _SIGKILL)
     except ProcessLookupError:
         pass
-    proc.stdin.close()
+    _close_quietly(proc.stdin)
     proc.wait()
 
 
