@@ -41,7 +41,7 @@ FEATURES = {
 def parse_signal(text):
     """`KILL`, `SIGKILL`, `9`, `RTMIN+3` -> 9 ...; OciError otherwise."""
     t = text.strip()
-    if t.isdigit():
+    if t.isdigit() and t.isascii():  # str.isdigit() is true of `²` too
         n = int(t)
         if 0 < n <= 64:
             return n
@@ -53,7 +53,7 @@ def parse_signal(text):
         return SIGNALS[u]
     if u.startswith("RTMIN") or u.startswith("RTMAX"):
         base, _, off = u[5:].partition("+") if u.startswith("RTMIN") else u[5:].partition("-")
-        if not base and (not off or off.isdigit()):
+        if not base and (not off or (off.isdigit() and off.isascii())):
             n = 34 + int(off or 0) if u.startswith("RTMIN") else 64 - int(off or 0)
             if 34 <= n <= 64:
                 return n

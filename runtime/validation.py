@@ -52,7 +52,42 @@ def problems(cfg, bundle):
     if errs or not isinstance(cfg, dict):
         # Semantic checks assume the shapes the schema guarantees.
         return errs
+    errs = _c_strings(cfg)
+    if errs:
+        return errs
     return _semantic(cfg, bundle)
+
+
+def _c_strings(cfg):
+    """Every string becomes a C string, a path or a file's content: a NUL byte
+    or a lone surrogate (not encodable as UTF-8) is refused, naming the field."""
+    out = []
+    todo = [((), cfg)]
+    while todo:
+        path, v = todo.pop()
+        if isinstance(v, dict):
+            for k, x in v.items():
+                why = _bad_string(k)
+                if why:
+                    out.append(_line(list(path) + [k], "key " + why))
+                todo.append((path + (k,), x))
+        elif isinstance(v, list):
+            todo.extend((path + (i,), x) for i, x in enumerate(v))
+        elif isinstance(v, str):
+            why = _bad_string(v)
+            if why:
+                out.append(_line(list(path), why))
+    return sorted(out)
+
+
+def _bad_string(s):
+    if "\0" in s:
+        return "contains a NUL byte"
+    try:
+        s.encode()
+    except UnicodeEncodeError:
+        return "is not valid UTF-8 (a lone surrogate)"
+    return None
 
 
 def _line(path, msg):
@@ -83,6 +118,10 @@ def _semantic(cfg, bundle):
         cwd = proc.get("cwd", "")
         if not cwd.startswith("/"):
             add("process.cwd", "%r is not an absolute path" % cwd)
+        size = proc.get("consoleSize") or {}
+        for dim in ("height", "width"):
+            if size.get(dim, 0) > 0xFFFF:  # struct winsize holds unsigned shorts
+                add("process.consoleSize.%s" % dim, "%d is above the largest terminal size 65535" % size[dim])
         seen = set()
         for i, rl in enumerate(proc.get("rlimits", ())):
             t = rl["type"]
