@@ -44,10 +44,11 @@ def schemas():
 
 
 def problems(cfg, bundle):
-    errs = []
+    errs, seen = [], set()
     for p, m in schemas().validate(cfg, "config-schema.json"):
         line = _line(p, m)
-        if line not in errs:  # nested alternatives can report one fault twice
+        if line not in seen:  # nested alternatives can report one fault twice
+            seen.add(line)
             errs.append(line)
     if errs or not isinstance(cfg, dict):
         # Semantic checks assume the shapes the schema guarantees.
