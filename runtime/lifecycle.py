@@ -300,10 +300,19 @@ def _kill_and_reap(pid):
     _reap(pid)
 
 
+def _listen_fds():
+    from .plan import listen_fds
+    return listen_fds()
+
+
 def _fill_preserved_range(floor):
     """fds 3..floor-1 go to the container as they are: any hole there must be
     plugged (with /dev/null) before ocirun opens anything, or its own state
     dir or socket would land in the hole and leak into the container."""
+    limit = os.sysconf("SC_OPEN_MAX")  # RLIMIT_NOFILE: no fd at or above it can exist
+    if floor < 3 or floor > limit:
+        raise errors.UsageError("invalid --preserve-fds %d: fds 3 to %d (with LISTEN_FDS) must stay below the "
+                                 "open files limit %d" % (floor - 3 - _listen_fds(), floor - 1, limit))
     for fd in range(3, floor):
         try:
             os.fstat(fd)
