@@ -61,7 +61,7 @@ json_values = st.recursive(scalars, lambda inner: st.one_of(
 
 
 def _paths(v):
-    """Every path in a JSON tree (the root included), at most 2000."""
+    """Paths in a JSON tree (the root included), at most 2000."""
     out, todo = [], [((), v)]
     while todo and len(out) < 2000:
         path, v = todo.pop()
@@ -69,7 +69,7 @@ def _paths(v):
         if isinstance(v, dict):
             todo.extend((path + (k,), x) for k, x in v.items())
         elif isinstance(v, list):
-            todo.extend((path + (i,), x) for i, x in enumerate(v[:50]))
+            todo.extend((path + (i,), x) for i, x in enumerate(v[:3]))  # long lists: their first items
     return sorted(out, key=repr)
 
 
@@ -106,7 +106,15 @@ def mutated_config(draw):
         path = draw(st.sampled_from(paths))
         parent, key = _get(cfg, path[:-1]), path[-1]
         old = parent[key]
-        op = draw(st.sampled_from(["drop", "replace", "retype", "number", "string", "nest", "long", "key"]))
+        if isinstance(old, bool) or old is None:
+            ops = ["drop", "replace", "retype", "key"]
+        elif isinstance(old, (int, float)):
+            ops = ["number", "number", "number", "drop", "retype", "key"]
+        elif isinstance(old, str):
+            ops = ["string", "string", "string", "drop", "retype", "key"]
+        else:
+            ops = ["drop", "replace", "retype", "nest", "long", "key"]
+        op = draw(st.sampled_from(ops))
         if op == "drop":
             del parent[key]
         elif op == "replace":
@@ -244,7 +252,7 @@ PINNED = [
 ]
 
 
-@fuzz_settings(300)
+@fuzz_settings(1000)  # unpinned, 1000 derandomized examples found the NUL and surrogate faults
 @given(cfg=mutated_config())
 @example(cfg=PINNED[0])
 @example(cfg=PINNED[1])
