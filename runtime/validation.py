@@ -215,7 +215,7 @@ def _namespace_mismatch(path, ns_type):
     """Why `path` is not a namespace of `ns_type`, or None when it is."""
     import fcntl
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a fifo must not hang
     except OSError as e:
         return "cannot open %r: %s" % (path, os.strerror(e.errno))
     try:

@@ -74,3 +74,15 @@ def test_preserve_fds_beyond_open_files_limit(run_ocirun, bundle, root, cid):
     r = run_ocirun("create", "--preserve-fds", "99999999999", "--bundle", bundle.path, cid)
     _one_line(r, "--preserve-fds", "99999999999")
     _nothing_left(root, cid)
+
+
+def test_namespace_path_is_a_fifo(run_ocirun, bundle, root, cid, tmp_path):
+    """A fifo named as a namespace blocked open() with no writer: create hung."""
+    fifo = str(tmp_path / "ns-fifo")
+    os.mkfifo(fifo)
+    nss = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "network"]
+    bundle.config["linux"]["namespaces"] = nss + [{"type": "network", "path": fifo}]
+    bundle.write()
+    r = run_ocirun("create", "--bundle", bundle.path, cid, timeout=120)
+    _one_line(r, "linux.namespaces[", "not a namespace")
+    _nothing_left(root, cid)
