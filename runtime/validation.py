@@ -119,6 +119,9 @@ def _semantic(cfg, bundle):
         cwd = proc.get("cwd", "")
         if not cwd.startswith("/"):
             add("process.cwd", "%r is not an absolute path" % cwd)
+        umask = (proc.get("user") or {}).get("umask")
+        if umask is not None and umask > 0o777:  # umask(2) keeps the permission bits only
+            add("process.user.umask", "%d (%#o) is not a permission mask (0 to 0777)" % (umask, umask))
         size = proc.get("consoleSize") or {}
         for dim in ("height", "width"):
             if size.get(dim, 0) > 0xFFFF:  # struct winsize holds unsigned shorts

@@ -249,6 +249,7 @@ PINNED = [
     _seed_with("containerd-cri", lambda c: c["linux"]["resources"]["unified"].update({"memory.h\x00igh": "1"})),
     _seed_with("docker", lambda c: c["linux"].update(cgroupsPath="/docker/a\x00b")),
     _seed_with("docker", lambda c: c["process"].update(args=["sh", "\ud800"])),
+    _seed_with("cri-o", lambda c: c["process"]["user"].update(umask=2 ** 31)),
 ]
 
 
@@ -258,6 +259,7 @@ PINNED = [
 @example(cfg=PINNED[1])
 @example(cfg=PINNED[2])
 @example(cfg=PINNED[3])
+@example(cfg=PINNED[4])
 def test_mutated_configs(work, cfg):
     try:
         raw = _dumps(cfg)

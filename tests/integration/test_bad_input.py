@@ -86,3 +86,11 @@ def test_namespace_path_is_a_fifo(run_ocirun, bundle, root, cid, tmp_path):
     r = run_ocirun("create", "--bundle", bundle.path, cid, timeout=120)
     _one_line(r, "linux.namespaces[", "not a namespace")
     _nothing_left(root, cid)
+
+
+def test_umask_beyond_int32(run_ocirun, bundle, root, cid):
+    bundle.process["user"]["umask"] = 4294967295  # a valid uint32 for the schema
+    bundle.write()
+    r = run_ocirun("create", "--bundle", bundle.path, cid)
+    _one_line(r, "process.user.umask", "4294967295")
+    _nothing_left(root, cid)
