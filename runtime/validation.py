@@ -17,6 +17,8 @@ _IPC_SYSCTLS = frozenset(("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "ke
                           "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"))
 _UTS_SYSCTLS = frozenset(("kernel.domainname", "kernel.hostname"))
 
+HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+
 RLIMITS = frozenset("RLIMIT_" + n for n in (
     "AS", "CORE", "CPU", "DATA", "FSIZE", "LOCKS", "MEMLOCK", "MSGQUEUE", "NICE",
     "NOFILE", "NPROC", "RSS", "RTPRIO", "RTTIME", "SIGPENDING", "STACK"))
@@ -137,8 +139,9 @@ def _semantic(cfg, bundle):
             if rl["soft"] > rl["hard"]:
                 add("process.rlimits[%d]" % i, "soft limit %d is above the hard limit %d" % (rl["soft"], rl["hard"]))
 
-    for kind, hooks in (cfg.get("hooks") or {}).items():
-        for i, h in enumerate(hooks):
+    hooks = cfg.get("hooks") or {}
+    for kind in HOOK_KINDS:  # other keys are not hooks (the schema lets them be anything)
+        for i, h in enumerate(hooks.get(kind) or ()):
             if not h["path"].startswith("/"):
                 add("hooks.%s[%d].path" % (kind, i), "%r is not an absolute path" % h["path"])
 
@@ -208,6 +211,9 @@ def _check_linux(cfg, linux, add):
             add("linux.devices[%d].path" % i, "%r is not an absolute path" % d["path"])
         if d["type"] in ("c", "b", "u") and ("major" not in d or "minor" not in d):
             add("linux.devices[%d]" % i, "a %r device needs major and minor numbers" % d["type"])
+        for key in ("major", "minor"):
+            if not 0 <= d.get(key, 0) <= 0xFFFFFFFF:  # the schema's int64; mknod takes 32 bits each
+                add("linux.devices[%d].%s" % (i, key), "%d is not a device number (0 to 4294967295)" % d[key])
     for key in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(key, ())):
             if not p.startswith("/"):

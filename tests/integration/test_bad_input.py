@@ -94,3 +94,20 @@ def test_umask_beyond_int32(run_ocirun, bundle, root, cid):
     r = run_ocirun("create", "--bundle", bundle.path, cid)
     _one_line(r, "process.user.umask", "4294967295")
     _nothing_left(root, cid)
+
+
+def test_hooks_key_that_is_no_hook_kind(run_ocirun, bundle, root, cid):
+    """The schema lets hooks carry other keys: validation iterated them as hook lists."""
+    bundle.config["hooks"] = {"x-engine": None}
+    bundle.set_args("true").write()
+    r = run_ocirun("run", "--bundle", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_device_number_beyond_32_bits(run_ocirun, bundle, root, cid):
+    bundle.config["linux"]["devices"] = [{"path": "/dev/xx", "type": "c", "major": 1, "minor": 2 ** 63 - 1}]
+    bundle.write()
+    r = run_ocirun("create", "--bundle", bundle.path, cid)
+    _one_line(r, "linux.devices[0].minor", str(2 ** 63 - 1))
+    _nothing_left(root, cid)
