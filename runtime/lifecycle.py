@@ -41,7 +41,7 @@ FEATURES = {
 def parse_signal(text):
     """`KILL`, `SIGKILL`, `9`, `RTMIN+3` -> 9 ...; OciError otherwise."""
     t = text.strip()
-    if t.isdigit():
+    if t.isdigit() and t.isascii():  # str.isdigit() is true of `²` too
         n = int(t)
         if 0 <= n <= 64:  # 0: no signal, the existence check of kill(2)
             return n
@@ -53,7 +53,7 @@ def parse_signal(text):
         return SIGNALS[u]
     if u.startswith("RTMIN") or u.startswith("RTMAX"):
         base, _, off = u[5:].partition("+") if u.startswith("RTMIN") else u[5:].partition("-")
-        if not base and (not off or off.isdigit()):
+        if not base and (not off or (off.isdigit() and off.isascii())):
             n = 34 + int(off or 0) if u.startswith("RTMIN") else 64 - int(off or 0)
             if 34 <= n <= 64:
                 return n
@@ -314,10 +314,19 @@ def _kill_and_reap(pid):
     _reap(pid)
 
 
+def _listen_fds():
+    from .plan import listen_fds
+    return listen_fds()
+
+
 def _fill_preserved_range(floor):
     """fds 3..floor-1 go to the container as they are: any hole there must be
     plugged (with /dev/null) before ocirun opens anything, or its own state
     dir or socket would land in the hole and leak into the container."""
+    limit = os.sysconf("SC_OPEN_MAX")  # RLIMIT_NOFILE: no fd at or above it can exist
+    if floor < 3 or floor > limit:
+        raise errors.UsageError("invalid --preserve-fds %d: fds 3 to %d (with LISTEN_FDS) must stay below the "
+                                 "open files limit %d" % (floor - 3 - _listen_fds(), floor - 1, limit))
     for fd in range(3, floor):
         try:
             os.fstat(fd)

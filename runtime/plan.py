@@ -370,7 +370,7 @@ def _namespaces(p, linux, floor):
         path = ns.get("path")
         if path:
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a fifo must not hang
             except OSError as e:
                 raise _err(field + ".path", "open `%s`: %s" % (path, errors.strerror(e.errno))) from None
             fd = _high_fd(fd, floor)

@@ -18,6 +18,8 @@ _IPC_SYSCTLS = frozenset(("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "ke
                           "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"))
 _UTS_SYSCTLS = frozenset(("kernel.domainname", "kernel.hostname"))
 
+HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+
 RLIMITS = frozenset("RLIMIT_" + n for n in (
     "AS", "CORE", "CPU", "DATA", "FSIZE", "LOCKS", "MEMLOCK", "MSGQUEUE", "NICE",
     "NOFILE", "NPROC", "RSS", "RTPRIO", "RTTIME", "SIGPENDING", "STACK"))
@@ -57,8 +59,14 @@ def findings(cfg, bundle):
     a part the schema refused is skipped (that part has its own error), and a
     check's finding at or under a refused path is left out as a repeat.
     """
-    out = []
+    out, seen = [], set()  # a set: 70,000 bad mounts must not take quadratic time
     bad = []  # paths the schema refused
+
+    def keep(f):
+        if f not in seen:  # nested alternatives can report one fault twice
+            seen.add(f)
+            out.append(f)
+
     note = not (isinstance(cfg, dict) and "windows" in cfg)
     for p, m in schemas().validate(cfg, "config-schema.json"):
         if note:
@@ -67,14 +75,17 @@ def findings(cfg, bundle):
         if m.endswith(" is a required property") and m.startswith("'"):
             where = _schema.format_path(list(p) + [m.split("'")[1]])
         bad.append(where)
-        f = (_schema.format_path(p), m)
-        if f not in out:  # nested alternatives can report one fault twice
-            out.append(f)
+        keep((_schema.format_path(p), m))
     if not isinstance(cfg, dict):
         return out
+    strings = _c_strings(cfg)
+    if strings:  # what the checks below would hand the kernel as C strings
+        for f in strings:
+            keep(f)
+        return out
     for f in _semantic(cfg, bundle, strict_shapes=not bad):
-        if f not in out and not any(_overlaps(f[0], b) for b in bad):
-            out.append(f)
+        if not any(_overlaps(f[0], b) for b in bad):
+            keep(f)
     return out
 
 
@@ -87,6 +98,38 @@ def _overlaps(a, b):
     def under(x, y):
         return x == y or not y or x.startswith(y + ".") or x.startswith(y + "[")
     return under(a, b) or under(b, a)
+
+
+def _c_strings(cfg):
+    """Every string becomes a C string, a path or a file's content: a NUL byte
+    or a lone surrogate (not encodable as UTF-8) is refused, naming the field."""
+    out = []
+    todo = [((), cfg)]
+    while todo:
+        path, v = todo.pop()
+        if isinstance(v, dict):
+            for k, x in v.items():
+                why = _bad_string(k)
+                if why:
+                    out.append((_schema.format_path(list(path) + [k]), "key " + why))
+                todo.append((path + (k,), x))
+        elif isinstance(v, list):
+            todo.extend((path + (i,), x) for i, x in enumerate(v))
+        elif isinstance(v, str):
+            why = _bad_string(v)
+            if why:
+                out.append((_schema.format_path(list(path)), why))
+    return sorted(out)
+
+
+def _bad_string(s):
+    if "\0" in s:
+        return "contains a NUL byte"
+    try:
+        s.encode()
+    except UnicodeEncodeError:
+        return "is not valid UTF-8 (a lone surrogate)"
+    return None
 
 
 def _line(path, msg):
@@ -194,6 +237,13 @@ def _check_cwd(cfg, bundle, add):
         cwd = proc.get("cwd", "")
         if not cwd.startswith("/"):
             add("process.cwd", "%r is not an absolute path" % cwd)
+        umask = (proc.get("user") or {}).get("umask")
+        if umask is not None and umask > 0o777:  # umask(2) keeps the permission bits only
+            add("process.user.umask", "%d (%#o) is not a permission mask (0 to 0777)" % (umask, umask))
+        size = proc.get("consoleSize") or {}
+        for dim in ("height", "width"):
+            if size.get(dim, 0) > 0xFFFF:  # struct winsize holds unsigned shorts
+                add("process.consoleSize.%s" % dim, "%d is above the largest terminal size 65535" % size[dim])
 
 
 def _check_rlimits(cfg, bundle, add):
@@ -212,8 +262,9 @@ def _check_rlimits(cfg, bundle, add):
 
 
 def _check_hooks(cfg, bundle, add):
-    for kind, hooks in (cfg.get("hooks") or {}).items():
-        for i, h in enumerate(hooks):
+    hooks = cfg.get("hooks") or {}
+    for kind in HOOK_KINDS:  # other keys are not hooks (the schema lets them be anything)
+        for i, h in enumerate(hooks.get(kind) or ()):
             if not h["path"].startswith("/"):
                 add("hooks.%s[%d].path" % (kind, i), "%r is not an absolute path" % h["path"])
 
@@ -297,6 +348,9 @@ def _check_linux(cfg, linux, add):
             add("linux.devices[%d].path" % i, "%r is not an absolute path" % d["path"])
         if d["type"] in ("c", "b", "u") and ("major" not in d or "minor" not in d):
             add("linux.devices[%d]" % i, "a %r device needs major and minor numbers" % d["type"])
+        for key in ("major", "minor"):
+            if not 0 <= d.get(key, 0) <= 0xFFFFFFFF:  # the schema's int64; mknod takes 32 bits each
+                add("linux.devices[%d].%s" % (i, key), "%d is not a device number (0 to 4294967295)" % d[key])
     for key in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(key, ())):
             if not p.startswith("/"):
@@ -359,7 +413,7 @@ def _namespace_mismatch(path, ns_type):
     """Why `path` is not a namespace of `ns_type`, or None when it is."""
     import fcntl
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a fifo must not hang
     except OSError as e:
         return "cannot open %r: %s" % (path, os.strerror(e.errno))
     try:

@@ -17,6 +17,8 @@ COMMAND = Command("events", "display container events such as OOM notifications,
                   description="Prints JSON lines: a stats event every interval and an oom event whenever\n"
                               "the kernel reports one, until the container stops.")
 
+_DIGITS = "0123456789"
+_MAX_DURATION = ((1 << 63) - 1) / 1e9  # seconds in Go's largest time.Duration, as runc parses it
 _UNITS = (("ns", 1e-9), ("us", 1e-6), ("\u00b5s", 1e-6), ("ms", 1e-3), ("s", 1.0), ("m", 60.0), ("h", 3600.0))
 
 
@@ -28,10 +30,10 @@ def parse_duration(text):
     i = 0
     while i < len(s):
         j = i
-        while j < len(s) and (s[j].isdigit() or s[j] == "."):
+        while j < len(s) and (s[j] in _DIGITS or s[j] == "."):
             j += 1
         k = j
-        while k < len(s) and not (s[k].isdigit() or s[k] == "."):
+        while k < len(s) and not (s[k] in _DIGITS or s[k] == "."):
             k += 1
         num, unit = s[i:j], s[j:k]
         scale = dict(_UNITS).get(unit)
@@ -44,6 +46,8 @@ def parse_duration(text):
         i = k
     if total <= 0:
         raise errors.UsageError("invalid --interval `%s`: must be positive" % text)
+    if total > _MAX_DURATION:
+        raise errors.UsageError("invalid --interval `%s`: longer than Go's largest duration (2562047h)" % text)
     return total
 
 
@@ -170,7 +174,8 @@ def watch(c, m, interval):
                         return
                     raise
                 next_stats = now + interval
-            wait = max(0.0, next_stats - time.monotonic())
+            # at most an hour at a time: poll() takes an int of milliseconds
+            wait = min(3600.0, max(0.0, next_stats - time.monotonic()))
             if oom is None:
                 time.sleep(wait)
                 continue
