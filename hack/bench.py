@@ -113,9 +113,13 @@ class Bench:
         self.leftover_cgroups = []
         self.views = {}  # runtime name -> preexec_fn giving it a v1-only cgroup view
 
+    def root_of(self, name):
+        """The runtime's --root: one directory per runtime, also for a runtime given by path."""
+        return self.work / "state" / name.strip("/").replace("/", "_")
+
     def probe(self, name, path):
         """Give the v1-only cgroup view only to a runtime that refuses this hybrid host."""
-        root = str(self.work / "state" / name)
+        root = str(self.root_of(name))
         for view in (None, v1_only_view()):
             cid, b = self.bundle(name, ["/bin/true"])
             p = subprocess.run([path, "--root", root, "run", "--bundle", str(b), cid],
@@ -146,7 +150,7 @@ class Bench:
         return cid, d
 
     def round(self, name, path, results):
-        root = str(self.work / "state" / name)
+        root = str(self.root_of(name))
         rt = [path, "--root", root]
         v = self.views.get(name)
         cid, b = self.bundle(name, ["/bin/true"])
@@ -168,7 +172,7 @@ class Bench:
 
     def cleanup(self, runtimes):
         for name, path in runtimes:
-            root = self.work / "state" / name
+            root = self.root_of(name)
             if root.is_dir():
                 for cid in os.listdir(root):
                     subprocess.run([path, "--root", str(root), "delete", "--force", cid], capture_output=True,
