@@ -11,7 +11,7 @@ Errors name the config field: `mounts[2].options: unknown propagation ...`.
 
 import os
 
-from . import errors, log
+from . import errors, log, tolerance
 
 # -- constants (Linux, all architectures ocirun builds on) -------------------
 NS_FLAGS = {
@@ -407,13 +407,15 @@ def _namespaces(p, linux, floor):
 
 
 def _names(p, cfg, linux):
+    # A uts namespace joined by path is tolerated (tolerance.py): its names are set.
+    uts = "uts" in p.new_namespaces or tolerance.joined_namespace(linux, "uts")
     if cfg.get("hostname"):
-        if "uts" not in p.new_namespaces:
-            raise _err("hostname", "needs a new uts namespace")
+        if not uts:
+            raise _err("hostname", "needs a uts namespace (it would change the host's)")
         p.c.hostname = p.s(cfg["hostname"])
     if cfg.get("domainname"):
-        if "uts" not in p.new_namespaces:
-            raise _err("domainname", "needs a new uts namespace")
+        if not uts:
+            raise _err("domainname", "needs a uts namespace (it would change the host's)")
         p.c.domainname = p.s(cfg["domainname"])
 
 
@@ -764,6 +766,12 @@ def _caps(p, caps):
                 continue
             mask |= 1 << n
         setattr(c, attr, mask)
+    # Ambient capabilities that cannot be raised are dropped with a warning (tolerance.py).
+    for name in tolerance.ambient_dropped(caps, caps.get("ambient") or ()):
+        n = CAP_NUMBERS.get(name)
+        if n is not None and (c.cap_ambient >> n) & 1:
+            log.LOG.warning("process.capabilities.ambient: " + tolerance.ambient_message(name))
+            c.cap_ambient &= ~(1 << n)
 
 
 def _process(p, proc, linux, cid, no_new_keyring, listen):

@@ -10,6 +10,7 @@ import errno
 import os
 
 from . import schema as _schema
+from . import tolerance
 
 _SCHEMAS = None
 
@@ -72,6 +73,8 @@ def findings(cfg, bundle):
         if note:
             m = m.replace(_WINDOWS_NOTE, "")
         where = _schema.format_path(p)
+        if tolerance.schema_tolerated(cfg, where, m):
+            continue  # a de-facto form runc and crun accept: a warning (tolerance.warnings)
         if m.endswith(" is a required property") and m.startswith("'"):
             where = _schema.format_path(list(p) + [m.split("'")[1]])
         bad.append(where)
@@ -322,10 +325,11 @@ def _check_linux(cfg, linux, add):
         add("linux.uidMappings" if linux.get("uidMappings") else "linux.gidMappings",
             "id mappings are given but there is no user namespace")
 
-    if cfg.get("hostname") and "uts" not in new:
-        add("hostname", "setting the hostname needs a new uts namespace")
-    if cfg.get("domainname") and "uts" not in new:
-        add("domainname", "setting the domainname needs a new uts namespace")
+    # a joined uts namespace is tolerated (tolerance.py): runc and crun set its names
+    if cfg.get("hostname") and "uts" not in types:
+        add("hostname", "setting the hostname needs a uts namespace (it would change the host's)")
+    if cfg.get("domainname") and "uts" not in types:
+        add("domainname", "setting the domainname needs a uts namespace (it would change the host's)")
     if linux.get("timeOffsets") and "time" not in new:
         add("linux.timeOffsets", "time offsets need a new time namespace")
 

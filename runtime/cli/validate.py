@@ -32,8 +32,10 @@ def check(cfg, bundle, label="config.json"):
     out = [("error", p, m) for p, m in validation.findings(cfg, bundle)]
     if not isinstance(cfg, dict):
         return out
+    from .. import tolerance
     try:
         warned = [("warning",) + _split(w) for w in validation.warnings(cfg)]
+        warned += [("warning", p, m) for p, m in tolerance.warnings(cfg)]
     except validation.SHAPE_ERRORS:
         if not out:  # a schema-valid config: a bug, let it show
             raise
@@ -48,7 +50,12 @@ def check(cfg, bundle, label="config.json"):
         finally:
             collected, log.LOG = log.LOG.warnings, saved
         warned += [("warning",) + _split(w) for w in collected if "unknown capability" not in w]
-    return out + warned
+    seen, unique = set(), []
+    for w in warned:  # the dry run warns again of what the checks above saw
+        if w not in seen:
+            seen.add(w)
+            unique.append(w)
+    return out + unique
 
 
 class _Collect:
