@@ -13,9 +13,11 @@ The cgroups it makes in the real hierarchies (init.scope, system.slice, ...)
 are removed at the end: empty directories only, and only new top-level
 entries named like units. Bundles and state live under /var/lib, not /tmp.
 
-ocirun runs on the host and reaches this systemd through its private socket
-(/run/systemd/private, which speaks the Manager API without a bus daemon):
-DBUS_SYSTEM_BUS_ADDRESS=unix:path=/proc/<pid>/root/run/systemd/private.
+ocirun runs inside systemd's pid and mount namespaces (nsenter), as it runs
+beside a host's systemd: StartTransientUnit's PIDs are pids in systemd's
+namespace, and systemd refuses a connection on its private socket from a
+process it cannot see. There ocirun finds /run/systemd/private (the Manager
+API without a bus daemon) by itself.
 """
 
 import os
@@ -101,16 +103,24 @@ class Systemd:
         self.proc = proc            # the unshare process around it
         self.log = log
         self.private = "/proc/%d/root/run/systemd/private" % pid
-        self.address = "unix:path=" + self.private
 
-    def env(self):
-        e = dict(os.environ)
-        e["DBUS_SYSTEM_BUS_ADDRESS"] = self.address
-        return e
+    def nsenter(self):
+        return ["nsenter", "-t", str(self.pid), "-m", "-p", "--"]
+
+    def ocirun(self, root, *args, timeout=60, env=None):
+        """The installed ocirun in systemd's namespaces. Output goes through files:
+        a detached container inherits them and would keep a pipe open."""
+        import tempfile
+        argv = self.nsenter() + [helpers.OCIRUN, "--root", root] + [str(a) for a in args]
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            r = subprocess.run(argv, stdout=out, stderr=err, text=True, timeout=timeout, env=env)
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(argv, r.returncode, out.read(), err.read())
 
     def run(self, *argv, timeout=30):
         """A command inside systemd's namespaces (systemctl sees this systemd)."""
-        return subprocess.run(["nsenter", "-t", str(self.pid), "-m", "-p", "--"] + list(argv),
+        return subprocess.run(self.nsenter() + list(argv),
                               capture_output=True, text=True, timeout=timeout)
 
     def systemctl(self, *args):
@@ -265,4 +275,24 @@ def root(sd_dir):
 
 @pytest.fixture
 def bundle(bundle_template, sd_dir):
-    return helpers.make_bundle(bundle_template, os.path.join(sd_dir, "bundle"))
+    """Without a cgroup namespace: the container's /sys/fs/cgroup shows its own cgroups (the scope's)."""
+    b = helpers.make_bundle(bundle_template, os.path.join(sd_dir, "bundle"))
+    b.config["linux"]["namespaces"] = [n for n in b.config["linux"]["namespaces"] if n["type"] != "cgroup"]
+    b.config["process"]["terminal"] = False
+    return b.write()
+
+
+@pytest.fixture
+def sd_ocirun(systemd, root):
+    """sd_ocirun(*args) in systemd's namespaces; every container id used is deleted at the end."""
+    used = set()
+
+    def run(*args, **kw):
+        for a in args:
+            if isinstance(a, str) and a.startswith("t%d-" % os.getpid()):
+                used.add(a)
+        return systemd.ocirun(root, *args, **kw)
+
+    yield run
+    for c in sorted(used):
+        systemd.ocirun(root, "delete", "--force", c)
