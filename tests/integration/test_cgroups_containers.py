@@ -247,13 +247,21 @@ def test_cgroup_manager_disabled_and_systemd(box, subtests):
     for flags in (("--systemd-cgroup",), ("--cgroup-manager", "systemd")):
         with subtests.test(flags=flags):
             cid = "sd%d" % len(box.ids)
-            b = box.bundle(cid, ["true"], None)
             box.ids.append(cid)
-            r = ocirun(box.root, *flags, "create", "--bundle", b, cid,
-                       env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + nobus))
+            env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + nobus)
+            b = box.bundle(cid, ["true"], None, cgroups_path="system.slice:ocirun-itest:" + cid)
+            r = ocirun(box.root, *flags, "create", "--bundle", b, cid, env=env)
             assert r.returncode == 1
-            assert r.stderr == "cannot connect to systemd at `unix:path=%s`: No such file or directory\n" % nobus
+            assert r.stderr == "cannot connect to systemd at `unix:path=%s`: ENOENT (No such file or directory)\n" \
+                % nobus
             assert box.state(cid) is None
+            # A cgroupfs path is not systemd's slice:prefix:name.
+            b = box.bundle(cid + "p", ["true"], None)
+            r = ocirun(box.root, *flags, "create", "--bundle", b, cid + "p", env=env)
+            assert r.returncode == 1
+            assert r.stderr == "invalid linux.cgroupsPath `%s/%sp`: the systemd driver wants slice:prefix:name\n" \
+                % (PARENT, cid)
+            assert box.state(cid + "p") is None
 
 
 @pytest.mark.skipif(LAYOUT.v1_for("memory") is None and LAYOUT.kind != "v2", reason="no memory controller")

@@ -200,3 +200,19 @@ def test_features_says_systemd_when_its_bus_answers(systemd, sd_ocirun, root):
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=%s/no-bus" % root)
     r = sd_ocirun("features", env=env)
     assert json.loads(r.stdout)["linux"]["cgroup"]["systemd"] is False
+
+
+def test_hot_commands_of_a_systemd_container_do_not_load_dbus(systemd, sd_ocirun, bundle, cid, root):
+    """state, start and kill never talk to systemd: jeepney stays unloaded (delete needs it: StopUnit)."""
+    bundle.set_args("sleep", "600").write()
+    r = sd_ocirun("--systemd-cgroup", "create", "--bundle", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    launcher = open(os.environ.get("OCIRUN", "/usr/local/bin/ocirun")).read().splitlines()
+    py = launcher[0][2:].split()[0]
+    site = [l for l in launcher if l.startswith("sys.path")][0]
+    for argv in (["state", cid], ["start", cid], ["kill", cid, "9"]):
+        script = ("import sys\n%s\nsys.argv=['ocirun','--root',%r]+%r\nfrom runtime.__main__ import main\n"
+                  "rc = main()\nprint(rc, [m for m in ('jeepney', 'runtime.cgroups.systemd') if m in sys.modules])"
+                  % (site, root, argv))
+        r = systemd.run(py, "-I", "-S", "-c", script)
+        assert r.returncode == 0 and r.stdout.splitlines()[-1] == "0 []", (argv, r.stdout, r.stderr)

@@ -108,7 +108,7 @@ def test_drivers(subtests):
         os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=/nonexistent/ocirun-test-bus"
         try:
             with pytest.raises(errors.OciError, match="^cannot connect to systemd at `unix:path=/nonexistent/"
-                                                      "ocirun-test-bus`: No such file or directory$"):
+                                                      "ocirun-test-bus`: ENOENT \\(No such file or directory\\)$"):
                 cgroups.open_manager("c1", {}, "systemd")
         finally:
             if old is None:
