@@ -173,8 +173,7 @@ class Bus:
         from jeepney.wrappers import DBusErrorResponse, unwrap_msg
         msg = new_method_call(self.manager, member, signature, args)
         try:
-            reply = self.conn.send_and_get_reply(msg, timeout=CALL_TIMEOUT)
-            return unwrap_msg(reply)
+            return unwrap_msg(self.send_and_get_reply(msg))
         except DBusErrorResponse as e:
             if e.name in ok_errors:
                 return None
@@ -186,6 +185,36 @@ class Bus:
         except (OSError, ConnectionError) as e:
             raise errors.OciError("systemd: %s: connection lost (%s)" % (what or member, e)) from None
 
+    def send_and_get_reply(self, msg):
+        """jeepney's send_and_get_reply, nudging the peer while it is silent.
+
+        systemd (252) leaves a message it read in the same chunk as the
+        authentication's BEGIN unprocessed until the socket becomes readable
+        again: a method call sent right after connecting can wait forever.
+        A Ping (no reply expected) every 0.2 s makes it look at its buffer.
+        """
+        from jeepney import HeaderFields, MessageFlag, new_method_call, DBusAddress
+        conn = self.conn
+        serial = next(conn.outgoing_serial)
+        conn.send_message(msg, serial=serial)
+        deadline = time.monotonic() + CALL_TIMEOUT
+        peer = DBusAddress(SD_PATH, bus_name=SD, interface="org.freedesktop.DBus.Peer")
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            try:
+                m = conn.receive(timeout=min(left, 0.2))
+            except TimeoutError:
+                ping = new_method_call(peer, "Ping")
+                ping.header.flags |= MessageFlag.no_reply_expected
+                conn.send_message(ping)
+                continue
+            if m.header.fields.get(HeaderFields.reply_serial, -1) == serial:
+                return m
+            for f in conn._filters.matches(m):
+                f.queue.append(m)
+
     def subscribe(self):
         """Receive JobRemoved from now on (before starting a job: it may finish before the reply)."""
         from collections import deque
@@ -196,7 +225,7 @@ class Bus:
         if not self.direct:
             from jeepney.bus_messages import message_bus
             try:
-                self.conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=CALL_TIMEOUT)
+                self.send_and_get_reply(message_bus.AddMatch(rule))
             except TimeoutError:
                 raise errors.OciError("D-Bus AddMatch: no answer within %ds" % CALL_TIMEOUT) from None
         self.call("Subscribe", "", what="Subscribe")
@@ -228,7 +257,7 @@ class Bus:
         addr = DBusAddress(job, bus_name=SD, interface="org.freedesktop.DBus.Properties")
         msg = new_method_call(addr, "Get", "ss", ("org.freedesktop.systemd1.Job", "State"))
         try:
-            unwrap_msg(self.conn.send_and_get_reply(msg, timeout=CALL_TIMEOUT))
+            unwrap_msg(self.send_and_get_reply(msg))
             return True
         except DBusErrorResponse:
             return False
@@ -243,7 +272,7 @@ class Bus:
             return struct.unpack("3i", creds)[0]
         from jeepney.bus_messages import message_bus
         try:
-            reply = self.conn.send_and_get_reply(message_bus.GetConnectionUnixProcessID(SD), timeout=CALL_TIMEOUT)
+            reply = self.send_and_get_reply(message_bus.GetConnectionUnixProcessID(SD))
         except TimeoutError:
             raise errors.OciError("D-Bus GetConnectionUnixProcessID: no answer within %ds" % CALL_TIMEOUT) from None
         from jeepney.wrappers import unwrap_msg, DBusErrorResponse
