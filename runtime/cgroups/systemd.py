@@ -541,13 +541,17 @@ class SystemdManager(Manager):
         if got != self.cgroup_path:
             raise errors.OciError("systemd placed unit `%s` at `%s`, not at `%s`" % (self.unit, got, self.cgroup_path))
 
+    _stop_error = None
+
     def destroy(self):
-        first = None
-        if self.started:
+        # Callers retry destroy() while a cgroup is busy: systemd is asked once,
+        # so a silent systemd costs one bounded wait, not one per retry.
+        first = self._stop_error
+        if self.started and first is None:
             try:
                 self.stop_unit()
             except errors.OciError as e:
-                first = e
+                first = self._stop_error = e
         try:
             self.fs.destroy()
         except errors.OciError as e:

@@ -65,6 +65,10 @@ def test_limits_in_the_unit_and_the_container_then_update(systemd, sd_ocirun, bu
     assert "4:memory:/system.slice/%s" % unit in lines or any(
         l.endswith(":memory:/system.slice/" + unit) for l in lines), out
     # ps and pause/resume work on the scope's cgroup.
+    r = sd_ocirun("events", "--stats", cid)
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout)["data"]
+    assert stats["memory"]["usage"]["limit"] == 64 * MIB and stats["pids"]["current"] >= 1, stats
     r = sd_ocirun("ps", "--format", "json", cid)
     assert r.returncode == 0 and len(json.loads(r.stdout)) == 1, r.stdout + r.stderr
     assert sd_ocirun("pause", cid).returncode == 0
