@@ -178,8 +178,9 @@ class Bus:
             if e.name in ok_errors:
                 return None
             text = e.data[0] if e.data and isinstance(e.data[0], str) else str(e.data)
-            raise errors.OciError("systemd: %s%s (%s)" % (what + ": " if what else "", text.rstrip("."),
-                                                         e.name)) from None
+            err = errors.OciError("systemd: %s%s (%s)" % (what + ": " if what else "", text.rstrip("."), e.name))
+            err.dbus_name = e.name   # systemd answered (and refused)
+            raise err from None
         except TimeoutError:
             raise errors.OciError("systemd: %s: no answer within %ds" % (what or member, CALL_TIMEOUT)) from None
         except (OSError, ConnectionError) as e:
@@ -264,12 +265,16 @@ class Bus:
         except TimeoutError:
             return True
 
+    def socket_peer_pid(self):
+        """The pid at the other end of the socket (systemd, or the bus daemon), as we see it; 0 if unseen."""
+        import struct
+        creds = self.conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return struct.unpack("3i", creds)[0]
+
     def peer_pid(self):
         """systemd's pid as this process sees it (for its root cgroup)."""
         if self.direct:
-            import struct
-            creds = self.conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            return struct.unpack("3i", creds)[0]
+            return self.socket_peer_pid()
         from jeepney.bus_messages import message_bus
         try:
             reply = self.send_and_get_reply(message_bus.GetConnectionUnixProcessID(SD))
@@ -291,6 +296,18 @@ def _Connection(sock, blocking, hello):
     blocking.DBusConnectionBase.__init__(conn, sock)
     conn._filters = MessageFilters()
     return conn
+
+
+def _same_pid_namespace(pid, address, host):
+    """systemd reads PIDs in its own pid namespace: from another one they would name other processes."""
+    try:
+        theirs = os.readlink("/proc/%d/ns/pid" % pid) if pid > 0 else None
+        ours = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        theirs, ours = None, True
+    if theirs != ours:
+        raise errors.OciError("systemd at `%s` runs in another pid namespace than ocirun: "
+                              "run ocirun in systemd's pid namespace" % address)
 
 
 def systemd_root(pid, host):
@@ -517,8 +534,15 @@ class SystemdManager(Manager):
         props += unit_properties(self._resources, self.fs.layout if self.fs.layout != "hybrid" else "v1",
                                  self.extra_devices)
         b.subscribe()
-        reply = b.call("StartTransientUnit", "ssa(sv)a(sa(sv))", self.unit, "fail", props, [],
-                       what="start unit `%s`" % self.unit)
+        try:
+            reply = b.call("StartTransientUnit", "ssa(sv)a(sa(sv))", self.unit, "fail", props, [],
+                           what="start unit `%s`" % self.unit)
+        except errors.OciError as e:
+            # No answer: the unit may exist now, and is ours to stop. A refusal
+            # ("already exists") names a unit that is not ours.
+            if getattr(e, "dbus_name", None) is None:
+                self.started = True
+            raise
         self.started = True
         job = reply[0]
         result = b.wait_job(job, self.unit, "start unit")
@@ -650,7 +674,11 @@ def open_manager(cid, linux_cfg, host=None):
     address = bus_address()
     b = Bus(address)
     try:
-        root = systemd_root(b.peer_pid(), host)
+        # A bus daemon reports pids as it sees them: it must see what we see.
+        _same_pid_namespace(b.socket_peer_pid(), address, host)
+        pid = b.peer_pid()
+        _same_pid_namespace(pid, address, host)
+        root = systemd_root(pid, host)
     except BaseException:
         b.close()
         raise

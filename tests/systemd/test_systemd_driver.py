@@ -242,3 +242,19 @@ def test_first_call_on_a_new_connection_is_answered(systemd):
     r = systemd.run(py, "-I", "-S", "-c", script, timeout=200)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[] 0"
+
+
+def test_refused_from_another_pid_namespace(systemd, bundle, cid, root):
+    """From the host, systemd (through its bus daemon) would read our pids in its own
+    namespace: other processes. ocirun refuses before asking for anything."""
+    import subprocess
+    bus = "unix:path=/proc/%d/root/run/dbus/system_bus_socket" % systemd.pid
+    bundle.set_args("sleep", "600").write()
+    r = subprocess.run([os.environ.get("OCIRUN", "/usr/local/bin/ocirun"), "--root", root, "--systemd-cgroup",
+                        "create", "--bundle", bundle.path, cid], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus))
+    assert r.returncode == 1
+    assert r.stderr == ("systemd at `%s` runs in another pid namespace than ocirun: run ocirun in systemd's pid "
+                        "namespace\n" % bus)
+    assert unit_gone(systemd, "ocirun-%s.scope" % cid)
+    assert not os.path.exists(os.path.join(root, cid))
