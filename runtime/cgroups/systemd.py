@@ -218,6 +218,8 @@ class Bus:
 
     def subscribe(self):
         """Receive JobRemoved from now on (before starting a job: it may finish before the reply)."""
+        if self.queue is not None:
+            return   # once per connection: systemd refuses a second Subscribe
         from collections import deque
         from jeepney import MatchRule
         rule = MatchRule(type="signal", interface=SD_MANAGER, member="JobRemoved", path=SD_PATH)
@@ -229,7 +231,7 @@ class Bus:
                 self.send_and_get_reply(message_bus.AddMatch(rule))
             except TimeoutError:
                 raise errors.OciError("D-Bus AddMatch: no answer within %ds" % CALL_TIMEOUT) from None
-        self.call("Subscribe", "", what="Subscribe")
+        self.call("Subscribe", "", what="Subscribe", ok_errors=("org.freedesktop.systemd1.AlreadySubscribed",))
 
     def wait_job(self, job, unit, action):
         """The job's result ("done", "failed", ...) once systemd has removed it; bounded."""

@@ -159,8 +159,13 @@ def test_failing_start_unwinds_the_unit(systemd, sd_ocirun, bundle, cid, how):
         bundle.set_args("sleep", "600")
     bundle.config["linux"]["resources"] = {"pids": {"limit": 10}}
     bundle.write()
-    r = sd_ocirun("--systemd-cgroup", "run", "-d", "--bundle", bundle.path, cid)
+    log = os.path.join(os.path.dirname(bundle.path), "ocirun.log")
+    r = sd_ocirun("--debug", "--log", log, "--systemd-cgroup", "run", "-d", "--bundle", bundle.path, cid)
     assert r.returncode != 0
+    # The unwinding itself went through: systemd stopped the unit without complaint.
+    with open(log) as f:
+        text = f.read()
+    assert "cleanup" not in text or "systemd:" not in text, text
     assert unit_gone(systemd, unit)
     assert scope_dirs(unit) == []
     assert sd_ocirun("state", cid).returncode != 0
