@@ -59,6 +59,7 @@ for u in systemd-tmpfiles-setup.service systemd-tmpfiles-clean.timer systemd-tmp
 done
 mkdir /run/.hostcg
 mount --rbind /sys/fs/cgroup /run/.hostcg
+umount -R /sys/fs/cgroup
 mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
 for d in /run/.hostcg/*; do
     n=${d##*/}
@@ -264,6 +265,7 @@ class Systemd:
         self.proc = proc            # the unshare process around it
         self.log = log
         self.private = "/proc/%d/root/run/systemd/private" % pid
+        self.kernel_before = None   # the CgroupState before the boot
 
     def nsenter(self):
         return ["nsenter", "-t", str(self.pid), "-m", "-p", "--"]
@@ -296,6 +298,10 @@ class Systemd:
     def unit_exists(self, unit):
         return self.show(unit, "LoadState")["LoadState"] == "loaded" and \
             self.show(unit, "ActiveState")["ActiveState"] not in ("inactive",)
+
+    def hierarchy_changes(self):
+        """How the kernel's cgroup hierarchies differ from before the boot (CgroupState)."""
+        return CgroupState().differences(self.kernel_before)
 
     def log_tail(self):
         try:
@@ -391,7 +397,15 @@ def systemd(systemd_workdir):
     cg_before = _unit_dirs()
     cg_root_before = set(os.listdir(helpers.CGROUP_ROOT))
     kernel_before = CgroupState()
-    sd = start_systemd(systemd_workdir)
+    try:
+        sd = start_systemd(systemd_workdir)
+    except BaseException as e:
+        not_restored = _restore_cgroups(kernel_before)
+        if not_restored:
+            pytest.fail("%s\nand the kernel's cgroup hierarchies are not as before systemd booted:\n%s"
+                        % (e, "\n".join(not_restored)))
+        raise
+    sd.kernel_before = kernel_before
     try:
         assert os.path.exists(canary), "systemd emptied the host's /tmp"
         yield sd

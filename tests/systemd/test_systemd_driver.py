@@ -45,6 +45,19 @@ def in_container(sd_ocirun, cid, script):
     return r.stdout
 
 
+def test_systemd_made_no_cgroup_hierarchy(systemd, sd_ocirun, bundle, cid):
+    """The booted systemd mounted no hierarchy of its own (perf_event, net_cls,net_prio,
+    hugetlb taken from cgroup2...): those outlive it, kernel-global (conftest.py).
+    A container (its cgroups go to every hierarchy mounted) changes nothing either."""
+    r = run_detached(sd_ocirun, bundle, cid)
+    assert r.returncode == 0, r.stderr
+    assert systemd.hierarchy_changes() == []
+    r = systemd.run("grep", " - cgroup", "/proc/self/mountinfo")
+    inside = sorted(l.split()[4] for l in r.stdout.splitlines())
+    host = sorted(m[0] for m in systemd.kernel_before.mounts)
+    assert inside == host, r.stdout
+
+
 def test_limits_in_the_unit_and_the_container_then_update(systemd, sd_ocirun, bundle, cid):
     unit = "ocirun-%s.scope" % cid
     res = {"memory": {"limit": 64 * MIB}, "cpu": {"shares": 512, "quota": 50000, "period": 100000},
@@ -83,6 +96,27 @@ def test_limits_in_the_unit_and_the_container_then_update(systemd, sd_ocirun, bu
     out = in_container(sd_ocirun, cid, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
                                        "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares")
     assert out.split() == [str(128 * MIB), "50", "25000", "256"]
+
+
+def test_cgroup_namespace_and_cgroup_mount(systemd, sd_ocirun, bundle, cid):
+    """With a cgroup namespace, the `cgroup` mount shows every hierarchy at the
+    scope's cgroup as its root. (Under systemd's /sys/fs/cgroup with the host's
+    mounts still beneath it, each hierarchy was listed twice in mountinfo and
+    the second mount failed: EBUSY on /sys/fs/cgroup/blkio.)"""
+    unit = "ocirun-%s.scope" % cid
+    bundle.config["linux"]["namespaces"].append({"type": "cgroup"})
+    assert any(m["type"] == "cgroup" for m in bundle.config["mounts"])
+    r = run_detached(sd_ocirun, bundle, cid, resources={"memory": {"limit": 48 * MIB}})
+    assert r.returncode == 0, r.stderr
+    out = in_container(sd_ocirun, cid, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; cat /proc/self/cgroup; "
+                                       "grep ' /sys/fs/cgroup/' /proc/self/mountinfo")
+    lines = out.splitlines()
+    assert lines[0] == str(48 * MIB), out
+    own = [l for l in lines[1:] if l.count(":") >= 2 and " " not in l]
+    assert own and all(l.endswith(":/") for l in own), out
+    mounted = [l.split()[4] for l in lines[1:] if " /sys/fs/cgroup/" in l]
+    assert sorted(mounted) == sorted(set(mounted)) and "/sys/fs/cgroup/blkio" in mounted, out
+    assert show(systemd, unit, "ActiveState")["ActiveState"] == "active"
 
 
 def test_delete_leaves_no_unit_and_no_cgroup(systemd, sd_ocirun, bundle, cid):
