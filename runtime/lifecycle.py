@@ -456,6 +456,8 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         ch = Channel(ffi, lib, parent_sock, setup_pid)
 
         _step_cgroup(ch, mgr, setup_pid, linux)
+        if mgr is not None:
+            c.data["cgroup"] = mgr.to_dict()   # what create really made (systemd: the started unit)
         if p.new_userns:
             _step_id_maps(ch, setup_pid, p)
         init_pid = _step_init_pid(ch)

@@ -20,7 +20,6 @@ because `state`, `kill` and `delete` import this package on every call.
 from .. import errors
 
 DRIVERS = ("cgroupfs", "systemd", "disabled")
-SYSTEMD_UNSUPPORTED = "systemd cgroup driver is not supported yet"
 
 
 class Manager:
@@ -84,12 +83,10 @@ class Manager:
 
 
 def check_driver(manager_kind, systemd_flag=False):
-    """The driver named by --cgroup-manager / --systemd-cgroup; systemd is refused for now."""
+    """The driver named by --cgroup-manager / --systemd-cgroup."""
     kind = "systemd" if systemd_flag else (manager_kind or "cgroupfs")
     if kind not in DRIVERS:
         raise errors.UsageError("invalid --cgroup-manager `%s`: want cgroupfs, systemd or disabled" % kind)
-    if kind == "systemd":
-        raise errors.OciError(SYSTEMD_UNSUPPORTED)
     return kind
 
 
@@ -103,6 +100,9 @@ def open_manager(cid, linux_cfg, manager_kind="cgroupfs", host=None):
     kind = check_driver(manager_kind)
     if kind == "disabled":
         return None
+    if kind == "systemd":
+        from . import systemd   # D-Bus (jeepney) only on this path
+        return systemd.open_manager(cid, linux_cfg or {}, host)
     from . import fs
     return fs.open_manager(cid, linux_cfg or {}, host)
 
@@ -111,6 +111,9 @@ def from_dict(d, host=None):
     """The manager a previous command described with to_dict(); None for None/{}."""
     if not d:
         return None
+    if d.get("driver") == "systemd":
+        from . import systemd
+        return systemd.from_dict(d, host)
     from . import fs
     return fs.from_dict(d, host)
 
@@ -126,8 +129,8 @@ def of_container(c, host=None):
 def FEATURES():
     """linux.cgroup of the features document: what the managers here drive.
 
-    v1, v2 and their hybrid are all implemented; the systemd driver is not
-    yet. rdma is claimed only where this host has the rdma controller, the
+    v1, v2 and their hybrid are all implemented; the systemd driver is
+    claimed when a systemd bus answers a connect (systemd.reachable). rdma is claimed only where this host has the rdma controller, the
     one place the code for it could be shown to work.
     """
     from ..host import LINUX
@@ -145,4 +148,5 @@ def FEATURES():
             except OSError:
                 ctrls = []
             rdma = b"rdma" in ctrls
-    return {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": rdma}
+    from .systemd import reachable
+    return {"v1": True, "v2": True, "systemd": reachable(), "systemdUser": False, "rdma": rdma}

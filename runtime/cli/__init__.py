@@ -65,7 +65,7 @@ GLOBAL_FLAGS = [
     Flag("log", "str", None, "set the log file to write ocirun logs to (default is stderr only)", "FILE"),
     Flag("log-format", "str", "text", "set the log format ('text' (default), or 'json')", "FORMAT"),
     Flag("debug", "bool", help="enable debug logging"),
-    Flag("systemd-cgroup", "bool", help="enable systemd cgroup support (not supported yet)"),
+    Flag("systemd-cgroup", "bool", help="use the systemd cgroup driver (cgroupsPath slice:prefix:name)"),
     Flag("rootless", "str", "auto", "ignore cgroup permission errors ('true', 'false', or 'auto')", "VALUE"),
     Flag("cgroup-manager", "str", "cgroupfs", "cgroup manager: 'cgroupfs', 'systemd' or 'disabled'", "MANAGER"),
     Flag("criu", "str", "criu", "path to the criu binary (accepted for compatibility; unused)", "PATH"),

@@ -103,12 +103,21 @@ def test_cgroups_path(subtests):
 def test_drivers(subtests):
     with subtests.test("disabled"):
         assert cgroups.open_manager("c1", {}, "disabled") is None
-    with subtests.test("systemd refused"):
-        with pytest.raises(errors.OciError, match="^systemd cgroup driver is not supported yet$"):
-            cgroups.open_manager("c1", {}, "systemd")
+    with subtests.test("systemd without a bus"):
+        old = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
+        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=/nonexistent/ocirun-test-bus"
+        try:
+            with pytest.raises(errors.OciError, match="^cannot connect to systemd at `unix:path=/nonexistent/"
+                                                      "ocirun-test-bus`: ENOENT \\(No such file or directory\\)$"):
+                cgroups.open_manager("c1", {}, "systemd")
+        finally:
+            if old is None:
+                del os.environ["DBUS_SYSTEM_BUS_ADDRESS"]
+            else:
+                os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = old
     with subtests.test("--systemd-cgroup"):
-        with pytest.raises(errors.OciError, match="not supported yet"):
-            cgroups.check_driver("cgroupfs", systemd_flag=True)
+        assert cgroups.check_driver("cgroupfs", systemd_flag=True) == "systemd"
+        assert cgroups.check_driver("systemd") == "systemd"
     with subtests.test("unknown"):
         with pytest.raises(errors.UsageError, match="cgroup-manager `bogus`"):
             cgroups.open_manager("c1", {}, "bogus")

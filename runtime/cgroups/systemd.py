@@ -1,0 +1,699 @@
+"""The systemd driver: systemd makes and owns the container's cgroup, a transient scope.
+
+cgroupsPath is "slice:prefix:name"; the container gets the unit
+`<prefix>-<name>.scope` in `<slice>` (system.slice when empty, the root slice
+for "-"), started over D-Bus with StartTransientUnit, Delegate=yes and the
+setup process in PIDs. The resources systemd has a property for go to it as
+unit properties (the v1 names on v1 and hybrid hosts, the v2 names on v2);
+then every resource is written into the scope's cgroup files by the cgroupfs
+manager, as for any container, so the limits are exact and the ones systemd
+has no property for apply too. Hierarchies systemd does not manage (freezer,
+cpuset, net_cls... on v1) get the same path, made and removed by us.
+
+    m = open_manager(cid, linux, host)   # connects: no bus, no container
+    m.create(setup_pid); m.join(pid); m.apply(resources)
+    m.destroy()                          # StopUnit (bounded), reset-failed, our directories
+
+D-Bus is spoken with jeepney: pure Python (nothing to build, no C
+extension to keep in step with the interpreter), no thread or event loop,
+blocking calls with timeouts. It is imported only here, and this module only
+for containers made with the systemd driver: the hot commands of cgroupfs
+containers never load it.
+
+The bus: $DBUS_SYSTEM_BUS_ADDRESS (unix:path=... only), else systemd's own
+socket /run/systemd/private (the Manager API without a bus daemon), else the
+system bus. The address is kept in the state, so later commands reach the
+same systemd.
+"""
+
+import os
+import socket
+import time
+
+from .. import errors
+from ..host import LINUX
+from . import Manager, fs, layout
+
+DEFAULT_SLICE = "system.slice"
+DEFAULT_PREFIX = "ocirun"
+PRIVATE_SOCKET = "/run/systemd/private"
+SYSTEM_BUS = "/run/dbus/system_bus_socket"
+JOB_TIMEOUT = 30.0     # StartTransientUnit / StopUnit jobs
+CALL_TIMEOUT = 10.0    # one method call
+UINT64_MAX = (1 << 64) - 1
+
+SD = "org.freedesktop.systemd1"
+SD_PATH = "/org/freedesktop/systemd1"
+SD_MANAGER = "org.freedesktop.systemd1.Manager"
+
+
+# -- names and paths -----------------------------------------------------------
+
+def parse_path(cgroups_path, cid):
+    """(slice, unit) from cgroupsPath "slice:prefix:name"; the default is system.slice:ocirun:<id>."""
+    p = cgroups_path or ""
+    if not isinstance(p, str):
+        raise errors.OciError("invalid linux.cgroupsPath `%s`: want a string" % (p,))
+    if not p:
+        p = ":%s:%s" % (DEFAULT_PREFIX, cid)
+    parts = p.split(":")
+    if len(parts) != 3:
+        raise errors.OciError("invalid linux.cgroupsPath `%s`: the systemd driver wants slice:prefix:name" % p)
+    slice_, prefix, name = parts
+    if not name:
+        raise errors.OciError("invalid linux.cgroupsPath `%s`: the name part is empty" % p)
+    if name.endswith(".slice"):
+        raise errors.OciError("invalid linux.cgroupsPath `%s`: a slice as the container's unit is not supported" % p)
+    unit = (prefix + "-" + name if prefix else name) + ".scope"
+    if not _unit_name_ok(unit):
+        raise errors.OciError("invalid linux.cgroupsPath `%s`: `%s` is not a valid unit name" % (p, unit))
+    if slice_ == "":
+        slice_ = DEFAULT_SLICE
+    elif slice_ == "-":
+        slice_ = "-.slice"
+    expand_slice(slice_, p)
+    return slice_, unit
+
+
+def _unit_name_ok(unit):
+    ok = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.\\@")
+    return 0 < len(unit) <= 255 and set(unit) <= ok and not unit.startswith(".")
+
+
+def expand_slice(slice_, field=None):
+    """The cgroup path of a slice: a-b-c.slice lives at /a.slice/a-b.slice/a-b-c.slice."""
+    what = "invalid linux.cgroupsPath `%s`: " % field if field else ""
+    if slice_ == "-.slice":
+        return ""
+    if not slice_.endswith(".slice") or "/" in slice_:
+        raise errors.OciError("%sslice `%s` is not a valid slice name (want NAME.slice)" % (what, slice_))
+    base = slice_[:-len(".slice")]
+    if not base or base.startswith("-") or base.endswith("-") or "--" in base or not _unit_name_ok(slice_):
+        raise errors.OciError("%sslice `%s` is not a valid slice name" % (what, slice_))
+    out, acc = [], ""
+    for part in base.split("-"):
+        acc = acc + "-" + part if acc else part
+        out.append(acc + ".slice")
+    return "/" + "/".join(out)
+
+
+# -- the bus -------------------------------------------------------------------
+
+def bus_address():
+    env = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
+    if env:
+        return env
+    if os.path.exists(PRIVATE_SOCKET) and os.geteuid() == 0:
+        return "unix:path=" + PRIVATE_SOCKET
+    return "unix:path=" + SYSTEM_BUS
+
+
+def _socket_path(address):
+    for one in address.split(";"):
+        kind, _, rest = one.partition(":")
+        if kind != "unix":
+            continue
+        for kv in rest.split(","):
+            k, _, v = kv.partition("=")
+            if k == "path":
+                return v
+            if k == "abstract":
+                return "\0" + v
+    raise errors.OciError("systemd bus address `%s`: only unix:path=... is supported" % address)
+
+
+def reachable(address=None):
+    """True when a systemd bus answers a connect (features: cheap, no D-Bus call)."""
+    try:
+        path = _socket_path(address or bus_address())
+    except errors.OciError:
+        return False
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(1.0)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+class Bus:
+    """One connection to systemd's Manager; errors are one line naming systemd's answer."""
+
+    def __init__(self, address):
+        self.address = address
+        self.path = _socket_path(address)
+        # systemd's private socket is peer to peer: no bus daemon to say Hello to.
+        self.direct = self.path.endswith("/systemd/private")
+        from jeepney import DBusAddress
+        from jeepney.io import blocking
+        self._blocking = blocking
+        self.manager = DBusAddress(SD_PATH, bus_name=SD, interface=SD_MANAGER)
+        try:
+            sock = blocking.prep_socket(self.path, timeout=CALL_TIMEOUT)
+        except (OSError, TimeoutError) as e:
+            raise errors.OciError("cannot connect to systemd at `%s`: %s" % (
+                address, errors.strerror(e.errno) if getattr(e, "errno", None) else e)) from None
+        except Exception as e:  # an authentication refusal
+            raise errors.OciError("cannot connect to systemd at `%s`: %s" % (address, e)) from None
+        self.conn = _Connection(sock, blocking, hello=not self.direct)
+        self.queue = None
+
+    def close(self):
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+    def call(self, member, signature, *args, what=None, ok_errors=()):
+        """The reply's body; a D-Bus error becomes OciError (or None when its name is in ok_errors)."""
+        from jeepney import new_method_call
+        from jeepney.wrappers import DBusErrorResponse, unwrap_msg
+        msg = new_method_call(self.manager, member, signature, args)
+        try:
+            return unwrap_msg(self.send_and_get_reply(msg))
+        except DBusErrorResponse as e:
+            if e.name in ok_errors:
+                return None
+            text = e.data[0] if e.data and isinstance(e.data[0], str) else str(e.data)
+            err = errors.OciError("systemd: %s%s (%s)" % (what + ": " if what else "", text.rstrip("."), e.name))
+            err.dbus_name = e.name   # systemd answered (and refused)
+            raise err from None
+        except TimeoutError:
+            raise errors.OciError("systemd: %s: no answer within %ds" % (what or member, CALL_TIMEOUT)) from None
+        except (OSError, ConnectionError) as e:
+            raise errors.OciError("systemd: %s: connection lost (%s)" % (what or member, e)) from None
+
+    def send_and_get_reply(self, msg):
+        """jeepney's send_and_get_reply, nudging the peer while it is silent.
+
+        systemd (252) leaves a message it read in the same chunk as the
+        authentication's BEGIN unprocessed until the socket becomes readable
+        again: a method call sent right after connecting can wait forever.
+        A Ping (no reply expected) every 0.2 s makes it look at its buffer.
+        """
+        from jeepney import HeaderFields, MessageFlag, new_method_call, DBusAddress
+        conn = self.conn
+        serial = next(conn.outgoing_serial)
+        conn.send_message(msg, serial=serial)
+        deadline = time.monotonic() + CALL_TIMEOUT
+        peer = DBusAddress(SD_PATH, bus_name=SD, interface="org.freedesktop.DBus.Peer")
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            try:
+                m = conn.receive(timeout=min(left, 0.2))
+            except TimeoutError:
+                ping = new_method_call(peer, "Ping")
+                ping.header.flags |= MessageFlag.no_reply_expected
+                conn.send_message(ping)
+                continue
+            if m.header.fields.get(HeaderFields.reply_serial, -1) == serial:
+                return m
+            for f in conn._filters.matches(m):
+                f.queue.append(m)
+
+    def subscribe(self):
+        """Receive JobRemoved from now on (before starting a job: it may finish before the reply)."""
+        if self.queue is not None:
+            return   # once per connection: systemd refuses a second Subscribe
+        from collections import deque
+        from jeepney import MatchRule
+        rule = MatchRule(type="signal", interface=SD_MANAGER, member="JobRemoved", path=SD_PATH)
+        self.queue = deque()
+        self._filter = self.conn.filter(rule, queue=self.queue)
+        if not self.direct:
+            from jeepney.bus_messages import message_bus
+            try:
+                self.send_and_get_reply(message_bus.AddMatch(rule))
+            except TimeoutError:
+                raise errors.OciError("D-Bus AddMatch: no answer within %ds" % CALL_TIMEOUT) from None
+        self.call("Subscribe", "", what="Subscribe", ok_errors=("org.freedesktop.systemd1.AlreadySubscribed",))
+
+    def wait_job(self, job, unit, action):
+        """The job's result ("done", "failed", ...) once systemd has removed it; bounded."""
+        deadline = time.monotonic() + JOB_TIMEOUT
+        while True:
+            while self.queue:
+                m = self.queue.popleft()
+                if len(m.body) >= 4 and m.body[1] == job:
+                    return m.body[3]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise errors.OciError("systemd: %s `%s`: job %s did not finish within %ds" % (
+                    action, unit, job, JOB_TIMEOUT))
+            try:
+                self.conn.recv_messages(timeout=min(left, 1.0))
+            except TimeoutError:
+                # The signal may have been missed (bus restarts): ask whether the job still exists.
+                if not self._job_exists(job):
+                    return None
+            except (OSError, ConnectionError) as e:
+                raise errors.OciError("systemd: %s `%s`: connection lost (%s)" % (action, unit, e)) from None
+
+    def _job_exists(self, job):
+        from jeepney import DBusAddress, new_method_call
+        from jeepney.wrappers import DBusErrorResponse, unwrap_msg
+        addr = DBusAddress(job, bus_name=SD, interface="org.freedesktop.DBus.Properties")
+        msg = new_method_call(addr, "Get", "ss", ("org.freedesktop.systemd1.Job", "State"))
+        try:
+            unwrap_msg(self.send_and_get_reply(msg))
+            return True
+        except DBusErrorResponse:
+            return False
+        except TimeoutError:
+            return True
+
+    def socket_peer_pid(self):
+        """The pid at the other end of the socket (systemd, or the bus daemon), as we see it; 0 if unseen."""
+        import struct
+        creds = self.conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return struct.unpack("3i", creds)[0]
+
+    def peer_pid(self):
+        """systemd's pid as this process sees it (for its root cgroup)."""
+        if self.direct:
+            return self.socket_peer_pid()
+        from jeepney.bus_messages import message_bus
+        try:
+            reply = self.send_and_get_reply(message_bus.GetConnectionUnixProcessID(SD))
+        except TimeoutError:
+            raise errors.OciError("D-Bus GetConnectionUnixProcessID: no answer within %ds" % CALL_TIMEOUT) from None
+        from jeepney.wrappers import unwrap_msg, DBusErrorResponse
+        try:
+            return unwrap_msg(reply)[0]
+        except DBusErrorResponse as e:
+            raise errors.OciError("systemd is not on the bus at `%s`: %s" % (self.address, e.name)) from None
+
+
+def _Connection(sock, blocking, hello):
+    """jeepney's blocking connection; Hello only on a bus (systemd's private socket has no bus daemon)."""
+    if hello:
+        return blocking.DBusConnection(sock)
+    from jeepney.io.common import MessageFilters
+    conn = blocking.DBusConnection.__new__(blocking.DBusConnection)
+    blocking.DBusConnectionBase.__init__(conn, sock)
+    conn._filters = MessageFilters()
+    return conn
+
+
+def _same_pid_namespace(pid, address, host):
+    """systemd reads PIDs in its own pid namespace: from another one they would name other processes."""
+    try:
+        theirs = os.readlink("/proc/%d/ns/pid" % pid) if pid > 0 else None
+        ours = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        theirs, ours = None, True
+    if theirs != ours:
+        raise errors.OciError("systemd at `%s` runs in another pid namespace than ocirun: "
+                              "run ocirun in systemd's pid namespace" % address)
+
+
+def systemd_root(pid, host):
+    """systemd's root cgroup, in our view of the hierarchy: its own cgroup less /init.scope."""
+    try:
+        own = layout.parse_proc_cgroup(host.read("/proc/%d/cgroup" % pid).decode("utf-8", "surrogateescape"))
+    except OSError as e:
+        raise errors.os_error("cannot read systemd's cgroup", "/proc/%d/cgroup" % pid, e) from None
+    path = own.get("name=systemd") or own.get("")
+    if path is None:
+        raise errors.OciError("cannot find systemd's cgroup in /proc/%d/cgroup" % pid)
+    for tail in ("/init.scope", "/system.slice"):
+        if path.endswith(tail):
+            path = path[:-len(tail)]
+    return path.rstrip("/")
+
+
+# -- unit properties -------------------------------------------------------------
+
+def _cpu_quota_per_sec(quota, period):
+    """CPUQuotaPerSecUSec: systemd keeps it in 10 ms steps, so round up."""
+    if quota is None or quota < 0:
+        return UINT64_MAX
+    period = period or 100000
+    v = quota * 1000000 // period
+    if v % 10000:
+        v = (v // 10000 + 1) * 10000
+    return v
+
+
+def _device_allow(rules):
+    """(DevicePolicy, DeviceAllow) for the effective device rules, or None when systemd cannot say it.
+
+    systemd names devices by node (/dev/char/M:m, /dev/block/M:m) or by class
+    (char-NAME, block-NAME from /proc/devices): a rule it cannot express makes
+    us leave the devices controller to the files alone (DevicePolicy=auto).
+    """
+    if any(r.allow and r.covers_everything() for r in rules):
+        return "auto", []
+    names = _proc_devices()
+    allow = []
+    for r in rules:
+        if not r.allow:
+            if not r.covers_everything():
+                return None    # a deny after allows: systemd has no deny list
+            allow = []
+            continue
+        types = ("c", "b") if r.type == "a" else (r.type,)
+        for t in types:
+            kind = "char" if t == "c" else "block"
+            if r.major == -1:
+                allow.append(("%s-*" % kind, r.access))
+            elif r.minor == -1:
+                name = names.get((t, r.major))
+                if name is None:
+                    return None
+                allow.append(("%s-%s" % (kind, name), r.access))
+            else:
+                allow.append(("/dev/%s/%d:%d" % (kind, r.major, r.minor), r.access))
+    return "strict", allow
+
+
+def _proc_devices():
+    out, t = {}, None
+    try:
+        with open("/proc/devices") as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("Character"):
+                    t = "c"
+                elif line.startswith("Block"):
+                    t = "b"
+                elif line and t:
+                    major, _, name = line.partition(" ")
+                    if major.isdigit():
+                        out.setdefault((t, int(major)), name)
+    except OSError:
+        pass
+    return out
+
+
+def cpuset_mask(text, field):
+    """systemd's CPU set: a little-endian bit mask, bit n for cpu (or node) n."""
+    bits = set()
+    for part in text.strip().split(","):
+        lo, dash, hi = part.strip().partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()):
+            raise errors.OciError("invalid %s `%s`: want a list like 0-3,5" % (field, text))
+        a, b = int(lo), int(hi) if dash else int(lo)
+        if b < a or b > 8191:
+            raise errors.OciError("invalid %s `%s`: bad range `%s`" % (field, text, part))
+        bits.update(range(a, b + 1))
+    out = bytearray((max(bits) // 8 + 1) if bits else 0)
+    for n in bits:
+        out[n // 8] |= 1 << (n % 8)
+    return bytes(out)
+
+
+def unit_properties(resources, kind, extra_devices=()):
+    """[(name, (signature, value))] for the resources systemd has properties for.
+
+    Values are checked again by the cgroupfs manager, which writes every one
+    into the files afterwards; here only their D-Bus shape matters.
+    """
+    props = []
+    r = resources or {}
+    if not isinstance(r, dict):
+        return props
+    v2 = kind == "v2"
+    mem = r.get("memory") or {}
+    if isinstance(mem, dict) and isinstance(mem.get("limit"), int):
+        lim = mem["limit"]
+        props.append(("MemoryMax" if v2 else "MemoryLimit", ("t", UINT64_MAX if lim < 0 else lim)))
+    cpu = r.get("cpu") or {}
+    if isinstance(cpu, dict):
+        shares = cpu.get("shares")
+        if isinstance(shares, int) and shares > 0:
+            if v2:
+                props.append(("CPUWeight", ("t", max(1, min(10000, 1 + ((shares - 2) * 9999) // 262142)))))
+            else:
+                props.append(("CPUShares", ("t", max(2, min(262144, shares)))))
+        quota, period = cpu.get("quota"), cpu.get("period")
+        if isinstance(quota, int) or isinstance(period, int):
+            if isinstance(period, int) and period > 0:
+                props.append(("CPUQuotaPeriodUSec", ("t", period)))
+            props.append(("CPUQuotaPerSecUSec", ("t", _cpu_quota_per_sec(quota if isinstance(quota, int) else None,
+                                                                         period if isinstance(period, int) else None))))
+        if v2:
+            for key, prop in (("cpus", "AllowedCPUs"), ("mems", "AllowedMemoryNodes")):
+                if isinstance(cpu.get(key), str) and cpu[key]:
+                    props.append((prop, ("ay", cpuset_mask(cpu[key], "linux.resources.cpu." + key))))
+    pids = r.get("pids") or {}
+    if isinstance(pids, dict) and isinstance(pids.get("limit"), int):
+        lim = pids["limit"]
+        props.append(("TasksMax", ("t", UINT64_MAX if lim <= 0 else lim)))
+    blkio = r.get("blockIO") or {}
+    if isinstance(blkio, dict) and isinstance(blkio.get("weight"), int) and blkio["weight"] > 0:
+        w = blkio["weight"]
+        if v2:
+            props.append(("IOWeight", ("t", max(1, min(10000, 1 + ((w - 10) * 9999) // 990)))))
+        else:
+            props.append(("BlockIOWeight", ("t", max(10, min(1000, w)))))
+    if "devices" in r or extra_devices is not None:
+        from .resources import device_rules
+        dev = _device_allow(device_rules(r.get("devices"), extra_devices or ()))
+        if dev is not None:
+            policy, allow = dev
+            props.append(("DevicePolicy", ("s", policy)))
+            props.append(("DeviceAllow", ("a(ss)", allow)))
+    return props
+
+
+# -- the manager -------------------------------------------------------------------
+
+class SystemdManager(Manager):
+    """A transient scope; the files of its cgroup are handled by a cgroupfs manager (`fs`)."""
+
+    def __init__(self, host, address, slice_, unit, root, fsm, started=False):
+        self.host = host
+        self.address = address
+        self.slice = slice_
+        self.unit = unit
+        self.root = root            # systemd's root cgroup, in our view
+        self.fs = fsm               # the cgroupfs manager of the scope's path in every hierarchy
+        self.started = started
+        self.layout = fsm.layout
+        self._bus = None
+
+    # What the cgroupfs manager knows.
+    @property
+    def warnings(self):
+        return self.fs.warnings
+
+    @property
+    def extra_devices(self):
+        return getattr(self.fs, "extra_devices", ())
+
+    @extra_devices.setter
+    def extra_devices(self, devs):
+        self.fs.extra_devices = devs
+
+    @property
+    def cgroup_path(self):
+        return self.root + expand_slice(self.slice) + "/" + self.unit
+
+    def bus(self):
+        if self._bus is None:
+            self._bus = Bus(self.address)
+        return self._bus
+
+    def close(self):
+        if self._bus is not None:
+            self._bus.close()
+            self._bus = None
+
+    def to_dict(self):
+        return {"driver": "systemd", "layout": self.layout, "bus": self.address, "slice": self.slice,
+                "unit": self.unit, "root": self.root, "started": self.started, "fs": self.fs.to_dict()}
+
+    # -- making and unmaking ------------------------------------------------
+    _pending = False
+
+    def create(self):
+        """A scope starts with a process in it: join() starts it, with the first pid."""
+        self._pending = True
+
+    def join(self, pid):
+        if self._pending:
+            self._start(pid)
+            self._pending = False
+        self.fs.join(pid)
+
+    def _start(self, pid):
+        """Start the scope with pid in it; then make what systemd left to us (other hierarchies)."""
+        b = self.bus()
+        props = [
+            ("Description", ("s", "ocirun container " + self.unit)),
+            ("Slice", ("s", self.slice)),
+            ("Delegate", ("b", True)),
+            ("PIDs", ("au", [pid])),
+            # No Conflicts=/Before=shutdown.target: the container's life is ours.
+            ("DefaultDependencies", ("b", False)),
+        ]
+        props += unit_properties(self._resources, self.fs.layout if self.fs.layout != "hybrid" else "v1",
+                                 self.extra_devices)
+        b.subscribe()
+        try:
+            reply = b.call("StartTransientUnit", "ssa(sv)a(sa(sv))", self.unit, "fail", props, [],
+                           what="start unit `%s`" % self.unit)
+        except errors.OciError as e:
+            # No answer: the unit may exist now, and is ours to stop. A refusal
+            # ("already exists") names a unit that is not ours.
+            if getattr(e, "dbus_name", None) is None:
+                self.started = True
+            raise
+        self.started = True
+        job = reply[0]
+        result = b.wait_job(job, self.unit, "start unit")
+        if result not in (None, "done"):
+            raise errors.OciError("systemd: start unit `%s`: job %s (see `journalctl -u %s`)" % (
+                self.unit, result, self.unit))
+        self._check_placed(pid)
+        # What systemd did not make (hierarchies it does not manage) is ours.
+        for g in self.fs.groups_all():
+            g.made = g.plan()
+        self.fs.create()
+
+    def _check_placed(self, pid):
+        """The process is where we will look for it: the scope's path in systemd's hierarchy."""
+        try:
+            own = layout.parse_proc_cgroup(self.host.read("/proc/%d/cgroup" % pid).decode("utf-8", "replace"))
+        except OSError as e:
+            raise errors.os_error("cannot read", "/proc/%d/cgroup" % pid, e) from None
+        got = own.get("name=systemd") or own.get("")
+        if got != self.cgroup_path:
+            raise errors.OciError("systemd placed unit `%s` at `%s`, not at `%s`" % (self.unit, got, self.cgroup_path))
+
+    _stop_error = None
+
+    def destroy(self):
+        # Callers retry destroy() while a cgroup is busy: systemd is asked once,
+        # so a silent systemd costs one bounded wait, not one per retry.
+        first = self._stop_error
+        if self.started and first is None:
+            try:
+                self.stop_unit()
+            except errors.OciError as e:
+                first = self._stop_error = e
+        try:
+            self.fs.destroy()
+        except errors.OciError as e:
+            first = first or e
+        # systemd removes the scope's directories as it stops it; a stopped
+        # scope whose processes died first may leave an empty one behind.
+        for g in self.fs.groups_all():
+            self._rmdir_scope(g)
+        self.close()
+        if first:
+            raise first
+
+    def _rmdir_scope(self, g):
+        import errno
+        try:
+            self.host.rmdir(g.dir)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            if e.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+                raise errors.os_error("cannot remove cgroup", g.dir, e) from None
+
+    def stop_unit(self):
+        b = self.bus()
+        b.subscribe()
+        reply = b.call("StopUnit", "ss", self.unit, "replace", what="stop unit `%s`" % self.unit,
+                       ok_errors=("org.freedesktop.systemd1.NoSuchUnit",))
+        if reply is not None:
+            b.wait_job(reply[0], self.unit, "stop unit")
+        # A failed unit stays loaded until reset.
+        b.call("ResetFailedUnit", "s", self.unit, what="reset-failed `%s`" % self.unit,
+               ok_errors=("org.freedesktop.systemd1.NoSuchUnit", "org.freedesktop.systemd1.LoadFailed"))
+        self.started = False
+
+    # -- processes and resources --------------------------------------------
+    _resources = None
+
+    def apply(self, resources, updating=False):
+        if updating and self.started:
+            props = unit_properties(resources, self.fs.layout if self.fs.layout != "hybrid" else "v1",
+                                    self.extra_devices if "devices" in (resources or {}) else None)
+            if props:
+                self.bus().call("SetUnitProperties", "sba(sv)", self.unit, True, props,
+                                what="set properties of `%s`" % self.unit)
+        self.fs.apply(resources, updating) if updating else self.fs.apply(resources)
+
+    def update(self, resources):
+        self.apply(resources, updating=True)
+
+    def kill_all(self, sig):
+        self.fs.kill_all(sig)
+
+    def pids(self):
+        return self.fs.pids()
+
+    def can_freeze(self):
+        return self.fs.can_freeze()
+
+    def freeze(self):
+        self.fs.freeze()
+
+    def thaw(self):
+        self.fs.thaw()
+
+    def frozen(self):
+        return self.fs.frozen()
+
+    def oom_source(self):
+        return self.fs.oom_source()
+
+    def stats(self):
+        return self.fs.stats()
+
+
+def _groups_all(m):
+    """Every fs.Group of a cgroupfs manager (v1, v2 or hybrid)."""
+    if hasattr(m, "v1") and hasattr(m, "v2"):
+        return _groups_all(m.v1) + _groups_all(m.v2)
+    return list(m.groups)
+
+
+def _fs_manager(cid, path, linux_cfg, host):
+    cfg = dict(linux_cfg)
+    cfg["cgroupsPath"] = path
+    m = fs.open_manager(cid, cfg, host)
+    m.groups_all = lambda: _groups_all(m)
+    # systemd makes the directories: nothing is ours until it has started the scope.
+    for g in _groups_all(m):
+        g.made = []
+    return m
+
+
+def open_manager(cid, linux_cfg, host=None):
+    host = host or LINUX
+    slice_, unit = parse_path(linux_cfg.get("cgroupsPath"), cid)
+    address = bus_address()
+    b = Bus(address)
+    try:
+        # A bus daemon reports pids as it sees them: it must see what we see.
+        _same_pid_namespace(b.socket_peer_pid(), address, host)
+        pid = b.peer_pid()
+        _same_pid_namespace(pid, address, host)
+        root = systemd_root(pid, host)
+    except BaseException:
+        b.close()
+        raise
+    path = root + expand_slice(slice_) + "/" + unit
+    m = SystemdManager(host, address, slice_, unit, root, _fs_manager(cid, path, linux_cfg, host))
+    m._bus = b
+    m._resources = linux_cfg.get("resources") or {}
+    return m
+
+
+def from_dict(d, host=None):
+    host = host or LINUX
+    inner = fs.from_dict(d["fs"], host)
+    inner.groups_all = lambda: _groups_all(inner)
+    address = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or d.get("bus") or bus_address()
+    return SystemdManager(host, address, d["slice"], d["unit"], d.get("root", ""), inner, bool(d.get("started")))

@@ -1,0 +1,299 @@
+"""The systemd cgroup driver against a real systemd (see conftest.py): transient
+scopes, their properties and files, update, delete, nested slices, unwinding."""
+
+import glob
+import json
+import os
+
+import pytest
+
+CG = "/sys/fs/cgroup"
+MIB = 1 << 20
+
+
+def scope_dirs(unit):
+    """Every directory of the unit's cgroup, in every hierarchy (any slice)."""
+    return sorted(glob.glob(CG + "/*/**/" + unit, recursive=True))
+
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def show(systemd, unit, *props):
+    return systemd.show(unit, *props)
+
+
+def unit_gone(systemd, unit):
+    return show(systemd, unit, "LoadState")["LoadState"] == "not-found"
+
+
+def run_detached(sd_ocirun, bundle, cid, *gflags, resources=None, args=("sleep", "600"), path=None):
+    bundle.set_args(*args)
+    if resources is not None:
+        bundle.config["linux"]["resources"] = resources
+    if path is not None:
+        bundle.config["linux"]["cgroupsPath"] = path
+    bundle.write()
+    return sd_ocirun(*(gflags or ("--systemd-cgroup",)), "run", "-d", "--bundle", bundle.path, cid)
+
+
+def in_container(sd_ocirun, cid, script):
+    r = sd_ocirun("exec", cid, "sh", "-c", script)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_systemd_made_no_cgroup_hierarchy(systemd, sd_ocirun, bundle, cid):
+    """The booted systemd mounted no hierarchy of its own (perf_event, net_cls,net_prio,
+    hugetlb taken from cgroup2...): those outlive it, kernel-global (conftest.py).
+    A container (its cgroups go to every hierarchy mounted) changes nothing either."""
+    r = run_detached(sd_ocirun, bundle, cid)
+    assert r.returncode == 0, r.stderr
+    assert systemd.hierarchy_changes() == []
+    r = systemd.run("grep", " - cgroup", "/proc/self/mountinfo")
+    inside = sorted(l.split()[4] for l in r.stdout.splitlines())
+    host = sorted(m[0] for m in systemd.kernel_before.mounts)
+    assert inside == host, r.stdout
+
+
+def test_limits_in_the_unit_and_the_container_then_update(systemd, sd_ocirun, bundle, cid):
+    unit = "ocirun-%s.scope" % cid
+    res = {"memory": {"limit": 64 * MIB}, "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+           "pids": {"limit": 42}}
+    r = run_detached(sd_ocirun, bundle, cid, "--cgroup-manager", "systemd", resources=res)
+    assert r.returncode == 0, r.stderr
+    p = show(systemd, unit, "ActiveState", "Delegate", "Slice", "ControlGroup", "MemoryLimit", "CPUShares",
+             "CPUQuotaPerSecUSec", "TasksMax", "DevicePolicy")
+    assert p == {"ActiveState": "active", "Delegate": "yes", "Slice": "system.slice",
+                 "ControlGroup": "/system.slice/" + unit, "MemoryLimit": str(64 * MIB), "CPUShares": "512",
+                 "CPUQuotaPerSecUSec": "500ms", "TasksMax": "42", "DevicePolicy": "strict"}
+    # The container sees its own cgroup (the scope's) and the limits in it.
+    out = in_container(sd_ocirun, cid, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+                                       "/sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
+                                       "/proc/self/cgroup")
+    lines = out.splitlines()
+    assert lines[:4] == [str(64 * MIB), "42", "512", "50000"]
+    assert "4:memory:/system.slice/%s" % unit in lines or any(
+        l.endswith(":memory:/system.slice/" + unit) for l in lines), out
+    # ps and pause/resume work on the scope's cgroup.
+    r = sd_ocirun("events", "--stats", cid)
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout)["data"]
+    assert stats["memory"]["usage"]["limit"] == 64 * MIB and stats["pids"]["current"] >= 1, stats
+    r = sd_ocirun("ps", "--format", "json", cid)
+    assert r.returncode == 0 and len(json.loads(r.stdout)) == 1, r.stdout + r.stderr
+    assert sd_ocirun("pause", cid).returncode == 0
+    assert read(CG + "/freezer/system.slice/%s/freezer.state" % unit) == "FROZEN"
+    assert sd_ocirun("resume", cid).returncode == 0
+    assert read(CG + "/freezer/system.slice/%s/freezer.state" % unit) == "THAWED"
+
+    r = sd_ocirun("update", "--memory", "128M", "--pids-limit", "50", "--cpu-quota", "25000", "--cpu-shares", "256", cid)
+    assert r.returncode == 0, r.stderr
+    p = show(systemd, unit, "MemoryLimit", "TasksMax", "CPUQuotaPerSecUSec", "CPUShares")
+    assert p == {"MemoryLimit": str(128 * MIB), "TasksMax": "50", "CPUQuotaPerSecUSec": "250ms", "CPUShares": "256"}
+    out = in_container(sd_ocirun, cid, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+                                       "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares")
+    assert out.split() == [str(128 * MIB), "50", "25000", "256"]
+
+
+def test_cgroup_namespace_and_cgroup_mount(systemd, sd_ocirun, bundle, cid):
+    """With a cgroup namespace, the `cgroup` mount shows every hierarchy at the
+    scope's cgroup as its root. (Under systemd's /sys/fs/cgroup with the host's
+    mounts still beneath it, each hierarchy was listed twice in mountinfo and
+    the second mount failed: EBUSY on /sys/fs/cgroup/blkio.)"""
+    unit = "ocirun-%s.scope" % cid
+    bundle.config["linux"]["namespaces"].append({"type": "cgroup"})
+    assert any(m["type"] == "cgroup" for m in bundle.config["mounts"])
+    r = run_detached(sd_ocirun, bundle, cid, resources={"memory": {"limit": 48 * MIB}})
+    assert r.returncode == 0, r.stderr
+    out = in_container(sd_ocirun, cid, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; cat /proc/self/cgroup; "
+                                       "grep ' /sys/fs/cgroup/' /proc/self/mountinfo")
+    lines = out.splitlines()
+    assert lines[0] == str(48 * MIB), out
+    own = [l for l in lines[1:] if l.count(":") >= 2 and " " not in l]
+    assert own and all(l.endswith(":/") for l in own), out
+    mounted = [l.split()[4] for l in lines[1:] if " /sys/fs/cgroup/" in l]
+    assert sorted(mounted) == sorted(set(mounted)) and "/sys/fs/cgroup/blkio" in mounted, out
+    assert show(systemd, unit, "ActiveState")["ActiveState"] == "active"
+
+
+def test_delete_leaves_no_unit_and_no_cgroup(systemd, sd_ocirun, bundle, cid):
+    unit = "ocirun-%s.scope" % cid
+    r = run_detached(sd_ocirun, bundle, cid, resources={"pids": {"limit": 10}})
+    assert r.returncode == 0, r.stderr
+    dirs = scope_dirs(unit)
+    # systemd's hierarchies and the ones we made for it (freezer, cpuset...).
+    assert CG + "/systemd/system.slice/" + unit in dirs and CG + "/freezer/system.slice/" + unit in dirs, dirs
+    # The container nests a cgroup of its own (Delegate=yes): delete removes it too.
+    os.mkdir(CG + "/pids/system.slice/%s/inner" % unit)
+    r = sd_ocirun("delete", "--force", cid)
+    assert r.returncode == 0, r.stderr
+    assert unit_gone(systemd, unit)
+    assert scope_dirs(unit) == []
+    # Where systemd does not manage the hierarchy, we made system.slice too (no other container is there).
+    for h in ("freezer", "cpuset"):
+        assert not os.path.exists("%s/%s/system.slice" % (CG, h)), h
+    assert sd_ocirun("state", cid).returncode != 0
+
+
+def test_stopped_container_delete(systemd, sd_ocirun, bundle, cid):
+    """The scope ends when its processes do; delete of a stopped container still cleans up."""
+    unit = "ocirun-%s.scope" % cid
+    r = run_detached(sd_ocirun, bundle, cid, args=("true",))
+    assert r.returncode == 0, r.stderr
+    import time
+    deadline = time.monotonic() + 30
+    while json.loads(sd_ocirun("state", cid).stdout)["status"] != "stopped":
+        assert time.monotonic() < deadline, "the container did not stop"
+        time.sleep(0.05)
+    r = sd_ocirun("delete", cid)
+    assert r.returncode == 0, r.stderr
+    assert unit_gone(systemd, unit)
+    assert scope_dirs(unit) == []
+
+
+def test_nested_slice_path(systemd, sd_ocirun, bundle, cid):
+    slice_ = "ocirunt-a-b.slice"
+    unit = "pfx-%s.scope" % cid
+    r = run_detached(sd_ocirun, bundle, cid, path="%s:pfx:%s" % (slice_, cid), resources={"memory": {"limit": 32 * MIB}})
+    try:
+        assert r.returncode == 0, r.stderr
+        cg = "/ocirunt.slice/ocirunt-a.slice/ocirunt-a-b.slice/" + unit
+        assert show(systemd, unit, "Slice", "ControlGroup", "MemoryLimit") == {
+            "Slice": slice_, "ControlGroup": cg, "MemoryLimit": str(32 * MIB)}
+        assert read(CG + "/memory" + cg + "/memory.limit_in_bytes") == str(32 * MIB)
+        st = json.loads(sd_ocirun("state", cid).stdout)
+        r = systemd.run("cat", "/proc/%d/cgroup" % st["pid"])
+        assert ":name=systemd:" + cg in r.stdout, r.stdout
+        assert sd_ocirun("delete", "--force", cid).returncode == 0
+        assert unit_gone(systemd, unit)
+        assert scope_dirs(unit) == []
+    finally:
+        systemd.systemctl("stop", "ocirunt.slice")
+
+
+def test_root_slice(systemd, sd_ocirun, bundle, cid):
+    unit = "%s.scope" % cid
+    r = run_detached(sd_ocirun, bundle, cid, path="-::%s" % cid)
+    assert r.returncode == 0, r.stderr
+    assert show(systemd, unit, "Slice", "ControlGroup") == {"Slice": "-.slice", "ControlGroup": "/" + unit}
+    assert sd_ocirun("delete", "--force", cid).returncode == 0
+    assert unit_gone(systemd, unit) and scope_dirs(unit) == []
+
+
+@pytest.mark.parametrize("how", ["bad-executable", "failing-createRuntime-hook"])
+def test_failing_start_unwinds_the_unit(systemd, sd_ocirun, bundle, cid, how):
+    unit = "ocirun-%s.scope" % cid
+    if how == "bad-executable":
+        bundle.set_args("/no/such/program")
+    else:
+        bundle.config["hooks"] = {"createRuntime": [{"path": "/bin/false"}]}
+        bundle.set_args("sleep", "600")
+    bundle.config["linux"]["resources"] = {"pids": {"limit": 10}}
+    bundle.write()
+    log = os.path.join(os.path.dirname(bundle.path), "ocirun.log")
+    r = sd_ocirun("--debug", "--log", log, "--systemd-cgroup", "run", "-d", "--bundle", bundle.path, cid)
+    assert r.returncode != 0
+    # The unwinding itself went through: systemd stopped the unit without complaint.
+    with open(log) as f:
+        text = f.read()
+    assert "cleanup" not in text or "systemd:" not in text, text
+    assert unit_gone(systemd, unit)
+    assert scope_dirs(unit) == []
+    assert sd_ocirun("state", cid).returncode != 0
+
+
+def test_unit_exists_is_refused_and_left_alone(systemd, sd_ocirun, bundle, cid):
+    unit = "ocirun-%s.scope" % cid
+    r = systemd.run("systemd-run", "--scope", "--unit", unit, "--", "sh", "-c", "sleep 600 >/dev/null 2>&1 & exit 0")
+    assert r.returncode == 0, r.stderr
+    try:
+        # sleep keeps the other scope alive
+        assert show(systemd, unit, "ActiveState")["ActiveState"] == "active"
+        r = run_detached(sd_ocirun, bundle, cid)
+        assert r.returncode == 1
+        assert r.stderr == ("systemd: start unit `%s`: Unit %s was already loaded or has a fragment file "
+                            "(org.freedesktop.systemd1.UnitExists)\n" % (unit, unit)) or \
+            r.stderr == ("systemd: start unit `%s`: Unit %s already exists (org.freedesktop.systemd1.UnitExists)\n"
+                         % (unit, unit)), r.stderr
+        # Not ours: still there, still running.
+        assert show(systemd, unit, "ActiveState")["ActiveState"] == "active"
+        assert sd_ocirun("state", cid).returncode != 0
+    finally:
+        systemd.systemctl("stop", unit)
+
+
+@pytest.mark.parametrize("path,msg", [
+    ("a/b.slice:p:n", "slice `a/b.slice` is not a valid slice name (want NAME.slice)"),
+    ("a--b.slice:p:n", "slice `a--b.slice` is not a valid slice name"),
+    ("system:p:n", "slice `system` is not a valid slice name (want NAME.slice)"),
+    ("system.slice:p", "the systemd driver wants slice:prefix:name"),
+    ("system.slice:p:", "the name part is empty"),
+])
+def test_bad_paths_fail_in_one_line(systemd, sd_ocirun, bundle, cid, path, msg):
+    r = run_detached(sd_ocirun, bundle, cid, path=path)
+    assert r.returncode == 1
+    assert r.stderr == "invalid linux.cgroupsPath `%s`: %s\n" % (path, msg)
+    assert sd_ocirun("state", cid).returncode != 0
+
+
+def test_features_says_systemd_when_its_bus_answers(systemd, sd_ocirun, root):
+    r = sd_ocirun("features")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["linux"]["cgroup"]["systemd"] is True
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=%s/no-bus" % root)
+    r = sd_ocirun("features", env=env)
+    assert json.loads(r.stdout)["linux"]["cgroup"]["systemd"] is False
+
+
+def test_hot_commands_of_a_systemd_container_do_not_load_dbus(systemd, sd_ocirun, bundle, cid, root):
+    """state, start and kill never talk to systemd: jeepney stays unloaded (delete needs it: StopUnit)."""
+    bundle.set_args("sleep", "600").write()
+    r = sd_ocirun("--systemd-cgroup", "create", "--bundle", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    launcher = open(os.environ.get("OCIRUN", "/usr/local/bin/ocirun")).read().splitlines()
+    py = launcher[0][2:].split()[0]
+    site = [l for l in launcher if l.startswith("sys.path")][0]
+    for argv in (["state", cid], ["start", cid], ["kill", cid, "9"]):
+        script = ("import sys\n%s\nsys.argv=['ocirun','--root',%r]+%r\nfrom runtime.__main__ import main\n"
+                  "rc = main()\nprint(rc, [m for m in ('jeepney', 'runtime.cgroups.systemd') if m in sys.modules])"
+                  % (site, root, argv))
+        r = systemd.run(py, "-I", "-S", "-c", script)
+        assert r.returncode == 0 and r.stdout.splitlines()[-1] == "0 []", (argv, r.stdout, r.stderr)
+
+
+def test_first_call_on_a_new_connection_is_answered(systemd):
+    """systemd leaves a call that arrived with the authentication's BEGIN unread
+    until the socket is readable again (seen: 35 of 40 fresh connections hung):
+    the driver nudges it. 30 fresh connections, each must get its answer."""
+    launcher = open(os.environ.get("OCIRUN", "/usr/local/bin/ocirun")).read().splitlines()
+    py = launcher[0][2:].split()[0]
+    site = [l for l in launcher if l.startswith("sys.path")][0]
+    script = ("import sys\n%s\nfrom runtime.cgroups import systemd as s\ns.CALL_TIMEOUT = 3.0\nbad = []\n"
+              "for i in range(30):\n"
+              "    b = s.Bus('unix:path=/run/systemd/private')\n"
+              "    try:\n        b.call('GetUnit', 's', 'init.scope')\n"
+              "    except Exception as e:\n        bad.append(str(e))\n"
+              "    b.close()\n"
+              "print(bad[:1], len(bad))\n" % site)
+    r = systemd.run(py, "-I", "-S", "-c", script, timeout=200)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[] 0"
+
+
+def test_refused_from_another_pid_namespace(systemd, bundle, cid, root):
+    """From the host, systemd (through its bus daemon) would read our pids in its own
+    namespace: other processes. ocirun refuses before asking for anything."""
+    import subprocess
+    bus = "unix:path=/proc/%d/root/run/dbus/system_bus_socket" % systemd.pid
+    bundle.set_args("sleep", "600").write()
+    r = subprocess.run([os.environ.get("OCIRUN", "/usr/local/bin/ocirun"), "--root", root, "--systemd-cgroup",
+                        "create", "--bundle", bundle.path, cid], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus))
+    assert r.returncode == 1
+    assert r.stderr == ("systemd at `%s` runs in another pid namespace than ocirun: run ocirun in systemd's pid "
+                        "namespace\n" % bus)
+    assert unit_gone(systemd, "ocirun-%s.scope" % cid)
+    assert not os.path.exists(os.path.join(root, cid))
