@@ -569,7 +569,23 @@ class SystemdManager(Manager):
 
     _stop_error = None
 
-    def destroy(self):
+    def check_unused(self):
+        """The directories that already exist must be empty and not frozen
+        (systemd refuses a unit that exists: StartTransientUnit says so)."""
+        from .fs import check_unused
+        if self.bus().call("GetUnit", "s", self.unit, what="look up unit `%s`" % self.unit,
+                           ok_errors=("org.freedesktop.systemd1.NoSuchUnit",)) is not None:
+            raise errors.OciError("systemd: unit `%s` already exists: it is not this container's" % self.unit)
+
+        class _Existing:
+            def all_groups(inner):
+                return [g for g in self.fs.all_groups() if self.host.exists(g.dir)]
+        check_unused(_Existing())
+
+    def all_groups(self):
+        return self.fs.all_groups()
+
+    def destroy(self, deadline=None):
         # Callers retry destroy() while a cgroup is busy: systemd is asked once,
         # so a silent systemd costs one bounded wait, not one per retry.
         first = self._stop_error
@@ -579,7 +595,7 @@ class SystemdManager(Manager):
             except errors.OciError as e:
                 first = self._stop_error = e
         try:
-            self.fs.destroy()
+            self.fs.destroy(deadline)
         except errors.OciError as e:
             first = first or e
         # systemd removes the scope's directories as it stops it; a stopped

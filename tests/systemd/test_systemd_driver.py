@@ -214,7 +214,8 @@ def test_unit_exists_is_refused_and_left_alone(systemd, sd_ocirun, bundle, cid):
         assert show(systemd, unit, "ActiveState")["ActiveState"] == "active"
         r = run_detached(sd_ocirun, bundle, cid)
         assert r.returncode == 1
-        assert r.stderr == ("systemd: start unit `%s`: Unit %s was already loaded or has a fragment file "
+        assert r.stderr == "systemd: unit `%s` already exists: it is not this container's\n" % unit or \
+            r.stderr == ("systemd: start unit `%s`: Unit %s was already loaded or has a fragment file "
                             "(org.freedesktop.systemd1.UnitExists)\n" % (unit, unit)) or \
             r.stderr == ("systemd: start unit `%s`: Unit %s already exists (org.freedesktop.systemd1.UnitExists)\n"
                          % (unit, unit)), r.stderr
