@@ -118,3 +118,18 @@ def host_mounts_mentioning(text):
 
 def cleanup_dir(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+def procs_with(text):
+    """Pids of the processes whose command line contains text."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                if text.encode() in f.read():
+                    out.append(int(p))
+        except OSError:
+            pass
+    return out

@@ -9,25 +9,11 @@ import helpers
 from helpers import wait_for, pid_alive
 
 
-def _procs_with(text):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % p, "rb") as f:
-                if text.encode() in f.read():
-                    out.append(int(p))
-        except OSError:
-            pass
-    return out
-
-
 def _assert_clean(root, cid, bundle):
     assert not os.path.exists(os.path.join(root, cid)), "state dir left"
     assert helpers.cgroup_dirs(cid) == [], "cgroup left"
     assert helpers.host_mounts_mentioning(bundle.rootfs) == [], "mount left on the host"
-    assert _procs_with(cid) == [], "process left"
+    assert helpers.procs_with(cid) == [], "process left"
 
 
 def _check_failure(bundle, root, cid, run_ocirun, want_in_stderr):
@@ -157,11 +143,11 @@ def test_sigkill_of_create_midway(bundle, root, cid, run_ocirun, tmp_path):
     p.send_signal(signal.SIGKILL)
     p.wait()
     # the hook is ocirun's child, not the container's: it is the engine's to kill
-    for pid in _procs_with("# " + cid):
+    for pid in helpers.procs_with("# " + cid):
         os.kill(pid, signal.SIGKILL)
     r = run_ocirun("delete", "--force", cid)
     assert (r.returncode, r.stderr) == (0, "")
-    wait_for(lambda: _procs_with(cid) == [], what="the init to die")
+    wait_for(lambda: helpers.procs_with(cid) == [], what="the init to die")
     _assert_clean(root, cid, bundle)
 
 

@@ -21,20 +21,6 @@ from helpers import pid_alive, wait_for
 HANG_GUARD = 30  # seconds; the runtime's own bound is 10 (runc's)
 
 
-def _procs_with(text):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % p, "rb") as f:
-                if text.encode() in f.read():
-                    out.append(int(p))
-        except OSError:
-            pass
-    return out
-
-
 def _start_sleeper(run_ocirun, root, bundle, cid):
     bundle.set_args("sleep", "600").write()
     r = run_ocirun("create", "-b", bundle.path, cid)
@@ -407,4 +393,4 @@ def test_signal_during_run_create_undoes_everything(bundle, root, cid, tmp_path,
     assert not os.path.exists(os.path.join(root, cid)), "state dir left"
     assert helpers.cgroup_dirs(cid) == [], "cgroup left"
     assert not pid_alive(hook_pid), "the hook was left running"
-    assert _procs_with(cid) == [], "a process of the container was left"
+    assert helpers.procs_with(cid) == [], "a process of the container was left"
