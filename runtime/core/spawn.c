@@ -228,8 +228,13 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
         close(rootfd);
     }
 
-    /* cwd: created as root if missing, before / may turn read-only */
-    if (chdir(p->cwd) < 0) {
+    /* cwd: created as root if missing, before / may turn read-only; only by
+     * `create` (the spec's initial process.cwd): an exec's cwd must exist */
+    if (chdir(p->cwd) < 0 && p->tenant) {
+        ocirun_fail(&err, OCIRUN_STAGE_PROCESS, errno, "chdir to cwd `%s`", p->cwd);
+        die_reported(sync, &err);
+    }
+    if (!p->tenant && chdir(p->cwd) < 0) {
         int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         int fd = root < 0 ? -1 : ocirun_ensure_in_root(root, p->cwd, 0, OCIRUN_STAGE_PROCESS, &err);
         if (root >= 0)
