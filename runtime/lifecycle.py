@@ -1050,6 +1050,24 @@ def _read_process_record(c):
     return rec
 
 
+def _step_tenant_exec(ch):
+    """After READY the exec'd process goes on to the trampoline's execveat,
+    which closes its end of the socket: end-of-file means it is exec'd; a
+    record before it is why it could not be (core/spawn.c die_to_start, as on
+    `start`'s exec fifo), the runtime's own failure."""
+    while True:
+        try:
+            data, anc, _flags, _addr = ch.sock.recvmsg(4096, 64)
+        except InterruptedError:
+            continue
+        for _level, _typ, payload in anc:  # none is ever sent: close what came
+            for i in range(0, len(payload) - len(payload) % 4, 4):
+                os.close(int.from_bytes(payload[i:i + 4], "little"))
+        if not data:
+            return
+        raise _start_error(data)
+
+
 def _init_pidfd(c):
     """A pidfd of the container's init, taken right after the status check and
     checked against the recorded start time (a reused pid is not our init)."""
@@ -1133,6 +1151,7 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             try:
                 _step_seccomp_listener(ch, p.seccomp, _oci_state(c.data, c.status(), c.pid), pid)
                 _step_ready(ch)
+                _step_tenant_exec(ch)
             except BaseException:
                 if forwarding is not None:
                     forwarding.restore()

@@ -10,6 +10,7 @@ real containers.
   usage error: 1, as runc's.
 """
 
+import json
 import os
 
 import pytest
@@ -91,3 +92,24 @@ def test_exec_usage_errors_are_1(running, run_ocirun):
 def test_exec_passes_the_process_status_through(running, run_ocirun, code):
     r = run_ocirun("exec", running, "sh", "-c", "exit %d" % code)
     assert (r.returncode, r.stderr) == (code, "")
+
+
+@pytest.mark.parametrize("detach", [False, True], ids=["foreground", "detached"])
+def test_exec_failure_after_the_path_lookup_is_reported_by_exec(running, run_ocirun, tmp_path, detach):
+    """A failure between the PATH lookup and the process (here the execveat
+    of the sealed trampoline: one env string above the kernel's 128 KiB
+    MAX_ARG_STRLEN) is exec's own failure: one line from ocirun, 255, as
+    runc's `argument list too long`; it used to surface as the process's
+    status 126, with the line printed by the dying child."""
+    pj = tmp_path / "process.json"
+    pj.write_text(json.dumps({"args": ["/bin/true"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+                              "env": ["PATH=/bin:/usr/bin", "BIG=" + "x" * 200000]}))
+    r = run_ocirun("exec", *(["-d"] if detach else []), "-p", pj, running)
+    assert (r.returncode, r.stdout) == (EXEC_FAILED, "")
+    assert r.stderr.startswith("exec: exec `/bin/true` (the argument list and environment")
+    assert r.stderr.endswith(": E2BIG (Argument list too long)\n") and r.stderr.count("\n") == 1
+    # the same process with a small environment runs (the socket's end-of-file is success)
+    pj.write_text(json.dumps({"args": ["sh", "-c", "echo ran; exit 4"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+                              "env": ["PATH=/bin:/usr/bin"]}))
+    r = run_ocirun("exec", "-p", pj, running)
+    assert (r.returncode, r.stdout, r.stderr) == (4, "ran\n", "")
