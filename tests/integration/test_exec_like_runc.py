@@ -8,6 +8,9 @@ real containers.
   tell the runtime's failure from the process's own status, which is passed
   through. A malformed command line (unknown flag, no container id) is a
   usage error: 1, as runc's.
+* A failure after the PATH lookup, up to the sealed trampoline's execveat,
+  comes back to exec over the sync socket (read to end-of-file, as `start`
+  reads the exec fifo): exec's own failure too, not the process's status.
 """
 
 import json
