@@ -410,6 +410,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             data["cgroup"] = mgr.to_dict()
         c = ctx.store.create(cid, data)
         undo.callback(c.destroy)
+        _write_recovery(c, 0, None, data.get("cgroup"))
         if mgr is not None:
             undo.callback(mgr.destroy)
         if linux.get("seccomp"):
@@ -470,6 +471,8 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         st = ctx.store.host.proc_stat(init_pid)
         c.data["pid"] = init_pid
         c.data["init_start"] = st[1] if st else None
+        # first the record delete --force falls back on, then state.json
+        _write_recovery(c, init_pid, c.data["init_start"], data.get("cgroup"))
         c.save()
         _step_idmapped_trees(ch, p, init_pid)
         ch.send(lib.OCIRUN_MSG_GO)
@@ -492,6 +495,110 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     if console is not None:
         console.close()
     return c, init_pid, master
+
+
+def _write_recovery(c, pid, start, cgroup):
+    """recovery.json (state.py): the init and the cgroup, for delete --force
+    when state.json cannot be read; same atomic 0600 write as state.json."""
+    from . import fastjson
+    from .state import RECOVERY_RECORD
+    c.write_record(RECOVERY_RECORD, fastjson.dumps({"pid": pid, "init_start": start, "cgroup": cgroup}).encode())
+
+
+class _Unrecovered(errors.OciError):
+    """delete --force found something of a broken container it could not
+    remove (or nothing to find it by): never an exit 0."""
+
+
+def _recover_broken(c, why):
+    try:
+        _recover_from_record(c, why)
+    except errors.OciError as e:
+        raise _Unrecovered(e.lines[0], lines=e.lines) from None
+
+
+def _recover_from_record(c, why):
+    """delete --force of a container whose state.json is corrupt (`why` a
+    StateCorrupt) or gone (ContainerNotExist): find its init and cgroup from
+    recovery.json, kill the init, remove the cgroup (killing whatever is left
+    in it). Returns once nothing of it runs; otherwise one line, and the
+    caller keeps the state directory.
+
+    runc refuses to delete a container whose state it cannot read, and keeps
+    it; we do the same when there is nothing trustworthy to find the
+    processes by. A directory with neither file is a create killed before its
+    first write: nothing of it was made, it just goes."""
+    from . import fastjson
+    from .state import RECOVERY_RECORD
+    path = c.path(RECOVERY_RECORD)
+    kept = "; the state `%s` is kept" % c.dir
+    try:
+        raw = c.read(RECOVERY_RECORD)
+    except errors.StateCorrupt as e:
+        reason = str(e).rsplit(": ", 1)[-1]
+        raise errors.OciError("cannot delete container %s: its recovery record `%s` is not to be trusted (%s): "
+                              "its pid and cgroup are not used%s" % (c.id, path, reason, kept)) from None
+    except OSError as e:
+        raise errors.OciError("cannot delete container %s: recovery record `%s`: %s%s"
+                              % (c.id, path, errors.strerror(e.errno), kept)) from None
+    if raw is None:
+        if isinstance(why, errors.ContainerNotExist):
+            return
+        raise errors.OciError("cannot delete container %s: %s, and its recovery record `%s` is missing: its init "
+                              "and cgroup cannot be found%s" % (c.id, why, path, kept))
+    try:
+        rec = fastjson.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        rec = e
+    pid = rec.get("pid") if isinstance(rec, dict) else None
+    start = rec.get("init_start") if isinstance(rec, dict) else None
+    cgroup = rec.get("cgroup") if isinstance(rec, dict) else None
+    if (type(pid) is not int or pid < 0 or (start is not None and type(start) is not int)
+            or (cgroup is not None and not isinstance(cgroup, dict))):
+        detail = rec if isinstance(rec, ValueError) else "want {pid, init_start, cgroup}"
+        raise errors.OciError("cannot delete container %s: recovery record `%s` is unreadable (%s): its init and "
+                              "cgroup cannot be found%s" % (c.id, path, detail, kept))
+    log.LOG.warning("container %s: %s; using its recovery record (init pid %d)" % (c.id, why, pid))
+    # the Container gets what it needs for init_alive() and _manager(): an
+    # init recorded without its start time is never signalled (pid reuse)
+    c.data = {"pid": pid if start is not None else 0, "init_start": start, "cgroup": cgroup}
+    from .cgroups.fs import REMOVE_TIMEOUT
+    deadline = time.monotonic() + REMOVE_TIMEOUT
+    try:
+        mgr = _manager(c)
+    except (errors.OciError, LookupError, TypeError, ValueError) as e:
+        raise errors.OciError("cannot delete container %s: recovery record `%s`: cgroup: %s%s"
+                              % (c.id, path, e, kept)) from None
+    if c.init_alive():
+        if mgr is not None:
+            try:
+                mgr.thaw()  # a paused container's init dies only once thawed
+            except Exception:
+                pass
+        _signal_init(c, SIGKILL)
+        if not _wait_gone(c, deadline=deadline):
+            raise errors.OciError("container init still running: pid %d did not die within %gs of SIGKILL "
+                                  "(frozen or in uninterruptible sleep?)%s" % (c.pid, REMOVE_TIMEOUT, kept))
+    if mgr is not None:
+        mgr.destroy(deadline)
+
+
+def _signal_init(c, sig):
+    """sig to the init through a pidfd, once that pidfd is known to be the
+    recorded init (its start time): never to a pid reused meanwhile."""
+    import _signal as signal
+    try:
+        pidfd = os.pidfd_open(c.pid)
+    except ProcessLookupError:
+        return
+    try:
+        if c.init_alive():
+            try:
+                signal.pidfd_send_signal(pidfd, sig)
+            except ProcessLookupError:
+                pass
+    finally:
+        os.close(pidfd)
 
 
 def _wait_foreground(forwarding, master):
@@ -687,11 +794,11 @@ def delete(ctx, cid, force=False):
         # Under the id's lock: removes only a directory without a readable
         # state.json; one made again meanwhile (a new container) stays.
         try:
-            ctx.store.remove_broken(cid)
+            ctx.store.remove_broken(cid, recover=_recover_broken)
         except errors.ContainerNotExist:
             pass
-        except errors.OciError:
-            if isinstance(e, errors.StateCorrupt):
+        except errors.OciError as err:
+            if isinstance(e, errors.StateCorrupt) or isinstance(err, _Unrecovered):
                 raise
         return
     try:
@@ -945,6 +1052,24 @@ def _read_process_record(c):
     return rec
 
 
+def _step_tenant_exec(ch):
+    """After READY the exec'd process goes on to the trampoline's execveat,
+    which closes its end of the socket: end-of-file means it is exec'd; a
+    record before it is why it could not be (core/spawn.c die_to_start, as on
+    `start`'s exec fifo), the runtime's own failure."""
+    while True:
+        try:
+            data, anc, _flags, _addr = ch.sock.recvmsg(4096, 64)
+        except InterruptedError:
+            continue
+        for _level, _typ, payload in anc:  # none is ever sent: close what came
+            for i in range(0, len(payload) - len(payload) % 4, 4):
+                os.close(int.from_bytes(payload[i:i + 4], "little"))
+        if not data:
+            return
+        raise _start_error(data)
+
+
 def _init_pidfd(c):
     """A pidfd of the container's init, taken right after the status check and
     checked against the recorded start time (a reused pid is not our init)."""
@@ -1028,6 +1153,7 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             try:
                 _step_seccomp_listener(ch, p.seccomp, _oci_state(c.data, c.status(), c.pid), pid)
                 _step_ready(ch)
+                _step_tenant_exec(ch)
             except BaseException:
                 if forwarding is not None:
                     forwarding.restore()

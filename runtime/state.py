@@ -5,6 +5,11 @@
 <root>/<id>/process.json the container's process as `create` saw it (what
                          `exec` inherits: user, capabilities, noNewPrivileges,
                          rlimits, labels, env, cwd); only `exec` reads it
+<root>/<id>/recovery.json the init's pid and start time and the cgroup, written
+                         by `create` as soon as each is known (before
+                         state.json holds them): what `delete --force` of a
+                         container whose state.json is corrupt or gone finds
+                         them by. Read for nothing else.
 
 <root>/.locks/<id>       the id's lock (flock), held by every command that
                          makes, changes or removes <root>/<id>
@@ -45,6 +50,7 @@ STATE_FILE = "state.json"
 LOCKS = ".locks"
 FIFO = "exec.fifo"
 PROCESS_RECORD = "process.json"
+RECOVERY_RECORD = "recovery.json"
 MAX_ID_LEN = 1024
 
 # Statuses `state` may print; "creating" is internal only (podman rejects it).
@@ -398,12 +404,18 @@ class StateStore:
             raise errors.StateCorrupt("cannot read state `%s/%s`: not a JSON object" % (path, STATE_FILE))
         return data
 
-    def remove_broken(self, cid):
+    def remove_broken(self, cid, recover=None):
         """`delete --force` of a container whose state.json is missing or
         unreadable, under the id's lock. A directory that, once the lock is
         ours, holds a readable state.json is a container (made again while
         the caller waited): it stays, and the answer is ContainerNotExist
-        (the one the caller came for is gone)."""
+        (the one the caller came for is gone).
+
+        recover(container, why), when given, runs first, still under the
+        lock: `container` is the directory opened (its `data` empty, to be
+        filled from what survives), `why` the StateCorrupt or
+        ContainerNotExist that state.json gave. An error from it keeps the
+        directory, so a later delete can try again."""
         check_id(cid)
         path = os.path.join(self.root, cid)
         if not os.path.lexists(path):
@@ -420,11 +432,14 @@ class StateStore:
                     raise errors.ContainerNotExist(cid) from None
                 raise
             try:
-                self._read_state(fd, path)
-            except (errors.ContainerNotExist, errors.StateCorrupt):
-                pass
-            else:
-                raise errors.ContainerNotExist(cid)
+                try:
+                    self._read_state(fd, path)
+                except (errors.ContainerNotExist, errors.StateCorrupt) as e:
+                    why = e
+                else:
+                    raise errors.ContainerNotExist(cid)
+                if recover is not None:
+                    recover(Container(self, cid, fd, {}), why)
             finally:
                 os.close(fd)
             _remove_tree(path)
@@ -432,7 +447,10 @@ class StateStore:
         finally:
             os.close(lockfd)
 
-    def ids(self):
+    def ids(self, partial=False):
+        """The ids of the containers under the root: directories with a
+        state.json (readable or not); with partial, also those left with only
+        their recovery record."""
         try:
             fd = self.open_root()
         except FileNotFoundError:
@@ -441,7 +459,9 @@ class StateStore:
             names = os.listdir(fd)
         finally:
             os.close(fd)
-        return sorted(n for n in names if not n.startswith(".") and os.path.isfile(os.path.join(self.root, n, STATE_FILE)))
+        files = (STATE_FILE, RECOVERY_RECORD) if partial else (STATE_FILE,)
+        return sorted(n for n in names if not n.startswith(".")
+                      and any(os.path.isfile(os.path.join(self.root, n, f)) for f in files))
 
 
 def _open_locks_dir(root):

@@ -76,7 +76,28 @@ def _process_from_file(given, base):
     return proc
 
 
+# runc's status when exec itself fails (the container is missing, stopped or
+# paused, the command is not found, the cwd or --user is bad...): 255, so a
+# script can tell it from the process's own status, which is passed through.
+# A bad command line (unknown flag, no container id) is a usage error: 1.
+EXEC_FAILED = 255
+
+
 def main(ctx, opts, args):
+    from .. import errors
+    try:
+        return _main(ctx, opts, args)
+    except errors.OciError as e:
+        e.exit_code = EXEC_FAILED
+        raise
+    except OSError as e:
+        # what no step turned into one line: still the runtime's failure
+        err = errors.OciError("%s%s" % (e.strerror or e, (": `%s`" % e.filename) if e.filename else ""))
+        err.exit_code = EXEC_FAILED
+        raise err from None
+
+
+def _main(ctx, opts, args):
     from .. import errors, lifecycle, spec
     # Before anything is opened: a hole in 3..3+N-1 would catch our first fd
     # (the state dir) and hand it to the process (CVE-2024-21626 class).

@@ -120,7 +120,8 @@ __attribute__((noreturn)) static void die_stderr(const struct ocirun_error *err,
  * startContainer hook, the seccomp load or the execve failing before that is
  * written as one record, "<errno>\n<stage>\n<message>" (one write, far
  * below PIPE_BUF, so never torn), which `start` reports as its own error.
- * Without the fifo (a tenant) the error goes to stderr as before. */
+ * A tenant (`ocirun exec`) passes its sync socket instead, which its parent
+ * reads the same way after READY. */
 __attribute__((noreturn)) static void die_to_start(int fifo, const struct ocirun_error *err, int code)
 {
     if (fifo < 0)
@@ -228,8 +229,13 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
         close(rootfd);
     }
 
-    /* cwd: created as root if missing, before / may turn read-only */
-    if (chdir(p->cwd) < 0) {
+    /* cwd: created as root if missing, before / may turn read-only; only by
+     * `create` (the spec's initial process.cwd): an exec's cwd must exist */
+    if (chdir(p->cwd) < 0 && p->tenant) {
+        ocirun_fail(&err, OCIRUN_STAGE_PROCESS, errno, "chdir to cwd `%s`", p->cwd);
+        die_reported(sync, &err);
+    }
+    if (!p->tenant && chdir(p->cwd) < 0) {
         int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         int fd = root < 0 ? -1 : ocirun_ensure_in_root(root, p->cwd, 0, OCIRUN_STAGE_PROCESS, &err);
         if (root >= 0)
@@ -278,9 +284,17 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     if (ocirun_sync_send(sync, OCIRUN_MSG_READY, 0, -1) < 0)
         _exit(1);
-    close(sync);
-    if (p->tenant)
+    if (p->tenant) {
+        /* `ocirun exec` reads on to end-of-file, as `start` does on the exec
+         * fifo: the socket goes with the trampoline's execveat (close-on-exec)
+         * and a failure before it (seccomp load, execveat) is written to it
+         * as die_to_start's record, which exec reports as its own error */
+        if (fcntl(sync, F_SETFD, FD_CLOEXEC) < 0)
+            _exit(1);
+        fifo = sync;
         goto exec;
+    }
+    close(sync);
     catch_terminating_signals();
 
     /* Block until `start` opens the fifo for reading. The fd was opened O_PATH

@@ -50,11 +50,11 @@ def test_exec_process_json_and_pid_file(bundle, root, cid, run_ocirun, tmp_path)
 def test_exec_errors(bundle, root, cid, run_ocirun):
     _running(bundle, root, cid, run_ocirun)
     r = run_ocirun("exec", cid, "no-such-thing")
-    assert (r.returncode, r.stderr) == (1, 'exec: "no-such-thing": executable file not found in $PATH\n')
+    assert (r.returncode, r.stderr) == (255, 'exec: "no-such-thing": executable file not found in $PATH\n')
     run_ocirun("kill", cid, "KILL")
     wait_for(lambda: state(root, cid)["status"] == "stopped", what="stopped")
     r = run_ocirun("exec", cid, "true")
-    assert r.returncode == 1 and "stopped" in r.stderr
+    assert r.returncode == 255 and "stopped" in r.stderr
 
 
 def test_exec_tty(bundle, root, cid, run_ocirun):

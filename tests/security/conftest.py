@@ -134,11 +134,12 @@ def host_runtime_inodes():
     return inodes
 
 
-def one_line_error(r):
-    """A clean failure: exit 1, no traceback, one line on stderr. The one
-    documented exception (runtime/spec.py): an invalid config.json gets one
-    complete `config.json: <path>: <problem>` line per problem."""
-    assert r.returncode == 1, (r.returncode, r.stderr)
+def one_line_error(r, code=1):
+    """A clean failure: exit 1 (`exec`'s own failures: 255, as runc's), no
+    traceback, one line on stderr. The one documented exception
+    (runtime/spec.py): an invalid config.json gets one complete
+    `config.json: <path>: <problem>` line per problem."""
+    assert r.returncode == code, (r.returncode, r.stderr)
     assert "Traceback" not in r.stderr, r.stderr
     assert r.stderr.endswith("\n"), repr(r.stderr)
     lines = r.stderr.splitlines()

@@ -12,6 +12,8 @@ import pytest
 
 import helpers
 from conftest import one_line_error, parse
+
+EXEC_FAILED = 255  # exec's own failures exit 255, as runc's
 from helpers import wait_for
 
 MAX_ID = 2147483647
@@ -153,7 +155,7 @@ def test_exec_never_runs_on_the_host_when_the_init_dies(box, root, cid, run_ocir
     stdout, stderr = out.read_text(), err.read_text()
     assert not marker.exists(), "the exec'd process ran on the host: %r %r" % (stdout, stderr)
     assert stdout == "", "the exec'd process ran: %r" % stdout
-    one_line_error(subprocess.CompletedProcess(argv, rc, stdout, stderr))
+    one_line_error(subprocess.CompletedProcess(argv, rc, stdout, stderr), EXEC_FAILED)
     assert "stopped" in stderr, stderr
 
 
@@ -164,7 +166,7 @@ def test_exec_into_a_stopped_container(box, root, cid, run_ocirun, tmp_path):
     wait_for(lambda: helpers.state(root, cid)["status"] == "stopped", timeout=30, what="stopped")
     marker = tmp_path / "marker"
     r = run_ocirun("exec", cid, "/bin/sh", "-c", "echo ran > %s" % marker)
-    one_line_error(r)
+    one_line_error(r, EXEC_FAILED)
     assert "stopped" in r.stderr, r.stderr
     assert not marker.exists()
 
@@ -256,7 +258,7 @@ def test_exec_refuses_big_ids(box, root, cid, run_ocirun, flags, path, tmp_path)
     _run_detached(box, root, cid, run_ocirun)
     marker = tmp_path / "marker"
     r = run_ocirun("exec", *flags, cid, "/bin/sh", "-c", "id > %s" % marker)
-    one_line_error(r)
+    one_line_error(r, EXEC_FAILED)
     assert path + ":" in r.stderr, r.stderr
     assert not marker.exists()
 
@@ -272,7 +274,7 @@ def test_exec_process_json_refuses_big_ids(box, root, cid, run_ocirun, tmp_path,
     pj = tmp_path / "process.json"
     pj.write_text(json.dumps({"args": ["/bin/sectool", "ids"], "cwd": "/", "user": user}))
     r = run_ocirun("exec", "-p", str(pj), cid)
-    one_line_error(r)
+    one_line_error(r, EXEC_FAILED)
     assert path + ":" in r.stderr, r.stderr
     assert r.stdout == ""
 
@@ -345,7 +347,8 @@ def test_exec_without_the_record_fails(box, root, cid, run_ocirun):
     and runs nothing (never a fallback to root)."""
     _confined(box, root, cid, run_ocirun)
     d = os.path.join(root, cid)
-    names = set(os.listdir(d)) - {"state.json", "exec.fifo", "seccomp.json"}
+    # recovery.json is delete --force's record of a broken container, not exec's
+    names = set(os.listdir(d)) - {"state.json", "exec.fifo", "seccomp.json", "recovery.json"}
     assert names, "create recorded nothing but state.json: %r" % os.listdir(d)
     for name in sorted(names):
         path = os.path.join(d, name)
@@ -356,12 +359,12 @@ def test_exec_without_the_record_fails(box, root, cid, run_ocirun):
         try:
             os.unlink(path)
             r = run_ocirun("exec", cid, "id")
-            one_line_error(r)
+            one_line_error(r, EXEC_FAILED)
             assert r.stdout == "", r.stdout
             with open(path, "wb") as f:
                 f.write(b"{corrupt")
             r = run_ocirun("exec", cid, "id")
-            one_line_error(r)
+            one_line_error(r, EXEC_FAILED)
             assert r.stdout == "", r.stdout
         finally:
             with open(path, "wb") as f:

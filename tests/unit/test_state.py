@@ -344,3 +344,42 @@ def test_remove_broken_spares_a_valid_container(tmp_path):
     with pytest.raises(errors.ContainerNotExist):
         store.remove_broken("x")
     assert (tmp_path / "x" / "state.json").is_file()
+
+
+def test_remove_broken_runs_recover_under_the_lock_and_keeps_on_error(tmp_path):
+    """delete --force of a broken container: the recovery step sees why
+    state.json failed and the directory opened; its error keeps the state."""
+    store = state.StateStore(str(tmp_path))
+    store.create("x", {}).close()
+    (tmp_path / "x" / "state.json").write_bytes(b"[1]")
+    (tmp_path / "x" / state.RECOVERY_RECORD).write_bytes(b'{"pid": 0}')
+    os.chmod(tmp_path / "x" / state.RECOVERY_RECORD, 0o600)
+    seen = []
+
+    def refuse(c, why):
+        seen.append((c.id, type(why), c.read(state.RECOVERY_RECORD)))
+        with pytest.raises(BlockingIOError):  # the id's lock is held meanwhile
+            fd = os.open(tmp_path / ".locks" / "x", os.O_RDWR)
+            try:
+                import fcntl
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.close(fd)
+        raise errors.OciError("kept")
+
+    with pytest.raises(errors.OciError, match="kept"):
+        store.remove_broken("x", recover=refuse)
+    assert seen == [("x", errors.StateCorrupt, b'{"pid": 0}')]
+    assert (tmp_path / "x" / "state.json").is_file()
+    store.remove_broken("x", recover=lambda c, why: None)
+    assert not (tmp_path / "x").exists()
+
+
+def test_ids_partial_lists_dirs_left_with_their_recovery_record(tmp_path):
+    store = state.StateStore(str(tmp_path))
+    store.create("a", {}).close()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / state.RECOVERY_RECORD).write_bytes(b"{}")
+    (tmp_path / "junk").mkdir()
+    assert store.ids() == ["a"]
+    assert store.ids(partial=True) == ["a", "b"]
