@@ -9,7 +9,9 @@ CORE = os.path.join(HERE, "core")
 
 
 def _sources():
-    return sorted(os.path.join("runtime", "core", f) for f in os.listdir(CORE) if f.endswith(".c"))
+    # launcher.c is a program of its own (hack/install builds it), not part of the module
+    return sorted(os.path.join("runtime", "core", f) for f in os.listdir(CORE)
+                  if f.endswith(".c") and f != "launcher.c")
 
 
 def _headers():

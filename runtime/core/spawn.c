@@ -402,9 +402,39 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
     _exit(0);
 }
 
+#ifndef F_GET_SEALS
+#define F_GET_SEALS 1034
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#define F_SEAL_WRITE 0x0008
+#endif
+
+/* Every process made for a container is a fork of this one, and its image is
+ * what /proc/PID/exe names until the last execve: it must be a memfd sealed
+ * against writes (the launcher, or runtime/sealed.py, made it so), never the
+ * host's interpreter, which a container with CAP_SYS_PTRACE could open
+ * (CVE-2019-5736). Not sealed: no spawn, whatever the reason. */
+static int exe_sealed(struct ocirun_error *err)
+{
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_SPAWN, errno, "open /proc/self/exe to check it is sealed");
+    int seals = fcntl(fd, F_GET_SEALS);
+    int e = errno;
+    close(fd);
+    int want = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+    if (seals < 0 || (seals & want) != want)
+        return ocirun_fail(err, OCIRUN_STAGE_SPAWN, seals < 0 && e != EINVAL ? e : EPERM,
+                           "the interpreter runs from a writable image, not a sealed copy: refusing to make "
+                           "container processes from it (start ocirun through its launcher)");
+    return 0;
+}
+
 int32_t ocirun_spawn(const struct ocirun_plan *p, struct ocirun_error *err)
 {
     memset(err, 0, sizeof(*err));
+    if (exe_sealed(err) < 0)
+        return -1;
     int threads = ocirun_threads();
     if (threads != 1)
         return ocirun_fail(err, OCIRUN_STAGE_SPAWN, threads < 0 ? -threads : EBUSY,

@@ -114,9 +114,9 @@ def writable_opens(out):
 def host_runtime_inodes():
     """(dev, ino) of every file the runtime has mapped on the host: its
     interpreter, libpython, the compiled core, libc... (CVE-2019-5736 prize)."""
-    with open(helpers.OCIRUN, "rb") as f:
+    interp, boot = launcher_paths()
+    with open(boot, "rb") as f:
         head = f.read(4096).decode("utf-8", "replace")
-    interp = head.splitlines()[0][2:].split()[0] if head.startswith("#!") else helpers.OCIRUN
     site = []
     for line in head.splitlines():
         if line.startswith("sys.path[:0] = "):
@@ -132,6 +132,21 @@ def host_runtime_inodes():
             inodes["%d:%d" % (st.st_dev, st.st_ino)] = parts[5]
     assert any("_core" in p for p in inodes.values()), "the compiled core is not among %s" % inodes
     return inodes
+
+
+def launcher_paths():
+    """(interpreter, boot script) the installed launcher starts: hack/install
+    compiles them into it (runtime/core/launcher.c); a script launcher (an
+    older install) names them in its first lines."""
+    import re
+    with open(helpers.OCIRUN, "rb") as f:
+        data = f.read()
+    if data.startswith(b"#!"):
+        return data.splitlines()[0][2:].split()[0].decode(), helpers.OCIRUN
+    interp = re.search(rb"(/[^\0]*/bin/python3)\0", data)
+    boot = re.search(rb"(/[^\0]*/libexec/ocirun\.py)\0", data)
+    assert interp and boot, "cannot find the interpreter and boot script in %s" % helpers.OCIRUN
+    return interp.group(1).decode(), boot.group(1).decode()
 
 
 def one_line_error(r, code=1):

@@ -7,14 +7,14 @@ compiled core: every process of ours that ends up exec'ing inside a container
 """
 
 import os
+import re
 import shutil
 import subprocess
-import time
 
 import pytest
 
 import helpers
-from conftest import parse, writable_opens
+from conftest import launcher_paths, one_line_error, parse, writable_opens
 from helpers import state, wait_for
 
 
@@ -113,11 +113,19 @@ def test_exec_exe_trick(box, tools, root, cid, run_ocirun, host_runtime_inodes):
     assert_no_host_binary(r.stdout + r.stderr, host_runtime_inodes)
 
 
-def test_container_races_exec(box, tools, root, cid, run_ocirun, host_runtime_inodes):
+@pytest.mark.parametrize("ptrace", [False, True], ids=["default-caps", "CAP_SYS_PTRACE"])
+def test_container_races_exec(box, tools, root, cid, run_ocirun, host_runtime_inodes, ptrace):
     """CVE-2019-5736 class (racing `exec`): while `ocirun exec` runs, the
     container's own process keeps scanning /proc for ocirun processes (the
-    tenant joining its pid namespace is a fork of the host interpreter until
-    it execs) and tries their exe, map_files and fd for writing."""
+    tenant joining its pid namespace is a fork of the interpreter until it
+    execs) and tries their exe, map_files and fd for writing. With
+    CAP_SYS_PTRACE (`--cap-add SYS_PTRACE`) non-dumpable does not keep it out
+    of /proc/PID/exe: only an interpreter image that is a sealed memfd copy
+    (runtime/core/launcher.c, runtime/sealed.py) leaves it nothing to hold."""
+    if ptrace:
+        caps = box.process["capabilities"]
+        for kind in ("bounding", "effective", "permitted"):
+            caps[kind] = sorted(set(caps.get(kind) or ()) | {"CAP_SYS_PTRACE"})
     box.set_args("sh", "-c", "i=0; while [ $i -lt 4000 ]; do /bin/sectool scan match:ocirun; i=$((i+1)); "
                              "done > /dev/shm/scan; touch /dev/shm/done; sleep 60").write()
     assert run_ocirun("run", "-d", "-b", box.path, cid).returncode == 0
@@ -129,4 +137,50 @@ def test_container_races_exec(box, tools, root, cid, run_ocirun, host_runtime_in
     wait_for(lambda: run_ocirun("exec", cid, "test", "-e", "/dev/shm/done").returncode == 0, timeout=60,
              what="scan loop")
     out = run_ocirun("exec", cid, "cat", "/dev/shm/scan").stdout
+    if ptrace:  # it must have seen our processes, or it proves nothing
+        assert [f for f in parse(out) if f[0] == "P"], "the scan never saw an ocirun process:\n" + out[-2000:]
+        # stdin/out/err of `ocirun exec` are the exec'd process's own: the caller hands them to it
+        out = "\n".join(line for line in out.splitlines()
+                        if not re.match(r"W /proc/\d+/fd/[012] ", line))
     assert_no_host_binary(out, host_runtime_inodes)
+
+
+def test_core_refuses_an_unsealed_interpreter(bundle, root, cid):
+    """Fail closed: a way into create that skips the sealed copy (here the
+    Python side's own re-exec turned off) gets one line from the core and
+    no container, rather than container processes forked from a writable
+    image of the host's interpreter."""
+    interp, boot = launcher_paths()
+    with open(boot) as f:
+        site = [line for line in f if line.startswith("sys.path[:0] = ")][0]
+    code = (site + "import runtime.sealed as s\ns.ensure = lambda: None\n"
+            "from runtime.__main__ import main\nsys.exit(main())\n")
+    bundle.set_args("true").write()
+    r = subprocess.run([interp, "-I", "-S", "-c", "import sys\n" + code, "--root", root, "create", "-b",
+                        bundle.path, cid], capture_output=True, text=True, timeout=60)
+    one_line_error(r)
+    assert "not a sealed copy" in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(root, cid))
+    assert not helpers.cgroup_dirs(cid)
+
+
+def test_create_and_exec_run_from_a_sealed_interpreter(bundle, root, cid, run_ocirun):
+    """The processes ocirun makes for a container are forks of a sealed memfd
+    copy of the interpreter: /proc/PID/exe of the waiting init is that memfd,
+    whether ocirun was started by its launcher or as `python boot.py`."""
+    bundle.set_args("sleep", "30").write()
+    assert run_ocirun("create", "-b", bundle.path, cid).returncode == 0
+    pid = state(root, cid)["pid"]
+    assert os.readlink("/proc/%d/exe" % pid).startswith("/memfd:ocirun-python")
+    interp, boot = launcher_paths()
+    with open(os.path.join(bundle.path, "py.err"), "w+") as err:  # the init keeps its stdio: no pipes
+        r = subprocess.run([interp, "-I", "-S", boot, "--root", root, "create", "-b", bundle.path, cid + "-py"],
+                           stdout=subprocess.DEVNULL, stderr=err, timeout=60)
+        err.seek(0)
+        r.stderr = err.read()
+    try:
+        assert r.returncode == 0, r.stderr
+        pid = state(root, cid + "-py")["pid"]
+        assert os.readlink("/proc/%d/exe" % pid).startswith("/memfd:ocirun-python")
+    finally:
+        run_ocirun("delete", "--force", cid + "-py")
