@@ -61,8 +61,9 @@ RECURSIVE_ATTRS = {
 RECURSIVE_ATIME = {"rrelatime": MOUNT_ATTR_RELATIME, "rnoatime": MOUNT_ATTR_NOATIME,
                    "rstrictatime": MOUNT_ATTR_STRICTATIME}
 RECURSIVE_ATIME_CLEAR = {"rnorelatime", "ratime", "rnostrictatime"}
-# runc-specific options ocirun accepts and ignores
-IGNORED_OPTIONS = {"tmpcopyup"}
+# runc-specific options that are ocirun's to act on, not the filesystem's
+# (tmpcopyup: a tmpfs starts with a copy of the rootfs's directory)
+EXTENSION_OPTIONS = {"tmpcopyup"}
 
 CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
         "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
@@ -98,7 +99,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 def FEATURES():
     """The mount options _mount_options accepts, for the features document."""
     opts = (set(MOUNT_FLAGS) | set(PROPAGATION) | set(RECURSIVE_ATTRS) | set(RECURSIVE_ATIME)
-            | RECURSIVE_ATIME_CLEAR | {"idmap", "ridmap"})
+            | RECURSIVE_ATIME_CLEAR | EXTENSION_OPTIONS | {"idmap", "ridmap"})
     return {"mountOptions": sorted(opts), "idmap": True}
 
 
@@ -481,7 +482,7 @@ def _parse_options(options, field):
             aclr |= MOUNT_ATTR__ATIME
         elif opt in ("idmap", "ridmap"):
             idmap = opt
-        elif opt in IGNORED_OPTIONS:
+        elif opt in EXTENSION_OPTIONS:
             continue
         else:
             data.append(opt)
@@ -491,7 +492,7 @@ def _parse_options(options, field):
 def _data_options(options):
     """(index, option) of each option _parse_options would pass to the filesystem as data."""
     known = (MOUNT_FLAGS, PROPAGATION, RECURSIVE_ATTRS, RECURSIVE_ATIME, RECURSIVE_ATIME_CLEAR,
-             IGNORED_OPTIONS, ("idmap", "ridmap"))
+             EXTENSION_OPTIONS, ("idmap", "ridmap"))
     return [(i, o) for i, o in enumerate(options or []) if not any(o in k for k in known)]
 
 
@@ -569,6 +570,10 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
         e = {"destination": dest, "propagation": prop, "attr_set": aset, "attr_clr": aclr,
              "idmap": idmap, "field": field, "uidMappings": m.get("uidMappings"),
              "gidMappings": m.get("gidMappings")}
+        opts = m.get("options") or []
+        if "tmpcopyup" in opts and (is_bind or mtype != "tmpfs"):
+            raise _err("%s.options[%d]" % (field, opts.index("tmpcopyup")), "tmpcopyup is only supported on "
+                       "tmpfs mounts")
         if is_bind:
             if not src:
                 raise _err(field + ".source", "a bind mount needs a source")
@@ -587,6 +592,7 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
         else:
             if idmap:
                 raise _err(field + ".options", "%s is only supported on bind mounts" % idmap)
+            e["tmpcopyup"] = "tmpcopyup" in (m.get("options") or [])
             if p.probe_mounts and mtype:
                 _probe_fs_options(mtype, m.get("options"), field)
             e.update(source=src, fstype=mtype or None, data=data or None, flags=flags, remount_flags=0,
@@ -617,6 +623,7 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
             p.idmap_mounts.append((e["source"], bool(e["flags"] & MS_REC), e["idmap"] == "ridmap"))
         a.dest_is_file = 1 if e.get("dest_is_file") else 0
         a.is_remount = 1 if e.get("is_remount") else 0
+        a.tmpcopyup = 1 if e.get("tmpcopyup") else 0
         a.field = p.s(e.get("field"))
     c.mounts = arr
     c.n_mounts = len(entries)

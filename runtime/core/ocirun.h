@@ -89,6 +89,7 @@ struct ocirun_mount {
     uint32_t dest_is_file;    /* create a file (not a directory) when missing          */
     uint32_t is_remount;      /* MS_REMOUNT of an earlier entry's destination          */
     const char *field;        /* "mounts[3]": the config entry, for errors             */
+    uint32_t tmpcopyup;       /* tmpfs: starts with a copy of the rootfs's directory there */
 };
 
 /* A device node to create under the rootfs (linux.devices plus the defaults). */
