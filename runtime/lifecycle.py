@@ -185,12 +185,23 @@ def _step_idmapped_trees(ch, plan, init_pid):
     has not: make each tree here, send it down, the init attaches it."""
     if not plan.idmap_mounts:
         return
-    path = "/proc/%d/ns/user" % init_pid
-    userns = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    userns = -1
+    if any(maps is None for _s, _r, _i, maps, _f in plan.idmap_mounts):
+        userns = os.open("/proc/%d/ns/user" % init_pid, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        for source, recursive, ridmap in plan.idmap_mounts:
+        for source, recursive, ridmap, maps, field in plan.idmap_mounts:
             err = ch.ffi.new("struct ocirun_error *")
-            fd = ch.lib.ocirun_idmapped_tree(source.encode(), userns, recursive, ridmap, err)
+            own = -1
+            if maps:  # the mount's own mappings: a user namespace of its own
+                own = ch.lib.ocirun_mapped_userns(maps[0].encode(), maps[1].encode(), field.encode(), err)
+                if own < 0:
+                    raise errors.CoreError(err.err_no, "mounts", ch.ffi.string(err.msg).decode(errors="replace"))
+            try:
+                fd = ch.lib.ocirun_idmapped_tree(source.encode(), own if own >= 0 else userns, recursive, ridmap,
+                                                 err)
+            finally:
+                if own >= 0:
+                    os.close(own)
             if fd < 0:
                 raise errors.CoreError(err.err_no, "mounts", ch.ffi.string(err.msg).decode(errors="replace"))
             try:
@@ -198,7 +209,8 @@ def _step_idmapped_trees(ch, plan, init_pid):
             finally:
                 os.close(fd)
     finally:
-        os.close(userns)
+        if userns >= 0:
+            os.close(userns)
 
 
 def _step_hooks(ch, c, hooks, core_hooks, init_pid):

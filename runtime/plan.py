@@ -569,7 +569,7 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
             continue
         e = {"destination": dest, "propagation": prop, "attr_set": aset, "attr_clr": aclr,
              "idmap": idmap, "field": field, "uidMappings": m.get("uidMappings"),
-             "gidMappings": m.get("gidMappings")}
+             "gidMappings": m.get("gidMappings"), "is_bind": is_bind}
         opts = m.get("options") or []
         if "tmpcopyup" in opts and (is_bind or mtype != "tmpfs"):
             raise _err("%s.options[%d]" % (field, opts.index("tmpcopyup")), "tmpcopyup is only supported on "
@@ -612,21 +612,39 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
         a.attr_set = e.get("attr_set", 0)
         a.attr_clr = e.get("attr_clr", 0)
         a.idmap_userns_fd = -1
-        if e.get("idmap"):
-            if not p.c.has_userns:
+        maps = _mount_id_maps(e)
+        if e.get("idmap") or maps:
+            if not maps and not p.c.has_userns:
                 raise _err(e["field"] + ".options", "%s needs a user namespace" % e["idmap"])
-            if e.get("uidMappings") or e.get("gidMappings"):
-                raise _err(e["field"], "idmap mounts with their own uidMappings/gidMappings are not supported "
-                           "(they use the container's user namespace)")
-            a.idmap_userns_fd = -2  # idmapped by the parent to the container's user namespace
-            a.idmap_recursive = 1 if e["idmap"] == "ridmap" else 0
-            p.idmap_mounts.append((e["source"], bool(e["flags"] & MS_REC), e["idmap"] == "ridmap"))
+            # idmapped by the parent: to the mount's own mappings when it has
+            # them (the kubelet's volumes of a pod with a user namespace),
+            # else to the container's user namespace
+            a.idmap_userns_fd = -2
+            a.idmap_recursive = 1 if e.get("idmap") == "ridmap" else 0
+            p.idmap_mounts.append((e["source"], bool(e["flags"] & MS_REC), e.get("idmap") == "ridmap", maps,
+                                   e["field"]))
         a.dest_is_file = 1 if e.get("dest_is_file") else 0
         a.is_remount = 1 if e.get("is_remount") else 0
         a.tmpcopyup = 1 if e.get("tmpcopyup") else 0
         a.field = p.s(e.get("field"))
     c.mounts = arr
     c.n_mounts = len(entries)
+
+
+def _mount_id_maps(e):
+    """(uid_map, gid_map) text of a mount's own uidMappings/gidMappings, or None."""
+    uids, gids = e.get("uidMappings"), e.get("gidMappings")
+    if not uids and not gids:
+        return None
+    if not e.get("is_bind"):
+        raise _err(e["field"] + (".uidMappings" if uids else ".gidMappings"),
+                   "per-mount id mappings are only supported on bind mounts")
+    if not uids or not gids:
+        raise _err(e["field"] + (".gidMappings" if uids else ".uidMappings"),
+                   "an idmapped mount needs both uidMappings and gidMappings")
+    text = lambda ms: "".join("%d %d %d\n" % (int(m["containerID"]), int(m["hostID"]), int(m["size"]))  # noqa: E731
+                              for m in ms)
+    return text(uids), text(gids)
 
 
 def _cgroup_mounts(dest, flags, own_dirs=None):

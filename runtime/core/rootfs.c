@@ -16,6 +16,9 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -91,6 +94,71 @@ int32_t ocirun_idmapped_tree(const char *source, int32_t userns_fd, uint32_t rec
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "idmap `%s`", source);
     }
     return tree;
+}
+
+static int write_map(pid_t pid, const char *name, const char *map)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(map);
+    ssize_t w = write(fd, map, n);
+    int e = errno;
+    close(fd);
+    if (w != (ssize_t)n) {
+        errno = w < 0 ? e : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* A child in a new user namespace that only waits for the pipe to close:
+ * its maps are written, its namespace opened, then it exits. It runs no
+ * code but read and _exit (the caller may be a Python process). */
+int32_t ocirun_mapped_userns(const char *uid_map, const char *gid_map, const char *field,
+                             struct ocirun_error *err)
+{
+    memset(err, 0, sizeof(*err));
+    int pp[2];
+    if (pipe2(pp, O_CLOEXEC) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "%s: pipe for the mount's user namespace", field);
+    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | SIGCHLD), NULL, NULL, NULL, NULL);
+    if (pid < 0) {
+        int e = errno;
+        close(pp[0]);
+        close(pp[1]);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "%s: new user namespace for the mount's id maps", field);
+    }
+    if (pid == 0) {
+        char c;
+        close(pp[1]);
+        while (read(pp[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    close(pp[0]);
+    int fd = -1, e = 0;
+    const char *what = "uidMappings";
+    if (write_map(pid, "uid_map", uid_map) < 0) {
+        e = errno;
+    } else if (what = "gidMappings", write_map(pid, "gid_map", gid_map) < 0) {
+        e = errno;
+    } else {
+        char path[64];
+        what = "user namespace";
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            e = errno;
+    }
+    close(pp[1]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (fd < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "%s: write the mount's %s", field, what);
+    return fd;
 }
 
 /* Trees the parent idmapped for us (MOUNT_FD records), in mount order. */

@@ -73,3 +73,71 @@ def test_tmpcopyup_on_a_bind_mount_is_refused(bundle, cid, run_ocirun, root):
     assert r.returncode != 0
     assert "tmpcopyup" in r.stderr and "mounts[" in r.stderr
     assert not os.path.exists(os.path.join(root, cid))
+
+
+def _idmap_dir(base):
+    src = os.path.join(base, "src")
+    os.mkdir(src)
+    for name, uid in (("u1000", 1000), ("u1001", 1001), ("u0", 0)):
+        with open(os.path.join(src, name), "w") as f:
+            f.write(name)
+        os.chown(os.path.join(src, name), uid, uid)
+    return src
+
+
+def test_mount_own_mappings_without_idmap_option(bundle, cid, run_ocirun, tmp_path):
+    """The mount's own uidMappings/gidMappings, no `idmap` option, no user
+    namespace: on-disk 1000 is seen as 2000 through the mount."""
+    src = _idmap_dir(str(tmp_path))
+    bundle.config["mounts"] = _plain_mounts(bundle) + [
+        {"destination": "/mapped", "type": "bind", "source": src, "options": ["rbind"],
+         "uidMappings": [{"containerID": 1000, "hostID": 2000, "size": 2}],
+         "gidMappings": [{"containerID": 1000, "hostID": 3000, "size": 2}]},
+        {"destination": "/plain", "type": "bind", "source": src, "options": ["rbind"]}]
+    bundle.set_args("sh", "-c", "stat -c '%n %u:%g' /mapped/u1000 /mapped/u1001 /plain/u1000").write()
+    r = run_ocirun("run", "-b", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["/mapped/u1000 2000:3000", "/mapped/u1001 2001:3001", "/plain/u1000 1000:1000"]
+
+
+def test_mount_own_mappings_in_a_user_namespace(bundle_template, cid, run_ocirun):
+    """What the kubelet sends for a pod with a user namespace: the volume
+    mapped with the pod's mapping, so files owned by host 1000 show as 1000
+    inside, where the plain bind shows them unmapped (65534)."""
+    base = tempfile.mkdtemp(prefix="ocirun-mntmap-", dir="/tmp")
+    try:
+        os.chmod(base, 0o755)
+        b = helpers.make_bundle(bundle_template, os.path.join(base, "bundle"), own_rootfs=True)
+        os.chmod(b.path, 0o755)
+        src = _idmap_dir(base)
+        b.config["linux"]["namespaces"].append({"type": "user"})
+        m = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        b.config["linux"]["uidMappings"] = m
+        b.config["linux"]["gidMappings"] = m
+        b.config["mounts"] = _plain_mounts(b) + [
+            {"destination": "/tmp/vol", "type": "bind", "source": src, "options": ["rbind"],
+             "uidMappings": m, "gidMappings": m},
+            {"destination": "/tmp/plain", "type": "bind", "source": src, "options": ["rbind"]}]
+        b.set_args("sh", "-c", "stat -c '%n %u:%g' /tmp/vol/u1000 /tmp/vol/u0 /tmp/plain/u1000").write()
+        r = run_ocirun("run", "-b", b.path, cid)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines() == ["/tmp/vol/u1000 1000:1000", "/tmp/vol/u0 0:0",
+                                        "/tmp/plain/u1000 65534:65534"]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_mount_mappings_need_both_maps_and_a_bind(bundle, cid, run_ocirun, root, tmp_path):
+    m = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    mounts = _plain_mounts(bundle)
+    for extra, want in (({"type": "bind", "source": str(tmp_path), "options": ["rbind"], "uidMappings": m},
+                         "mounts[%d].gidMappings"),
+                        ({"type": "tmpfs", "source": "tmpfs", "uidMappings": m, "gidMappings": m},
+                         "mounts[%d].uidMappings")):
+        bundle.config["mounts"] = mounts + [dict(extra, destination="/x")]
+        bundle.write()
+        r = run_ocirun("run", "-b", bundle.path, cid)
+        assert r.returncode != 0
+        assert want.split(".")[0] % len(mounts) in r.stderr, r.stderr
+        assert want.split(".")[1] in r.stderr, r.stderr
+        assert not os.path.exists(os.path.join(root, cid))
