@@ -207,7 +207,8 @@ class Plan:
         self.gid_mappings = []
         self.terminal = False
         self.preserve_fds = 0
-        self.idmap_mounts = []  # (source, recursive tree, recursive idmap), in mount order
+        self.idmap_mounts = []  # (source, recursive tree, recursive idmap, own maps, field), in mount order
+        self.net_devices = []   # (host name, name in the container), moved by the parent before GO
         self.cache_dir = None   # where compiled seccomp filters are kept (the state root's .cache)
         self.probe_mounts = False  # validate: ask the kernel about filesystem options (dry_run)
 
@@ -287,6 +288,8 @@ def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=F
     c.seccomp_listener_fd = -1
 
     _namespaces(p, linux, floor)
+    _net_devices(p, linux)
+    _intel_rdt(linux)
     _names(p, cfg, linux)
     _rootfs(p, cfg, linux, bundle, no_pivot)
     _mounts(p, cfg, bundle, cgroup_dirs)
@@ -405,6 +408,55 @@ def _namespaces(p, linux, floor):
                 o = offs[clock] or {}
                 lines.append("%s %d %d\n" % (clock, int(o.get("secs", 0)), int(o.get("nanosecs", 0))))
         c.timens_offsets = p.s("".join(lines))
+
+
+IFNAMSIZ = 16
+
+
+def _net_devices(p, linux):
+    """linux.netDevices: host interfaces the parent moves into the container's
+    network namespace (renamed to `name`), once the init has it. Refused here,
+    before anything exists, when that cannot be done."""
+    devs = linux.get("netDevices") or {}
+    if not devs:
+        return
+    if "network" not in p.namespaces:
+        raise _err("linux.netDevices", "needs a network namespace in linux.namespaces (the devices would stay "
+                   "on the host)")
+    import socket
+    seen = {}
+    for host, d in devs.items():
+        field = "linux.netDevices.%s" % host
+        new = (d or {}).get("name") or host
+        for what, n in (("", host), (".name", new)):
+            if not n or len(n.encode()) >= IFNAMSIZ or n in (".", "..") or any(c in n for c in "/: \t\n"):
+                raise _err(field + what, "%r is not a valid interface name" % n)
+        if new in seen:
+            raise _err(field + ".name", "%r is also the name of linux.netDevices.%s" % (new, seen[new]))
+        seen[new] = host
+        try:
+            socket.if_nametoindex(host)
+        except OSError:
+            raise _err(field, "no network device %r on the host" % host) from None
+        p.net_devices.append((host, new))
+
+
+def _intel_rdt(linux):
+    """linux.intelRdt needs resctrl, which ocirun does not drive yet: refused
+    by name, never dropped (with resctrl mounted the line says so)."""
+    if "intelRdt" not in linux:
+        return
+    if not _resctrl_mounted():
+        raise _err("linux.intelRdt", "resctrl is not mounted at /sys/fs/resctrl (Intel RDT/AMD QoS unavailable)")
+    raise _err("linux.intelRdt", "not supported by ocirun (resctrl groups are not implemented)")
+
+
+def _resctrl_mounted():
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split(" - ")[-1].startswith("resctrl ") for line in f)
+    except OSError:
+        return False
 
 
 def _names(p, cfg, linux):

@@ -141,3 +141,83 @@ def test_mount_mappings_need_both_maps_and_a_bind(bundle, cid, run_ocirun, root,
         assert want.split(".")[0] % len(mounts) in r.stderr, r.stderr
         assert want.split(".")[1] in r.stderr, r.stderr
         assert not os.path.exists(os.path.join(root, cid))
+
+
+def _host_link(name):
+    """A network device of the test's own: dummy, or ifb where the kernel has
+    no dummy driver (both are virtual, the kernel deletes them with the
+    container's network namespace)."""
+    for kind in ("dummy", "ifb"):
+        r = subprocess.run(["ip", "link", "add", name, "type", kind], capture_output=True)
+        if r.returncode == 0:
+            return kind
+    raise AssertionError("cannot create a dummy or ifb device: " + r.stderr.decode())
+
+
+def _link_exists(name):
+    return subprocess.run(["ip", "link", "show", "dev", name], capture_output=True).returncode == 0
+
+
+def _net_bundle(bundle):
+    if not any(n["type"] == "network" for n in bundle.config["linux"]["namespaces"]):
+        bundle.config["linux"]["namespaces"].append({"type": "network"})
+    return bundle
+
+
+def test_net_device_moves_into_the_container_renamed(bundle, cid, run_ocirun):
+    name = "ocitest%d" % (os.getpid() % 10000)
+    _host_link(name)
+    try:
+        subprocess.run(["ip", "addr", "add", "10.231.7.5/24", "dev", name], check=True)
+        subprocess.run(["ip", "link", "set", "dev", name, "up"], check=True)
+        mac = open("/sys/class/net/%s/address" % name).read().strip()
+        b = _net_bundle(bundle)
+        b.config["linux"]["netDevices"] = {name: {"name": "eth9"}}
+        b.set_args("sh", "-c", "cat /sys/class/net/eth9/address; ls /sys/class/net | grep -c %s; "
+                   "ip -o -4 addr show dev eth9 | grep -o '10.231.7.5/24'; "
+                   "ip link show dev eth9 | grep -o '<[^>]*>'" % name).write()
+        r = run_ocirun("run", "-b", b.path, cid)
+        assert r.returncode == 0, r.stderr
+        out = r.stdout.split()
+        assert out[0] == mac           # the host's device, not a new one
+        assert out[1] == "0"           # under its new name only
+        assert out[2] == "10.231.7.5/24"  # its address survived the move
+        assert "UP" in out[3].strip("<>").split(","), out
+    finally:
+        if _link_exists(name):
+            subprocess.run(["ip", "link", "del", name])
+
+
+def test_net_device_missing_or_without_network_namespace_is_an_error(bundle, cid, run_ocirun, root):
+    b = _net_bundle(bundle)
+    b.config["linux"]["netDevices"] = {"ocinosuchdev0": {"name": "eth1"}}
+    b.write()
+    r = run_ocirun("run", "-b", b.path, cid)
+    assert r.returncode != 0
+    assert "linux.netDevices.ocinosuchdev0" in r.stderr and "no network device" in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(root, cid))
+    name = "ocitestn%d" % (os.getpid() % 1000)
+    _host_link(name)
+    try:
+        b.config["linux"]["namespaces"] = [n for n in b.config["linux"]["namespaces"] if n["type"] != "network"]
+        b.config["linux"]["netDevices"] = {name: {"name": "eth1"}}
+        b.write()
+        r = run_ocirun("run", "-b", b.path, cid)
+        assert r.returncode != 0
+        assert "linux.netDevices" in r.stderr and "network namespace" in r.stderr, r.stderr
+        assert _link_exists(name), "the device left the host"
+        assert not os.path.exists(os.path.join(root, cid))
+    finally:
+        if _link_exists(name):
+            subprocess.run(["ip", "link", "del", name])
+
+
+def test_intel_rdt_without_resctrl_is_an_error_naming_the_field(bundle, cid, run_ocirun, root):
+    with open("/proc/self/mountinfo") as f:
+        assert not any(" - resctrl " in line for line in f), "this test is for a host without resctrl"
+    bundle.config["linux"]["intelRdt"] = {"closID": "ocitest", "l3CacheSchema": "L3:0=ff"}
+    bundle.write()
+    r = run_ocirun("run", "-b", bundle.path, cid)
+    assert r.returncode != 0
+    assert r.stderr.count("\n") == 1 and "linux.intelRdt" in r.stderr and "resctrl" in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(root, cid))
