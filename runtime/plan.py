@@ -647,6 +647,11 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
             e["tmpcopyup"] = "tmpcopyup" in (m.get("options") or [])
             if p.probe_mounts and mtype:
                 _probe_fs_options(mtype, m.get("options"), field)
+            label = (cfg.get("linux") or {}).get("mountLabel") if selinux_enabled() else None
+            if label and mtype not in NO_CONTEXT_FS and "context=" not in data:
+                # the filesystem's files get the container's label (a fs
+                # without SELinux labels takes it for all of them)
+                data = ",".join(x for x in (data, 'context="%s"' % label) if x)
             e.update(source=src, fstype=mtype or None, data=data or None, flags=flags, remount_flags=0,
                      dest_is_file=False)
         entries.append(e)
@@ -681,6 +686,15 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
         a.field = p.s(e.get("field"))
     c.mounts = arr
     c.n_mounts = len(entries)
+
+
+# filesystems whose files carry their own labels from the kernel: no context=
+NO_CONTEXT_FS = {"proc", "sysfs", "cgroup", "cgroup2", "securityfs", "selinuxfs", "bpf", "debugfs", "tracefs"}
+
+
+def selinux_enabled():
+    """linux.mountLabel applies only then; without SELinux it is ignored, as runc does."""
+    return os.path.exists("/sys/fs/selinux/enforce")
 
 
 def _mount_id_maps(e):

@@ -221,3 +221,42 @@ def test_intel_rdt_without_resctrl_is_an_error_naming_the_field(bundle, cid, run
     assert r.returncode != 0
     assert r.stderr.count("\n") == 1 and "linux.intelRdt" in r.stderr and "resctrl" in r.stderr, r.stderr
     assert not os.path.exists(os.path.join(root, cid))
+
+
+def test_mount_label_is_accepted_without_selinux(bundle, cid, run_ocirun):
+    """SELinux is off here: linux.mountLabel is ignored (as runc does), the
+    container runs and its tmpfs mounts carry no context=."""
+    assert not os.path.exists("/sys/fs/selinux/enforce"), "this test is for a host without SELinux"
+    bundle.config["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"
+    bundle.config["mounts"] = _plain_mounts(bundle) + [
+        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}]
+    bundle.set_args("sh", "-c", "grep ' /data ' /proc/mounts").write()
+    r = run_ocirun("run", "-b", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("tmpfs /data tmpfs") and "context=" not in r.stdout
+
+
+def test_mount_label_becomes_context_with_selinux(bundle, monkeypatch):
+    """With SELinux enabled the label reaches each labelable mount as
+    context=; proc and sysfs keep their kernel labels, bind mounts take none."""
+    from runtime import core, plan
+    monkeypatch.setattr(plan, "selinux_enabled", lambda: True)
+    ffi, _lib = core.load()
+    cfg = json.loads(json.dumps(bundle.config))
+    cfg["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"
+    cfg["mounts"] = _plain_mounts(bundle) + [
+        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m"]},
+        {"destination": "/b", "type": "bind", "source": "/tmp", "options": ["rbind"]}]
+    p = plan.build(ffi, cfg, bundle.path, "label", sync_fd=-1, parent_sync_fd=-1, fifo_fd=-1)
+    try:
+        data = {}
+        for i in range(p.c.n_mounts):
+            m = p.c.mounts[i]
+            d = ffi.string(m.data).decode() if m.data != ffi.NULL else ""
+            data[ffi.string(m.destination).decode()] = d
+        want = 'context="system_u:object_r:container_file_t:s0:c1,c2"'
+        assert data["/data"] == "size=1m," + want
+        assert want in data["/dev"]
+        assert "context=" not in data["/proc"] and "context=" not in data["/sys"] and data["/b"] == ""
+    finally:
+        p.close()
