@@ -423,7 +423,11 @@ def _net_devices(p, linux):
     if "network" not in p.namespaces:
         raise _err("linux.netDevices", "needs a network namespace in linux.namespaces (the devices would stay "
                    "on the host)")
+    import shutil
     import socket
+    for tool in ("ip", "nsenter"):
+        if not shutil.which(tool):
+            raise _err("linux.netDevices", "needs `%s` (iproute2, util-linux) on the host" % tool)
     seen = {}
     for host, d in devs.items():
         field = "linux.netDevices.%s" % host

@@ -30,6 +30,12 @@ def _module_features(name):
     return f() if callable(f) else f
 
 
+def _have_tools(*names):
+    """netDevices are moved with iproute2's `ip` (under util-linux's nsenter)."""
+    import shutil
+    return all(shutil.which(n) for n in names)
+
+
 def kernel_namespaces():
     return sorted(t for t, f in _NS_FILES.items() if os.path.exists("/proc/self/ns/" + f))
 
@@ -48,7 +54,7 @@ def document():
         "selinux": {"enabled": os.path.isdir("/sys/fs/selinux") and bool(lifecycle.get("selinux"))},
         "intelRdt": {"enabled": False},
         "mountExtensions": {"idmap": {"enabled": bool(rootfs.get("idmap"))}},
-        "netDevices": {"enabled": bool(lifecycle.get("netDevices"))},
+        "netDevices": {"enabled": bool(lifecycle.get("netDevices")) and _have_tools("ip", "nsenter")},
     }
     return {
         "ociVersionMin": "1.0.0",

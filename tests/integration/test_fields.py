@@ -260,3 +260,15 @@ def test_mount_label_becomes_context_with_selinux(bundle, monkeypatch):
         assert "context=" not in data["/proc"] and "context=" not in data["/sys"] and data["/b"] == ""
     finally:
         p.close()
+
+
+def test_features_says_exactly_what_is_supported(run_ocirun):
+    r = run_ocirun("features")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert "tmpcopyup" in doc["mountOptions"]
+    assert {"idmap", "ridmap"} <= set(doc["mountOptions"])
+    assert doc["linux"]["netDevices"] == {"enabled": True}
+    assert doc["linux"]["mountExtensions"]["idmap"]["enabled"] is True
+    assert doc["linux"]["intelRdt"] == {"enabled": False}  # refused with a line naming the field
+    assert doc["linux"]["selinux"]["enabled"] == os.path.isdir("/sys/fs/selinux")
