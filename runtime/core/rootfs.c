@@ -636,7 +636,9 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, int *keep, str
                                    m->field ? m->field : "mounts", m->destination);
             }
         }
-        int r = ocirun_mount_on_fd(m->source, dstfd, m->fstype, (unsigned long)m->flags, m->data);
+        /* a read-only tmpfs is filled first, then made read-only */
+        unsigned long mflags = (unsigned long)m->flags & ~(olddir >= 0 ? (unsigned long)MS_RDONLY : 0UL);
+        int r = ocirun_mount_on_fd(m->source, dstfd, m->fstype, mflags, m->data);
         int e = errno;
         if (r < 0) {
             close(dstfd);
@@ -651,6 +653,15 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, int *keep, str
         if (fd >= 0 && olddir >= 0 && tmpcopyup(m, olddir, fd, err) < 0) {
             close(fd);
             fd = -1;
+        }
+        if (fd >= 0 && olddir >= 0 && (m->flags & MS_RDONLY) &&
+            remount_bind(fd, MS_RDONLY | ((unsigned long)m->flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
+                                                                      MS_NODIRATIME | MS_RELATIME))) < 0) {
+            int e2 = errno;
+            close(fd);
+            fd = -1;
+            ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e2, "%s: make `%s` read-only after tmpcopyup",
+                        m->field ? m->field : "mounts", m->destination);
         }
         if (olddir >= 0)
             close(olddir);

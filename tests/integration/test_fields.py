@@ -55,6 +55,17 @@ def test_tmpcopyup_tmpfs_starts_with_the_image_directory(own_bundle, cid, run_oc
     assert not os.path.exists(os.path.join(b.rootfs, "data", "new"))
 
 
+def test_tmpcopyup_read_only_tmpfs_is_filled_then_read_only(own_bundle, cid, run_ocirun):
+    b = _tmpcopyup_bundle(own_bundle)
+    b.config["mounts"] = _plain_mounts(b) + [
+        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "nosuid", "tmpcopyup"]}]
+    b.set_args("sh", "-c", "grep ' /data ' /proc/mounts | cut -d' ' -f3,4 | cut -d, -f1; cat /data/sub/g; echo; "
+               "touch /data/new 2>/dev/null || echo refused").write()
+    r = run_ocirun("run", "-b", b.path, cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["tmpfs ro", "deep", "refused"]
+
+
 def test_tmpfs_without_tmpcopyup_is_empty(own_bundle, cid, run_ocirun):
     b = _tmpcopyup_bundle(own_bundle)
     b.config["mounts"] = _plain_mounts(b) + [
@@ -85,17 +96,17 @@ def _idmap_dir(base):
     return src
 
 
-def test_mount_own_mappings_without_idmap_option(bundle, cid, run_ocirun, tmp_path):
+def test_mount_own_mappings_without_idmap_option(own_bundle, cid, run_ocirun, tmp_path):
     """The mount's own uidMappings/gidMappings, no `idmap` option, no user
     namespace: on-disk 1000 is seen as 2000 through the mount."""
     src = _idmap_dir(str(tmp_path))
-    bundle.config["mounts"] = _plain_mounts(bundle) + [
+    own_bundle.config["mounts"] = _plain_mounts(own_bundle) + [
         {"destination": "/mapped", "type": "bind", "source": src, "options": ["rbind"],
          "uidMappings": [{"containerID": 1000, "hostID": 2000, "size": 2}],
          "gidMappings": [{"containerID": 1000, "hostID": 3000, "size": 2}]},
         {"destination": "/plain", "type": "bind", "source": src, "options": ["rbind"]}]
-    bundle.set_args("sh", "-c", "stat -c '%n %u:%g' /mapped/u1000 /mapped/u1001 /plain/u1000").write()
-    r = run_ocirun("run", "-b", bundle.path, cid)
+    own_bundle.set_args("sh", "-c", "stat -c '%n %u:%g' /mapped/u1000 /mapped/u1001 /plain/u1000").write()
+    r = run_ocirun("run", "-b", own_bundle.path, cid)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["/mapped/u1000 2000:3000", "/mapped/u1001 2001:3001", "/plain/u1000 1000:1000"]
 
@@ -223,15 +234,15 @@ def test_intel_rdt_without_resctrl_is_an_error_naming_the_field(bundle, cid, run
     assert not os.path.exists(os.path.join(root, cid))
 
 
-def test_mount_label_is_accepted_without_selinux(bundle, cid, run_ocirun):
+def test_mount_label_is_accepted_without_selinux(own_bundle, cid, run_ocirun):
     """SELinux is off here: linux.mountLabel is ignored (as runc does), the
     container runs and its tmpfs mounts carry no context=."""
     assert not os.path.exists("/sys/fs/selinux/enforce"), "this test is for a host without SELinux"
-    bundle.config["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"
-    bundle.config["mounts"] = _plain_mounts(bundle) + [
+    own_bundle.config["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"
+    own_bundle.config["mounts"] = _plain_mounts(own_bundle) + [
         {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}]
-    bundle.set_args("sh", "-c", "grep ' /data ' /proc/mounts").write()
-    r = run_ocirun("run", "-b", bundle.path, cid)
+    own_bundle.set_args("sh", "-c", "grep ' /data ' /proc/mounts").write()
+    r = run_ocirun("run", "-b", own_bundle.path, cid)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("tmpfs /data tmpfs") and "context=" not in r.stdout
 
