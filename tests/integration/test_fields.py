@@ -111,6 +111,20 @@ def test_mount_own_mappings_without_idmap_option(own_bundle, cid, run_ocirun, tm
     assert r.stdout.splitlines() == ["/mapped/u1000 2000:3000", "/mapped/u1001 2001:3001", "/plain/u1000 1000:1000"]
 
 
+def test_idmap_option_with_own_mappings_uses_them(own_bundle, cid, run_ocirun, tmp_path):
+    """`idmap` plus the mount's mappings: those mappings, not the container's
+    user namespace (there is none here; ocirun used to refuse this)."""
+    src = _idmap_dir(str(tmp_path))
+    own_bundle.config["mounts"] = _plain_mounts(own_bundle) + [
+        {"destination": "/mapped", "type": "bind", "source": src, "options": ["rbind", "idmap"],
+         "uidMappings": [{"containerID": 0, "hostID": 5000, "size": 1}],
+         "gidMappings": [{"containerID": 0, "hostID": 6000, "size": 1}]}]
+    own_bundle.set_args("sh", "-c", "stat -c '%n %u:%g' /mapped/u0 /mapped/u1000").write()
+    r = run_ocirun("run", "-b", own_bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["/mapped/u0 5000:6000", "/mapped/u1000 65534:65534"]
+
+
 def test_mount_own_mappings_in_a_user_namespace(bundle_template, cid, run_ocirun):
     """What the kubelet sends for a pod with a user namespace: the volume
     mapped with the pod's mapping, so files owned by host 1000 show as 1000
