@@ -6,8 +6,6 @@ the copy), nor write anything on the host."""
 
 import os
 
-import helpers
-
 
 def _copyup_mount(dst):
     return {"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "tmpcopyup"]}
