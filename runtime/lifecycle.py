@@ -528,6 +528,11 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         c.save()
         _step_idmapped_trees(ch, p, init_pid)
         _step_net_devices(p, init_pid)
+        if p.resctrl is not None:
+            from . import resctrl
+            undo.callback(resctrl.remove, p.resctrl)
+            resctrl.apply(p.resctrl, init_pid)
+            c.data["resctrl"] = p.resctrl
         ch.send(lib.OCIRUN_MSG_GO)
 
         _step_hooks(ch, c, hooks, p.core_hooks, init_pid)
@@ -780,6 +785,9 @@ def delete(ctx, cid, force=False):
             # Whatever is left in the cgroup goes with it (kill --all; without
             # a pid namespace the init's death does not take the rest along).
             mgr.destroy(deadline)
+        if c.data.get("resctrl"):
+            from . import resctrl
+            resctrl.remove(c.data["resctrl"])
         post = (c.data.get("hooks") or {}).get("poststop")
         if post:
             from . import hooks as hookmod

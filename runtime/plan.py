@@ -209,6 +209,7 @@ class Plan:
         self.preserve_fds = 0
         self.idmap_mounts = []  # (source, recursive tree, recursive idmap, own maps, field), in mount order
         self.net_devices = []   # (host name, name in the container), moved by the parent before GO
+        self.resctrl = None     # linux.intelRdt: resctrl.plan()'s dict, applied by the parent before GO
         self.cache_dir = None   # where compiled seccomp filters are kept (the state root's .cache)
         self.probe_mounts = False  # validate: ask the kernel about filesystem options (dry_run)
 
@@ -289,7 +290,7 @@ def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=F
 
     _namespaces(p, linux, floor)
     _net_devices(p, linux)
-    _intel_rdt(linux)
+    _intel_rdt(p, linux, cid)
     _names(p, cfg, linux)
     _rootfs(p, cfg, linux, bundle, no_pivot)
     _mounts(p, cfg, bundle, cgroup_dirs)
@@ -445,22 +446,13 @@ def _net_devices(p, linux):
         p.net_devices.append((host, new))
 
 
-def _intel_rdt(linux):
-    """linux.intelRdt needs resctrl, which ocirun does not drive yet: refused
-    by name, never dropped (with resctrl mounted the line says so)."""
+def _intel_rdt(p, linux, cid):
+    """linux.intelRdt: a resctrl group, made by the parent (lifecycle) once
+    the init exists; refused by name where resctrl is not mounted."""
     if "intelRdt" not in linux:
         return
-    if not _resctrl_mounted():
-        raise _err("linux.intelRdt", "resctrl is not mounted at /sys/fs/resctrl (Intel RDT/AMD QoS unavailable)")
-    raise _err("linux.intelRdt", "not supported by ocirun (resctrl groups are not implemented)")
-
-
-def _resctrl_mounted():
-    try:
-        with open("/proc/self/mountinfo") as f:
-            return any(line.split(" - ")[-1].startswith("resctrl ") for line in f)
-    except OSError:
-        return False
+    from . import resctrl
+    p.resctrl = resctrl.plan(linux.get("intelRdt") or {}, cid)
 
 
 def _names(p, cfg, linux):

@@ -295,5 +295,5 @@ def test_features_says_exactly_what_is_supported(run_ocirun):
     assert {"idmap", "ridmap"} <= set(doc["mountOptions"])
     assert doc["linux"]["netDevices"] == {"enabled": True}
     assert doc["linux"]["mountExtensions"]["idmap"]["enabled"] is True
-    assert doc["linux"]["intelRdt"] == {"enabled": False}  # refused with a line naming the field
+    assert doc["linux"]["intelRdt"] == {"enabled": False}  # no resctrl here: refused with a line naming the field
     assert doc["linux"]["selinux"]["enabled"] == os.path.isdir("/sys/fs/selinux")
