@@ -34,7 +34,7 @@ SECCOMP_PROFILE = "seccomp.json"  # in the state dir: the profile `exec` applies
 FEATURES = {
     "namespaces": ("cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"),
     "hooks": ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"),
-    "apparmor": True, "selinux": True, "netDevices": False,
+    "apparmor": True, "selinux": True, "netDevices": True,
 }
 
 
@@ -185,12 +185,23 @@ def _step_idmapped_trees(ch, plan, init_pid):
     has not: make each tree here, send it down, the init attaches it."""
     if not plan.idmap_mounts:
         return
-    path = "/proc/%d/ns/user" % init_pid
-    userns = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    userns = -1
+    if any(maps is None for _s, _r, _i, maps, _f in plan.idmap_mounts):
+        userns = os.open("/proc/%d/ns/user" % init_pid, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        for source, recursive, ridmap in plan.idmap_mounts:
+        for source, recursive, ridmap, maps, field in plan.idmap_mounts:
             err = ch.ffi.new("struct ocirun_error *")
-            fd = ch.lib.ocirun_idmapped_tree(source.encode(), userns, recursive, ridmap, err)
+            own = -1
+            if maps:  # the mount's own mappings: a user namespace of its own
+                own = ch.lib.ocirun_mapped_userns(maps[0].encode(), maps[1].encode(), field.encode(), err)
+                if own < 0:
+                    raise errors.CoreError(err.err_no, "mounts", ch.ffi.string(err.msg).decode(errors="replace"))
+            try:
+                fd = ch.lib.ocirun_idmapped_tree(source.encode(), own if own >= 0 else userns, recursive, ridmap,
+                                                 err)
+            finally:
+                if own >= 0:
+                    os.close(own)
             if fd < 0:
                 raise errors.CoreError(err.err_no, "mounts", ch.ffi.string(err.msg).decode(errors="replace"))
             try:
@@ -198,7 +209,51 @@ def _step_idmapped_trees(ch, plan, init_pid):
             finally:
                 os.close(fd)
     finally:
-        os.close(userns)
+        if userns >= 0:
+            os.close(userns)
+
+
+NET_TIMEOUT = 30  # seconds one `ip` call may take on a loaded host
+
+
+def _ip(args, field, what, netns_pid=None):
+    """One iproute2 call (in the init's network namespace with netns_pid);
+    its output, or a CoreError naming the field with ip's own line."""
+    import subprocess
+    cmd = (["nsenter", "--net=/proc/%d/ns/net" % netns_pid, "--"] if netns_pid else []) + ["ip"] + args
+    try:
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=NET_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise errors.CoreError(110, "network devices", "%s: %s: `ip` did not finish in %ds"
+                               % (field, what, NET_TIMEOUT)) from None
+    except OSError as e:
+        raise errors.CoreError(e.errno, "network devices", "%s: %s: run `%s`" % (field, what, cmd[0])) from None
+    if r.returncode != 0:
+        line = (r.stderr.decode(errors="replace").strip().splitlines() or ["exit status %d" % r.returncode])[-1]
+        raise errors.CoreError(0, "network devices", "%s: %s: %s" % (field, what, line))
+    return r.stdout.decode(errors="replace")
+
+
+def _step_net_devices(plan, init_pid):
+    """linux.netDevices: each host interface moves into the init's network
+    namespace under its new name in one netlink request (move and rename
+    together, so no name clash in between), then gets back the addresses and
+    up state the move took from it. When the namespace dies the kernel
+    returns physical devices to the host and deletes virtual ones."""
+    import json
+    for host, new in plan.net_devices:
+        field = "linux.netDevices.%s" % host
+        info = json.loads(_ip(["-j", "addr", "show", "dev", host], field, "read its addresses") or "[]")
+        info = info[0] if info else {}
+        addrs = [a for a in info.get("addr_info", ()) if a.get("scope") != "link" and a.get("local")]
+        _ip(["link", "set", "dev", host, "netns", str(init_pid), "name", new], field,
+            "move into the container's network namespace as %r" % new)
+        for a in addrs:
+            _ip(["addr", "add", "%s/%s" % (a["local"], a.get("prefixlen")), "dev", new], field,
+                "restore address %s/%s" % (a["local"], a.get("prefixlen")), netns_pid=init_pid)
+        if "UP" in info.get("flags", ()):
+            _ip(["link", "set", "dev", new, "up"], field, "set it up again", netns_pid=init_pid)
+        log.LOG.debug("network device %s moved into the container as %s", host, new)
 
 
 def _step_hooks(ch, c, hooks, core_hooks, init_pid):
@@ -475,6 +530,12 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         _write_recovery(c, init_pid, c.data["init_start"], data.get("cgroup"))
         c.save()
         _step_idmapped_trees(ch, p, init_pid)
+        _step_net_devices(p, init_pid)
+        if p.resctrl is not None:
+            from . import resctrl
+            undo.callback(resctrl.remove, p.resctrl)
+            resctrl.apply(p.resctrl, init_pid)
+            c.data["resctrl"] = p.resctrl
         ch.send(lib.OCIRUN_MSG_GO)
 
         _step_hooks(ch, c, hooks, p.core_hooks, init_pid)
@@ -831,6 +892,9 @@ def delete(ctx, cid, force=False):
             # Whatever is left in the cgroup goes with it (kill --all; without
             # a pid namespace the init's death does not take the rest along).
             mgr.destroy(deadline)
+        if c.data.get("resctrl"):
+            from . import resctrl
+            resctrl.remove(c.data["resctrl"])
         post = (c.data.get("hooks") or {}).get("poststop")
         if post:
             from . import hooks as hookmod

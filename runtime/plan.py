@@ -61,8 +61,9 @@ RECURSIVE_ATTRS = {
 RECURSIVE_ATIME = {"rrelatime": MOUNT_ATTR_RELATIME, "rnoatime": MOUNT_ATTR_NOATIME,
                    "rstrictatime": MOUNT_ATTR_STRICTATIME}
 RECURSIVE_ATIME_CLEAR = {"rnorelatime", "ratime", "rnostrictatime"}
-# runc-specific options ocirun accepts and ignores
-IGNORED_OPTIONS = {"tmpcopyup"}
+# runc-specific options that are ocirun's to act on, not the filesystem's
+# (tmpcopyup: a tmpfs starts with a copy of the rootfs's directory)
+EXTENSION_OPTIONS = {"tmpcopyup"}
 
 CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
         "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
@@ -98,7 +99,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 def FEATURES():
     """The mount options _mount_options accepts, for the features document."""
     opts = (set(MOUNT_FLAGS) | set(PROPAGATION) | set(RECURSIVE_ATTRS) | set(RECURSIVE_ATIME)
-            | RECURSIVE_ATIME_CLEAR | {"idmap", "ridmap"})
+            | RECURSIVE_ATIME_CLEAR | EXTENSION_OPTIONS | {"idmap", "ridmap"})
     return {"mountOptions": sorted(opts), "idmap": True}
 
 
@@ -206,7 +207,9 @@ class Plan:
         self.gid_mappings = []
         self.terminal = False
         self.preserve_fds = 0
-        self.idmap_mounts = []  # (source, recursive tree, recursive idmap), in mount order
+        self.idmap_mounts = []  # (source, recursive tree, recursive idmap, own maps, field), in mount order
+        self.net_devices = []   # (host name, name in the container), moved by the parent before GO
+        self.resctrl = None     # linux.intelRdt: resctrl.plan()'s dict, applied by the parent before GO
         self.cache_dir = None   # where compiled seccomp filters are kept (the state root's .cache)
         self.probe_mounts = False  # validate: ask the kernel about filesystem options (dry_run)
 
@@ -286,6 +289,8 @@ def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=F
     c.seccomp_listener_fd = -1
 
     _namespaces(p, linux, floor)
+    _net_devices(p, linux)
+    _intel_rdt(p, linux, cid)
     _names(p, cfg, linux)
     _rootfs(p, cfg, linux, bundle, no_pivot)
     _mounts(p, cfg, bundle, cgroup_dirs)
@@ -406,6 +411,50 @@ def _namespaces(p, linux, floor):
         c.timens_offsets = p.s("".join(lines))
 
 
+IFNAMSIZ = 16
+
+
+def _net_devices(p, linux):
+    """linux.netDevices: host interfaces the parent moves into the container's
+    network namespace (renamed to `name`), once the init has it. Refused here,
+    before anything exists, when that cannot be done."""
+    devs = linux.get("netDevices") or {}
+    if not devs:
+        return
+    if "network" not in p.namespaces:
+        raise _err("linux.netDevices", "needs a network namespace in linux.namespaces (the devices would stay "
+                   "on the host)")
+    import shutil
+    import socket
+    for tool in ("ip", "nsenter"):
+        if not shutil.which(tool):
+            raise _err("linux.netDevices", "needs `%s` (iproute2, util-linux) on the host" % tool)
+    seen = {}
+    for host, d in devs.items():
+        field = "linux.netDevices.%s" % host
+        new = (d or {}).get("name") or host
+        for what, n in (("", host), (".name", new)):
+            if not n or len(n.encode()) >= IFNAMSIZ or n in (".", "..") or any(c in n for c in "/: \t\n"):
+                raise _err(field + what, "%r is not a valid interface name" % n)
+        if new in seen:
+            raise _err(field + ".name", "%r is also the name of linux.netDevices.%s" % (new, seen[new]))
+        seen[new] = host
+        try:
+            socket.if_nametoindex(host)
+        except OSError:
+            raise _err(field, "no network device %r on the host" % host) from None
+        p.net_devices.append((host, new))
+
+
+def _intel_rdt(p, linux, cid):
+    """linux.intelRdt: a resctrl group, made by the parent (lifecycle) once
+    the init exists; refused by name where resctrl is not mounted."""
+    if "intelRdt" not in linux:
+        return
+    from . import resctrl
+    p.resctrl = resctrl.plan(linux.get("intelRdt") or {}, cid)
+
+
 def _names(p, cfg, linux):
     # A uts namespace joined by path is tolerated (tolerance.py): its names are set.
     uts = "uts" in p.new_namespaces or tolerance.joined_namespace(linux, "uts")
@@ -481,7 +530,7 @@ def _parse_options(options, field):
             aclr |= MOUNT_ATTR__ATIME
         elif opt in ("idmap", "ridmap"):
             idmap = opt
-        elif opt in IGNORED_OPTIONS:
+        elif opt in EXTENSION_OPTIONS:
             continue
         else:
             data.append(opt)
@@ -491,7 +540,7 @@ def _parse_options(options, field):
 def _data_options(options):
     """(index, option) of each option _parse_options would pass to the filesystem as data."""
     known = (MOUNT_FLAGS, PROPAGATION, RECURSIVE_ATTRS, RECURSIVE_ATIME, RECURSIVE_ATIME_CLEAR,
-             IGNORED_OPTIONS, ("idmap", "ridmap"))
+             EXTENSION_OPTIONS, ("idmap", "ridmap"))
     return [(i, o) for i, o in enumerate(options or []) if not any(o in k for k in known)]
 
 
@@ -568,7 +617,11 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
             continue
         e = {"destination": dest, "propagation": prop, "attr_set": aset, "attr_clr": aclr,
              "idmap": idmap, "field": field, "uidMappings": m.get("uidMappings"),
-             "gidMappings": m.get("gidMappings")}
+             "gidMappings": m.get("gidMappings"), "is_bind": is_bind}
+        opts = m.get("options") or []
+        if "tmpcopyup" in opts and (is_bind or mtype != "tmpfs"):
+            raise _err("%s.options[%d]" % (field, opts.index("tmpcopyup")), "tmpcopyup is only supported on "
+                       "tmpfs mounts")
         if is_bind:
             if not src:
                 raise _err(field + ".source", "a bind mount needs a source")
@@ -587,8 +640,14 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
         else:
             if idmap:
                 raise _err(field + ".options", "%s is only supported on bind mounts" % idmap)
+            e["tmpcopyup"] = "tmpcopyup" in (m.get("options") or [])
             if p.probe_mounts and mtype:
                 _probe_fs_options(mtype, m.get("options"), field)
+            label = (cfg.get("linux") or {}).get("mountLabel") if selinux_enabled() else None
+            if label and mtype not in NO_CONTEXT_FS and "context=" not in data:
+                # the filesystem's files get the container's label (a fs
+                # without SELinux labels takes it for all of them)
+                data = ",".join(x for x in (data, 'context="%s"' % label) if x)
             e.update(source=src, fstype=mtype or None, data=data or None, flags=flags, remount_flags=0,
                      dest_is_file=False)
         entries.append(e)
@@ -606,20 +665,48 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
         a.attr_set = e.get("attr_set", 0)
         a.attr_clr = e.get("attr_clr", 0)
         a.idmap_userns_fd = -1
-        if e.get("idmap"):
-            if not p.c.has_userns:
+        maps = _mount_id_maps(e)
+        if e.get("idmap") or maps:
+            if not maps and not p.c.has_userns:
                 raise _err(e["field"] + ".options", "%s needs a user namespace" % e["idmap"])
-            if e.get("uidMappings") or e.get("gidMappings"):
-                raise _err(e["field"], "idmap mounts with their own uidMappings/gidMappings are not supported "
-                           "(they use the container's user namespace)")
-            a.idmap_userns_fd = -2  # idmapped by the parent to the container's user namespace
-            a.idmap_recursive = 1 if e["idmap"] == "ridmap" else 0
-            p.idmap_mounts.append((e["source"], bool(e["flags"] & MS_REC), e["idmap"] == "ridmap"))
+            # idmapped by the parent: to the mount's own mappings when it has
+            # them (the kubelet's volumes of a pod with a user namespace),
+            # else to the container's user namespace
+            a.idmap_userns_fd = -2
+            a.idmap_recursive = 1 if e.get("idmap") == "ridmap" else 0
+            p.idmap_mounts.append((e["source"], bool(e["flags"] & MS_REC), e.get("idmap") == "ridmap", maps,
+                                   e["field"]))
         a.dest_is_file = 1 if e.get("dest_is_file") else 0
         a.is_remount = 1 if e.get("is_remount") else 0
+        a.tmpcopyup = 1 if e.get("tmpcopyup") else 0
         a.field = p.s(e.get("field"))
     c.mounts = arr
     c.n_mounts = len(entries)
+
+
+# filesystems whose files carry their own labels from the kernel: no context=
+NO_CONTEXT_FS = {"proc", "sysfs", "cgroup", "cgroup2", "securityfs", "selinuxfs", "bpf", "debugfs", "tracefs"}
+
+
+def selinux_enabled():
+    """linux.mountLabel applies only then; without SELinux it is ignored, as runc does."""
+    return os.path.exists("/sys/fs/selinux/enforce")
+
+
+def _mount_id_maps(e):
+    """(uid_map, gid_map) text of a mount's own uidMappings/gidMappings, or None."""
+    uids, gids = e.get("uidMappings"), e.get("gidMappings")
+    if not uids and not gids:
+        return None
+    if not e.get("is_bind"):
+        raise _err(e["field"] + (".uidMappings" if uids else ".gidMappings"),
+                   "per-mount id mappings are only supported on bind mounts")
+    if not uids or not gids:
+        raise _err(e["field"] + (".gidMappings" if uids else ".uidMappings"),
+                   "an idmapped mount needs both uidMappings and gidMappings")
+    text = lambda ms: "".join("%d %d %d\n" % (int(m["containerID"]), int(m["hostID"]), int(m["size"]))  # noqa: E731
+                              for m in ms)
+    return text(uids), text(gids)
 
 
 def _cgroup_mounts(dest, flags, own_dirs=None):

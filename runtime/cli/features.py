@@ -30,6 +30,25 @@ def _module_features(name):
     return f() if callable(f) else f
 
 
+def _have_tools(*names):
+    """netDevices are moved with iproute2's `ip` (under util-linux's nsenter)."""
+    import shutil
+    return all(shutil.which(n) for n in names)
+
+
+def _intel_rdt():
+    """Enabled only where resctrl is mounted (create refuses the field elsewhere)."""
+    try:
+        from .. import resctrl
+    except ImportError:
+        return {"enabled": False}
+    root = resctrl.mount_point()
+    if not root:
+        return {"enabled": False}
+    mon = any(os.path.isdir(os.path.join(root, "info", d)) for d in ("L3_MON", "MB_MON"))
+    return {"enabled": True, "schemata": True, "monitoring": mon}
+
+
 def kernel_namespaces():
     return sorted(t for t, f in _NS_FILES.items() if os.path.exists("/proc/self/ns/" + f))
 
@@ -46,9 +65,9 @@ def document():
         "seccomp": _module_features("seccomp") or {"enabled": False},
         "apparmor": {"enabled": os.path.isdir("/sys/kernel/security/apparmor") and bool(lifecycle.get("apparmor"))},
         "selinux": {"enabled": os.path.isdir("/sys/fs/selinux") and bool(lifecycle.get("selinux"))},
-        "intelRdt": {"enabled": False},
+        "intelRdt": _intel_rdt(),
         "mountExtensions": {"idmap": {"enabled": bool(rootfs.get("idmap"))}},
-        "netDevices": {"enabled": bool(lifecycle.get("netDevices"))},
+        "netDevices": {"enabled": bool(lifecycle.get("netDevices")) and _have_tools("ip", "nsenter")},
     }
     return {
         "ociVersionMin": "1.0.0",

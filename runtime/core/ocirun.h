@@ -89,6 +89,7 @@ struct ocirun_mount {
     uint32_t dest_is_file;    /* create a file (not a directory) when missing          */
     uint32_t is_remount;      /* MS_REMOUNT of an earlier entry's destination          */
     const char *field;        /* "mounts[3]": the config entry, for errors             */
+    uint32_t tmpcopyup;       /* tmpfs: starts with a copy of the rootfs's directory there */
 };
 
 /* A device node to create under the rootfs (linux.devices plus the defaults). */
@@ -211,6 +212,13 @@ int32_t ocirun_spawn(const struct ocirun_plan *plan, struct ocirun_error *err);
  * fd, or -1 with err filled. */
 int32_t ocirun_idmapped_tree(const char *source, int32_t userns_fd, uint32_t recursive,
                              uint32_t idmap_recursive, struct ocirun_error *err);
+
+/* A user namespace holding only the given id maps ("inside host size\n"
+ * lines, as /proc/PID/uid_map takes them), for a mount's own uidMappings/
+ * gidMappings: returns an fd of it (O_CLOEXEC), or -1 with err filled.
+ * `field` names the mount for errors. The helper process is reaped. */
+int32_t ocirun_mapped_userns(const char *uid_map, const char *gid_map, const char *field,
+                             struct ocirun_error *err);
 
 const char *ocirun_stage_name(uint32_t stage);
 int32_t ocirun_core_version(void);

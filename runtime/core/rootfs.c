@@ -6,6 +6,7 @@
  * /dev/null for masking) are reached by plain paths, and every destination
  * under the rootfs through safepath.c.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +15,10 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -89,6 +94,71 @@ int32_t ocirun_idmapped_tree(const char *source, int32_t userns_fd, uint32_t rec
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "idmap `%s`", source);
     }
     return tree;
+}
+
+static int write_map(pid_t pid, const char *name, const char *map)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(map);
+    ssize_t w = write(fd, map, n);
+    int e = errno;
+    close(fd);
+    if (w != (ssize_t)n) {
+        errno = w < 0 ? e : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* A child in a new user namespace that only waits for the pipe to close:
+ * its maps are written, its namespace opened, then it exits. It runs no
+ * code but read and _exit (the caller may be a Python process). */
+int32_t ocirun_mapped_userns(const char *uid_map, const char *gid_map, const char *field,
+                             struct ocirun_error *err)
+{
+    memset(err, 0, sizeof(*err));
+    int pp[2];
+    if (pipe2(pp, O_CLOEXEC) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "%s: pipe for the mount's user namespace", field);
+    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | SIGCHLD), NULL, NULL, NULL, NULL);
+    if (pid < 0) {
+        int e = errno;
+        close(pp[0]);
+        close(pp[1]);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "%s: new user namespace for the mount's id maps", field);
+    }
+    if (pid == 0) {
+        char c;
+        close(pp[1]);
+        while (read(pp[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    close(pp[0]);
+    int fd = -1, e = 0;
+    const char *what = "uidMappings";
+    if (write_map(pid, "uid_map", uid_map) < 0) {
+        e = errno;
+    } else if (what = "gidMappings", write_map(pid, "gid_map", gid_map) < 0) {
+        e = errno;
+    } else {
+        char path[64];
+        what = "user namespace";
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            e = errno;
+    }
+    close(pp[1]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (fd < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "%s: write the mount's %s", field, what);
+    return fd;
 }
 
 /* Trees the parent idmapped for us (MOUNT_FD records), in mount order. */
@@ -318,6 +388,187 @@ static int bind_tree(const struct ocirun_mount *m, int dstfd, struct ocirun_erro
     return tree;
 }
 
+/* tmpcopyup: a fresh tmpfs gets a copy of what the image has at its
+ * destination (podman asks it for every tmpfs). The source is the directory
+ * the tmpfs hides, reached through an fd opened before the mount, so nothing
+ * is looked up by path: each entry is opened relative to its parent with
+ * O_NOFOLLOW, symlinks are copied as symlinks, and no lookup leaves the
+ * rootfs. Contents, modes, owners and times are copied; hard links become
+ * separate files, xattrs are not copied. */
+#define COPYUP_MAX_DEPTH 128
+
+static int has_opt(const char *data, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *s = data; s && *s; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
+        if (!strncmp(s, key, n))
+            return 1;
+    return 0;
+}
+
+static int copy_meta(int fd, const struct stat *st, int chmod_too)
+{
+    if (fchown(fd, st->st_uid, st->st_gid) < 0)
+        return -1;
+    if (chmod_too && fchmod(fd, st->st_mode & 07777) < 0)
+        return -1;
+    struct timespec t[2] = {st->st_atim, st->st_mtim};
+    return futimens(fd, t);
+}
+
+static int copy_file(int from, int to, const char *name, const struct stat *st)
+{
+    int in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    struct stat now;
+    if (fstat(in, &now) < 0 || !S_ISREG(now.st_mode) || now.st_ino != st->st_ino) {
+        close(in);
+        errno = EBUSY;  /* swapped since readdir */
+        return -1;
+    }
+    int out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out < 0) {
+        int e = errno;
+        close(in);
+        errno = e;
+        return -1;
+    }
+    char buf[65536];
+    ssize_t r;
+    int rc = 0;
+    while ((r = read(in, buf, sizeof(buf))) != 0) {
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -1;
+            break;
+        }
+        for (ssize_t off = 0; off < r;) {
+            ssize_t w = write(out, buf + off, (size_t)(r - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                rc = -1;
+                break;
+            }
+            off += w;
+        }
+        if (rc < 0)
+            break;
+    }
+    if (rc == 0)
+        rc = copy_meta(out, &now, 1);
+    int e = errno;
+    close(in);
+    close(out);
+    errno = e;
+    return rc;
+}
+
+static int copy_tree(int from, int to, int depth, const char **failed)
+{
+    if (depth > COPYUP_MAX_DEPTH) {
+        errno = ELOOP;
+        return -1;
+    }
+    int dfd = openat(from, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        int e = errno;
+        close(dfd);
+        errno = e;
+        return -1;
+    }
+    static char name[NAME_MAX + 1];
+    struct dirent *de;
+    int rc = 0;
+    errno = 0;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        snprintf(name, sizeof(name), "%s", de->d_name);
+        *failed = name;
+        struct stat st;
+        if (fstatat(from, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            rc = -1;
+        } else if (S_ISDIR(st.st_mode)) {
+            int sub = openat(from, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int dst = -1;
+            if (sub < 0 || mkdirat(to, de->d_name, 0700) < 0 ||
+                (dst = openat(to, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                rc = -1;
+            else
+                rc = copy_tree(sub, dst, depth + 1, failed);
+            if (rc == 0) {
+                *failed = name;
+                snprintf(name, sizeof(name), "%s", de->d_name);
+                rc = copy_meta(dst, &st, 1);
+            }
+            int e = errno;
+            if (sub >= 0)
+                close(sub);
+            if (dst >= 0)
+                close(dst);
+            errno = e;
+        } else if (S_ISREG(st.st_mode)) {
+            rc = copy_file(from, to, de->d_name, &st);
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = readlinkat(from, de->d_name, target, sizeof(target) - 1);
+            if (n < 0 || (target[n] = 0, symlinkat(target, to, de->d_name)) < 0 ||
+                fchownat(to, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                rc = -1;
+            else {
+                struct timespec t[2] = {st.st_atim, st.st_mtim};
+                rc = utimensat(to, de->d_name, t, AT_SYMLINK_NOFOLLOW);
+            }
+        } else {
+            /* fifo, socket, device: a node of our own on our own tmpfs */
+            if (mknodat(to, de->d_name, st.st_mode & ~(mode_t)07777, st.st_rdev) < 0 ||
+                fchownat(to, de->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+                fchmodat(to, de->d_name, st.st_mode & 07777, 0) < 0)
+                rc = -1;
+        }
+        errno = rc < 0 ? errno : 0;
+    }
+    int e = errno;
+    closedir(d);
+    errno = e;
+    return rc < 0 || e ? -1 : 0;
+}
+
+/* olddir: the destination directory before the tmpfs covered it (O_RDONLY);
+ * mnt: the new tmpfs's root. The root takes the directory's owner and mode
+ * unless the options set them. */
+static int tmpcopyup(const struct ocirun_mount *m, int olddir, int mnt, struct ocirun_error *err)
+{
+    int to = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (to < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "%s: tmpcopyup: open the tmpfs at `%s`",
+                           m->field ? m->field : "mounts", m->destination);
+    const char *failed = ".";
+    struct stat st;
+    int r = fstat(olddir, &st);
+    if (r == 0)
+        r = copy_tree(olddir, to, 0, &failed);
+    if (r == 0) {
+        failed = ".";
+        if (!has_opt(m->data, "uid=") && !has_opt(m->data, "gid=") && fchown(to, st.st_uid, st.st_gid) < 0)
+            r = -1;
+        else if (!has_opt(m->data, "mode=") && fchmod(to, st.st_mode & 07777) < 0)
+            r = -1;
+    }
+    int e = errno;
+    close(to);
+    if (r < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "%s: tmpcopyup: copy `%s` (at `%s`) into the tmpfs",
+                           m->field ? m->field : "mounts", m->destination, failed);
+    return 0;
+}
+
 /* *keep: in, whether a later entry remounts this one (cgroup v1's tmpfs made
  * ro after its hierarchies): the new mount's fd is kept there for it. */
 static int do_one_mount(const struct ocirun_mount *m, int rootfd, int *keep, struct ocirun_error *err)
@@ -374,16 +625,46 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, int *keep, str
         if (fd < 0)
             return -1;
     } else {
-        int r = ocirun_mount_on_fd(m->source, dstfd, m->fstype, (unsigned long)m->flags, m->data);
+        int olddir = -1;  /* tmpcopyup: what the tmpfs is about to hide */
+        if (m->tmpcopyup) {
+            needs_fd = 1;
+            olddir = openat(dstfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (olddir < 0) {
+                int e = errno;
+                close(dstfd);
+                return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "%s: tmpcopyup: open `%s`",
+                                   m->field ? m->field : "mounts", m->destination);
+            }
+        }
+        /* a read-only tmpfs is filled first, then made read-only */
+        unsigned long mflags = (unsigned long)m->flags & ~(olddir >= 0 ? (unsigned long)MS_RDONLY : 0UL);
+        int r = ocirun_mount_on_fd(m->source, dstfd, m->fstype, mflags, m->data);
         int e = errno;
         if (r < 0) {
             close(dstfd);
+            if (olddir >= 0)
+                close(olddir);
             return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "mount `%s` on `%s`%s%s", src, m->destination,
                                m->data && *m->data ? " with " : "", m->data ? m->data : "");
         }
         if (needs_fd)
             fd = open_new_mount(m, rootfd, dstfd, err);
         close(dstfd);
+        if (fd >= 0 && olddir >= 0 && tmpcopyup(m, olddir, fd, err) < 0) {
+            close(fd);
+            fd = -1;
+        }
+        if (fd >= 0 && olddir >= 0 && (m->flags & MS_RDONLY) &&
+            remount_bind(fd, MS_RDONLY | ((unsigned long)m->flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
+                                                                      MS_NODIRATIME | MS_RELATIME))) < 0) {
+            int e2 = errno;
+            close(fd);
+            fd = -1;
+            ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e2, "%s: make `%s` read-only after tmpcopyup",
+                        m->field ? m->field : "mounts", m->destination);
+        }
+        if (olddir >= 0)
+            close(olddir);
         if (needs_fd && fd < 0)
             return -1;
     }
