@@ -1,4 +1,4 @@
-"""Real engines driving ocirun: podman (with conmon) and containerd (ctr).
+"""Real engines driving ocirun: podman (with conmon), containerd (ctr) and dockerd.
 
 Each engine gets private storage and sockets under a temp dir, so the host's
 engine state is untouched; every daemon started here is stopped by its pid.
@@ -204,3 +204,202 @@ def test_containerd_exec_pause_metrics_kill(ctr):
         ctr("task", "rm", "-f", cid)
         ctr("containers", "rm", cid)
     assert cid not in ctr("containers", "ls", "-q").stdout
+
+
+# -- dockerd ------------------------------------------------------------------
+#
+# dockerd (Debian's docker.io) with everything of its own under a temp dir:
+# data root, exec root, pid file, socket, config file, cgroup parent, and a
+# containerd started here on its own socket, handed to dockerd with
+# --containerd. (Without --containerd, dockerd 20.10 uses the host's
+# containerd whenever /run/containerd/containerd.sock exists, and otherwise
+# spawns one: naming ours keeps the host's daemons out of it either way.)
+# The docker CLI only ever talks to our socket (-H), with its own config dir.
+
+DOCKER_UP_TIMEOUT = 60
+
+
+def _log_tail(path, lines=30):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError as e:
+        return "(no log: %s)" % e
+
+
+def _stop_pid(proc, what, timeout=30):
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _unmount_under(d):
+    """Unmount every mount at or under d, deepest first (dockerd's netns files,
+    shm, storage; containerd's rootfs and state)."""
+    d = os.path.realpath(str(d))
+    for _ in range(3):
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4].replace("\\040", " ") for line in f]
+        mine = [m for m in points if m == d or m.startswith(d + "/")]
+        if not mine:
+            return
+        for m in sorted(set(mine), key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+
+
+def _remove_cgroups(parent):
+    import glob
+    for ctl in glob.glob(os.path.join(helpers.CGROUP_ROOT, "*")):
+        top = os.path.join(ctl, parent)
+        if not os.path.isdir(top):
+            continue
+        for dirpath, _, _ in sorted(os.walk(top), key=lambda w: len(w[0]), reverse=True):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+
+
+DOCKER_IMG = "localhost/ocirun-test:latest"
+
+
+@pytest.fixture(scope="session")
+def docker(bundle_template, tmp_path_factory):
+    dockerd = _need("dockerd")
+    _need("containerd")
+    # the CLI that comes with this dockerd (another `docker` may be earlier on PATH)
+    cli = os.path.join(os.path.dirname(os.path.realpath(dockerd)), "docker")
+    if not os.access(cli, os.X_OK):
+        cli = os.path.join("/usr/bin", "docker") if os.access("/usr/bin/docker", os.X_OK) else _need("docker")
+    d = tmp_path_factory.mktemp("dockerd")
+    sock, csock = d / "docker.sock", d / "containerd.sock"
+    cgparent = "ocirun-test-docker-%d" % os.getpid()
+
+    (d / "containerd.toml").write_text('version = 2\nroot = "%s"\nstate = "%s"\n'
+                                       'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+                                       '[grpc]\n  address = "%s"\n' % (d / "c-root", d / "c-state", csock))
+    (d / "daemon.json").write_text(json.dumps({"runtimes": {"ocirun": {"path": OCIRUN}},
+                                               "cgroup-parent": "/" + cgparent, "storage-driver": "vfs",
+                                               "log-driver": "json-file"}))
+    clog = open(d / "containerd.log", "w")
+    dlog = open(d / "dockerd.log", "w")
+    procs = []
+
+    def teardown():
+        for p, what in reversed(procs):
+            _stop_pid(p, what)
+        clog.close()
+        dlog.close()
+        _unmount_under(d)
+        _remove_cgroups(cgparent)
+
+    try:
+        cd = subprocess.Popen(["containerd", "--config", str(d / "containerd.toml")], stdout=clog, stderr=clog)
+        procs.append((cd, "containerd"))
+        deadline = time.monotonic() + DOCKER_UP_TIMEOUT
+        while not csock.exists():
+            if cd.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("dockerd's containerd did not come up in %d s; log tail:\n%s"
+                            % (DOCKER_UP_TIMEOUT, _log_tail(d / "containerd.log")))
+            time.sleep(0.2)
+        dd = subprocess.Popen([dockerd, "--config-file", str(d / "daemon.json"),
+                               "--data-root", str(d / "root"), "--exec-root", str(d / "exec"),
+                               "--pidfile", str(d / "docker.pid"), "-H", "unix://%s" % sock,
+                               "--containerd", str(csock), "--containerd-namespace", "moby",
+                               "--iptables=false", "--ip-masq=false", "--bridge=none"],
+                              stdout=dlog, stderr=dlog)
+        procs.append((dd, "dockerd"))
+        env = dict(os.environ, DOCKER_CONFIG=str(d / "cli"), DOCKER_HOST="unix://%s" % sock)
+        env.pop("DOCKER_CONTEXT", None)
+
+        def run(*args, timeout=120, **kw):
+            return subprocess.run([cli, "-H", "unix://%s" % sock] + list(args), capture_output=True, text=True,
+                                  timeout=timeout, env=env, **kw)
+
+        deadline = time.monotonic() + DOCKER_UP_TIMEOUT
+        while True:
+            if dd.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("dockerd did not come up in %d s (exit %s); log tail:\n%s"
+                            % (DOCKER_UP_TIMEOUT, dd.poll(), _log_tail(d / "dockerd.log")))
+            if sock.exists() and run("version", timeout=20).returncode == 0:
+                break
+            time.sleep(0.5)
+        tar = d / "rootfs.tar"
+        subprocess.run(["tar", "-C", os.path.join(bundle_template, "rootfs"), "-cf", str(tar), "."], check=True)
+        r = run("import", str(tar), DOCKER_IMG)
+        assert r.returncode == 0, r.stderr
+        run.dir = d
+        yield run
+        for c in run("ps", "-aq").stdout.split():
+            run("rm", "-f", c)
+    finally:
+        teardown()
+
+
+def _docker_config(docker, cid):
+    """The config.json dockerd's containerd handed ocirun for container cid."""
+    full = docker("inspect", "--format", "{{.Id}}", cid).stdout.strip()
+    path = docker.dir / "c-state" / "io.containerd.runtime.v2.task" / "moby" / full / "config.json"
+    with open(path) as f:
+        return json.load(f)
+
+
+def test_docker_run_output_and_exit_codes(docker, subtests):
+    for args, code, out in ((["echo", "hi"], 0, "hi\n"), (["sh", "-c", "exit 3"], 3, ""), (["false"], 1, "")):
+        with subtests.test(args=args):
+            r = docker("run", "--rm", "--runtime", "ocirun", "--network", "none", DOCKER_IMG, *args)
+            assert (r.returncode, r.stdout) == (code, out), r.stderr
+
+
+def test_docker_rslave_volume(docker, tmp_path):
+    """`-v SRC:DST:rslave`: dockerd writes rootfsPropagation rslave, ocirun runs
+    it, the volume is there, and a mount made on the host afterwards shows up
+    inside (HostToContainer propagation)."""
+    src = tmp_path / "vol"
+    src.mkdir()
+    (src / "file").write_text("from the host\n")
+    # dockerd wants the source on a shared or slave mount: make src its own shared mount
+    subprocess.run(["mount", "--bind", str(src), str(src)], check=True)
+    name = "ocirun-dv%d" % os.getpid()
+    try:
+        subprocess.run(["mount", "--make-shared", str(src)], check=True)
+        r = docker("run", "-d", "--name", name, "--runtime", "ocirun", "--network", "none",
+                   "-v", "%s:/vol:rslave" % src, DOCKER_IMG, "sleep", "300")
+        assert r.returncode == 0, r.stderr
+        assert _docker_config(docker, name)["linux"]["rootfsPropagation"] == "rslave"
+        r = docker("exec", name, "cat", "/vol/file")
+        assert (r.returncode, r.stdout) == (0, "from the host\n"), r.stderr
+        (src / "later").mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "ocirun-later", str(src / "later")], check=True)
+        (src / "later" / "x").write_text("propagated\n")
+        r = docker("exec", name, "cat", "/vol/later/x")
+        assert (r.returncode, r.stdout) == (0, "propagated\n"), r.stderr
+    finally:
+        docker("rm", "-f", name)
+        subprocess.run(["umount", "-R", str(src)], capture_output=True)
+
+
+def test_docker_exec_stop_rm(docker):
+    name = "ocirun-de%d" % os.getpid()
+    r = docker("run", "-d", "--name", name, "--runtime", "ocirun", "--network", "none", DOCKER_IMG, "sleep", "300")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = docker("exec", name, "sh", "-c", "echo exec-ok; exit 5")
+        assert (r.returncode, r.stdout) == (5, "exec-ok\n"), r.stderr
+        r = docker("inspect", "--format", "{{.State.Status}}", name)
+        assert r.stdout.strip() == "running", r.stdout + r.stderr
+        # sleep as pid 1 ignores SIGTERM: docker stop escalates to SIGKILL after -t
+        r = docker("stop", "-t", "2", name)
+        assert r.returncode == 0, r.stderr
+        r = docker("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name)
+        assert r.stdout.split() == ["exited", "137"], r.stdout + r.stderr
+        r = docker("rm", name)
+        assert r.returncode == 0, r.stderr
+        assert name not in docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    finally:
+        docker("rm", "-f", name)
