@@ -388,6 +388,9 @@ def docker(bundle_template, tmp_path_factory):
     clog = open(d / "containerd.log", "w")
     dlog = open(d / "dockerd.log", "w")
     procs = []
+    # the fixed paths dockerd 20.10 writes whatever its flags (plugin discovery
+    # dir, identity key): removed at the end if they were not there before
+    made = [p for p in ("/etc/docker/key.json", "/run/docker/plugins", "/run/docker") if not os.path.exists(p)]
 
     def teardown():
         for p, what in reversed(procs):
@@ -396,6 +399,11 @@ def docker(bundle_template, tmp_path_factory):
         dlog.close()
         _unmount_under(d)
         _remove_cgroups(cgparent)
+        for p in made:
+            try:
+                os.rmdir(p) if os.path.isdir(p) else os.unlink(p)
+            except OSError:
+                pass
 
     try:
         cd = subprocess.Popen(["containerd", "--config", str(d / "containerd.toml")], stdout=clog, stderr=clog)
@@ -423,8 +431,9 @@ def docker(bundle_template, tmp_path_factory):
         deadline = time.monotonic() + DOCKER_UP_TIMEOUT
         while True:
             if dd.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("dockerd did not come up in %d s (exit %s); log tail:\n%s"
-                            % (DOCKER_UP_TIMEOUT, dd.poll(), _log_tail(d / "dockerd.log")))
+                pytest.fail("dockerd did not come up in %d s (%s); log tail:\n%s"
+                            % (DOCKER_UP_TIMEOUT, "running" if dd.poll() is None else "exit %d" % dd.poll(),
+                               _log_tail(d / "dockerd.log")))
             if sock.exists() and run("version", timeout=20).returncode == 0:
                 break
             time.sleep(0.5)
