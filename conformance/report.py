@@ -48,6 +48,10 @@ NOTES: dict = {
     ("runc", "config-linux.md#huge-page-limits hugepageLimits 2MB is the hugetlb limit"):
         "Hybrid host: hugetlb exists only on the cgroup2 mount; runc's v1 manager finds no hugetlb hierarchy "
         "and fails create (`cannot set hugetlb limit`).",
+    ("runc", "config-linux.md#user-namespace-mappings a new user namespace without uid/gid mappings is accepted "
+             "and the process runs in it"):
+        "runc 1.1.5 refuses it (`User namespaces enabled, but no uid mappings found.`); crun 1.8.1 runs it, "
+        "mapping the namespace's 0 to its own uid and gid (`0 0 1` as root).",
     # ocirun: deliberate, listed in conformance/ocirun-expected-failures.txt
     ("ocirun", "runtime.md#delete delete of a created (not stopped) container fails and has no effect"):
         "Deliberate: ocirun follows runc and crun (see the DE-FACTO row), because engines delete created "

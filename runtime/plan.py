@@ -205,6 +205,7 @@ class Plan:
         self.new_userns = False
         self.uid_mappings = []
         self.gid_mappings = []
+        self.unmapped_userns = False  # a new user ns without maps in config.json (tolerance.py)
         self.terminal = False
         self.preserve_fds = 0
         self.idmap_mounts = []  # (source, recursive tree, recursive idmap, own maps, field), in mount order
@@ -399,6 +400,10 @@ def _namespaces(p, linux, floor):
     if p.new_userns:
         p.uid_mappings = linux.get("uidMappings") or []
         p.gid_mappings = linux.get("gidMappings") or []
+        if not p.uid_mappings and not p.gid_mappings:
+            # tolerated (tolerance.py): the namespace's 0 is ocirun's own uid and gid, as crun does
+            p.uid_mappings, p.gid_mappings = tolerance.default_id_maps(os.geteuid(), os.getegid())
+            p.unmapped_userns = True
     offs = linux.get("timeOffsets")
     if offs:
         if "time" not in p.new_namespaces:
@@ -894,6 +899,8 @@ def _process(p, proc, linux, cid, no_new_keyring, listen):
         ga[i] = g
     c.additional_gids = ga
     c.n_additional_gids = len(gids)
+    if p.unmapped_userns and not tolerance.unmapped_user_ok(proc):
+        raise _err("process.user", tolerance.UNMAPPED_USER_MESSAGE)
     c.umask = int(user["umask"]) if user.get("umask") is not None else -1
     rl = proc.get("rlimits") or []
     ra = p.array("struct ocirun_rlimit", len(rl))

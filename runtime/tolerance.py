@@ -40,7 +40,46 @@ def warnings(cfg):
             out.append((key, "sets the %s of the joined uts namespace `%s` (the spec asks for a new one; "
                              "runc and crun set it, as pods that share a uts namespace need)" % (key, uts)))
     out.extend(("process.capabilities.ambient", m) for m in ambient_dropped_messages(cfg.get("process")))
+    if unmapped_userns(linux):
+        out.append(("linux.uidMappings", UNMAPPED_WARNING))
     return out
+
+
+# A new user namespace without uidMappings and gidMappings: the spec has no
+# MUST against it, and crun (1.8.1) runs it: it maps the namespace's 0 to its
+# own uid and gid, size 1, for both. ocirun does the same. With no map at all
+# (what the kernel leaves) the container could not even set up its own /dev:
+# a filesystem mounted in that namespace refuses to create files for an id it
+# does not map (EOVERFLOW). Only 0 is mapped, so the process must be user 0:0
+# (additionalGids at most [0]); the container's root is ocirun's own user, with
+# the capabilities the config gives, in its own namespace. runc 1.1 refuses
+# such a config.
+UNMAPPED_WARNING = ("a new user namespace without uid or gid mappings: its 0 is mapped to the runtime's own "
+                    "uid and gid (size 1), as crun does")
+UNMAPPED_USER_MESSAGE = ("a user namespace without uid/gid mappings maps only 0 (to the runtime's own ids): "
+                         "the process must be uid 0, gid 0, additionalGids at most [0]")
+
+
+def default_id_maps(uid, gid):
+    """The (uidMappings, gidMappings) of a new user namespace the config gives none."""
+    return ([{"containerID": 0, "hostID": uid, "size": 1}], [{"containerID": 0, "hostID": gid, "size": 1}])
+
+
+def unmapped_userns(linux):
+    """Does linux ask for a new user namespace with neither uid nor gid mappings?"""
+    if not isinstance(linux, dict):
+        return False
+    new_user = any(isinstance(ns, dict) and ns.get("type") == "user" and not ns.get("path")
+                   for ns in linux.get("namespaces") or ())
+    return new_user and not linux.get("uidMappings") and not linux.get("gidMappings")
+
+
+def unmapped_user_ok(process):
+    """Does process.user fit a user namespace without maps (only 0 is mapped)?"""
+    user = (process or {}).get("user") if isinstance(process, dict) else None
+    if not isinstance(user, dict):
+        return True
+    return user.get("uid", 0) == 0 and user.get("gid", 0) == 0 and set(user.get("additionalGids") or ()) <= {0}
 
 
 def joined_namespace(linux, ns_type):

@@ -317,10 +317,14 @@ def _check_linux(cfg, linux, add):
     user = nss[types["user"]] if "user" in types else None
     has_maps = bool(linux.get("uidMappings")) or bool(linux.get("gidMappings"))
     if user is not None and not user.get("path"):
-        if not linux.get("uidMappings"):
-            add("linux.uidMappings", "a new user namespace needs uid mappings")
-        if not linux.get("gidMappings"):
-            add("linux.gidMappings", "a new user namespace needs gid mappings")
+        if not has_maps:
+            # tolerated (tolerance.py): 0 is mapped to the runtime's ids, so only user 0:0 fits
+            if tolerance.unmapped_userns(linux) and not tolerance.unmapped_user_ok(cfg.get("process")):
+                add("process.user", tolerance.UNMAPPED_USER_MESSAGE)
+        elif not linux.get("uidMappings"):
+            add("linux.uidMappings", "a new user namespace with gid mappings needs uid mappings")
+        elif not linux.get("gidMappings"):
+            add("linux.gidMappings", "a new user namespace with uid mappings needs gid mappings")
     elif has_maps and user is None:
         add("linux.uidMappings" if linux.get("uidMappings") else "linux.gidMappings",
             "id mappings are given but there is no user namespace")

@@ -5,10 +5,12 @@ for real and looks at the container from inside.
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from conformance.capnames import names
-from conformance.harness import Lazy, mount_at, mountinfo
+from conformance.harness import Lazy, Unsupported, host_ns, mount_at, mountinfo
 
 
 @pytest.mark.parametrize("prop", ["rprivate", "rslave", "rshared"])
@@ -70,3 +72,28 @@ def test_unknown_capability_ignored(env, spec):
                     "an unknown capability name is ignored (the container runs with the others)"):
         f = run().facts
         assert set(names(int(f["status"]["CapEff"], 16))) == {"CAP_KILL"}
+
+
+def test_user_namespace_without_mappings(env, spec):
+    """A `user` namespace with no uidMappings/gidMappings: the spec has no MUST
+    against it. crun runs it (mapping the namespace's 0 to its own ids, size
+    1); ocirun does the same. devpts loses its gid=5, which such a namespace
+    does not map."""
+    def mutate(c, b):
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"].pop("uidMappings", None)
+        c["linux"].pop("gidMappings", None)
+        c["linux"].pop("resources", None)
+        for m in c["mounts"]:
+            if m["type"] == "devpts":
+                m["options"] = [o for o in m["options"] if not o.startswith("gid=")]
+
+    def go():
+        if not os.path.exists("/proc/self/ns/user"):
+            raise Unsupported("this kernel has no user namespaces")
+        return env.run("userns-nomap", mutate=mutate)
+    run = Lazy(go)
+    with spec.check("config-linux.md#user-namespace-mappings", "DE-FACTO",
+                    "a new user namespace without uid/gid mappings is accepted and the process runs in it"):
+        f = run().facts
+        assert f["ns"]["user"] != host_ns(os.getpid(), "user"), "no new user namespace"

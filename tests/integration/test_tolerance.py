@@ -134,3 +134,50 @@ def test_hostname_in_a_joined_uts_namespace(run_ocirun, bundle, cid):
     finally:
         holder.kill()
         holder.wait()
+
+
+def _unmapped_userns(bundle):
+    """A new user namespace with no uidMappings/gidMappings. devpts loses its
+    gid=5: only 0 is mapped in such a namespace (crun fails on gid=5 too)."""
+    bundle.config["linux"]["namespaces"].append({"type": "user"})
+    bundle.config["linux"].pop("uidMappings", None)
+    bundle.config["linux"].pop("gidMappings", None)
+    for m in bundle.config["mounts"]:
+        if m["type"] == "devpts":
+            m["options"] = [o for o in m["options"] if not o.startswith("gid=")]
+
+
+def test_userns_without_mappings_runs(run_ocirun, bundle, cid):
+    """A user namespace without maps: crun runs it with the namespace's 0
+    mapped to its own uid and gid (size 1); so does ocirun. The process is
+    root of its own namespace, not of ours; exec joins it the same way."""
+    _unmapped_userns(bundle)
+    bundle.set_args("sleep", "100").write()
+    r = run_ocirun("run", "-d", "--bundle", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    st = run_ocirun("state", cid)
+    assert st.returncode == 0, st.stderr
+    pid = json.loads(st.stdout)["pid"]
+    assert os.readlink("/proc/%d/ns/user" % pid) != os.readlink("/proc/self/ns/user")
+    for name, mine in (("uid_map", os.geteuid()), ("gid_map", os.getegid())):
+        with open("/proc/%d/%s" % (pid, name)) as f:
+            assert f.read().split() == ["0", str(mine), "1"], name
+    e = run_ocirun("exec", cid, "sh", "-c", "id -u; id -g; readlink /proc/self/ns/user")
+    assert e.returncode == 0, e.stderr
+    assert e.stdout.split() == ["0", "0", os.readlink("/proc/%d/ns/user" % pid)], e.stdout
+    v = run_ocirun("validate", "--bundle", bundle.path)
+    assert v.returncode == 0, v.stderr
+    assert v.stderr.count("warning: linux.uidMappings: a new user namespace without uid or gid mappings") == 1, v.stderr
+    assert run_ocirun("validate", "--strict", "--bundle", bundle.path).returncode == 1
+
+
+def test_userns_without_mappings_other_user_refused(run_ocirun, bundle, root, cid):
+    """Only 0 is mapped there: any other process user is refused, naming
+    process.user, and nothing is left behind."""
+    _unmapped_userns(bundle)
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bundle.set_args("true").write()
+    r = run_ocirun("create", "--bundle", bundle.path, cid)
+    assert r.returncode == 1 and "process.user" in r.stderr, r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1, r.stderr
+    assert not os.path.exists(os.path.join(root, cid))

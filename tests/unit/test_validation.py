@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from runtime import errors, schema, spec, validation
+from runtime import errors, schema, spec, tolerance, validation
 from runtime.cli.spec import default_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -89,8 +89,12 @@ SEMANTIC = [
      "linux.namespaces[0].path: '/etc/hostname' is not a namespace"),
     ("ns path missing", lambda c: c["linux"]["namespaces"].__setitem__(0, {"type": "pid", "path": "/nonexistent/ns"}),
      "linux.namespaces[0].path: cannot open '/nonexistent/ns'"),
-    ("userns without maps", lambda c: c["linux"]["namespaces"].append({"type": "user"}),
-     "linux.uidMappings: a new user namespace needs uid mappings"),
+    ("userns with uid maps only", lambda c: (c["linux"]["namespaces"].append({"type": "user"}),
+                                            c["linux"].update(uidMappings=[{"containerID": 0, "hostID": 0, "size": 1}])),
+     "linux.gidMappings: a new user namespace with uid mappings needs gid mappings"),
+    ("userns without maps, user 1000", lambda c: (c["linux"]["namespaces"].append({"type": "user"}),
+                                                  c["process"].update(user={"uid": 1000, "gid": 0})),
+     "process.user: a user namespace without uid/gid mappings maps only 0"),
     ("maps without userns", lambda c: c["linux"].update(uidMappings=[{"containerID": 0, "hostID": 0, "size": 1}]),
      "linux.uidMappings: id mappings are given but there is no user namespace"),
     ("net sysctl without netns", lambda c: (c["linux"].update(sysctl={"net.ipv4.ip_forward": "1"}),
@@ -173,6 +177,15 @@ def test_valid_variants(bundle, subtests):
     for name, fn in VALID_VARIANTS:
         with subtests.test(name):
             assert spec.validate(_mutated(fn), str(bundle)) == []
+
+
+def test_userns_without_maps_is_a_warning(bundle):
+    c = default_config()
+    c["linux"]["namespaces"].append({"type": "user"})
+    assert spec.validate(c, str(bundle)) == []
+    assert [w for w in tolerance.warnings(c) if w[0] == "linux.uidMappings"] == [
+        ("linux.uidMappings", "a new user namespace without uid or gid mappings: its 0 is mapped to the runtime's "
+                              "own uid and gid (size 1), as crun does")]
 
 
 def test_unknown_capability_is_a_warning(bundle):
