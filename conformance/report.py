@@ -98,7 +98,8 @@ def counts(outcomes, level=None) -> dict:
 
 
 def _label(rt: dict) -> str:
-    return f"{rt.get('name', '?')} {rt.get('version', '')}".strip()
+    label = f"{rt.get('name', '?')} {rt.get('version', '')}".strip()
+    return label + " (systemd)" if rt.get("cgroup_manager") == "systemd" else label
 
 
 def merge(runs: list) -> dict:

@@ -422,3 +422,35 @@ def booted(workdir, cls=Systemd, timeout=60.0):
             problems.append("cgroups left behind (busy): %s" % left)
         if problems:
             raise BootError("\n".join(problems))
+
+
+def _starttime(stat_path):
+    with open(stat_path) as f:
+        return f.read().rpartition(")")[2].split()[19]
+
+
+def host_pid(sd, nspid):
+    """The host's pid of the process that is `nspid` in systemd's pid namespace,
+    or None when there is none. A pid namespace of another systemd may use the
+    same number: the process must also have the same start time as the one
+    systemd's own /proc shows."""
+    try:
+        want = _starttime("/proc/%d/root/proc/%d/stat" % (sd.pid, nspid))
+    except (OSError, IndexError):
+        return None
+    ns = os.readlink("/proc/%d/ns/pid" % sd.pid)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % entry) as f:
+                nspids = next((l.split()[1:] for l in f if l.startswith("NSpid:")), [])
+            if len(nspids) < 2 or nspids[1] != str(nspid) or _starttime("/proc/%s/stat" % entry) != want:
+                continue
+            # in systemd's namespace itself, or in one nested below it
+            if len(nspids) == 2 and os.readlink("/proc/%s/ns/pid" % entry) != ns:
+                continue
+            return int(entry)
+        except (OSError, IndexError):
+            continue
+    return None
