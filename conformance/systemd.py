@@ -367,8 +367,76 @@ def stop_systemd(sd, timeout=30.0):
             sd.proc.wait(10)
 
 
+LOCK = "/run/lock/ocirun-private-systemd.lock"
+
+
+def other_systemds(own=0):
+    """Pids of systemd managers running in a pid namespace other than the host's
+    (another session's private systemd), but `own`."""
+    host_ns = os.readlink("/proc/1/ns/pid")
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (1, own):
+            continue
+        try:
+            if os.readlink("/proc/%s/exe" % entry).endswith("/systemd") and \
+                    os.readlink("/proc/%s/ns/pid" % entry) != host_ns:
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    if b"--system" in f.read():
+                        found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _wait_alone(what, own=0, timeout=600.0):
+    """Two private systemds share the host's hierarchies (system.slice, init.scope
+    are the same directories for both): one's teardown would remove the other's
+    cgroups. Wait, bounded, until no other one runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        others = other_systemds(own)
+        if not others:
+            return
+        if time.monotonic() > deadline:
+            raise BootError("%s: another private systemd (pid %s) still runs after %ds; it shares the "
+                            "host's cgroup hierarchies with this one" % (what, others, timeout))
+        time.sleep(1)
+
+
 @contextlib.contextmanager
-def booted(workdir, cls=Systemd, timeout=60.0):
+def _exclusive(timeout):
+    """The lock that serialises private systemds started by this module."""
+    import fcntl
+    os.makedirs(os.path.dirname(LOCK), exist_ok=True)
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise BootError("%s is held by another session for more than %ds" % (LOCK, timeout))
+                time.sleep(1)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def booted(workdir, cls=Systemd, timeout=60.0, wait=600.0):
+    """One private systemd at a time (a lock, and a bounded wait for any other
+    private systemd to end, before the boot and before the teardown)."""
+    with _exclusive(wait):
+        _wait_alone("before the boot", timeout=wait)
+        with _booted(workdir, cls, timeout, wait) as sd:
+            yield sd
+
+
+@contextlib.contextmanager
+def _booted(workdir, cls, timeout, wait):
     """A systemd for the duration of the block (a `cls`, Systemd by default).
 
     Checks that the host's /tmp survives the boot (a canary file), and at the
@@ -400,6 +468,11 @@ def booted(workdir, cls=Systemd, timeout=60.0):
         yield sd
     finally:
         stop_systemd(sd)
+        problems = []
+        try:
+            _wait_alone("at the teardown, before removing this systemd's cgroups", timeout=wait)
+        except BootError as e:
+            problems.append(str(e))
         left = []
         for d in sorted(_unit_dirs() - cg_before):
             left += _rmdir_tree(d)
@@ -410,7 +483,6 @@ def booted(workdir, cls=Systemd, timeout=60.0):
         except OSError:
             pass
         stray = set(os.listdir(CGROUP_ROOT)) - cg_root_before
-        problems = []
         if not tmp_ok:
             problems.append("systemd emptied the host's /tmp")
         if not_restored:
