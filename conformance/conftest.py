@@ -100,6 +100,7 @@ def systemd(request, workdir):
         with boot.booted(str(workdir)) as sd:
             yield sd
     except boot.BootError as e:
+        _INFO["systemd_error"] = " ".join(str(e).split())[:600]
         pytest.fail(f"the private systemd: {e}")
 
 

@@ -202,6 +202,14 @@ def markdown(m: dict) -> str:
             out.append(f"- **{_md(rt['column'])}**: the first trivial container failed: {_md(rt['probe'])}")
         if rt.get("error"):
             out.append(f"- **{_md(rt['column'])}**: {_md(rt['error'])}")
+        if rt.get("systemd_error"):
+            out.append(f"- **{_md(rt['column'])}**: the private systemd: {_md(rt['systemd_error'])}")
+    if any(rt.get("cgroup_manager") == "systemd" for rt in m["runtimes"]):
+        out += ["", "Columns marked *(systemd)*: the runtime's systemd cgroup driver (`--systemd-cgroup`, "
+                "cgroupsPath `system.slice:conformance:<id>`), run in the pid and mount namespaces of a private "
+                "systemd booted for that session (`conformance/systemd.py`); the checks read the scope's "
+                "cgroups on the host and translate the state's pid. Only the cgroup and lifecycle checks are "
+                "run in that mode (`--systemd-checks`); `-` is a check not run."]
     out += ["", "`pass` and `FAIL` are measured; `unsupported` means this host lacks what the check needs "
             "(the reason is listed below) and is never counted as a pass. "
             "DE-FACTO rows record what runc and crun agree on where the spec says otherwise. "

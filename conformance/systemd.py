@@ -371,9 +371,9 @@ LOCK = "/run/lock/ocirun-private-systemd.lock"
 
 
 def other_systemds(own=0):
-    """Pids of systemd managers running in a pid namespace other than the host's
+    """Pids of systemd managers running in a pid namespace other than ours
     (another session's private systemd), but `own`."""
-    host_ns = os.readlink("/proc/1/ns/pid")
+    host_ns = os.readlink("/proc/self/ns/pid")
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in (1, own):
