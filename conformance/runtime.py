@@ -210,7 +210,8 @@ class Runtime:
         self.quirks.clear()
         if on:
             self.quirks.append(
-                "runs in a private mount namespace whose /sys/fs/cgroup shows only the v1 "
+                "runs in a private mount namespace " + ("(inside systemd's) " if self.systemd else "")
+                + "whose /sys/fs/cgroup shows only the v1 "
                 "hierarchies: it refuses this host's hybrid layout (hugetlb on cgroup2)")
 
     # -- plumbing
