@@ -6,6 +6,11 @@
 Each runtime gets its own pytest session (a subprocess, so one runtime that
 crashes or hangs cannot take the others down); their outcomes are merged into
 a check x runtime table, printed, and written as OUT.md and OUT.json.
+
+With --systemd-cgroup every runtime is also checked with its systemd cgroup
+driver, against a private systemd booted for that session (conformance/
+systemd.py), on the checks in --systemd-checks (the cgroup and lifecycle
+ones by default); each such run is a column "NAME VERSION (systemd)".
 """
 from __future__ import annotations
 
@@ -33,14 +38,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=900, help="seconds allowed per runtime (default 900)")
     p.add_argument("-k", dest="keyword", default=None, help="pytest -k expression, to run a subset")
     p.add_argument("--verbose", "-v", action="store_true", help="show each runtime's pytest output")
+    p.add_argument("--systemd-cgroup", action="store_true",
+                   help="also run each runtime with --systemd-cgroup against a private systemd")
+    p.add_argument("--systemd-only", action="store_true",
+                   help="with --systemd-cgroup: skip the runs with the cgroupfs driver")
+    p.add_argument("--systemd-checks", default="test_cgroups.py,test_runtime.py",
+                   help="comma-separated check files for the systemd runs (default: %(default)s; 'all' for every one)")
     return p
 
 
-def run_one(runtime: str, args) -> dict:
+def run_one(runtime: str, args, systemd=False) -> dict:
     with tempfile.TemporaryDirectory(prefix="conformance-report-") as tmp:
         out = Path(tmp) / "outcomes.json"
-        cmd = [sys.executable, "-m", "pytest", str(HERE), "--runtime", runtime,
+        where = [str(HERE)]
+        if systemd and args.systemd_checks != "all":
+            where = [str(HERE / "checks" / f.strip()) for f in args.systemd_checks.split(",") if f.strip()]
+        cmd = [sys.executable, "-m", "pytest", *where, "--runtime", runtime,
                "--conformance-json", str(out), "-q", "-p", "no:cacheprovider", "--no-header"]
+        if systemd:
+            cmd.append("--systemd-cgroup")
         if args.keyword:
             cmd += ["-k", args.keyword]
         t0 = time.monotonic()
@@ -67,7 +83,8 @@ def run_one(runtime: str, args) -> dict:
             if timed_out:
                 data["error"] = f"stopped after {args.timeout:.0f} s; the checks not reached are missing"
         else:
-            data = {"runtime": {"path": runtime, "name": os.path.basename(runtime), "version": "?"},
+            data = {"runtime": {"path": runtime, "name": os.path.basename(runtime), "version": "?",
+                                "cgroup_manager": "systemd" if systemd else "cgroupfs"},
                     "outcomes": [], "error": f"the pytest session wrote no results (exit {rc}): {tail[-500:]}"}
         data["pytest_exit"] = rc
         data["seconds"] = round(elapsed, 1)
@@ -84,12 +101,15 @@ def main(argv=None) -> int:
         print("conformance: containers need root here; run as root", file=sys.stderr)
         return 2
     runs = []
-    for rt in runtimes:
-        print(f"conformance: checking {rt} ...", file=sys.stderr, flush=True)
-        data = run_one(rt, args)
+    plan = [] if args.systemd_cgroup and args.systemd_only else [(rt, False) for rt in runtimes]
+    plan += [(rt, True) for rt in runtimes] if args.systemd_cgroup else []
+    for rt, systemd in plan:
+        what = f"{rt} (systemd)" if systemd else rt
+        print(f"conformance: checking {what} ...", file=sys.stderr, flush=True)
+        data = run_one(rt, args, systemd=systemd)
         runs.append(data)
         c = report.counts(data["outcomes"])
-        print(f"conformance: {rt}: pass {c['pass']}, fail {c['fail']}, unsupported {c['unsupported']} "
+        print(f"conformance: {what}: pass {c['pass']}, fail {c['fail']}, unsupported {c['unsupported']} "
               f"({data['seconds']} s)", file=sys.stderr, flush=True)
     merged = report.merge(runs)
     print(report.text_table(merged))

@@ -3,6 +3,13 @@ work directory, the checker binary, the rootfs, and the `spec` fixture.
 
     python3 -m pytest conformance --runtime /usr/sbin/runc
     python3 -m pytest conformance --runtime crun --conformance-json out.json
+    python3 -m pytest conformance/checks/test_cgroups.py --runtime runc --systemd-cgroup
+
+With `--systemd-cgroup` the session boots a real systemd (conformance/systemd.py:
+pid 1 of a private pid and mount namespace, its own /run and /tmp), runs the
+runtime in its namespaces with `--systemd-cgroup` and cgroupsPath
+`system.slice:conformance:<id>`, and stops it (and removes what it made) at
+the end. Its work directory is then under /var/lib, not /tmp.
 """
 from __future__ import annotations
 
@@ -19,6 +26,9 @@ import pytest
 from .bundle import build_checker, build_rootfs
 from .harness import Env, Spec
 from .runtime import Runtime, is_hybrid, remove_cgroup, umount_under
+from . import systemd as boot
+
+SYSTEMD_WORKDIR = "/var/lib/ocirun-conformance"
 
 _OUTCOMES: list = []
 _INFO: dict = {}
@@ -31,6 +41,8 @@ def pytest_addoption(parser):
                 help="runc-compatible runtime binary to check (default: $OCI_RUNTIME)")
     g.addoption("--conformance-json", default=None,
                 help="write every check's outcome to this JSON file")
+    g.addoption("--systemd-cgroup", action="store_true", default=False,
+                help="boot a private systemd and run the runtime with --systemd-cgroup against it")
     g.addoption("--expect-fail", default=None,
                 help="file of checks (`section title` per line, `# reason` above) this runtime fails on purpose")
 
@@ -54,12 +66,42 @@ def _read_expected_failures(path):
 
 
 @pytest.fixture(scope="session")
-def workdir():
-    d = Path(tempfile.mkdtemp(prefix="ocirun-conformance-", dir=os.environ.get("CONFORMANCE_TMP", "/tmp")))
+def workdir(request):
+    systemd_mode = request.config.getoption("--systemd-cgroup")
+    # systemd's /tmp is its own tmpfs: bundles and state must be where it sees them
+    base = os.environ.get("CONFORMANCE_TMP") or (SYSTEMD_WORKDIR if systemd_mode else "/tmp")
+    if systemd_mode and os.path.realpath(base).startswith(("/tmp/", "/var/tmp/", "/run/")) or \
+            systemd_mode and os.path.realpath(base) in ("/tmp", "/var/tmp", "/run"):
+        pytest.exit(f"conformance: --systemd-cgroup needs a work directory outside /tmp, /var/tmp and /run "
+                    f"(CONFORMANCE_TMP={base})", returncode=2)
+    os.makedirs(base, exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix="ocirun-conformance-", dir=base))
     os.chmod(d, 0o755)
     yield d
     umount_under(str(d))
     shutil.rmtree(d, ignore_errors=True)
+    if base == SYSTEMD_WORKDIR:
+        try:
+            os.rmdir(base)
+        except OSError:
+            pass
+
+
+@pytest.fixture(scope="session")
+def systemd(request, workdir):
+    """With --systemd-cgroup: the session's systemd (conformance.systemd.Systemd),
+    stopped and cleaned up at the end (a failure there fails the session); else None."""
+    if not request.config.getoption("--systemd-cgroup"):
+        yield None
+        return
+    if not request.config.getoption("--runtime"):
+        pytest.skip("no runtime to check: pass --runtime PATH or set OCI_RUNTIME")
+    try:
+        with boot.booted(str(workdir)) as sd:
+            yield sd
+    except boot.BootError as e:
+        _INFO["systemd_error"] = " ".join(str(e).split())[:600]
+        pytest.fail(f"the private systemd: {e}")
 
 
 @pytest.fixture(scope="session")
@@ -96,24 +138,32 @@ def _probe(env: Env) -> tuple:
         env.rt.use_v1_only_view()
         ok, msg, _ = attempt()
         if not ok:
-            env.rt.preexec = None
-            env.rt.quirks.clear()
+            env.rt.use_v1_only_view(False)
     return ok, msg
 
 
 @pytest.fixture(scope="session")
-def env(request, workdir, rootfs, checker):
+def env(request, workdir, rootfs, checker, systemd):
     path = request.config.getoption("--runtime")
     if not path:
         pytest.skip("no runtime to check: pass --runtime PATH or set OCI_RUNTIME")
-    rt = Runtime(path, workdir)
+    rt = Runtime(path, workdir, systemd=systemd)
     e = Env(rt, workdir, rootfs, checker)
     ok, msg = _probe(e) if rt.available else (False, f"{path}: not found or not executable")
     e.probe = (ok, msg)
-    _INFO.update(path=rt.path, name=rt.name, version=rt.version, quirks=rt.quirks,
-                 probe=("ok" if ok else msg), hybrid_cgroups=is_hybrid())
+    _INFO.update(path=rt.binary, name=rt.name, version=rt.version, quirks=rt.quirks,
+                 probe=("ok" if ok else msg), hybrid_cgroups=is_hybrid(),
+                 cgroup_manager="systemd" if systemd is not None else "cgroupfs")
     yield e
     rt.cleanup_all()
+    if systemd is not None:
+        # scopes the runtime left: stopped by their systemd, which removes their cgroups
+        r = systemd.systemctl("list-units", "--all", "--plain", "--no-legend", f"conformance-conf-{rt.tag}-*")
+        units = [l.split()[0] for l in r.stdout.splitlines() if l.split()]
+        if units:
+            systemd.systemctl("stop", *units)
+        for d in glob.glob(f"/sys/fs/cgroup/*/system.slice/conformance-conf-{rt.tag}-*.scope"):
+            remove_cgroup(os.path.relpath(d, os.path.dirname(os.path.dirname(d))))
     for d in glob.glob(f"/sys/fs/cgroup/*/conformance-conf-{rt.tag}-*") + \
             glob.glob(f"/sys/fs/cgroup/conformance-conf-{rt.tag}-*"):
         remove_cgroup("/" + os.path.basename(d))
@@ -160,6 +210,8 @@ def pytest_terminal_summary(terminalreporter):
     for o in _OUTCOMES:
         counts[o.status] = counts.get(o.status, 0) + 1
     who = f"{_INFO.get('name', '?')} {_INFO.get('version', '')}".strip()
+    if _INFO.get("cgroup_manager") == "systemd":
+        who += " (systemd)"
     terminalreporter.write_sep("=", f"conformance checks for {who}")
     terminalreporter.write_line("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
     for q in _INFO.get("quirks", []):

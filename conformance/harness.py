@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from .bundle import Bundle, base_config
-from .runtime import Runtime, RuntimeFailure, cgroup_dirs, remove_cgroup
+from .runtime import Runtime, RuntimeFailure, cgroup_dirs, cgroup_rel, remove_cgroup
 
 
 class Unsupported(Exception):
@@ -195,6 +195,9 @@ class Env:
             facts = b.read_json(facts_name)
             self.rt.must(self.rt.delete(cid))
             host["cgroup_dirs_after_delete"] = cgroup_dirs(b.config["linux"].get("cgroupsPath", ""))
+            if self.rt.systemd is not None:
+                unit = cgroup_rel(b.config["linux"].get("cgroupsPath", "")).rsplit("/", 1)[-1]
+                host["unit_after_delete"] = self.rt.systemd.show(unit, "LoadState", "ActiveState")
         return Run(b, cid, facts, host, st)
 
     def lazy(self, *a, **kw) -> Lazy:

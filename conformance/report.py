@@ -52,6 +52,12 @@ NOTES: dict = {
              "and the process runs in it"):
         "runc 1.1.5 refuses it (`User namespaces enabled, but no uid mappings found.`); crun 1.8.1 runs it, "
         "mapping the namespace's 0 to its own uid and gid (`0 0 1` as root).",
+    # runc 1.1.5 with --systemd-cgroup (a "NAME (systemd)" note replaces NAME's in that column)
+    ("runc (systemd)", "config-linux.md#huge-page-limits hugepageLimits 2MB is the hugetlb limit"):
+        "Observed: with --systemd-cgroup runc 1.1.5 creates the container without an error but applies no "
+        "hugetlb limit. On this hybrid host hugetlb lives only on cgroup2; the scope's cgroup2 directory has "
+        "no hugetlb enabled (empty cgroup.controllers), so the limit is silently dropped (with the cgroupfs "
+        "driver runc refuses instead).",
     # ocirun: deliberate, listed in conformance/ocirun-expected-failures.txt
     ("ocirun", "runtime.md#delete delete of a created (not stopped) container fails and has no effect"):
         "Deliberate: ocirun follows runc and crun (see the DE-FACTO row), because engines delete created "
@@ -102,7 +108,8 @@ def counts(outcomes, level=None) -> dict:
 
 
 def _label(rt: dict) -> str:
-    return f"{rt.get('name', '?')} {rt.get('version', '')}".strip()
+    label = f"{rt.get('name', '?')} {rt.get('version', '')}".strip()
+    return label + " (systemd)" if rt.get("cgroup_manager") == "systemd" else label
 
 
 def merge(runs: list) -> dict:
@@ -124,6 +131,8 @@ def merge(runs: list) -> dict:
         for o in run["outcomes"]:
             cell = {"status": o["status"], "reason": o.get("reason", "")}
             note = NOTES.get((rt.get("name"), o["key"]))
+            if rt.get("cgroup_manager") == "systemd":
+                note = NOTES.get((f"{rt.get('name')} (systemd)", o["key"]), note)
             if note and o["status"] != "pass":
                 cell["note"] = note
             rows[o["key"]]["results"][col] = cell
@@ -205,6 +214,14 @@ def markdown(m: dict) -> str:
             out.append(f"- **{_md(rt['column'])}**: the first trivial container failed: {_md(rt['probe'])}")
         if rt.get("error"):
             out.append(f"- **{_md(rt['column'])}**: {_md(rt['error'])}")
+        if rt.get("systemd_error"):
+            out.append(f"- **{_md(rt['column'])}**: the private systemd: {_md(rt['systemd_error'])}")
+    if any(rt.get("cgroup_manager") == "systemd" for rt in m["runtimes"]):
+        out += ["", "Columns marked *(systemd)*: the runtime's systemd cgroup driver (`--systemd-cgroup`, "
+                "cgroupsPath `system.slice:conformance:<id>`), run in the pid and mount namespaces of a private "
+                "systemd booted for that session (`conformance/systemd.py`); the checks read the scope's "
+                "cgroups on the host and translate the state's pid. Only the cgroup and lifecycle checks are "
+                "run in that mode (`--systemd-checks`); `-` is a check not run."]
     out += ["", "`pass` and `FAIL` are measured; `unsupported` means this host lacks what the check needs "
             "(the reason is listed below) and is never counted as a pass. "
             "DE-FACTO rows record what runc and crun agree on where the spec says otherwise. "

@@ -97,6 +97,51 @@ def v1_only_view():
     return setup
 
 
+# ---- systemd mode ----------------------------------------------------------
+
+SYSTEMD_SLICE = "system.slice"
+SYSTEMD_PREFIX = "conformance"
+
+
+def cgroup_rel(path: str) -> str:
+    """The directory a cgroupsPath names, relative to a hierarchy's root: an
+    absolute path as it is; runc's systemd form `slice:prefix:name` is the
+    scope `prefix-name.scope` in the slice (nested slices `a-b.slice` live in
+    `a.slice/a-b.slice`, as systemd lays them out)."""
+    if path.count(":") == 2 and not path.startswith("/"):
+        slice_, prefix, name = path.split(":")
+        slice_ = slice_ or "system.slice"
+        parts, acc = [], ""
+        for word in slice_[:-len(".slice")].split("-") if slice_ != "-.slice" else []:
+            acc = f"{acc}-{word}" if acc else word
+            parts.append(acc + ".slice")
+        scope = f"{prefix}-{name}.scope" if prefix else f"{name}.scope"
+        return "/".join(parts + [scope])
+    return path.lstrip("/")
+
+
+# The wrapper given to the harness as the runtime in systemd mode: the binary
+# runs in systemd's pid and mount namespaces (nsenter), as beside a host's
+# systemd. With V1_ONLY it first makes a private mount namespace (inside
+# systemd's) whose /sys/fs/cgroup holds only the v1 hierarchies: crun refuses
+# the hybrid layout (see v1_only_view).
+WRAPPER = """#!/bin/sh
+# made by conformance/runtime.py for one session: {binary} in systemd's namespaces
+set -e
+V1_ONLY={v1_only}
+if [ "$V1_ONLY" = 1 ]; then
+    exec nsenter -t {pid} -m -p -- unshare -m --propagation slave sh -ec '
+        mount -t tmpfs -o mode=755 cgroupv1only {cgroot}
+        for m in {mounts}; do
+            mkdir "{cgroot}/${{m%%=*}}"
+            mount -t cgroup -o "${{m#*=}}" cgroup "{cgroot}/${{m%%=*}}"
+        done
+        exec "$@"' sh {binary} "$@"
+fi
+exec nsenter -t {pid} -m -p -- {binary} "$@"
+"""
+
+
 # ---- the runtime ----------------------------------------------------------
 
 class Runtime:
@@ -106,9 +151,10 @@ class Runtime:
 
     _serial = itertools.count(1)
 
-    def __init__(self, path: str, workdir: Path):
+    def __init__(self, path: str, workdir: Path, systemd=None):
         self.given = path
         self.path = shutil.which(path) or path
+        self.binary = self.path
         self.workdir = Path(workdir)
         self.root = self.workdir / "state"
         self.root.mkdir(parents=True, exist_ok=True)
@@ -117,6 +163,16 @@ class Runtime:
         self.quirks: list = []
         self.tracked: dict = {}  # id -> {"pid": int|None, "cgroup": str|None}
         self.timeouts = 0  # commands that hung; past MAX_TIMEOUTS the runtime counts as wedged
+        # systemd mode: a conformance.systemd.Systemd; the runtime runs through a
+        # wrapper in its namespaces, with --systemd-cgroup, and pids in its state
+        # are translated to the host's (see state())
+        self.systemd = systemd
+        self.glob: tuple = ()
+        if systemd is not None:
+            self.glob = ("--systemd-cgroup",)
+            self.wrapper = self.workdir / "runtime-in-systemd"
+            self._write_wrapper(v1_only=False)
+            self.path = str(self.wrapper)
         self.name, self.version = self._identify()
 
     # -- identity and quirks
@@ -134,13 +190,29 @@ class Runtime:
 
     @property
     def available(self) -> bool:
-        return os.access(self.path, os.X_OK)
+        return os.access(self.binary, os.X_OK)
 
-    def use_v1_only_view(self):
-        self.preexec = v1_only_view()
-        self.quirks.append(
-            "runs in a private mount namespace whose /sys/fs/cgroup shows only the v1 "
-            "hierarchies: it refuses this host's hybrid layout (hugetlb on cgroup2)")
+    def _write_wrapper(self, v1_only: bool):
+        import shlex
+        mounts = " ".join(shlex.quote(f"{os.path.basename(m)}={o}") for m, o in cgroup_v1_mounts())
+        text = WRAPPER.format(binary=shlex.quote(self.binary), pid=self.systemd.pid, cgroot=CGROUP_ROOT,
+                              v1_only=int(v1_only), mounts=mounts)
+        tmp = self.wrapper.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, self.wrapper)
+
+    def use_v1_only_view(self, on=True):
+        if self.systemd is not None:
+            self._write_wrapper(v1_only=on)
+        else:
+            self.preexec = v1_only_view() if on else None
+        self.quirks.clear()
+        if on:
+            self.quirks.append(
+                "runs in a private mount namespace " + ("(inside systemd's) " if self.systemd else "")
+                + "whose /sys/fs/cgroup shows only the v1 "
+                "hierarchies: it refuses this host's hybrid layout (hugetlb on cgroup2)")
 
     # -- plumbing
 
@@ -149,11 +221,20 @@ class Runtime:
         return f"conf-{self.tag}-{next(self._serial)}-{hint}"
 
     def cgroups_path(self, cid: str) -> str:
+        if self.systemd is not None:
+            return f"{SYSTEMD_SLICE}:{SYSTEMD_PREFIX}:{cid}"
         return f"/conformance-{cid}"
+
+    def host_pid(self, pid):
+        """A pid from the runtime's state, as the host sees it (the same outside systemd mode)."""
+        if self.systemd is None or not isinstance(pid, int) or pid <= 0:
+            return pid
+        from .systemd import host_pid
+        return host_pid(self.systemd, pid)
 
     def cmd(self, *args, timeout: float = 20, stdin=subprocess.DEVNULL, pass_fds=(),
             cwd=None, glob=()) -> Result:
-        argv = [self.path, "--root", str(self.root), *glob, *map(str, args)]
+        argv = [self.path, "--root", str(self.root), *self.glob, *glob, *map(str, args)]
         if self.timeouts >= self.MAX_TIMEOUTS:
             # keep a hanging runtime from taking the whole session's time
             raise RuntimeFailure(f"not run: {self.timeouts} earlier commands of this runtime hung")
@@ -208,14 +289,23 @@ class Runtime:
         return self.cmd("state", cid)
 
     def state(self, cid: str):
-        """The parsed state, or None when `state` fails or prints no JSON."""
+        """The parsed state, or None when `state` fails or prints no JSON.
+
+        In systemd mode the runtime runs in systemd's pid namespace, its
+        "host": `pid` is translated to the pid the checks' host sees (None when
+        the process is gone), and the runtime's own number is kept as
+        `pid_in_systemd_namespace`."""
         r = self.state_result(cid)
         if not r.ok:
             return None
         try:
-            return json.loads(r.out)
+            st = json.loads(r.out)
         except ValueError:
             return None
+        if self.systemd is not None and isinstance(st, dict) and isinstance(st.get("pid"), int) and st["pid"] > 0:
+            st["pid_in_systemd_namespace"] = st["pid"]
+            st["pid"] = self.host_pid(st["pid"])
+        return st
 
     def kill(self, cid: str, sig="KILL", all_=False) -> Result:
         args = ["kill"] + (["--all"] if all_ else []) + [cid, str(sig)]
@@ -258,7 +348,7 @@ class Runtime:
                 st = json.loads(r.out)
             except ValueError:
                 pass
-        pid = (st or {}).get("pid") or info.get("pid")
+        pid = self.host_pid((st or {}).get("pid")) or info.get("pid")
         self._quiet("delete", "--force", cid)
         if pid and _alive(pid) and _same_container(pid, self.workdir, info.get("cgroup")):
             try:
@@ -316,8 +406,12 @@ def _alive(pid: int) -> bool:
 def _same_container(pid: int, workdir: Path, cgroup) -> bool:
     """Guard against pid reuse: kill only a process in our cgroup or rooted in our work dir."""
     try:
-        if cgroup and f":{cgroup}\n" in Path(f"/proc/{pid}/cgroup").read_text():
-            return True
+        if cgroup:
+            want = "/" + cgroup_rel(cgroup)
+            for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+                at = line.split(":", 2)[-1]
+                if at == want or at.startswith(want + "/"):
+                    return True
         return os.readlink(f"/proc/{pid}/root").startswith(str(workdir))
     except OSError:
         return False
@@ -331,7 +425,7 @@ def _wait_gone(pid: int, timeout=5.0):
 
 def cgroup_dirs(path: str) -> list:
     """Every directory that `path` (a cgroupsPath) names, in each mounted hierarchy."""
-    rel = path.lstrip("/")
+    rel = cgroup_rel(path)
     dirs = []
     if not rel:
         return dirs

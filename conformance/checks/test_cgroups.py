@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from conformance.harness import Lazy, Unsupported
+from conformance.runtime import cgroup_rel
 
 MiB = 1 << 20
 ROOT = Path("/sys/fs/cgroup")
@@ -56,6 +57,12 @@ class CgroupView:
         else:
             raise Unsupported(f"no {(v1 or v2.split('.'))[0]} controller mounted here")
         if f not in self.files:
+            ctrl = v2.split(".")[0] if f.parent == self.v2 else None
+            here = self.files.get(self.v2 / "cgroup.controllers") if ctrl else None
+            if here is not None and ctrl not in here.split():
+                # on the host's cgroup2, but not enabled for the container's cgroup
+                raise AssertionError(f"{ctrl} is not enabled in the container's cgroup2 directory {self.v2} "
+                                     f"(its cgroup.controllers: {here!r}), so no {f.name} limit applies")
             raise Unsupported(f"{f.name} does not exist on this kernel")
         return self.files[f]
 
@@ -85,6 +92,17 @@ def _inspect(st):
     return {"view": view}
 
 
+def _inspect_with_unit(env):
+    """_inspect, plus in systemd mode the state of the container's scope unit."""
+    def inspect(st):
+        out = _inspect(st)
+        if env.rt.systemd is not None:
+            unit = cgroup_rel(env.rt.cgroups_path(st["id"])).rsplit("/", 1)[-1]
+            out["unit"] = env.rt.systemd.show(unit, "LoadState", "ActiveState")
+        return out
+    return inspect
+
+
 def test_resources(env, spec):
     blk = _block_device()
 
@@ -95,20 +113,39 @@ def test_resources(env, spec):
             res["blockIO"] = {"throttleReadBpsDevice": [{"major": blk[0], "minor": blk[1], "rate": 1048576}]}
         c["linux"]["resources"] = res
     run = env.lazy("cgroups", probes=["--mknod-open", "/dev/conf-kmsg", "c", "1", "11"], mutate=mutate,
-                   inspect=_inspect)
+                   inspect=_inspect_with_unit(env))
     view = lambda: run().host["view"]  # noqa: E731
     path = lambda: run().bundle.config["linux"]["cgroupsPath"]  # noqa: E731
 
-    with spec.check("config-linux.md#cgroups-path", "MUST",
-                    "an absolute cgroupsPath is taken relative to each hierarchy's mount point"):
-        v = view()
-        wanted = [c for c in ("memory", "cpu", "cpuset", "pids", "devices", "blkio") if c in v.v1]
-        if not wanted and v.v2 is None:
-            raise Unsupported("no cgroup hierarchy mounted")
-        for c in wanted:
-            assert v.paths[c] == path(), f"{c}: the process is in {v.paths[c]}, not {path()}"
-        if not wanted:
-            assert str(v.v2).endswith(path()), f"cgroup2: {v.v2}"
+    if env.rt.systemd is None:
+        with spec.check("config-linux.md#cgroups-path", "MUST",
+                        "an absolute cgroupsPath is taken relative to each hierarchy's mount point"):
+            v = view()
+            wanted = [c for c in ("memory", "cpu", "cpuset", "pids", "devices", "blkio") if c in v.v1]
+            if not wanted and v.v2 is None:
+                raise Unsupported("no cgroup hierarchy mounted")
+            for c in wanted:
+                assert v.paths[c] == path(), f"{c}: the process is in {v.paths[c]}, not {path()}"
+            if not wanted:
+                assert str(v.v2).endswith(path()), f"cgroup2: {v.v2}"
+    else:
+        # runc's convention, which engines rely on; the spec leaves the form to the runtime
+        with spec.check("config-linux.md#cgroups-path", "DE-FACTO",
+                        "with --systemd-cgroup, cgroupsPath slice:prefix:name puts the process in the "
+                        "transient scope prefix-name.scope of that slice (or a cgroup below it)"):
+            v = view()
+            scope = "/" + cgroup_rel(path())
+            wanted = [c for c in ("memory", "cpu", "cpuset", "pids", "devices", "blkio", "systemd") if c in v.v1]
+            if not wanted and v.v2 is None:
+                raise Unsupported("no cgroup hierarchy mounted")
+            for c in wanted:
+                assert v.paths[c] == scope or v.paths[c].startswith(scope + "/"), \
+                    f"{c}: the process is in {v.paths[c]}, not in {scope}"
+            if not wanted:
+                assert f"{scope}/" in f"{v.v2}/", f"cgroup2: {v.v2}"
+            unit = scope.rsplit("/", 1)[1]
+            show = run().host.get("unit", {})
+            assert show.get("ActiveState") == "active", f"{unit} while created: {show or 'not found'}"
 
     cases = [
         ("memory", "memory.limit is the memory limit", ("memory", "memory.limit_in_bytes"), "memory.max",
@@ -163,6 +200,10 @@ def test_resources(env, spec):
     with spec.check("config-linux.md#control-groups", "MUST", "the container's cgroups are removed by delete"):
         left = run().host["cgroup_dirs_after_delete"]
         assert not left, f"left: {left}"
+        if env.rt.systemd is not None:
+            unit = run().host["unit_after_delete"]
+            assert unit.get("LoadState") == "not-found" or unit.get("ActiveState") == "inactive", \
+                f"the scope unit after delete: {unit}"
 
 
 def _hugepage_sizes():
