@@ -172,7 +172,6 @@ def podman_extra(podman, rootfs_tar, tmp_path_factory):
     return podman
 
 
-@pytest.mark.xfail(strict=True, reason="tmpcopyup lands from branch i10-mounts")
 def test_podman_tmpfs_copies_up_image_files(podman_extra):
     """podman marks every tmpfs `tmpcopyup`: the tmpfs starts with what the
     image has at that path."""
