@@ -47,9 +47,6 @@ def main(argv=None):
         name, cargv = rest[0], rest[1:]
         if name not in cli.COMMANDS:
             raise errors.UsageError("ocirun: no such command %r (see 'ocirun --help')" % name)
-        if name in ("create", "run", "exec"):  # they make container processes
-            from . import sealed
-            sealed.ensure()
         mod = _load(name)
         cmd = mod.COMMAND
         flags = cmd.flags + [cli.Flag("help,h", "bool", help="show help")]

@@ -434,6 +434,9 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     bundle = os.path.abspath(bundle or ".")
     cfg = spec.load_config(bundle, config)
     log.LOG.debug("create %s: %s/%s loaded and validated", cid, bundle, config or "config.json")
+    # Before anything is made: the container's processes fork from a sealed image (sealed.py).
+    from . import sealed
+    sealed.ensure()
     proc = cfg.get("process") or {}
     linux = cfg.get("linux") or {}
     if proc.get("terminal") and not console_socket and detach:
@@ -1163,6 +1166,8 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
         status = c.status()
         if status not in (CREATED, RUNNING):
             raise errors.OciError("cannot exec in a %s container" % status)
+        from . import sealed
+        sealed.ensure()  # the exec'd process forks from a sealed image (sealed.py)
         pidfd = _init_pidfd(c)
         base = _read_process_record(c)
         proc = proc(base) if callable(proc) else proc
