@@ -133,3 +133,25 @@ def procs_with(text):
         except OSError:
             pass
     return out
+
+
+def launcher_paths(ocirun=None):
+    """(interpreter, boot script) the installed launcher starts: hack/install
+    compiles both paths into it (runtime/core/launcher.c); a script launcher
+    (an older install) is its own boot script and names its interpreter."""
+    import re
+    with open(ocirun or OCIRUN, "rb") as f:
+        data = f.read()
+    if data.startswith(b"#!"):
+        return data.splitlines()[0][2:].split()[0].decode(), ocirun or OCIRUN
+    interp = re.search(rb"(/[^\0]*/bin/python3)\0", data)
+    boot = re.search(rb"(/[^\0]*/libexec/ocirun\.py)\0", data)
+    assert interp and boot, "cannot find the interpreter and boot script in %s" % (ocirun or OCIRUN)
+    return interp.group(1).decode(), boot.group(1).decode()
+
+
+def launcher_site_line(ocirun=None):
+    """The boot script's `sys.path[:0] = [...]` line (where the package is installed)."""
+    _, boot = launcher_paths(ocirun)
+    with open(boot) as f:
+        return [line for line in f if line.startswith("sys.path")][0]

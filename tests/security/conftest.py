@@ -134,19 +134,7 @@ def host_runtime_inodes():
     return inodes
 
 
-def launcher_paths():
-    """(interpreter, boot script) the installed launcher starts: hack/install
-    compiles them into it (runtime/core/launcher.c); a script launcher (an
-    older install) names them in its first lines."""
-    import re
-    with open(helpers.OCIRUN, "rb") as f:
-        data = f.read()
-    if data.startswith(b"#!"):
-        return data.splitlines()[0][2:].split()[0].decode(), helpers.OCIRUN
-    interp = re.search(rb"(/[^\0]*/bin/python3)\0", data)
-    boot = re.search(rb"(/[^\0]*/libexec/ocirun\.py)\0", data)
-    assert interp and boot, "cannot find the interpreter and boot script in %s" % helpers.OCIRUN
-    return interp.group(1).decode(), boot.group(1).decode()
+launcher_paths = helpers.launcher_paths
 
 
 def one_line_error(r, code=1):

@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+import helpers
+
 CG = "/sys/fs/cgroup"
 MIB = 1 << 20
 
@@ -254,9 +256,8 @@ def test_hot_commands_of_a_systemd_container_do_not_load_dbus(systemd, sd_ocirun
     bundle.set_args("sleep", "600").write()
     r = sd_ocirun("--systemd-cgroup", "create", "--bundle", bundle.path, cid)
     assert r.returncode == 0, r.stderr
-    launcher = open(os.environ.get("OCIRUN", "/usr/local/bin/ocirun")).read().splitlines()
-    py = launcher[0][2:].split()[0]
-    site = [l for l in launcher if l.startswith("sys.path")][0]
+    py, _ = helpers.launcher_paths(os.environ.get("OCIRUN", "/usr/local/bin/ocirun"))
+    site = helpers.launcher_site_line(os.environ.get("OCIRUN", "/usr/local/bin/ocirun"))
     for argv in (["state", cid], ["start", cid], ["kill", cid, "9"]):
         script = ("import sys\n%s\nsys.argv=['ocirun','--root',%r]+%r\nfrom runtime.__main__ import main\n"
                   "rc = main()\nprint(rc, [m for m in ('jeepney', 'runtime.cgroups.systemd') if m in sys.modules])"
@@ -269,9 +270,8 @@ def test_first_call_on_a_new_connection_is_answered(systemd):
     """systemd leaves a call that arrived with the authentication's BEGIN unread
     until the socket is readable again (seen: 35 of 40 fresh connections hung):
     the driver nudges it. 30 fresh connections, each must get its answer."""
-    launcher = open(os.environ.get("OCIRUN", "/usr/local/bin/ocirun")).read().splitlines()
-    py = launcher[0][2:].split()[0]
-    site = [l for l in launcher if l.startswith("sys.path")][0]
+    py, _ = helpers.launcher_paths(os.environ.get("OCIRUN", "/usr/local/bin/ocirun"))
+    site = helpers.launcher_site_line(os.environ.get("OCIRUN", "/usr/local/bin/ocirun"))
     script = ("import sys\n%s\nfrom runtime.cgroups import systemd as s\ns.CALL_TIMEOUT = 3.0\nbad = []\n"
               "for i in range(30):\n"
               "    b = s.Bus('unix:path=/run/systemd/private')\n"

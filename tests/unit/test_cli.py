@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+import helpers
+
 OCIRUN = os.environ.get("OCIRUN", "/usr/local/bin/ocirun")
 
 
@@ -177,8 +179,7 @@ def test_hot_commands_import_nothing_heavy(tmp_path):
     for argv in (["state", "x"], ["kill", "x", "9"], ["start", "x"], ["delete", "x"]):
         script = ("import sys; sys.argv=['ocirun','--root',%r]+%r; from runtime.__main__ import main; main(); "
                   "print(','.join(m for m in %r if m in sys.modules))" % (str(tmp_path), argv, heavy))
-        py = os.path.realpath(open(OCIRUN).readline()[2:].split()[0])
-        site_lines = [l for l in open(OCIRUN) if l.startswith("sys.path")]
+        py, site_lines = _launcher(OCIRUN)
         r = subprocess.run([py, "-I", "-S", "-c", "import sys\n" + site_lines[0] + script], capture_output=True,
                            text=True)
         assert r.returncode == 0, r.stderr
@@ -292,11 +293,16 @@ def test_hot_commands_import_nothing_new(tmp_path):
     # kill/start/delete stay as light as state with --debug on
     heavy = ("json", "re", "argparse", "jsonschema", "cffi", "_cffi_backend", "enum", "subprocess", "ctypes",
              "runtime.plan", "runtime.validation", "runtime.spec")
-    py = os.path.realpath(open(OCIRUN).readline()[2:].split()[0])
-    site_lines = [l for l in open(OCIRUN) if l.startswith("sys.path")]
+    py, site_lines = _launcher(OCIRUN)
     for argv in (["kill", "x", "0"], ["start", "x"], ["delete", "x"], ["--debug", "state", "x"]):
         script = ("import sys; sys.argv=['ocirun','--root',%r]+%r; from runtime.__main__ import main; main(); "
                   "print(','.join(m for m in %r if m in sys.modules))" % (str(tmp_path), argv, heavy))
         r = subprocess.run([py, "-I", "-S", "-c", "import sys\n" + site_lines[0] + script], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == "", argv
+
+
+def _launcher(ocirun):
+    """The installed launcher's interpreter and its sys.path line (tests/helpers.py)."""
+    py, _ = helpers.launcher_paths(ocirun)
+    return os.path.realpath(py), [helpers.launcher_site_line(ocirun)]
