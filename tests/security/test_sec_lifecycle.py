@@ -394,3 +394,38 @@ def test_signal_during_run_create_undoes_everything(bundle, root, cid, tmp_path,
     assert helpers.cgroup_dirs(cid) == [], "cgroup left"
     assert not pid_alive(hook_pid), "the hook was left running"
     assert helpers.procs_with(cid) == [], "a process of the container was left"
+
+
+# ---------------------------------------------------------------------------
+# A hook that outlives its timeout through its children (third review #5)
+# ---------------------------------------------------------------------------
+
+def test_hook_timeout_kills_the_hooks_children(bundle, root, cid, run_ocirun):
+    """A startContainer hook `sh -c 'sleep N & sleep 100'` with timeout 1, in
+    a container without a pid namespace (nothing else would reap the
+    background sleep): the timeout must kill the hook's whole process group,
+    not just the shell. start fails with one line and no `sleep N` is left
+    on the host."""
+    marker = str(31300 + os.getpid() % 600)
+    bundle.set_args("sleep", "600")
+    ns = bundle.config["linux"]["namespaces"]
+    bundle.config["linux"]["namespaces"] = [n for n in ns if n["type"] != "pid"]
+    bundle.config.setdefault("hooks", {})["startContainer"] = [
+        {"path": "/bin/sh", "args": ["sh", "-c", "sleep %s & sleep 100" % marker], "timeout": 1}]
+    bundle.write()
+    try:
+        r = run_ocirun("create", "-b", bundle.path, cid)
+        if r.returncode == 0:
+            r, took = _ocirun_bounded(root, "start", cid)
+        one_line_error(r)
+        assert "timed out" in r.stderr, r.stderr
+        # before any delete: `delete --force` empties the cgroup, and would hide it
+        wait_for(lambda: not [p for p in helpers.procs_with("sleep\0%s" % marker) if pid_alive(p)],
+                 timeout=HANG_GUARD, what="the hook's background `sleep %s` to be gone" % marker)
+        run_ocirun("delete", "--force", cid)
+    finally:
+        for p in helpers.procs_with("sleep\0%s" % marker):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
