@@ -587,12 +587,26 @@ def start(ctx, cid, c=None):
             report = _read_to_eof(fd)
         finally:
             os.close(fd)
+        # The init writes EXECUTING just before its last steps (seccomp, execve):
+        # without it, an EOF is the init dying (killed while a startContainer
+        # hook ran), not its process executing.
+        executing = report.startswith(EXECUTING)
+        if executing:
+            report = report[len(EXECUTING):]
         if report:
             # the init wrote why it could not exec (startContainer hook, seccomp,
             # execve) and exited: the container is stopped, `start` failed
             _kill_container(c, SIGKILL)
             _wait_gone(c)
             raise _start_error(report)
+        if not executing:
+            # the fifo closes as the init exits, a moment before it is a zombie
+            if c.init_alive():
+                _kill_container(c, SIGKILL)
+            _wait_gone(c)
+            raise errors.OciError("the container's init died before its process executed")
+        # Running and saved: the id's lock is not held across poststart hooks.
+        c.unlock()
         log.LOG.debug("start %s: process executed", cid)
         post = (c.data.get("hooks") or {}).get("poststart")
         if post:
@@ -607,6 +621,9 @@ def start(ctx, cid, c=None):
         if own:
             c.close()
     return c
+
+
+EXECUTING = b"E"   # core/spawn.c: the init's last word on the exec fifo before seccomp and execve
 
 
 def _read_to_eof(fd):
@@ -679,6 +696,15 @@ def delete(ctx, cid, force=False):
     else's freezer, stuck in D state) or a process that will not leave the
     cgroup fails delete with one line naming it, and the state stays so a
     later delete can try again."""
+    if force:
+        # As `kill`, without the lock: a command holding it (a `start` whose
+        # startContainer hook never ends) lets go once the init is dead.
+        try:
+            with ctx.store.load(cid) as c:
+                if c.status() in (CREATED, RUNNING, PAUSED):
+                    _kill_container(c, SIGKILL)
+        except errors.OciError:
+            pass   # the locked load below says what is wrong
     try:
         c = ctx.store.load(cid, lock=True)
     except (errors.ContainerNotExist, errors.StateCorrupt) as e:

@@ -429,3 +429,129 @@ def test_hook_timeout_kills_the_hooks_children(bundle, root, cid, run_ocirun):
                 os.kill(p, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+# ---------------------------------------------------------------------------
+# The per-id lock held with no time limit (third review #4)
+# ---------------------------------------------------------------------------
+
+def _start_in_hook(bundle, root, cid, run_ocirun, marker, pidns=True, poststart=None):
+    """create, then `start` in the background with a startContainer hook
+    `sleep <marker>` and no timeout; returns the background start once the
+    hook runs (start then holds the id's lock, reading the exec fifo)."""
+    bundle.set_args("sleep", "600")
+    if not pidns:
+        bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"]
+                                                if n["type"] != "pid"]
+    hooks = bundle.config.setdefault("hooks", {})
+    hooks["startContainer"] = [{"path": "/bin/sleep", "args": ["sleep", marker]}]
+    if poststart:
+        hooks["poststart"] = poststart
+    bundle.write()
+    r = run_ocirun("create", "-b", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    proc = _Background(root, "start", cid)
+    wait_for(lambda: helpers.procs_with("sleep\0%s" % marker) or proc.poll() is not None,
+             timeout=HANG_GUARD, what="the startContainer hook to run")
+    assert proc.poll() is None, "start ended before its hook ran"
+    return proc
+
+
+def _kill_marked(marker):
+    for p in helpers.procs_with("sleep\0%s" % marker):
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_delete_force_ends_a_start_stuck_in_a_hook(bundle, root, cid, run_ocirun, tmp_path):
+    """A startContainer hook with no timeout keeps `start` (and the id's lock)
+    forever. `delete --force` kills the init first, without the lock, as
+    `kill` does; `start` then fails with one line, runs no poststart hook,
+    and delete finishes: the container is gone."""
+    marker = str(41300 + os.getpid() % 600)
+    flag = tmp_path / "poststart-ran"
+    proc = _start_in_hook(bundle, root, cid, run_ocirun, marker,
+                          poststart=[{"path": "/bin/sh", "args": ["sh", "-c", "touch %s" % flag]}])
+    try:
+        r, _ = _ocirun_bounded(root, "delete", "--force", cid)
+        assert r.returncode == 0, r.stderr
+        rc, err = proc.finish()
+        assert rc != 0, "start exited 0 though its init was killed before the process ran"
+        assert len(err.strip().splitlines()) == 1, err
+        assert not flag.exists(), "poststart hooks ran for a process that never executed"
+        assert run_ocirun("state", cid).returncode != 0, "the container is still there"
+    finally:
+        _kill_marked(marker)
+        if proc.poll() is None:
+            proc.proc.kill()
+
+
+def test_start_fails_when_its_init_is_killed_in_a_hook(bundle, root, cid, run_ocirun, tmp_path):
+    """The init killed (from outside, not by ocirun) while its startContainer
+    hook runs: the exec fifo's EOF is not "the process executed". `start`
+    exits non-zero with one line and never runs poststart hooks."""
+    marker = str(42300 + os.getpid() % 600)
+    flag = tmp_path / "poststart-ran"
+    proc = _start_in_hook(bundle, root, cid, run_ocirun, marker,
+                          poststart=[{"path": "/bin/sh", "args": ["sh", "-c", "touch %s" % flag]}])
+    try:
+        os.kill(helpers.state(root, cid)["pid"], signal.SIGKILL)
+        rc, err = proc.finish()
+        assert rc != 0, "start exited 0 though its init was killed before the process ran"
+        one_line = err.strip().splitlines()
+        assert len(one_line) == 1 and "init" in one_line[0], err
+        assert not flag.exists(), "poststart hooks ran for a process that never executed"
+    finally:
+        _kill_marked(marker)
+        if proc.poll() is None:
+            proc.proc.kill()
+        run_ocirun("delete", "--force", cid)
+
+
+def test_lock_wait_is_bounded(bundle, root, cid, run_ocirun):
+    """Another command holding the id's lock for good (here: the test):
+    `pause` gives up within a bound with one line naming the lock, and
+    `delete --force` still kills the init first (no lock needed for that)."""
+    pid = _start_sleeper(run_ocirun, root, bundle, cid)
+    fds = _hold_id_locks(root, cid)
+    try:
+        r, _ = _ocirun_bounded(root, "pause", cid)
+        one_line_error(r)
+        assert "locked by another ocirun command" in r.stderr and cid in r.stderr, r.stderr
+        r, _ = _ocirun_bounded(root, "delete", "--force", cid)
+        one_line_error(r)
+        assert "locked" in r.stderr, r.stderr
+        wait_for(lambda: not pid_alive(pid), timeout=HANG_GUARD, what="delete --force to kill the init")
+    finally:
+        for fd in fds:
+            os.close(fd)
+    r = run_ocirun("delete", "--force", cid)
+    assert r.returncode == 0, r.stderr
+
+
+def test_start_lets_go_of_the_lock_before_poststart(bundle, root, cid, run_ocirun, tmp_path):
+    """A poststart hook that takes long: `start` no longer holds the id's
+    lock then (the container is running and saved), so `pause` and
+    `resume` work meanwhile."""
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    bundle.set_args("sleep", "600")
+    bundle.config.setdefault("hooks", {})["poststart"] = [
+        {"path": "/bin/sh", "args": ["sh", "-c", "touch %s; while [ ! -e %s ]; do sleep 0.1; done" % (ready, go)],
+         "timeout": HANG_GUARD}]
+    bundle.write()
+    assert run_ocirun("create", "-b", bundle.path, cid).returncode == 0
+    proc = _Background(root, "start", cid)
+    try:
+        wait_for(lambda: ready.exists() or proc.poll() is not None, timeout=HANG_GUARD, what="the poststart hook")
+        assert proc.poll() is None, "start ended before its poststart hook ran"
+        r, _ = _ocirun_bounded(root, "pause", cid)
+        assert r.returncode == 0, r.stderr
+        assert helpers.state(root, cid)["status"] == "paused"
+        r, _ = _ocirun_bounded(root, "resume", cid)
+        assert r.returncode == 0, r.stderr
+    finally:
+        go.touch()
+        rc, err = proc.finish()
+    assert rc == 0, err
