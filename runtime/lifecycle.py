@@ -345,6 +345,27 @@ def plug_preserved_fds(preserve_fds):
     _fill_preserved_range(3 + (preserve_fds or 0) + planmod.listen_fds())
 
 
+def _check_cgroup_nesting(store, cid, mine):
+    """A cgroup inside another container's cgroup (or holding it) is that
+    container's business: its pause, kill --all and delete would reach ours,
+    or ours would reach it. Refused for the containers of this --root."""
+    from .plan import cgroup_dirs_of
+    ours = set(cgroup_dirs_of(mine).values())
+    for other in store.ids():
+        if other == cid:
+            continue
+        try:
+            with store.load(other) as o:
+                theirs = set(cgroup_dirs_of(o.data.get("cgroup")).values())
+        except errors.OciError:
+            continue
+        for a in ours:
+            for b in theirs:
+                if a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/"):
+                    raise errors.OciError("container's cgroup `%s` is nested with container `%s`'s cgroup `%s`: "
+                                          "refusing to share it" % (a, other, b))
+
+
 def write_pid_file(path, pid):
     try:
         atomic_write_path(path, str(pid).encode())
@@ -408,6 +429,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             # in the very first state.json: a create killed midway leaves
             # `delete --force` what it needs to remove the cgroup
             data["cgroup"] = mgr.to_dict()
+            _check_cgroup_nesting(ctx.store, cid, data["cgroup"])
         c = ctx.store.create(cid, data)
         undo.callback(c.destroy)
         if mgr is not None:

@@ -555,3 +555,104 @@ def test_start_lets_go_of_the_lock_before_poststart(bundle, root, cid, run_ociru
         go.touch()
         rc, err = proc.finish()
     assert rc == 0, err
+
+
+# ---------------------------------------------------------------------------
+# Another container's parent cgroup, or a cgroup inside another's (third review #3)
+# ---------------------------------------------------------------------------
+
+def _nest_cleanup(roots, ids, name):
+    for r_ in roots:
+        for c in ids:
+            helpers.ocirun(r_, "delete", "--force", c)
+    for h in os.listdir(helpers.CGROUP_ROOT):
+        top = os.path.join(helpers.CGROUP_ROOT, h, name)
+        for d in (os.path.join(top, "B"), top):
+            if os.path.isdir(d):
+                wait_for(lambda: _try_rmdir(d), what="rmdir " + d)
+
+
+@pytest.mark.parametrize("same_root", [True, False], ids=["same-root", "other-root"])
+def test_claiming_another_containers_parent_cgroup_is_refused(bundle, root, cid, run_ocirun, tmp_path, same_root):
+    """B is in `/P/B` (stopped: its cgroup is empty, and a busy one was
+    already refused as not empty); A then names `/P`, B's parent. runc only
+    refuses a cgroup with processes in it: on a host without this one's
+    accidents (cgroup2's no-internal-processes rule, v1 devices refusing
+    rules on a parent, each failing A with an unrelated error) A was
+    created, and `delete -f A` removed B's cgroup with its own. Now a cgroup with child cgroups is
+    refused (one line naming it), as is `/ocirun` itself (every
+    container's parent); B's cgroup is untouched by whatever is then run on
+    A's id. With B in another --root only the cgroup tree tells; in the same
+    root the state does too."""
+    name = "ocirun-nest-" + cid
+    a, b = cid + "-a", cid + "-b"
+    root_b = root if same_root else str(tmp_path / "root-b")
+    os.makedirs(root_b, exist_ok=True)
+    try:
+        bundle.set_args("true")
+        bundle.config["linux"]["cgroupsPath"] = "/%s/B" % name
+        bundle.write()
+        r = helpers.ocirun(root_b, "run", "-d", "-b", bundle.path, b)
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: helpers.state(root_b, b)["status"] == "stopped", timeout=HANG_GUARD, what="B to stop")
+        bundle.set_args("sleep", "600")
+        for claim in ("/" + name, "/ocirun"):
+            bundle.config["linux"]["cgroupsPath"] = claim
+            bundle.write()
+            r, _ = _ocirun_bounded(root, "create", "-b", bundle.path, a)
+            # (never pause or kill --all an id holding /ocirun: on a build
+            # without the fix that would reach every container of the host)
+            cmds = [("delete", "--force", a)]
+            if claim != "/ocirun":
+                cmds = [("pause", a), ("kill", "--all", a, "KILL")] + cmds
+            for cmd in cmds:
+                helpers.ocirun(root, *cmd)
+            one_line_error(r)
+            # the reason, not an accident of this host (cgroup2's no internal
+            # processes, v1 devices refusing a parent's rules) that a host
+            # with other mounts would not have
+            why = ["parent cgroup of every container"] if claim == "/ocirun" else ["child cgroups", "nested with"]
+            assert claim.lstrip("/") in r.stderr and any(w in r.stderr for w in why), r.stderr
+            assert not os.path.exists(os.path.join(root, a)), "the refused container's state dir is left"
+        assert all(os.path.isdir(os.path.join(helpers.CGROUP_ROOT, h, name, "B"))
+                   for h in ("pids", "memory", "freezer")), "B's cgroup was removed"
+    finally:
+        _nest_cleanup([root, root_b], [a, b], name)
+
+
+@pytest.mark.parametrize("same_root", [True, False], ids=["same-root", "other-root"])
+def test_cgroup_inside_another_containers_cgroup_is_refused(bundle, root, cid, run_ocirun, tmp_path, same_root):
+    """A runs in `/P`; B then names `/P/B`, inside A's cgroup. That is A's
+    business: `delete -f A` would kill B and remove its cgroup (runc allows
+    it). B's create is refused with one line naming the path, nothing of B
+    is left, A is untouched; `delete -f A` then kills nothing but A."""
+    name = "ocirun-nest-" + cid
+    a, b = cid + "-a", cid + "-b"
+    root_b = root if same_root else str(tmp_path / "root-b")
+    os.makedirs(root_b, exist_ok=True)
+    bystander = None
+    try:
+        bundle.set_args("sleep", "600")
+        bundle.config["linux"]["cgroupsPath"] = "/" + name
+        bundle.write()
+        r = helpers.ocirun(root, "run", "-d", "-b", bundle.path, a)
+        assert r.returncode == 0, r.stderr
+        pid_a = helpers.state(root, a)["pid"]
+        bundle.config["linux"]["cgroupsPath"] = "/%s/B" % name
+        bundle.write()
+        r, _ = _ocirun_bounded(root_b, "create", "-b", bundle.path, b)
+        if r.returncode == 0:
+            # the old code let it in: start it, and see what `delete -f A` does to it
+            helpers.ocirun(root_b, "start", b)
+            bystander = helpers.state(root_b, b)["pid"]
+        one_line_error(r)
+        assert name in r.stderr, r.stderr
+        assert not os.path.exists(os.path.join(root_b, b))
+        assert pid_alive(pid_a)
+        assert not any(os.path.exists(os.path.join(helpers.CGROUP_ROOT, h, name, "B"))
+                       for h in os.listdir(helpers.CGROUP_ROOT)), "B's refused cgroup is left"
+    finally:
+        if bystander is not None:
+            helpers.ocirun(root, "delete", "--force", a)
+            assert pid_alive(bystander), "delete -f A killed another container's process"
+        _nest_cleanup([root, root_b], [a, b], name)
