@@ -55,6 +55,12 @@ def main(argv=None):
             sys.stdout.write(cli.command_help(cmd))
             return 0
         cli.check_nargs(cmd, args)
+        if name in ("create", "run", "exec"):
+            # CVE-2024-21626 class: plug 3..3+N-1 (+ LISTEN_FDS) before the
+            # first log line opens --log, or the log lands in a hole of the
+            # preserved range and goes to the container writable.
+            from .lifecycle import plug_preserved_fds
+            plug_preserved_fds(opts.preserve_fds)
         logger.debug("command %s %s", name, cargv)
         return mod.main(Context(gopts, logger), opts, args) or 0
     except errors.OciError as e:

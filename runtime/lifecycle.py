@@ -400,6 +400,27 @@ def plug_preserved_fds(preserve_fds):
     _fill_preserved_range(3 + (preserve_fds or 0) + planmod.listen_fds())
 
 
+def _check_cgroup_nesting(store, cid, mine):
+    """A cgroup inside another container's cgroup (or holding it) is that
+    container's business: its pause, kill --all and delete would reach ours,
+    or ours would reach it. Refused for the containers of this --root."""
+    from .plan import cgroup_dirs_of
+    ours = set(cgroup_dirs_of(mine).values())
+    for other in store.ids():
+        if other == cid:
+            continue
+        try:
+            with store.load(other) as o:
+                theirs = set(cgroup_dirs_of(o.data.get("cgroup")).values())
+        except errors.OciError:
+            continue
+        for a in ours:
+            for b in theirs:
+                if a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/"):
+                    raise errors.OciError("container's cgroup `%s` is nested with container `%s`'s cgroup `%s`: "
+                                          "refusing to share it" % (a, other, b))
+
+
 def write_pid_file(path, pid):
     try:
         atomic_write_path(path, str(pid).encode())
@@ -466,6 +487,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             # in the very first state.json: a create killed midway leaves
             # `delete --force` what it needs to remove the cgroup
             data["cgroup"] = mgr.to_dict()
+            _check_cgroup_nesting(ctx.store, cid, data["cgroup"])
         c = ctx.store.create(cid, data)
         undo.callback(c.destroy)
         _write_recovery(c, 0, None, data.get("cgroup"))
@@ -758,12 +780,26 @@ def start(ctx, cid, c=None):
             report = _read_to_eof(fd)
         finally:
             os.close(fd)
+        # The init writes EXECUTING just before its last steps (seccomp, execve):
+        # without it, an EOF is the init dying (killed while a startContainer
+        # hook ran), not its process executing.
+        executing = report.startswith(EXECUTING)
+        if executing:
+            report = report[len(EXECUTING):]
         if report:
             # the init wrote why it could not exec (startContainer hook, seccomp,
             # execve) and exited: the container is stopped, `start` failed
             _kill_container(c, SIGKILL)
             _wait_gone(c)
             raise _start_error(report)
+        if not executing:
+            # the fifo closes as the init exits, a moment before it is a zombie
+            if c.init_alive():
+                _kill_container(c, SIGKILL)
+            _wait_gone(c)
+            raise errors.OciError("the container's init died before its process executed")
+        # Running and saved: the id's lock is not held across poststart hooks.
+        c.unlock()
         log.LOG.debug("start %s: process executed", cid)
         post = (c.data.get("hooks") or {}).get("poststart")
         if post:
@@ -778,6 +814,9 @@ def start(ctx, cid, c=None):
         if own:
             c.close()
     return c
+
+
+EXECUTING = b"E"   # core/spawn.c: the init's last word on the exec fifo before seccomp and execve
 
 
 def _read_to_eof(fd):
@@ -850,6 +889,15 @@ def delete(ctx, cid, force=False):
     else's freezer, stuck in D state) or a process that will not leave the
     cgroup fails delete with one line naming it, and the state stays so a
     later delete can try again."""
+    if force:
+        # As `kill`, without the lock: a command holding it (a `start` whose
+        # startContainer hook never ends) lets go once the init is dead.
+        try:
+            with ctx.store.load(cid) as c:
+                if c.status() in (CREATED, RUNNING, PAUSED):
+                    _kill_container(c, SIGKILL)
+        except errors.OciError:
+            pass   # the locked load below says what is wrong
     try:
         c = ctx.store.load(cid, lock=True)
     except (errors.ContainerNotExist, errors.StateCorrupt) as e:

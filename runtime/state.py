@@ -52,6 +52,7 @@ FIFO = "exec.fifo"
 PROCESS_RECORD = "process.json"
 RECOVERY_RECORD = "recovery.json"
 MAX_ID_LEN = 1024
+LOCK_TIMEOUT = 10.0   # seconds any command waits for an id's lock before it gives up
 
 # Statuses `state` may print; "creating" is internal only (podman rejects it).
 CREATING, CREATED, RUNNING, PAUSED, STOPPED = "creating", "created", "running", "paused", "stopped"
@@ -133,6 +134,12 @@ class Container:
                 self.close()
                 raise errors.ContainerNotExist(self.id)
         return self
+
+    def unlock(self):
+        """Release the id's lock early (start, before its poststart hooks)."""
+        if self._lockfd is not None:
+            fd, self._lockfd = self._lockfd, None
+            os.close(fd)
 
     def close(self):
         for name in ("_dirfd", "_lockfd"):
@@ -274,8 +281,10 @@ class StateStore:
         return fd
 
     def lock_id(self, cid):
-        """An fd holding the exclusive flock of <root>/.locks/<id> (waits for it)."""
+        """An fd holding the exclusive flock of <root>/.locks/<id>; waits for
+        it at most LOCK_TIMEOUT seconds, then fails with one line."""
         os.close(self.open_root(create=True))
+        deadline = time.monotonic() + LOCK_TIMEOUT
         while True:
             dfd = _open_locks_dir(self.root)
             try:
@@ -288,7 +297,7 @@ class StateStore:
                 _rmdir_quietly(os.path.join(self.root, LOCKS))
                 raise
             try:
-                self.host.flock(fd, exclusive=True)
+                self._flock_bounded(fd, cid, deadline)
                 here = os.fstat(fd)
                 try:
                     now = os.stat(cid, dir_fd=dfd, follow_symlinks=False)
@@ -303,6 +312,53 @@ class StateStore:
                 return fd
             # Its container was deleted while we waited (and the file with it): lock the current one.
             os.close(fd)
+
+    def _flock_bounded(self, fd, cid, deadline):
+        """flock fd, waiting until deadline at most. The wait is a blocking
+        flock cut short by SIGALRM (so /proc/locks shows the waiter); polled
+        with LOCK_NB where no signal handler can be set (not the main thread)."""
+        try:
+            self.host.flock(fd, exclusive=True, blocking=False)
+            return
+        except BlockingIOError:
+            pass
+        import signal
+
+        class _Late(Exception):
+            pass
+
+        def late(signum, frame):
+            raise _Late()
+
+        try:
+            old = signal.signal(signal.SIGALRM, late)
+        except ValueError:
+            old = None
+        try:
+            if old is None:
+                while True:
+                    try:
+                        self.host.flock(fd, exclusive=True, blocking=False)
+                        return
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise _Late() from None
+                        time.sleep(0.02)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _Late()
+            signal.setitimer(signal.ITIMER_REAL, left)
+            try:
+                self.host.flock(fd, exclusive=True)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except _Late:
+            holder = _lock_holder(fd)
+            raise errors.OciError("container `%s` is locked by another ocirun command%s: gave up waiting after %gs"
+                                  % (cid, " (pid %d)" % holder if holder else "", LOCK_TIMEOUT)) from None
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGALRM, old)
 
     def drop_lock(self, cid):
         """Remove <root>/.locks/<id>; only while holding it, with the container gone.
@@ -600,3 +656,18 @@ def _remove_tree(path):
         os.rmdir(path)
     except FileNotFoundError:
         pass
+
+
+def _lock_holder(fd):
+    """The pid /proc/locks names as holding the flock on fd's file, or None."""
+    try:
+        st = os.fstat(fd)
+        with open("/proc/locks") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) > 5 and parts[1] != "->" and parts[1] == "FLOCK" \
+                        and parts[5].rsplit(":", 1)[-1] == str(st.st_ino):
+                    return int(parts[4])
+    except (OSError, ValueError):
+        pass
+    return None

@@ -190,6 +190,9 @@ def resolve(cgroups_path, cid):
         raise errors.OciError("invalid linux.cgroupsPath `%s`: must not contain `..`" % p)
     if not parts:
         raise errors.OciError("invalid linux.cgroupsPath `%s`: names the root cgroup" % p)
+    if p.startswith("/") and "/".join(parts) == DEFAULT_PARENT.lstrip("/"):
+        raise errors.OciError("invalid linux.cgroupsPath `%s`: the parent cgroup of every container (%s)"
+                              % (p, DEFAULT_PARENT))
     return "/".join(parts), not p.startswith("/")
 
 
@@ -309,11 +312,35 @@ def kill_leftovers(mgr):
     return sorted(left)
 
 
+def _check_ancestors(g):
+    """A cgroup below one with processes of its own (another container's,
+    say) is refused: that container's kill --all and delete reach ours. The
+    runtime's own cgroup (a relative cgroupsPath goes below it) is fine."""
+    me = os.getpid()
+    d = os.path.dirname(g.dir)
+    while d.startswith(g.mount.rstrip("/") + "/"):
+        try:
+            pids = [int(x) for x in g.host.read(d + "/cgroup.procs").decode().split()]
+        except (OSError, ValueError):
+            pids = []
+        if pids and me not in pids:
+            raise errors.OciError("container's cgroup `%s` is inside `%s`, which has processes (pids %s): it is "
+                                  "not this container's" % (g.dir, d, " ".join(map(str, pids[:8]))))
+        d = os.path.dirname(d)
+
+
 def check_unused(mgr):
     """A new container's cgroup must be empty and not frozen in every
     hierarchy: a cgroup another container (or anything) uses is not ours to
     join, kill or freeze, and joining a frozen one would stop create dead."""
     for g in mgr.all_groups():
+        subs = g._subdirs(g.dir)
+        if subs:
+            # Another container's cgroup below ours: its pause, kill --all and
+            # delete would reach that container (a parent claimed).
+            raise errors.OciError("container's cgroup `%s` already has child cgroups (`%s`): it is not this "
+                                  "container's" % (g.dir, subs[0]))
+        _check_ancestors(g)
         pids = g.procs()
         if pids:
             raise errors.OciError("container's cgroup `%s` is not empty: %d process(es) found (pids %s)"

@@ -24,6 +24,9 @@ static int run_one(const struct ocirun_hook *h, const char *which, int state_fd,
     if (pid < 0)
         return ocirun_fail(err, OCIRUN_STAGE_HOOKS, errno, "fork %s hook `%s`", which, h->path);
     if (pid == 0) {
+        /* its own session and process group: a timeout kills the hook and
+         * everything it started (`sh -c 'x & y'`), not just the first pid */
+        setsid();
         if (state_fd >= 0) {
             lseek(state_fd, 0, SEEK_SET);
             dup2(state_fd, 0);
@@ -60,8 +63,10 @@ static int run_one(const struct ocirun_hook *h, const char *which, int state_fd,
             while (r < 0 && errno == EINTR);
             close(pfd);
             if (r == 0) {
+                kill(-pid, SIGKILL);
                 kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                    ;
                 return ocirun_fail(err, OCIRUN_STAGE_HOOKS, ETIMEDOUT, "%s hook `%s` timed out after %d s",
                                    which, h->path, h->timeout);
             }

@@ -335,6 +335,12 @@ exec:
             keep[n++] = fifo;  /* close-on-exec: the execve itself closes it */
         ocirun_close_fds_except(3 + p->preserve_fds, keep, (unsigned int)n);
     }
+    /* `start` tells an exec from a killed init by this byte: EOF without
+     * it is the init dying (lifecycle.py, EXECUTING) */
+    if (fifo >= 0 && write(fifo, "E", 1) != 1) {
+        ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "write exec fifo");
+        die_to_start(fifo, &err, 1);
+    }
     /* last: after every check and call of ours but the exec (process.c) */
     if (ocirun_load_seccomp(p, &err) < 0)
         die_to_start(fifo, &err, 1);

@@ -108,3 +108,32 @@ def test_exec_fds_and_cwd(box, cid, run_ocirun, subtests):
                 continue
             cwd = [f for f in parse(r.stdout) if f[0] == "C"]
             assert cwd and cwd[0][1].startswith("/") and not cwd[0][1].startswith("/proc/self/fd"), r.stdout
+
+
+def test_debug_log_never_fills_the_preserved_range(box, cid, run_ocirun, tmp_path):
+    """CVE-2024-21626 class: `--debug --log FILE` with --preserve-fds 1 and
+    fd 3 closed. The log used to open lazily at the first debug line, before
+    the preserved range was plugged, so it landed in fd 3 and went to the
+    container writable (a process writing to fd 3 injected lines into the
+    host's log). Now fd 3 is plugged with /dev/null first, for `run` and for
+    `exec`."""
+    sroot = os.path.join(str(tmp_path), "state")
+    logf = str(tmp_path / "ocirun.log")
+    box.set_args("/bin/sectool", "fds").write()
+    # helpers.ocirun closes every fd above 2 (close_fds): fd 3 is a hole
+    r = helpers.ocirun(sroot, "--debug", "--log", logf, "run", "--preserve-fds", "1", "-b", box.path, cid)
+    helpers.ocirun(sroot, "delete", "--force", cid)
+    assert r.returncode == 0, r.stderr
+    fds = fd_lines(r.stdout)
+    assert fds.get("3") == "/dev/null", "run: fd 3 is %r (log %s)" % (fds.get("3"), logf)
+
+    c = cid + "-x"
+    box.set_args("sleep", "60").write()
+    assert helpers.ocirun(sroot, "run", "-d", "-b", box.path, c).returncode == 0
+    try:
+        r = helpers.ocirun(sroot, "--debug", "--log", logf, "exec", "--preserve-fds", "1", c, "/bin/sectool", "fds")
+    finally:
+        helpers.ocirun(sroot, "delete", "--force", c)
+    assert r.returncode == 0, r.stderr
+    fds = fd_lines(r.stdout)
+    assert fds.get("3") == "/dev/null", "exec: fd 3 is %r (log %s)" % (fds.get("3"), logf)

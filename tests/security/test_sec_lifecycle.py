@@ -394,3 +394,265 @@ def test_signal_during_run_create_undoes_everything(bundle, root, cid, tmp_path,
     assert helpers.cgroup_dirs(cid) == [], "cgroup left"
     assert not pid_alive(hook_pid), "the hook was left running"
     assert helpers.procs_with(cid) == [], "a process of the container was left"
+
+
+# ---------------------------------------------------------------------------
+# A hook that outlives its timeout through its children (third review #5)
+# ---------------------------------------------------------------------------
+
+def test_hook_timeout_kills_the_hooks_children(bundle, root, cid, run_ocirun):
+    """A startContainer hook `sh -c 'sleep N & sleep 100'` with timeout 1, in
+    a container without a pid namespace (nothing else would reap the
+    background sleep): the timeout must kill the hook's whole process group,
+    not just the shell. start fails with one line and no `sleep N` is left
+    on the host."""
+    marker = str(31300 + os.getpid() % 600)
+    bundle.set_args("sleep", "600")
+    ns = bundle.config["linux"]["namespaces"]
+    bundle.config["linux"]["namespaces"] = [n for n in ns if n["type"] != "pid"]
+    bundle.config.setdefault("hooks", {})["startContainer"] = [
+        {"path": "/bin/sh", "args": ["sh", "-c", "sleep %s & sleep 100" % marker], "timeout": 1}]
+    bundle.write()
+    try:
+        r = run_ocirun("create", "-b", bundle.path, cid)
+        if r.returncode == 0:
+            r, took = _ocirun_bounded(root, "start", cid)
+        one_line_error(r)
+        assert "timed out" in r.stderr, r.stderr
+        # before any delete: `delete --force` empties the cgroup, and would hide it
+        wait_for(lambda: not [p for p in helpers.procs_with("sleep\0%s" % marker) if pid_alive(p)],
+                 timeout=HANG_GUARD, what="the hook's background `sleep %s` to be gone" % marker)
+        run_ocirun("delete", "--force", cid)
+    finally:
+        for p in helpers.procs_with("sleep\0%s" % marker):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+# ---------------------------------------------------------------------------
+# The per-id lock held with no time limit (third review #4)
+# ---------------------------------------------------------------------------
+
+def _start_in_hook(bundle, root, cid, run_ocirun, marker, pidns=True, poststart=None):
+    """create, then `start` in the background with a startContainer hook
+    `sleep <marker>` and no timeout; returns the background start once the
+    hook runs (start then holds the id's lock, reading the exec fifo)."""
+    bundle.set_args("sleep", "600")
+    if not pidns:
+        bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"]
+                                                if n["type"] != "pid"]
+    hooks = bundle.config.setdefault("hooks", {})
+    hooks["startContainer"] = [{"path": "/bin/sleep", "args": ["sleep", marker]}]
+    if poststart:
+        hooks["poststart"] = poststart
+    bundle.write()
+    r = run_ocirun("create", "-b", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    proc = _Background(root, "start", cid)
+    wait_for(lambda: helpers.procs_with("sleep\0%s" % marker) or proc.poll() is not None,
+             timeout=HANG_GUARD, what="the startContainer hook to run")
+    assert proc.poll() is None, "start ended before its hook ran"
+    return proc
+
+
+def _kill_marked(marker):
+    for p in helpers.procs_with("sleep\0%s" % marker):
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_delete_force_ends_a_start_stuck_in_a_hook(bundle, root, cid, run_ocirun, tmp_path):
+    """A startContainer hook with no timeout keeps `start` (and the id's lock)
+    forever. `delete --force` kills the init first, without the lock, as
+    `kill` does; `start` then fails with one line, runs no poststart hook,
+    and delete finishes: the container is gone."""
+    marker = str(41300 + os.getpid() % 600)
+    flag = tmp_path / "poststart-ran"
+    proc = _start_in_hook(bundle, root, cid, run_ocirun, marker,
+                          poststart=[{"path": "/bin/sh", "args": ["sh", "-c", "touch %s" % flag]}])
+    try:
+        r, _ = _ocirun_bounded(root, "delete", "--force", cid)
+        assert r.returncode == 0, r.stderr
+        rc, err = proc.finish()
+        assert rc != 0, "start exited 0 though its init was killed before the process ran"
+        assert len(err.strip().splitlines()) == 1, err
+        assert not flag.exists(), "poststart hooks ran for a process that never executed"
+        assert run_ocirun("state", cid).returncode != 0, "the container is still there"
+    finally:
+        _kill_marked(marker)
+        if proc.poll() is None:
+            proc.proc.kill()
+
+
+def test_start_fails_when_its_init_is_killed_in_a_hook(bundle, root, cid, run_ocirun, tmp_path):
+    """The init killed (from outside, not by ocirun) while its startContainer
+    hook runs: the exec fifo's EOF is not "the process executed". `start`
+    exits non-zero with one line and never runs poststart hooks."""
+    marker = str(42300 + os.getpid() % 600)
+    flag = tmp_path / "poststart-ran"
+    proc = _start_in_hook(bundle, root, cid, run_ocirun, marker,
+                          poststart=[{"path": "/bin/sh", "args": ["sh", "-c", "touch %s" % flag]}])
+    try:
+        os.kill(helpers.state(root, cid)["pid"], signal.SIGKILL)
+        rc, err = proc.finish()
+        assert rc != 0, "start exited 0 though its init was killed before the process ran"
+        one_line = err.strip().splitlines()
+        assert len(one_line) == 1 and "init" in one_line[0], err
+        assert not flag.exists(), "poststart hooks ran for a process that never executed"
+    finally:
+        _kill_marked(marker)
+        if proc.poll() is None:
+            proc.proc.kill()
+        run_ocirun("delete", "--force", cid)
+
+
+def test_lock_wait_is_bounded(bundle, root, cid, run_ocirun):
+    """Another command holding the id's lock for good (here: the test):
+    `pause` gives up within a bound with one line naming the lock, and
+    `delete --force` still kills the init first (no lock needed for that)."""
+    pid = _start_sleeper(run_ocirun, root, bundle, cid)
+    fds = _hold_id_locks(root, cid)
+    try:
+        r, _ = _ocirun_bounded(root, "pause", cid)
+        one_line_error(r)
+        assert "locked by another ocirun command" in r.stderr and cid in r.stderr, r.stderr
+        r, _ = _ocirun_bounded(root, "delete", "--force", cid)
+        one_line_error(r)
+        assert "locked" in r.stderr, r.stderr
+        wait_for(lambda: not pid_alive(pid), timeout=HANG_GUARD, what="delete --force to kill the init")
+    finally:
+        for fd in fds:
+            os.close(fd)
+    r = run_ocirun("delete", "--force", cid)
+    assert r.returncode == 0, r.stderr
+
+
+def test_start_lets_go_of_the_lock_before_poststart(bundle, root, cid, run_ocirun, tmp_path):
+    """A poststart hook that takes long: `start` no longer holds the id's
+    lock then (the container is running and saved), so `pause` and
+    `resume` work meanwhile."""
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    bundle.set_args("sleep", "600")
+    bundle.config.setdefault("hooks", {})["poststart"] = [
+        {"path": "/bin/sh", "args": ["sh", "-c", "touch %s; while [ ! -e %s ]; do sleep 0.1; done" % (ready, go)],
+         "timeout": HANG_GUARD}]
+    bundle.write()
+    assert run_ocirun("create", "-b", bundle.path, cid).returncode == 0
+    proc = _Background(root, "start", cid)
+    try:
+        wait_for(lambda: ready.exists() or proc.poll() is not None, timeout=HANG_GUARD, what="the poststart hook")
+        assert proc.poll() is None, "start ended before its poststart hook ran"
+        r, _ = _ocirun_bounded(root, "pause", cid)
+        assert r.returncode == 0, r.stderr
+        assert helpers.state(root, cid)["status"] == "paused"
+        r, _ = _ocirun_bounded(root, "resume", cid)
+        assert r.returncode == 0, r.stderr
+    finally:
+        go.touch()
+        rc, err = proc.finish()
+    assert rc == 0, err
+
+
+# ---------------------------------------------------------------------------
+# Another container's parent cgroup, or a cgroup inside another's (third review #3)
+# ---------------------------------------------------------------------------
+
+def _nest_cleanup(roots, ids, name):
+    for r_ in roots:
+        for c in ids:
+            helpers.ocirun(r_, "delete", "--force", c)
+    for h in os.listdir(helpers.CGROUP_ROOT):
+        top = os.path.join(helpers.CGROUP_ROOT, h, name)
+        for d in (os.path.join(top, "B"), top):
+            if os.path.isdir(d):
+                wait_for(lambda: _try_rmdir(d), what="rmdir " + d)
+
+
+@pytest.mark.parametrize("same_root", [True, False], ids=["same-root", "other-root"])
+def test_claiming_another_containers_parent_cgroup_is_refused(bundle, root, cid, run_ocirun, tmp_path, same_root):
+    """B is in `/P/B` (stopped: its cgroup is empty, and a busy one was
+    already refused as not empty); A then names `/P`, B's parent. runc only
+    refuses a cgroup with processes in it: on a host without this one's
+    accidents (cgroup2's no-internal-processes rule, v1 devices refusing
+    rules on a parent, each failing A with an unrelated error) A was
+    created, and `delete -f A` removed B's cgroup with its own. Now a cgroup with child cgroups is
+    refused (one line naming it), as is `/ocirun` itself (every
+    container's parent); B's cgroup is untouched by whatever is then run on
+    A's id. With B in another --root only the cgroup tree tells; in the same
+    root the state does too."""
+    name = "ocirun-nest-" + cid
+    a, b = cid + "-a", cid + "-b"
+    root_b = root if same_root else str(tmp_path / "root-b")
+    os.makedirs(root_b, exist_ok=True)
+    try:
+        bundle.set_args("true")
+        bundle.config["linux"]["cgroupsPath"] = "/%s/B" % name
+        bundle.write()
+        r = helpers.ocirun(root_b, "run", "-d", "-b", bundle.path, b)
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: helpers.state(root_b, b)["status"] == "stopped", timeout=HANG_GUARD, what="B to stop")
+        bundle.set_args("sleep", "600")
+        for claim in ("/" + name, "/ocirun"):
+            bundle.config["linux"]["cgroupsPath"] = claim
+            bundle.write()
+            r, _ = _ocirun_bounded(root, "create", "-b", bundle.path, a)
+            # (never pause or kill --all an id holding /ocirun: on a build
+            # without the fix that would reach every container of the host)
+            cmds = [("delete", "--force", a)]
+            if claim != "/ocirun":
+                cmds = [("pause", a), ("kill", "--all", a, "KILL")] + cmds
+            for cmd in cmds:
+                helpers.ocirun(root, *cmd)
+            one_line_error(r)
+            # the reason, not an accident of this host (cgroup2's no internal
+            # processes, v1 devices refusing a parent's rules) that a host
+            # with other mounts would not have
+            why = ["parent cgroup of every container"] if claim == "/ocirun" else ["child cgroups", "nested with"]
+            assert claim.lstrip("/") in r.stderr and any(w in r.stderr for w in why), r.stderr
+            assert not os.path.exists(os.path.join(root, a)), "the refused container's state dir is left"
+        assert all(os.path.isdir(os.path.join(helpers.CGROUP_ROOT, h, name, "B"))
+                   for h in ("pids", "memory", "freezer")), "B's cgroup was removed"
+    finally:
+        _nest_cleanup([root, root_b], [a, b], name)
+
+
+@pytest.mark.parametrize("same_root", [True, False], ids=["same-root", "other-root"])
+def test_cgroup_inside_another_containers_cgroup_is_refused(bundle, root, cid, run_ocirun, tmp_path, same_root):
+    """A runs in `/P`; B then names `/P/B`, inside A's cgroup. That is A's
+    business: `delete -f A` would kill B and remove its cgroup (runc allows
+    it). B's create is refused with one line naming the path, nothing of B
+    is left, A is untouched; `delete -f A` then kills nothing but A."""
+    name = "ocirun-nest-" + cid
+    a, b = cid + "-a", cid + "-b"
+    root_b = root if same_root else str(tmp_path / "root-b")
+    os.makedirs(root_b, exist_ok=True)
+    bystander = None
+    try:
+        bundle.set_args("sleep", "600")
+        bundle.config["linux"]["cgroupsPath"] = "/" + name
+        bundle.write()
+        r = helpers.ocirun(root, "run", "-d", "-b", bundle.path, a)
+        assert r.returncode == 0, r.stderr
+        pid_a = helpers.state(root, a)["pid"]
+        bundle.config["linux"]["cgroupsPath"] = "/%s/B" % name
+        bundle.write()
+        r, _ = _ocirun_bounded(root_b, "create", "-b", bundle.path, b)
+        if r.returncode == 0:
+            # the old code let it in: start it, and see what `delete -f A` does to it
+            helpers.ocirun(root_b, "start", b)
+            bystander = helpers.state(root_b, b)["pid"]
+        one_line_error(r)
+        assert name in r.stderr, r.stderr
+        assert not os.path.exists(os.path.join(root_b, b))
+        assert pid_alive(pid_a)
+        assert not any(os.path.exists(os.path.join(helpers.CGROUP_ROOT, h, name, "B"))
+                       for h in os.listdir(helpers.CGROUP_ROOT)), "B's refused cgroup is left"
+    finally:
+        if bystander is not None:
+            helpers.ocirun(root, "delete", "--force", a)
+            assert pid_alive(bystander), "delete -f A killed another container's process"
+        _nest_cleanup([root, root_b], [a, b], name)
