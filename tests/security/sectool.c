@@ -15,7 +15,7 @@
  *                            /proc/self/exe was while the host binary ran;
  *                            with S, retry the write-open for S seconds
  *                            (ETXTBSY lasts only while someone executes it)
- *   reach STOP TEXT REL      until the file STOP exists: for every pid whose
+ *   reach STOP TEXT REL...   until the file STOP exists: for every pid whose
  *                            cmdline holds TEXT (not ourselves), every fd N
  *                            of it, try to open /proc/P/fd/N/REL (through
  *                            the fd, as if it were a directory handle);
@@ -210,18 +210,20 @@ static int cmd_reach(int argc, char **argv)
             while (f && (g = readdir(f))) {
                 if (g->d_name[0] == '.')
                     continue;
-                char p[PATH_MAX], line[128];
-                struct stat st;
-                snprintf(p, sizeof(p), "%s/%s/%s", dir, g->d_name, argv[2]);
-                int fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-                if (fd < 0)
-                    continue;
-                ssize_t r = read(fd, line, sizeof(line) - 1);
-                line[r > 0 ? r : 0] = 0;
-                line[strcspn(line, "\n")] = 0;
-                if (fstat(fd, &st) == 0)
-                    printf("R %s %lu:%lu %s\n", p, (unsigned long)st.st_dev, (unsigned long)st.st_ino, line);
-                close(fd);
+                for (int k = 2; k < argc; k++) {
+                    char p[PATH_MAX], line[128];
+                    struct stat st;
+                    snprintf(p, sizeof(p), "%s/%s/%s", dir, g->d_name, argv[k]);
+                    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+                    if (fd < 0)
+                        continue;
+                    ssize_t r = read(fd, line, sizeof(line) - 1);
+                    line[r > 0 ? r : 0] = 0;
+                    line[strcspn(line, "\n")] = 0;
+                    if (fstat(fd, &st) == 0)
+                        printf("R %s %lu:%lu %s\n", p, (unsigned long)st.st_dev, (unsigned long)st.st_ino, line);
+                    close(fd);
+                }
             }
             if (f)
                 closedir(f);
