@@ -59,3 +59,24 @@ def test_ocirun_fds_reach_nothing_of_the_host(box, tools, root, cid, run_ocirun,
     reached = [line for line in text.splitlines() if line.startswith("R ")]
     assert reached == [], "an ocirun process's fd reached the host:\n" + "\n".join(reached[:20])
     assert secret not in text
+
+
+def test_created_init_state_memfd_is_not_writable(box, tools, root, cid, run_ocirun):
+    """The created init keeps the state JSON of the startContainer hooks (a
+    memfd on their stdin) until `start`: a process exec'd into the created
+    container, reopening it through /proc/1/fd/N, must not change what the
+    hook reads (the parent seals it against writes)."""
+    caps = box.process["capabilities"]
+    for kind in ("bounding", "effective", "permitted"):
+        caps[kind] = sorted(set(caps.get(kind) or ()) | {"CAP_SYS_PTRACE"})
+    box.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /dev/shm/hookstate"]}]}
+    box.set_args("sleep", "600").write()
+    assert run_ocirun("create", "-b", box.path, cid).returncode == 0
+    forge = ('n=0; for f in /proc/1/fd/*; do case "$(readlink $f)" in *ocirun-state*) '
+             'n=$((n+1)); printf "%s" "{\\"FORGED\\":1}" 1<>"$f" && echo wrote $f;; esac; done; echo seen=$n')
+    r = run_ocirun("exec", cid, "sh", "-c", forge)
+    assert "seen=1" in r.stdout, r.stdout + r.stderr  # the memfd was there and reached
+    assert run_ocirun("start", cid).returncode == 0
+    got = run_ocirun("exec", cid, "cat", "/dev/shm/hookstate").stdout
+    assert "FORGED" not in got, got
+    assert '"id": "%s"' % cid in got or '"id":"%s"' % cid in got, got
