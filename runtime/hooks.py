@@ -8,6 +8,7 @@ first failure; callers decide whether that is fatal (it is for all but
 poststop, which only warns).
 """
 
+import fcntl
 import os
 import select
 import time
@@ -136,9 +137,18 @@ def _wait_exit(pidfd, deadline):
 
 
 def memfd_with(data):
-    """A sealed-ish in-memory file holding `data` (stdin of the core's hooks)."""
-    fd = os.memfd_create("ocirun-state", os.MFD_CLOEXEC)
-    os.write(fd, data)
-    os.lseek(fd, 0, os.SEEK_SET)
+    """A sealed in-memory file holding `data` (stdin of the core's hooks).
+    The init keeps it until the startContainer hooks, in the container's pid
+    namespace: a container process with CAP_SYS_PTRACE can reopen it through
+    /proc/1/fd/N, but never change what a hook reads (no write, no resize)."""
+    fd = os.memfd_create("ocirun-state", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        os.write(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                    fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
 

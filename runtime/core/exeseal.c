@@ -7,15 +7,15 @@
  * that binary for writing once it is idle. Non-dumpable already closes
  * /proc/PID/exe to other processes; this closes the interpreter path:
  *
- *   the init execveat()s a sealed memfd holding a 212-byte static ELF whose
- *   only job is execve(argv[1], &argv[2], envp). While it runs,
- *   /proc/self/exe is that memfd (sealed: never writable), so a
+ *   the init execveat()s a read-only file (below) holding a 212-byte static
+ *   ELF whose only job is execve(argv[1], &argv[2], envp). While it runs,
+ *   /proc/self/exe is that file (on a read-only tmpfs: never writable), so a
  *   `#!/proc/self/exe` entrypoint re-runs the trampoline, which sees no
  *   marker in argv[0] and exits 127 with `ocirun: exec failed`.
  *
  * There is no other way out (CVE-2019-5736 class): when the trampoline
- * cannot be made (an architecture without one, vm.memfd_noexec=2 refusing an
- * executable memfd) or cannot be exec'd (a seccomp profile denying execveat,
+ * cannot be made (an architecture without one, no fsopen/fsmount) or cannot
+ * be exec'd (a seccomp profile denying execveat,
  * an argv that no longer fits with the two extra words), the operation fails
  * with one line naming why. Nothing ever execve()s from the host interpreter
  * image.
@@ -31,16 +31,28 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
 
-#ifndef MFD_EXEC
-#define MFD_EXEC 0x0010U
+#include "sys.h"
+
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 0x00000001
+#define FSMOUNT_CLOEXEC 0x00000001
+#define FSPICK_CLOEXEC 0x00000001
+#define FSPICK_EMPTY_PATH 0x00000008
+#define FSCONFIG_SET_FLAG 0
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_CMD_CREATE 6
+#define FSCONFIG_CMD_RECONFIGURE 7
 #endif
-#ifndef F_SEAL_EXEC
-#define F_SEAL_EXEC 0x0020
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
 #endif
 
 #if defined(__x86_64__)
@@ -80,28 +92,70 @@ static const unsigned char trampoline[] = {
 };
 #endif
 
+/* Where the trampoline lives: one file on a tmpfs instance of our own, a
+ * detached mount attached nowhere, whose superblock and mount are both made
+ * read-only once the file is written, and only then opened (O_RDONLY) for the
+ * execveat. It is made by the setup process, which is not in the container's
+ * pid namespace, before the init or the exec'd child exists: a container
+ * process with CAP_SYS_PTRACE that reopens the child's fd through
+ * /proc/PID/fd/N gets the file read-only or nothing (EROFS), never a writable
+ * fd, at no moment. (A memfd, sealed or not, can always be reopened for
+ * writing that way; F_SEAL_WRITE only makes the writes fail.) */
 int ocirun_exeseal_prepare(struct ocirun_error *err)
 {
 #if defined(__x86_64__)
-    int fd = (int)syscall(SYS_memfd_create, "ocirun-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-    if (fd < 0 && errno == EINVAL)  /* kernels before 6.3 know no MFD_EXEC */
-        fd = (int)syscall(SYS_memfd_create, "ocirun-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) {
-        if (errno == EACCES)
-            return ocirun_fail(err, OCIRUN_STAGE_EXEC, errno,
-                               "make the sealed exec trampoline: an executable memfd is refused "
-                               "(vm.memfd_noexec=2?); a plain execve is never used instead");
-        return ocirun_fail(err, OCIRUN_STAGE_EXEC, errno, "make the sealed exec trampoline (memfd_create)");
+    const char *why = "fsopen \"tmpfs\"";
+    int fs = -1, mnt = -1, f = -1, fd = -1, pick = -1;
+    fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        goto fail;
+    why = "fsconfig";
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "64k", 0) < 0 ||
+        syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0555", 0) < 0 ||
+        syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        goto fail;
+    why = "fsmount";
+    mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+    if (mnt < 0)
+        goto fail;
+    why = "write";
+    f = openat(mnt, "ocirun-exec", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0555);
+    if (f < 0 || write(f, trampoline, sizeof(trampoline)) != (ssize_t)sizeof(trampoline) || close(f) < 0) {
+        f = -1;
+        goto fail;
     }
-    if (write(fd, trampoline, sizeof(trampoline)) != (ssize_t)sizeof(trampoline) ||
-        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
-        int e = errno;
-        close(fd);
-        return ocirun_fail(err, OCIRUN_STAGE_EXEC, e, "seal the exec trampoline");
-    }
-    fcntl(fd, F_ADD_SEALS, F_SEAL_EXEC);  /* 6.3+: no chmod either */
-    fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL);
+    f = -1;
+    /* read-only: the superblock (no writer is left: the file is closed) ... */
+    why = "make the superblock read-only";
+    pick = (int)syscall(SYS_fspick, mnt, "", FSPICK_CLOEXEC | FSPICK_EMPTY_PATH);
+    if (pick < 0 || syscall(SYS_fsconfig, pick, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
+        syscall(SYS_fsconfig, pick, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+        goto fail;
+    /* ... and the mount */
+    why = "make the mount read-only";
+    struct ocirun_mount_attr ma = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH, &ma, sizeof(ma)) < 0)
+        goto fail;
+    why = "open";
+    fd = openat(mnt, "ocirun-exec", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        goto fail;
+    close(pick);
+    close(mnt);
+    close(fs);
     return fd;
+fail:;
+    int e = errno;
+    if (f >= 0)
+        close(f);
+    if (pick >= 0)
+        close(pick);
+    if (mnt >= 0)
+        close(mnt);
+    if (fs >= 0)
+        close(fs);
+    return ocirun_fail(err, OCIRUN_STAGE_EXEC, e,
+                       "make the read-only exec trampoline (%s); a plain execve is never used instead", why);
 #else
     return ocirun_fail(err, OCIRUN_STAGE_EXEC, ENOSYS,
                        "no sealed exec trampoline for this architecture; a plain execve is never used instead");

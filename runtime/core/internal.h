@@ -35,10 +35,11 @@ int ocirun_mount_on_fd(const char *src, int dstfd, const char *fstype, unsigned 
 const char *ocirun_fdpath(char *buf, size_t len, int fd);
 int ocirun_is_procfs(int fd);
 #define OCIRUN_PROC_ROOT_INO 1
-/* The init's verified handle on procfs (safepath.c): opened by the setup
- * process, above `floor` (the preserved fds); then every /proc access of the
- * init goes through ocirun_proc_open ("self/..." or "sys/..."). */
-int ocirun_procfs_open(int floor, struct ocirun_error *err);
+/* The init's verified handle on procfs (safepath.c): a procfs instance the
+ * init (or exec'd child) makes itself, above `floor` (the preserved fds);
+ * then every /proc access of it goes through ocirun_proc_open ("self/..."
+ * or "sys/..."). */
+int ocirun_procfs_make(int floor, int pid_only, struct ocirun_error *err);
 int ocirun_procfs_handle(void);
 int ocirun_proc_open(const char *path, int flags, struct ocirun_error *err);
 
@@ -74,8 +75,9 @@ void ocirun_close_fds_from(unsigned int from);
 void ocirun_close_fds_except(unsigned int from, const int *keep, unsigned int n);
 
 /* exeseal.c */
-/* The sealed trampoline memfd (fd), or -1 with err filled: never a reason to
- * exec any other way. */
+/* The trampoline (fd, read-only, on a read-only detached tmpfs), made by
+ * the setup process, or -1 with err filled: never a reason to exec any
+ * other way. */
 int ocirun_exeseal_prepare(struct ocirun_error *err);
 extern int ocirun_seal_fd;
 /* The trampoline's argv for `path` + argv (static or mmap'd), NULL if no room. */

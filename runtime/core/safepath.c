@@ -284,12 +284,22 @@ int ocirun_open_parent_in_root(int rootfd, const char *path, const char **base, 
     return ensure(rootfd, parent, 0, 0, stage, err);
 }
 
-/* The procfs handle: the host's /proc, opened by the setup process before
- * any namespace is joined or any container mount made, and checked to be the
- * root of a procfs mount. Every later access of the init to its own /proc
- * entries (oom_score_adj, attr/exec, the exec fifo via fd/N, sysctls) goes
- * beneath it, never through the container's /proc, which a mount or the
- * rootfs may have shadowed (CVE-2019-16884, CVE-2025-52881 class). */
+/* The procfs handle: a procfs instance of our own, made by the init (or the
+ * exec'd child) itself, first thing, with fsopen()/fsmount(): a detached
+ * mount that is attached nowhere, so no mount of the container, no rootfs
+ * and no bind can shadow any part of it, and procfs by construction. Every
+ * access of the init to its own /proc entries (oom_score_adj, attr/exec, the
+ * exec fifo via fd/N, sysctls) goes beneath it, never through the
+ * container's /proc (CVE-2019-16884, CVE-2025-52881 class).
+ *
+ * Never the host's /proc: the init and the exec'd child live in the
+ * container's pid namespace long before their execve, and a container
+ * process with CAP_SYS_PTRACE can open /proc/PID/fd/N of them: a handle on
+ * the host's /proc there would hand it /proc/1/root of the host
+ * (CVE-2024-21626 class). The instance made here numbers the pids of the
+ * namespace we are in: nothing in it lies outside the container's pid
+ * namespace. Without fsopen (Linux < 5.2) there is no such handle, and no
+ * weaker one is used instead. */
 static int procfs_fd = -1;
 static uint64_t procfs_mnt;
 
@@ -306,23 +316,52 @@ static int mnt_id_of(int fd, uint64_t *id)
     return 0;
 }
 
-int ocirun_procfs_open(int floor, struct ocirun_error *err)
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 0x00000001
+#define FSMOUNT_CLOEXEC 0x00000001
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_CMD_CREATE 6
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
+#define MOUNT_ATTR_NOEXEC 0x00000008
+#endif
+
+/* `pid_only`: subset=pid, for the exec'd child, which needs nothing but
+ * self/ and joins a container whose /proc is masked: a full instance would
+ * be refused there in a user namespace (mount_too_revealing). */
+int ocirun_procfs_make(int floor, int pid_only, struct ocirun_error *err)
 {
     struct stat st;
-    int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_SPAWN, errno,
+                           "make a procfs instance of the container's pid namespace (fsopen \"proc\"); "
+                           "the host's /proc is never used instead");
+    int fd = -1;
+    if ((!pid_only || syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "subset", "pid", 0) == 0) &&
+        syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+        fd = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                          MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    int e = errno;
+    close(fs);
     if (fd < 0)
-        return ocirun_fail(err, OCIRUN_STAGE_SPAWN, errno, "open the host's `/proc`");
+        return ocirun_fail(err, OCIRUN_STAGE_SPAWN, e,
+                           "make a procfs instance of the container's pid namespace (fsconfig/fsmount); "
+                           "the host's /proc is never used instead");
     if (!ocirun_is_procfs(fd) || fstat(fd, &st) < 0 || st.st_ino != OCIRUN_PROC_ROOT_INO ||
         mnt_id_of(fd, &procfs_mnt) < 0) {
         close(fd);
-        return ocirun_fail(err, OCIRUN_STAGE_SPAWN, EXDEV, "the host's `/proc` is not the root of a procfs mount");
+        return ocirun_fail(err, OCIRUN_STAGE_SPAWN, EXDEV, "the new procfs instance is not the root of a procfs");
     }
     if (fd < floor) {
         int hi = fcntl(fd, F_DUPFD_CLOEXEC, floor);
-        int e = errno;
+        e = errno;
         close(fd);
         if (hi < 0)
-            return ocirun_fail(err, OCIRUN_STAGE_SPAWN, e, "move the `/proc` handle");
+            return ocirun_fail(err, OCIRUN_STAGE_SPAWN, e, "move the procfs handle");
         fd = hi;
     }
     procfs_fd = fd;

@@ -185,22 +185,14 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     if (ocirun_receive_trees(p, &err) < 0 || ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
         die_reported(sync, &err);
     ocirun_force_fallback_resolver((int)p->no_openat2);
-    /* made now, long before the seccomp filter (exeseal.c); without it
-     * nothing of ours is ever exec'd in the container */
-    seal_fd = ocirun_exeseal_prepare(&err);
-    if (seal_fd < 0)
+    /* Our own procfs, before any /proc access: an instance of the pid
+     * namespace we are in, detached (safepath.c). We never had a handle on
+     * the host's /proc: the setup process never opens one. The exec'd child
+     * only needs self/ (subset=pid). */
+    if (ocirun_procfs_make(3 + (int)p->preserve_fds, (int)p->tenant, &err) < 0)
         die_reported(sync, &err);
-    if (seal_fd < 3 + (int)p->preserve_fds) {
-        /* never in the preserved range, which goes to the process open */
-        int hi = fcntl(seal_fd, F_DUPFD_CLOEXEC, 3 + (int)p->preserve_fds);
-        if (hi < 0) {
-            ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "move the exec trampoline fd");
-            die_reported(sync, &err);
-        }
-        close(seal_fd);
-        seal_fd = hi;
-    }
-    ocirun_seal_fd = seal_fd;
+    /* the trampoline: made by the setup process (exeseal.c) */
+    seal_fd = ocirun_seal_fd;
 
     if (p->tenant) {
         /* setns() into the mount namespace already put us at its root */
@@ -390,9 +382,26 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
     if (ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
         die_reported(sync, &err);
     set_cpus(p->cpu_affinity_final, p->cpu_affinity_final_len);
-    /* before any namespace is joined or mount made: see safepath.c */
-    if (ocirun_procfs_open(3 + (int)p->preserve_fds, &err) < 0 || ocirun_join_namespaces(p, &err) < 0 ||
-        ocirun_unshare_userns(p, &err) < 0 || ocirun_unshare_rest(p, &err) < 0)
+    /* The trampoline, read-only before the init or exec'd child (which live
+     * in the container's pid namespace) exists, made while we are still all
+     * on the host: see exeseal.c. Never in the preserved range, which goes
+     * to the process open. No handle on the host's /proc is opened here:
+     * each of those processes makes its own procfs (safepath.c). */
+    int seal_fd = ocirun_exeseal_prepare(&err);
+    if (seal_fd < 0)
+        die_reported(sync, &err);
+    if (seal_fd < 3 + (int)p->preserve_fds) {
+        int hi = fcntl(seal_fd, F_DUPFD_CLOEXEC, 3 + (int)p->preserve_fds);
+        if (hi < 0) {
+            ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "move the exec trampoline fd");
+            die_reported(sync, &err);
+        }
+        close(seal_fd);
+        seal_fd = hi;
+    }
+    ocirun_seal_fd = seal_fd;
+    if (ocirun_join_namespaces(p, &err) < 0 || ocirun_unshare_userns(p, &err) < 0 ||
+        ocirun_unshare_rest(p, &err) < 0)
         die_reported(sync, &err);
 
     /* CLONE_PARENT: the init is ocirun's child, our sibling. The exit signal

@@ -102,7 +102,7 @@ def victim():
 
 def parse(out):
     """sectool lines -> list of field lists (other lines are ignored)."""
-    return [l.split() for l in out.splitlines() if l[:2] in ("W ", "H ", "D ", "F ", "C ", "U ", "P ", "L ")]
+    return [l.split() for l in out.splitlines() if l[:2] in ("W ", "H ", "D ", "F ", "C ", "U ", "P ", "L ", "R ")]
 
 
 def writable_opens(out):

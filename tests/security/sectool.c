@@ -15,6 +15,12 @@
  *                            /proc/self/exe was while the host binary ran;
  *                            with S, retry the write-open for S seconds
  *                            (ETXTBSY lasts only while someone executes it)
+ *   reach STOP TEXT REL...   until the file STOP exists: for every pid whose
+ *                            cmdline holds TEXT (not ourselves), every fd N
+ *                            of it, try to open /proc/P/fd/N/REL (through
+ *                            the fd, as if it were a directory handle);
+ *                            print "P <pid>" once per pid seen and
+ *                              R <path> <dev>:<ino> <first line>  (opened: bad)
  *   fds                      list /proc/self/fd: "F <fd> <target>"
  *   cwd                      "C <getcwd or errno> <dev>:<ino of .>"
  *   ids                      "U <uid> <euid>"
@@ -177,6 +183,57 @@ static int cmd_exefd(int argc, char **argv)
     return 0;
 }
 
+static int cmd_reach(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    static int seen[4096];
+    int n_seen = 0, self = getpid();
+    while (access(argv[0], F_OK) != 0) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            int pid = atoi(e->d_name);
+            if (pid <= 0 || pid == self || pid == getppid() || !cmdline_has(pid, argv[1]))
+                continue;
+            int known = 0;
+            for (int i = 0; i < n_seen; i++)
+                known |= seen[i] == pid;
+            if (!known && n_seen < 4096) {
+                seen[n_seen++] = pid;
+                printf("P %d\n", pid);
+            }
+            char dir[64];
+            snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+            DIR *f = opendir(dir);
+            struct dirent *g;
+            while (f && (g = readdir(f))) {
+                if (g->d_name[0] == '.')
+                    continue;
+                for (int k = 2; k < argc; k++) {
+                    char p[PATH_MAX], line[128];
+                    struct stat st;
+                    snprintf(p, sizeof(p), "%s/%s/%s", dir, g->d_name, argv[k]);
+                    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+                    if (fd < 0)
+                        continue;
+                    ssize_t r = read(fd, line, sizeof(line) - 1);
+                    line[r > 0 ? r : 0] = 0;
+                    line[strcspn(line, "\n")] = 0;
+                    if (fstat(fd, &st) == 0)
+                        printf("R %s %lu:%lu %s\n", p, (unsigned long)st.st_dev, (unsigned long)st.st_ino, line);
+                    close(fd);
+                }
+            }
+            if (f)
+                closedir(f);
+        }
+        if (d)
+            closedir(d);
+    }
+    return 0;
+}
+
 static int cmd_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -230,6 +287,8 @@ int main(int argc, char **argv)
         return cmd_scan(argc - 2, argv + 2);
     if (!strcmp(c, "exefd"))
         return cmd_exefd(argc - 2, argv + 2);
+    if (!strcmp(c, "reach"))
+        return cmd_reach(argc - 2, argv + 2);
     if (!strcmp(c, "fds"))
         return cmd_fds();
     if (!strcmp(c, "cwd"))
