@@ -139,13 +139,26 @@ _MSG_NAMES = {1: "GO", 2: "USERNS", 3: "MAPS_DONE", 4: "INIT_PID", 5: "HOOKS", 6
               7: "TERMINAL", 8: "READY", 9: "ERROR", 10: "WARNING", 11: "MOUNT_FD", 12: "SECCOMP_FD"}
 
 
-def _step_cgroup(ch, mgr, setup_pid, linux):
+REALTIME_POLICIES = ("SCHED_FIFO", "SCHED_RR")
+
+
+def _prepare_realtime(mgr, proc, linux):
+    """A real-time process.scheduler policy needs a budget in the cgroup first."""
+    if ((proc or {}).get("scheduler") or {}).get("policy") not in REALTIME_POLICIES:
+        return
+    cpu = ((linux.get("resources") or {}).get("cpu") or {})
+    runtime = cpu.get("realtimeRuntime")
+    mgr.prepare_realtime("process.scheduler.policy", runtime if isinstance(runtime, int) and runtime > 0 else None)
+
+
+def _step_cgroup(ch, mgr, setup_pid, linux, proc=None):
     """The setup process waits; put it in the cgroup (before any cgroup ns) and go."""
     if mgr is not None:
         mgr.create()
         # A cgroup with processes or frozen belongs to someone else (another
         # container's cgroupsPath): joining it would share its kill --all, or hang.
         mgr.check_unused()
+        _prepare_realtime(mgr, proc, linux)
         mgr.join(setup_pid)
         mgr.apply(linux.get("resources") or {})
         log.LOG.debug("cgroup made, resources applied, setup process %d added", setup_pid)
@@ -455,7 +468,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         p.close()  # the child has its copies
         ch = Channel(ffi, lib, parent_sock, setup_pid)
 
-        _step_cgroup(ch, mgr, setup_pid, linux)
+        _step_cgroup(ch, mgr, setup_pid, linux, cfg.get("process"))
         if mgr is not None:
             c.data["cgroup"] = mgr.to_dict()   # what create really made (systemd: the started unit)
         if p.new_userns:

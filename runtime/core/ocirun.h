@@ -161,6 +161,8 @@ struct ocirun_plan {
     const char *path_env;     /* the container's PATH, for args[0] lookup */
     const char *cwd;
     char *listen_pid_env;     /* "LISTEN_PID=" + room for digits, rewritten with the init's pid; or NULL */
+    char *home_env;           /* "HOME=" + 4096 bytes of room (plan.py HOME_ROOM) when env has no HOME: filled
+                                 from the container's /etc/passwd for `uid` ("/" without one); or NULL */
     uint32_t uid, gid;
     const uint32_t *additional_gids; uint32_t n_additional_gids;
     int32_t umask;            /* -1: 0022 */
@@ -175,6 +177,9 @@ struct ocirun_plan {
     uint32_t sched_policy; int32_t sched_nice; uint32_t sched_priority;
     uint64_t sched_flags, sched_runtime, sched_deadline, sched_period;
     uint32_t set_ioprio; int32_t ioprio;   /* (class << 13) | level */
+    uint32_t set_mempolicy;   /* linux.memoryPolicy: set_mempolicy(mode | flags, nodemask, maxnode) */
+    int32_t mempolicy_mode;   /* MPOL_* | MPOL_F_* flags */
+    const uint64_t *mempolicy_nodes; uint32_t mempolicy_maxnode;  /* bits; NULL/0: no nodes */
     const uint8_t *cpu_affinity_initial; uint32_t cpu_affinity_initial_len; /* cpu_set_t bytes */
     const uint8_t *cpu_affinity_final;   uint32_t cpu_affinity_final_len;
     const char *apparmor_profile;   /* written to /proc/self/attr/apparmor/exec, or NULL */
