@@ -104,7 +104,19 @@ def FEATURES():
     """The mount options _mount_options accepts, for the features document."""
     opts = (set(MOUNT_FLAGS) | set(PROPAGATION) | set(RECURSIVE_ATTRS) | set(RECURSIVE_ATIME)
             | RECURSIVE_ATIME_CLEAR | {"idmap", "ridmap"})
-    return {"mountOptions": sorted(opts), "idmap": True}
+    return {"mountOptions": sorted(opts), "idmap": True, "memoryPolicy": memory_policy_features()}
+
+
+def memory_policy_features():
+    """The modes and flags of linux.memoryPolicy this kernel takes (tried)."""
+    from . import core
+    try:
+        _ffi, lib = core.load()
+    except errors.OciError:
+        return {"modes": [], "flags": []}
+    modes = [m for m, v in sorted(MPOL_MODES.items()) if lib.ocirun_mempolicy_probe(v) == 0]
+    flags = [f for f, v in sorted(MPOL_FLAGS.items()) if lib.ocirun_mempolicy_probe(MPOL_MODES["MPOL_BIND"] | v) == 0]
+    return {"modes": modes, "flags": flags}
 
 
 def _err(field, msg):

@@ -49,6 +49,7 @@ def document():
         "intelRdt": {"enabled": False},
         "mountExtensions": {"idmap": {"enabled": bool(rootfs.get("idmap"))}},
         "netDevices": {"enabled": bool(lifecycle.get("netDevices"))},
+        "memoryPolicy": rootfs.get("memoryPolicy") or {"modes": [], "flags": []},
     }
     return {
         "ociVersionMin": "1.0.0",

@@ -16,7 +16,7 @@
 
 /* CDEF-BEGIN */
 /* Bumped whenever this header changes; runtime/core.py refuses a stale .so. */
-static const int32_t OCIRUN_CORE_VERSION = 6;
+static const int32_t OCIRUN_CORE_VERSION = 7;
 
 /* Where a failure happened; ocirun_stage_name() spells it for messages. */
 enum ocirun_stage {
@@ -222,6 +222,10 @@ int32_t ocirun_core_version(void);
 /* Small helpers Python's os module lacks. Return 0 or -errno. */
 int32_t ocirun_set_subreaper(int32_t on);
 int32_t ocirun_threads(void);
+/* Whether set_mempolicy takes `mode` (MPOL_* | MPOL_F_*) here, tried on the
+ * calling thread with every node allowed and put back to MPOL_DEFAULT:
+ * 0 or -errno. For the features document. */
+int32_t ocirun_mempolicy_probe(int32_t mode);
 /* CDEF-END */
 
 #endif

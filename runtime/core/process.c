@@ -325,3 +325,15 @@ static int set_memory_policy(const struct ocirun_plan *p, struct ocirun_error *e
     return 0;
 }
 
+
+int32_t ocirun_mempolicy_probe(int32_t mode)
+{
+    uint64_t all[16];
+    memset(all, 0xff, sizeof(all));
+    int base = mode & 0xff;  /* MPOL_DEFAULT and MPOL_LOCAL take no nodes */
+    int none = base == 0 || base == 4;
+    long r = syscall(SYS_set_mempolicy, mode, none ? NULL : all, none ? 0UL : (unsigned long)(sizeof(all) * 8 + 1));
+    int e = r < 0 ? errno : 0;
+    syscall(SYS_set_mempolicy, 0, NULL, 0UL);
+    return -e;
+}

@@ -202,3 +202,27 @@ def test_memory_policy_refused_by_kernel(bundle, run_ocirun, cid):
     r = run_ocirun("run", "-b", bundle.path, cid)
     assert r.returncode != 0
     assert "linux.memoryPolicy" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+ALL_MODES = ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED",
+             "MPOL_PREFERRED_MANY", "MPOL_LOCAL"]
+ALL_FLAGS = ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
+
+
+def test_features_list_the_memory_policies_that_run(bundle, run_ocirun, cid):
+    """features names exactly the modes and flags a container gets."""
+    r = run_ocirun("features")
+    assert r.returncode == 0, r.stderr
+    mp = json.loads(r.stdout)["linux"]["memoryPolicy"]
+    assert set(mp["modes"]) <= set(ALL_MODES) and set(mp["flags"]) <= set(ALL_FLAGS), mp
+    assert "MPOL_BIND" in mp["modes"] and "MPOL_DEFAULT" in mp["modes"], mp
+    bundle.set_args("true")
+    cases = [({"mode": m} if m in ("MPOL_DEFAULT", "MPOL_LOCAL") else {"mode": m, "nodes": "0"}, m in mp["modes"])
+             for m in ALL_MODES]
+    cases += [({"mode": "MPOL_BIND", "nodes": "0", "flags": [f]}, f in mp["flags"]) for f in ALL_FLAGS]
+    for i, (policy, listed) in enumerate(cases):
+        bundle.config["linux"]["memoryPolicy"] = policy
+        bundle.write()
+        r = run_ocirun("run", "-b", bundle.path, cid)
+        assert (r.returncode == 0) == listed, (policy, listed, r.stderr)
+        run_ocirun("delete", "--force", cid)
