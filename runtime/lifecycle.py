@@ -214,6 +214,32 @@ def _step_idmapped_trees(ch, plan, init_pid):
         os.close(userns)
 
 
+def _host_id(init_pid, which, cid_, field):
+    """The host id of container id `cid_` in the init's user namespace map."""
+    with open("/proc/%d/%s" % (init_pid, which)) as f:
+        for line in f:
+            inside, outside, size = (int(x) for x in line.split())
+            if inside <= cid_ < inside + size:
+                return outside + cid_ - inside
+    raise errors.ConfigError(["%s: %d is not mapped in the container's user namespace" % (field, cid_)])
+
+
+def _step_device_nodes(ch, plan, init_pid):
+    """linux.devices in a user namespace: each node made here as asked (its
+    owners mapped to the host's ids), sent down after the idmapped trees."""
+    for _i, field, path, mode, major, minor, uid, gid in plan.device_nodes:
+        huid = _host_id(init_pid, "uid_map", uid, field + ".uid")
+        hgid = _host_id(init_pid, "gid_map", gid, field + ".gid")
+        err = ch.ffi.new("struct ocirun_error *")
+        fd = ch.lib.ocirun_device_node(path.encode(), mode, major, minor, huid, hgid, err)
+        if fd < 0:
+            raise errors.CoreError(err.err_no, "devices", ch.ffi.string(err.msg).decode(errors="replace"))
+        try:
+            ch.send(ch.lib.OCIRUN_MSG_MOUNT_FD, fd)
+        finally:
+            os.close(fd)
+
+
 def _step_hooks(ch, c, hooks, core_hooks, init_pid):
     """Rootfs ready, before pivot_root: prestart and createRuntime, here."""
     from . import hooks as hookmod
@@ -485,6 +511,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         c.data["init_start"] = st[1] if st else None
         c.save()
         _step_idmapped_trees(ch, p, init_pid)
+        _step_device_nodes(ch, p, init_pid)
         ch.send(lib.OCIRUN_MSG_GO)
 
         _step_hooks(ch, c, hooks, p.core_hooks, init_pid)

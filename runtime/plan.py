@@ -224,6 +224,7 @@ class Plan:
         self.terminal = False
         self.preserve_fds = 0
         self.idmap_mounts = []  # (source, recursive tree, recursive idmap), in mount order
+        self.device_nodes = []  # (index, field, path, mode, major, minor, uid, gid): userns devices the parent makes
         self.cache_dir = None   # where compiled seccomp filters are kept (the state root's .cache)
         self.probe_mounts = False  # validate: ask the kernel about filesystem options (dry_run)
 
@@ -685,6 +686,10 @@ def _devices(p, linux):
         mode = 0o666 if mode is None else int(mode)
         devs.append((path, DEVICE_TYPES[t] | (mode & 0o7777), int(d.get("major", 0)), int(d.get("minor", 0)),
                      int(d.get("uid", 0)), int(d.get("gid", 0))))
+        if p.c.has_userns:
+            # no mknod in a user namespace: the parent makes the node as asked
+            # (lifecycle._step_device_nodes), the init mounts it
+            p.device_nodes.append((len(devs) - 1, field) + devs[-1])
         paths.add(path)
     for path, major, minor in DEFAULT_DEVICES:
         if path not in paths:
@@ -697,6 +702,8 @@ def _devices(p, linux):
         arr[i].minor = minor
         arr[i].uid = uid
         arr[i].gid = gid
+    for e in p.device_nodes:
+        arr[e[0]].from_parent = 1
     p.c.devices = arr
     p.c.n_devices = len(devs)
     links = [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"), ("/proc/self/fd/1", "/dev/stdout"),

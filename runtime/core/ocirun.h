@@ -58,7 +58,8 @@ enum ocirun_msg_type {
     OCIRUN_MSG_ERROR = 9,       /* child -> parent: err_no, stage, text; then _exit      */
     OCIRUN_MSG_WARNING = 10,    /* child -> parent: text to log as a warning             */
     OCIRUN_MSG_MOUNT_FD = 11,   /* parent -> init, before GO: one idmapped detached tree per
-                                   idmap mount, in mount order (SCM_RIGHTS)               */
+                                   idmap mount, in mount order (SCM_RIGHTS); then one node
+                                   per device with from_parent, in device order          */
     OCIRUN_MSG_SECCOMP_FD = 12  /* init -> parent, before READY: the seccomp listener fd of a
                                    filter with SCMP_ACT_NOTIFY (SCM_RIGHTS), for listenerPath */
 };
@@ -97,6 +98,9 @@ struct ocirun_device {
     uint32_t mode;            /* S_IFCHR/S_IFBLK/S_IFIFO | permission bits */
     uint32_t major, minor;
     uint32_t uid, gid;
+    uint32_t from_parent;     /* in a user namespace: a node the parent made with these owners
+                                 (ocirun_device_node), sent down in a MOUNT_FD record after the
+                                 idmapped trees, in device order; else the host's node is bound */
 };
 
 /* A hook run by the core (createContainer before pivot_root, startContainer
@@ -216,6 +220,12 @@ int32_t ocirun_spawn(const struct ocirun_plan *plan, struct ocirun_error *err);
  * fd, or -1 with err filled. */
 int32_t ocirun_idmapped_tree(const char *source, int32_t userns_fd, uint32_t recursive,
                              uint32_t idmap_recursive, struct ocirun_error *err);
+
+/* Parent side of a device in a user namespace: a node (mode, major:minor)
+ * owned by host uid:gid on a private tmpfs of the initial user namespace,
+ * returned as a detached bind of that one file, or -1 with err filled. */
+int32_t ocirun_device_node(const char *path, uint32_t mode, uint32_t major, uint32_t minor, uint32_t uid,
+                           uint32_t gid, struct ocirun_error *err);
 
 const char *ocirun_stage_name(uint32_t stage);
 int32_t ocirun_core_version(void);

@@ -12,6 +12,15 @@
 #ifndef SYS_move_mount
 #define SYS_move_mount 429
 #endif
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_fsconfig
+#define SYS_fsconfig 431
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
+#endif
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -37,6 +46,9 @@
 #define OCIRUN_MOVE_MOUNT_F_EMPTY_PATH 0x04
 #define OCIRUN_MOVE_MOUNT_T_EMPTY_PATH 0x40
 #define OCIRUN_MOUNT_ATTR_IDMAP 0x00100000
+#define OCIRUN_FSOPEN_CLOEXEC 0x01
+#define OCIRUN_FSCONFIG_CMD_CREATE 6
+#define OCIRUN_FSMOUNT_CLOEXEC 0x01
 #define OCIRUN_CLOSE_RANGE_CLOEXEC (1U << 2)
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000

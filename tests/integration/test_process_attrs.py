@@ -95,6 +95,39 @@ def test_device_owner_and_mode(bundle, run_ocirun, cid):
     assert out.split("\n")[:2] == ["1234 4321 620 1:3", "0 0 666 1:5"], out
 
 
+def _userns(bundle):
+    bundle.config["linux"]["namespaces"].append({"type": "user"})
+    # root stays host root (the session's bundle lives under 0700 pytest dirs)
+    for m in ("uidMappings", "gidMappings"):
+        bundle.config["linux"][m] = [{"containerID": 0, "hostID": 0, "size": 1},
+                                     {"containerID": 1, "hostID": 100001, "size": 65535}]
+    # cgroup v1 cannot be mounted from a user namespace
+    bundle.config["mounts"] = [m for m in bundle.config["mounts"] if m["type"] != "cgroup"]
+
+
+def test_device_owner_and_mode_in_user_namespace(bundle, run_ocirun, cid):
+    """No mknod in a user namespace; the node still has the owners and mode
+    asked for (crun does the same), and it works."""
+    _userns(bundle)
+    bundle.config["linux"]["devices"] = [
+        {"path": "/dev/owned", "type": "c", "major": 1, "minor": 3, "fileMode": 0o620, "uid": 1234, "gid": 4321},
+        {"path": "/dev/rootowned", "type": "c", "major": 1, "minor": 5}]
+    out = _run(bundle, run_ocirun, cid, "stat -c '%u %g %a %t:%T %F' /dev/owned /dev/rootowned; "
+               "echo x > /dev/rootowned && head -c 4 /dev/rootowned | od -An -tx1")
+    assert out.splitlines() == ["1234 4321 620 1:3 character special file",
+                                "0 0 666 1:5 character special file", " 00 00 00 00"], out
+
+
+def test_device_owner_not_mapped(bundle, run_ocirun, cid, root):
+    _userns(bundle)
+    bundle.config["linux"]["devices"] = [{"path": "/dev/owned", "type": "c", "major": 1, "minor": 3, "uid": 70000}]
+    bundle.set_args("true").write()
+    r = run_ocirun("run", "-b", bundle.path, cid)
+    assert r.returncode == 1
+    assert r.stderr == "linux.devices[0].uid: 70000 is not mapped in the container's user namespace\n", r.stderr
+    assert run_ocirun("state", cid).returncode != 0
+
+
 def _no_home(bundle):
     bundle.process["env"] = [e for e in bundle.process["env"] if not e.startswith("HOME=")]
 
