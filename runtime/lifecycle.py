@@ -1056,6 +1056,7 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             ch = Channel(ffi, lib, parent_sock, setup_pid)
             mgr = _manager(c)
             if mgr is not None:
+                _prepare_realtime(mgr, proc, linux)
                 mgr.join(setup_pid)
             ch.send(lib.OCIRUN_MSG_GO)
             pid = _step_init_pid(ch)

@@ -36,6 +36,18 @@ def test_realtime_scheduler_in_own_cpu_cgroup(bundle, run_ocirun, cid, policy, n
     assert "/ocirun/" + cid in [l.split(":", 2)[2] for l in out.splitlines()[1:] if l.split(":")[1] == "cpu"], out
 
 
+def test_realtime_scheduler_for_exec(bundle, run_ocirun, cid, tmp_path):
+    """A container made without a real-time policy: exec asks for one."""
+    bundle.config["linux"]["cgroupsPath"] = "ocirun/" + cid
+    bundle.set_args("sleep", "60").write()
+    assert run_ocirun("run", "-d", "-b", bundle.path, cid).returncode == 0
+    proc = dict(bundle.process, args=["cat", "/proc/self/stat"], scheduler={"policy": "SCHED_FIFO", "priority": 3})
+    (tmp_path / "p.json").write_text(json.dumps(proc))
+    r = run_ocirun("exec", "--process", str(tmp_path / "p.json"), cid)
+    assert r.returncode == 0, r.stderr
+    assert _stat_policy(r.stdout) == 1, r.stdout
+
+
 def test_realtime_budget_given_or_shared(bundle, run_ocirun, cid):
     """realtimeRuntime, when given, is the budget; without it the container
     gets a part of what its parent has, not all of it (siblings need some)."""
