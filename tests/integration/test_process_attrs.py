@@ -184,6 +184,15 @@ def test_home_passwd_symlink_out_of_rootfs(own_bundle, run_ocirun, cid, tmp_path
     assert _run(own_bundle, run_ocirun, cid, "echo $HOME").strip() == "/"
 
 
+def test_home_passwd_fifo_does_not_hang(own_bundle, run_ocirun, cid):
+    """A fifo (or any non-regular file) at /etc/passwd is not read: HOME=/."""
+    passwd = os.path.join(own_bundle.rootfs, "etc", "passwd")
+    os.unlink(passwd)
+    os.mkfifo(passwd)
+    _no_home(own_bundle)
+    assert _run(own_bundle, run_ocirun, cid, "echo $HOME").strip() == "/"
+
+
 def test_home_passwd_missing(own_bundle, run_ocirun, cid):
     os.unlink(os.path.join(own_bundle.rootfs, "etc", "passwd"))
     _no_home(own_bundle)
