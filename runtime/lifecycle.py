@@ -139,13 +139,26 @@ _MSG_NAMES = {1: "GO", 2: "USERNS", 3: "MAPS_DONE", 4: "INIT_PID", 5: "HOOKS", 6
               7: "TERMINAL", 8: "READY", 9: "ERROR", 10: "WARNING", 11: "MOUNT_FD", 12: "SECCOMP_FD"}
 
 
-def _step_cgroup(ch, mgr, setup_pid, linux):
+REALTIME_POLICIES = ("SCHED_FIFO", "SCHED_RR")
+
+
+def _prepare_realtime(mgr, proc, linux):
+    """A real-time process.scheduler policy needs a budget in the cgroup first."""
+    if ((proc or {}).get("scheduler") or {}).get("policy") not in REALTIME_POLICIES:
+        return
+    cpu = ((linux.get("resources") or {}).get("cpu") or {})
+    runtime = cpu.get("realtimeRuntime")
+    mgr.prepare_realtime("process.scheduler.policy", runtime if isinstance(runtime, int) and runtime > 0 else None)
+
+
+def _step_cgroup(ch, mgr, setup_pid, linux, proc=None):
     """The setup process waits; put it in the cgroup (before any cgroup ns) and go."""
     if mgr is not None:
         mgr.create()
         # A cgroup with processes or frozen belongs to someone else (another
         # container's cgroupsPath): joining it would share its kill --all, or hang.
         mgr.check_unused()
+        _prepare_realtime(mgr, proc, linux)
         mgr.join(setup_pid)
         mgr.apply(linux.get("resources") or {})
         log.LOG.debug("cgroup made, resources applied, setup process %d added", setup_pid)
@@ -254,6 +267,32 @@ def _step_net_devices(plan, init_pid):
         if "UP" in info.get("flags", ()):
             _ip(["link", "set", "dev", new, "up"], field, "set it up again", netns_pid=init_pid)
         log.LOG.debug("network device %s moved into the container as %s", host, new)
+
+
+def _host_id(init_pid, which, cid_, field):
+    """The host id of container id `cid_` in the init's user namespace map."""
+    with open("/proc/%d/%s" % (init_pid, which)) as f:
+        for line in f:
+            inside, outside, size = (int(x) for x in line.split())
+            if inside <= cid_ < inside + size:
+                return outside + cid_ - inside
+    raise errors.ConfigError(["%s: %d is not mapped in the container's user namespace" % (field, cid_)])
+
+
+def _step_device_nodes(ch, plan, init_pid):
+    """linux.devices in a user namespace: each node made here as asked (its
+    owners mapped to the host's ids), sent down after the idmapped trees."""
+    for _i, field, path, mode, major, minor, uid, gid in plan.device_nodes:
+        huid = _host_id(init_pid, "uid_map", uid, field + ".uid")
+        hgid = _host_id(init_pid, "gid_map", gid, field + ".gid")
+        err = ch.ffi.new("struct ocirun_error *")
+        fd = ch.lib.ocirun_device_node(path.encode(), mode, major, minor, huid, hgid, err)
+        if fd < 0:
+            raise errors.CoreError(err.err_no, "devices", ch.ffi.string(err.msg).decode(errors="replace"))
+        try:
+            ch.send(ch.lib.OCIRUN_MSG_MOUNT_FD, fd)
+        finally:
+            os.close(fd)
 
 
 def _step_hooks(ch, c, hooks, core_hooks, init_pid):
@@ -536,7 +575,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         p.close()  # the child has its copies
         ch = Channel(ffi, lib, parent_sock, setup_pid)
 
-        _step_cgroup(ch, mgr, setup_pid, linux)
+        _step_cgroup(ch, mgr, setup_pid, linux, cfg.get("process"))
         if mgr is not None:
             c.data["cgroup"] = mgr.to_dict()   # what create really made (systemd: the started unit)
         if p.new_userns:
@@ -561,6 +600,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             undo.callback(resctrl.remove, p.resctrl)
             resctrl.apply(p.resctrl, init_pid)
             c.data["resctrl"] = p.resctrl
+        _step_device_nodes(ch, p, init_pid)
         ch.send(lib.OCIRUN_MSG_GO)
 
         _step_hooks(ch, c, hooks, p.core_hooks, init_pid)
@@ -1258,6 +1298,7 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             ch = Channel(ffi, lib, parent_sock, setup_pid)
             mgr = _manager(c)
             if mgr is not None:
+                _prepare_realtime(mgr, proc, linux)
                 mgr.join(setup_pid)
             ch.send(lib.OCIRUN_MSG_GO)
             pid = _step_init_pid(ch)

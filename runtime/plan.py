@@ -86,6 +86,11 @@ SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 1, "SCHED_FLAG_RECLAIM": 2, "SCHED_FL
                "SCHED_FLAG_UTIL_CLAMP_MAX": 64}
 IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
 PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
+# linux.memoryPolicy: set_mempolicy(2)'s modes and mode flags (uapi linux/mempolicy.h)
+MPOL_MODES = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3, "MPOL_LOCAL": 4,
+              "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6}
+MPOL_FLAGS = {"MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14, "MPOL_F_STATIC_NODES": 1 << 15}
+HOME_ROOM = 4096  # bytes after "HOME=" that the core may fill (ocirun.h home_env)
 
 S_IFCHR, S_IFBLK, S_IFIFO = 0o020000, 0o060000, 0o010000
 DEVICE_TYPES = {"c": S_IFCHR, "u": S_IFCHR, "b": S_IFBLK, "p": S_IFIFO}
@@ -100,7 +105,19 @@ def FEATURES():
     """The mount options _mount_options accepts, for the features document."""
     opts = (set(MOUNT_FLAGS) | set(PROPAGATION) | set(RECURSIVE_ATTRS) | set(RECURSIVE_ATIME)
             | RECURSIVE_ATIME_CLEAR | EXTENSION_OPTIONS | {"idmap", "ridmap"})
-    return {"mountOptions": sorted(opts), "idmap": True}
+    return {"mountOptions": sorted(opts), "idmap": True, "memoryPolicy": memory_policy_features()}
+
+
+def memory_policy_features():
+    """The modes and flags of linux.memoryPolicy this kernel takes (tried)."""
+    from . import core
+    try:
+        _ffi, lib = core.load()
+    except errors.OciError:
+        return {"modes": [], "flags": []}
+    modes = [m for m, v in sorted(MPOL_MODES.items()) if lib.ocirun_mempolicy_probe(v) == 0]
+    flags = [f for f, v in sorted(MPOL_FLAGS.items()) if lib.ocirun_mempolicy_probe(MPOL_MODES["MPOL_BIND"] | v) == 0]
+    return {"modes": modes, "flags": flags}
 
 
 def _err(field, msg):
@@ -211,6 +228,7 @@ class Plan:
         self.idmap_mounts = []  # (source, recursive tree, recursive idmap, own maps, field), in mount order
         self.net_devices = []   # (host name, name in the container), moved by the parent before GO
         self.resctrl = None     # linux.intelRdt: resctrl.plan()'s dict, applied by the parent before GO
+        self.device_nodes = []  # (index, field, path, mode, major, minor, uid, gid): userns devices the parent makes
         self.cache_dir = None   # where compiled seccomp filters are kept (the state root's .cache)
         self.probe_mounts = False  # validate: ask the kernel about filesystem options (dry_run)
 
@@ -760,6 +778,10 @@ def _devices(p, linux):
         mode = 0o666 if mode is None else int(mode)
         devs.append((path, DEVICE_TYPES[t] | (mode & 0o7777), int(d.get("major", 0)), int(d.get("minor", 0)),
                      int(d.get("uid", 0)), int(d.get("gid", 0))))
+        if p.c.has_userns:
+            # no mknod in a user namespace: the parent makes the node as asked
+            # (lifecycle._step_device_nodes), the init mounts it
+            p.device_nodes.append((len(devs) - 1, field) + devs[-1])
         paths.add(path)
     for path, major, minor in DEFAULT_DEVICES:
         if path not in paths:
@@ -772,6 +794,8 @@ def _devices(p, linux):
         arr[i].minor = minor
         arr[i].uid = uid
         arr[i].gid = gid
+    for e in p.device_nodes:
+        arr[e[0]].from_parent = 1
     p.c.devices = arr
     p.c.n_devices = len(devs)
     links = [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"), ("/proc/self/fd/1", "/dev/stdout"),
@@ -866,6 +890,48 @@ def _caps(p, caps):
             c.cap_ambient &= ~(1 << n)
 
 
+def parse_nodes(text, field):
+    """'0-3,7' -> the node numbers, for a nodemask."""
+    nodes = set()
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            lo, _, hi = part.partition("-")
+            lo, hi = int(lo), int(hi or lo)
+            if lo < 0 or hi < lo or hi >= 4096:
+                raise ValueError
+            nodes.update(range(lo, hi + 1))
+    except ValueError:
+        raise _err(field, "invalid node list %r" % text) from None
+    return nodes
+
+
+def _memory_policy(p, mp):
+    if not mp:
+        return
+    c = p.c
+    mode = mp.get("mode")
+    if mode not in MPOL_MODES:
+        raise _err("linux.memoryPolicy.mode", "unknown mode %r" % mode)
+    value = MPOL_MODES[mode]
+    for f in mp.get("flags") or []:
+        if f not in MPOL_FLAGS:
+            raise _err("linux.memoryPolicy.flags", "unknown flag %r" % f)
+        value |= MPOL_FLAGS[f]
+    nodes = parse_nodes(mp.get("nodes") or "", "linux.memoryPolicy.nodes")
+    c.set_mempolicy = 1
+    c.mempolicy_mode = value
+    if nodes:
+        words = max(nodes) // 64 + 1
+        arr = p.array("uint64_t", words)
+        for n in nodes:
+            arr[n // 64] |= 1 << (n % 64)
+        c.mempolicy_nodes = arr
+        c.mempolicy_maxnode = words * 64 + 1  # the kernel reads maxnode - 1 bits
+
+
 def _process(p, proc, linux, cid, no_new_keyring, listen):
     c = p.c
     args = proc.get("args")
@@ -876,9 +942,13 @@ def _process(p, proc, linux, cid, no_new_keyring, listen):
         env = [e for e in env if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
         env.append("LISTEN_FDS=%d" % listen)
     c.argv = p.strv(list(args))
-    envp = p.strv(env + (["LISTEN_PID=" + " " * 20] if listen else []))
+    # no HOME: the core fills it from the container's /etc/passwd for the uid
+    home = [] if any(e.startswith("HOME=") for e in env) else [b"HOME=" + b"\0" * HOME_ROOM]
+    envp = p.strv(env + home + (["LISTEN_PID=" + " " * 20] if listen else []))
+    if home:
+        c.home_env = envp[len(env)]
     if listen:
-        c.listen_pid_env = envp[len(env)]
+        c.listen_pid_env = envp[len(env) + len(home)]
         # fill in what is right for a new pid namespace; the core rewrites it anyway
     c.envp = envp
     path_env = None
@@ -947,6 +1017,7 @@ def _process(p, proc, linux, cid, no_new_keyring, listen):
         c.sched_runtime = int(sched.get("runtime", 0))
         c.sched_deadline = int(sched.get("deadline", 0))
         c.sched_period = int(sched.get("period", 0))
+    _memory_policy(p, linux.get("memoryPolicy"))
     io = proc.get("ioPriority")
     if io:
         cls = io.get("class")

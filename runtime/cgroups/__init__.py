@@ -35,6 +35,11 @@ class Manager:
         """Move pid into the cgroup in every hierarchy."""
         raise NotImplementedError
 
+    def prepare_realtime(self, field, runtime=None):
+        """Before join: give the cgroup what a real-time policy (`field`,
+        process.scheduler) needs to run in it. Only v1 cpu groups have such a
+        budget; elsewhere there is nothing to do."""
+
     def apply(self, resources):
         """Write linux.resources (a dict); a refused value raises OciError naming file and value."""
         raise NotImplementedError

@@ -75,19 +75,38 @@ class Group:
             what = "write %s `%s`" % (field, value) if field else "write `%s`" % value
             raise errors.OciError("%s to `%s`: %s" % (what, self.path(name), errors.strerror(e.errno))) from None
 
+    CREATE_TRIES = 5
+
     def create(self):
-        """mkdir the planned directories; those that appeared meanwhile are not ours."""
+        """mkdir the planned directories; those that appeared meanwhile are not
+        ours. A parent that vanished between two mkdirs (another container's
+        delete removing the intermediate group it had made) is made again:
+        every level from the mountpoint down, a bounded number of times."""
         made = []
+        todo = list(self.made)
         try:
-            for d in self.made:
-                try:
-                    self.host.mkdir(d, 0o755)
-                except FileExistsError:
-                    continue
-                except OSError as e:
-                    raise errors.os_error("cannot create cgroup", d, e) from None
-                made.append(d)
-                self.after_mkdir(d)
+            for _ in range(self.CREATE_TRIES):
+                vanished = None
+                for d in todo:
+                    try:
+                        self.host.mkdir(d, 0o755)
+                    except FileExistsError:
+                        continue
+                    except FileNotFoundError as e:
+                        vanished = (d, e)
+                        break
+                    except OSError as e:
+                        raise errors.os_error("cannot create cgroup", d, e) from None
+                    made.append(d)
+                    self.after_mkdir(d)
+                if vanished is None:
+                    return
+                rel = os.path.relpath(self.dir, self.mount)
+                todo, cur = [], self.mount
+                for part in rel.split("/"):
+                    cur = os.path.join(cur, part)
+                    todo.append(cur)
+            raise errors.os_error("cannot create cgroup", vanished[0], vanished[1])
         finally:
             # Whatever happened, remember only what was really made.
             self.made = made

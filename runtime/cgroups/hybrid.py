@@ -69,6 +69,9 @@ class HybridManager(Manager):
         from .fs import check_unused
         check_unused(self)
 
+    def prepare_realtime(self, field, runtime=None):
+        self.v1.prepare_realtime(field, runtime)
+
     def join(self, pid):
         self.v1.join(pid)
         self.v2.join(pid)

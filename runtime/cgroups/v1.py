@@ -1,5 +1,7 @@
 """cgroup v1: one directory per mounted hierarchy, one file per setting."""
 
+import os
+
 from .. import errors
 from . import fs
 from .resources import PREFIX, Memory, bad, device_rules, integer, section, string
@@ -41,6 +43,17 @@ class NullGroup:
 
 
 NULL = NullGroup()
+# Percent of the parent's real-time budget a level without one gets: a group
+# above the container's (shared by containers) and the container's own, when
+# it asks for no amount. Never all of it: siblings need theirs.
+RT_SHARE_ABOVE, RT_SHARE_LEAF = 50, 10
+
+
+def _rt_runtime(host, d):
+    try:
+        return int(host.read(d + "/cpu.rt_runtime_us").strip())
+    except (OSError, ValueError):
+        return 0
 
 
 class V1Manager(fs.FsManager):
@@ -83,6 +96,51 @@ class V1Manager(fs.FsManager):
     def join(self, pid):
         for g in self.groups:
             g.write("cgroup.procs", pid)
+
+    def prepare_realtime(self, field, runtime=None):
+        """A SCHED_FIFO/SCHED_RR task can only run in a v1 cpu cgroup with a
+        real-time budget (cpu.rt_runtime_us, CONFIG_RT_GROUP_SCHED), and a
+        cgroup can only have one its parent can spare: new groups start with
+        none. From the top down, every level without a budget gets one out of
+        what its parent has free: ours `runtime` (resources.cpu.realtimeRuntime)
+        or RT_SHARE_LEAF percent of the parent's budget, one above ours
+        RT_SHARE_ABOVE percent (at least `runtime`). A kernel without RT group
+        scheduling has no such file: an RT policy needs no budget there."""
+        g = self.group("cpu")
+        if g is None or not g.has("cpu.rt_runtime_us"):
+            return
+        rel = os.path.relpath(g.dir, g.mount)
+        if rel == "." or rel.startswith(".."):
+            return
+        parent, levels = g.mount, []
+        for part in rel.split("/"):
+            levels.append(os.path.join(levels[-1] if levels else g.mount, part))
+        for i, d in enumerate(levels):
+            mine = _rt_runtime(self.host, d)
+            leaf = i == len(levels) - 1
+            if mine != 0 and not (leaf and runtime):
+                parent = d
+                continue
+            budget = _rt_runtime(self.host, parent)
+            if budget < 0:  # unlimited: the whole period
+                budget = int(self.host.read(parent + "/cpu.rt_period_us").strip() or 0)
+            used = sum(_rt_runtime(self.host, os.path.join(parent, n)) for n in self.host.listdir(parent)
+                       if os.path.join(parent, n) != d and self.host.exists(os.path.join(parent, n, "cpu.rt_runtime_us")))
+            free = budget - max(used, 0)
+            if leaf and runtime:
+                want = runtime
+            else:
+                share = budget * (RT_SHARE_LEAF if leaf else RT_SHARE_ABOVE) // 100
+                want = min(free, max(share, runtime or 0))
+            if want <= 0:
+                raise errors.OciError("%s: a real-time policy needs a real-time budget (cpu.rt_runtime_us) in "
+                                      "cgroup `%s`, and `%s` has none to spare" % (field, d, parent))
+            try:
+                self.host.write(d + "/cpu.rt_runtime_us", str(want).encode())
+            except OSError as e:
+                raise errors.OciError("%s: a real-time policy needs a real-time budget: write cpu.rt_runtime_us "
+                                      "`%d` to `%s`: %s" % (field, want, d, errors.strerror(e.errno))) from None
+            parent = d
 
     def _main_group(self):
         for c in ("pids", "freezer", "memory", "cpu", "devices"):

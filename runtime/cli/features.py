@@ -68,6 +68,7 @@ def document():
         "intelRdt": _intel_rdt(),
         "mountExtensions": {"idmap": {"enabled": bool(rootfs.get("idmap"))}},
         "netDevices": {"enabled": bool(lifecycle.get("netDevices")) and _have_tools("ip", "nsenter")},
+        "memoryPolicy": rootfs.get("memoryPolicy") or {"modes": [], "flags": []},
     }
     return {
         "ociVersionMin": "1.0.0",

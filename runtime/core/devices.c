@@ -1,8 +1,11 @@
 /* /dev: device nodes, the standard symlinks, and the terminal.
  *
  * Nodes are made with mknod as the config asks (mode, uid, gid). In a user
- * namespace mknod is not permitted, so the host's node is bind-mounted onto
- * an empty file instead (its path on the host is the path in the container).
+ * namespace mknod is not permitted: a device of linux.devices is then a node
+ * the parent made as asked (owners mapped to the host) on a private tmpfs of
+ * the initial user namespace, sent down as a detached mount of that one file
+ * and moved onto an empty file; the other devices (the default set) are the
+ * host's node bind-mounted (its path on the host is the path in the container).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,9 +18,64 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sys.h"
+
+/* Nodes the parent made (MOUNT_FD records after the idmapped trees), in device order. */
+static int node_fds[256];
+static unsigned int n_node_fds, next_node_fd;
+
+int ocirun_receive_device_nodes(const struct ocirun_plan *p, struct ocirun_error *err)
+{
+    for (uint32_t i = 0; i < p->n_devices; i++) {
+        if (!p->devices[i].from_parent)
+            continue;
+        if (n_node_fds >= 256)
+            return ocirun_fail(err, OCIRUN_STAGE_DEVICES, E2BIG, "too many devices in a user namespace");
+        int fd = -1;
+        if (ocirun_sync_wait(p->sync_fd, OCIRUN_MSG_MOUNT_FD, &fd, err) < 0)
+            return -1;
+        if (fd < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_SYNC, EPROTO, "MOUNT_FD without a node for `%s`", p->devices[i].path);
+        node_fds[n_node_fds++] = fd;
+    }
+    return 0;
+}
+
+int32_t ocirun_device_node(const char *path, uint32_t mode, uint32_t major, uint32_t minor, uint32_t uid,
+                           uint32_t gid, struct ocirun_error *err)
+{
+    int fsfd = (int)syscall(SYS_fsopen, "tmpfs", OCIRUN_FSOPEN_CLOEXEC);
+    if (fsfd < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, errno, "a tmpfs for device `%s` (fsopen)", path);
+    if (syscall(SYS_fsconfig, fsfd, OCIRUN_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        int e = errno;
+        close(fsfd);
+        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e, "a tmpfs for device `%s` (fsconfig)", path);
+    }
+    int mnt = (int)syscall(SYS_fsmount, fsfd, OCIRUN_FSMOUNT_CLOEXEC, 0);
+    int e = errno;
+    close(fsfd);
+    if (mnt < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e, "a tmpfs for device `%s` (fsmount)", path);
+    int tree = -1;
+    if (mknodat(mnt, "node", (mode_t)mode, makedev(major, minor)) < 0)
+        ocirun_fail(err, OCIRUN_STAGE_DEVICES, errno, "mknod `%s`", path);
+    else if (fchownat(mnt, "node", uid, gid, AT_SYMLINK_NOFOLLOW) < 0 || fchmodat(mnt, "node", mode & 07777, 0) < 0)
+        ocirun_fail(err, OCIRUN_STAGE_DEVICES, errno, "chown/chmod device `%s` to host ids %u:%u", path, uid, gid);
+    else if ((tree = (int)syscall(SYS_open_tree, mnt, "node", OCIRUN_OPEN_TREE_CLONE | O_CLOEXEC)) < 0)
+        ocirun_fail(err, OCIRUN_STAGE_DEVICES, errno, "a mount of device `%s` (open_tree)", path);
+    close(mnt);
+    return tree;
+}
 
 static int bind_device(const struct ocirun_device *d, int pfd, const char *base, struct ocirun_error *err)
 {
+    int node = -1;
+    if (d->from_parent) {
+        if (next_node_fd >= n_node_fds)
+            return ocirun_fail(err, OCIRUN_STAGE_DEVICES, EPROTO, "no node from the parent for `%s`", d->path);
+        node = node_fds[next_node_fd++];
+    }
     /* what the image left there may be a fifo or a device: never opened for
      * I/O (ENXIO: a fifo with no reader, fine as a mount point) */
     int fd = openat(pfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0000);
@@ -31,14 +89,23 @@ static int bind_device(const struct ocirun_device *d, int pfd, const char *base,
     struct stat st;
     if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)) {
         close(fd);
+        if (node >= 0)
+            close(node);
         return ocirun_fail(err, OCIRUN_STAGE_DEVICES, ENOTDIR, "`%s` is a directory or symlink, not a device mount point",
                            d->path);
     }
-    int r = ocirun_mount_on_fd(d->path, fd, NULL, MS_BIND, NULL);
+    int r;
+    if (node >= 0)
+        r = (int)syscall(SYS_move_mount, node, "", fd, "", OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH);
+    else
+        r = ocirun_mount_on_fd(d->path, fd, NULL, MS_BIND, NULL);
     int e = errno;
     close(fd);
+    if (node >= 0)
+        close(node);
     if (r < 0)
-        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e, "bind mount device `%s` from the host", d->path);
+        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e, node >= 0 ? "mount device `%s` made as asked" :
+                           "bind mount device `%s` from the host", d->path);
     return 0;
 }
 

@@ -64,6 +64,7 @@ int ocirun_setup_terminal(const struct ocirun_plan *p, int sync_fd, struct ociru
 
 /* process.c */
 int ocirun_early_process(const struct ocirun_plan *p, struct ocirun_error *err);
+int ocirun_receive_device_nodes(const struct ocirun_plan *p, struct ocirun_error *err);
 int ocirun_set_process(const struct ocirun_plan *p, struct ocirun_error *err);
 int ocirun_load_seccomp(const struct ocirun_plan *p, struct ocirun_error *err);
 int ocirun_seccomp_needs_listener(const struct ocirun_plan *p);

@@ -16,7 +16,7 @@
 
 /* CDEF-BEGIN */
 /* Bumped whenever this header changes; runtime/core.py refuses a stale .so. */
-static const int32_t OCIRUN_CORE_VERSION = 6;
+static const int32_t OCIRUN_CORE_VERSION = 8;
 
 /* Where a failure happened; ocirun_stage_name() spells it for messages. */
 enum ocirun_stage {
@@ -58,7 +58,8 @@ enum ocirun_msg_type {
     OCIRUN_MSG_ERROR = 9,       /* child -> parent: err_no, stage, text; then _exit      */
     OCIRUN_MSG_WARNING = 10,    /* child -> parent: text to log as a warning             */
     OCIRUN_MSG_MOUNT_FD = 11,   /* parent -> init, before GO: one idmapped detached tree per
-                                   idmap mount, in mount order (SCM_RIGHTS)               */
+                                   idmap mount, in mount order (SCM_RIGHTS); then one node
+                                   per device with from_parent, in device order          */
     OCIRUN_MSG_SECCOMP_FD = 12  /* init -> parent, before READY: the seccomp listener fd of a
                                    filter with SCMP_ACT_NOTIFY (SCM_RIGHTS), for listenerPath */
 };
@@ -98,6 +99,9 @@ struct ocirun_device {
     uint32_t mode;            /* S_IFCHR/S_IFBLK/S_IFIFO | permission bits */
     uint32_t major, minor;
     uint32_t uid, gid;
+    uint32_t from_parent;     /* in a user namespace: a node the parent made with these owners
+                                 (ocirun_device_node), sent down in a MOUNT_FD record after the
+                                 idmapped trees, in device order; else the host's node is bound */
 };
 
 /* A hook run by the core (createContainer before pivot_root, startContainer
@@ -162,6 +166,8 @@ struct ocirun_plan {
     const char *path_env;     /* the container's PATH, for args[0] lookup */
     const char *cwd;
     char *listen_pid_env;     /* "LISTEN_PID=" + room for digits, rewritten with the init's pid; or NULL */
+    char *home_env;           /* "HOME=" + 4096 bytes of room (plan.py HOME_ROOM) when env has no HOME: filled
+                                 from the container's /etc/passwd for `uid` ("/" without one); or NULL */
     uint32_t uid, gid;
     const uint32_t *additional_gids; uint32_t n_additional_gids;
     int32_t umask;            /* -1: 0022 */
@@ -176,6 +182,9 @@ struct ocirun_plan {
     uint32_t sched_policy; int32_t sched_nice; uint32_t sched_priority;
     uint64_t sched_flags, sched_runtime, sched_deadline, sched_period;
     uint32_t set_ioprio; int32_t ioprio;   /* (class << 13) | level */
+    uint32_t set_mempolicy;   /* linux.memoryPolicy: set_mempolicy(mode | flags, nodemask, maxnode) */
+    int32_t mempolicy_mode;   /* MPOL_* | MPOL_F_* flags */
+    const uint64_t *mempolicy_nodes; uint32_t mempolicy_maxnode;  /* bits; NULL/0: no nodes */
     const uint8_t *cpu_affinity_initial; uint32_t cpu_affinity_initial_len; /* cpu_set_t bytes */
     const uint8_t *cpu_affinity_final;   uint32_t cpu_affinity_final_len;
     const char *apparmor_profile;   /* written to /proc/self/attr/apparmor/exec, or NULL */
@@ -220,11 +229,21 @@ int32_t ocirun_idmapped_tree(const char *source, int32_t userns_fd, uint32_t rec
 int32_t ocirun_mapped_userns(const char *uid_map, const char *gid_map, const char *field,
                              struct ocirun_error *err);
 
+/* Parent side of a device in a user namespace: a node (mode, major:minor)
+ * owned by host uid:gid on a private tmpfs of the initial user namespace,
+ * returned as a detached bind of that one file, or -1 with err filled. */
+int32_t ocirun_device_node(const char *path, uint32_t mode, uint32_t major, uint32_t minor, uint32_t uid,
+                           uint32_t gid, struct ocirun_error *err);
+
 const char *ocirun_stage_name(uint32_t stage);
 int32_t ocirun_core_version(void);
 /* Small helpers Python's os module lacks. Return 0 or -errno. */
 int32_t ocirun_set_subreaper(int32_t on);
 int32_t ocirun_threads(void);
+/* Whether set_mempolicy takes `mode` (MPOL_* | MPOL_F_*) here, tried on the
+ * calling thread with every node allowed and put back to MPOL_DEFAULT:
+ * 0 or -errno. For the features document. */
+int32_t ocirun_mempolicy_probe(int32_t mode);
 /* CDEF-END */
 
 #endif

@@ -28,6 +28,7 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -175,9 +176,16 @@ static int set_caps(const struct ocirun_plan *p, struct ocirun_error *err)
     return 0;
 }
 
+static void home_from_passwd(const struct ocirun_plan *p);
+static int set_memory_policy(const struct ocirun_plan *p, struct ocirun_error *err);
+
 /* After pivot_root, as root of the container: everything up to the exec. */
 int ocirun_set_process(const struct ocirun_plan *p, struct ocirun_error *err)
 {
+    if (p->home_env)
+        home_from_passwd(p);
+    if (set_memory_policy(p, err) < 0)
+        return -1;
     for (uint32_t i = 0; i < p->n_rlimits; i++) {
         const struct ocirun_rlimit *r = &p->rlimits[i];
         struct rlimit rl = {.rlim_cur = r->soft, .rlim_max = r->hard};
@@ -237,4 +245,95 @@ int ocirun_set_process(const struct ocirun_plan *p, struct ocirun_error *err)
     if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set no_new_privs");
     return 0;
+}
+
+/* HOME for a process whose env has none: the home directory of its uid in the
+ * container's /etc/passwd, "/" when the file or the user is missing (runc's
+ * rule). Called after pivot_root (or the exec's setns), as root: the file is
+ * opened in the container's root with the in-root resolver, so a symlink
+ * cannot lead out of it, and only a regular file is read, at most 4 MiB. */
+#define HOME_ROOM 4096
+#define PASSWD_MAX (4u << 20)
+
+static void home_from_passwd(const struct ocirun_plan *p)
+{
+    char *dst = p->home_env + 5;  /* after "HOME=" */
+    snprintf(dst, HOME_ROOM, "/");
+    struct ocirun_error ignored;
+    int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return;
+    int fd = ocirun_open_in_root(root, "etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW, &ignored);
+    close(root);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return;
+    }
+    size_t size = st.st_size > PASSWD_MAX ? PASSWD_MAX : (size_t)st.st_size;
+    char *buf = malloc(size + 1);
+    size_t got = 0;
+    while (buf && got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (!buf)
+        return;
+    buf[got] = 0;
+    /* name:password:uid:gid:gecos:home:shell; the first line with our uid wins */
+    for (char *line = buf, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        char *f[7] = {line};
+        int nf = 1;
+        for (char *c = line; *c && nf < 7; c++)
+            if (*c == ':') {
+                *c = 0;
+                f[nf++] = c + 1;
+            }
+        if (nf < 6 || !*f[2])
+            continue;
+        char *end;
+        errno = 0;
+        unsigned long uid = strtoul(f[2], &end, 10);
+        if (*end || errno || f[2][0] == '-' || uid != p->uid)
+            continue;
+        if (*f[5] && strlen(f[5]) < HOME_ROOM)
+            snprintf(dst, HOME_ROOM, "%s", f[5]);
+        break;
+    }
+    free(buf);
+}
+
+/* linux.memoryPolicy, for the init and what it execs (the policy is inherited
+ * across fork and execve). */
+static int set_memory_policy(const struct ocirun_plan *p, struct ocirun_error *err)
+{
+    if (!p->set_mempolicy)
+        return 0;
+    if (syscall(SYS_set_mempolicy, p->mempolicy_mode, p->mempolicy_maxnode ? p->mempolicy_nodes : NULL,
+                (unsigned long)p->mempolicy_maxnode) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "linux.memoryPolicy: set_mempolicy");
+    return 0;
+}
+
+
+int32_t ocirun_mempolicy_probe(int32_t mode)
+{
+    uint64_t all[16];
+    memset(all, 0xff, sizeof(all));
+    int base = mode & 0xff;  /* MPOL_DEFAULT and MPOL_LOCAL take no nodes */
+    int none = base == 0 || base == 4;
+    long r = syscall(SYS_set_mempolicy, mode, none ? NULL : all, none ? 0UL : (unsigned long)(sizeof(all) * 8 + 1));
+    int e = r < 0 ? errno : 0;
+    syscall(SYS_set_mempolicy, 0, NULL, 0UL);
+    return -e;
 }

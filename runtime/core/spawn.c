@@ -182,7 +182,8 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
     umask(0);
     /* The parent answers INIT_PID with GO; until then the socket is the setup
      * process's, and a record from us could overtake its INIT_PID. */
-    if (ocirun_receive_trees(p, &err) < 0 || ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
+    if (ocirun_receive_trees(p, &err) < 0 || ocirun_receive_device_nodes(p, &err) < 0 ||
+        ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
         die_reported(sync, &err);
     ocirun_force_fallback_resolver((int)p->no_openat2);
     /* Our own procfs, before any /proc access: an instance of the pid

@@ -18,6 +18,7 @@
  *                          <------------- INIT_PID (pid = init's host pid); _exit(0)
  *   reap setup process, record the pid
  *   [MOUNT_FD + idmapped tree, one per idmap mount] ---------------->
+ *   [MOUNT_FD + device node, one per linux.devices entry in a user ns] ->
  *   GO ---------------------------------------------------------> (the init waits for this, so
  *                                                                 its records never overtake
  *                                                                 INIT_PID) rootfs, mounts, devices,

@@ -181,6 +181,23 @@ def test_crash_mid_create_then_destroy():
     cgroups.from_dict(saved, host=h).destroy()
 
 
+def test_create_remakes_a_parent_that_vanished():
+    """Another container's delete removes the shared `ocirun` group between
+    our plan (it existed) and our mkdir: create makes it again, as ours."""
+    h = host_for("v1")
+    h.add_dir(CG + "/memory/ocirun")
+    cgroupfs_on_mkdir(h, CG + "/memory/ocirun")
+    m = cgroups.open_manager("c1", {"cgroupsPath": "ocirun/c1"}, host=h)
+    assert m.group("memory").made == [CG + "/memory/ocirun/c1"]
+    for d in [d for d in h.dirs if d.startswith(CG + "/memory/ocirun")]:
+        h.dirs.discard(d)
+    m.create()
+    assert h.isdir(CG + "/memory/ocirun/c1")
+    assert m.group("memory").made == [CG + "/memory/ocirun", CG + "/memory/ocirun/c1"]
+    m.destroy()
+    assert not [d for d in h.dirs if "/ocirun" in d]
+
+
 def test_destroy_also_removes_cgroups_the_container_made_inside():
     h, m = opened("v2")
     m.create()
