@@ -47,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def pytest_missing() -> str:
+    """Why this python cannot run the checks ('' when it can): pytest."""
+    r = subprocess.run([sys.executable, "-c", "import pytest"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    if r.returncode == 0:
+        return ""
+    last = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]
+    return "%s cannot import pytest (%s)" % (sys.executable, last)
+
+
 def run_one(runtime: str, args, systemd=False) -> dict:
     with tempfile.TemporaryDirectory(prefix="conformance-report-") as tmp:
         out = Path(tmp) / "outcomes.json"
@@ -100,6 +110,10 @@ def main(argv=None) -> int:
     if os.geteuid() != 0:
         print("conformance: containers need root here; run as root", file=sys.stderr)
         return 2
+    missing = pytest_missing()
+    if missing:
+        print("conformance: %s; nothing run, nothing written" % missing, file=sys.stderr)
+        return 2
     runs = []
     plan = [] if args.systemd_cgroup and args.systemd_only else [(rt, False) for rt in runtimes]
     plan += [(rt, True) for rt in runtimes] if args.systemd_cgroup else []
@@ -111,6 +125,11 @@ def main(argv=None) -> int:
         c = report.counts(data["outcomes"])
         print(f"conformance: {what}: pass {c['pass']}, fail {c['fail']}, unsupported {c['unsupported']} "
               f"({data['seconds']} s)", file=sys.stderr, flush=True)
+    empty = [d["runtime"]["path"] for d in runs if not d["outcomes"]]
+    if empty:
+        # A session that ran no check says nothing about the runtime: no report on nothing.
+        print("conformance: no check ran for %s; nothing written" % ", ".join(empty), file=sys.stderr)
+        return 1
     merged = report.merge(runs)
     print(report.text_table(merged))
     out = Path(args.out)

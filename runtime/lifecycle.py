@@ -478,7 +478,7 @@ def _make_fifo(c):
 
 
 def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no_pivot=False,
-           no_new_keyring=False, preserve_fds=0, detach=True, mask_on_return=False):
+           no_new_keyring=False, preserve_fds=0, detach=True, mask_on_return=False, pidfd_socket=None):
     """Create container `cid`; returns (Container, init pid, pty master fd or None).
 
     The init is left blocked on exec.fifo. The Container stays locked.
@@ -507,6 +507,15 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     if console_socket:
         from . import terminal
         console = terminal.connect_console(console_socket)
+    pidfd_sock = None
+    if pidfd_socket:
+        from . import terminal
+        try:
+            pidfd_sock = terminal.connect_unix(pidfd_socket, "pidfd socket")
+        except BaseException:
+            if console is not None:
+                console.close()
+            raise
     ffi, lib = core.load()
     from . import cgroups
     hooks = cfg.get("hooks") or {}
@@ -514,6 +523,8 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     with _Undo() as undo:
         if console is not None:
             undo.callback(console.close)
+        if pidfd_sock is not None:
+            undo.callback(pidfd_sock.close)
         data = {
             "ociVersion": cfg.get("ociVersion", ""), "status": CREATING, "pid": 0,
             "bundle": bundle, "rootfs": os.path.normpath(os.path.join(bundle, (cfg.get("root") or {}).get("path", ""))),
@@ -530,6 +541,10 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         c = ctx.store.create(cid, data)
         undo.callback(c.destroy)
         _write_recovery(c, 0, None, data.get("cgroup"))
+        notify_host = os.environ.get("NOTIFY_SOCKET")
+        if notify_host:
+            cfg = _notify_setup(c, cfg, notify_host)
+            proc = cfg.get("process") or {}
         if mgr is not None:
             undo.callback(mgr.destroy)
         if linux.get("seccomp"):
@@ -611,6 +626,8 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         c.data["status"] = CREATED
         c.save()
         log.LOG.debug("create %s: created, init %d waits on the exec fifo", cid, init_pid)
+        if pidfd_sock is not None:
+            terminal.send_pidfd(pidfd_sock, init_pid)
         if pid_file:
             write_pid_file(pid_file, init_pid)
         if mask_on_return:
@@ -620,6 +637,8 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     os.close(fifo_fd)
     if console is not None:
         console.close()
+    if pidfd_sock is not None:
+        pidfd_sock.close()
     return c, init_pid, master
 
 
@@ -778,6 +797,126 @@ def _kill_cgroup(mgr):
 # start / kill / delete
 # ---------------------------------------------------------------------------
 
+FIFO_TIMEOUT = 10.0
+
+# NOTIFY_SOCKET: where the container's process finds its notify socket
+# unless its env names one (runc's place), and the directory of the state
+# dir that holds the socket `start` binds.
+NOTIFY_IN_CONTAINER = "/run/notify/notify.sock"
+NOTIFY_DIR = "notify"
+
+
+def _notify_setup(c, cfg, host):
+    """create with NOTIFY_SOCKET in ocirun's env (conmon, systemd): the
+    process gets NOTIFY_SOCKET pointing at a socket of ours, bind-mounted
+    read-only from the state dir; `start` binds it and forwards what comes to
+    `host`. A NOTIFY_SOCKET in process.env names the place in the container."""
+    import copy
+    cfg = copy.deepcopy(cfg)
+    proc = cfg.setdefault("process", {})
+    env = list(proc.get("env") or [])
+    given = [e.split("=", 1)[1] for e in env if e.startswith("NOTIFY_SOCKET=")]
+    inside = given[-1] if given and given[-1].startswith("/") else NOTIFY_IN_CONTAINER
+    env = [e for e in env if not e.startswith("NOTIFY_SOCKET=")] + ["NOTIFY_SOCKET=" + inside]
+    proc["env"] = env
+    d = c.path(NOTIFY_DIR)
+    try:
+        os.mkdir(d, 0o755)
+        os.chmod(d, 0o755)  # whatever our umask: any uid of the container may reach the socket
+    except OSError as e:
+        raise errors.os_error("make the notify socket directory", d, e) from None
+    cfg["mounts"] = list(cfg.get("mounts") or []) + [{
+        "destination": os.path.dirname(inside), "type": "bind", "source": d,
+        "options": ["bind", "nosuid", "noexec", "nodev", "ro"]}]
+    c.data["notify"] = {"host": host, "name": os.path.basename(inside)}
+    return cfg
+
+
+def _notify_start(c):
+    """Bind the container's notify socket and leave a forwarder that sends
+    each datagram on to the host's NOTIFY_SOCKET (READY=1 followed by
+    MAINPID=<init>) until the init exits. `start` does not wait for READY."""
+    import _socket as socket
+    conf = c.data.get("notify")
+    if not conf:
+        return
+    host = os.environ.get("NOTIFY_SOCKET") or conf["host"]
+    path = os.path.join(c.path(NOTIFY_DIR), conf["name"])
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    dirs = []   # O_PATH fds of directories: paths longer than sun_path go through /proc/self/fd
+    try:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        sock.bind(_unix_addr(path, dirs))
+        os.chmod(path, 0o777)
+        addr = "\0" + host[1:] if host.startswith("@") else _unix_addr(host, dirs)
+        pidfd = os.pidfd_open(c.pid)
+    except OSError as e:
+        sock.close()
+        for fd in dirs:
+            os.close(fd)
+        raise errors.os_error("bind the notify socket", path, e) from None
+    try:
+        mid = os.fork()
+        if mid == 0:
+            try:
+                os.setsid()
+                if os.fork() == 0:
+                    _notify_forward(sock, pidfd, addr, c.pid, dirs)
+            finally:
+                os._exit(0)
+        os.waitpid(mid, 0)
+    finally:
+        sock.close()
+        os.close(pidfd)
+        for fd in dirs:
+            os.close(fd)
+
+
+def _unix_addr(path, dirs):
+    """A sockaddr path for `path`; one too long for sun_path (108 bytes) is
+    reached through an O_PATH fd of its directory (appended to dirs)."""
+    if len(path.encode()) < 100:
+        return path
+    fd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    dirs.append(fd)
+    return "/proc/self/fd/%d/%s" % (fd, os.path.basename(path))
+
+
+def _notify_forward(sock, pidfd, addr, pid, dirs):
+    """(the forwarder process) Until the init is gone: each datagram to the host."""
+    import _socket as socket
+    import select
+    keep = {sock.fileno(), pidfd, *dirs}
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.chdir("/")
+    for fd in range(3, 1024):
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    while True:
+        r, _, _ = select.select([sock.fileno(), pidfd], [], [])
+        if pidfd in r:
+            return
+        try:
+            msg = sock.recv(65536)
+        except OSError:
+            continue
+        try:
+            out.sendto(msg, addr)
+            if any(line == b"READY=1" for line in msg.split(b"\n")):
+                out.sendto(b"MAINPID=%d\n" % pid, addr)
+        except OSError:
+            pass
+
+
 def start(ctx, cid, c=None):
     """Release a created container's init; then poststart hooks."""
     import select
@@ -796,7 +935,18 @@ def start(ctx, cid, c=None):
         except FileNotFoundError:
             raise errors.OciError("cannot start an already running container") from None
         try:
+            _notify_start(c)
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            # The init opens its end at once; one that cannot (stopped, frozen,
+            # stuck) must not hold `start` forever.
+            deadline = time.monotonic() + FIFO_TIMEOUT
             while True:
+                if time.monotonic() > deadline:
+                    raise errors.OciError("start: the container's init (pid %d) did not open the exec fifo within %g s"
+                                          % (c.pid, FIFO_TIMEOUT))
                 r, _, _ = select.select([fd], [], [], 0.1)
                 got = b""
                 if r:
@@ -817,7 +967,7 @@ def start(ctx, cid, c=None):
             c.data["status"] = RUNNING
             c.save()
             log.LOG.debug("start %s: exec fifo opened, init %d goes on to exec", cid, c.pid)
-            report = _read_to_eof(fd)
+            report = _read_to_eof(fd, c)
         finally:
             os.close(fd)
         # The init writes EXECUTING just before its last steps (seccomp, execve):
@@ -859,14 +1009,21 @@ def start(ctx, cid, c=None):
 EXECUTING = b"E"   # core/spawn.c: the init's last word on the exec fifo before seccomp and execve
 
 
-def _read_to_eof(fd):
-    """The rest of the exec fifo: b"" once the init's write end closes at execve."""
-    os.set_blocking(fd, True)
+def _read_to_eof(fd, c):
+    """The rest of the exec fifo: b"" once the init's write end closes at
+    execve. An init that died without closing it (a zombie nobody reaps holds
+    nothing, but check) ends the wait too."""
+    import select
     out = b""
     while True:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if not r:
+            if not c.init_alive():
+                return out
+            continue
         try:
             chunk = os.read(fd, 4096)
-        except InterruptedError:
+        except (InterruptedError, BlockingIOError):
             continue
         if not chunk:
             return out
@@ -1080,6 +1237,7 @@ def _run(ctx, cid, opts, guard):
     # with the signals blocked, so none can fall between its undo and ours
     c, pid, master = create(ctx, cid, opts.bundle, opts.config, pid_file=opts.pid_file,
                             console_socket=opts.console_socket, no_pivot=opts.no_pivot,
+                            pidfd_socket=getattr(opts, "pidfd_socket", None),
                             no_new_keyring=opts.no_new_keyring, preserve_fds=opts.preserve_fds or 0,
                             detach=detach, mask_on_return=True)
     forwarding = None
@@ -1240,7 +1398,116 @@ def _init_pidfd(c):
     return pidfd
 
 
-def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=None, preserve_fds=0):
+def _cgroup_groups(m):
+    """[(fs.Group, its v1 controllers or None on v2)] of a manager, every hierarchy."""
+    if hasattr(m, "fs"):
+        return _cgroup_groups(m.fs)
+    if hasattr(m, "v1") and hasattr(m, "v2"):
+        return _cgroup_groups(m.v1) + _cgroup_groups(m.v2)
+    out = []
+    for i, g in enumerate(m.groups):
+        v2 = os.path.exists(os.path.join(g.mount, "cgroup.controllers"))
+        ctrls = getattr(m, "controllers", None)
+        out.append((g, None if v2 or ctrls is None else tuple(ctrls[i])))
+    return out
+
+
+def _parse_exec_cgroups(values):
+    """exec --cgroup [CONTROLLER[,CONTROLLER]:]PATH (repeatable): {controller or "": sub path}."""
+    out = {}
+    for v in values or ():
+        ctrls, sep, path = v.rpartition(":")
+        rel = os.path.normpath("/" + path).lstrip("/")
+        if not path or ".." in path.split("/") or not rel:
+            raise errors.UsageError("invalid --cgroup `%s`: want [CONTROLLER[,CONTROLLER]:]PATH, a sub-cgroup "
+                                    "of the container's" % v)
+        for k in (ctrls.split(",") if sep else [""]):
+            if sep and not k:
+                raise errors.UsageError("invalid --cgroup `%s`: empty controller name" % v)
+            out[k] = rel
+    return out
+
+
+def _write_procs(d, pid):
+    path = os.path.join(d, "cgroup.procs")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        raise errors.os_error("cannot open", path, e) from None
+    try:
+        os.write(fd, b"%d" % pid)
+    finally:
+        os.close(fd)
+
+
+def _exec_join(mgr, init_pid, pid, cgroup=None, paused=False):
+    """Put exec's setup process in the container's cgroup in every hierarchy
+    (or the sub-cgroups --cgroup names). A v2 cgroup that refuses with EBUSY
+    (the init moved itself to a sub-cgroup and enabled controllers: systemd
+    inside) is joined at the init's own cgroup, which is inside the
+    container's. When paused (--ignore-paused), the groups that are frozen are
+    returned, to be joined once the process is set up."""
+    import errno
+    subs = _parse_exec_cgroups(cgroup)
+    groups = _cgroup_groups(mgr)
+    served = {c for _, ctrls in groups if ctrls for c in ctrls}
+    unknown = sorted(k for k in subs if k and k not in served)
+    if unknown:
+        raise errors.UsageError("invalid --cgroup: no cgroup v1 hierarchy for controller `%s`" % unknown[0])
+    late = []
+    for g, ctrls in groups:
+        d = g.dir
+        sub = next((subs[c] for c in (ctrls or ()) if c in subs), subs.get(""))
+        if sub:
+            d = os.path.join(g.dir, sub)
+            if not os.path.isdir(d):
+                raise errors.OciError("exec --cgroup: no sub-cgroup `%s` in `%s`" % (sub, g.dir))
+        if paused and _is_frozen(d, ctrls):
+            late.append(d)
+            continue
+        try:
+            _write_procs(d, pid)
+        except OSError as e:
+            if e.errno != errno.EBUSY or ctrls is not None or sub:
+                raise errors.OciError("join cgroup `%s`: %s" % (d, errors.strerror(e.errno))) from None
+            inner = _v2_cgroup_of(init_pid, g.mount)
+            if inner is None or not inner.startswith(g.dir.rstrip("/") + "/"):
+                raise errors.OciError("join cgroup `%s`: EBUSY, and the init's cgroup `%s` is not inside it"
+                                      % (d, inner)) from None
+            try:
+                _write_procs(inner, pid)
+            except OSError as e2:
+                raise errors.OciError("join the init's cgroup `%s`: %s" % (inner, errors.strerror(e2.errno))) from None
+    return late
+
+
+def _is_frozen(d, ctrls):
+    try:
+        if ctrls is None:
+            with open(os.path.join(d, "cgroup.freeze")) as f:
+                return f.read().strip() == "1"
+        if "freezer" in ctrls:
+            with open(os.path.join(d, "freezer.state")) as f:
+                return f.read().strip() != "THAWED"
+    except OSError:
+        pass
+    return False
+
+
+def _v2_cgroup_of(pid, mount):
+    """The init's cgroup v2 directory (under `mount`), from /proc/PID/cgroup."""
+    try:
+        with open("/proc/%d/cgroup" % pid) as f:
+            for line in f:
+                if line.startswith("0::"):
+                    return os.path.normpath(mount + "/" + line[3:].strip())
+    except OSError:
+        pass
+    return None
+
+
+def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=None, preserve_fds=0,
+                 pidfd_socket=None, cgroup=None, ignore_paused=False):
     """Run `proc` in container `cid`: a function of the container's recorded
     process (a config.json `process`) returning the process to run. Returns
     the exit code in the foreground, 0 with --detach."""
@@ -1252,7 +1519,9 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
     pidfd = None
     try:
         status = c.status()
-        if status not in (CREATED, RUNNING):
+        if status == PAUSED and not ignore_paused:
+            raise errors.OciError("cannot exec in a paused container (use --ignore-paused to override)")
+        if status not in (CREATED, RUNNING, PAUSED):
             raise errors.OciError("cannot exec in a %s container" % status)
         from . import sealed
         sealed.ensure()  # the exec'd process forks from a sealed image (sealed.py)
@@ -1273,6 +1542,11 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
                 from . import terminal
                 console = terminal.connect_console(console_socket)
                 undo.callback(console.close)
+            pidfd_sock = None
+            if pidfd_socket:
+                from . import terminal
+                pidfd_sock = terminal.connect_unix(pidfd_socket, "pidfd socket")
+                undo.callback(pidfd_sock.close)
             parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             undo.callback(parent_sock.close)
             floor = 3 + preserve_fds + planmod.listen_fds()
@@ -1297,9 +1571,10 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             p.close()
             ch = Channel(ffi, lib, parent_sock, setup_pid)
             mgr = _manager(c)
+            frozen_late = []
             if mgr is not None:
                 _prepare_realtime(mgr, proc, linux)
-                mgr.join(setup_pid)
+                frozen_late = _exec_join(mgr, c.pid, setup_pid, cgroup, paused=(status == PAUSED))
             ch.send(lib.OCIRUN_MSG_GO)
             pid = _step_init_pid(ch)
             undo.callback(_kill_and_reap, pid)
@@ -1316,12 +1591,19 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
                 if forwarding is not None:
                     forwarding.restore()
                 raise
+            for path in frozen_late:
+                # --ignore-paused: the process is set up; now it freezes with the container
+                _write_procs(path, pid)
+            if pidfd_sock is not None:
+                terminal.send_pidfd(pidfd_sock, pid)
             if pid_file:
                 write_pid_file(pid_file, pid)
             undo.pop_all()
         parent_sock.close()
         if console is not None:
             console.close()
+        if pidfd_sock is not None:
+            pidfd_sock.close()
     finally:
         if pidfd is not None:
             os.close(pidfd)

@@ -514,11 +514,17 @@ def send_listener_fd(listener_path, fd, state, metadata=None, pid=None):
     if metadata:
         msg["metadata"] = metadata
     payload = fastjson.dumps(msg, tight=True).encode()
+    from .terminal import CONNECT_TIMEOUT, bound_sends
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
+            # bounded: an agent that never accepts (its backlog full) or never reads
+            bound_sends(s)
             s.connect(listener_path)
             sent = s.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
             if sent < len(payload):
                 s.sendall(payload[sent:])   # the fd went with the first part only
+    except (TimeoutError, BlockingIOError):
+        raise errors.OciError("send the seccomp listener to `%s`: the agent did not accept or read within %g s"
+                              % (listener_path, CONNECT_TIMEOUT)) from None
     except OSError as e:
         raise errors.os_error("send the seccomp listener to", listener_path, e) from None

@@ -12,15 +12,41 @@ import _socket as socket
 
 from . import errors
 
+# Bounds on a peer: connecting (a listener that never accepts and whose
+# backlog is full) and sending; the proxy's output copy gives up on a peer
+# that takes nothing for OUTPUT_STALL seconds.
+CONNECT_TIMEOUT = 5.0
+OUTPUT_STALL = 10.0
+DRAIN_TIMEOUT = 10.0
 
-def connect_console(path):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+
+def connect_unix(path, what):
+    """A SOCK_STREAM connection to `path` whose connect and sends are bounded
+    (CONNECT_TIMEOUT); one clear line naming `what` when the peer is stuck."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    bound_sends(s)
     try:
         s.connect(path)
+    except (TimeoutError, BlockingIOError):
+        s.close()
+        raise errors.OciError("connect to %s `%s`: the peer did not accept within %g s"
+                              % (what, path, CONNECT_TIMEOUT)) from None
     except OSError as e:
         s.close()
-        raise errors.OciError("connect to console socket `%s`: %s" % (path, errors.strerror(e.errno))) from None
+        raise errors.OciError("connect to %s `%s`: %s" % (what, path, errors.strerror(e.errno))) from None
     return s
+
+
+def bound_sends(s):
+    """SO_SNDTIMEO on a blocking AF_UNIX socket bounds both a connect to a
+    listener whose backlog is full and a send to a peer that never reads
+    (each then fails with EAGAIN)."""
+    import struct
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", int(CONNECT_TIMEOUT), 0))
+
+
+def connect_console(path):
+    return connect_unix(path, "console socket")
 
 
 def _pty_name(master):
@@ -39,8 +65,30 @@ def send_master(sock, master):
     try:
         sock.sendmsg([_pty_name(master).encode()],
                      [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [master]).tobytes())])
+    except (TimeoutError, BlockingIOError):
+        raise errors.OciError("send the pty master over the console socket: the peer took nothing within %g s"
+                              % CONNECT_TIMEOUT) from None
     except OSError as e:
         raise errors.OciError("send the pty master over the console socket: %s" % errors.strerror(e.errno)) from None
+
+
+def send_pidfd(sock, pid, what="pidfd socket"):
+    """--pidfd-socket: a pidfd of `pid` as the only fd of one sendmsg, as
+    with the console socket (the payload names it)."""
+    import array
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError as e:
+        raise errors.OciError("open a pidfd of process %d for the %s: %s" % (pid, what, errors.strerror(e.errno))) from None
+    try:
+        sock.sendmsg([b"pidfd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]).tobytes())])
+    except (TimeoutError, BlockingIOError):
+        raise errors.OciError("send a pidfd over the %s: the peer took nothing within %g s"
+                              % (what, CONNECT_TIMEOUT)) from None
+    except OSError as e:
+        raise errors.OciError("send a pidfd over the %s: %s" % (what, errors.strerror(e.errno))) from None
+    finally:
+        os.close(fd)
 
 
 def set_size(master, console_size):
@@ -75,6 +123,7 @@ class Proxy:
         self.master = master
         self.saved = None
         self.stdin_open = True
+        self.out_open = True
 
     def __enter__(self):
         import termios
@@ -116,30 +165,52 @@ class Proxy:
                 data = b""
             if not data:
                 return False
-            _write_all(1, data)
+            if self.out_open and not _write_all(1, data):
+                # Keep reading the pty (so the process can go on and end) but drop its output.
+                self.out_open = False
+                os.write(2, b"ocirun: the terminal's output (stdout) took nothing for %g s; "
+                            b"the process's output is dropped from here\n" % OUTPUT_STALL)
         if 0 in r:
             try:
                 data = os.read(0, 65536)
             except OSError:
                 data = b""
-            if data:
-                _write_all(self.master, data)
+            if data and not _write_all(self.master, data):
+                self.stdin_open = False
             else:
                 self.stdin_open = False
         return True
 
     def drain(self):
-        while self.pump(0):
+        """What the pty still holds once the process is gone; bounded, since a
+        process left behind in the container may go on writing."""
+        import time
+        self.stdin_open = False
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while self.pump(0) and time.monotonic() < deadline:
             pass
 
 
-def _write_all(fd, data):
+def _write_all(fd, data, stall=OUTPUT_STALL):
+    """Write data to fd; False when fd took nothing for `stall` seconds (its
+    reader stopped). Small chunks once select says writable, so a blocking
+    fd is not blocked on for long."""
+    import select
     view = memoryview(data)
     while view:
         try:
-            n = os.write(fd, view)
+            _, w, _ = select.select([], [fd], [], stall)
         except InterruptedError:
             continue
+        except (OSError, ValueError):
+            return True
+        if not w:
+            return False
+        try:
+            n = os.write(fd, view[:512])
+        except (InterruptedError, BlockingIOError):
+            continue
         except OSError:
-            return
+            return True
         view = view[n:]
+    return True

@@ -7,6 +7,7 @@ CREATE_FLAGS = [
     Flag("config,f", "str", None, "config file, relative to the bundle (default: config.json)", "FILE"),
     Flag("console-socket", "str", None, "path to an AF_UNIX socket which will receive the pty master fd", "PATH"),
     Flag("pid-file", "str", None, "file to write the init's pid to", "FILE"),
+    Flag("pidfd-socket", "str", None, "path to an AF_UNIX socket which will receive a pidfd of the init", "PATH"),
     Flag("no-pivot", "bool", help="do not use pivot_root (MS_MOVE + chroot instead; for ramdisk roots)"),
     Flag("no-new-keyring", "bool", help="do not create a new session keyring for the container"),
     Flag("preserve-fds", "int", 0, "pass N additional fds (3 .. 3+N-1) to the container", "N"),
@@ -39,6 +40,7 @@ def main(ctx, opts, args):
     check_pid_file(opts.pid_file)
     c, _pid, _master = lifecycle.create(
         ctx, args[0], opts.bundle, opts.config, pid_file=opts.pid_file, console_socket=opts.console_socket,
-        no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring, preserve_fds=opts.preserve_fds or 0)
+        no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring, preserve_fds=opts.preserve_fds or 0,
+        pidfd_socket=opts.pidfd_socket)
     c.close()
     return 0

@@ -16,10 +16,14 @@ COMMAND = Command("exec", "execute new process inside the container",
                       Flag("no-new-privs", "bool", help="set no_new_privileges"),
                       Flag("detach,d", "bool", help="detach from the process"),
                       Flag("pid-file", "str", None, "file to write the process's pid to", "FILE"),
+                      Flag("pidfd-socket", "str", None, "AF_UNIX socket that receives a pidfd of the process", "PATH"),
                       Flag("preserve-fds", "int", 0, "pass N additional fds (3 .. 3+N-1)", "N"),
                       Flag("process-label", "str", None, "SELinux label for the process", "LABEL"),
                       Flag("apparmor", "str", None, "apparmor profile for the process", "PROFILE"),
-                      Flag("ignore-paused", "bool", help="accepted for compatibility"),
+                      Flag("ignore-paused", "bool", help="exec even if the container is paused (the process "
+                                                         "freezes with it until resume)"),
+                      Flag("cgroup", "list", help="run in a sub-cgroup of the container's (v1: per controller; "
+                                                  "repeatable)", metavar="[CONTROLLER[,CONTROLLER]:]PATH"),
                   ])
 
 
@@ -113,4 +117,6 @@ def _main(ctx, opts, args):
             raise errors.UsageError('ocirun: "exec" requires a command (or --process FILE)')
         make = lambda base: _process_from_flags(base, opts, argv)  # noqa: E731
     return lifecycle.exec_process(ctx, cid, make, detach=opts.detach, pid_file=opts.pid_file,
-                                  console_socket=opts.console_socket, preserve_fds=opts.preserve_fds or 0)
+                                  console_socket=opts.console_socket, preserve_fds=opts.preserve_fds or 0,
+                                  pidfd_socket=opts.pidfd_socket, cgroup=opts.cgroup,
+                                  ignore_paused=opts.ignore_paused)

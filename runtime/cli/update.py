@@ -18,7 +18,7 @@ _FLAGS = [
     Flag("cpu-quota", "str", "", "CFS quota per period in microseconds (-1: none)", "USECS"),
     Flag("cpu-rt-period", "str", "", "realtime scheduling period in microseconds", "USECS"),
     Flag("cpu-rt-runtime", "str", "", "realtime runtime per period in microseconds", "USECS"),
-    Flag("cpu-shares", "str", "", "relative CPU weight (cpu.shares; cpu.weight on cgroup v2)", "SHARES"),
+    Flag("cpu-shares,cpu-share", "str", "", "relative CPU weight (cpu.shares; cpu.weight on cgroup v2); --cpu-share is runc's spelling", "SHARES"),
     Flag("cpuset-cpus", "str", "", "CPUs the container may run on, e.g. 0-2,4", "CPUS"),
     Flag("cpuset-mems", "str", "", "memory nodes the container may use, e.g. 0", "MEMS"),
     Flag("kernel-memory", "str", "", "kernel memory limit (ignored: kernels dropped it)", "BYTES"),

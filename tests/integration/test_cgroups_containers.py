@@ -189,6 +189,18 @@ def test_pause_resume_ps_events_update(box):
     assert json.loads(r.stdout)["data"]["pids"]["limit"] == 70
 
 
+def test_update_cpu_share_runc_spelling(box):
+    # runc spells it --cpu-share; --cpu-shares stays as an alias.
+    assert box.create("cs", ["sleep", "300"], {"cpu": {"shares": 256}}).returncode == 0
+    for flag, value in (("--cpu-share", "700"), ("--cpu-shares", "600")):
+        r = ocirun(box.root, "update", flag, value, "cs")
+        assert r.returncode == 0, r.stderr
+        if v1_dir("cpu", PARENT + "/cs"):
+            assert read(v1_dir("cpu", PARENT + "/cs") + "/cpu.shares") == value
+        with open(box.root / "cs" / "state.json") as f:
+            assert json.load(f)["resources"]["cpu"]["shares"] == int(value)
+
+
 def test_kill_all(box):
     # Without a pid namespace the init's children outlive it: kill --all reaches them.
     ns = [n for n in json.load(open(box.base / "config.json"))["linux"]["namespaces"] if n["type"] != "pid"]
