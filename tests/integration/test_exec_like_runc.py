@@ -75,7 +75,7 @@ def test_exec_failure_is_255(running, run_ocirun, name, argv, err):
 def test_exec_in_paused_and_stopped_containers_is_255(running, run_ocirun, root):
     assert run_ocirun("pause", running).returncode == 0
     r = run_ocirun("exec", running, "true")
-    assert (r.returncode, r.stderr) == (EXEC_FAILED, "cannot exec in a paused container\n")
+    assert (r.returncode, r.stderr) == (EXEC_FAILED, "cannot exec in a paused container (use --ignore-paused to override)\n")
     assert run_ocirun("resume", running).returncode == 0
     assert run_ocirun("kill", running, "KILL").returncode == 0
     helpers.wait_for(lambda: helpers.state(root, running)["status"] == "stopped", timeout=30,
