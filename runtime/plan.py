@@ -160,23 +160,30 @@ def cap_last_cap():
         return len(CAPS) - 1
 
 
+def _ranges(text, limit):
+    """'0-3,7' -> the numbers, each below limit; ValueError if malformed."""
+    out = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        lo, hi = int(lo), int(hi or lo)
+        if lo < 0 or hi < lo or hi >= limit:
+            raise ValueError
+        out.update(range(lo, hi + 1))
+    return out
+
+
 def parse_cpus(text, field):
     """'0-3,7' -> bytes of a cpu_set_t (1024 bits)."""
     mask = bytearray(128)
     try:
-        for part in text.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            lo, _, hi = part.partition("-")
-            lo = int(lo)
-            hi = int(hi) if hi else lo
-            if lo < 0 or hi < lo or hi >= 1024:
-                raise ValueError
-            for cpu in range(lo, hi + 1):
-                mask[cpu // 8] |= 1 << (cpu % 8)
+        cpus = _ranges(text, 1024)
     except ValueError:
         raise _err(field, "invalid cpu list %r" % text) from None
+    for cpu in cpus:
+        mask[cpu // 8] |= 1 << (cpu % 8)
     return bytes(mask)
 
 
@@ -892,20 +899,10 @@ def _caps(p, caps):
 
 def parse_nodes(text, field):
     """'0-3,7' -> the node numbers, for a nodemask."""
-    nodes = set()
     try:
-        for part in text.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            lo, _, hi = part.partition("-")
-            lo, hi = int(lo), int(hi or lo)
-            if lo < 0 or hi < lo or hi >= 4096:
-                raise ValueError
-            nodes.update(range(lo, hi + 1))
+        return _ranges(text, 4096)
     except ValueError:
         raise _err(field, "invalid node list %r" % text) from None
-    return nodes
 
 
 def _memory_policy(p, mp):
