@@ -173,12 +173,12 @@ def test_create_and_exec_run_from_a_sealed_interpreter(bundle, root, cid, run_oc
     pid = state(root, cid)["pid"]
     assert os.readlink("/proc/%d/exe" % pid).startswith("/memfd:ocirun-python")
     interp, boot = launcher_paths()
-    with open(os.path.join(bundle.path, "py.err"), "w+") as err:  # the init keeps its stdio: no pipes
-        r = subprocess.run([interp, "-I", "-S", boot, "--root", root, "create", "-b", bundle.path, cid + "-py"],
-                           stdout=subprocess.DEVNULL, stderr=err, timeout=60)
-        err.seek(0)
-        r.stderr = err.read()
     try:
+        with open(os.path.join(bundle.path, "py.err"), "w+") as err:  # the init keeps its stdio: no pipes
+            r = subprocess.run([interp, "-I", "-S", boot, "--root", root, "create", "-b", bundle.path, cid + "-py"],
+                               stdout=subprocess.DEVNULL, stderr=err, timeout=60)
+            err.seek(0)
+            r.stderr = err.read()
         assert r.returncode == 0, r.stderr
         pid = state(root, cid + "-py")["pid"]
         assert os.readlink("/proc/%d/exe" % pid).startswith("/memfd:ocirun-python")
