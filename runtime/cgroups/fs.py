@@ -348,11 +348,12 @@ def _check_ancestors(g):
         d = os.path.dirname(d)
 
 
-def check_unused(mgr):
+def check_unused(groups):
     """A new container's cgroup must be empty and not frozen in every
-    hierarchy: a cgroup another container (or anything) uses is not ours to
-    join, kill or freeze, and joining a frozen one would stop create dead."""
-    for g in mgr.all_groups():
+    hierarchy (`groups`: its Group in each): a cgroup another container (or
+    anything) uses is not ours to join, kill or freeze, and joining a frozen
+    one would stop create dead."""
+    for g in groups:
         subs = g._subdirs(g.dir)
         if subs:
             # Another container's cgroup below ours: its pause, kill --all and
@@ -402,7 +403,7 @@ class FsManager(Manager):
         return list(self.groups)
 
     def check_unused(self):
-        check_unused(self)
+        check_unused(self.all_groups())
 
     def destroy_once(self):
         first = None

@@ -67,7 +67,7 @@ class HybridManager(Manager):
 
     def check_unused(self):
         from .fs import check_unused
-        check_unused(self)
+        check_unused(self.all_groups())
 
     def prepare_realtime(self, field, runtime=None):
         self.v1.prepare_realtime(field, runtime)

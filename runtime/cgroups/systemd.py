@@ -577,10 +577,8 @@ class SystemdManager(Manager):
                            ok_errors=("org.freedesktop.systemd1.NoSuchUnit",)) is not None:
             raise errors.OciError("systemd: unit `%s` already exists: it is not this container's" % self.unit)
 
-        class _Existing:
-            def all_groups(inner):
-                return [g for g in self.fs.all_groups() if self.host.exists(g.dir)]
-        check_unused(_Existing())
+        # before the scope starts systemd has not made its directories yet
+        check_unused([g for g in self.fs.all_groups() if self.host.exists(g.dir)])
 
     def all_groups(self):
         return self.fs.all_groups()
