@@ -23,9 +23,13 @@ int ocirun_sync_send_warning(int fd, const char *fmt, ...) __attribute__((format
 /* Waits for `want`; *recvfd gets an SCM_RIGHTS fd if one came (else -1). */
 int ocirun_sync_wait(int fd, uint32_t want, int *recvfd, struct ocirun_error *err);
 
-/* safepath.c: the only way to reach a path under the rootfs. */
+/* safepath.c: the only way to reach a path under the rootfs.
+ * ocirun_open_in_root, ocirun_proc_open and ocirun_mount_on_fd are
+ * primitives, like the syscalls they wrap: -1 with errno set, and the caller,
+ * which knows the stage and the config field, fills the error. The ensure
+ * functions take the stage and fill err themselves. */
 void ocirun_force_fallback_resolver(int on);
-int ocirun_open_in_root(int rootfd, const char *path, int flags, struct ocirun_error *err);
+int ocirun_open_in_root(int rootfd, const char *path, int flags);
 int ocirun_ensure_in_root(int rootfd, const char *path, int is_file, uint32_t stage,
                           struct ocirun_error *err);
 int ocirun_open_parent_in_root(int rootfd, const char *path, const char **base, uint32_t stage,
@@ -41,7 +45,7 @@ int ocirun_is_procfs(int fd);
  * or "sys/..."). */
 int ocirun_procfs_make(int floor, int pid_only, struct ocirun_error *err);
 int ocirun_procfs_handle(void);
-int ocirun_proc_open(const char *path, int flags, struct ocirun_error *err);
+int ocirun_proc_open(const char *path, int flags);
 
 /* ns.c */
 int ocirun_join_namespaces(const struct ocirun_plan *p, struct ocirun_error *err);
@@ -54,7 +58,7 @@ int ocirun_prepare_rootfs(const struct ocirun_plan *p, int *rootfd, struct ociru
 int ocirun_receive_trees(const struct ocirun_plan *p, struct ocirun_error *err);
 int ocirun_do_mounts(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err);
 int ocirun_do_paths(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err);
-int ocirun_do_sysctls(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err);
+int ocirun_do_sysctls(const struct ocirun_plan *p, struct ocirun_error *err);
 int ocirun_enter_rootfs(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err);
 int ocirun_finish_rootfs(const struct ocirun_plan *p, struct ocirun_error *err);
 

@@ -60,7 +60,7 @@ struct ocirun_sched_attr {
  * to block on, no terminal taken, a regular file of a procfs. */
 static int write_proc(const char *path, const char *data)
 {
-    int fd = ocirun_proc_open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY, NULL);
+    int fd = ocirun_proc_open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return -1;
     struct stat st;
@@ -259,11 +259,10 @@ static void home_from_passwd(const struct ocirun_plan *p)
 {
     char *dst = p->home_env + 5;  /* after "HOME=" */
     snprintf(dst, HOME_ROOM, "/");
-    struct ocirun_error ignored;
     int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         return;
-    int fd = ocirun_open_in_root(root, "etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW, &ignored);
+    int fd = ocirun_open_in_root(root, "etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
     close(root);
     if (fd < 0)
         return;

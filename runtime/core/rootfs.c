@@ -326,7 +326,7 @@ static int open_new_mount(const struct ocirun_mount *m, int rootfd, int dstfd, s
     struct statx below, top;
     char dp[64], where[PATH_MAX];
     const char *field = m->field ? m->field : "mounts";
-    int fd = ocirun_open_in_root(rootfd, m->destination, O_PATH, err);
+    int fd = ocirun_open_in_root(rootfd, m->destination, O_PATH);
     if (fd < 0)
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "reopen `%s`", m->destination);
     ssize_t wn = readlink(ocirun_fdpath(dp, sizeof(dp), dstfd), where, sizeof(where) - 1);
@@ -597,7 +597,7 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, int *keep, str
         if (dstfd < 0)
             return -1;
         close(dstfd);
-        dstfd = ocirun_open_in_root(rootfd, m->destination, O_PATH | O_NOFOLLOW | O_DIRECTORY, err);
+        dstfd = ocirun_open_in_root(rootfd, m->destination, O_PATH | O_NOFOLLOW | O_DIRECTORY);
         if (dstfd < 0)
             return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "mount `%s` on `%s`: not a directory", src,
                                m->destination);
@@ -734,7 +734,7 @@ int ocirun_do_mounts(const struct ocirun_plan *p, int rootfd, struct ocirun_erro
     return 0;
 }
 
-int ocirun_do_sysctls(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err)
+int ocirun_do_sysctls(const struct ocirun_plan *p, struct ocirun_error *err)
 {
     for (uint32_t i = 0; i < p->n_sysctls; i++) {
         const struct ocirun_sysctl *s = &p->sysctls[i];
@@ -746,7 +746,7 @@ int ocirun_do_sysctls(const struct ocirun_plan *p, int rootfd, struct ocirun_err
          * namespaced values by the writer's namespaces, not by the mount */
         if (strncmp(path, "proc/sys/", 9))
             return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, EINVAL, "`/%s` is not under /proc/sys", path);
-        int fd = ocirun_proc_open(path + 5, O_WRONLY, err);
+        int fd = ocirun_proc_open(path + 5, O_WRONLY);
         if (fd < 0)
             return ocirun_fail(err, OCIRUN_STAGE_SYSCTL, errno, "open `/%s`", path);
         size_t n = strlen(s->value);
@@ -764,7 +764,7 @@ int ocirun_do_paths(const struct ocirun_plan *p, int rootfd, struct ocirun_error
 {
     for (const char *const *mp = p->masked_paths; mp && *mp; mp++) {
         /* O_NOFOLLOW: mask the entry itself, never where a symlink points */
-        int fd = ocirun_open_in_root(rootfd, *mp, O_PATH | O_NOFOLLOW, err);
+        int fd = ocirun_open_in_root(rootfd, *mp, O_PATH | O_NOFOLLOW);
         if (fd < 0) {
             if (errno == ENOENT)
                 continue;
@@ -786,7 +786,7 @@ int ocirun_do_paths(const struct ocirun_plan *p, int rootfd, struct ocirun_error
             return ocirun_fail(err, OCIRUN_STAGE_PATHS, e, "mask `%s`", *mp);
     }
     for (const char *const *rp = p->readonly_paths; rp && *rp; rp++) {
-        int fd = ocirun_open_in_root(rootfd, *rp, O_PATH, err);
+        int fd = ocirun_open_in_root(rootfd, *rp, O_PATH);
         if (fd < 0) {
             if (errno == ENOENT)
                 continue;

@@ -111,10 +111,11 @@ static int resolve_by_hand(int rootfd, const char *path, int flags)
         }
         if (fstat(fd, &st) == 0 && S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
             ssize_t ln = readlinkat(fd, "", link, sizeof(link) - 1);
+            int e = ln < 0 ? errno : ELOOP;
             close(fd);
             if (ln < 0 || ++links > 40) {
                 close(cur);
-                errno = ln < 0 ? errno : ELOOP;
+                errno = e;  /* as readlinkat left it, not as close did */
                 return -1;
             }
             link[ln] = 0;
@@ -160,7 +161,7 @@ static int resolve_by_hand(int rootfd, const char *path, int flags)
 
 /* openat2 scoped to rootfd; returns the fd or -1 with errno set. Magic links
  * (/proc/self/root and friends inside the rootfs) are refused. */
-int ocirun_open_in_root(int rootfd, const char *path, int flags, struct ocirun_error *err)
+int ocirun_open_in_root(int rootfd, const char *path, int flags)
 {
     if (no_openat2)
         return resolve_by_hand(rootfd, path, flags);
@@ -210,7 +211,7 @@ static int split_path(const char *path, char *parent, size_t plen, const char **
 static int ensure(int rootfd, const char *path, int is_file, int depth, uint32_t stage,
                   struct ocirun_error *err)
 {
-    int fd = ocirun_open_in_root(rootfd, path, O_PATH, err);
+    int fd = ocirun_open_in_root(rootfd, path, O_PATH);
     if (fd >= 0)
         return fd;
     if (errno != ENOENT)
@@ -259,7 +260,7 @@ static int ensure(int rootfd, const char *path, int is_file, int depth, uint32_t
         return ocirun_fail(err, stage, e, "create `%s` in the rootfs", path);
     }
     close(pfd);
-    fd = ocirun_open_in_root(rootfd, path, O_PATH, err);
+    fd = ocirun_open_in_root(rootfd, path, O_PATH);
     if (fd < 0)
         return ocirun_fail(err, stage, errno, "open `%s` in the rootfs", path);
     return fd;
@@ -413,10 +414,9 @@ static int proc_walk_by_hand(const char *path, int flags)
 /* Opens `path` ("self/attr/exec", "sys/net/ipv4/ip_forward") beneath the
  * procfs handle: `self` is spelled as our pid as that procfs numbers it, no
  * symlink is followed, no mount crossed. */
-int ocirun_proc_open(const char *path, int flags, struct ocirun_error *err)
+int ocirun_proc_open(const char *path, int flags)
 {
     char rel[PATH_MAX], pid[32];
-    (void)err;
     if (procfs_fd < 0) {
         errno = EBADF;
         return -1;

@@ -140,7 +140,7 @@ static int reopen_fifo(int opath_fd)
 {
     char name[16];
     struct stat a, b;
-    int dir = ocirun_proc_open("self/fd", O_PATH | O_DIRECTORY, NULL);
+    int dir = ocirun_proc_open("self/fd", O_PATH | O_DIRECTORY);
     if (dir < 0)
         return -1;
     snprintf(name, sizeof(name), "%d", opath_fd);
@@ -203,7 +203,7 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
         if (ocirun_set_names(p, &err) < 0 || ocirun_early_process(p, &err) < 0)
             die_reported(sync, &err);
         if (ocirun_prepare_rootfs(p, &rootfd, &err) < 0 || ocirun_do_mounts(p, rootfd, &err) < 0 ||
-            ocirun_create_devices(p, rootfd, &err) < 0 || ocirun_do_sysctls(p, rootfd, &err) < 0 ||
+            ocirun_create_devices(p, rootfd, &err) < 0 || ocirun_do_sysctls(p, &err) < 0 ||
             ocirun_do_paths(p, rootfd, &err) < 0)
             die_reported(sync, &err);
 
