@@ -107,7 +107,7 @@ def test_pidfd_socket_missing_leaves_nothing(run_ocirun, bundle, cid, root, tmp_
 def sdnotify(tmp_path_factory):
     import subprocess
     out = str(tmp_path_factory.mktemp("sdnotify") / "sdnotify")
-    subprocess.run(["gcc", "-O2", "-Wall", "-static", "-o", out,
+    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-o", out,
                     os.path.join(os.path.dirname(os.path.abspath(__file__)), "sdnotify.c")],
                    check=True, capture_output=True)
     return out

@@ -42,7 +42,7 @@ def tools(tmp_path_factory):
     for name, extra in [("sectool", ["-static"]), ("setuid_ids", ["-static"]),
                         ("fakeld", ["-static", "-nostdlib", "-fno-stack-protector", "-fno-pie", "-no-pie"])]:
         dst = str(d / name)
-        subprocess.run(["gcc", "-O2", "-Wall"] + extra + ["-o", dst, os.path.join(HERE, name + ".c")],
+        subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror"] + extra + ["-o", dst, os.path.join(HERE, name + ".c")],
                        check=True, capture_output=True)
         out[name] = dst
     return out
