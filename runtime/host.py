@@ -77,14 +77,14 @@ class LinuxHost:
             arr[i].minor = r.minor
             arr[i].access = ((1 if "m" in r.access else 0) | (2 if "r" in r.access else 0)
                              | (4 if "w" in r.access else 0))
-        msg = ffi.new("char[]", 512)
+        err = ffi.new("struct ocirun_error *")
         fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            rc = lib.ocirun_devices_attach(fd, arr, len(rules), msg, 512)
+            rc = lib.ocirun_devices_attach(fd, arr, len(rules), err)
         finally:
             os.close(fd)
         if rc < 0:
-            raise OSError(-rc, ffi.string(msg).decode("utf-8", "replace"), cgroup_dir)
+            raise OSError(err.err_no, ffi.string(err.msg).decode("utf-8", "replace"), cgroup_dir)
 
     def eventfd_oom(self, cgroup_dir):
         """An eventfd that counts OOM events of a v1 memory cgroup (memory.oom_control)."""

@@ -19,16 +19,17 @@
  */
 #include <errno.h>
 #include <linux/bpf.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "devices_bpf.h"
+#include "internal.h"
 
 #define MAX_INSNS 8192
 #define MAX_OLD_PROGS 64
 #define ACC_ALL (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)
+#define FIELD "linux.resources.devices"
 
 struct prog {
     struct bpf_insn *insns;   /* NULL: only count */
@@ -135,31 +136,25 @@ static long sys_bpf(int cmd, union bpf_attr *attr)
     return syscall(__NR_bpf, cmd, attr, sizeof *attr);
 }
 
-static int32_t fail(char *msg, uint32_t msg_len, const char *what)
+/* A failed bpf(2) step: `e` is the errno it left (saved before any close). */
+static int32_t fail(struct ocirun_error *err, int e, const char *what)
 {
-    int e = errno ? errno : EINVAL;
-    if (msg && msg_len)
-        snprintf(msg, msg_len, "%s", what);
-    return -e;
+    return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e ? e : EINVAL, FIELD ": %s", what);
 }
 
 int32_t ocirun_devices_attach(int32_t cgroup_fd, const struct ocirun_dev_rule *rules, uint32_t n_rules,
-                              char *msg, uint32_t msg_len)
+                              struct ocirun_error *err)
 {
     static struct bpf_insn insns[MAX_INSNS];
     static char vlog[4096];
     struct prog p = { insns, 0, MAX_INSNS, 0 };
     union bpf_attr attr;
     uint32_t old_ids[MAX_OLD_PROGS], n_old = 0, old_flags = 0;
-    int prog_fd, err;
+    int prog_fd, e;
 
-    if (msg && msg_len)
-        msg[0] = 0;
     build(&p, rules, n_rules);
-    if (p.overflow) {
-        errno = E2BIG;
-        return fail(msg, msg_len, "build the device filter: too many rules");
-    }
+    if (p.overflow)
+        return fail(err, E2BIG, "build the device filter: too many rules");
 
     memset(&attr, 0, sizeof attr);
     attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
@@ -169,7 +164,7 @@ int32_t ocirun_devices_attach(int32_t cgroup_fd, const struct ocirun_dev_rule *r
     strncpy(attr.prog_name, "ocirun_devices", sizeof attr.prog_name - 1);
     prog_fd = (int)sys_bpf(BPF_PROG_LOAD, &attr);
     if (prog_fd < 0) {
-        err = errno;
+        e = errno;
         /* Load again with the verifier's log, to say why. */
         vlog[0] = 0;
         attr.log_level = 1;
@@ -178,21 +173,19 @@ int32_t ocirun_devices_attach(int32_t cgroup_fd, const struct ocirun_dev_rule *r
         int fd2 = (int)sys_bpf(BPF_PROG_LOAD, &attr);
         if (fd2 >= 0)
             close(fd2);
-        if (msg && msg_len) {
-            /* The verifier ends with a statistics line; the one before says why. */
-            size_t len = strlen(vlog);
-            while (len && vlog[len - 1] == '\n')
-                vlog[--len] = 0;
-            char *last = strrchr(vlog, '\n');
-            if (last && strncmp(last + 1, "processed ", 10) == 0) {
-                *last = 0;
-                last = strrchr(vlog, '\n');
-            }
-            last = last ? last + 1 : vlog;
-            snprintf(msg, msg_len, "load the device filter (bpf BPF_PROG_LOAD)%s%s",
-                     last[0] ? ": verifier: " : "", last);
+        /* The verifier ends with a statistics line; the one before says why. */
+        size_t len = strlen(vlog);
+        while (len && vlog[len - 1] == '\n')
+            vlog[--len] = 0;
+        char *last = strrchr(vlog, '\n');
+        if (last && strncmp(last + 1, "processed ", 10) == 0) {
+            *last = 0;
+            last = strrchr(vlog, '\n');
         }
-        return -err;
+        last = last ? last + 1 : vlog;
+        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e ? e : EINVAL,
+                           FIELD ": load the device filter (bpf BPF_PROG_LOAD)%s%s",
+                           last[0] ? ": verifier: " : "", last);
     }
 
     /* Which programs are attached now: they go once ours is in place. */
@@ -205,9 +198,9 @@ int32_t ocirun_devices_attach(int32_t cgroup_fd, const struct ocirun_dev_rule *r
         n_old = attr.query.prog_cnt;
         old_flags = attr.query.attach_flags;
     } else if (errno != ENOENT) {
-        err = fail(msg, msg_len, "list the cgroup's device filters (bpf BPF_PROG_QUERY)");
+        e = errno;
         close(prog_fd);
-        return err;
+        return fail(err, e, "list the cgroup's device filters (bpf BPF_PROG_QUERY)");
     }
 
     memset(&attr, 0, sizeof attr);
@@ -217,17 +210,17 @@ int32_t ocirun_devices_attach(int32_t cgroup_fd, const struct ocirun_dev_rule *r
     attr.attach_flags = BPF_F_ALLOW_MULTI;
     if (sys_bpf(BPF_PROG_ATTACH, &attr) != 0) {
         if (n_old == 0 || (old_flags & BPF_F_ALLOW_MULTI)) {
-            err = fail(msg, msg_len, "attach the device filter (bpf BPF_PROG_ATTACH)");
+            e = errno;
             close(prog_fd);
-            return err;
+            return fail(err, e, "attach the device filter (bpf BPF_PROG_ATTACH)");
         }
         /* Someone attached a single program without ALLOW_MULTI: attaching
          * with its own flags replaces it in one step. */
         attr.attach_flags = old_flags;
         if (sys_bpf(BPF_PROG_ATTACH, &attr) != 0) {
-            err = fail(msg, msg_len, "replace the device filter (bpf BPF_PROG_ATTACH)");
+            e = errno;
             close(prog_fd);
-            return err;
+            return fail(err, e, "replace the device filter (bpf BPF_PROG_ATTACH)");
         }
         n_old = 0;
     }
@@ -240,16 +233,16 @@ int32_t ocirun_devices_attach(int32_t cgroup_fd, const struct ocirun_dev_rule *r
         if (old_fd < 0) {
             if (errno == ENOENT)
                 continue; /* detached meanwhile */
-            return fail(msg, msg_len, "open an old device filter (bpf BPF_PROG_GET_FD_BY_ID)");
+            return fail(err, errno, "open an old device filter (bpf BPF_PROG_GET_FD_BY_ID)");
         }
         memset(&attr, 0, sizeof attr);
         attr.target_fd = (uint32_t)cgroup_fd;
         attr.attach_bpf_fd = (uint32_t)old_fd;
         attr.attach_type = BPF_CGROUP_DEVICE;
         if (sys_bpf(BPF_PROG_DETACH, &attr) != 0 && errno != ENOENT) {
-            err = fail(msg, msg_len, "detach an old device filter (bpf BPF_PROG_DETACH)");
+            e = errno;
             close(old_fd);
-            return err;
+            return fail(err, e, "detach an old device filter (bpf BPF_PROG_DETACH)");
         }
         close(old_fd);
     }

@@ -10,6 +10,7 @@
 #define OCIRUN_DEVICES_BPF_H
 
 #include <stdint.h>
+#include "ocirun.h"
 
 /* CDEF-BEGIN */
 /* One rule. The last rule that matches a request decides; none matching: deny.
@@ -32,10 +33,11 @@ int32_t ocirun_devices_prog_build(const struct ocirun_dev_rule *rules, uint32_t 
 /* Loads the program and attaches it to the cgroup2 directory cgroup_fd with
  * BPF_F_ALLOW_MULTI, then detaches the programs that were there before (so an
  * update replaces the filter; during the swap both apply, which only denies more).
- * 0 on success; -errno on failure, with `msg` naming the step (and the
- * verifier's log, if it refused the program). */
+ * 0 on success; -1 on failure with err filled (stage devices, the message
+ * naming linux.resources.devices, the step, and the verifier's last line if
+ * it refused the program). */
 int32_t ocirun_devices_attach(int32_t cgroup_fd, const struct ocirun_dev_rule *rules, uint32_t n_rules,
-                              char *msg, uint32_t msg_len);
+                              struct ocirun_error *err);
 /* CDEF-END */
 
 #endif

@@ -9,6 +9,7 @@ observed in files and in how the helper process ends.
 
 import errno
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -149,7 +150,7 @@ def v2_manager(name):
 
 @pytest.fixture
 def core(tmp_path_factory):
-    """The C core's device filter: the built runtime._core, else this checkout's devices_bpf.c alone."""
+    """The C core's device filter: the built runtime._core, else this checkout's devices_bpf.c (and error.c)."""
     import runtime.core
     try:
         ffi, lib = runtime.core.load()
@@ -162,9 +163,11 @@ def core(tmp_path_factory):
     here = os.path.join(os.path.dirname(runtime.core.__file__), "core")
     text = open(os.path.join(here, "devices_bpf.h")).read()
     cdef = text[text.index("/* CDEF-BEGIN */") + 16:text.index("/* CDEF-END */")]
+    error_struct = re.search(r"struct ocirun_error \{.*?\};", open(os.path.join(here, "ocirun.h")).read(), re.S)
     b = FFI()
-    b.cdef(cdef)
-    b.set_source("_ocirun_bpf_test", '#include "devices_bpf.h"\n', sources=[os.path.join(here, "devices_bpf.c")],
+    b.cdef(error_struct.group(0) + cdef)
+    b.set_source("_ocirun_bpf_test", '#include "devices_bpf.h"\n',
+                 sources=[os.path.join(here, f) for f in ("devices_bpf.c", "error.c")],
                  include_dirs=[here], extra_compile_args=["-D_GNU_SOURCE"])
     out = tmp_path_factory.mktemp("bpf")
     b.compile(tmpdir=str(out))
