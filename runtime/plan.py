@@ -312,7 +312,6 @@ def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=F
     c.parent_sync_fd = parent_sync_fd
     c.fifo_fd = fifo_fd
     c.preserve_fds = p.preserve_fds
-    c.seccomp_listener_fd = -1
 
     _namespaces(p, linux, floor)
     _net_devices(p, linux)
@@ -350,10 +349,6 @@ def _seccomp(p, linux):
     if not linux.get("seccomp"):
         return
     from . import seccomp
-    if not seccomp.NOTIFY_WIRED and any(isinstance(r, dict) and r.get("action") == "SCMP_ACT_NOTIFY"
-                                        for r in linux["seccomp"].get("syscalls") or ()):
-        # refused before compiling, so not even a cache entry is left behind
-        raise errors.ConfigError(["config.json: linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported yet"])
     _check_listener(linux["seccomp"])
     if p.cache_dir:
         flt = seccomp.compile_cached(linux["seccomp"], p.cache_dir)
@@ -1087,7 +1082,6 @@ def _build_tenant(p, proc, cid, init_pid, sync_fd, parent_sync_fd, preserve_fds,
     c.parent_sync_fd = parent_sync_fd
     c.fifo_fd = -1
     c.preserve_fds = p.preserve_fds
-    c.seccomp_listener_fd = -1
     gone = errors.OciError("cannot exec in a stopped container (its init %d exited)" % init_pid)
     joins = []
     for t, f in NS_FILES.items():

@@ -465,12 +465,6 @@ def _enabled(lib):
     return _probe_flags(lib, 0)
 
 
-# Whether the lifecycle hands a NOTIFY filter's listener fd to listenerPath
-# (the SECCOMP_FD record, runtime/core/sync.c). While it does not, features
-# must not offer SCMP_ACT_NOTIFY and plan.py refuses it.
-NOTIFY_WIRED = True
-
-
 def FEATURES():
     """linux.seccomp of the features document, measured on this kernel and libseccomp."""
     try:
@@ -486,7 +480,7 @@ def FEATURES():
             # A kernel before 4.14 cannot be asked; it has the classic five.
             avail = name in ("SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
                              "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW")
-        if avail and (NOTIFY_WIRED or name != "SCMP_ACT_NOTIFY"):
+        if avail:
             actions.append(name)
     return {
         "enabled": True,

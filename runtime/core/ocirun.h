@@ -16,7 +16,7 @@
 
 /* CDEF-BEGIN */
 /* Bumped whenever this header changes; runtime/core.py refuses a stale .so. */
-static const int32_t OCIRUN_CORE_VERSION = 8;
+static const int32_t OCIRUN_CORE_VERSION = 9;
 
 /* Where a failure happened; ocirun_stage_name() spells it for messages. */
 enum ocirun_stage {
@@ -27,7 +27,7 @@ enum ocirun_stage {
     OCIRUN_STAGE_USERNS = 4,       /* id maps                                   */
     OCIRUN_STAGE_ROOTFS = 5,       /* propagation, rootfs bind, pivot_root      */
     OCIRUN_STAGE_MOUNTS = 6,       /* config.json's mounts                      */
-    OCIRUN_STAGE_DEVICES = 7,      /* /dev nodes and symlinks                   */
+    OCIRUN_STAGE_DEVICES = 7,      /* /dev nodes and symlinks; the v2 device filter */
     OCIRUN_STAGE_PATHS = 8,        /* maskedPaths, readonlyPaths                */
     OCIRUN_STAGE_SYSCTL = 9,
     OCIRUN_STAGE_HOOKS = 10,       /* createContainer / startContainer hooks    */
@@ -204,11 +204,9 @@ struct ocirun_plan {
      * the uid changes). With SECCOMP_FILTER_FLAG_NEW_LISTENER in
      * seccomp_flags (SCMP_ACT_NOTIFY) the filter is loaded before READY,
      * while the sync socket is open, and the listener fd goes up in a
-     * SECCOMP_FD record; the child keeps no copy. seccomp_listener_fd is
-     * unused (-1). */
+     * SECCOMP_FD record; the child keeps no copy. */
     const uint8_t *seccomp_bpf; uint32_t seccomp_bpf_len;
     uint32_t seccomp_flags;
-    int32_t seccomp_listener_fd;
 };
 
 /* Spawn the container: clones the setup process and returns its pid (> 0);

@@ -371,8 +371,6 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
         unsigned int n = 0;
         keep[n++] = p->sync_fd;
         keep[n++] = p->fifo_fd;
-        if (p->seccomp_listener_fd >= 0)
-            keep[n++] = p->seccomp_listener_fd;
         for (uint32_t i = 0; i < p->n_join && i < 8; i++)
             keep[n++] = p->join_fds[i];
         ocirun_close_fds_except(3 + p->preserve_fds, keep, n);
