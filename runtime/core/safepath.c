@@ -59,6 +59,10 @@ static int resolve_by_hand(int rootfd, const char *path, int flags)
     int links = 0;
     if (fstat(rootfd, &rootst) < 0)
         return -1;
+    if (!*path) {
+        errno = ENOENT;  /* as openat2 says: an empty path names nothing */
+        return -1;
+    }
     if (strlen(path) >= PATH_MAX) {
         errno = ENAMETOOLONG;
         return -1;
