@@ -244,7 +244,7 @@ def _unit_dirs():
 def _rmdir_tree(top):
     """rmdir every directory of a cgroup tree, deepest first; a busy one stays."""
     left = []
-    for d, subs, _ in os.walk(top, topdown=False):
+    for d, _subs, _ in os.walk(top, topdown=False):
         try:
             os.rmdir(d)
         except FileNotFoundError:
@@ -418,7 +418,7 @@ def _exclusive(timeout):
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise BootError("%s is held by another session for more than %ds" % (LOCK, timeout))
+                    raise BootError("%s is held by another session for more than %ds" % (LOCK, timeout)) from None
                 time.sleep(1)
         yield
     finally:

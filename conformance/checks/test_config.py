@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conformance.capnames import CAPS, names
+from conformance.capnames import names
 from conformance.harness import mount_at, mountinfo
 
 BOUNDING = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_MKNOD",

@@ -7,7 +7,6 @@ import fcntl
 import os
 import socket
 import struct
-import termios
 import threading
 
 from conformance.harness import Lazy

@@ -3,12 +3,10 @@ seccomp agent or console socket that never accepts, an init that never opens
 the exec fifo, and `exec -t` whose output reader stopped each end in bounded
 time with one line naming what is stuck."""
 
-import json
 import os
 import signal
 import socket
 import subprocess
-import time
 
 import pytest
 

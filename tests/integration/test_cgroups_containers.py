@@ -112,7 +112,7 @@ def box(tmp_path, base_bundle):
     left = [d for d in hierarchy_dirs(PARENT) if os.path.exists(d)]
     # Remove leftovers so one failure does not spill into the next test, then fail.
     for d in left:
-        for dirpath, dirnames, _ in sorted(os.walk(d), key=lambda t: -len(t[0])):
+        for dirpath, _dirnames, _ in sorted(os.walk(d), key=lambda t: -len(t[0])):
             try:
                 os.rmdir(dirpath)
             except OSError:

@@ -77,7 +77,7 @@ def test_exec_tty(bundle, root, cid, run_ocirun):
 def test_exec_gets_the_container_seccomp_filter(bundle, root, cid, run_ocirun):
     bundle.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"names": ["mkdirat", "mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
-    init = _running(bundle, root, cid, run_ocirun)
+    _running(bundle, root, cid, run_ocirun)
     r = run_ocirun("exec", cid, "sh", "-c", "grep ^Seccomp: /proc/self/status; mkdir /tmp/x 2>&1; echo rc=$?")
     assert r.returncode == 0, r.stderr
     assert "Seccomp:\t2" in r.stdout and "rc=1" in r.stdout

@@ -9,8 +9,6 @@ import shutil
 
 import pytest
 
-from helpers import state
-
 
 def _run(bundle, run_ocirun, cid, script):
     bundle.set_args("sh", "-c", script).write()
@@ -274,7 +272,7 @@ def test_features_list_the_memory_policies_that_run(bundle, run_ocirun, cid):
     cases = [({"mode": m} if m in ("MPOL_DEFAULT", "MPOL_LOCAL") else {"mode": m, "nodes": "0"}, m in mp["modes"])
              for m in ALL_MODES]
     cases += [({"mode": "MPOL_BIND", "nodes": "0", "flags": [f]}, f in mp["flags"]) for f in ALL_FLAGS]
-    for i, (policy, listed) in enumerate(cases):
+    for policy, listed in cases:
         bundle.config["linux"]["memoryPolicy"] = policy
         bundle.write()
         r = run_ocirun("run", "-b", bundle.path, cid)

@@ -7,7 +7,6 @@ import subprocess
 
 import pytest
 
-import helpers
 from conftest import one_line_error
 
 

@@ -11,7 +11,6 @@ import threading
 
 import pytest
 
-import helpers
 from conftest import one_line_error
 from helpers import state, wait_for
 

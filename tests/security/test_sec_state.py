@@ -5,9 +5,6 @@ behind (no state dir entry, no cgroup, no file outside --root)."""
 import json
 import os
 import stat
-import subprocess
-
-import pytest
 
 import helpers
 from conftest import one_line_error

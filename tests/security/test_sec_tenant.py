@@ -12,9 +12,9 @@ import pytest
 
 import helpers
 from conftest import one_line_error, parse
+from helpers import wait_for
 
 EXEC_FAILED = 255  # exec's own failures exit 255, as runc's
-from helpers import wait_for
 
 MAX_ID = 2147483647
 
@@ -56,7 +56,7 @@ def _assert_only(out, root, passed, n):
     for fd in range(3, 3 + n):
         want = passed.get(fd, "/dev/null")
         assert fds[fd] == want, "fd %d is %r, want %r (host fd leaked):\n%s" % (fd, fds[fd], want, out)
-    for fd, target in fds.items():
+    for target in fds.values():
         assert root not in target and "cgroup" not in target and not target.startswith("/proc"), out
 
 

@@ -158,7 +158,7 @@ def test_real_pid_liveness(tmp_path):
 
 def _writer(root, n, tag):
     store = state.StateStore(root)
-    for i in range(n):
+    for _ in range(n):
         with store.load("shared", lock=True) as c:
             c.data["counter"] = c.data.get("counter", 0) + 1
             c.data["blob"] = tag * 2000  # big enough that a torn write would show

@@ -1,7 +1,6 @@
 """config.json validation: the built-in validator agrees with jsonschema, and the
 spec's MUSTs that a schema cannot express are each rejected with one line."""
 
-import copy
 import json
 import os
 import subprocess
