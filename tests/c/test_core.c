@@ -38,7 +38,7 @@
 #include "internal.h"
 
 static int checks, failures;
-static const char *mode = "";  /* "openat2" or "fallback": which resolver the checks ran on */
+static const char *mode = ""; /* "openat2" or "fallback": which resolver the checks ran on */
 
 #define CHECK(cond, ...) check(!!(cond), __LINE__, #cond, __VA_ARGS__)
 
@@ -143,8 +143,7 @@ static int same_as(int fd, const char *rel)
     char p[512];
     struct stat a, b;
     snprintf(p, sizeof(p), "%s/%s", top, rel);
-    return fstatat(fd, "", &a, AT_EMPTY_PATH) == 0 && lstat(p, &b) == 0 && a.st_dev == b.st_dev &&
-           a.st_ino == b.st_ino;
+    return fstatat(fd, "", &a, AT_EMPTY_PATH) == 0 && lstat(p, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 static int exists(const char *rel)
@@ -231,9 +230,9 @@ static void test_resolver(void)
     refused(longname, O_PATH, ENAMETOOLONG);
     /* a real open (not O_PATH) reads the rootfs's file */
     int fd = ocirun_open_in_root(rootfd, "abs/passwd", O_RDONLY);
-    char buf[64] = { 0 };
-    CHECK(fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0 && strstr(buf, ":inside:"),
-          "read `abs/passwd`: %s", fd < 0 ? strerror(errno) : buf);
+    char buf[64] = {0};
+    CHECK(fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0 && strstr(buf, ":inside:"), "read `abs/passwd`: %s",
+          fd < 0 ? strerror(errno) : buf);
     CHECK(fd < 0 || (fcntl(fd, F_GETFD) & FD_CLOEXEC), "`abs/passwd` is not close-on-exec");
     if (fd >= 0)
         close(fd);
@@ -279,8 +278,7 @@ static void test_ensure(void)
           "ensure `loop1/x`: stage %u errno %d msg `%s`", err.stage, err.err_no, err.msg);
     memset(&err, 0, sizeof(err));
     fd = ocirun_ensure_in_root(rootfd, "etc/passwd/x", 0, OCIRUN_STAGE_DEVICES, &err);
-    CHECK(fd == -1 && err.stage == OCIRUN_STAGE_DEVICES && err.err_no == ENOTDIR &&
-              strstr(err.msg, "`etc/passwd/x`"),
+    CHECK(fd == -1 && err.stage == OCIRUN_STAGE_DEVICES && err.err_no == ENOTDIR && strstr(err.msg, "`etc/passwd/x`"),
           "ensure `etc/passwd/x`: fd %d stage %u errno %d msg `%s`", fd, err.stage, err.err_no, err.msg);
     memset(&err, 0, sizeof(err));
     fd = ocirun_ensure_in_root(rootfd, "new/..", 0, OCIRUN_STAGE_MOUNTS, &err);
@@ -305,8 +303,8 @@ static void test_ensure(void)
 /* The cleanup between the two modes: what test_ensure made. */
 static void reset_made(void)
 {
-    const char *made[] = { "root/made_up", "root/made/abs/sub", "root/made/abs", "root/made", "root/new/dir",
-                           "root/new" };
+    const char *made[] = {"root/made_up", "root/made/abs/sub", "root/made/abs",
+                          "root/made",    "root/new/dir",      "root/new"};
     for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
         char p[512];
         snprintf(p, sizeof(p), "%s/%s", top, made[i]);
@@ -330,7 +328,7 @@ static void test_procfs(void)
         ocirun_force_fallback_resolver(fallback);
         mode = fallback ? "procfs, fallback" : "procfs, openat2";
         int fd = ocirun_proc_open("self/status", O_RDONLY);
-        char buf[16] = { 0 };
+        char buf[16] = {0};
         CHECK(fd >= 0 && read(fd, buf, 5) == 5 && !strcmp(buf, "Name:"), "self/status: %s",
               fd < 0 ? strerror(errno) : buf);
         if (fd >= 0)
@@ -341,8 +339,8 @@ static void test_procfs(void)
             close(fd);
         /* no symlink followed (`mounts` -> self/mounts; self/root is the host's /
          * here), no climbing out */
-        const char *bad[] = { "mounts", "net/dev", "self/root/etc/passwd", "self/cwd", "self/exe",
-                              "self/../../etc", "../etc", "self/fd/../../../etc" };
+        const char *bad[] = {"mounts",         "net/dev", "self/root/etc/passwd", "self/cwd", "self/exe",
+                             "self/../../etc", "../etc",  "self/fd/../../../etc"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
             fd = ocirun_proc_open(bad[i], O_RDONLY);
             CHECK(fd < 0, "`%s` was opened beneath the procfs handle", bad[i]);
