@@ -17,8 +17,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -32,6 +30,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
+#include "internal.h"
 #include "ocirun.h"
 #define OCIRUN_SECCOMP_PRIVATE
 #include "seccomp.h"
@@ -43,19 +42,8 @@
 #define SECCOMP_GET_NOTIF_SIZES 3
 #endif
 
-static int fail(struct ocirun_error *err, int err_no, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct ocirun_error *err, int err_no, const char *fmt, ...)
-{
-    va_list ap;
-    err->err_no = err_no;
-    err->stage = OCIRUN_STAGE_SECCOMP;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return -1;
-}
+/* Every failure here is of the seccomp stage (error.c fills err). */
+#define fail(err, err_no, ...) ocirun_fail(err, OCIRUN_STAGE_SECCOMP, err_no, __VA_ARGS__)
 
 /* ---- compiling ---------------------------------------------------------- */
 
