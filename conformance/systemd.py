@@ -52,8 +52,21 @@ SYSTEMD = "/lib/systemd/systemd"
 BASE = "/var/lib/ocirun-test-systemd"
 UNIT_SUFFIXES = (".slice", ".scope", ".mount", ".service", ".socket", ".swap", ".automount")
 
+# The cgroup layouts systemd can boot in (its own view of /sys/fs/cgroup, in
+# its mount namespace; the hierarchies are the host's, kernel-global):
+#   hybrid   the host's layout: v1 controllers, name=systemd, cgroup2 at unified
+#   unified  the host's cgroup2 hierarchy at /sys/fs/cgroup, nothing else (v2).
+#            On a hybrid host the controllers bound to v1 stay there: cgroup2
+#            offers only what no v1 hierarchy holds (hugetlb, here)
+#   legacy   the v1 hierarchies and name=systemd, no cgroup2 (v1)
+MODES = ("hybrid", "unified", "legacy")
+
+# $1 the mode, $2 the host's cgroup2 mount below /sys/fs/cgroup ("" when none).
+# systemd in a container reads its "kernel command line" from its own argv: the
+# systemd.* options there say the layout it wants, matching the one it finds.
 BOOT = r"""
 set -e
+MODE=$1 UNIFIED=$2
 mount -t proc proc /proc
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
@@ -64,17 +77,29 @@ done
 mkdir /run/.hostcg
 mount --rbind /sys/fs/cgroup /run/.hostcg
 umount -R /sys/fs/cgroup
-mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
-for d in /run/.hostcg/*; do
-    n=${d##*/}
-    if [ -L "$d" ]; then ln -s "$(readlink "$d")" "/sys/fs/cgroup/$n"; continue; fi
-    mkdir "/sys/fs/cgroup/$n"
-    mount --bind "$d" "/sys/fs/cgroup/$n"
-done
+if [ "$MODE" = unified ]; then
+    # A bind of the host's cgroup2: a new mount of it would apply its root options anew.
+    mount --bind "/run/.hostcg/$UNIFIED" /sys/fs/cgroup
+    set -- systemd.unified_cgroup_hierarchy=1
+else
+    mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
+    for d in /run/.hostcg/*; do
+        n=${d##*/}
+        if [ "$MODE" = legacy ] && [ "$n" = "$UNIFIED" ]; then continue; fi
+        if [ -L "$d" ]; then ln -s "$(readlink "$d")" "/sys/fs/cgroup/$n"; continue; fi
+        mkdir "/sys/fs/cgroup/$n"
+        mount --bind "$d" "/sys/fs/cgroup/$n"
+    done
+    mount -o remount,ro /sys/fs/cgroup
+    if [ "$MODE" = legacy ]; then
+        set -- systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=1
+    else
+        set -- systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=0
+    fi
+fi
 umount -R /run/.hostcg
 rmdir /run/.hostcg
-mount -o remount,ro /sys/fs/cgroup
-exec env container=ocirun-test /lib/systemd/systemd --system --unit=basic.target
+exec env container=ocirun-test /lib/systemd/systemd --system --unit=basic.target "$@"
 """
 
 
@@ -150,21 +175,34 @@ class CgroupState:
                                 for l in f.read().splitlines() if not l.startswith("0::")}
         # The host's cgroup mounts: (mount point, fs type, root, super options).
         self.mounts = set()
+        # ... and their mountinfo lines, which must come back identical (ids and all).
+        self.mountinfo = []
         with open("/proc/self/mountinfo") as f:
             for l in f.read().splitlines():
                 a, b = l.split(" - ", 1)
                 fields, tail = a.split(), b.split()
                 if tail[0] in ("cgroup", "cgroup2"):
                     self.mounts.add((fields[4], tail[0], fields[3], tail[2]))
+                    self.mountinfo.append(l)
         # The controllers of each cgroup2 mount's root (hugetlb on this host).
+        # and what its root hands down (cgroup.subtree_control): a systemd on
+        # the host's cgroup2 (unified mode) may enable controllers there.
         self.unified = {}
         for mp, fstype, _, _ in self.mounts:
             if fstype == "cgroup2":
-                try:
-                    with open(os.path.join(mp, "cgroup.controllers")) as f:
-                        self.unified[mp] = f.read().split()
-                except OSError:
-                    self.unified[mp] = None
+                for name in ("cgroup.controllers", "cgroup.subtree_control"):
+                    try:
+                        with open(os.path.join(mp, name)) as f:
+                            self.unified[os.path.join(mp, name)] = f.read().split()
+                    except OSError:
+                        self.unified[os.path.join(mp, name)] = None
+
+    def unified_mount(self):
+        """The host's cgroup2 mount below /sys/fs/cgroup, relative to it ("" when none)."""
+        for mp, fstype, _, _ in sorted(self.mounts):
+            if fstype == "cgroup2" and os.path.dirname(mp) == CGROUP_ROOT:
+                return os.path.basename(mp)
+        return ""
 
     def differences(self, before):
         """What is not as in `before`, one readable line each."""
@@ -180,10 +218,12 @@ class CgroupState:
         for m in sorted(self.mounts ^ before.mounts):
             out.append("host cgroup mount %s %s (root %s, %s) %s"
                        % (m[0], m[1], m[2], m[3], "appeared" if m in self.mounts else "is gone"))
-        for mp in sorted(set(before.unified) | set(self.unified)):
-            if before.unified.get(mp) != self.unified.get(mp):
-                out.append("%s/cgroup.controllers is %s, was %s"
-                           % (mp, self.unified.get(mp), before.unified.get(mp)))
+        for f in sorted(set(before.unified) | set(self.unified)):
+            if before.unified.get(f) != self.unified.get(f):
+                out.append("%s is %s, was %s" % (f, self.unified.get(f), before.unified.get(f)))
+        if not out and self.mountinfo != before.mountinfo:
+            out.append("the host's cgroup lines in /proc/self/mountinfo changed: %s, were %s"
+                       % (self.mountinfo, before.mountinfo))
         return out
 
 
@@ -264,10 +304,11 @@ def _child_of(pid):
 
 
 class Systemd:
-    def __init__(self, pid, proc, log):
+    def __init__(self, pid, proc, log, mode="hybrid"):
         self.pid = pid              # systemd, as the host sees it
         self.proc = proc            # the unshare process around it
         self.log = log
+        self.mode = mode            # one of MODES: the layout systemd sees
         self.private = "/proc/%d/root/run/systemd/private" % pid
         self.kernel_before = None   # the CgroupState before the boot
 
@@ -316,12 +357,32 @@ def _answers(sd):
     return r.stdout.strip() in ("running", "degraded")
 
 
-def start_systemd(workdir, timeout=60.0, cls=Systemd):
+def mode_unavailable(mode, state=None):
+    """Why this host cannot give systemd the layout `mode`, or None when it can."""
+    if mode not in MODES:
+        return "unknown systemd cgroup mode `%s` (want one of %s)" % (mode, ", ".join(MODES))
+    state = state or CgroupState()
+    if any(m[0] == CGROUP_ROOT for m in state.mounts):
+        return "the host's %s is a cgroup2 mount (a v2 host): the fixture wants a tmpfs of hierarchies " \
+               "(a hybrid or v1 host)" % CGROUP_ROOT
+    if mode == "unified" and not state.unified_mount():
+        return "the host has no cgroup2 mount below %s to give systemd as its /sys/fs/cgroup" % CGROUP_ROOT
+    if not any(m[1] == "cgroup" and "name=systemd" in m[3].split(",") for m in state.mounts) and mode != "unified":
+        return "the host has no name=systemd hierarchy mounted below %s" % CGROUP_ROOT
+    return None
+
+
+def start_systemd(workdir, timeout=60.0, cls=Systemd, mode="hybrid"):
     if not os.access(SYSTEMD, os.X_OK):
         raise BootError("%s is not installed: a real systemd is needed" % SYSTEMD)
+    state = CgroupState()
+    why = mode_unavailable(mode, state)
+    if why:
+        raise BootError(why)
     log = os.path.join(workdir, "systemd.log")
     with open(log, "w") as out:
-        proc = subprocess.Popen(["unshare", "-fpm", "--propagation", "private", "sh", "-c", BOOT],
+        proc = subprocess.Popen(["unshare", "-fpm", "--propagation", "private", "sh", "-c", BOOT,
+                                 "sh", mode, state.unified_mount()],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
     deadline = time.monotonic() + timeout
     pid = None
@@ -333,13 +394,13 @@ def start_systemd(workdir, timeout=60.0, cls=Systemd):
             except OSError:
                 exe = ""
             if exe.endswith("/systemd"):
-                sd = cls(pid, proc, log)
+                sd = cls(pid, proc, log, mode)
                 if _answers(sd):
                     return sd
             else:
                 pid = None if exe == "" or exe.endswith(("/sh", "/dash", "/unshare")) else pid
         time.sleep(0.2)
-    sd = cls(pid or 0, proc, log)
+    sd = cls(pid or 0, proc, log, mode)
     stop_systemd(sd)
     raise BootError("systemd did not answer on its bus within %ds: %s" % (timeout, sd.log_tail()))
 
@@ -426,17 +487,19 @@ def _exclusive(timeout):
 
 
 @contextlib.contextmanager
-def booted(workdir, cls=Systemd, timeout=60.0, wait=600.0):
+def booted(workdir, cls=Systemd, timeout=60.0, wait=600.0, mode=None):
     """One private systemd at a time (a lock, and a bounded wait for any other
-    private systemd to end, before the boot and before the teardown)."""
+    private systemd to end, before the boot and before the teardown).
+    `mode` (MODES) defaults to $OCIRUN_SYSTEMD_MODE, else hybrid."""
+    mode = mode or os.environ.get("OCIRUN_SYSTEMD_MODE") or "hybrid"
     with _exclusive(wait):
         _wait_alone("before the boot", timeout=wait)
-        with _booted(workdir, cls, timeout, wait) as sd:
+        with _booted(workdir, cls, timeout, wait, mode) as sd:
             yield sd
 
 
 @contextlib.contextmanager
-def _booted(workdir, cls, timeout, wait):
+def _booted(workdir, cls, timeout, wait, mode):
     """A systemd for the duration of the block (a `cls`, Systemd by default).
 
     Checks that the host's /tmp survives the boot (a canary file), and at the
@@ -450,7 +513,7 @@ def _booted(workdir, cls, timeout, wait):
     cg_root_before = set(os.listdir(CGROUP_ROOT))
     kernel_before = CgroupState()
     try:
-        sd = start_systemd(workdir, timeout=timeout, cls=cls)
+        sd = start_systemd(workdir, timeout=timeout, cls=cls, mode=mode)
     except BaseException as e:
         not_restored = _restore_cgroups(kernel_before)
         try:

@@ -312,13 +312,20 @@ def _same_pid_namespace(pid, address, host):
                               "run ocirun in systemd's pid namespace" % address)
 
 
-def systemd_root(pid, host):
+def tracking_key(kind):
+    """The /proc/PID/cgroup entry of the hierarchy systemd tracks units in: cgroup2 on
+    a v2 host ("" key; a name=systemd hierarchy may exist there, unused by systemd),
+    name=systemd on v1 and hybrid hosts."""
+    return "" if kind == "v2" else "name=systemd"
+
+
+def systemd_root(pid, host, kind=None):
     """systemd's root cgroup, in our view of the hierarchy: its own cgroup less /init.scope."""
     try:
         own = layout.parse_proc_cgroup(host.read("/proc/%d/cgroup" % pid).decode("utf-8", "surrogateescape"))
     except OSError as e:
         raise errors.os_error("cannot read systemd's cgroup", "/proc/%d/cgroup" % pid, e) from None
-    path = own.get("name=systemd") or own.get("")
+    path = own.get(tracking_key(kind or layout.detect(host).kind))
     if path is None:
         raise errors.OciError("cannot find systemd's cgroup in /proc/%d/cgroup" % pid)
     for tail in ("/init.scope", "/system.slice"):
@@ -563,7 +570,7 @@ class SystemdManager(Manager):
             own = layout.parse_proc_cgroup(self.host.read("/proc/%d/cgroup" % pid).decode("utf-8", "replace"))
         except OSError as e:
             raise errors.os_error("cannot read", "/proc/%d/cgroup" % pid, e) from None
-        got = own.get("name=systemd") or own.get("")
+        got = own.get(tracking_key(self.layout))
         if got != self.cgroup_path:
             raise errors.OciError("systemd placed unit `%s` at `%s`, not at `%s`" % (self.unit, got, self.cgroup_path))
 

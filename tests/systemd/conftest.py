@@ -59,11 +59,17 @@ def systemd_workdir():
         pass
 
 
-@pytest.fixture(scope="session")
-def systemd(systemd_workdir):
-    """The session's systemd (a Systemd); stopped, and its cgroups removed, at the end."""
+@pytest.fixture(scope="session", params=boot.MODES)
+def systemd(request, systemd_workdir):
+    """The session's systemd (a Systemd) in one cgroup layout (boot.MODES: hybrid,
+    unified, legacy), booted once per mode: pytest groups the tests by mode and
+    stops one systemd, and removes its cgroups, before it boots the next.
+    A module tied to some modes says so: pytest.mark.parametrize("systemd", [...], indirect=True)."""
+    why = boot.mode_unavailable(request.param)
+    if why:
+        pytest.skip("systemd in %s mode: %s" % (request.param, why))
     try:
-        with boot.booted(systemd_workdir, cls=Systemd) as sd:
+        with boot.booted(systemd_workdir, cls=Systemd, mode=request.param) as sd:
             yield sd
     except boot.BootError as e:
         pytest.fail(str(e))

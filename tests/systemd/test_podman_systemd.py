@@ -13,6 +13,9 @@ import helpers
 
 IMG = "localhost/ocirun-test:latest"
 
+# podman under the host's own layout only (the driver's tests cover the others).
+pytestmark = pytest.mark.parametrize("systemd", ["hybrid"], indirect=True)
+
 
 @pytest.fixture(scope="module")
 def podman(systemd, systemd_workdir, bundle_template):
