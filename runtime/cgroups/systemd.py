@@ -637,13 +637,16 @@ class SystemdManager(Manager):
     _resources = None
 
     def apply(self, resources, updating=False):
+        # The files first: a limit the kernel refuses (a controller this
+        # hierarchy lacks, a value below the usage) fails the update before
+        # systemd is told a value the cgroup does not have.
+        self.fs.apply(resources, updating) if updating else self.fs.apply(resources)
         if updating and self.started:
             props = unit_properties(resources, self.fs.layout if self.fs.layout != "hybrid" else "v1",
                                     self.extra_devices if "devices" in (resources or {}) else None)
             if props:
                 self.bus().call("SetUnitProperties", "sba(sv)", self.unit, True, props,
                                 what="set properties of `%s`" % self.unit)
-        self.fs.apply(resources, updating) if updating else self.fs.apply(resources)
 
     def update(self, resources):
         self.apply(resources, updating=True)

@@ -1,5 +1,12 @@
 """The systemd cgroup driver against a real systemd (see conftest.py): transient
-scopes, their properties and files, update, delete, nested slices, unwinding."""
+scopes, their properties and files, update, delete, nested slices, unwinding.
+
+Every test runs with systemd in each cgroup layout (conftest.py: hybrid, the
+host's; unified, cgroup2 alone; legacy, v1 alone) unless it names its modes.
+Paths here are the host's: the scope is at /sys/fs/cgroup/<hierarchy>/<path>
+whatever systemd sees. In unified mode cgroup2 on this host offers hugetlb
+alone (the other controllers are bound to v1 hierarchies): the limits there
+are hugetlb's, and a limit of a missing controller must fail closed."""
 
 import glob
 import json
@@ -12,10 +19,43 @@ import helpers
 CG = "/sys/fs/cgroup"
 MIB = 1 << 20
 
+V1_MODES = pytest.mark.parametrize("systemd", ["hybrid", "legacy"], indirect=True)
+V2_MODES = pytest.mark.parametrize("systemd", ["unified"], indirect=True)
+# What does not depend on the layout (parsing, the bus) runs once.
+ANY_MODE = pytest.mark.parametrize("systemd", ["hybrid"], indirect=True)
+
+
+def unified_dir(systemd):
+    """The host's cgroup2 mount (the hierarchy systemd has as /sys/fs/cgroup in unified mode)."""
+    return CG + "/" + systemd.kernel_before.unified_mount()
+
+
+def tracked(systemd):
+    """How /proc/PID/cgroup names the hierarchy systemd tracks units in."""
+    return "0::" if systemd.mode == "unified" else ":name=systemd:"
+
+
+def small_limit(systemd):
+    """(resources, host file below the scope's cgroup, its value): one limit this layout can take."""
+    if systemd.mode == "unified":
+        return ({"hugepageLimits": [{"pageSize": "2MB", "limit": 4 * MIB}]},
+                unified_dir(systemd) + "/%s/hugetlb.2MB.max", str(4 * MIB))
+    return {"pids": {"limit": 10}}, CG + "/pids/%s/pids.max", "10"
+
+
+def expected_scope_dirs(systemd, path):
+    """The scope's directories on the host: in every hierarchy systemd's view has."""
+    if systemd.mode == "unified":
+        return [unified_dir(systemd) + path]
+    hs = [m[0] for m in systemd.kernel_before.mounts if m[1] == "cgroup"]
+    if systemd.mode == "hybrid":
+        hs.append(unified_dir(systemd))
+    return sorted(h + path for h in hs)
+
 
 def scope_dirs(unit):
     """Every directory of the unit's cgroup, in every hierarchy (any slice)."""
-    return sorted(glob.glob(CG + "/*/**/" + unit, recursive=True))
+    return sorted(set(glob.glob(CG + "/*/**/" + unit, recursive=True)))
 
 
 def read(path):
@@ -50,16 +90,23 @@ def in_container(sd_ocirun, cid, script):
 def test_systemd_made_no_cgroup_hierarchy(systemd, sd_ocirun, bundle, cid):
     """The booted systemd mounted no hierarchy of its own (perf_event, net_cls,net_prio,
     hugetlb taken from cgroup2...): those outlive it, kernel-global (conftest.py).
-    A container (its cgroups go to every hierarchy mounted) changes nothing either."""
+    A container (its cgroups go to every hierarchy mounted) changes nothing either.
+    systemd runs in the layout asked for: it put itself in init.scope where it tracks units."""
     r = run_detached(sd_ocirun, bundle, cid)
     assert r.returncode == 0, r.stderr
     assert systemd.hierarchy_changes() == []
     r = systemd.run("grep", " - cgroup", "/proc/self/mountinfo")
-    inside = sorted(l.split()[4] for l in r.stdout.splitlines())
-    host = sorted(m[0] for m in systemd.kernel_before.mounts)
-    assert inside == host, r.stdout
+    inside = sorted((l.split()[4], l.split(" - ")[1].split()[0]) for l in r.stdout.splitlines())
+    v1 = sorted((m[0], m[1]) for m in systemd.kernel_before.mounts if m[1] == "cgroup")
+    want = {"hybrid": sorted(v1 + [(unified_dir(systemd), "cgroup2")]), "legacy": v1,
+            "unified": [(CG, "cgroup2")]}[systemd.mode]
+    assert inside == want, r.stdout
+    own = systemd.run("cat", "/proc/1/cgroup").stdout.splitlines()
+    assert ("0::/init.scope" in own) == (systemd.mode != "legacy"), own
+    assert any(l.endswith(":name=systemd:/init.scope") for l in own) == (systemd.mode != "unified"), own
 
 
+@V1_MODES
 def test_limits_in_the_unit_and_the_container_then_update(systemd, sd_ocirun, bundle, cid):
     unit = "ocirun-%s.scope" % cid
     res = {"memory": {"limit": 64 * MIB}, "cpu": {"shares": 512, "quota": 50000, "period": 100000},
@@ -100,6 +147,7 @@ def test_limits_in_the_unit_and_the_container_then_update(systemd, sd_ocirun, bu
     assert out.split() == [str(128 * MIB), "50", "25000", "256"]
 
 
+@V1_MODES
 def test_cgroup_namespace_and_cgroup_mount(systemd, sd_ocirun, bundle, cid):
     """With a cgroup namespace, the `cgroup` mount shows every hierarchy at the
     scope's cgroup as its root. (Under systemd's /sys/fs/cgroup with the host's
@@ -123,20 +171,24 @@ def test_cgroup_namespace_and_cgroup_mount(systemd, sd_ocirun, bundle, cid):
 
 def test_delete_leaves_no_unit_and_no_cgroup(systemd, sd_ocirun, bundle, cid):
     unit = "ocirun-%s.scope" % cid
-    r = run_detached(sd_ocirun, bundle, cid, resources={"pids": {"limit": 10}})
+    res, limit_file, value = small_limit(systemd)
+    r = run_detached(sd_ocirun, bundle, cid, resources=res)
     assert r.returncode == 0, r.stderr
+    assert read(limit_file % ("system.slice/" + unit)) == value
+    # systemd's hierarchies and the ones we made for it (freezer, cpuset... on v1);
+    # in unified mode cgroup2 alone: nothing in a v1 hierarchy systemd's namespace does not see.
     dirs = scope_dirs(unit)
-    # systemd's hierarchies and the ones we made for it (freezer, cpuset...).
-    assert CG + "/systemd/system.slice/" + unit in dirs and CG + "/freezer/system.slice/" + unit in dirs, dirs
+    assert dirs == expected_scope_dirs(systemd, "/system.slice/" + unit), dirs
     # The container nests a cgroup of its own (Delegate=yes): delete removes it too.
-    os.mkdir(CG + "/pids/system.slice/%s/inner" % unit)
+    os.mkdir(os.path.dirname(limit_file % ("system.slice/" + unit)) + "/inner")
     r = sd_ocirun("delete", "--force", cid)
     assert r.returncode == 0, r.stderr
     assert unit_gone(systemd, unit)
     assert scope_dirs(unit) == []
     # Where systemd does not manage the hierarchy, we made system.slice too (no other container is there).
-    for h in ("freezer", "cpuset"):
-        assert not os.path.exists("%s/%s/system.slice" % (CG, h)), h
+    if systemd.mode != "unified":
+        for h in ("freezer", "cpuset"):
+            assert not os.path.exists("%s/%s/system.slice" % (CG, h)), h
     assert sd_ocirun("state", cid).returncode != 0
 
 
@@ -159,16 +211,18 @@ def test_stopped_container_delete(systemd, sd_ocirun, bundle, cid):
 def test_nested_slice_path(systemd, sd_ocirun, bundle, cid):
     slice_ = "ocirunt-a-b.slice"
     unit = "pfx-%s.scope" % cid
-    r = run_detached(sd_ocirun, bundle, cid, path="%s:pfx:%s" % (slice_, cid), resources={"memory": {"limit": 32 * MIB}})
+    res, limit_file, value = small_limit(systemd)
+    r = run_detached(sd_ocirun, bundle, cid, path="%s:pfx:%s" % (slice_, cid), resources=res)
     try:
         assert r.returncode == 0, r.stderr
         cg = "/ocirunt.slice/ocirunt-a.slice/ocirunt-a-b.slice/" + unit
-        assert show(systemd, unit, "Slice", "ControlGroup", "MemoryLimit") == {
-            "Slice": slice_, "ControlGroup": cg, "MemoryLimit": str(32 * MIB)}
-        assert read(CG + "/memory" + cg + "/memory.limit_in_bytes") == str(32 * MIB)
+        assert show(systemd, unit, "Slice", "ControlGroup") == {"Slice": slice_, "ControlGroup": cg}
+        assert read(limit_file % cg.lstrip("/")) == value
+        assert scope_dirs(unit) == expected_scope_dirs(systemd, cg)
         st = json.loads(sd_ocirun("state", cid).stdout)
         r = systemd.run("cat", "/proc/%d/cgroup" % st["pid"])
-        assert ":name=systemd:" + cg in r.stdout, r.stdout
+        assert tracked(systemd) + cg in r.stdout.splitlines() or \
+            any(l.endswith(tracked(systemd) + cg) for l in r.stdout.splitlines()), r.stdout
         assert sd_ocirun("delete", "--force", cid).returncode == 0
         assert unit_gone(systemd, unit)
         assert scope_dirs(unit) == []
@@ -181,6 +235,7 @@ def test_root_slice(systemd, sd_ocirun, bundle, cid):
     r = run_detached(sd_ocirun, bundle, cid, path="-::%s" % cid)
     assert r.returncode == 0, r.stderr
     assert show(systemd, unit, "Slice", "ControlGroup") == {"Slice": "-.slice", "ControlGroup": "/" + unit}
+    assert sorted(glob.glob(CG + "/*/" + unit)) == expected_scope_dirs(systemd, "/" + unit)
     assert sd_ocirun("delete", "--force", cid).returncode == 0
     assert unit_gone(systemd, unit) and scope_dirs(unit) == []
 
@@ -193,7 +248,7 @@ def test_failing_start_unwinds_the_unit(systemd, sd_ocirun, bundle, cid, how):
     else:
         bundle.config["hooks"] = {"createRuntime": [{"path": "/bin/false"}]}
         bundle.set_args("sleep", "600")
-    bundle.config["linux"]["resources"] = {"pids": {"limit": 10}}
+    bundle.config["linux"]["resources"] = small_limit(systemd)[0]
     bundle.write()
     log = os.path.join(os.path.dirname(bundle.path), "ocirun.log")
     r = sd_ocirun("--debug", "--log", log, "--systemd-cgroup", "run", "-d", "--bundle", bundle.path, cid)
@@ -228,6 +283,7 @@ def test_unit_exists_is_refused_and_left_alone(systemd, sd_ocirun, bundle, cid):
         systemd.systemctl("stop", unit)
 
 
+@ANY_MODE
 @pytest.mark.parametrize("path,msg", [
     ("a/b.slice:p:n", "slice `a/b.slice` is not a valid slice name (want NAME.slice)"),
     ("a--b.slice:p:n", "slice `a--b.slice` is not a valid slice name"),
@@ -266,6 +322,7 @@ def test_hot_commands_of_a_systemd_container_do_not_load_dbus(systemd, sd_ocirun
         assert r.returncode == 0 and r.stdout.splitlines()[-1] == "0 []", (argv, r.stdout, r.stderr)
 
 
+@ANY_MODE
 def test_first_call_on_a_new_connection_is_answered(systemd):
     """systemd leaves a call that arrived with the authentication's BEGIN unread
     until the socket is readable again (seen: 35 of 40 fresh connections hung):
@@ -284,6 +341,7 @@ def test_first_call_on_a_new_connection_is_answered(systemd):
     assert r.stdout.strip() == "[] 0"
 
 
+@ANY_MODE
 def test_refused_from_another_pid_namespace(systemd, bundle, cid, root):
     """From the host, systemd (through its bus daemon) would read our pids in its own
     namespace: other processes. ocirun refuses before asking for anything."""
@@ -298,3 +356,108 @@ def test_refused_from_another_pid_namespace(systemd, bundle, cid, root):
                         "namespace\n" % bus)
     assert unit_gone(systemd, "ocirun-%s.scope" % cid)
     assert not os.path.exists(os.path.join(root, cid))
+
+
+# -- unified (v2) mode: the scope in cgroup2 alone ------------------------------------
+
+@V2_MODES
+def test_unified_scope_limits_pause_update_delete(systemd, sd_ocirun, bundle, cid):
+    """cgroup2 only: the scope holds the container, hugetlb limits (what cgroup2 has
+    here) are written into it and updated, systemd's device policy goes with it,
+    pause and resume go through cgroup.freeze; ps, events and exec see the scope."""
+    unit = "ocirun-%s.scope" % cid
+    uni = unified_dir(systemd) + "/system.slice/" + unit
+    res = {"hugepageLimits": [{"pageSize": "2MB", "limit": 4 * MIB}],
+           "devices": [{"allow": False, "access": "rwm"}]}
+    r = run_detached(sd_ocirun, bundle, cid, resources=res)
+    assert r.returncode == 0, r.stderr
+    assert show(systemd, unit, "ActiveState", "Delegate", "Slice", "ControlGroup", "DevicePolicy") == {
+        "ActiveState": "active", "Delegate": "yes", "Slice": "system.slice",
+        "ControlGroup": "/system.slice/" + unit, "DevicePolicy": "strict"}
+    assert read(uni + "/hugetlb.2MB.max") == str(4 * MIB)
+    st = json.loads(sd_ocirun("state", cid).stdout)
+    assert st["status"] == "running"
+    assert str(st["pid"]) in systemd.run("cat", "/sys/fs/cgroup/system.slice/%s/cgroup.procs" % unit).stdout.split()
+    # The container is in the scope in cgroup2; /dev/null works under both device programs
+    # (systemd's, for DevicePolicy, and ours).
+    out = in_container(sd_ocirun, cid, "cat /proc/self/cgroup; echo x > /dev/null && echo devnull-ok")
+    assert "0::/system.slice/" + unit in out.splitlines() and "devnull-ok" in out, out
+    r = sd_ocirun("ps", "--format", "json", cid)
+    assert r.returncode == 0 and len(json.loads(r.stdout)) == 1, r.stdout + r.stderr
+    r = sd_ocirun("events", "--stats", cid)
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout)["data"]
+    assert stats["hugetlb"]["2MB"]["usage"] == 0, stats
+
+    assert sd_ocirun("pause", cid).returncode == 0
+    assert read(uni + "/cgroup.freeze") == "1" and "frozen 1" in read(uni + "/cgroup.events").splitlines()
+    assert json.loads(sd_ocirun("state", cid).stdout)["status"] == "paused"
+    assert sd_ocirun("resume", cid).returncode == 0
+    assert read(uni + "/cgroup.freeze") == "0"
+
+    upd = os.path.join(os.path.dirname(bundle.path), "update.json")
+    with open(upd, "w") as f:
+        json.dump({"hugepageLimits": [{"pageSize": "2MB", "limit": 8 * MIB}]}, f)
+    r = sd_ocirun("update", "-r", upd, cid)
+    assert r.returncode == 0, r.stderr
+    assert read(uni + "/hugetlb.2MB.max") == str(8 * MIB)
+
+    r = sd_ocirun("delete", "--force", cid)
+    assert r.returncode == 0, r.stderr
+    assert unit_gone(systemd, unit)
+    assert scope_dirs(unit) == []
+
+
+@V2_MODES
+def test_unified_cgroup_namespace(systemd, sd_ocirun, bundle, cid):
+    """With a cgroup namespace the container's cgroup2 mount has the scope as its root."""
+    unit = "ocirun-%s.scope" % cid
+    bundle.config["linux"]["namespaces"].append({"type": "cgroup"})
+    r = run_detached(sd_ocirun, bundle, cid)
+    assert r.returncode == 0, r.stderr
+    out = in_container(sd_ocirun, cid, "grep '^0::' /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; "
+                                       "cat /sys/fs/cgroup/cgroup.procs")
+    lines = out.splitlines()
+    assert lines[0] == "0::/", out
+    assert " - cgroup2 " in lines[1] and lines[1].split()[3] == "/", out
+    st = json.loads(sd_ocirun("state", cid).stdout)
+    procs = set(read(unified_dir(systemd) + "/system.slice/%s/cgroup.procs" % unit).split())
+    assert str(helpers_host_pid(systemd, st["pid"])) in procs, (procs, out)
+
+
+def helpers_host_pid(systemd, nspid):
+    from conftest import boot
+    return boot.host_pid(systemd, nspid)
+
+
+@V2_MODES
+@pytest.mark.parametrize("limit,file", [
+    ({"memory": {"limit": 64 * MIB}}, "memory.max"),
+    ({"pids": {"limit": 42}}, "pids.max"),
+    ({"cpu": {"shares": 512}}, "cpu.weight"),
+])
+def test_unified_missing_controller_fails_closed(systemd, sd_ocirun, bundle, cid, limit, file):
+    """cgroup2 here lacks the controllers bound to v1: a limit of one fails in one line
+    naming its file, and the unit systemd started for it is stopped again."""
+    unit = "ocirun-%s.scope" % cid
+    r = run_detached(sd_ocirun, bundle, cid, resources=limit)
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and file in r.stderr, r.stderr
+    assert unit_gone(systemd, unit)
+    assert scope_dirs(unit) == []
+    assert sd_ocirun("state", cid).returncode != 0
+
+
+@V2_MODES
+def test_unified_update_of_a_missing_controller_fails_in_one_line(systemd, sd_ocirun, bundle, cid):
+    """A limit cgroup2 cannot take fails the update in one line, and systemd is not
+    told it either (it was, when SetUnitProperties came before the files)."""
+    unit = "ocirun-%s.scope" % cid
+    r = run_detached(sd_ocirun, bundle, cid)
+    assert r.returncode == 0, r.stderr
+    before = show(systemd, unit, "TasksMax")
+    r = sd_ocirun("update", "--pids-limit", "50", cid)
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "pids.max" in r.stderr, r.stderr
+    assert json.loads(sd_ocirun("state", cid).stdout)["status"] == "running"
+    assert show(systemd, unit, "ActiveState", "TasksMax") == dict(before, ActiveState="active")
