@@ -158,7 +158,18 @@ class Bus:
                 address, errors.strerror(e.errno) if getattr(e, "errno", None) else e)) from None
         except Exception as e:  # an authentication refusal
             raise errors.OciError("cannot connect to systemd at `%s`: %s" % (address, e)) from None
-        self.conn = _Connection(sock, blocking, hello=not self.direct)
+        # Blocking sends are bounded too (a peer that stops reading fills the socket).
+        sock.settimeout(CALL_TIMEOUT)
+        try:
+            self.conn = _Connection(sock, blocking, hello=not self.direct)
+        except TimeoutError:
+            sock.close()
+            raise errors.OciError("cannot connect to systemd at `%s`: the bus did not answer Hello within %ds"
+                                  % (address, CALL_TIMEOUT)) from None
+        except Exception as e:  # the bus refused Hello, or the connection broke
+            sock.close()
+            raise errors.OciError("cannot connect to systemd at `%s`: Hello: %s" % (
+                address, " ".join(str(e).split()) or type(e).__name__)) from None
         self.queue = None
 
     def close(self):
@@ -290,13 +301,16 @@ class Bus:
 
 
 def _Connection(sock, blocking, hello):
-    """jeepney's blocking connection; Hello only on a bus (systemd's private socket has no bus daemon)."""
-    if hello:
-        return blocking.DBusConnection(sock)
+    """jeepney's blocking connection; Hello only on a bus (systemd's private socket has no bus daemon).
+    jeepney's DBusConnection says Hello with no time limit: here it is bounded."""
     from jeepney.io.common import MessageFilters
     conn = blocking.DBusConnection.__new__(blocking.DBusConnection)
     blocking.DBusConnectionBase.__init__(conn, sock)
     conn._filters = MessageFilters()
+    if hello:
+        from jeepney.bus_messages import message_bus
+        from jeepney.wrappers import unwrap_msg
+        conn.unique_name = unwrap_msg(conn.send_and_get_reply(message_bus.Hello(), timeout=CALL_TIMEOUT))[0]
     return conn
 
 
