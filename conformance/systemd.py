@@ -26,6 +26,15 @@ controllers): a new hierarchy is emptied and freed (_restore_cgroups), and
 what cannot be restored fails, named (`booted`). Keep bundles and state out
 of /tmp (systemd's /tmp is its own tmpfs): under /var/lib, say.
 
+systemd boots in one of three cgroup layouts (MODES), chosen by `booted(mode=)`
+or $OCIRUN_SYSTEMD_MODE (so `OCIRUN_SYSTEMD_MODE=unified python3 -m conformance
+--systemd-cgroup --systemd-only` checks the runtimes' drivers on cgroup2):
+hybrid (the host's), unified (the host's cgroup2 bound at its /sys/fs/cgroup:
+a v2 host as systemd and the runtimes see it, with the controllers this
+kernel leaves to cgroup2) and legacy (the v1 hierarchies and name=systemd, no
+cgroup2). The hierarchies are the same kernel objects in every mode, so the
+same teardown and the same checks apply.
+
 Runtimes run inside systemd's pid and mount namespaces (`Systemd.nsenter()`),
 as they run beside a host's systemd: StartTransientUnit's PIDs are pids in
 systemd's namespace, and systemd refuses a connection on its private socket

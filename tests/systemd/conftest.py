@@ -1,4 +1,5 @@
-"""A real systemd for the systemd cgroup driver's tests, started once per session.
+"""A real systemd for the systemd cgroup driver's tests, started once per session
+and cgroup layout (hybrid, unified, legacy: conformance/systemd.py MODES).
 
 The boot and the teardown (and why each protection is there) live in
 conformance/systemd.py, shared with the conformance suite's --systemd-cgroup

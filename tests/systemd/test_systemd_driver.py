@@ -461,3 +461,20 @@ def test_unified_update_of_a_missing_controller_fails_in_one_line(systemd, sd_oc
     assert r.stderr.count("\n") == 1 and "pids.max" in r.stderr, r.stderr
     assert json.loads(sd_ocirun("state", cid).stdout)["status"] == "running"
     assert show(systemd, unit, "ActiveState", "TasksMax") == dict(before, ActiveState="active")
+
+
+@V1_MODES
+def test_hugetlb_limit_where_the_layout_has_it(systemd, sd_ocirun, bundle, cid):
+    """hugetlb lives on cgroup2 on this host: in hybrid mode the limit goes to the
+    scope's cgroup2 directory; in legacy mode no hierarchy in view has it, and the
+    driver does what the cgroupfs one does there: one warning line, limit ignored."""
+    unit = "ocirun-%s.scope" % cid
+    r = run_detached(sd_ocirun, bundle, cid, resources={"hugepageLimits": [{"pageSize": "2MB", "limit": 4 * MIB}]})
+    assert r.returncode == 0, r.stderr
+    if systemd.mode == "hybrid":
+        assert r.stderr == ""
+        assert read(unified_dir(systemd) + "/system.slice/%s/hugetlb.2MB.max" % unit) == str(4 * MIB)
+    else:
+        assert r.stderr == "warning: linux.resources.hugepageLimits: the hugetlb controller is not mounted; ignored\n"
+        assert not os.path.exists(unified_dir(systemd) + "/system.slice/" + unit)
+    assert show(systemd, unit, "ActiveState")["ActiveState"] == "active"
