@@ -478,3 +478,20 @@ def test_hugetlb_limit_where_the_layout_has_it(systemd, sd_ocirun, bundle, cid):
         assert r.stderr == "warning: linux.resources.hugepageLimits: the hugetlb controller is not mounted; ignored\n"
         assert not os.path.exists(unified_dir(systemd) + "/system.slice/" + unit)
     assert show(systemd, unit, "ActiveState")["ActiveState"] == "active"
+
+
+@V1_MODES
+def test_update_the_kernel_refuses_is_not_told_to_systemd(systemd, sd_ocirun, bundle, cid):
+    """A CFS quota below the kernel's 1 ms minimum: the file write fails, in one line,
+    and the unit keeps its CPUQuotaPerSecUSec (it got 10ms, systemd rounding up, when SetUnitProperties came first)."""
+    unit = "ocirun-%s.scope" % cid
+    r = run_detached(sd_ocirun, bundle, cid, resources={"cpu": {"quota": 50000, "period": 100000}})
+    assert r.returncode == 0, r.stderr
+    before = show(systemd, unit, "CPUQuotaPerSecUSec")
+    r = sd_ocirun("update", "--cpu-quota", "500", cid)
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "cpu.cfs_quota_us" in r.stderr and "EINVAL" in r.stderr, r.stderr
+    assert show(systemd, unit, "CPUQuotaPerSecUSec") == before == {"CPUQuotaPerSecUSec": "500ms"}
+    st = json.loads(sd_ocirun("state", cid).stdout)
+    assert st["status"] == "running"
+    assert read(CG + "/cpu/system.slice/%s/cpu.cfs_quota_us" % unit) == "50000"
