@@ -34,6 +34,10 @@ CgroupState = boot.CgroupState
 
 
 class Systemd(boot.Systemd):
+    def host_pid(self, nspid):
+        """The host's pid of pid `nspid` in systemd's pid namespace (None when there is none)."""
+        return boot.host_pid(self, nspid)
+
     def ocirun(self, root, *args, timeout=60, env=None):
         """The installed ocirun in systemd's namespaces. Output goes through files:
         a detached container inherits them and would keep a pipe open."""

@@ -63,7 +63,8 @@ def test_a_silent_bus_fails_create_in_one_line(bundle, root, cid, auth):
     try:
         bundle.set_args("true").write()
         r = subprocess.run([helpers.OCIRUN, "--root", root, "--systemd-cgroup", "create", "--bundle", bundle.path, cid],
-                           capture_output=True, text=True, timeout=120, env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address))
+                           capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address))
     finally:
         bus.close()
     assert r.returncode == 1, r.stderr

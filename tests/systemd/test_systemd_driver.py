@@ -422,12 +422,7 @@ def test_unified_cgroup_namespace(systemd, sd_ocirun, bundle, cid):
     assert " - cgroup2 " in lines[1] and lines[1].split()[3] == "/", out
     st = json.loads(sd_ocirun("state", cid).stdout)
     procs = set(read(unified_dir(systemd) + "/system.slice/%s/cgroup.procs" % unit).split())
-    assert str(helpers_host_pid(systemd, st["pid"])) in procs, (procs, out)
-
-
-def helpers_host_pid(systemd, nspid):
-    from conftest import boot
-    return boot.host_pid(systemd, nspid)
+    assert str(systemd.host_pid(st["pid"])) in procs, (procs, out)
 
 
 @V2_MODES
@@ -483,7 +478,8 @@ def test_hugetlb_limit_where_the_layout_has_it(systemd, sd_ocirun, bundle, cid):
 @V1_MODES
 def test_update_the_kernel_refuses_is_not_told_to_systemd(systemd, sd_ocirun, bundle, cid):
     """A CFS quota below the kernel's 1 ms minimum: the file write fails, in one line,
-    and the unit keeps its CPUQuotaPerSecUSec (it got 10ms, systemd rounding up, when SetUnitProperties came first)."""
+    and the unit keeps its CPUQuotaPerSecUSec (it got 10ms, systemd rounding up, when
+    SetUnitProperties came first)."""
     unit = "ocirun-%s.scope" % cid
     r = run_detached(sd_ocirun, bundle, cid, resources={"cpu": {"quota": 50000, "period": 100000}})
     assert r.returncode == 0, r.stderr
