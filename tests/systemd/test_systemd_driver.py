@@ -491,3 +491,50 @@ def test_update_the_kernel_refuses_is_not_told_to_systemd(systemd, sd_ocirun, bu
     st = json.loads(sd_ocirun("state", cid).stdout)
     assert st["status"] == "running"
     assert read(CG + "/cpu/system.slice/%s/cpu.cfs_quota_us" % unit) == "50000"
+
+
+# What the driver sends for each resource, in the names of the layout (v2 names
+# in unified mode, v1 names otherwise). The limits a container can take on this
+# host are tested above; here systemd itself must accept every property and its
+# D-Bus type, for the controllers this kernel does not give cgroup2 as well.
+UNIT_PROPERTY_SCRIPT = r"""
+import subprocess, sys
+%(site)s
+from runtime.cgroups import systemd as s
+res = {"memory": {"limit": 64 << 20}, "pids": {"limit": 42}, "blockIO": {"weight": 500},
+       "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+       "devices": [{"allow": False, "access": "rwm"},
+                   {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}
+p = subprocess.Popen(["sleep", "600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+b = s.Bus("unix:path=/run/systemd/private")
+try:
+    props = [("Description", ("s", "unit properties")), ("PIDs", ("au", [p.pid])), ("Delegate", ("b", True))]
+    props += s.unit_properties(res, %(kind)r, ())
+    b.subscribe()
+    job = b.call("StartTransientUnit", "ssa(sv)a(sa(sv))", %(unit)r, "fail", props, [], what="start")[0]
+    print(b.wait_job(job, %(unit)r, "start"))
+finally:
+    b.close()
+"""
+
+
+def test_unit_properties_are_accepted_by_systemd(systemd, cid):
+    unit = "ocirunprops-%s.scope" % cid
+    v2 = systemd.mode == "unified"
+    site = helpers.launcher_site_line(os.environ.get("OCIRUN", "/usr/local/bin/ocirun"))
+    py, _ = helpers.launcher_paths(os.environ.get("OCIRUN", "/usr/local/bin/ocirun"))
+    script = UNIT_PROPERTY_SCRIPT % {"site": site, "kind": "v2" if v2 else "v1", "unit": unit}
+    try:
+        r = systemd.run(py, "-I", "-S", "-c", script, timeout=60)
+        assert (r.returncode, r.stdout, r.stderr) == (0, "done\n", "")
+        common = {"TasksMax": "42", "CPUQuotaPerSecUSec": "500ms", "CPUQuotaPeriodUSec": "100ms",
+                  "DevicePolicy": "strict", "DeviceAllow": "/dev/char/1:3 rwm"}
+        if v2:
+            want = dict(common, MemoryMax=str(64 * MIB), CPUWeight="20", IOWeight="4950", AllowedCPUs="0",
+                        AllowedMemoryNodes="0")
+        else:
+            want = dict(common, MemoryLimit=str(64 * MIB), CPUShares="512", BlockIOWeight="500")
+        assert show(systemd, unit, *want) == want
+    finally:
+        systemd.systemctl("stop", unit)
+    assert unit_gone(systemd, unit)
