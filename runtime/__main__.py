@@ -31,7 +31,7 @@ def main(argv=None):
     debug = "--debug" in argv
     try:
         gopts, rest = cli.parse(cli.GLOBAL_FLAGS, argv, "ocirun", interspersed=False)
-        logger = logmod.LOG = logmod.Logger(gopts.log, gopts.log_format, gopts.debug)
+        logger.configure(gopts.log, gopts.log_format, gopts.debug)
         if gopts.log_format not in ("text", "json"):
             raise errors.UsageError("invalid --log-format %r: want 'text' or 'json'" % gopts.log_format)
         if gopts.version:
@@ -59,7 +59,7 @@ def main(argv=None):
             # CVE-2024-21626 class: plug 3..3+N-1 (+ LISTEN_FDS) before the
             # first log line opens --log, or the log lands in a hole of the
             # preserved range and goes to the container writable.
-            from .lifecycle import plug_preserved_fds
+            from .ops.spawn import plug_preserved_fds
             plug_preserved_fds(opts.preserve_fds)
         logger.debug("command %s %s", name, cargv)
         return mod.main(Context(gopts, logger), opts, args) or 0

@@ -12,7 +12,7 @@ CONTAINER_NOT_EXIST = "container does not exist"
 CONTAINER_EXISTS = "container with given ID already exists"
 CONTAINER_NOT_RUNNING = "container not running"
 CONTAINER_NOT_PAUSED = "container not paused"
-CONTAINER_NOT_STOPPED = "cannot delete container that is not stopped"
+CONTAINER_NOT_STOPPED = "cannot delete container %s that is not stopped: %s"  # % (id, status)
 INVALID_ID = "invalid container ID format"
 NOT_CREATED = "cannot start a container that has stopped"
 

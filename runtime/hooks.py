@@ -14,16 +14,20 @@ import select
 import time
 
 from . import errors, fastjson, log
+from .linux import SIGKILL
 
-_SIGKILL = 9
 
-
-def state_json(data, status, pid):
+def state(data, status, pid):
+    """The container's state (runtime.md#state) as hooks and seccomp agents get it."""
     st = {"ociVersion": data.get("ociVersion", ""), "id": data.get("id", ""), "status": status,
           "pid": pid, "bundle": data.get("bundle", "")}
     if data.get("annotations"):
         st["annotations"] = data["annotations"]
-    return fastjson.dumps(st).encode()
+    return st
+
+
+def state_json(data, status, pid):
+    return fastjson.dumps(state(data, status, pid)).encode()
 
 
 def run_hooks(hooks, which, state):
@@ -85,7 +89,7 @@ def _close_quietly(f):
 def _kill_group(proc):
     """SIGKILL the hook's process group (its session: whatever it started) and reap it."""
     try:
-        os.killpg(proc.pid, _SIGKILL)
+        os.killpg(proc.pid, SIGKILL)
     except ProcessLookupError:
         pass
     _close_quietly(proc.stdin)

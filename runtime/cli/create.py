@@ -36,9 +36,9 @@ def check_pid_file(path):
 
 
 def main(ctx, opts, args):
-    from .. import lifecycle
+    from ..ops.create import create
     check_pid_file(opts.pid_file)
-    c, _pid, _master = lifecycle.create(
+    c, _pid, _master = create(
         ctx, args[0], opts.bundle, opts.config, pid_file=opts.pid_file, console_socket=opts.console_socket,
         no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring, preserve_fds=opts.preserve_fds or 0,
         pidfd_socket=opts.pidfd_socket)

@@ -7,6 +7,6 @@ COMMAND = Command("delete", "delete any resources held by the container often us
 
 
 def main(ctx, opts, args):
-    from .. import lifecycle
-    lifecycle.delete(ctx, args[0], force=opts.force)
+    from ..ops.delete import delete
+    delete(ctx, args[0], force=opts.force)
     return 0

@@ -102,10 +102,12 @@ def main(ctx, opts, args):
 
 
 def _main(ctx, opts, args):
-    from .. import errors, lifecycle, spec
+    from .. import errors, spec
+    from ..ops.exec import exec_process
+    from ..ops.spawn import plug_preserved_fds
     # Before anything is opened: a hole in 3..3+N-1 would catch our first fd
     # (the state dir) and hand it to the process (CVE-2024-21626 class).
-    lifecycle.plug_preserved_fds(opts.preserve_fds)
+    plug_preserved_fds(opts.preserve_fds)
     cid, argv = args[0], args[1:]
     if opts.process:
         given = spec.read_json(opts.process, "process.json")
@@ -116,7 +118,6 @@ def _main(ctx, opts, args):
         if not argv:
             raise errors.UsageError('ocirun: "exec" requires a command (or --process FILE)')
         make = lambda base: _process_from_flags(base, opts, argv)  # noqa: E731
-    return lifecycle.exec_process(ctx, cid, make, detach=opts.detach, pid_file=opts.pid_file,
-                                  console_socket=opts.console_socket, preserve_fds=opts.preserve_fds or 0,
-                                  pidfd_socket=opts.pidfd_socket, cgroup=opts.cgroup,
-                                  ignore_paused=opts.ignore_paused)
+    return exec_process(ctx, cid, make, detach=opts.detach, pid_file=opts.pid_file,
+                        console_socket=opts.console_socket, preserve_fds=opts.preserve_fds or 0,
+                        pidfd_socket=opts.pidfd_socket, cgroup=opts.cgroup, ignore_paused=opts.ignore_paused)

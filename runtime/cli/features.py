@@ -55,7 +55,7 @@ def kernel_namespaces():
 
 def document():
     from ..validation import CAPABILITIES, last_cap
-    lifecycle = _module_features("lifecycle") or {}
+    lifecycle = _module_features("ops.features") or {}
     rootfs = _module_features("plan") or {}
     linux = {
         "namespaces": [t for t in kernel_namespaces() if t in lifecycle.get("namespaces", ())],

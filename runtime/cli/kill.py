@@ -8,7 +8,8 @@ COMMAND = Command("kill", "kill sends the specified signal (default: SIGTERM) to
 
 
 def main(ctx, opts, args):
-    from .. import lifecycle
-    sig = lifecycle.parse_signal(args[1]) if len(args) > 1 else lifecycle.SIGTERM
-    lifecycle.kill(ctx, args[0], sig, all_procs=opts.all)
+    from ..linux import SIGTERM, parse_signal
+    from ..ops.kill import kill
+    sig = parse_signal(args[1]) if len(args) > 1 else SIGTERM
+    kill(ctx, args[0], sig, all_procs=opts.all)
     return 0

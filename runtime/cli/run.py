@@ -12,6 +12,6 @@ COMMAND = Command("run", "create and run a container", flags=CREATE_FLAGS + [
 
 
 def main(ctx, opts, args):
-    from .. import lifecycle
+    from ..ops.run import run
     check_pid_file(opts.pid_file)
-    return lifecycle.run(ctx, args[0], opts)
+    return run(ctx, args[0], opts)

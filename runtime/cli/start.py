@@ -6,6 +6,6 @@ COMMAND = Command("start", "executes the user defined process in a created conta
 
 
 def main(ctx, opts, args):
-    from .. import lifecycle
-    lifecycle.start(ctx, args[0])
+    from ..ops.start import start
+    start(ctx, args[0])
     return 0

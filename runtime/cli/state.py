@@ -10,6 +10,6 @@ COMMAND = Command("state", "output the state of a container",
 
 
 def main(ctx, opts, args):
-    with ctx.store.load(args[0]) as c:
-        sys.stdout.write(fastjson.dumps(c.oci_state(), indent=2) + "\n")
+    from ..ops.state import state
+    sys.stdout.write(fastjson.dumps(state(ctx, args[0]), indent=2) + "\n")
     return 0

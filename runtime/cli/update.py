@@ -2,14 +2,11 @@
 
 --resources FILE (or - for stdin) takes a LinuxResources JSON object; the
 per-field flags take runc's formats (sizes such as 100M, -1 for unlimited)
-and are laid over it. The result is merged into the stored resources
-(state.json "resources"), so a later update starts from what is in force.
+and are laid over it. The result is merged into the resources in force
+(recorded by create in state.json), so a later update starts from them.
 """
 
-import sys
-
 from . import Command, Flag
-from .. import errors
 
 _FLAGS = [
     Flag("resources,r", "str", "", "a LinuxResources JSON file to apply ('-': read it from stdin)", "FILE"),
@@ -56,89 +53,7 @@ and the result is merged into the limits already in force."""
 
 COMMAND = Command("update", "update container resource constraints", flags=_FLAGS, description=_DESCRIPTION)
 
-INT64 = (1 << 63) - 1
-UINT64 = (1 << 64) - 1
-
-
-def read_resources(arg, stdin=None):
-    from .. import fastjson
-    try:
-        if arg == "-":
-            text = (stdin or sys.stdin).read()
-        else:
-            with open(arg, "rb") as f:
-                text = f.read()
-    except OSError as e:
-        raise errors.os_error("cannot read --resources", arg, e) from None
-    try:
-        res = fastjson.loads(text)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise errors.UsageError("invalid --resources `%s`: %s" % (arg, e)) from None
-    if not isinstance(res, dict):
-        raise errors.UsageError("invalid --resources `%s`: want a JSON object (LinuxResources)" % arg)
-    return res
-
-
-def flag_resources(opts):
-    """The per-field flags as a LinuxResources fragment (only the flags given)."""
-    from ..cgroups.resources import parse_bytes, parse_int
-    out = {}
-
-    def put(sec, key, value):
-        out.setdefault(sec, {})[key] = value
-
-    for flag, key in (("memory", "limit"), ("memory_swap", "swap"), ("memory_reservation", "reservation"),
-                      ("kernel_memory", "kernel"), ("kernel_memory_tcp", "kernelTCP")):
-        v = getattr(opts, flag)
-        if v:
-            put("memory", key, parse_bytes(v, flag.replace("_", "-")))
-    ints = (("cpu_shares", "cpu", "shares", 0, UINT64), ("cpu_quota", "cpu", "quota", -INT64 - 1, INT64),
-            ("cpu_period", "cpu", "period", 0, UINT64), ("cpu_rt_runtime", "cpu", "realtimeRuntime", -INT64 - 1, INT64),
-            ("cpu_rt_period", "cpu", "realtimePeriod", 0, UINT64), ("pids_limit", "pids", "limit", -INT64 - 1, INT64),
-            ("blkio_weight", "blockIO", "weight", 0, 1000))
-    for flag, sec, key, lo, hi in ints:
-        v = getattr(opts, flag)
-        if v:
-            put(sec, key, parse_int(v, flag.replace("_", "-"), lo, hi))
-    if opts.blkio_weight and 0 < out["blockIO"]["weight"] < 10:
-        raise errors.UsageError("invalid value for --blkio-weight `%s`: want 10 to 1000" % opts.blkio_weight)
-    if opts.cpuset_cpus:
-        put("cpu", "cpus", opts.cpuset_cpus)
-    if opts.cpuset_mems:
-        put("cpu", "mems", opts.cpuset_mems)
-    return out
-
-
-def stored_resources(c):
-    """The resources in force: state.json's, else the bundle's config.json as created."""
-    if "resources" in c.data:
-        return c.data["resources"] or {}
-    from .. import fastjson
-    try:
-        with open(c.data.get("bundle", "") + "/config.json", "rb") as f:
-            cfg = fastjson.loads(f.read())
-        return ((cfg.get("linux") or {}).get("resources") or {}) if isinstance(cfg, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def main(ctx, opts, args):
-    from .. import cgroups, state
-    from ..cgroups.resources import merge
-    delta = read_resources(opts.resources) if opts.resources else {}
-    delta = merge(delta, flag_resources(opts))
-    if delta.pop("devices", None) is not None:
-        # As with runc: device rules are fixed at create.
-        from ..log import LOG
-        LOG.warning("linux.resources.devices: update does not change device rules; ignored")
-    with ctx.store.load(args[0], lock=True) as c:
-        if c.status() == state.STOPPED:
-            raise errors.OciError(errors.CONTAINER_NOT_RUNNING)
-        m = cgroups.of_container(c)
-        merged = merge(stored_resources(c), delta)
-        # The whole merged set is written, so v1's memory/memsw order and
-        # v2's cpu.max halves see the limits already in force.
-        m.update({k: v for k, v in merged.items() if k != "devices"})
-        c.data["resources"] = merged
-        c.save()
+    from ..ops import update
+    update.update(ctx, args[0], opts.resources or None, opts)
     return 0

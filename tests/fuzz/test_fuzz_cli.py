@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 from helpers import OCIRUN  # noqa: E402
 from test_fuzz_config import fuzz_settings  # noqa: E402
 
-from runtime import __main__ as entry, cli, errors, lifecycle, log as logmod  # noqa: E402
+from runtime import __main__ as entry, cli, errors, linux, log as logmod  # noqa: E402
 from runtime.cli import events  # noqa: E402
 
 
@@ -62,7 +62,7 @@ PINNED = [["kill", "nosuch-id", "²"], ["kill", "nosuch-id", "RTMAX-٣"], ["even
 
 def run_inproc(argv):
     """main(argv) in this process: (status, stderr)."""
-    saved_log, cwd = logmod.LOG, os.getcwd()
+    cwd = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="ocirun-fuzz-cli-") as d:
         root = os.path.join(d, "root")
         os.mkdir(root)
@@ -77,7 +77,7 @@ def run_inproc(argv):
                     sys.stdin = old_in
         finally:
             os.chdir(cwd)
-            logmod.LOG = saved_log
+            logmod.LOG.configure()  # back to the defaults: the flags of this argv were for it alone
         return rc, err.getvalue()
 
 
@@ -103,7 +103,7 @@ def test_argv_in_process(argv):
 def test_signal_names(text):
     """kill's signal: a number 0..64 (0: runc's "does it exist" probe) or one line naming the input."""
     try:
-        n = lifecycle.parse_signal(text)
+        n = linux.parse_signal(text)
     except errors.OciError as e:
         assert "\n" not in str(e)
         return

@@ -659,7 +659,7 @@ def test_v1_kill_all_on_a_paused_container(subtests):
 
 
 def test_oom_watch_v2_counts_memory_events(tmp_path):
-    from runtime.cli.events import OomWatch
+    from runtime.ops.events import OomWatch
     ev = tmp_path / "memory.events"
     ev.write_text("low 0\nhigh 0\nmax 3\noom 0\noom_kill 0\n")
     w = OomWatch(("v2", str(tmp_path)), RecordingHost())

@@ -291,7 +291,7 @@ def test_v1_memory_limit_oom_kills_a_hog(made):
     m.apply({"memory": {"limit": 32 << 20, "swap": 32 << 20}})
     kind, d = m.oom_source()
     assert kind == "v1"
-    from runtime.cli.events import OomWatch
+    from runtime.ops.events import OomWatch
     watch = OomWatch((kind, d), LINUX)
     try:
         h.do("hog")
