@@ -245,7 +245,7 @@ def cgroupfs_on_mkdir(host, path):
 
 
 class FakeCgroupManager:
-    """Stands in for a runtime.cgroups manager in lifecycle tests: records what it was asked.
+    """Stands in for a runtime.cgroups manager in tests of the operations: records what it was asked.
 
     `.calls` holds (name, args); `.fail[name] = OciError(...)` makes that call raise it.
     """
@@ -269,6 +269,12 @@ class FakeCgroupManager:
     def create(self):
         self._rec("create")
 
+    def check_unused(self):
+        self._rec("check_unused")
+
+    def prepare_realtime(self, field, runtime):
+        self._rec("prepare_realtime", field, runtime)
+
     def join(self, pid):
         self._rec("join", pid)
         self.joined.append(pid)
@@ -284,7 +290,7 @@ class FakeCgroupManager:
     def to_dict(self):
         return {"driver": "fake", "layout": "fake"}
 
-    def destroy(self):
+    def destroy(self, deadline=None):
         self._rec("destroy")
         self.destroyed = True
 
