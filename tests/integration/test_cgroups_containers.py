@@ -201,6 +201,28 @@ def test_update_cpu_share_runc_spelling(box):
             assert json.load(f)["resources"]["cpu"]["shares"] == int(value)
 
 
+def test_update_starts_from_the_config_create_was_given(box):
+    # The resources in force are the ones create was given (--config here),
+    # recorded in the state: never the bundle's config.json, read again.
+    b = box.bundle("uc", ["sleep", "300"], {"cpu": {"shares": 300}, "pids": {"limit": 50}})
+    with open(b / "config.json") as f:
+        cfg = json.load(f)
+    cfg["linux"]["resources"] = {"cpu": {"shares": 512}, "pids": {"limit": 40}}
+    with open(b / "alt.json", "w") as f:
+        json.dump(cfg, f)
+    box.ids.append("uc")
+    r = ocirun(box.root, "create", "--bundle", b, "--config", "alt.json", "uc")
+    assert r.returncode == 0, r.stderr
+    r = ocirun(box.root, "update", "--pids-limit", "30", "uc")
+    assert r.returncode == 0, r.stderr
+    with open(box.root / "uc" / "state.json") as f:
+        assert json.load(f)["resources"] == {"cpu": {"shares": 512}, "pids": {"limit": 30}}
+    if v1_dir("cpu", PARENT + "/uc"):
+        assert read(v1_dir("cpu", PARENT + "/uc") + "/cpu.shares") == "512"
+    if v1_dir("pids", PARENT + "/uc"):
+        assert read(v1_dir("pids", PARENT + "/uc") + "/pids.max") == "30"
+
+
 def test_kill_all(box):
     # Without a pid namespace the init's children outlive it: kill --all reaches them.
     ns = [n for n in json.load(open(box.base / "config.json"))["linux"]["namespaces"] if n["type"] != "pid"]

@@ -90,8 +90,16 @@ def test_create_unwinds(tmp_path, monkeypatch, fail_at, calls):
     gopts, _ = cli.parse(cli.GLOBAL_FLAGS, ["--root", str(tmp_path / "root")], "ocirun")
     ctx = Context(gopts, None)
     before = _fds()
-    with pytest.raises(errors.OciError, match="scripted"):
-        create_op.create(ctx, "unwind", str(bundle))
+    try:
+        with pytest.raises(errors.OciError, match="scripted"):
+            create_op.create(ctx, "unwind", str(bundle))
+        leftover = [c.pid for c in children if c.poll() is None]
+    finally:
+        for child in children:   # never leave a sleep behind, whatever failed
+            if child.pid not in sync.REAPED and child.poll() is None:
+                child.kill()
+                child.wait()
+    assert leftover == []
     assert [c[0] for c in mgr.calls if c[0] != "prepare_realtime"] == calls
     assert mgr.destroyed
     if "kill_all" in calls:
