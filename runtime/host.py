@@ -1,9 +1,12 @@
 """The seam for syscalls that Python issues.
 
-Logic that touches the host (state store, cgroup managers, lifecycle) gets a
-Host rather than calling `os` directly, so unit tests can hand it a recording
-fake (tests/fakes.py) and integration tests the real kernel. Only the calls the
-runtime needs are here; add one when a module needs it.
+The state store (state.py) and the cgroup managers (cgroups/) get a Host
+rather than calling `os` directly, so unit tests can hand them a recording
+fake (tests/fakes.py) and integration tests the real kernel. The operations
+(ops/) call `os` directly for their process and fd work (spawn, pidfds,
+signals, fifos, sockets), tested with real containers; their unwinding is
+unit tested with stand-ins (tests/unit/test_ops_unwind.py). Only the calls
+the runtime needs are here; add one when a module needs it.
 """
 
 import fcntl

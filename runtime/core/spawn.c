@@ -329,7 +329,7 @@ exec:
         ocirun_close_fds_except(3 + p->preserve_fds, keep, (unsigned int)n);
     }
     /* `start` tells an exec from a killed init by this byte: EOF without
-     * it is the init dying (lifecycle.py, EXECUTING). A tenant's `fifo` is
+     * it is the init dying (ops/start.py, EXECUTING). A tenant's `fifo` is
      * its sync socket, where `exec` reads only failures up to EOF. */
     if (fifo >= 0 && !p->tenant && write(fifo, "E", 1) != 1) {
         ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "write exec fifo");

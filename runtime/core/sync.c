@@ -4,7 +4,7 @@
  * record is never torn and end-of-file means the child died. Every request
  * has exactly one answer; an unexpected record is an error naming what was
  * expected and what came. The Python side has one function per step
- * (runtime/lifecycle.py, `_step_*`).
+ * (runtime/ops/create.py and spawn.py, `_step_*`/`step_*`).
  *
  *   parent (ocirun)                       setup process           init
  *   ---------------                       -------------           ----
