@@ -35,7 +35,7 @@ def main(argv=None):
         if gopts.log_format not in ("text", "json"):
             raise errors.UsageError("invalid --log-format %r: want 'text' or 'json'" % gopts.log_format)
         if gopts.version:
-            from . import __version__, SPEC_VERSION
+            from . import SPEC_VERSION, __version__
             sys.stdout.write("ocirun version %s\ncommit: %s\nspec: %s\n" % (__version__, _commit(), SPEC_VERSION))
             return 0
         if not rest or rest[0] in ("help", "h"):  # `h`: runc's alias
@@ -97,6 +97,7 @@ def _root_problem(argv, err):
     missing container or a failed mkdir under it is only its consequence).
     Looked at only once something failed: nothing on the hot path."""
     import os
+
     from . import cli, errors
     from .state import DEFAULT_ROOT
     try:
@@ -111,6 +112,7 @@ def _root_problem(argv, err):
 
 def _load(name):
     from importlib import import_module
+
     from . import cli
     return import_module("runtime.cli." + cli.COMMANDS[name][0].replace("-", "_"))
 

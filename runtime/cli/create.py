@@ -24,6 +24,7 @@ def check_pid_file(path):
         return
     import os
     import stat
+
     from .. import errors
     try:
         if stat.S_ISDIR(os.lstat(path).st_mode):  # a symlink is replaced by the rename, not followed

@@ -7,8 +7,8 @@ memory.events changing), until the container stops.
 
 import sys
 
-from . import Command, Flag
 from .. import errors
+from . import Command, Flag
 
 COMMAND = Command("events", "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
                   flags=[Flag("interval", "str", "5s", "time between two stats events, e.g. 5s or 500ms (default: 5s)", "DURATION"),

@@ -2,8 +2,8 @@
 
 import sys
 
-from . import Command, Flag
 from .. import errors, fastjson
+from . import Command, Flag
 
 COMMAND = Command("list", "lists containers started by ocirun with the given root", usage="", nargs=(0, 0), flags=[
     Flag("format,f", "str", "table", "select one of: table or json (default: \"table\")", "FORMAT"),

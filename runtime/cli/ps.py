@@ -2,8 +2,8 @@
 
 import sys
 
-from . import Command, Flag
 from .. import errors
+from . import Command, Flag
 
 COMMAND = Command("ps", "ps displays the processes running inside a container",
                   usage="<container-id> [ps options]",

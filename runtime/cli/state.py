@@ -2,8 +2,8 @@
 
 import sys
 
-from . import Command
 from .. import fastjson
+from . import Command
 
 COMMAND = Command("state", "output the state of a container",
                   description="The state command outputs current state information for the\ninstance of a container.")

@@ -11,8 +11,8 @@ on stdout for tools and CI, with the same exit status.
 import os
 import sys
 
-from . import Command, Flag
 from .. import errors
+from . import Command, Flag
 
 COMMAND = Command("validate", "check a bundle's config.json against runtime-spec 1.3.0", usage="", nargs=(0, 0), flags=[
     Flag("bundle,b", "str", "", "path to the root of the bundle directory (default: .)", "DIR"),
@@ -28,7 +28,7 @@ COMMAND = Command("validate", "check a bundle's config.json against runtime-spec
 
 def main(ctx, opts, args):
     from .. import SPEC_VERSION, spec, validation
-    from ..ops.validate import unlabel, check
+    from ..ops.validate import check, unlabel
     bundle = os.path.abspath(opts.bundle or ".")
     # the path as the user gave it, for the messages
     shown = os.path.join(opts.bundle, opts.config or "config.json") if opts.bundle else (opts.config or "config.json")

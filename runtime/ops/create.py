@@ -16,9 +16,21 @@ from ..sync import kill_and_reap, reap
 from .devices import step_device_nodes, step_net_devices
 from .kill import kill_cgroup
 from .recovery import write_recovery
-from .spawn import (SECCOMP_PROFILE, Undo, block_signals, fd_floor, fill_preserved_range, open_channel,
-                    prepare_realtime, spawn, step_init_pid, step_ready, step_seccomp_listener, step_terminal,
-                    write_pid_file)
+from .spawn import (
+    SECCOMP_PROFILE,
+    Undo,
+    block_signals,
+    fd_floor,
+    fill_preserved_range,
+    open_channel,
+    prepare_realtime,
+    spawn,
+    step_init_pid,
+    step_ready,
+    step_seccomp_listener,
+    step_terminal,
+    write_pid_file,
+)
 
 
 def _step_cgroup(ch, mgr, setup_pid, linux, proc=None):

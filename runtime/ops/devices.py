@@ -6,7 +6,6 @@ import os
 
 from .. import errors, log
 
-
 NET_TIMEOUT = 30  # seconds one `ip` call may take on a loaded host
 
 

@@ -9,8 +9,20 @@ from ..forward import Forwarder, wait_foreground
 from ..state import CREATED, PAUSED, RUNNING
 from ..sync import kill_and_reap, reap
 from .kill import manager
-from .spawn import (SECCOMP_PROFILE, Undo, fd_floor, open_channel, plug_preserved_fds, prepare_realtime, spawn,
-                    step_init_pid, step_ready, step_seccomp_listener, step_terminal, write_pid_file)
+from .spawn import (
+    SECCOMP_PROFILE,
+    Undo,
+    fd_floor,
+    open_channel,
+    plug_preserved_fds,
+    prepare_realtime,
+    spawn,
+    step_init_pid,
+    step_ready,
+    step_seccomp_listener,
+    step_terminal,
+    write_pid_file,
+)
 from .start import start_error
 
 

@@ -25,7 +25,7 @@ def _init_only(c):
 def run_ps(ps_args):
     import subprocess
     try:
-        res = subprocess.run(["ps"] + list(ps_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        res = subprocess.run(["ps"] + list(ps_args), capture_output=True)
     except OSError as e:
         raise errors.os_error("cannot run", "ps", e) from None
     if res.returncode != 0:

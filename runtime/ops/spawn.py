@@ -29,6 +29,7 @@ def open_channel(undo, floor):
     """The sync socketpair: (the parent's socket, the child's fd, a copy of
     the parent's fd for the child to close), both fds at or above floor."""
     import _socket as socket
+
     from ..plan import _high_fd
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     undo.callback(parent_sock.close)

@@ -60,8 +60,9 @@ def test_errors_are_one_line_exit_1(tmp_path, subtests):
 
 def test_every_command_is_built(subtests):
     # No command may be a stub: each one parses its flags and does its job.
-    from runtime import cli
     import importlib
+
+    from runtime import cli
     for name, (module, _) in cli.COMMANDS.items():
         with subtests.test(command=name):
             mod = importlib.import_module("runtime.cli." + module)
@@ -266,11 +267,12 @@ def test_debug_off_costs_no_formatting():
 def test_logger_is_one_object_whatever_the_import_order(tmp_path):
     # a module that took `from runtime.log import LOG` before the global
     # flags were parsed gets the configured logger all the same
-    from runtime import log
-    from runtime.log import LOG as early
     import io
     import sys
+
+    from runtime import log
     from runtime.__main__ import main
+    from runtime.log import LOG as early
     saved, sys.stderr = sys.stderr, io.StringIO()
     try:
         main(["--debug", "--root", str(tmp_path), "state", "nope"])

@@ -13,7 +13,6 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fakes import FakeCgroupManager  # noqa: E402
-
 from runtime import cgroups, cli, errors, sealed, sync  # noqa: E402
 from runtime.__main__ import Context  # noqa: E402
 from runtime.cli.spec import default_config  # noqa: E402
