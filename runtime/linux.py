@@ -1,20 +1,82 @@
-"""Linux facts the runtime names: for now the signal table and its parser.
+"""Linux facts, written once: namespace types, capabilities, resource limits,
+cgroup v1 controllers and signals.
 
-Written without importing `signal` (and `enum` with it): `kill` is a hot
-command. Other kernel facts (namespaces, capabilities, rlimits) belong here
-too, once, for every module that needs them.
+Numbers come from the kernel's uapi headers (linux/sched.h,
+linux/capability.h, asm-generic/resource.h, asm-generic/signal.h); they are
+the same on every architecture ocirun builds on. Everything else imports
+them from here. This module is on the hot path of `kill`: it imports nothing
+heavier than errors (no `signal`, which pulls in `enum`).
 """
 
 from . import errors
 
-# Linux signal numbers, without importing `signal` (and `enum` with it).
+# -- namespaces ---------------------------------------------------------------
+# CLONE_NEW* flag of each namespace type (also what NS_GET_NSTYPE reports).
+NS_FLAGS = {
+    "pid": 0x20000000, "network": 0x40000000, "ipc": 0x08000000, "uts": 0x04000000,
+    "mount": 0x00020000, "user": 0x10000000, "cgroup": 0x02000000, "time": 0x00000080,
+}
+CLONE_NEWUSER = NS_FLAGS["user"]
+# /proc/PID/ns/<file> of each namespace type
+NS_FILES = {"user": "user", "mount": "mnt", "pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts",
+            "cgroup": "cgroup", "time": "time"}
+NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3)
+
+# -- capabilities -------------------------------------------------------------
+# In number order (linux/capability.h); the kernel's cap_last_cap says how many it knows.
+CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+        "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+        "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+        "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
+        "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE"]
+CAP_NUMBERS = {n: i for i, n in enumerate(CAPS)}
+
+
+def cap_last_cap():
+    """The highest capability number this kernel knows."""
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return len(CAPS) - 1
+
+
+def cap_bounding():
+    """This process's bounding set, as a mask."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return (1 << 41) - 1
+
+
+# -- resource limits ----------------------------------------------------------
+RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+           "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+           "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+           "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15}
+
+# -- cgroup v1 ----------------------------------------------------------------
+# v1 controllers a container may be placed in (named hierarchies, name=...,
+# are not controllers).
+V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
+                  "pids", "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc")
+
+# -- signals ------------------------------------------------------------------
 SIGNALS = {
     "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
     "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17,
     "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25,
     "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31,
 }
-SIGKILL, SIGTERM = 9, 15
+SIGKILL, SIGTERM = SIGNALS["KILL"], SIGNALS["TERM"]
+
 
 def parse_signal(text):
     """`KILL`, `SIGKILL`, `9`, `RTMIN+3` -> 9 ...; OciError otherwise."""

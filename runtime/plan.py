@@ -12,14 +12,9 @@ Errors name the config field: `mounts[2].options: unknown propagation ...`.
 import os
 
 from . import errors, log, tolerance
+from .linux import CAP_NUMBERS, CLONE_NEWUSER, NS_FILES, NS_FLAGS, RLIMITS, cap_bounding, cap_last_cap
 
 # -- constants (Linux, all architectures ocirun builds on) -------------------
-NS_FLAGS = {
-    "pid": 0x20000000, "network": 0x40000000, "ipc": 0x08000000, "uts": 0x04000000,
-    "mount": 0x00020000, "user": 0x10000000, "cgroup": 0x02000000, "time": 0x00000080,
-}
-CLONE_NEWUSER = NS_FLAGS["user"]
-
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_SYNCHRONOUS, MS_REMOUNT, MS_MANDLOCK, MS_DIRSYNC = 16, 32, 64, 128
 MS_NOSYMFOLLOW, MS_NOATIME, MS_NODIRATIME, MS_BIND = 256, 1024, 2048, 4096
@@ -65,20 +60,6 @@ RECURSIVE_ATIME_CLEAR = {"rnorelatime", "ratime", "rnostrictatime"}
 # (tmpcopyup: a tmpfs starts with a copy of the rootfs's directory)
 EXTENSION_OPTIONS = {"tmpcopyup"}
 
-CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-        "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
-        "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-        "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
-        "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE"]
-CAP_NUMBERS = {n: i for i, n in enumerate(CAPS)}
-
-RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
-           "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
-           "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
-           "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15}
 SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_ISO": 4,
                   "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
 SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 1, "SCHED_FLAG_RECLAIM": 2, "SCHED_FLAG_DL_OVERRUN": 4,
@@ -96,8 +77,6 @@ S_IFCHR, S_IFBLK, S_IFIFO = 0o020000, 0o060000, 0o010000
 DEVICE_TYPES = {"c": S_IFCHR, "u": S_IFCHR, "b": S_IFBLK, "p": S_IFIFO}
 DEFAULT_DEVICES = [("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8),
                    ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0)]
-V1_CONTROLLERS = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio",
-                  "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc"}
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -141,25 +120,6 @@ def _high_fd(fd, floor):
     return new
 
 
-def read_cap_bounding():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("CapBnd:"):
-                    return int(line.split()[1], 16)
-    except OSError:
-        pass
-    return (1 << 41) - 1
-
-
-def cap_last_cap():
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return len(CAPS) - 1
-
-
 def _ranges(text, limit):
     """'0-3,7' -> the numbers, each below limit; ValueError if malformed."""
     out = set()
@@ -187,34 +147,24 @@ def parse_cpus(text, field):
     return bytes(mask)
 
 
-def cgroup_layout():
-    """[(name, fstype, data)] of the host's cgroup hierarchies under /sys/fs/cgroup."""
-    out = []
+def cgroup_layout(host=None):
+    """[(name under /sys/fs/cgroup, fstype, data)] of the host's cgroup
+    hierarchies, as cgroups.layout.detect finds them; [("", "cgroup2", None)]
+    on a pure v2 host, [] when none is mounted."""
+    from .cgroups import layout
+    if host is None:
+        from .host import LINUX as host
     try:
-        with open("/proc/self/mountinfo") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return out
-    for line in lines:
-        pre, _, post = line.partition(" - ")
-        fields = pre.split()
-        if len(fields) < 5:
-            continue
-        mnt = fields[4]
-        fstype, _, rest = post.partition(" ")
-        superopts = rest.split(" ", 1)[1] if " " in rest else ""
-        if fstype == "cgroup2" and mnt == "/sys/fs/cgroup":
-            return [("", "cgroup2", None)]
-        if not mnt.startswith("/sys/fs/cgroup/"):
-            continue
-        name = mnt[len("/sys/fs/cgroup/"):]
-        if "/" in name:
-            continue
-        if fstype == "cgroup":
-            ctrls = [o for o in superopts.split(",") if o in V1_CONTROLLERS or o.startswith("name=")]
-            out.append((name, "cgroup", ",".join(ctrls)))
-        elif fstype == "cgroup2":
-            out.append((name, "cgroup2", None))
+        found = layout.detect(host)
+    except (errors.OciError, OSError):
+        return []
+    if found.v2 is not None and found.v2.mountpoint == "/sys/fs/cgroup":
+        return [("", "cgroup2", None)]
+    out = []
+    for h in found.v1 + ([found.v2] if found.v2 is not None else []):
+        parent, _, name = h.mountpoint.rpartition("/")
+        if parent == "/sys/fs/cgroup" and name:
+            out.append((name, "cgroup", ",".join(h.controllers)) if h.version == 1 else (name, "cgroup2", None))
     return out
 
 
@@ -238,6 +188,11 @@ class Plan:
         self.device_nodes = []  # (index, field, path, mode, major, minor, uid, gid): userns devices the parent makes
         self.cache_dir = None   # where compiled seccomp filters are kept (the state root's .cache)
         self.probe_mounts = False  # validate: ask the kernel about filesystem options (dry_run)
+        self.rootfs = None      # the bundle's root.path, absolute
+        self.namespaces = set()      # every namespace type of the container (made or joined)
+        self.new_namespaces = set()  # the ones made for it
+        self.core_hooks = False  # createContainer/startContainer hooks the core runs
+        self.seccomp = None     # the compiled seccomp.Filter, or None
 
     # -- cffi helpers -------------------------------------------------------
     def s(self, text):
@@ -345,7 +300,6 @@ def dry_run(cfg, bundle):
 def _seccomp(p, linux):
     """Compile linux.seccomp here, in the parent: the child only loads the bytes
     (after setuid, last before execve; see ocirun.h)."""
-    p.seccomp = None
     if not linux.get("seccomp"):
         return
     from . import seccomp
@@ -861,7 +815,7 @@ def _hooks(p, cfg):
 
 def _caps(p, caps):
     c = p.c
-    avail = read_cap_bounding()
+    avail = cap_bounding()
     last = cap_last_cap()
     c.cap_last_cap = last
     c.set_caps = 1
@@ -1040,11 +994,6 @@ def _process(p, proc, linux, cid, no_new_keyring, listen):
     c.terminal = 1 if p.terminal else 0
 
 
-# /proc/PID/ns/<file> for each namespace type
-NS_FILES = {"user": "user", "mount": "mnt", "pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts",
-            "cgroup": "cgroup", "time": "time"}
-
-
 def _pidfd_alive(pidfd):
     import select
     poller = select.poll()
@@ -1117,10 +1066,7 @@ def _build_tenant(p, proc, cid, init_pid, sync_fd, parent_sync_fd, preserve_fds,
         c.join_types[i] = flag
         c.join_paths[i] = p.s(path)
     c.n_join = len(joins)
-    p.namespaces = set()
     c.has_userns = 1 if any(j[1] == CLONE_NEWUSER for j in joins) else 0
-    p.new_namespaces = set()
-    p.core_hooks = False
     _process(p, proc, linux, cid, True, listen)
     _seccomp(p, linux)
     return p

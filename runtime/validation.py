@@ -11,6 +11,7 @@ import os
 
 from . import schema as _schema
 from . import tolerance
+from .linux import CAP_NUMBERS, NS_FLAGS, NS_GET_NSTYPE, RLIMITS, cap_last_cap
 
 _SCHEMAS = None
 
@@ -21,23 +22,6 @@ _UTS_SYSCTLS = frozenset(("kernel.domainname", "kernel.hostname"))
 
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
-RLIMITS = frozenset("RLIMIT_" + n for n in (
-    "AS", "CORE", "CPU", "DATA", "FSIZE", "LOCKS", "MEMLOCK", "MSGQUEUE", "NICE",
-    "NOFILE", "NPROC", "RSS", "RTPRIO", "RTTIME", "SIGPENDING", "STACK"))
-
-# Capability numbers from linux/capability.h; the kernel's cap_last_cap says how many it knows.
-CAPABILITIES = ("CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
-                "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
-                "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE "
-                "SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP "
-                "MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF "
-                "CHECKPOINT_RESTORE").split()
-CAP_NUMBERS = {"CAP_" + n: i for i, n in enumerate(CAPABILITIES)}
-
-# CLONE_NEW* flag of each namespace type, as NS_GET_NSTYPE reports it.
-NS_FLAGS = {"mount": 0x00020000, "cgroup": 0x02000000, "uts": 0x04000000, "ipc": 0x08000000,
-            "user": 0x10000000, "pid": 0x20000000, "network": 0x40000000, "time": 0x00000080}
-_NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3)
 
 
 def schemas():
@@ -426,7 +410,7 @@ def _namespace_mismatch(path, ns_type):
         return "cannot open %r: %s" % (path, os.strerror(e.errno))
     try:
         try:
-            kind = fcntl.ioctl(fd, _NS_GET_NSTYPE)
+            kind = fcntl.ioctl(fd, NS_GET_NSTYPE)
         except OSError as e:
             if e.errno in (errno.ENOTTY, errno.EINVAL):
                 return "%r is not a namespace" % path
@@ -443,19 +427,11 @@ def _quote(key):
     return '"%s"' % key.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def last_cap():
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return len(CAPABILITIES) - 1
-
-
 def warnings(cfg):
     """Capabilities this kernel cannot grant: the spec says log and ignore them."""
     out = []
     caps = ((cfg.get("process") or {}).get("capabilities")) or {}
-    top = last_cap()
+    top = cap_last_cap()
     for kind in ("bounding", "effective", "inheritable", "permitted", "ambient"):
         for i, name in enumerate(caps.get(kind) or ()):
             n = CAP_NUMBERS.get(name)

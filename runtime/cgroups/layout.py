@@ -14,8 +14,7 @@ from .. import errors
 
 # v1 controllers a container may be placed in. Named hierarchies
 # (name=systemd) are joined too, so tools that track processes there keep working.
-V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
-                  "pids", "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc")
+from ..linux import V1_CONTROLLERS
 
 
 class Hierarchy:

@@ -10,13 +10,10 @@ import sys
 
 from . import Command
 from .. import SPEC_VERSION, __version__, fastjson
+from ..linux import CAPS, NS_FILES, cap_last_cap
 
 COMMAND = Command("features", "show the enabled features", usage="", nargs=(0, 0),
                   description="Prints the features document of runtime-spec 1.3.0 as JSON.")
-
-# /proc/self/ns entry of each namespace type.
-_NS_FILES = {"cgroup": "cgroup", "ipc": "ipc", "mount": "mnt", "network": "net",
-             "pid": "pid", "time": "time", "user": "user", "uts": "uts"}
 
 
 def _module_features(name):
@@ -50,16 +47,15 @@ def _intel_rdt():
 
 
 def kernel_namespaces():
-    return sorted(t for t, f in _NS_FILES.items() if os.path.exists("/proc/self/ns/" + f))
+    return sorted(t for t, f in NS_FILES.items() if os.path.exists("/proc/self/ns/" + f))
 
 
 def document():
-    from ..validation import CAPABILITIES, last_cap
     lifecycle = _module_features("ops.features") or {}
     rootfs = _module_features("plan") or {}
     linux = {
         "namespaces": [t for t in kernel_namespaces() if t in lifecycle.get("namespaces", ())],
-        "capabilities": ["CAP_" + n for n in CAPABILITIES[:last_cap() + 1]],
+        "capabilities": CAPS[:cap_last_cap() + 1],
         "cgroup": _module_features("cgroups") or {"v1": False, "v2": False, "systemd": False,
                                                    "systemdUser": False, "rdma": False},
         "seccomp": _module_features("seccomp") or {"enabled": False},
