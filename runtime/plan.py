@@ -11,70 +11,16 @@ Errors name the config field: `mounts[2].options: unknown propagation ...`.
 
 import os
 
-from . import errors, log, tolerance
-from .linux import CAP_NUMBERS, CLONE_NEWUSER, NS_FILES, NS_FLAGS, RLIMITS, cap_bounding, cap_last_cap
+from . import errors, log, tolerance, validation
+from .linux import (CAP_NUMBERS, CLONE_NEWUSER, DEVICE_TYPES, IOPRIO_CLASSES, MOUNT_ATTR__ATIME, MOUNT_FLAGS,
+                    MPOL_FLAGS, MPOL_MODES, MS_BIND, MS_NOATIME, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE,
+                    MS_RDONLY, MS_REC, MS_RELATIME, MS_REMOUNT, MS_SLAVE, MS_STRICTATIME, NS_FILES, NS_FLAGS,
+                    PERSONALITY_DOMAINS, PROPAGATION, RECURSIVE_ATIME, RECURSIVE_ATIME_CLEAR, RECURSIVE_ATTRS,
+                    RLIMITS, S_IFCHR, SCHED_FLAGS, SCHED_POLICIES, cap_bounding, cap_last_cap)
+from .validation import EXTENSION_OPTIONS, IDMAP_OPTIONS, data_options
 
-# -- constants (Linux, all architectures ocirun builds on) -------------------
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_SYNCHRONOUS, MS_REMOUNT, MS_MANDLOCK, MS_DIRSYNC = 16, 32, 64, 128
-MS_NOSYMFOLLOW, MS_NOATIME, MS_NODIRATIME, MS_BIND = 256, 1024, 2048, 4096
-MS_MOVE, MS_REC, MS_SILENT = 8192, 16384, 32768
-MS_UNBINDABLE, MS_PRIVATE, MS_SLAVE, MS_SHARED = 1 << 17, 1 << 18, 1 << 19, 1 << 20
-MS_RELATIME, MS_I_VERSION, MS_STRICTATIME, MS_LAZYTIME = 1 << 21, 1 << 23, 1 << 24, 1 << 25
-
-# option -> (clear?, flag)
-MOUNT_FLAGS = {
-    "async": (True, MS_SYNCHRONOUS), "atime": (True, MS_NOATIME), "bind": (False, MS_BIND),
-    "defaults": (False, 0), "dev": (True, MS_NODEV), "diratime": (True, MS_NODIRATIME),
-    "dirsync": (False, MS_DIRSYNC), "exec": (True, MS_NOEXEC), "iversion": (False, MS_I_VERSION),
-    "lazytime": (False, MS_LAZYTIME), "loud": (True, MS_SILENT), "mand": (False, MS_MANDLOCK),
-    "noatime": (False, MS_NOATIME), "nodev": (False, MS_NODEV), "nodiratime": (False, MS_NODIRATIME),
-    "noexec": (False, MS_NOEXEC), "noiversion": (True, MS_I_VERSION), "nolazytime": (True, MS_LAZYTIME),
-    "nomand": (True, MS_MANDLOCK), "norelatime": (True, MS_RELATIME), "nostrictatime": (True, MS_STRICTATIME),
-    "nosuid": (False, MS_NOSUID), "nosymfollow": (False, MS_NOSYMFOLLOW), "rbind": (False, MS_BIND | MS_REC),
-    "relatime": (False, MS_RELATIME), "remount": (False, MS_REMOUNT), "ro": (False, MS_RDONLY),
-    "rw": (True, MS_RDONLY), "silent": (False, MS_SILENT), "strictatime": (False, MS_STRICTATIME),
-    "suid": (True, MS_NOSUID), "sync": (False, MS_SYNCHRONOUS), "symfollow": (True, MS_NOSYMFOLLOW),
-}
-PROPAGATION = {
-    "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC, "shared": MS_SHARED, "rshared": MS_SHARED | MS_REC,
-    "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC, "unbindable": MS_UNBINDABLE,
-    "runbindable": MS_UNBINDABLE | MS_REC,
-}
-MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC = 1, 2, 4, 8
-MOUNT_ATTR__ATIME, MOUNT_ATTR_RELATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_STRICTATIME = 0x70, 0, 0x10, 0x20
-MOUNT_ATTR_NODIRATIME, MOUNT_ATTR_NOSYMFOLLOW = 0x80, 0x200000
-# recursive option -> (clear?, attr); atime ones also clear the atime field
-RECURSIVE_ATTRS = {
-    "rro": (False, MOUNT_ATTR_RDONLY), "rrw": (True, MOUNT_ATTR_RDONLY),
-    "rnosuid": (False, MOUNT_ATTR_NOSUID), "rsuid": (True, MOUNT_ATTR_NOSUID),
-    "rnodev": (False, MOUNT_ATTR_NODEV), "rdev": (True, MOUNT_ATTR_NODEV),
-    "rnoexec": (False, MOUNT_ATTR_NOEXEC), "rexec": (True, MOUNT_ATTR_NOEXEC),
-    "rnodiratime": (False, MOUNT_ATTR_NODIRATIME), "rdiratime": (True, MOUNT_ATTR_NODIRATIME),
-    "rnosymfollow": (False, MOUNT_ATTR_NOSYMFOLLOW), "rsymfollow": (True, MOUNT_ATTR_NOSYMFOLLOW),
-}
-RECURSIVE_ATIME = {"rrelatime": MOUNT_ATTR_RELATIME, "rnoatime": MOUNT_ATTR_NOATIME,
-                   "rstrictatime": MOUNT_ATTR_STRICTATIME}
-RECURSIVE_ATIME_CLEAR = {"rnorelatime", "ratime", "rnostrictatime"}
-# runc-specific options that are ocirun's to act on, not the filesystem's
-# (tmpcopyup: a tmpfs starts with a copy of the rootfs's directory)
-EXTENSION_OPTIONS = {"tmpcopyup"}
-
-SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_ISO": 4,
-                  "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
-SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 1, "SCHED_FLAG_RECLAIM": 2, "SCHED_FLAG_DL_OVERRUN": 4,
-               "SCHED_FLAG_KEEP_POLICY": 8, "SCHED_FLAG_KEEP_PARAMS": 16, "SCHED_FLAG_UTIL_CLAMP_MIN": 32,
-               "SCHED_FLAG_UTIL_CLAMP_MAX": 64}
-IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
-PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
-# linux.memoryPolicy: set_mempolicy(2)'s modes and mode flags (uapi linux/mempolicy.h)
-MPOL_MODES = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3, "MPOL_LOCAL": 4,
-              "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6}
-MPOL_FLAGS = {"MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14, "MPOL_F_STATIC_NODES": 1 << 15}
 HOME_ROOM = 4096  # bytes after "HOME=" that the core may fill (ocirun.h home_env)
 
-S_IFCHR, S_IFBLK, S_IFIFO = 0o020000, 0o060000, 0o010000
-DEVICE_TYPES = {"c": S_IFCHR, "u": S_IFCHR, "b": S_IFBLK, "p": S_IFIFO}
 DEFAULT_DEVICES = [("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8),
                    ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0)]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -83,7 +29,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 def FEATURES():
     """The mount options _mount_options accepts, for the features document."""
     opts = (set(MOUNT_FLAGS) | set(PROPAGATION) | set(RECURSIVE_ATTRS) | set(RECURSIVE_ATIME)
-            | RECURSIVE_ATIME_CLEAR | EXTENSION_OPTIONS | {"idmap", "ridmap"})
+            | RECURSIVE_ATIME_CLEAR | EXTENSION_OPTIONS | set(IDMAP_OPTIONS))
     return {"mountOptions": sorted(opts), "idmap": True, "memoryPolicy": memory_policy_features()}
 
 
@@ -160,8 +106,15 @@ def cgroup_layout(host=None):
         return []
     if found.v2 is not None and found.v2.mountpoint == "/sys/fs/cgroup":
         return [("", "cgroup2", None)]
+    hierarchies = found.v1 + ([found.v2] if found.v2 is not None else [])
+    try:  # in mount order, as the host has them (a hybrid's cgroup2 is often not last)
+        order = [mp for _, _, mp, _ in layout.parse_mountinfo(host.read("/proc/self/mountinfo").decode(
+            "utf-8", "surrogateescape"))]
+        hierarchies.sort(key=lambda h: order.index(h.mountpoint) if h.mountpoint in order else len(order))
+    except OSError:
+        pass
     out = []
-    for h in found.v1 + ([found.v2] if found.v2 is not None else []):
+    for h in hierarchies:
         parent, _, name = h.mountpoint.rpartition("/")
         if parent == "/sys/fs/cgroup" and name:
             out.append((name, "cgroup", ",".join(h.controllers)) if h.version == 1 else (name, "cgroup2", None))
@@ -252,13 +205,15 @@ def cgroup_dirs_of(manager_dict):
 
 def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=False,
           no_new_keyring=False, preserve_fds=0, cgroup_dirs=None, cache_dir=None, probe_mounts=False):
-    """The plan for config `cfg` (validated); raises ConfigError naming the field."""
+    """The plan for config `cfg`, which validation.findings() passed; raises
+    ConfigError naming the field (validation.refusals(), then what only the
+    host can tell: a namespace file, a bind source, a network device)."""
+    cfg = validation.checked(cfg)
     p = Plan(ffi)
     p.cache_dir = cache_dir
     p.probe_mounts = probe_mounts
     c = p.c
-    linux = cfg.get("linux") or {}
-    proc = cfg.get("process") or {}
+    linux = cfg.linux
 
     listen = listen_fds()
     p.preserve_fds = preserve_fds + listen
@@ -268,16 +223,18 @@ def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=F
     c.fifo_fd = fifo_fd
     c.preserve_fds = p.preserve_fds
 
-    _namespaces(p, linux, floor)
+    _namespaces(p, cfg, floor)
     _net_devices(p, linux)
     _intel_rdt(p, linux, cid)
-    _names(p, cfg, linux)
-    _rootfs(p, cfg, linux, bundle, no_pivot)
+    _names(p, cfg)
+    _rootfs(p, cfg, bundle, no_pivot)
     _mounts(p, cfg, bundle, cgroup_dirs)
     _devices(p, linux)
     _paths(p, linux)
-    _hooks(p, cfg)
-    _process(p, proc, linux, cid, no_new_keyring, listen)
+    _hooks(p, cfg.hooks)
+    _process(p, cfg.process, cid, no_new_keyring, listen)
+    _personality(p, linux.get("personality"))
+    _memory_policy(p, linux.get("memoryPolicy"))
     _seccomp(p, linux)
     return p
 
@@ -334,32 +291,21 @@ def _check_listener(cfg):
         raise _err("linux.seccomp.listenerPath", "`%s` is not a socket" % path)
 
 
-def _namespaces(p, linux, floor):
+def _namespaces(p, cfg, floor):
     c = p.c
     unshare = 0
     joins = []
-    seen = set()
-    for i, ns in enumerate(linux.get("namespaces") or []):
-        field = "linux.namespaces[%d]" % i
-        t = ns.get("type")
-        if t not in NS_FLAGS:
-            raise _err(field + ".type", "unknown namespace type %r" % t)
-        if t in seen:
-            raise _err(field + ".type", "namespace %r given twice" % t)
-        seen.add(t)
-        path = ns.get("path")
+    for i, (t, path) in enumerate(cfg.namespaces.items()):
         if path:
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a fifo must not hang
             except OSError as e:
-                raise _err(field + ".path", "open `%s`: %s" % (path, errors.strerror(e.errno))) from None
+                raise _err("linux.namespaces[%d].path" % i, "open `%s`: %s" % (path, errors.strerror(e.errno))) from None
             fd = _high_fd(fd, floor)
             p.fds.append(fd)
             joins.append((0 if t == "user" else 1, NS_FLAGS[t], fd, path))
         else:
             unshare |= NS_FLAGS[t]
-    if "mount" not in seen:
-        raise _err("linux.namespaces", "a mount namespace is required (ocirun never sets up a rootfs on the host's mounts)")
     joins.sort(key=lambda j: j[0])  # the user namespace first: it owns the others
     for i, (_, flag, fd, path) in enumerate(joins):
         c.join_fds[i] = fd
@@ -368,60 +314,45 @@ def _namespaces(p, linux, floor):
     c.n_join = len(joins)
     c.unshare_flags = unshare
     p.new_userns = bool(unshare & CLONE_NEWUSER)
-    c.has_userns = 1 if "user" in seen else 0
-    p.namespaces = seen
-    p.new_namespaces = {t for t in seen if NS_FLAGS[t] & unshare}
+    c.has_userns = 1 if "user" in cfg.namespaces else 0
+    p.namespaces = set(cfg.namespaces)
+    p.new_namespaces = {t for t, path in cfg.namespaces.items() if not path}
+    linux = cfg.linux
     if p.new_userns:
-        p.uid_mappings = linux.get("uidMappings") or []
-        p.gid_mappings = linux.get("gidMappings") or []
+        p.uid_mappings = linux.get("uidMappings", [])
+        p.gid_mappings = linux.get("gidMappings", [])
         if not p.uid_mappings and not p.gid_mappings:
             # tolerated (tolerance.py): the namespace's 0 is ocirun's own uid and gid, as crun does
             p.uid_mappings, p.gid_mappings = tolerance.default_id_maps(os.geteuid(), os.getegid())
             p.unmapped_userns = True
     offs = linux.get("timeOffsets")
     if offs:
-        if "time" not in p.new_namespaces:
-            raise _err("linux.timeOffsets", "needs a new time namespace in linux.namespaces")
         lines = []
         for clock in ("monotonic", "boottime"):
             if clock in offs:
-                o = offs[clock] or {}
-                lines.append("%s %d %d\n" % (clock, int(o.get("secs", 0)), int(o.get("nanosecs", 0))))
+                o = offs[clock]
+                lines.append("%s %d %d\n" % (clock, o.get("secs", 0), o.get("nanosecs", 0)))
         c.timens_offsets = p.s("".join(lines))
-
-
-IFNAMSIZ = 16
 
 
 def _net_devices(p, linux):
     """linux.netDevices: host interfaces the parent moves into the container's
     network namespace (renamed to `name`), once the init has it. Refused here,
     before anything exists, when that cannot be done."""
-    devs = linux.get("netDevices") or {}
+    devs = linux.get("netDevices", {})
     if not devs:
         return
-    if "network" not in p.namespaces:
-        raise _err("linux.netDevices", "needs a network namespace in linux.namespaces (the devices would stay "
-                   "on the host)")
     import shutil
     import socket
     for tool in ("ip", "nsenter"):
         if not shutil.which(tool):
             raise _err("linux.netDevices", "needs `%s` (iproute2, util-linux) on the host" % tool)
-    seen = {}
     for host, d in devs.items():
-        field = "linux.netDevices.%s" % host
-        new = (d or {}).get("name") or host
-        for what, n in (("", host), (".name", new)):
-            if not n or len(n.encode()) >= IFNAMSIZ or n in (".", "..") or any(c in n for c in "/: \t\n"):
-                raise _err(field + what, "%r is not a valid interface name" % n)
-        if new in seen:
-            raise _err(field + ".name", "%r is also the name of linux.netDevices.%s" % (new, seen[new]))
-        seen[new] = host
+        new = d.get("name") or host
         try:
             socket.if_nametoindex(host)
         except OSError:
-            raise _err(field, "no network device %r on the host" % host) from None
+            raise _err("linux.netDevices.%s" % host, "no network device %r on the host" % host) from None
         p.net_devices.append((host, new))
 
 
@@ -431,30 +362,19 @@ def _intel_rdt(p, linux, cid):
     if "intelRdt" not in linux:
         return
     from . import resctrl
-    p.resctrl = resctrl.plan(linux.get("intelRdt") or {}, cid)
+    p.resctrl = resctrl.plan(linux["intelRdt"], cid)
 
 
-def _names(p, cfg, linux):
-    # A uts namespace joined by path is tolerated (tolerance.py): its names are set.
-    uts = "uts" in p.new_namespaces or tolerance.joined_namespace(linux, "uts")
+def _names(p, cfg):
+    # (a uts namespace joined by path is tolerated, tolerance.py: its names are set)
     if cfg.get("hostname"):
-        if not uts:
-            raise _err("hostname", "needs a uts namespace (it would change the host's)")
-        p.c.hostname = p.s(cfg["hostname"])
+        p.c.hostname = p.s(cfg.get("hostname"))
     if cfg.get("domainname"):
-        if not uts:
-            raise _err("domainname", "needs a uts namespace (it would change the host's)")
-        p.c.domainname = p.s(cfg["domainname"])
+        p.c.domainname = p.s(cfg.get("domainname"))
 
 
-def _rootfs(p, cfg, linux, bundle, no_pivot):
-    root = cfg.get("root") or {}
-    path = root.get("path")
-    if not path:
-        raise _err("root.path", "missing")
-    rootfs = os.path.normpath(os.path.join(bundle, path))
-    if not os.path.isdir(rootfs):
-        raise _err("root.path", "`%s` is not a directory" % rootfs)
+def _rootfs(p, cfg, bundle, no_pivot):
+    rootfs = os.path.normpath(os.path.join(bundle, cfg.root["path"]))
     p.rootfs = rootfs
     c = p.c
     c.rootfs = p.s(rootfs)
@@ -462,12 +382,10 @@ def _rootfs(p, cfg, linux, bundle, no_pivot):
     # The fallback resolver of safepath.c, forced (for its tests): it is used
     # by itself wherever the kernel has no openat2.
     c.no_openat2 = 1 if os.environ.get("OCIRUN_TEST_NO_OPENAT2") == "1" else 0
-    c.readonly_root = 1 if root.get("readonly") else 0
-    prop = linux.get("rootfsPropagation")
+    c.readonly_root = 1 if cfg.root.get("readonly") else 0
+    prop = cfg.linux.get("rootfsPropagation")
     if prop:
-        if prop not in PROPAGATION:
-            raise _err("linux.rootfsPropagation", "unknown propagation %r" % prop)
-        flag = PROPAGATION[prop]
+        flag = PROPAGATION[prop]  # the spec's forms, or the recursive ones tolerance.py accepts
         if flag & MS_PRIVATE:
             c.root_propagation = MS_PRIVATE | MS_REC
         else:
@@ -507,29 +425,13 @@ def _parse_options(options, field):
             aset = (aset & ~MOUNT_ATTR__ATIME) | RECURSIVE_ATIME[opt]
         elif opt in RECURSIVE_ATIME_CLEAR:
             aclr |= MOUNT_ATTR__ATIME
-        elif opt in ("idmap", "ridmap"):
+        elif opt in IDMAP_OPTIONS:
             idmap = opt
         elif opt in EXTENSION_OPTIONS:
             continue
         else:
             data.append(opt)
     return flags, clear, prop, aset, aclr, ",".join(data), idmap
-
-
-def _data_options(options):
-    """(index, option) of each option _parse_options would pass to the filesystem as data."""
-    known = (MOUNT_FLAGS, PROPAGATION, RECURSIVE_ATTRS, RECURSIVE_ATIME, RECURSIVE_ATIME_CLEAR,
-             EXTENSION_OPTIONS, ("idmap", "ridmap"))
-    return [(i, o) for i, o in enumerate(options or []) if not any(o in k for k in known)]
-
-
-def _check_bind_options(options, field):
-    """A bind mount has no filesystem to take data: an option ocirun does not
-    know would be dropped without a word (a typo'd `nosiud` leaves suid on)."""
-    bad = _data_options(options)
-    if bad:
-        raise _err("%s.options[%d]" % (field, bad[0][0]), "%r is not a mount option ocirun knows for a bind mount"
-                   % bad[0][1])
 
 
 def _probe_fs_options(fstype, options, field):
@@ -548,7 +450,7 @@ def _probe_fs_options(fstype, options, field):
             raise _err(field + ".type", "%r is not a filesystem this kernel knows" % fstype)
         return
     try:
-        for i, opt in _data_options(options):
+        for i, opt in data_options(options):
             if not opt:
                 continue
             key, eq, value = opt.partition("=")
@@ -578,14 +480,12 @@ def _fs_log(fd):
 
 def _mounts(p, cfg, bundle, cgroup_dirs=None):
     entries = []
-    for i, m in enumerate(cfg.get("mounts") or []):
+    for i, m in enumerate(cfg.mounts):
         field = "mounts[%d]" % i
-        dest = m.get("destination")
-        if not dest:
-            raise _err(field + ".destination", "missing")
-        dest = _norm_dest(dest)
-        flags, _clear, prop, aset, aclr, data, idmap = _parse_options(m.get("options"), field + ".options")
-        mtype = m.get("type") or ""
+        dest = _norm_dest(m["destination"])
+        opts = m.get("options", [])
+        flags, _clear, prop, aset, aclr, data, idmap = _parse_options(opts, field + ".options")
+        mtype = m.get("type", "")
         src = m.get("source")
         is_bind = bool(flags & MS_BIND) or mtype == "bind"
         if mtype == "cgroup" and not is_bind:
@@ -597,14 +497,7 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
         e = {"destination": dest, "propagation": prop, "attr_set": aset, "attr_clr": aclr,
              "idmap": idmap, "field": field, "uidMappings": m.get("uidMappings"),
              "gidMappings": m.get("gidMappings"), "is_bind": is_bind}
-        opts = m.get("options") or []
-        if "tmpcopyup" in opts and (is_bind or mtype != "tmpfs"):
-            raise _err("%s.options[%d]" % (field, opts.index("tmpcopyup")), "tmpcopyup is only supported on "
-                       "tmpfs mounts")
         if is_bind:
-            if not src:
-                raise _err(field + ".source", "a bind mount needs a source")
-            _check_bind_options(m.get("options"), field)
             src = os.path.normpath(os.path.join(bundle, src))
             try:
                 os.stat(src)
@@ -617,12 +510,10 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
             except OSError:
                 e["dest_is_file"] = False
         else:
-            if idmap:
-                raise _err(field + ".options", "%s is only supported on bind mounts" % idmap)
-            e["tmpcopyup"] = "tmpcopyup" in (m.get("options") or [])
+            e["tmpcopyup"] = "tmpcopyup" in opts
             if p.probe_mounts and mtype:
-                _probe_fs_options(mtype, m.get("options"), field)
-            label = (cfg.get("linux") or {}).get("mountLabel") if selinux_enabled() else None
+                _probe_fs_options(mtype, opts, field)
+            label = cfg.linux.get("mountLabel") if selinux_enabled() else None
             if label and mtype not in NO_CONTEXT_FS and "context=" not in data:
                 # the filesystem's files get the container's label (a fs
                 # without SELinux labels takes it for all of them)
@@ -646,8 +537,6 @@ def _mounts(p, cfg, bundle, cgroup_dirs=None):
         a.idmap_userns_fd = -1
         maps = _mount_id_maps(e)
         if e.get("idmap") or maps:
-            if not maps and not p.c.has_userns:
-                raise _err(e["field"] + ".options", "%s needs a user namespace" % e["idmap"])
             # idmapped by the parent: to the mount's own mappings when it has
             # them (the kubelet's volumes of a pod with a user namespace),
             # else to the container's user namespace
@@ -673,18 +562,11 @@ def selinux_enabled():
 
 
 def _mount_id_maps(e):
-    """(uid_map, gid_map) text of a mount's own uidMappings/gidMappings, or None."""
+    """(uid_map, gid_map) text of a bind mount's own uidMappings and gidMappings, or None."""
     uids, gids = e.get("uidMappings"), e.get("gidMappings")
     if not uids and not gids:
         return None
-    if not e.get("is_bind"):
-        raise _err(e["field"] + (".uidMappings" if uids else ".gidMappings"),
-                   "per-mount id mappings are only supported on bind mounts")
-    if not uids or not gids:
-        raise _err(e["field"] + (".gidMappings" if uids else ".uidMappings"),
-                   "an idmapped mount needs both uidMappings and gidMappings")
-    text = lambda ms: "".join("%d %d %d\n" % (int(m["containerID"]), int(m["hostID"]), int(m["size"]))  # noqa: E731
-                              for m in ms)
+    text = lambda ms: "".join("%d %d %d\n" % (m["containerID"], m["hostID"], m["size"]) for m in ms)  # noqa: E731
     return text(uids), text(gids)
 
 
@@ -721,18 +603,11 @@ def _cgroup_mounts(dest, flags, own_dirs=None):
 def _devices(p, linux):
     devs = []
     paths = set()
-    for i, d in enumerate(linux.get("devices") or []):
+    for i, d in enumerate(linux.get("devices", ())):
         field = "linux.devices[%d]" % i
-        t = d.get("type")
-        if t not in DEVICE_TYPES:
-            raise _err(field + ".type", "unknown device type %r" % t)
-        path = d.get("path")
-        if not path or not path.startswith("/"):
-            raise _err(field + ".path", "must be an absolute path")
-        path = _norm_dest(path)
-        mode = d.get("fileMode")
-        mode = 0o666 if mode is None else int(mode)
-        devs.append((path, DEVICE_TYPES[t] | (mode & 0o7777), int(d.get("major", 0)), int(d.get("minor", 0)),
+        path = _norm_dest(d["path"])
+        mode = int(d.get("fileMode", 0o666))
+        devs.append((path, DEVICE_TYPES[d["type"]] | (mode & 0o7777), int(d.get("major", 0)), int(d.get("minor", 0)),
                      int(d.get("uid", 0)), int(d.get("gid", 0))))
         if p.c.has_userns:
             # no mknod in a user namespace: the parent makes the node as asked
@@ -769,46 +644,35 @@ def _devices(p, linux):
 
 
 def _paths(p, linux):
-    p.c.masked_paths = p.strv([_norm_dest(x) for x in linux.get("maskedPaths") or []])
-    p.c.readonly_paths = p.strv([_norm_dest(x) for x in linux.get("readonlyPaths") or []])
-    sysctls = linux.get("sysctl") or {}
+    p.c.masked_paths = p.strv([_norm_dest(x) for x in linux.get("maskedPaths", ())])
+    p.c.readonly_paths = p.strv([_norm_dest(x) for x in linux.get("readonlyPaths", ())])
+    sysctls = linux.get("sysctl", {})
     arr = p.array("struct ocirun_sysctl", len(sysctls))
     for i, (k, v) in enumerate(sorted(sysctls.items())):
-        rel = k.replace(".", "/")
-        if not k or ".." in k.split(".") or k.startswith("/") or "//" in rel:
-            raise _err("linux.sysctl", "invalid key %r" % k)
-        if k.startswith("net.") and "network" not in p.namespaces:
-            raise _err("linux.sysctl", "%r needs a network namespace" % k)
-        arr[i].path = p.s("/proc/sys/" + rel)
+        arr[i].path = p.s("/proc/sys/" + k.replace(".", "/"))
         arr[i].value = p.s(str(v))
     p.c.sysctls = arr
     p.c.n_sysctls = len(sysctls)
 
 
-def _c_hooks(p, hooks, name):
+def _c_hooks(p, hooks):
     arr = p.array("struct ocirun_hook", len(hooks))
     for i, h in enumerate(hooks):
-        field = "hooks.%s[%d]" % (name, i)
-        path = h.get("path")
-        if not path or not path.startswith("/"):
-            raise _err(field + ".path", "must be an absolute path")
+        path = h["path"]
         arr[i].path = p.s(path)
-        arr[i].argv = p.strv(list(h.get("args") or [path]))
-        arr[i].envp = p.strv(list(h.get("env") or []))
-        t = h.get("timeout")
-        if t is not None and int(t) <= 0:
-            raise _err(field + ".timeout", "must be positive")
-        arr[i].timeout = int(t or 0)
+        arr[i].argv = p.strv(list(h.get("args") or [path]))  # no args, or []: argv[0] is the path
+        arr[i].envp = p.strv(list(h.get("env", ())))
+        arr[i].timeout = int(h.get("timeout", 0))  # 0: none (the schema wants it >= 1 when given)
     return arr
 
 
-def _hooks(p, cfg):
-    hooks = cfg.get("hooks") or {}
-    cc = hooks.get("createContainer") or []
-    sc = hooks.get("startContainer") or []
-    p.c.create_container_hooks = _c_hooks(p, cc, "createContainer")
+def _hooks(p, hooks):
+    """The hooks the core runs in the container (the others are lifecycle's)."""
+    cc = hooks.get("createContainer", [])
+    sc = hooks.get("startContainer", [])
+    p.c.create_container_hooks = _c_hooks(p, cc)
     p.c.n_create_container_hooks = len(cc)
-    p.c.start_container_hooks = _c_hooks(p, sc, "startContainer")
+    p.c.start_container_hooks = _c_hooks(p, sc)
     p.c.n_start_container_hooks = len(sc)
     p.core_hooks = bool(cc or sc)
 
@@ -858,15 +722,10 @@ def _memory_policy(p, mp):
     if not mp:
         return
     c = p.c
-    mode = mp.get("mode")
-    if mode not in MPOL_MODES:
-        raise _err("linux.memoryPolicy.mode", "unknown mode %r" % mode)
-    value = MPOL_MODES[mode]
-    for f in mp.get("flags") or []:
-        if f not in MPOL_FLAGS:
-            raise _err("linux.memoryPolicy.flags", "unknown flag %r" % f)
+    value = MPOL_MODES[mp["mode"]]
+    for f in mp.get("flags", ()):
         value |= MPOL_FLAGS[f]
-    nodes = parse_nodes(mp.get("nodes") or "", "linux.memoryPolicy.nodes")
+    nodes = parse_nodes(mp.get("nodes", ""), "linux.memoryPolicy.nodes")
     c.set_mempolicy = 1
     c.mempolicy_mode = value
     if nodes:
@@ -878,7 +737,16 @@ def _memory_policy(p, mp):
         c.mempolicy_maxnode = words * 64 + 1  # the kernel reads maxnode - 1 bits
 
 
-def _process(p, proc, linux, cid, no_new_keyring, listen):
+def _personality(p, pers):
+    if pers:
+        p.c.set_personality = 1
+        p.c.personality = PERSONALITY_DOMAINS[pers["domain"]]  # (flags: validation.refusals)
+
+
+def _process(p, proc, cid, no_new_keyring, listen):
+    """`process`, of config.json (create) or of `exec` (its process.json or
+    flags over the container's recorded process). exec's does not go
+    through validation's pass, so what could be wrong in it is checked here."""
     c = p.c
     args = proc.get("args")
     if not args:
@@ -936,15 +804,6 @@ def _process(p, proc, linux, cid, no_new_keyring, listen):
     c.no_new_privileges = 1 if proc.get("noNewPrivileges") else 0
     if proc.get("capabilities") is not None:
         _caps(p, proc["capabilities"])
-    pers = linux.get("personality")
-    if pers:
-        dom = pers.get("domain")
-        if dom not in PERSONALITY_DOMAINS:
-            raise _err("linux.personality.domain", "unknown domain %r" % dom)
-        if pers.get("flags"):
-            raise _err("linux.personality.flags", "personality flags are not supported")
-        c.set_personality = 1
-        c.personality = PERSONALITY_DOMAINS[dom]
     sched = proc.get("scheduler")
     if sched:
         pol = sched.get("policy")
@@ -963,7 +822,6 @@ def _process(p, proc, linux, cid, no_new_keyring, listen):
         c.sched_runtime = int(sched.get("runtime", 0))
         c.sched_deadline = int(sched.get("deadline", 0))
         c.sched_period = int(sched.get("period", 0))
-    _memory_policy(p, linux.get("memoryPolicy"))
     io = proc.get("ioPriority")
     if io:
         cls = io.get("class")
@@ -1067,6 +925,6 @@ def _build_tenant(p, proc, cid, init_pid, sync_fd, parent_sync_fd, preserve_fds,
         c.join_paths[i] = p.s(path)
     c.n_join = len(joins)
     c.has_userns = 1 if any(j[1] == CLONE_NEWUSER for j in joins) else 0
-    _process(p, proc, linux, cid, True, listen)
+    _process(p, proc, cid, True, listen)
     _seccomp(p, linux)
     return p

@@ -391,6 +391,32 @@ def _validate_array(S, schema, base, inst, path, errs):
             path.pop()
 
 
+class ReferenceSchemas:
+    """The same interface as schema.Schemas, backed by the jsonschema library."""
+
+    def __init__(self, directory=None):
+        try:
+            import jsonschema
+            import referencing
+            from referencing.jsonschema import DRAFT4
+        except ImportError as e:
+            from . import errors
+            raise errors.OciError("--reference needs the jsonschema package: %s" % e) from None
+        base = Schemas(directory)
+        self._base = base
+        resources = [(name, DRAFT4.create_resource(doc)) for name, doc in base.docs.items()]
+        self._registry = referencing.Registry().with_resources(resources)
+        self._jsonschema = jsonschema
+        self._validators = {}
+
+    def validate(self, instance, root="config-schema.json"):
+        v = self._validators.get(root)
+        if v is None:
+            v = self._validators[root] = self._jsonschema.Draft4Validator(self._base.docs[root], registry=self._registry)
+        errs = sorted(v.iter_errors(instance), key=lambda e: list(e.absolute_path).__repr__())
+        return [(list(e.absolute_path), e.message) for e in errs]
+
+
 def format_path(path):
     """['linux', 'namespaces', 1, 'type'] -> 'linux.namespaces[1].type'."""
     out = ""

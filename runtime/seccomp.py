@@ -134,25 +134,114 @@ def _bad(field, msg):
     return errors.ConfigError(["%s: %s" % (field, msg)])
 
 
-def _uint(v, field, limit):
+def _uint_problem(v, limit):
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= limit:
-        raise _bad(field, "%r is not an integer from 0 to %d" % (v, limit))
-    return v
+        return "%r is not an integer from 0 to %d" % (v, limit)
+    return None
 
 
-def _action(lib, name, errno_ret, field, errno_field):
+def _check_action(name, errno_ret, field, errno_field, add):
     if name is None:
-        raise _bad(field, "is required")
-    if not isinstance(name, str) or name not in _ACTIONS:
-        raise _bad(field, "unknown action `%s`" % (name,))
+        add(field, "is required")
+    elif not isinstance(name, str) or name not in _ACTIONS:
+        add(field, "unknown action `%s`" % (name,))
+    elif errno_ret is not None:
+        if not _ACTIONS[name][1]:
+            add(errno_field, "%s takes no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)" % name)
+        else:
+            why = _uint_problem(errno_ret, _MAX_ERRNO if name == "SCMP_ACT_ERRNO" else 0xFFFF)
+            if why:
+                add(errno_field, why)
+
+
+def _check_conditions(args, field, add):
+    if args is None:
+        return
+    if not isinstance(args, list):
+        add(field, "must be an array")
+        return
+    for j, a in enumerate(args):
+        f = "%s[%d]" % (field, j)
+        if not isinstance(a, dict):
+            add(f, "must be an object")
+            continue
+        op = a.get("op")
+        if not isinstance(op, str) or op not in _OPERATORS:
+            add(f + ".op", "unknown operator `%s`" % (op,))
+        for key, default, limit in (("index", None, _MAX_ARG_INDEX), ("value", None, _U64), ("valueTwo", 0, _U64)):
+            why = _uint_problem(a.get(key, default), limit)
+            if why:
+                add("%s.%s" % (f, key), why)
+
+
+def _check_names(names, field, notify, add):
+    if not isinstance(names, list) or not names:
+        add(field, "must be a non-empty array of syscall names")
+        return
+    for k, name in enumerate(names):
+        if not isinstance(name, str) or not name or "\0" in name:
+            add("%s[%d]" % (field, k), "must be a syscall name")
+        elif notify and name in NOTIFY_FORBIDDEN:
+            add("%s[%d]" % (field, k), "SCMP_ACT_NOTIFY cannot be used for `%s`: ocirun needs it to hand "
+                "the listener to the agent" % name)
+
+
+def _check_list(cfg, key, known, what, add):
+    items = cfg.get(key)
+    if items is None:
+        return
+    if not isinstance(items, list):
+        add("%s.%s" % (FIELD, key), "must be an array")
+        return
+    for i, name in enumerate(items):
+        if not isinstance(name, str) or name not in known:
+            add("%s.%s[%d]" % (FIELD, key, i), "unknown %s `%s`" % (what, name))
+
+
+def problems(cfg):
+    """(path, message) of each fault compile_filter would refuse in a
+    linux.seccomp object, in the order it meets them; [] when none. Pure: no
+    libseccomp, no kernel (validation.py runs it in its one pass). What only
+    libseccomp can tell (an unknown syscall, a NOTIFY rule that is left out)
+    is compile_filter's."""
+    out = []
+    add = lambda path, msg: out.append((path, msg))  # noqa: E731
+    if not isinstance(cfg, dict):
+        return [(FIELD, "must be an object")]
+    _check_action(cfg.get("defaultAction"), cfg.get("defaultErrnoRet"), FIELD + ".defaultAction",
+                  FIELD + ".defaultErrnoRet", add)
+    if cfg.get("defaultAction") == "SCMP_ACT_NOTIFY":
+        add(FIELD + ".defaultAction", "SCMP_ACT_NOTIFY cannot be the default action")
+    _check_list(cfg, "architectures", _ARCHS, "architecture", add)
+    _check_list(cfg, "flags", _FLAGS, "flag", add)
+    syscalls = cfg.get("syscalls")
+    if syscalls is not None and not isinstance(syscalls, list):
+        add(FIELD + ".syscalls", "must be an array")
+        syscalls = None
+    for i, sc in enumerate(syscalls or ()):
+        f = "%s.syscalls[%d]" % (FIELD, i)
+        if not isinstance(sc, dict):
+            add(f, "must be an object")
+            continue
+        if not isinstance(sc.get("names"), list) or not sc["names"]:
+            _check_names(sc.get("names"), f + ".names", False, add)
+        _check_action(sc.get("action"), sc.get("errnoRet"), f + ".action", f + ".errnoRet", add)
+        _check_conditions(sc.get("args"), f + ".args", add)
+        if isinstance(sc.get("names"), list) and sc["names"]:
+            _check_names(sc["names"], f + ".names", sc.get("action") == "SCMP_ACT_NOTIFY", add)
+    if cfg.get("listenerMetadata") is not None and not cfg.get("listenerPath"):
+        add(FIELD + ".listenerMetadata", "must not be set without listenerPath")
+    if cfg.get("listenerPath") is not None and not isinstance(cfg.get("listenerPath"), str):
+        add(FIELD + ".listenerPath", "must be a string")
+    return out
+
+
+def _action(lib, name, errno_ret):
+    """The filter's value of a checked action (problems() passed)."""
     attr, takes_errno = _ACTIONS[name]
     value = getattr(lib, attr)
-    if errno_ret is not None and not takes_errno:
-        raise _bad(errno_field, "%s takes no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)" % name)
     if takes_errno:
-        limit = _MAX_ERRNO if name == "SCMP_ACT_ERRNO" else 0xFFFF
-        data = EPERM if errno_ret is None else _uint(errno_ret, errno_field, limit)
-        value |= data
+        value |= EPERM if errno_ret is None else errno_ret
     return value
 
 
@@ -163,24 +252,9 @@ def _syscall_nr(lib, name):
     return nr
 
 
-def _conditions(lib, args, field):
-    """config `args` -> a list of condition lists, one per libseccomp rule."""
-    if args is None:
-        return [[]]
-    if not isinstance(args, list):
-        raise _bad(field, "must be an array")
-    conds = []
-    for j, a in enumerate(args):
-        f = "%s[%d]" % (field, j)
-        if not isinstance(a, dict):
-            raise _bad(f, "must be an object")
-        op = a.get("op")
-        if not isinstance(op, str) or op not in _OPERATORS:
-            raise _bad(f + ".op", "unknown operator `%s`" % (op,))
-        conds.append((_uint(a.get("index"), f + ".index", _MAX_ARG_INDEX),
-                      getattr(lib, _OPERATORS[op]),
-                      _uint(a.get("value"), f + ".value", _U64),
-                      _uint(a.get("valueTwo", 0), f + ".valueTwo", _U64)))
+def _conditions(lib, args):
+    """checked config `args` -> a list of condition lists, one per libseccomp rule."""
+    conds = [(a["index"], getattr(lib, _OPERATORS[a["op"]]), a["value"], a.get("valueTwo", 0)) for a in args or ()]
     indexes = [c[0] for c in conds]
     if len(set(indexes)) != len(indexes):
         # runc's rule: two conditions on one argument cannot hold at once in a
@@ -190,30 +264,19 @@ def _conditions(lib, args, field):
 
 
 def compile_filter(cfg):
-    """Check linux.seccomp and compile it; returns a Filter.
+    """Check linux.seccomp (problems()) and compile it; returns a Filter.
 
     Raises errors.ConfigError naming the field for a bad profile and
     errors.CoreError when libseccomp refuses it."""
-    if not isinstance(cfg, dict):
-        raise _bad(FIELD, "must be an object")
+    bad = problems(cfg)
+    if bad:
+        raise _bad(*bad[0])
     ffi, lib = _core()
     log = _log()
-
-    default = _action(lib, cfg.get("defaultAction"), cfg.get("defaultErrnoRet"),
-                      FIELD + ".defaultAction", FIELD + ".defaultErrnoRet")
-    if cfg.get("defaultAction") == "SCMP_ACT_NOTIFY":
-        raise _bad(FIELD + ".defaultAction", "SCMP_ACT_NOTIFY cannot be the default action")
+    default = _action(lib, cfg["defaultAction"], cfg.get("defaultErrnoRet"))
 
     archs = []
-    arch_names = cfg.get("architectures")
-    if arch_names is None:
-        arch_names = []
-    if not isinstance(arch_names, list):
-        raise _bad(FIELD + ".architectures", "must be an array")
-    for i, name in enumerate(arch_names):
-        f = "%s.architectures[%d]" % (FIELD, i)
-        if not isinstance(name, str) or name not in _ARCHS:
-            raise _bad(f, "unknown architecture `%s`" % (name,))
+    for name in cfg.get("architectures") or ():
         token = lib.ocirun_seccomp_arch(name[len("SCMP_ARCH_"):].lower().encode())
         if not token:
             log.debug("seccomp: architecture %s unknown to libseccomp %s, left out" % (name, _library(lib)))
@@ -221,42 +284,17 @@ def compile_filter(cfg):
         archs.append((token, name))
 
     wanted = 0
-    flag_names = cfg.get("flags")
-    if flag_names is None:
-        flag_names = []
-    if not isinstance(flag_names, list):
-        raise _bad(FIELD + ".flags", "must be an array")
-    for i, name in enumerate(flag_names):
-        if not isinstance(name, str) or name not in _FLAGS:
-            raise _bad("%s.flags[%d]" % (FIELD, i), "unknown flag `%s`" % (name,))
+    for name in cfg.get("flags") or ():
         wanted |= _FLAGS[name]
 
     rules = []          # (name, nr, action, origin, conditions)
     skipped = []
-    syscalls = cfg.get("syscalls")
-    if syscalls is None:
-        syscalls = []
-    if not isinstance(syscalls, list):
-        raise _bad(FIELD + ".syscalls", "must be an array")
-    for i, sc in enumerate(syscalls):
-        f = "%s.syscalls[%d]" % (FIELD, i)
-        if not isinstance(sc, dict):
-            raise _bad(f, "must be an object")
-        names = sc.get("names")
-        if not isinstance(names, list) or not names:
-            raise _bad(f + ".names", "must be a non-empty array of syscall names")
-        action = _action(lib, sc.get("action"), sc.get("errnoRet"), f + ".action", f + ".errnoRet")
-        conds = _conditions(lib, sc.get("args"), f + ".args")
-        for k, name in enumerate(names):
-            if not isinstance(name, str) or not name or "\0" in name:
-                raise _bad("%s.names[%d]" % (f, k), "must be a syscall name")
-            if sc.get("action") == "SCMP_ACT_NOTIFY" and name in NOTIFY_FORBIDDEN:
-                raise _bad("%s.names[%d]" % (f, k),
-                           "SCMP_ACT_NOTIFY cannot be used for `%s`: ocirun needs it to hand "
-                           "the listener to the agent" % name)
+    for i, sc in enumerate(cfg.get("syscalls") or ()):
+        action = _action(lib, sc["action"], sc.get("errnoRet"))
         if action == default:
             continue
-        for name in names:
+        conds = _conditions(lib, sc.get("args"))
+        for name in sc["names"]:
             nr = _syscall_nr(lib, name)
             if nr == -1:
                 skipped.append(name)
@@ -270,12 +308,8 @@ def compile_filter(cfg):
 
     listener_path = cfg.get("listenerPath")
     metadata = cfg.get("listenerMetadata")
-    if metadata is not None and not listener_path:
-        raise _bad(FIELD + ".listenerMetadata", "must not be set without listenerPath")
     if needs_listener and not listener_path:
         raise _bad(FIELD + ".listenerPath", "is required when SCMP_ACT_NOTIFY is used")
-    if listener_path is not None and not isinstance(listener_path, str):
-        raise _bad(FIELD + ".listenerPath", "must be a string")
 
     flags = _seccomp_flags(lib, wanted, needs_listener, log)
     bpf = _compile(ffi, lib, default, archs, rules)

@@ -10,7 +10,7 @@ import errno
 import os
 
 from . import schema as _schema
-from . import tolerance
+from . import errors, tolerance
 from .linux import CAP_NUMBERS, NS_FLAGS, NS_GET_NSTYPE, RLIMITS, cap_last_cap
 
 _SCHEMAS = None
@@ -440,32 +440,142 @@ def warnings(cfg):
     return out
 
 
-class _ReferenceSchemas:
-    """The same interface as schema.Schemas, backed by the jsonschema library."""
+# -- what ocirun refuses although the spec allows it ---------------------------
 
-    def __init__(self, directory=None):
-        try:
-            import jsonschema
-            import referencing
-            from referencing.jsonschema import DRAFT4
-        except ImportError as e:
-            from . import errors
-            raise errors.OciError("--reference needs the jsonschema package: %s" % e) from None
-        base = _schema.Schemas(directory)
-        self._base = base
-        resources = [(name, DRAFT4.create_resource(doc)) for name, doc in base.docs.items()]
-        self._registry = referencing.Registry().with_resources(resources)
-        self._jsonschema = jsonschema
-        self._validators = {}
+# runc-specific mount options that are ocirun's to act on, not the
+# filesystem's (tmpcopyup: a tmpfs starts with a copy of the rootfs's directory)
+EXTENSION_OPTIONS = {"tmpcopyup"}
+IDMAP_OPTIONS = ("idmap", "ridmap")
+IFNAMSIZ = 16
 
-    def validate(self, instance, root="config-schema.json"):
-        v = self._validators.get(root)
-        if v is None:
-            v = self._validators[root] = self._jsonschema.Draft4Validator(self._base.docs[root], registry=self._registry)
-        errs = sorted(v.iter_errors(instance), key=lambda e: list(e.absolute_path).__repr__())
-        return [(list(e.absolute_path), e.message) for e in errs]
+
+def data_options(options):
+    """(index, option) of each mount option that is neither a flag ocirun
+    knows nor its own: what goes to the filesystem as data."""
+    from .linux import MOUNT_FLAGS, PROPAGATION, RECURSIVE_ATIME, RECURSIVE_ATIME_CLEAR, RECURSIVE_ATTRS
+    known = (MOUNT_FLAGS, PROPAGATION, RECURSIVE_ATTRS, RECURSIVE_ATIME, RECURSIVE_ATIME_CLEAR,
+             EXTENSION_OPTIONS, IDMAP_OPTIONS)
+    return [(i, o) for i, o in enumerate(options or []) if not any(o in k for k in known)]
+
+
+def refusals(cfg):
+    """(path, message) of what create refuses in a config findings() passed:
+    forms the spec allows that ocirun does not run (it would have to drop or
+    guess them), in the order create meets them. Pure: what needs the host
+    (a bind source, a namespace file, a network device) is plan.py's."""
+    out = []
+    add = lambda path, msg: out.append((path, msg))  # noqa: E731
+    linux = cfg.get("linux", {})
+    types = {ns["type"] for ns in linux.get("namespaces", ())}
+    if "mount" not in types:
+        add("linux.namespaces", "a mount namespace is required (ocirun never sets up a rootfs on the host's mounts)")
+    _refuse_net_devices(linux.get("netDevices", {}), types, add)
+    if not cfg.get("root", {}).get("path"):
+        add("root.path", "missing")
+    _refuse_mounts(cfg.get("mounts", ()), "user" in types, add)
+    for k in sorted(linux.get("sysctl", {})):
+        if not k or ".." in k.split(".") or k.startswith("/") or "//" in k.replace(".", "/"):
+            add("linux.sysctl", "invalid key %r" % k)
+    if linux.get("personality", {}).get("flags"):
+        add("linux.personality.flags", "personality flags are not supported")
+    if linux.get("seccomp"):
+        from . import seccomp
+        out.extend(seccomp.problems(linux["seccomp"]))
+    return out
+
+
+def _refuse_net_devices(devs, types, add):
+    if not devs:
+        return
+    if "network" not in types:
+        add("linux.netDevices", "needs a network namespace in linux.namespaces (the devices would stay on the host)")
+    seen = {}
+    for host, d in devs.items():
+        field = "linux.netDevices.%s" % host
+        new = d.get("name") or host
+        for what, n in (("", host), (".name", new)):
+            if not n or len(n.encode()) >= IFNAMSIZ or n in (".", "..") or any(c in n for c in "/: \t\n"):
+                add(field + what, "%r is not a valid interface name" % n)
+        if new in seen:
+            add(field + ".name", "%r is also the name of linux.netDevices.%s" % (new, seen[new]))
+        seen[new] = host
+
+
+def _refuse_mounts(mounts, has_userns, add):
+    later = []  # the id-mapping checks come after every mount's own (create's order)
+    for i, m in enumerate(mounts):
+        field = "mounts[%d]" % i
+        if not m["destination"]:
+            add(field + ".destination", "missing")
+        opts = m.get("options", [])
+        is_bind = m.get("type") == "bind" or "bind" in opts or "rbind" in opts
+        if m.get("type") == "cgroup" and not is_bind:
+            continue  # made by create from the host's hierarchies: no options of its own to refuse
+        if "tmpcopyup" in opts and (is_bind or m.get("type") != "tmpfs"):
+            add("%s.options[%d]" % (field, opts.index("tmpcopyup")), "tmpcopyup is only supported on tmpfs mounts")
+        idmap = None
+        for o in opts:
+            if o in IDMAP_OPTIONS:
+                idmap = o
+        if is_bind:
+            if not m.get("source"):
+                add(field + ".source", "a bind mount needs a source")
+            bad = data_options(opts)
+            if bad:
+                add("%s.options[%d]" % (field, bad[0][0]), "%r is not a mount option ocirun knows for a bind mount"
+                    % bad[0][1])
+        elif idmap:
+            add(field + ".options", "%s is only supported on bind mounts" % idmap)
+        uids, gids = m.get("uidMappings"), m.get("gidMappings")
+        if uids or gids:
+            if not is_bind:
+                later.append((field + (".uidMappings" if uids else ".gidMappings"),
+                              "per-mount id mappings are only supported on bind mounts"))
+            elif not uids or not gids:
+                later.append((field + (".gidMappings" if uids else ".uidMappings"),
+                              "an idmapped mount needs both uidMappings and gidMappings"))
+        elif idmap and not has_userns:
+            later.append((field + ".options", "%s needs a user namespace" % idmap))
+    for f in later:
+        add(*f)
+
+
+class Checked:
+    """A config that passed findings() and refusals(): what plan.py
+    translates, trusting it. The parts are the config's own objects, or the
+    spec's empty defaults where the config leaves them out."""
+
+    __slots__ = ("raw", "linux", "process", "root", "mounts", "hooks", "namespaces")
+
+    def __init__(self, cfg):
+        self.raw = cfg
+        self.linux = cfg.get("linux", {})
+        self.process = cfg.get("process", {})
+        self.root = cfg.get("root", {})
+        self.mounts = cfg.get("mounts", [])
+        self.hooks = cfg.get("hooks", {})
+        # {type: path to join, or None for a new one}
+        self.namespaces = {ns["type"]: ns.get("path") or None for ns in self.linux.get("namespaces", ())}
+
+    def get(self, key, default=None):
+        return self.raw.get(key, default)
+
+
+def checked(cfg):
+    """The Checked config of `cfg`, which findings() passed (create's
+    load_config, validate's dry run); ConfigError with the first refusal, the
+    one line create prints."""
+    if isinstance(cfg, Checked):
+        return cfg
+    bad = refusals(cfg)
+    if bad:
+        raise errors.ConfigError([_line(*bad[0])])
+    return Checked(cfg)
+
+
+_ReferenceSchemas = _schema.ReferenceSchemas  # (its old home)
 
 
 def use_reference_validator(directory=None):
     global _SCHEMAS
-    _SCHEMAS = _ReferenceSchemas(directory)
+    _SCHEMAS = _schema.ReferenceSchemas(directory)
