@@ -300,7 +300,8 @@ def _namespaces(p, cfg, floor):
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a fifo must not hang
             except OSError as e:
-                raise _err("linux.namespaces[%d].path" % i, "open `%s`: %s" % (path, errors.strerror(e.errno))) from None
+                raise _err("linux.namespaces[%d].path" % i,
+                           "open `%s`: %s" % (path, errors.strerror(e.errno))) from None
             fd = _high_fd(fd, floor)
             p.fds.append(fd)
             joins.append((0 if t == "user" else 1, NS_FLAGS[t], fd, path))
@@ -783,8 +784,6 @@ def _process(p, proc, cid, no_new_keyring, listen):
         ga[i] = g
     c.additional_gids = ga
     c.n_additional_gids = len(gids)
-    if p.unmapped_userns and not tolerance.unmapped_user_ok(proc):
-        raise _err("process.user", tolerance.UNMAPPED_USER_MESSAGE)
     c.umask = int(user["umask"]) if user.get("umask") is not None else -1
     rl = proc.get("rlimits") or []
     ra = p.array("struct ocirun_rlimit", len(rl))

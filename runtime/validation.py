@@ -526,15 +526,12 @@ def _refuse_mounts(mounts, has_userns, add):
                     % bad[0][1])
         elif idmap:
             add(field + ".options", "%s is only supported on bind mounts" % idmap)
-        uids, gids = m.get("uidMappings"), m.get("gidMappings")
+        uids, gids = m.get("uidMappings"), m.get("gidMappings")  # (the schema wants both or neither)
         if uids or gids:
             if not is_bind:
                 later.append((field + (".uidMappings" if uids else ".gidMappings"),
                               "per-mount id mappings are only supported on bind mounts"))
-            elif not uids or not gids:
-                later.append((field + (".gidMappings" if uids else ".uidMappings"),
-                              "an idmapped mount needs both uidMappings and gidMappings"))
-        elif idmap and not has_userns:
+        elif idmap and is_bind and not has_userns:
             later.append((field + ".options", "%s needs a user namespace" % idmap))
     for f in later:
         add(*f)
