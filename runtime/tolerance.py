@@ -9,8 +9,9 @@ the same list as a table, with the peers' behaviour behind each entry.
 
 Each tolerance is a (path, message) warning; `schema_tolerated` says which
 schema findings it covers (they are then warnings, not errors), `warnings`
-lists every tolerated form a config uses (for validate), and the checks of
-validation.py and plan.py accept those forms.
+lists every tolerated form a config uses (for validate), validation.py's
+one pass accepts those forms, and plan.py translates them (default_id_maps,
+ambient_dropped) without checking again.
 """
 
 # rootfsPropagation: the spec lists private, shared, slave and unbindable;
