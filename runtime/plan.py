@@ -12,11 +12,41 @@ Errors name the config field: `mounts[2].options: unknown propagation ...`.
 import os
 
 from . import errors, log, tolerance, validation
-from .linux import (CAP_NUMBERS, CLONE_NEWUSER, DEVICE_TYPES, IOPRIO_CLASSES, MOUNT_ATTR__ATIME, MOUNT_FLAGS,
-                    MPOL_FLAGS, MPOL_MODES, MS_BIND, MS_NOATIME, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE,
-                    MS_RDONLY, MS_REC, MS_RELATIME, MS_REMOUNT, MS_SLAVE, MS_STRICTATIME, NS_FILES, NS_FLAGS,
-                    PERSONALITY_DOMAINS, PROPAGATION, RECURSIVE_ATIME, RECURSIVE_ATIME_CLEAR, RECURSIVE_ATTRS,
-                    RLIMITS, S_IFCHR, SCHED_FLAGS, SCHED_POLICIES, cap_bounding, cap_last_cap)
+from .linux import (
+    CAP_NUMBERS,
+    CLONE_NEWUSER,
+    DEVICE_TYPES,
+    IOPRIO_CLASSES,
+    MOUNT_ATTR__ATIME,
+    MOUNT_FLAGS,
+    MPOL_FLAGS,
+    MPOL_MODES,
+    MS_BIND,
+    MS_NOATIME,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_RELATIME,
+    MS_REMOUNT,
+    MS_SLAVE,
+    MS_STRICTATIME,
+    NS_FILES,
+    NS_FLAGS,
+    PERSONALITY_DOMAINS,
+    PROPAGATION,
+    RECURSIVE_ATIME,
+    RECURSIVE_ATIME_CLEAR,
+    RECURSIVE_ATTRS,
+    RLIMITS,
+    S_IFCHR,
+    SCHED_FLAGS,
+    SCHED_POLICIES,
+    cap_bounding,
+    cap_last_cap,
+)
 from .validation import EXTENSION_OPTIONS, IDMAP_OPTIONS, data_options
 
 HOME_ROOM = 4096  # bytes after "HOME=" that the core may fill (ocirun.h home_env)

@@ -224,7 +224,7 @@ def _same(a, b):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return type(a) in (int, float) and type(b) in (int, float) and a == b or (type(a) == type(b) and a == b)
+    return type(a) in (int, float) and type(b) in (int, float) and a == b or (type(a) is type(b) and a == b)
 
 
 def short_repr(value, limit=80):

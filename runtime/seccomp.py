@@ -337,6 +337,7 @@ def compile_cached(cfg, cache_dir):
     written atomically (state._atomic_write).
     """
     import os
+
     from . import fastjson, state
     try:
         from _sha256 import sha256
@@ -388,6 +389,7 @@ def _open_cache_dir(cache_dir):
     directory of ours that nobody else may write."""
     import os
     import stat
+
     from . import state
     made = False
     try:

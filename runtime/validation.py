@@ -9,8 +9,7 @@ things the spec says to log and ignore (capabilities this kernel does not know).
 import errno
 import os
 
-from . import schema as _schema
-from . import errors, tolerance
+from . import errors, schema as _schema, tolerance
 from .linux import CAP_NUMBERS, NS_FLAGS, NS_GET_NSTYPE, RLIMITS, cap_last_cap
 
 _SCHEMAS = None

@@ -8,9 +8,9 @@ the host lacks: a module that is not there contributes nothing.
 import os
 import sys
 
-from . import Command
 from .. import SPEC_VERSION, __version__, fastjson
 from ..linux import CAPS, NS_FILES, cap_last_cap
+from . import Command
 
 COMMAND = Command("features", "show the enabled features", usage="", nargs=(0, 0),
                   description="Prints the features document of runtime-spec 1.3.0 as JSON.")

@@ -15,9 +15,29 @@ import sys
 import pytest
 
 from runtime import core, errors, linux, log, plan as planmod, validation
-from runtime.linux import (CAP_NUMBERS, MOUNT_ATTR__ATIME, MOUNT_FLAGS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID,
-                           MS_PRIVATE, MS_RDONLY, MS_REC, MS_RELATIME, MS_SHARED, MS_SLAVE, MS_UNBINDABLE, NS_FLAGS,
-                           PROPAGATION, RECURSIVE_ATTRS, RLIMITS, S_IFBLK, S_IFCHR, S_IFIFO)
+from runtime.linux import (
+    CAP_NUMBERS,
+    MOUNT_ATTR__ATIME,
+    MOUNT_FLAGS,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_RELATIME,
+    MS_SHARED,
+    MS_SLAVE,
+    MS_UNBINDABLE,
+    NS_FLAGS,
+    PROPAGATION,
+    RECURSIVE_ATTRS,
+    RLIMITS,
+    S_IFBLK,
+    S_IFCHR,
+    S_IFIFO,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
