@@ -432,7 +432,7 @@ def _parse_options(options, field):
     flags = clear = prop = aset = aclr = 0
     data = []
     idmap = None
-    for opt in options or []:
+    for opt in options:
         if opt in MOUNT_FLAGS:
             is_clear, f = MOUNT_FLAGS[opt]
             if is_clear:
