@@ -25,7 +25,8 @@ def test_namespace_flags_and_files_are_the_kernels(subtests):
 
 
 def test_capabilities():
-    assert linux.cap_last_cap() == len(linux.CAPS) - 1  # this kernel knows them all, no more
+    # a kernel with more would have capabilities ocirun cannot name (features, config.json)
+    assert 37 <= linux.cap_last_cap() <= len(linux.CAPS) - 1
     assert [linux.CAP_NUMBERS[n] for n in linux.CAPS] == list(range(len(linux.CAPS)))
     assert linux.CAP_NUMBERS["CAP_SYS_ADMIN"] == 21
     assert linux.cap_bounding() >> len(linux.CAPS) == 0
