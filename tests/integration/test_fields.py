@@ -264,8 +264,8 @@ def test_mount_label_is_accepted_without_selinux(own_bundle, cid, run_ocirun):
 def test_mount_label_becomes_context_with_selinux(bundle, monkeypatch):
     """With SELinux enabled the label reaches each labelable mount as
     context=; proc and sysfs keep their kernel labels, bind mounts take none."""
-    from runtime import core, plan
-    monkeypatch.setattr(plan, "selinux_enabled", lambda: True)
+    from runtime import core, mounts, plan
+    monkeypatch.setattr(mounts, "selinux_enabled", lambda: True)
     ffi, _lib = core.load()
     cfg = json.loads(json.dumps(bundle.config))
     cfg["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from runtime import core, errors, linux, log, plan as planmod, validation
+from runtime import core, errors, linux, log, mounts, plan as planmod, process, validation
 from runtime.linux import (
     CAP_NUMBERS,
     MOUNT_ATTR__ATIME,
@@ -127,7 +127,7 @@ def strv(ptr):
     return out
 
 
-def mounts(p):
+def mounts_of(p):
     return [{"source": s(m.source), "destination": s(m.destination), "fstype": s(m.fstype), "data": s(m.data),
              "flags": m.flags, "remount_flags": m.remount_flags, "propagation": m.propagation,
              "attr_set": m.attr_set, "attr_clr": m.attr_clr, "idmap_userns_fd": m.idmap_userns_fd,
@@ -263,7 +263,7 @@ TMPFS_CASES = list(_tmpfs_flag_cases()) + [
 @pytest.mark.parametrize("name,options,want", TMPFS_CASES, ids=[c[0] for c in TMPFS_CASES])
 def test_tmpfs_mount_options(make, name, options, want):
     p = make(add_mount(destination="/t", type="tmpfs", source="tmpfs", options=options))
-    m = mounts(p)[-1]
+    m = mounts_of(p)[-1]
     assert (m["destination"], m["fstype"], m["source"], m["field"]) == ("/t", "tmpfs", "tmpfs", "mounts[0]")
     assert {k: m[k] for k in want} == want
 
@@ -284,14 +284,14 @@ BIND_CASES = [
 @pytest.mark.parametrize("name,mount,want", BIND_CASES, ids=[c[0] for c in BIND_CASES])
 def test_bind_mounts(make, name, mount, want):
     p = make(add_mount(destination="/b", **mount))
-    m = mounts(p)[-1]
+    m = mounts_of(p)[-1]
     assert m["source"] == os.path.join(make.bundle, mount["source"])
     assert {k: m[k] for k in want} == want
 
 
 def test_mount_destinations_are_cleaned(make):
     p = make(add_mount(destination="a/./b/../c//", type="tmpfs", source="tmpfs"))
-    assert mounts(p)[-1]["destination"] == "/a/b/../c"  # lexical only: `..` is the core's to resolve
+    assert mounts_of(p)[-1]["destination"] == "/a/b/../c"  # lexical only: `..` is the core's to resolve
 
 
 def test_idmapped_mounts(make):
@@ -300,7 +300,7 @@ def test_idmapped_mounts(make):
                                          gidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}])
     p = make(lambda c: (userns(c), add_mount(destination="/i", type="bind", source="src",
                                              options=["rbind", "ridmap"])(c)))
-    m = mounts(p)[-1]
+    m = mounts_of(p)[-1]
     assert (m["idmap_userns_fd"], m["idmap_recursive"]) == (-2, 1)
     assert p.idmap_mounts == [(os.path.join(make.bundle, "src"), True, True, None, "mounts[0]")]
     maps = [{"containerID": 0, "hostID": 2000, "size": 5}]
@@ -327,10 +327,10 @@ CGROUP_LAYOUTS = [
 def test_cgroup_mounts_follow_the_host_layout(make, monkeypatch, kind, want):
     host = RecordingHost()
     install_layout(host, kind)
-    real = planmod.cgroup_layout
-    monkeypatch.setattr(planmod, "cgroup_layout", lambda: real(host))
+    real = mounts.cgroup_layout
+    monkeypatch.setattr(mounts, "cgroup_layout", lambda: real(host))
     p = make(add_mount(destination="/sys/fs/cgroup", type="cgroup", source="cgroup", options=["ro", "nosuid"]))
-    got = mounts(p)
+    got = mounts_of(p)
     assert [(m["destination"], m["fstype"], m["data"]) for m in got if not m["is_remount"]] == want
     assert {m["field"] for m in got} == {"mounts[0]"}
     if kind != "v2":  # ro: the tmpfs is remounted read-only after the hierarchies
@@ -342,11 +342,11 @@ def test_cgroup_mounts_follow_the_host_layout(make, monkeypatch, kind, want):
 def test_cgroup_mount_without_cgroupns_binds_the_containers_own_dirs(make, monkeypatch):
     host = RecordingHost()
     install_layout(host, "v2")
-    real = planmod.cgroup_layout
-    monkeypatch.setattr(planmod, "cgroup_layout", lambda: real(host))
+    real = mounts.cgroup_layout
+    monkeypatch.setattr(mounts, "cgroup_layout", lambda: real(host))
     p = make(add_mount(destination="/sys/fs/cgroup", type="cgroup", source="cgroup", options=["nosuid", "relatime"]),
              cgroup_dirs={"": "/sys/fs/cgroup/ocirun/cid"})
-    assert [(m["source"], m["flags"], m["remount_flags"]) for m in mounts(p)] == [
+    assert [(m["source"], m["flags"], m["remount_flags"]) for m in mounts_of(p)] == [
         ("/sys/fs/cgroup/ocirun/cid", MS_BIND | MS_REC, MS_NOSUID | MS_RELATIME)]
 
 
@@ -421,7 +421,7 @@ def test_user(make, name, user, want):
 ENV_CASES = [
     # (name, env, envp without the HOME room, home filled by the core?, PATH for the lookup of args[0])
     ("no HOME", ["PATH=/bin", "A=1"], ["PATH=/bin", "A=1"], True, "/bin"),
-    ("HOME given", ["HOME=/h", "A=1"], ["HOME=/h", "A=1"], False, planmod.DEFAULT_PATH),
+    ("HOME given", ["HOME=/h", "A=1"], ["HOME=/h", "A=1"], False, process.DEFAULT_PATH),
     ("last PATH wins", ["PATH=/a", "PATH=/b", "HOME=/"], ["PATH=/a", "PATH=/b", "HOME=/"], False, "/b"),
 ]
 
