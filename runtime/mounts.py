@@ -1,4 +1,6 @@
-"""config.json's mounts, as the core's `struct ocirun_mount` entries (plan.py's part).
+"""config.json's mounts: the rules validation.py applies to them
+(proc_mount_problem, refusals) and their translation into the core's
+`struct ocirun_mount` entries (fill, plan.py's part).
 
 Options become mount(2) flags, a propagation and mount_setattr(2) attributes
 (linux.py's tables); the rest goes to the filesystem as data. A `cgroup`
@@ -30,7 +32,109 @@ from .linux import (
     RECURSIVE_ATIME_CLEAR,
     RECURSIVE_ATTRS,
 )
-from .validation import EXTENSION_OPTIONS, IDMAP_OPTIONS, data_options
+
+# runc-specific mount options that are ocirun's to act on, not the
+# filesystem's (tmpcopyup: a tmpfs starts with a copy of the rootfs's directory)
+EXTENSION_OPTIONS = {"tmpcopyup"}
+IDMAP_OPTIONS = ("idmap", "ridmap")
+
+
+def data_options(options):
+    """(index, option) of each mount option that is neither a flag ocirun
+    knows nor its own: what goes to the filesystem as data."""
+    known = (MOUNT_FLAGS, PROPAGATION, RECURSIVE_ATTRS, RECURSIVE_ATIME, RECURSIVE_ATIME_CLEAR,
+             EXTENSION_OPTIONS, IDMAP_OPTIONS)
+    return [(i, o) for i, o in enumerate(options or []) if not any(o in k for k in known)]
+
+
+def refusals(entries, has_userns, add):
+    """add(path, message) for each mount ocirun refuses although the spec
+    allows it (validation.refusals: create's order)."""
+    later = []  # the id-mapping checks come after every mount's own (create's order)
+    for i, m in enumerate(entries):
+        field = "mounts[%d]" % i
+        if not m["destination"]:
+            add(field + ".destination", "missing")
+        opts = m.get("options", [])
+        is_bind = m.get("type") == "bind" or "bind" in opts or "rbind" in opts
+        if m.get("type") == "cgroup" and not is_bind:
+            continue  # made by create from the host's hierarchies: no options of its own to refuse
+        if "tmpcopyup" in opts and (is_bind or m.get("type") != "tmpfs"):
+            add("%s.options[%d]" % (field, opts.index("tmpcopyup")), "tmpcopyup is only supported on tmpfs mounts")
+        idmap = None
+        for o in opts:
+            if o in IDMAP_OPTIONS:
+                idmap = o
+        if is_bind:
+            if not m.get("source"):
+                add(field + ".source", "a bind mount needs a source")
+            bad = data_options(opts)
+            if bad:
+                add("%s.options[%d]" % (field, bad[0][0]), "%r is not a mount option ocirun knows for a bind mount"
+                    % bad[0][1])
+        elif idmap:
+            add(field + ".options", "%s is only supported on bind mounts" % idmap)
+        uids, gids = m.get("uidMappings"), m.get("gidMappings")  # (the schema wants both or neither)
+        if uids or gids:
+            if not is_bind:
+                later.append((field + (".uidMappings" if uids else ".gidMappings"),
+                              "per-mount id mappings are only supported on bind mounts"))
+        elif idmap and is_bind and not has_userns:
+            later.append((field + ".options", "%s needs a user namespace" % idmap))
+    for f in later:
+        add(*f)
+
+
+# The only mounts allowed inside /proc: the files lxcfs emulates (runc's list).
+PROC_SINGLE_FILES = frozenset("/proc/" + f for f in (
+    "cpuinfo", "meminfo", "stat", "uptime", "loadavg", "diskstats", "swaps", "slabinfo", "net/dev",
+    "sys/kernel/ns_last_pid"))
+
+
+def _is_procfs_root(path):
+    """Whether `path` is the root directory of a procfs (inode 1 on a proc mount)."""
+    try:
+        st = os.stat(path)
+        if st.st_ino != 1:
+            return False
+        want = "%d:%d" % (os.major(st.st_dev), os.minor(st.st_dev))
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index("-")
+                if fields[2] == want and fields[sep + 1] == "proc":
+                    return True
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def proc_mount_problem(m, bundle=None):
+    """Why mount `m` may not go where it goes in /proc, or None.
+
+    A mount over /proc or into it shadows what the init and the container's
+    tools trust procfs for (CVE-2019-16884, CVE-2025-52881 class): only a
+    proc filesystem at /proc itself (a `proc` mount, or a bind of the root of
+    a procfs, as runc) and lxcfs's single files are allowed. The path is
+    cleaned here; a symlink in the rootfs leading there is the core's to catch.
+    """
+    dest = m.get("destination")
+    if not isinstance(dest, str):
+        return None
+    clean = os.path.normpath("/" + dest.lstrip("/"))
+    opts = m.get("options") or ()
+    is_bind = m.get("type") == "bind" or "bind" in opts or "rbind" in opts
+    if clean == "/proc":
+        if m.get("type") == "proc":
+            return None
+        src = m.get("source")
+        if is_bind and isinstance(src, str) and _is_procfs_root(os.path.join(bundle or "/", src)):
+            return None
+        return "%r would be mounted over /proc: only a proc filesystem may be" % dest
+    if clean.startswith("/proc/") and clean not in PROC_SINGLE_FILES:
+        return "%r is inside /proc: only lxcfs's single files (/proc/uptime, /proc/meminfo, ...) " \
+            "may be mounted there" % dest
+    return None
 
 
 def option_names():

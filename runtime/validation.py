@@ -9,7 +9,7 @@ things the spec says to log and ignore (capabilities this kernel does not know).
 import errno
 import os
 
-from . import errors, schema as _schema, tolerance
+from . import errors, mounts, schema as _schema, tolerance
 from .linux import CAP_NUMBERS, NS_FLAGS, NS_GET_NSTYPE, RLIMITS, cap_last_cap
 
 _SCHEMAS = None
@@ -259,7 +259,7 @@ def _check_mounts(cfg, bundle, add):
     for i, m in enumerate(cfg.get("mounts", ())):
         if m.get("type") == "bind" and "source" not in m:
             add("mounts[%d].source" % i, "a bind mount needs a source")
-        why = _proc_mount_problem(m, bundle)
+        why = mounts.proc_mount_problem(m, bundle)
         if why:
             add("mounts[%d].destination" % i, why)
         _add_lines(add, mapping_problems(m, "mounts[%d]" % i))
@@ -348,58 +348,6 @@ def _check_linux(cfg, linux, add):
                 add("linux.%s[%d]" % (key, i), "%r is not an absolute path" % p)
 
 
-# The only mounts allowed inside /proc: the files lxcfs emulates (runc's list).
-PROC_SINGLE_FILES = frozenset("/proc/" + f for f in (
-    "cpuinfo", "meminfo", "stat", "uptime", "loadavg", "diskstats", "swaps", "slabinfo", "net/dev",
-    "sys/kernel/ns_last_pid"))
-
-
-def _is_procfs_root(path):
-    """Whether `path` is the root directory of a procfs (inode 1 on a proc mount)."""
-    try:
-        st = os.stat(path)
-        if st.st_ino != 1:
-            return False
-        want = "%d:%d" % (os.major(st.st_dev), os.minor(st.st_dev))
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                fields = line.split()
-                sep = fields.index("-")
-                if fields[2] == want and fields[sep + 1] == "proc":
-                    return True
-    except (OSError, ValueError, IndexError):
-        pass
-    return False
-
-
-def _proc_mount_problem(m, bundle=None):
-    """Why mount `m` may not go where it goes in /proc, or None.
-
-    A mount over /proc or into it shadows what the init and the container's
-    tools trust procfs for (CVE-2019-16884, CVE-2025-52881 class): only a
-    proc filesystem at /proc itself (a `proc` mount, or a bind of the root of
-    a procfs, as runc) and lxcfs's single files are allowed. The path is
-    cleaned here; a symlink in the rootfs leading there is the core's to catch.
-    """
-    dest = m.get("destination")
-    if not isinstance(dest, str):
-        return None
-    clean = os.path.normpath("/" + dest.lstrip("/"))
-    opts = m.get("options") or ()
-    is_bind = m.get("type") == "bind" or "bind" in opts or "rbind" in opts
-    if clean == "/proc":
-        if m.get("type") == "proc":
-            return None
-        src = m.get("source")
-        if is_bind and isinstance(src, str) and _is_procfs_root(os.path.join(bundle or "/", src)):
-            return None
-        return "%r would be mounted over /proc: only a proc filesystem may be" % dest
-    if clean.startswith("/proc/") and clean not in PROC_SINGLE_FILES:
-        return "%r is inside /proc: only lxcfs's single files (/proc/uptime, /proc/meminfo, ...) " \
-            "may be mounted there" % dest
-    return None
-
-
 def _namespace_mismatch(path, ns_type):
     """Why `path` is not a namespace of `ns_type`, or None when it is."""
     import fcntl
@@ -441,20 +389,7 @@ def warnings(cfg):
 
 # -- what ocirun refuses although the spec allows it ---------------------------
 
-# runc-specific mount options that are ocirun's to act on, not the
-# filesystem's (tmpcopyup: a tmpfs starts with a copy of the rootfs's directory)
-EXTENSION_OPTIONS = {"tmpcopyup"}
-IDMAP_OPTIONS = ("idmap", "ridmap")
 IFNAMSIZ = 16
-
-
-def data_options(options):
-    """(index, option) of each mount option that is neither a flag ocirun
-    knows nor its own: what goes to the filesystem as data."""
-    from .linux import MOUNT_FLAGS, PROPAGATION, RECURSIVE_ATIME, RECURSIVE_ATIME_CLEAR, RECURSIVE_ATTRS
-    known = (MOUNT_FLAGS, PROPAGATION, RECURSIVE_ATTRS, RECURSIVE_ATIME, RECURSIVE_ATIME_CLEAR,
-             EXTENSION_OPTIONS, IDMAP_OPTIONS)
-    return [(i, o) for i, o in enumerate(options or []) if not any(o in k for k in known)]
 
 
 def refusals(cfg):
@@ -471,7 +406,7 @@ def refusals(cfg):
     _refuse_net_devices(linux.get("netDevices", {}), types, add)
     if not cfg.get("root", {}).get("path"):
         add("root.path", "missing")
-    _refuse_mounts(cfg.get("mounts", ()), "user" in types, add)
+    mounts.refusals(cfg.get("mounts", ()), "user" in types, add)
     for k in sorted(linux.get("sysctl", {})):
         if not k or ".." in k.split(".") or k.startswith("/") or "//" in k.replace(".", "/"):
             add("linux.sysctl", "invalid key %r" % k)
@@ -498,42 +433,6 @@ def _refuse_net_devices(devs, types, add):
         if new in seen:
             add(field + ".name", "%r is also the name of linux.netDevices.%s" % (new, seen[new]))
         seen[new] = host
-
-
-def _refuse_mounts(mounts, has_userns, add):
-    later = []  # the id-mapping checks come after every mount's own (create's order)
-    for i, m in enumerate(mounts):
-        field = "mounts[%d]" % i
-        if not m["destination"]:
-            add(field + ".destination", "missing")
-        opts = m.get("options", [])
-        is_bind = m.get("type") == "bind" or "bind" in opts or "rbind" in opts
-        if m.get("type") == "cgroup" and not is_bind:
-            continue  # made by create from the host's hierarchies: no options of its own to refuse
-        if "tmpcopyup" in opts and (is_bind or m.get("type") != "tmpfs"):
-            add("%s.options[%d]" % (field, opts.index("tmpcopyup")), "tmpcopyup is only supported on tmpfs mounts")
-        idmap = None
-        for o in opts:
-            if o in IDMAP_OPTIONS:
-                idmap = o
-        if is_bind:
-            if not m.get("source"):
-                add(field + ".source", "a bind mount needs a source")
-            bad = data_options(opts)
-            if bad:
-                add("%s.options[%d]" % (field, bad[0][0]), "%r is not a mount option ocirun knows for a bind mount"
-                    % bad[0][1])
-        elif idmap:
-            add(field + ".options", "%s is only supported on bind mounts" % idmap)
-        uids, gids = m.get("uidMappings"), m.get("gidMappings")  # (the schema wants both or neither)
-        if uids or gids:
-            if not is_bind:
-                later.append((field + (".uidMappings" if uids else ".gidMappings"),
-                              "per-mount id mappings are only supported on bind mounts"))
-        elif idmap and is_bind and not has_userns:
-            later.append((field + ".options", "%s needs a user namespace" % idmap))
-    for f in later:
-        add(*f)
 
 
 class Checked:
