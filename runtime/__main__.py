@@ -19,8 +19,13 @@ class Context:
     @property
     def store(self):
         if self._store is None:
+            import os
             from .state import StateStore
-            self._store = StateStore(self.gopts.root)
+            root = self.gopts.root
+            if root is None and os.geteuid() != 0:
+                from . import rootless   # a user's own default root
+                root = rootless.state_root(self.gopts)
+            self._store = StateStore(root)
         return self._store
 
 

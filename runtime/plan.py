@@ -67,6 +67,7 @@ class Plan:
         self.new_namespaces = set()  # the ones made for it
         self.core_hooks = False  # createContainer/startContainer hooks the core runs
         self.seccomp = None     # the compiled seccomp.Filter, or None
+        self.rootless = False   # unprivileged runtime (rootless.py): linux.devices are binds of the host's
 
     # -- cffi helpers -------------------------------------------------------
     def s(self, text):
@@ -125,12 +126,16 @@ def cgroup_dirs_of(manager_dict):
 
 
 def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=False,
-          no_new_keyring=False, preserve_fds=0, cgroup_dirs=None, cache_dir=None, probe_mounts=False):
+          no_new_keyring=False, preserve_fds=0, cgroup_dirs=None, cache_dir=None, probe_mounts=False,
+          rootless=False):
     """The plan for config `cfg`, which validation.findings() passed; raises
     ConfigError naming the field (validation.refusals(), then what only the
-    host can tell: a namespace file, a bind source, a network device)."""
+    host can tell: a namespace file, a bind source, a network device).
+    rootless: the runtime is unprivileged (rootless.py adapted cfg already)."""
     cfg = validation.checked(cfg)
     p = Plan(ffi)
+    p.rootless = rootless
+    p.c.rootless = 1 if rootless else 0
     p.cache_dir = cache_dir
     p.probe_mounts = probe_mounts
     c = p.c
@@ -327,7 +332,7 @@ def _devices(p, linux):
         mode = int(d.get("fileMode", 0o666))
         devs.append((path, DEVICE_TYPES[d["type"]] | (mode & 0o7777), int(d.get("major", 0)), int(d.get("minor", 0)),
                      int(d.get("uid", 0)), int(d.get("gid", 0))))
-        if p.c.has_userns:
+        if p.c.has_userns and not p.rootless:
             # no mknod in a user namespace: the parent makes the node as asked
             # (lifecycle._step_device_nodes), the init mounts it
             p.device_nodes.append((len(devs) - 1, field) + devs[-1])
@@ -403,7 +408,7 @@ def _pidfd_alive(pidfd):
 
 
 def build_tenant(ffi, proc, cid, init_pid, *, sync_fd, parent_sync_fd, preserve_fds=0, linux=None,
-                 init_pidfd=None, must_join=("mount",)):
+                 init_pidfd=None, must_join=("mount",), rootless=False):
     """The plan of `ocirun exec`: join every namespace of the container's init
     that differs from ours, then set up `proc` (a config.json `process`).
 
@@ -414,6 +419,7 @@ def build_tenant(ffi, proc, cid, init_pid, *, sync_fd, parent_sync_fd, preserve_
     process in ours: on the host); one of `must_join` (the namespaces create
     made) that is ours is an error too."""
     p = Plan(ffi)
+    p.c.rootless = 1 if rootless else 0   # (rootless.py) the trampoline is made in the container's namespaces
     try:
         return _build_tenant(p, proc, cid, init_pid, sync_fd, parent_sync_fd, preserve_fds, linux or {},
                              init_pidfd, set(must_join))

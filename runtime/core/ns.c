@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
+
 #include "internal.h"
 
 static const char *ns_name(uint32_t t)
@@ -55,10 +57,17 @@ int ocirun_unshare_userns(const struct ocirun_plan *p, struct ocirun_error *err)
         return 0;
     if (unshare(CLONE_NEWUSER) < 0)
         return ocirun_fail(err, OCIRUN_STAGE_NAMESPACES, errno, "create user namespace");
+    /* rootless: our /proc/PID files belong to root while we are not
+     * dumpable, and the parent (our own user) must write the maps: dumpable
+     * only until MAPS_DONE, while nothing of the container exists yet. */
+    if (p->rootless && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_USERNS, errno, "set dumpable for the id maps");
     if (ocirun_sync_send(p->sync_fd, OCIRUN_MSG_USERNS, 0, -1) < 0)
         return ocirun_fail(err, OCIRUN_STAGE_SYNC, errno, "send USERNS");
     if (ocirun_sync_wait(p->sync_fd, OCIRUN_MSG_MAPS_DONE, NULL, err) < 0)
         return -1;
+    if (p->rootless && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        return ocirun_fail(err, OCIRUN_STAGE_USERNS, errno, "clear dumpable after the id maps");
     /* Become the namespace's root; if 0 is not mapped we stay unmapped (EINVAL)
      * and the process's own user is set later anyway. */
     if (setresgid(0, 0, 0) < 0 && errno != EINVAL)

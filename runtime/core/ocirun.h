@@ -16,7 +16,7 @@
 
 /* CDEF-BEGIN */
 /* Bumped whenever this header changes; runtime/core.py refuses a stale .so. */
-static const int32_t OCIRUN_CORE_VERSION = 9;
+static const int32_t OCIRUN_CORE_VERSION = 10;
 
 /* Where a failure happened; ocirun_stage_name() spells it for messages. */
 enum ocirun_stage {
@@ -207,6 +207,13 @@ struct ocirun_plan {
      * SECCOMP_FD record; the child keeps no copy. */
     const uint8_t *seccomp_bpf; uint32_t seccomp_bpf_len;
     uint32_t seccomp_flags;
+
+    /* ---- rootless (runtime/rootless.py) ----
+     * The runtime is an unprivileged user: the sealed exec trampoline's tmpfs
+     * is made once the setup process is in the container's user and mount
+     * namespaces (an unprivileged user may mount a tmpfs only there), still
+     * before the init or the exec'd child exists (exeseal.c). */
+    uint32_t rootless;
 };
 
 /* Spawn the container: clones the setup process and returns its pid (> 0);

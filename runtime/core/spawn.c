@@ -348,6 +348,20 @@ exec:
     die_to_start(fifo, &err, err.err_no == ENOENT ? 127 : 126);
 }
 
+/* The sealed trampoline (exeseal.c), moved above the preserved range, which
+ * goes to the process open; -1 with err filled. */
+static int seal_high(const struct ocirun_plan *p, struct ocirun_error *err)
+{
+    int fd = ocirun_exeseal_prepare(err);
+    if (fd < 0 || fd >= 3 + (int)p->preserve_fds)
+        return fd;
+    int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3 + (int)p->preserve_fds);
+    if (hi < 0)
+        ocirun_fail(err, OCIRUN_STAGE_EXEC, errno, "move the exec trampoline fd");
+    close(fd);
+    return hi;
+}
+
 __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pid_t ocirun_pid)
 {
     struct ocirun_error err;
@@ -383,25 +397,20 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
     set_cpus(p->cpu_affinity_final, p->cpu_affinity_final_len);
     /* The trampoline, read-only before the init or exec'd child (which live
      * in the container's pid namespace) exists, made while we are still all
-     * on the host: see exeseal.c. Never in the preserved range, which goes
-     * to the process open. No handle on the host's /proc is opened here:
+     * on the host (rootless: see below): see exeseal.c. No handle on the host's /proc is opened here:
      * each of those processes makes its own procfs (safepath.c). */
-    int seal_fd = ocirun_exeseal_prepare(&err);
-    if (seal_fd < 0)
+    int seal_fd = -1;
+    if (!p->rootless && (seal_fd = seal_high(p, &err)) < 0)
         die_reported(sync, &err);
-    if (seal_fd < 3 + (int)p->preserve_fds) {
-        int hi = fcntl(seal_fd, F_DUPFD_CLOEXEC, 3 + (int)p->preserve_fds);
-        if (hi < 0) {
-            ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "move the exec trampoline fd");
-            die_reported(sync, &err);
-        }
-        close(seal_fd);
-        seal_fd = hi;
-    }
-    ocirun_seal_fd = seal_fd;
     if (ocirun_join_namespaces(p, &err) < 0 || ocirun_unshare_userns(p, &err) < 0 ||
         ocirun_unshare_rest(p, &err) < 0)
         die_reported(sync, &err);
+    /* rootless: only in the container's user and mount namespaces may we
+     * mount the trampoline's tmpfs; still before the init or exec'd child
+     * exists, and the container's processes run as our own user anyway. */
+    if (p->rootless && (seal_fd = seal_high(p, &err)) < 0)
+        die_reported(sync, &err);
+    ocirun_seal_fd = seal_fd;
 
     /* CLONE_PARENT: the init is ocirun's child, our sibling. The exit signal
      * of such a child is the one of its creator (SIGCHLD), whatever we pass. */

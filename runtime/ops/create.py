@@ -61,12 +61,18 @@ def _write_map(pid, name, mappings):
         raise errors.CoreError(e.errno, "user namespace", "write %s %r to `%s`" % (field, lines.strip(), path)) from None
 
 
-def _step_id_maps(ch, setup_pid, plan):
+def _step_id_maps(ch, setup_pid, plan, rl=None):
     ch.wait(ch.lib.OCIRUN_MSG_USERNS, "user namespace setup")
-    if plan.gid_mappings:
-        _write_map(setup_pid, "gid_map", plan.gid_mappings)
-    if plan.uid_mappings:
-        _write_map(setup_pid, "uid_map", plan.uid_mappings)
+    if rl is not None and rl.unprivileged:
+        # rootless: own id written here, ranges through newuidmap/newgidmap
+        from .. import rootless
+
+        rootless.write_maps(setup_pid, plan.uid_mappings, plan.gid_mappings)
+    else:
+        if plan.gid_mappings:
+            _write_map(setup_pid, "gid_map", plan.gid_mappings)
+        if plan.uid_mappings:
+            _write_map(setup_pid, "uid_map", plan.uid_mappings)
     ch.send(ch.lib.OCIRUN_MSG_MAPS_DONE)
 
 def _step_idmapped_trees(ch, plan, init_pid):
@@ -189,6 +195,12 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     bundle = os.path.abspath(bundle or ".")
     cfg = spec.load_config(bundle, config)
     log.LOG.debug("create %s: %s/%s loaded and validated", cid, bundle, config or "config.json")
+    # rootless: what an unprivileged user cannot do is adapted or refused here (rootless.py)
+    from .. import rootless
+
+    rl = rootless.adapt(ctx.gopts, cfg)
+    if rl is not None:
+        cfg = rl.cfg
     # Before anything is made: the container's processes fork from a sealed image (sealed.py).
     from .. import sealed
     sealed.ensure()
@@ -227,7 +239,8 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             "annotations": cfg.get("annotations") or {},
             "hooks": {k: hooks[k] for k in ("poststart", "poststop") if hooks.get(k)},
         }
-        mgr = cgroups.open_manager(cid, linux, cgroups.check_driver(ctx.gopts.cgroup_manager, ctx.gopts.systemd_cgroup))
+        kind = cgroups.check_driver(ctx.gopts.cgroup_manager, ctx.gopts.systemd_cgroup)
+        mgr = rl.open_manager(cid, linux, kind) if rl is not None else cgroups.open_manager(cid, linux, kind)
         if mgr is not None:
             # in the very first state.json: a create killed midway leaves
             # `delete --force` what it needs to remove the cgroup
@@ -265,8 +278,10 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         fifo_hi = planmod._high_fd(os.dup(fifo_fd), floor)
         p = planmod.build(ffi, cfg, bundle, cid, sync_fd=child_fd, parent_sync_fd=parent_fd, fifo_fd=fifo_hi,
                           no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
-                          cgroup_dirs=planmod.cgroup_dirs_of(data.get("cgroup")),
-                          cache_dir=os.path.join(ctx.store.root, ".cache"))
+                          cgroup_dirs=(rl.cgroup_dirs(planmod.cgroup_dirs_of(data.get("cgroup"))) if rl is not None
+                                       else planmod.cgroup_dirs_of(data.get("cgroup"))),
+                          cache_dir=os.path.join(ctx.store.root, ".cache"),
+                          rootless=rl is not None and rl.unprivileged)
         p.fds += [child_fd, parent_fd, fifo_hi]
         undo.callback(p.close)
         c.data["namespaces"] = sorted(p.new_namespaces)
@@ -278,7 +293,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         if mgr is not None:
             c.data["cgroup"] = mgr.to_dict()   # what create really made (systemd: the started unit)
         if p.new_userns:
-            _step_id_maps(ch, setup_pid, p)
+            _step_id_maps(ch, setup_pid, p, rl)
         init_pid = step_init_pid(ch)
         # (an interruption right here leaves the init in the cgroup: its removal kills it)
         undo.callback(kill_and_reap, init_pid)

@@ -199,6 +199,10 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             raise errors.OciError("cannot exec in a paused container (use --ignore-paused to override)")
         if status not in (CREATED, RUNNING, PAUSED):
             raise errors.OciError("cannot exec in a %s container" % status)
+        if status == CREATED and os.geteuid() != 0:
+            # rootless: the waiting init is not dumpable, so its /proc/PID/ns are root's (README, Rootless)
+            raise errors.OciError("cannot exec in a created container rootless: its namespaces open once it "
+                                  "is started (ocirun start %s)" % cid)
         from .. import sealed
         sealed.ensure()  # the exec'd process forks from a sealed image (sealed.py)
         pidfd = _init_pidfd(c)
@@ -231,7 +235,8 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
                 linux["seccomp"] = fastjson.loads(raw)
             p = planmod.build_tenant(ffi, proc, cid, c.pid, sync_fd=child_fd, parent_sync_fd=parent_fd,
                                      preserve_fds=preserve_fds, linux=linux, init_pidfd=pidfd,
-                                     must_join=c.data.get("namespaces") or ("mount",))
+                                     must_join=c.data.get("namespaces") or ("mount",),
+                                     rootless=os.geteuid() != 0)
             p.fds += [child_fd, parent_fd]
             undo.callback(p.close)
             ch = spawn(ffi, lib, p, parent_sock, undo)
