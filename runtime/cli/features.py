@@ -66,7 +66,7 @@ def document():
         "netDevices": {"enabled": bool(lifecycle.get("netDevices")) and _have_tools("ip", "nsenter")},
         "memoryPolicy": rootfs.get("memoryPolicy") or {"modes": [], "flags": []},
     }
-    return {
+    doc = {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": SPEC_VERSION,
         "hooks": list(lifecycle.get("hooks", ())),
@@ -78,6 +78,18 @@ def document():
         },
         "potentiallyUnsafeConfigAnnotations": [],
     }
+    doc["annotations"].update(_rootless())
+    return doc
+
+
+def _rootless():
+    """What rootless supports here (rootless.py), as annotations: the spec's
+    document has no rootless part."""
+    try:
+        from .. import rootless
+    except ImportError:
+        return {}
+    return rootless.features()
 
 
 def main(ctx, opts, args):
