@@ -216,7 +216,7 @@ def _adapt_mounts(cfg, new, linux, warns, problems):
             continue
         own = NEEDS_OWN_NS.get(mtype)
         if own and own not in new:
-            problems.append("%s: rootless: `%s` on `%s` needs a %s namespace of the container's own (an "
+            problems.append("%s: rootless: `%s` on `%s` needs the container's own %s namespace (an "
                             "unprivileged user cannot mount the host's): add {\"type\": \"%s\"} to linux.namespaces"
                             % (field, mtype, m.get("destination"), own, own))
             continue
