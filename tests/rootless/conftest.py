@@ -38,24 +38,25 @@ def pytest_collection_modifyitems(config, items):
 class User:
     """The test user: its name, uid, gid, work directory, and how to run as it."""
 
-    def __init__(self, name):
+    def __init__(self, name, work):
         pw = pwd.getpwnam(name)
         self.name, self.uid, self.gid = name, pw.pw_uid, pw.pw_gid
-        self.work = tempfile.mkdtemp(prefix="ocirun-rootless-")
+        self.work = work
+        self.home = pw.pw_dir
         os.chmod(self.work, 0o755)
         os.chown(self.work, self.uid, self.gid)
         self.root = "/tmp/ocirun-%d" % self.uid   # the default state root of a user without XDG_RUNTIME_DIR
 
     def env(self, extra=None):
-        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.work,
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.home,
                "USER": self.name, "LOGNAME": self.name, "LANG": "C.UTF-8"}
         env.update(extra or {})
         return env
 
     def argv(self, *args, setpriv=False):
         if setpriv:
-            return ["setpriv", "--reuid", str(self.uid), "--regid", str(self.gid), "--init-groups", "--"] + list(args)
-        return ["runuser", "-u", self.name, "--"] + list(args)
+            return [shutil.which("setpriv"), "--reuid", str(self.uid), "--regid", str(self.gid), "--init-groups", "--"] + list(args)
+        return [shutil.which("runuser"), "-u", self.name, "--"] + list(args)
 
     def run(self, *args, setpriv=False, env=None, **kw):
         """Run argv as the user; CompletedProcess with text output (through files)."""
@@ -93,10 +94,11 @@ class User:
 @pytest.fixture(scope="session")
 def user():
     name = "ocirl%d" % (os.getpid() % 100000)
-    subprocess.run(["useradd", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name], check=True)
+    work = tempfile.mkdtemp(prefix="ocirun-rootless-")
+    subprocess.run(["useradd", "-m", "-d", os.path.join(work, "home"), "-s", "/bin/sh", name], check=True)
     subprocess.run(["usermod", "--add-subuids", "%d-%d" % (SUB_START, SUB_START + SUB_COUNT - 1),
                     "--add-subgids", "%d-%d" % (SUB_START, SUB_START + SUB_COUNT - 1), name], check=True)
-    u = User(name)
+    u = User(name, work)
     try:
         yield u
     finally:
@@ -111,7 +113,7 @@ def user():
         deadline = time.monotonic() + 30
         while u.pids() and time.monotonic() < deadline:
             time.sleep(0.1)
-        subprocess.run(["userdel", name], check=False)
+        subprocess.run(["userdel", "-r", name], check=False, capture_output=True)
         for f in ("/etc/subuid", "/etc/subgid"):   # userdel should have; make sure
             with open(f) as fh:
                 lines = fh.readlines()

@@ -274,3 +274,28 @@ def test_setpriv_and_features(user):
     assert "newuidmap" in ann["io.github.ocirun.rootless.idmap"]
     want = "delegated-v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "none"
     assert ann["io.github.ocirun.rootless.cgroups"] == want
+
+
+def test_readme_rootless_commands_run_verbatim(user):
+    """README.md's "Rootless" block, every line as written, as the new user
+    in one bash session in their home directory; what they type
+    into the container's shell is `id -u; exit 3`."""
+    import re
+    with open(os.path.join(helpers.REPO, "README.md"), encoding="utf-8") as f:
+        section = f.read().split("\n## Rootless", 1)[1]
+    block = re.search(r"^```sh\n(.*?)^```", section, re.S | re.M)
+    assert block, "README: no sh block under '## Rootless'"
+    lines = [l for l in block.group(1).splitlines() if l.strip()]
+    assert any(l.startswith("ocirun spec --rootless") for l in lines) and any(l.startswith("ocirun run demo")
+                                                                               for l in lines)
+    home = user.home
+    script = "".join('%s\necho "@@status $?"\n' % l for l in lines)
+    path = "%s:/usr/local/bin:/usr/bin:/bin" % os.path.dirname(helpers.OCIRUN)
+    r = user.run("bash", "-c", script, cwd=home, env={"HOME": home, "PATH": path},
+                 input="id -u; exit 3\n", stdin=None)
+    statuses = [int(s) for s in re.findall(r"^@@status (\d+)$", r.stdout, re.M)]
+    assert len(statuses) == len(lines), r.stdout + r.stderr
+    for line, status in zip(lines, statuses):
+        assert status == (3 if line.startswith("ocirun run demo") else 0), (line, status, r.stdout, r.stderr)
+    assert re.search(r"^0\r?$", r.stdout, re.M), r.stdout   # the user is root in the container
+    assert "Traceback" not in r.stderr, r.stderr
