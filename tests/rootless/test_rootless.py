@@ -65,6 +65,10 @@ def test_create_start_state_kill_delete(user, rbundle, rcid):
         with open("/proc/%d/status" % s["pid"]) as f:
             uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
         assert set(uids) == {str(user.uid)}, uids
+        # not yet (README): exec before start is one clear line, and the container is unharmed
+        r = user.ocirun("exec", rcid, "true")
+        assert r.returncode == 255 and "created container rootless" in one_line(r), r.stderr
+        assert _status(user, rcid)["status"] == "created"
         assert user.ocirun("start", rcid).returncode == 0
         assert _status(user, rcid)["status"] == "running"
         r = user.ocirun("kill", rcid, "KILL")
