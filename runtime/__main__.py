@@ -22,8 +22,8 @@ class Context:
             import os
             from .state import StateStore
             root = self.gopts.root
-            if root is None and os.geteuid() != 0:
-                from . import rootless   # a user's own default root
+            if root is None and (os.geteuid() != 0 or os.environ.get("XDG_RUNTIME_DIR")):
+                from . import rootless   # a user's own default root (rootless.py)
                 root = rootless.state_root(self.gopts)
             self._store = StateStore(root)
         return self._store

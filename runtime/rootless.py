@@ -84,14 +84,20 @@ def unprivileged():
 def state_root(gopts):
     """--root, or the default: /run/ocirun for root; for a user,
     $XDG_RUNTIME_DIR/ocirun when that directory is the user's, else
-    /tmp/ocirun-<uid> (made 0700; refused if someone else owns it)."""
+    /tmp/ocirun-<uid> (made 0700; refused if someone else owns it); for the
+    root of a user namespace (rootless podman) $XDG_RUNTIME_DIR/ocirun when
+    set and $USER is not root, else /run/ocirun."""
     if gopts.root:
         return gopts.root
     from .state import DEFAULT_ROOT
     uid = os.geteuid()
-    if uid == 0:
-        return DEFAULT_ROOT
     xdg = os.environ.get("XDG_RUNTIME_DIR") or ""
+    if uid == 0:
+        # root of a user namespace that is not the host's (rootless podman
+        # runs us so) with a user's XDG_RUNTIME_DIR: that, as runc does
+        if xdg and os.environ.get("USER", "") != "root" and in_user_namespace():
+            return os.path.join(xdg, "ocirun")
+        return DEFAULT_ROOT
     if xdg.startswith("/"):
         try:
             st = os.stat(xdg)
@@ -143,6 +149,11 @@ class Rootless:
     def open_manager(self, cid, linux, kind):
         """The cgroup manager of a rootless container, or None (see decide_cgroups)."""
         return decide_cgroups(cid, linux, kind)
+
+    def cgroup_dirs(self, made):
+        """The cgroup directories a `cgroup` mount binds: the container's own
+        when one was made, else ours (where its processes stay)."""
+        return made or own_cgroup_dirs()
 
 
 def adapt(gopts, cfg):
@@ -416,6 +427,31 @@ def decide_cgroups(cid, linux, kind):
     else:
         log.LOG.debug("rootless: no cgroup: %s", why)
     return None
+
+
+def own_cgroup_dirs():
+    """{hierarchy name under /sys/fs/cgroup: our own cgroup there}: where a
+    rootless container without a cgroup of its own lives. A `cgroup` mount
+    without a cgroup namespace of the container's binds these (plan.py), as
+    a user namespace cannot mount the host's hierarchies."""
+    from .plan import cgroup_layout
+    mine = {}
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                _id, ctrls, path = line.rstrip("\n").split(":", 2)
+                mine[frozenset(ctrls.split(",")) if ctrls else frozenset()] = path
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for name, fstype, data in cgroup_layout():
+        key = frozenset() if fstype == "cgroup2" else frozenset((data or "").split(","))
+        path = mine.get(key)
+        if path is not None:
+            d = os.path.normpath(os.path.join("/sys/fs/cgroup", name, path.lstrip("/")))
+            if os.path.isdir(d):
+                out[name] = d
+    return out
 
 
 def features():

@@ -307,3 +307,45 @@ def test_readme_rootless_commands_run_verbatim(user):
         assert status == (3 if line.startswith("ocirun run demo") else 0), (line, status, r.stdout, r.stderr)
     assert re.search(r"^0\r?$", r.stdout, re.M), r.stdout   # the user is root in the container
     assert "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.fixture(scope="module")
+def podman_image(user, rootfs):
+    """The busybox rootfs as a local image in the user's podman storage."""
+    import shutil
+    if not shutil.which("podman"):
+        pytest.skip("podman is not installed")
+    tar = os.path.join(user.work, "rootfs.tar")
+    subprocess.run(["tar", "-C", rootfs, "-cf", tar, "."], check=True)
+    os.chmod(tar, 0o644)
+    r = user.run("podman", "import", tar, "localhost/ocirun-rl-busybox", cwd=user.home, timeout=300)
+    assert r.returncode == 0, r.stderr
+    yield "localhost/ocirun-rl-busybox"
+    for d in ("/tmp/podman-run-%d" % user.uid, "/tmp/containers-user-%d" % user.uid, "/tmp/storage-run-%d" % user.uid):
+        subprocess.run(["rm", "-rf", d], check=False)
+
+
+def test_rootless_podman_with_ocirun(user, podman_image):
+    """Rootless podman, as the user, with `--runtime` ocirun: podman runs
+    ocirun as the root of its own user namespace (rootless auto-detected,
+    state in $XDG_RUNTIME_DIR/ocirun, no cgroup on this host, the `cgroup`
+    mount a bind of our own cgroups). `run --rm`; `run -d`, `exec`, `stop`, `rm`."""
+    pm = ["podman", "--runtime", helpers.OCIRUN]
+    name = "ocirl-pd-%d" % os.getpid()
+    r = user.run(*pm, "run", "--rm", "--network", "none", podman_image, "sh", "-c", "id -u; echo run-ok",
+                 cwd=user.home, timeout=300)
+    assert (r.returncode, r.stdout) == (0, "0\nrun-ok\n"), r.stderr
+    r = user.run(*pm, "run", "-d", "--name", name, "--network", "none", podman_image, "sleep", "600",
+                 cwd=user.home, timeout=300)
+    assert r.returncode == 0, r.stderr
+    try:
+        r = user.run(*pm, "exec", name, "sh", "-c", "echo exec-ok", cwd=user.home, timeout=300)
+        assert (r.returncode, r.stdout) == (0, "exec-ok\n"), r.stderr
+        r = user.run(*pm, "stop", "-t", "1", name, cwd=user.home, timeout=300)
+        assert r.returncode == 0, r.stderr
+        r = user.run(*pm, "rm", name, cwd=user.home, timeout=300)
+        assert r.returncode == 0, r.stderr
+        r = user.run(*pm, "ps", "-a", "-q", cwd=user.home, timeout=300)
+        assert (r.returncode, r.stdout) == (0, ""), (r.stdout, r.stderr)
+    finally:
+        user.run(*pm, "rm", "-f", name, cwd=user.home, timeout=300)
