@@ -185,19 +185,6 @@ def adapt(gopts, cfg):
     return Rootless(cfg, warns, priv)
 
 
-def warnings(cfg):
-    """(path, message) of what rootless would adapt in cfg, for `validate`."""
-    import copy
-    cfg = copy.deepcopy(cfg)
-    linux = cfg.setdefault("linux", {})
-    if not isinstance(linux, dict):
-        return []
-    nss = [ns for ns in linux.get("namespaces") or () if isinstance(ns, dict)]
-    new = {ns.get("type") for ns in nss if not ns.get("path")}
-    warns = []
-    _adapt_mounts(cfg, new, linux, warns, [])
-    _adapt_devices(linux, warns, [])
-    return warns
 
 
 def _mapped(maps, cid_):
