@@ -397,8 +397,9 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
     set_cpus(p->cpu_affinity_final, p->cpu_affinity_final_len);
     /* The trampoline, read-only before the init or exec'd child (which live
      * in the container's pid namespace) exists, made while we are still all
-     * on the host (rootless: see below): see exeseal.c. No handle on the host's /proc is opened here:
-     * each of those processes makes its own procfs (safepath.c). */
+     * on the host (rootless: below, see there): see exeseal.c. No handle on
+     * the host's /proc is opened here: each of those processes makes its own
+     * procfs (safepath.c). */
     int seal_fd = -1;
     if (!p->rootless && (seal_fd = seal_high(p, &err)) < 0)
         die_reported(sync, &err);
