@@ -148,3 +148,42 @@ def test_tmp_root_someone_else_owns_is_refused():
                 rootless.tmp_root(uid)
         finally:
             os.unlink(path)
+
+
+class FakeManager:
+    def __init__(self, d):
+        self.d = d
+
+    def to_dict(self):
+        return {"driver": "cgroupfs", "layout": "v2", "dir": self.d, "mount": "/sys/fs/cgroup"}
+
+
+def test_cgroups_decided(as_user, monkeypatch, tmp_path, capfd):
+    """v1/hybrid: none (one warning when resources are asked for); pure v2:
+    the manager when the container's cgroup would be made in a directory the
+    user may write (delegated), none otherwise; systemd: none."""
+    from runtime import cgroups
+    linux = {"resources": {"pids": {"limit": 10}}}
+    real_exists = os.path.exists
+    v2 = [False]
+    monkeypatch.setattr(os.path, "exists", lambda p: v2[0] if p == "/sys/fs/cgroup/cgroup.controllers"
+                        else real_exists(p))
+    assert rootless.decide_cgroups("c", linux, "cgroupfs") is None
+    assert "linux.resources" in capfd.readouterr().err
+    assert rootless.decide_cgroups("c", {}, "cgroupfs") is None
+    assert capfd.readouterr().err == ""
+    assert rootless.decide_cgroups("c", linux, "disabled") is None
+
+    v2[0] = True
+    delegated = tmp_path / "user.slice"
+    delegated.mkdir()
+    (delegated / "cgroup.subtree_control").write_text("")
+    monkeypatch.setattr(cgroups, "open_manager", lambda cid, l, kind: FakeManager(str(delegated / "ocirun" / cid)))
+    monkeypatch.setattr(os, "access", lambda p, mode: str(p).startswith(str(delegated)))
+    mgr = rootless.decide_cgroups("c", linux, "cgroupfs")
+    assert isinstance(mgr, FakeManager)
+    monkeypatch.setattr(os, "access", lambda p, mode: False)
+    assert rootless.decide_cgroups("c", linux, "cgroupfs") is None
+    assert "no delegated cgroup v2 subtree" in capfd.readouterr().err
+    assert rootless.decide_cgroups("c", linux, "systemd") is None
+    assert "systemd" in capfd.readouterr().err
