@@ -20,10 +20,14 @@ class Context:
     def store(self):
         if self._store is None:
             import os
+
             from .state import StateStore
+
             root = self.gopts.root
             if root is None and (os.geteuid() != 0 or os.environ.get("XDG_RUNTIME_DIR")):
-                from . import rootless   # a user's own default root (rootless.py)
+                # a user's own default root (rootless.py)
+                from . import rootless
+
                 root = rootless.state_root(self.gopts)
             self._store = StateStore(root)
         return self._store

@@ -39,8 +39,19 @@ NEWIDMAP_TIMEOUT = 10  # seconds newuidmap/newgidmap may take on a loaded host
 
 # Filesystems the kernel lets the root of a user namespace mount (FS_USERNS_MOUNT);
 # any other type needs real root.
-USERNS_MOUNTABLE = {"proc", "sysfs", "tmpfs", "ramfs", "devpts", "mqueue", "cgroup", "cgroup2", "overlay",
-                    "fuse", "binfmt_misc"}
+USERNS_MOUNTABLE = {
+    "proc",
+    "sysfs",
+    "tmpfs",
+    "ramfs",
+    "devpts",
+    "mqueue",
+    "cgroup",
+    "cgroup2",
+    "overlay",
+    "fuse",
+    "binfmt_misc",
+}
 # ...and which of them need a namespace of the container's own (the host's is not the user's).
 NEEDS_OWN_NS = {"proc": "pid", "mqueue": "ipc"}
 
@@ -81,6 +92,7 @@ def unprivileged():
 # the state root
 # ---------------------------------------------------------------------------
 
+
 def state_root(gopts):
     """--root, or the default: /run/ocirun for root; for a user,
     $XDG_RUNTIME_DIR/ocirun when that directory is the user's, else
@@ -90,6 +102,7 @@ def state_root(gopts):
     if gopts.root:
         return gopts.root
     from .state import DEFAULT_ROOT
+
     uid = os.geteuid()
     xdg = os.environ.get("XDG_RUNTIME_DIR") or ""
     if uid == 0:
@@ -113,6 +126,7 @@ def tmp_root(uid):
     """/tmp/ocirun-<uid>: made 0700 if missing; one that is not a directory
     of the user's own, 0700, is refused (anyone can make names in /tmp)."""
     import stat
+
     path = "/tmp/ocirun-%d" % uid
     try:
         os.mkdir(path, 0o700)
@@ -129,14 +143,16 @@ def tmp_root(uid):
     elif stat.S_IMODE(st.st_mode) & 0o077:
         why = "mode %04o, not 0700" % stat.S_IMODE(st.st_mode)
     if why:
-        raise errors.OciError("state root `%s` is %s: refusing to use it (give --root, or set XDG_RUNTIME_DIR)"
-                              % (path, why))
+        raise errors.OciError(
+            "state root `%s` is %s: refusing to use it (give --root, or set XDG_RUNTIME_DIR)" % (path, why)
+        )
     return path
 
 
 # ---------------------------------------------------------------------------
 # adapt: between validation and the plan
 # ---------------------------------------------------------------------------
+
 
 class Rootless:
     """What create (and exec) need to know once adapt() has run."""
@@ -163,6 +179,7 @@ def adapt(gopts, cfg):
     if not enabled(gopts):
         return None
     import copy
+
     cfg = copy.deepcopy(cfg)
     warns, problems = [], []
     linux = cfg.setdefault("linux", {})
@@ -171,9 +188,10 @@ def adapt(gopts, cfg):
     have = {ns.get("type") for ns in nss}
     priv = not unprivileged()
     if not priv and "user" not in have:
-        problems.append("linux.namespaces: rootless (ocirun runs as uid %d) needs a user namespace: add "
-                        "{\"type\": \"user\"} with uidMappings and gidMappings (see `ocirun spec --rootless`)"
-                        % os.geteuid())
+        problems.append(
+            "linux.namespaces: rootless (ocirun runs as uid %d) needs a user namespace: add "
+            '{"type": "user"} with uidMappings and gidMappings (see `ocirun spec --rootless`)' % os.geteuid()
+        )
     if not priv and "user" in new:
         problems += _check_maps(linux)
     _adapt_mounts(cfg, new, linux, warns, problems)
@@ -185,11 +203,12 @@ def adapt(gopts, cfg):
     return Rootless(cfg, warns, priv)
 
 
-
-
 def _mapped(maps, cid_):
-    return any(int(m.get("containerID", 0)) <= cid_ < int(m.get("containerID", 0)) + int(m.get("size", 0))
-               for m in maps or () if isinstance(m, dict))
+    return any(
+        int(m.get("containerID", 0)) <= cid_ < int(m.get("containerID", 0)) + int(m.get("size", 0))
+        for m in maps or ()
+        if isinstance(m, dict)
+    )
 
 
 def _adapt_mounts(cfg, new, linux, warns, problems):
@@ -208,27 +227,41 @@ def _adapt_mounts(cfg, new, linux, warns, problems):
             m["type"] = "bind"
             m["source"] = "/sys"
             m["options"] = ["rbind", "nosuid", "noexec", "nodev"] + (["ro"] if "ro" in opts else [])
-            warns.append((field, "rootless: sysfs cannot be mounted without a network namespace of the "
-                                 "container's own: a recursive bind of the host's /sys instead%s, as runc and "
-                                 "crun do" % (" (read-only)" if "ro" in opts else "")))
+            warns.append(
+                (
+                    field,
+                    "rootless: sysfs cannot be mounted without a network namespace of the "
+                    "container's own: a recursive bind of the host's /sys instead%s, as runc and "
+                    "crun do" % (" (read-only)" if "ro" in opts else ""),
+                )
+            )
             continue
         own = NEEDS_OWN_NS.get(mtype)
         if own and own not in new:
-            problems.append("%s: rootless: `%s` on `%s` needs the container's own %s namespace (an "
-                            "unprivileged user cannot mount the host's): add {\"type\": \"%s\"} to linux.namespaces"
-                            % (field, mtype, m.get("destination"), own, own))
+            problems.append(
+                "%s: rootless: `%s` on `%s` needs the container's own %s namespace (an "
+                'unprivileged user cannot mount the host\'s): add {"type": "%s"} to linux.namespaces'
+                % (field, mtype, m.get("destination"), own, own)
+            )
             continue
         if mtype and mtype.split(".")[0] not in USERNS_MOUNTABLE:
-            problems.append("%s: rootless: a `%s` filesystem on `%s` needs real root to mount; bind-mount a host "
-                            "directory instead" % (field, mtype, m.get("destination")))
+            problems.append(
+                "%s: rootless: a `%s` filesystem on `%s` needs real root to mount; bind-mount a host "
+                "directory instead" % (field, mtype, m.get("destination"))
+            )
             continue
         if mtype == "devpts" and "user" in new:
             keep = []
             for o in opts:
                 k, _, v = o.partition("=")
                 if k == "gid" and v.isdigit() and not _mapped(linux.get("gidMappings"), int(v)):
-                    warns.append((field, "rootless: devpts option `%s` dropped: gid %s is not mapped in the "
-                                         "container's user namespace" % (o, v)))
+                    warns.append(
+                        (
+                            field,
+                            "rootless: devpts option `%s` dropped: gid %s is not mapped in the "
+                            "container's user namespace" % (o, v),
+                        )
+                    )
                     continue
                 keep.append(o)
             m["options"] = keep
@@ -238,6 +271,7 @@ def _adapt_devices(linux, warns, problems):
     """linux.devices: an unprivileged user makes no device node; each is a
     bind mount of the host's node at the same path, which must be that device."""
     import stat
+
     devs = linux.get("devices")
     if not isinstance(devs, list) or not devs:
         return
@@ -255,22 +289,34 @@ def _adapt_devices(linux, warns, problems):
             st = os.stat(path)
         except (OSError, TypeError, ValueError):
             st = None
-        if (st is None or not kinds[t](st.st_mode)
-                or (os.major(st.st_rdev), os.minor(st.st_rdev)) != (int(d.get("major", 0)), int(d.get("minor", 0)))):
-            problems.append("%s: rootless: an unprivileged user cannot make device node `%s` (%s) and the host has "
-                            "no such node at that path to bind" % (field, path, want))
+        if (
+            st is None
+            or not kinds[t](st.st_mode)
+            or (os.major(st.st_rdev), os.minor(st.st_rdev)) != (int(d.get("major", 0)), int(d.get("minor", 0)))
+        ):
+            problems.append(
+                "%s: rootless: an unprivileged user cannot make device node `%s` (%s) and the host has "
+                "no such node at that path to bind" % (field, path, want)
+            )
             continue
-        warns.append((field, "rootless: `%s` (%s) is a bind mount of the host's node (its owner and mode are "
-                             "the host's)" % (path, want)))
+        warns.append(
+            (
+                field,
+                "rootless: `%s` (%s) is a bind mount of the host's node (its owner and mode are "
+                "the host's)" % (path, want),
+            )
+        )
 
 
 # ---------------------------------------------------------------------------
 # user namespace maps
 # ---------------------------------------------------------------------------
 
+
 def _sub_ranges(path, uid):
     """[(start, count)] of /etc/subuid or /etc/subgid for this user (by name or uid)."""
     import pwd
+
     try:
         name = pwd.getpwuid(uid).pw_name
     except KeyError:
@@ -292,16 +338,22 @@ def _sub_ranges(path, uid):
 
 
 def _own_only(maps, own):
-    return (isinstance(maps, list) and len(maps) == 1 and int(maps[0].get("hostID", -1)) == own
-            and int(maps[0].get("size", 0)) == 1)
+    return (
+        isinstance(maps, list)
+        and len(maps) == 1
+        and int(maps[0].get("hostID", -1)) == own
+        and int(maps[0].get("size", 0)) == 1
+    )
 
 
 def _check_maps(linux):
     """Each mapping must be the caller's own id (size 1) or inside one of its
     /etc/subuid (/etc/subgid) ranges: one line naming the first that is not."""
     problems = []
-    for key, own, sub, tool in (("uidMappings", os.geteuid(), "/etc/subuid", "newuidmap"),
-                                ("gidMappings", os.getegid(), "/etc/subgid", "newgidmap")):
+    for key, own, sub, tool in (
+        ("uidMappings", os.geteuid(), "/etc/subuid", "newuidmap"),
+        ("gidMappings", os.getegid(), "/etc/subgid", "newgidmap"),
+    ):
         maps = linux.get(key) or []
         if _own_only(maps, own) or not maps:
             continue
@@ -311,14 +363,19 @@ def _check_maps(linux):
             if (h == own and n == 1) or any(s <= h and h + n <= s + c for s, c in ranges):
                 continue
             have = ", ".join("%d-%d" % (s, s + c - 1) for s, c in ranges) or "none"
-            problems.append("linux.%s[%d]: rootless: host ids %d-%d are neither the caller's own id %d nor in its "
-                            "%s ranges (%s)" % (key, i, h, h + n - 1, own, sub, have))
+            problems.append(
+                "linux.%s[%d]: rootless: host ids %d-%d are neither the caller's own id %d nor in its "
+                "%s ranges (%s)" % (key, i, h, h + n - 1, own, sub, have)
+            )
             break
         else:
             import shutil
+
             if not shutil.which(tool, path="/usr/bin:/bin:/usr/sbin:/sbin"):
-                problems.append("linux.%s: rootless: mapping ranges needs `%s` (Debian's uidmap package), which "
-                                "is not installed" % (key, tool))
+                problems.append(
+                    "linux.%s: rootless: mapping ranges needs `%s` (Debian's uidmap package), which "
+                    "is not installed" % (key, tool)
+                )
     return problems
 
 
@@ -352,25 +409,29 @@ def _write_proc(pid, name, text, field):
         finally:
             os.close(fd)
     except OSError as e:
-        raise errors.CoreError(e.errno, "user namespace", "rootless: write %s %r to `%s`"
-                               % (field, text.strip(), path)) from None
+        raise errors.CoreError(
+            e.errno, "user namespace", "rootless: write %s %r to `%s`" % (field, text.strip(), path)
+        ) from None
 
 
 def _newidmap(tool, pid, maps, field):
-    import subprocess
     import shutil
+    import subprocess
+
     exe = shutil.which(tool, path="/usr/bin:/bin:/usr/sbin:/sbin")
     if not exe:
-        raise errors.CoreError(2, "user namespace", "%s: rootless: `%s` (Debian's uidmap package) is not installed"
-                               % (field, tool))
+        raise errors.CoreError(
+            2, "user namespace", "%s: rootless: `%s` (Debian's uidmap package) is not installed" % (field, tool)
+        )
     argv = [exe, str(pid)]
     for m in maps:
         argv += [str(int(m["containerID"])), str(int(m["hostID"])), str(int(m["size"]))]
     try:
         r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=NEWIDMAP_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
-        raise errors.CoreError(110, "user namespace", "%s: `%s` did not finish in %ds"
-                               % (field, tool, NEWIDMAP_TIMEOUT)) from None
+        raise errors.CoreError(
+            110, "user namespace", "%s: `%s` did not finish in %ds" % (field, tool, NEWIDMAP_TIMEOUT)
+        ) from None
     except OSError as e:
         raise errors.CoreError(e.errno, "user namespace", "%s: run `%s`" % (field, exe)) from None
     if r.returncode != 0:
@@ -383,12 +444,14 @@ def _newidmap(tool, pid, maps, field):
 # cgroups
 # ---------------------------------------------------------------------------
 
+
 def decide_cgroups(cid, linux, kind):
     """The manager a rootless container gets: None on v1/hybrid hosts and on
     v2 without delegation (resource limits are then one warning); on v2, the
     cgroupfs manager when the container's cgroup would be made in a
     directory the user may write (a delegated subtree)."""
     from . import cgroups
+
     if kind == "disabled":
         return None
     why = None
@@ -399,18 +462,24 @@ def decide_cgroups(cid, linux, kind):
     else:
         mgr = cgroups.open_manager(cid, linux, kind)
         from .plan import cgroup_dirs_of
+
         d = next(iter(cgroup_dirs_of(mgr.to_dict()).values()), None)
         parent = d
         while parent and parent != "/" and not os.path.isdir(parent):
             parent = os.path.dirname(parent)
-        if parent and os.access(parent, os.W_OK | os.X_OK) and (
-                parent == d or os.access(os.path.join(parent, "cgroup.subtree_control"), os.W_OK)):
+        if (
+            parent
+            and os.access(parent, os.W_OK | os.X_OK)
+            and (parent == d or os.access(os.path.join(parent, "cgroup.subtree_control"), os.W_OK))
+        ):
             log.LOG.debug("rootless: the delegated cgroup v2 subtree `%s` is used", parent)
             return mgr
         why = "no delegated cgroup v2 subtree holds `%s`" % d
     if linux.get("resources"):
-        log.LOG.warning("linux.resources: rootless: %s: the container gets no cgroup and its resource limits "
-                        "are not applied (as runc and crun do)" % why)
+        log.LOG.warning(
+            "linux.resources: rootless: %s: the container gets no cgroup and its resource limits "
+            "are not applied (as runc and crun do)" % why
+        )
     else:
         log.LOG.debug("rootless: no cgroup: %s", why)
     return None
@@ -422,6 +491,7 @@ def own_cgroup_dirs():
     without a cgroup namespace of the container's binds these (plan.py), as
     a user namespace cannot mount the host's hierarchies."""
     from .plan import cgroup_layout
+
     mine = {}
     try:
         with open("/proc/self/cgroup") as f:
@@ -444,10 +514,15 @@ def own_cgroup_dirs():
 def features():
     """What rootless supports on this host, for `ocirun features`' annotations."""
     import shutil
+
     v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
     return {
         "io.github.ocirun.rootless": "true",
-        "io.github.ocirun.rootless.idmap": "own-id" + (",newuidmap" if shutil.which(
-            "newuidmap", path="/usr/bin:/bin") and shutil.which("newgidmap", path="/usr/bin:/bin") else ""),
+        "io.github.ocirun.rootless.idmap": "own-id"
+        + (
+            ",newuidmap"
+            if shutil.which("newuidmap", path="/usr/bin:/bin") and shutil.which("newgidmap", path="/usr/bin:/bin")
+            else ""
+        ),
         "io.github.ocirun.rootless.cgroups": "delegated-v2" if v2 else "none",
     }

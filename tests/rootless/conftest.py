@@ -26,10 +26,16 @@ SUB_START, SUB_COUNT = 300000, 65536
 
 
 def pytest_collection_modifyitems(config, items):
-    ok = (helpers.can_run_containers() and shutil.which("useradd") and shutil.which("runuser")
-          and shutil.which("newuidmap"))
-    skip = pytest.mark.skip(reason="rootless tests need root (to make the user), useradd, runuser, newuidmap "
-                                   "(uidmap) and %s" % helpers.OCIRUN)
+    ok = (
+        helpers.can_run_containers()
+        and shutil.which("useradd")
+        and shutil.which("runuser")
+        and shutil.which("newuidmap")
+    )
+    skip = pytest.mark.skip(
+        reason="rootless tests need root (to make the user), useradd, runuser, newuidmap "
+        "(uidmap) and %s" % helpers.OCIRUN
+    )
     for item in items:
         if os.sep + "rootless" + os.sep in str(item.fspath) and not ok:
             item.add_marker(skip)
@@ -45,17 +51,30 @@ class User:
         self.home = pw.pw_dir
         os.chmod(self.work, 0o755)
         os.chown(self.work, self.uid, self.gid)
-        self.root = "/tmp/ocirun-%d" % self.uid   # the default state root of a user without XDG_RUNTIME_DIR
+        self.root = "/tmp/ocirun-%d" % self.uid  # the default state root of a user without XDG_RUNTIME_DIR
 
     def env(self, extra=None):
-        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.home,
-               "USER": self.name, "LOGNAME": self.name, "LANG": "C.UTF-8"}
+        env = {
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": self.home,
+            "USER": self.name,
+            "LOGNAME": self.name,
+            "LANG": "C.UTF-8",
+        }
         env.update(extra or {})
         return env
 
     def argv(self, *args, setpriv=False):
         if setpriv:
-            return [shutil.which("setpriv"), "--reuid", str(self.uid), "--regid", str(self.gid), "--init-groups", "--"] + list(args)
+            return [
+                shutil.which("setpriv"),
+                "--reuid",
+                str(self.uid),
+                "--regid",
+                str(self.gid),
+                "--init-groups",
+                "--",
+            ] + list(args)
         return [shutil.which("runuser"), "-u", self.name, "--"] + list(args)
 
     def run(self, *args, setpriv=False, env=None, **kw):
@@ -64,8 +83,15 @@ class User:
         kw.setdefault("cwd", self.work)
         argv = self.argv(*[str(a) for a in args], setpriv=setpriv)
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            r = subprocess.run(argv, stdout=out, stderr=err, text=True, env=self.env(env),
-                               stdin=kw.pop("stdin", subprocess.DEVNULL), **kw)
+            r = subprocess.run(
+                argv,
+                stdout=out,
+                stderr=err,
+                text=True,
+                env=self.env(env),
+                stdin=kw.pop("stdin", subprocess.DEVNULL),
+                **kw,
+            )
             out.seek(0)
             err.seek(0)
             return subprocess.CompletedProcess(argv, r.returncode, out.read(), err.read())
@@ -96,8 +122,17 @@ def user():
     name = "ocirl%d" % (os.getpid() % 100000)
     work = tempfile.mkdtemp(prefix="ocirun-rootless-")
     subprocess.run(["useradd", "-m", "-d", os.path.join(work, "home"), "-s", "/bin/sh", name], check=True)
-    subprocess.run(["usermod", "--add-subuids", "%d-%d" % (SUB_START, SUB_START + SUB_COUNT - 1),
-                    "--add-subgids", "%d-%d" % (SUB_START, SUB_START + SUB_COUNT - 1), name], check=True)
+    subprocess.run(
+        [
+            "usermod",
+            "--add-subuids",
+            "%d-%d" % (SUB_START, SUB_START + SUB_COUNT - 1),
+            "--add-subgids",
+            "%d-%d" % (SUB_START, SUB_START + SUB_COUNT - 1),
+            name,
+        ],
+        check=True,
+    )
     u = User(name, work)
     try:
         yield u
@@ -105,7 +140,7 @@ def user():
         r = u.ocirun("list", "-q", timeout=60)
         for c in r.stdout.split():
             u.ocirun("delete", "--force", c, timeout=60)
-        for pid in u.pids():   # only the test user's processes, by pid
+        for pid in u.pids():  # only the test user's processes, by pid
             try:
                 os.kill(pid, 9)
             except ProcessLookupError:
@@ -114,7 +149,7 @@ def user():
         while u.pids() and time.monotonic() < deadline:
             time.sleep(0.1)
         subprocess.run(["userdel", "-r", name], check=False, capture_output=True)
-        for f in ("/etc/subuid", "/etc/subgid"):   # userdel should have; make sure
+        for f in ("/etc/subuid", "/etc/subgid"):  # userdel should have; make sure
             with open(f) as fh:
                 lines = fh.readlines()
             keep = [l for l in lines if not l.startswith(name + ":")]

@@ -38,7 +38,7 @@ def test_spec_rootless_then_run(user, rbundle, rcid):
     rbundle.set_args("sh", "-c", "id -u; cat /proc/self/uid_map; test -d /sys/kernel && echo sys").write()
     r = user.ocirun("run", "--bundle", rbundle.path, rcid)
     assert r.returncode == 0, r.stderr
-    assert r.stderr == "", r.stderr   # nothing to adapt, nothing to warn about
+    assert r.stderr == "", r.stderr  # nothing to adapt, nothing to warn about
     lines = r.stdout.split("\n")
     assert lines[0] == "0" and lines[1].split() == ["0", str(user.uid), "1"] and lines[2] == "sys", r.stdout
     assert not os.path.exists(os.path.join(user.root, rcid)), os.listdir(user.root)
@@ -98,10 +98,15 @@ def test_exec_and_exec_tty_through_a_console_socket(user, rbundle, rcid):
         os.chown(path, user.uid, user.gid)
         srv.listen(1)
         srv.settimeout(60)
-        p = subprocess.Popen(user.argv(helpers.OCIRUN, "exec", "-t", "--console-socket", path, rcid,
-                                       "sh", "-c", "tty; echo tty-ok"),
-                             env=user.env(), cwd=user.work, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            user.argv(helpers.OCIRUN, "exec", "-t", "--console-socket", path, rcid, "sh", "-c", "tty; echo tty-ok"),
+            env=user.env(),
+            cwd=user.work,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             conn, _ = srv.accept()
             conn.settimeout(60)
@@ -117,11 +122,12 @@ def test_exec_and_exec_tty_through_a_console_socket(user, rbundle, rcid):
             # until the process is gone (EIO): closing the master earlier would hang it up (SIGHUP)
             while time.monotonic() < deadline:
                 import select
+
                 if not select.select([master], [], [], 1)[0]:
                     continue
                 try:
                     chunk = os.read(master, 4096)
-                except OSError:   # EIO: the last slave fd closed
+                except OSError:  # EIO: the last slave fd closed
                     break
                 if not chunk:
                     break
@@ -158,8 +164,12 @@ def test_ranges_through_newuidmap(user, rbundle, rcid):
         def host_ids():
             with open("/proc/%d/status" % pid) as f:
                 return {l.split(":")[0]: l.split()[1:] for l in f if l.startswith(("Uid:", "Gid:"))}
-        helpers.wait_for(lambda: set(host_ids()["Uid"]) == {str(SUB_START + 999)}, timeout=30,
-                         what="the process to run as host uid %d" % (SUB_START + 999))
+
+        helpers.wait_for(
+            lambda: set(host_ids()["Uid"]) == {str(SUB_START + 999)},
+            timeout=30,
+            what="the process to run as host uid %d" % (SUB_START + 999),
+        )
         assert set(host_ids()["Gid"]) == {str(SUB_START + 999)}
         with open("/proc/%d/uid_map" % pid) as f:
             assert [l.split() for l in f] == [["0", str(user.uid), "1"], ["1", str(SUB_START), "65536"]]
@@ -173,8 +183,9 @@ def _nothing_left(user, cid):
     assert not [p for p in helpers.procs_with(cid)], helpers.procs_with(cid)
 
 
-@pytest.mark.parametrize("case", ["no-userns", "beyond-subuid", "mqueue-no-ipc", "proc-no-pid", "ext4",
-                                  "device-not-on-host"])
+@pytest.mark.parametrize(
+    "case", ["no-userns", "beyond-subuid", "mqueue-no-ipc", "proc-no-pid", "ext4", "device-not-on-host"]
+)
 def test_privileges_the_user_lacks_one_line_nothing_left(user, rbundle, rcid, case):
     """A config needing what the user may not do fails before anything is
     made: one line naming the field, no state, no process."""
@@ -185,8 +196,10 @@ def test_privileges_the_user_lacks_one_line_nothing_left(user, rbundle, rcid, ca
         del linux["uidMappings"], linux["gidMappings"]
         want = ["linux.namespaces", "user namespace"]
     elif case == "beyond-subuid":
-        linux["uidMappings"] = [{"containerID": 0, "hostID": user.uid, "size": 1},
-                                {"containerID": 1, "hostID": SUB_START, "size": 65537}]
+        linux["uidMappings"] = [
+            {"containerID": 0, "hostID": user.uid, "size": 1},
+            {"containerID": 1, "hostID": SUB_START, "size": 65537},
+        ]
         want = ["linux.uidMappings[1]", "/etc/subuid"]
     elif case == "mqueue-no-ipc":
         linux["namespaces"] = [n for n in linux["namespaces"] if n["type"] != "ipc"]
@@ -212,9 +225,12 @@ def test_adapted_with_one_warning_each(user, rbundle, rcid):
     (a bind of the host's), resource limits on a host without a delegated
     cgroup (none: no cgroup is made)."""
     cfg = rbundle.config
-    cfg["mounts"] = [m if m["destination"] != "/sys" else
-                     {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "ro"]}
-                     for m in cfg["mounts"]]
+    cfg["mounts"] = [
+        m
+        if m["destination"] != "/sys"
+        else {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "ro"]}
+        for m in cfg["mounts"]
+    ]
     cfg["linux"]["devices"] = [{"path": "/dev/full", "type": "c", "major": 1, "minor": 7}]
     cfg["linux"]["resources"] = {"memory": {"limit": 256 << 20}, "pids": {"limit": 100}}
     rbundle.set_args("sh", "-c", "test -c /dev/full && test -d /sys/kernel && echo ok").write()
@@ -227,8 +243,9 @@ def test_adapted_with_one_warning_each(user, rbundle, rcid):
     assert "linux.devices[0]" in lines[1]
     if not delegated:
         assert "linux.resources" in lines[2] and "not applied" in lines[2]
-        assert not [d for d in os.listdir("/sys/fs/cgroup") if os.path.exists(
-            os.path.join("/sys/fs/cgroup", d, "ocirun", rcid))]
+        assert not [
+            d for d in os.listdir("/sys/fs/cgroup") if os.path.exists(os.path.join("/sys/fs/cgroup", d, "ocirun", rcid))
+        ]
 
 
 def test_state_root_someone_else_owns_is_refused(user, rbundle, rcid):
@@ -240,7 +257,7 @@ def test_state_root_someone_else_owns_is_refused(user, rbundle, rcid):
         os.rename(user.root, aside)
     try:
         os.mkdir(user.root, 0o777)
-        os.chmod(user.root, 0o777)   # root's, open to all
+        os.chmod(user.root, 0o777)  # root's, open to all
         rbundle.set_args("true").write()
         r = user.ocirun("run", "--bundle", rbundle.path, rcid)
         one_line(r, "state root `%s`" % user.root, "owned by uid 0")
@@ -266,7 +283,7 @@ def test_xdg_runtime_dir_holds_the_state(user, rbundle, rcid):
         assert r.returncode == 0, r.stderr
         assert os.path.isdir(os.path.join(xdg, "ocirun", rcid))
         assert not os.path.exists(os.path.join(user.root, rcid))
-        r = user.ocirun("list", "-q", env={"XDG_RUNTIME_DIR": "/root"})   # not the user's: /tmp/ocirun-<uid>
+        r = user.ocirun("list", "-q", env={"XDG_RUNTIME_DIR": "/root"})  # not the user's: /tmp/ocirun-<uid>
         assert r.returncode == 0 and rcid not in r.stdout.split(), (r.stdout, r.stderr)
     finally:
         user.ocirun("delete", "--force", rcid, env={"XDG_RUNTIME_DIR": xdg})
@@ -289,23 +306,24 @@ def test_readme_rootless_commands_run_verbatim(user):
     in one bash session in their home directory; what they type
     into the container's shell is `id -u; exit 3`."""
     import re
+
     with open(os.path.join(helpers.REPO, "README.md"), encoding="utf-8") as f:
         section = f.read().split("\n## Rootless", 1)[1]
     block = re.search(r"^```sh\n(.*?)^```", section, re.S | re.M)
     assert block, "README: no sh block under '## Rootless'"
     lines = [l for l in block.group(1).splitlines() if l.strip()]
-    assert any(l.startswith("ocirun spec --rootless") for l in lines) and any(l.startswith("ocirun run demo")
-                                                                               for l in lines)
+    assert any(l.startswith("ocirun spec --rootless") for l in lines) and any(
+        l.startswith("ocirun run demo") for l in lines
+    )
     home = user.home
     script = "".join('%s\necho "@@status $?"\n' % l for l in lines)
     path = "%s:/usr/local/bin:/usr/bin:/bin" % os.path.dirname(helpers.OCIRUN)
-    r = user.run("bash", "-c", script, cwd=home, env={"HOME": home, "PATH": path},
-                 input="id -u; exit 3\n", stdin=None)
+    r = user.run("bash", "-c", script, cwd=home, env={"HOME": home, "PATH": path}, input="id -u; exit 3\n", stdin=None)
     statuses = [int(s) for s in re.findall(r"^@@status (\d+)$", r.stdout, re.M)]
     assert len(statuses) == len(lines), r.stdout + r.stderr
     for line, status in zip(lines, statuses):
         assert status == (3 if line.startswith("ocirun run demo") else 0), (line, status, r.stdout, r.stderr)
-    assert re.search(r"^0\r?$", r.stdout, re.M), r.stdout   # the user is root in the container
+    assert re.search(r"^0\r?$", r.stdout, re.M), r.stdout  # the user is root in the container
     assert "Traceback" not in r.stderr, r.stderr
 
 
@@ -313,6 +331,7 @@ def test_readme_rootless_commands_run_verbatim(user):
 def podman_image(user, rootfs):
     """The busybox rootfs as a local image in the user's podman storage."""
     import shutil
+
     if not shutil.which("podman"):
         pytest.skip("podman is not installed")
     tar = os.path.join(user.work, "rootfs.tar")
@@ -332,11 +351,23 @@ def test_rootless_podman_with_ocirun(user, podman_image):
     mount a bind of our own cgroups). `run --rm`; `run -d`, `exec`, `stop`, `rm`."""
     pm = ["podman", "--runtime", helpers.OCIRUN]
     name = "ocirl-pd-%d" % os.getpid()
-    r = user.run(*pm, "run", "--rm", "--network", "none", podman_image, "sh", "-c", "id -u; echo run-ok",
-                 cwd=user.home, timeout=300)
+    r = user.run(
+        *pm,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        podman_image,
+        "sh",
+        "-c",
+        "id -u; echo run-ok",
+        cwd=user.home,
+        timeout=300,
+    )
     assert (r.returncode, r.stdout) == (0, "0\nrun-ok\n"), r.stderr
-    r = user.run(*pm, "run", "-d", "--name", name, "--network", "none", podman_image, "sleep", "600",
-                 cwd=user.home, timeout=300)
+    r = user.run(
+        *pm, "run", "-d", "--name", name, "--network", "none", podman_image, "sleep", "600", cwd=user.home, timeout=300
+    )
     assert r.returncode == 0, r.stderr
     try:
         r = user.run(*pm, "exec", name, "sh", "-c", "echo exec-ok", cwd=user.home, timeout=300)

@@ -13,7 +13,6 @@ session's non-root user (tests/security has the root variants):
 import importlib.util
 import os
 import shutil
-import stat
 import subprocess
 import uuid
 
@@ -42,11 +41,16 @@ def rtools(user):
     d = os.path.join(user.work, "tools")
     os.mkdir(d, 0o755)
     out = {}
-    for name, extra in [("sectool", ["-static"]),
-                        ("fakeld", ["-static", "-nostdlib", "-fno-stack-protector", "-fno-pie", "-no-pie"])]:
+    for name, extra in [
+        ("sectool", ["-static"]),
+        ("fakeld", ["-static", "-nostdlib", "-fno-stack-protector", "-fno-pie", "-no-pie"]),
+    ]:
         dst = os.path.join(d, name)
-        subprocess.run(["gcc", "-O2", "-Wall"] + extra + ["-o", dst, os.path.join(SEC, name + ".c")],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["gcc", "-O2", "-Wall"] + extra + ["-o", dst, os.path.join(SEC, name + ".c")],
+            check=True,
+            capture_output=True,
+        )
         out[name] = dst
     return out
 
@@ -78,8 +82,7 @@ def _assert_trampoline_refused(r, inodes):
     out = r.stdout + r.stderr
     assert sec.writable_opens(out) == [], "opened a runtime file for writing:\n" + out
     held = {f[2] for f in sec.parse(out) if f[0] == "H"} & set(inodes)
-    assert not held, "the container holds a handle on host runtime files %s:\n%s" % (
-        [inodes[k] for k in held], out)
+    assert not held, "the container holds a handle on host runtime files %s:\n%s" % ([inodes[k] for k in held], out)
     # the sealed trampoline re-ran itself: no runtime binary ran at all
     assert r.returncode == 127 and "ocirun: exec failed" in r.stderr, (r.returncode, out)
 
@@ -88,6 +91,7 @@ def _assert_trampoline_refused(r, inodes):
 def runtime_inodes():
     """(dev, ino) of every file the runtime maps on the host (as tests/security)."""
     import json
+
     interp, boot = helpers.launcher_paths()
     with open(boot, "rb") as f:
         head = f.read(4096).decode("utf-8", "replace")
@@ -95,8 +99,7 @@ def runtime_inodes():
     for line in head.splitlines():
         if line.startswith("sys.path[:0] = "):
             site = json.loads(line.split("=", 1)[1].strip().replace("'", '"'))
-    code = ("import sys; sys.path[:0] = %r; import runtime._core\n"
-            "print(open('/proc/self/maps').read())" % site)
+    code = "import sys; sys.path[:0] = %r; import runtime._core\nprint(open('/proc/self/maps').read())" % site
     out = subprocess.run([interp, "-IS", "-c", code], capture_output=True, text=True, check=True).stdout
     inodes = {}
     for line in out.splitlines():
@@ -179,9 +182,10 @@ def test_mount_destination_symlinks_rootless(user, rbox, rcid, subtests):
                     probe = ("cat %s/from-source" if kind == "bind" else "stat -f -c %%T %s") % inside_
                     rbox.set_args("sh", "-c", probe + " 2>&1; true").write()
                     r = user.ocirun("run", "--bundle", rbox.path, c)
-                    assert r.returncode == 0, r.stderr   # the mount is made, inside the rootfs
-                    assert r.stdout == ("source\n" if kind == "bind" else "tmpfs\n"), \
+                    assert r.returncode == 0, r.stderr  # the mount is made, inside the rootfs
+                    assert r.stdout == ("source\n" if kind == "bind" else "tmpfs\n"), (
                         "%s mount not at %s inside the rootfs: %r %r" % (kind, inside_, r.stdout, r.stderr)
+                    )
                     assert sorted(os.listdir(victim)) == before, "the host directory changed: %s" % os.listdir(victim)
                     with open(os.path.join(victim, "file")) as f:
                         assert f.read() == "victim\n"

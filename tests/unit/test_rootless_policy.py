@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from runtime import errors, rootless, log
+from runtime import errors, log, rootless
 
 
 class G:
@@ -23,8 +23,12 @@ def base():
         "root": {"path": "rootfs"},
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "newinstance", "gid=5", "mode=0620"]},
+            {
+                "destination": "/dev/pts",
+                "type": "devpts",
+                "source": "devpts",
+                "options": ["nosuid", "newinstance", "gid=5", "mode=0620"],
+            },
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "ro"]},
         ],
         "linux": {
@@ -43,8 +47,14 @@ def as_user(monkeypatch):
 
 
 def test_mode(subtests):
-    for v, want in (("auto", "auto"), ("TRUE", "true"), ("1", "true"), ("false", "false"), ("no", "false"),
-                    (None, "auto")):
+    for v, want in (
+        ("auto", "auto"),
+        ("TRUE", "true"),
+        ("1", "true"),
+        ("false", "false"),
+        ("no", "false"),
+        (None, "auto"),
+    ):
         with subtests.test(v=v):
             assert rootless.mode(G(v)) == want
     with pytest.raises(errors.UsageError, match="--rootless"):
@@ -60,7 +70,7 @@ def test_enabled(monkeypatch):
     assert rootless.enabled(G()) and not rootless.enabled(G("false"))
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(rootless, "in_user_namespace", lambda: True)
-    assert rootless.enabled(G())   # rootless podman: root of its own user namespace
+    assert rootless.enabled(G())  # rootless podman: root of its own user namespace
 
 
 def test_not_rootless_leaves_the_config_alone(monkeypatch):
@@ -74,8 +84,12 @@ def test_adapts_sysfs_and_devpts_gid(as_user):
     rl = rootless.adapt(G(), cfg)
     assert cfg == base(), "the caller's config is not changed"
     sys_m = rl.cfg["mounts"][2]
-    assert sys_m == {"destination": "/sys", "type": "bind", "source": "/sys",
-                     "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
+    assert sys_m == {
+        "destination": "/sys",
+        "type": "bind",
+        "source": "/sys",
+        "options": ["rbind", "nosuid", "noexec", "nodev", "ro"],
+    }
     assert "gid=5" not in rl.cfg["mounts"][1]["options"]
     assert [f for f, _ in rl.warnings] == ["mounts[1]", "mounts[2]"]
     assert rl.unprivileged
@@ -88,20 +102,36 @@ def test_sysfs_with_a_network_namespace_is_kept(as_user):
     assert rl.cfg["mounts"][2] == cfg["mounts"][2]
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda c: c["linux"].update(namespaces=[n for n in c["linux"]["namespaces"] if n["type"] != "user"]),
-     "linux.namespaces"),
-    (lambda c: c["linux"].update(namespaces=[n for n in c["linux"]["namespaces"] if n["type"] != "pid"]),
-     "mounts[0]"),
-    (lambda c: c["mounts"].append({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue"}) or
-     c["linux"].update(namespaces=[n for n in c["linux"]["namespaces"] if n["type"] != "ipc"]), "mounts[3]"),
-    (lambda c: c["mounts"].append({"destination": "/mnt", "type": "xfs", "source": "/dev/sdb"}), "mounts[3]"),
-    (lambda c: c["linux"]["uidMappings"].append({"containerID": 1, "hostID": 5000, "size": 10}),
-     "linux.uidMappings[1]"),
-    (lambda c: c["linux"].update(devices=[{"path": "/dev/ocirun-none", "type": "c", "major": 1, "minor": 3}]),
-     "linux.devices[0]"),
-    (lambda c: c["linux"].update(devices=[{"path": "/dev/fifo", "type": "p"}]), "linux.devices[0]"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (
+            lambda c: c["linux"].update(namespaces=[n for n in c["linux"]["namespaces"] if n["type"] != "user"]),
+            "linux.namespaces",
+        ),
+        (
+            lambda c: c["linux"].update(namespaces=[n for n in c["linux"]["namespaces"] if n["type"] != "pid"]),
+            "mounts[0]",
+        ),
+        (
+            lambda c: (
+                c["mounts"].append({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue"})
+                or c["linux"].update(namespaces=[n for n in c["linux"]["namespaces"] if n["type"] != "ipc"])
+            ),
+            "mounts[3]",
+        ),
+        (lambda c: c["mounts"].append({"destination": "/mnt", "type": "xfs", "source": "/dev/sdb"}), "mounts[3]"),
+        (
+            lambda c: c["linux"]["uidMappings"].append({"containerID": 1, "hostID": 5000, "size": 10}),
+            "linux.uidMappings[1]",
+        ),
+        (
+            lambda c: c["linux"].update(devices=[{"path": "/dev/ocirun-none", "type": "c", "major": 1, "minor": 3}]),
+            "linux.devices[0]",
+        ),
+        (lambda c: c["linux"].update(devices=[{"path": "/dev/fifo", "type": "p"}]), "linux.devices[0]"),
+    ],
+)
 def test_refused_naming_the_field(as_user, monkeypatch, change, field):
     monkeypatch.setattr(rootless, "_sub_ranges", lambda path, uid: [(100000, 65536)])
     cfg = base()
@@ -132,7 +162,7 @@ def test_device_bound_from_the_host(as_user):
 
 
 def test_tmp_root_someone_else_owns_is_refused():
-    uid = 3999999   # nobody's: the directory root makes here is not its
+    uid = 3999999  # nobody's: the directory root makes here is not its
     path = "/tmp/ocirun-%d" % uid
     shutil.rmtree(path, ignore_errors=True)
     os.mkdir(path, 0o700)
@@ -163,11 +193,13 @@ def test_cgroups_decided(as_user, monkeypatch, tmp_path, capfd):
     the manager when the container's cgroup would be made in a directory the
     user may write (delegated), none otherwise; systemd: none."""
     from runtime import cgroups
+
     linux = {"resources": {"pids": {"limit": 10}}}
     real_exists = os.path.exists
     v2 = [False]
-    monkeypatch.setattr(os.path, "exists", lambda p: v2[0] if p == "/sys/fs/cgroup/cgroup.controllers"
-                        else real_exists(p))
+    monkeypatch.setattr(
+        os.path, "exists", lambda p: v2[0] if p == "/sys/fs/cgroup/cgroup.controllers" else real_exists(p)
+    )
     assert rootless.decide_cgroups("c", linux, "cgroupfs") is None
     assert "linux.resources" in capfd.readouterr().err
     assert rootless.decide_cgroups("c", {}, "cgroupfs") is None
