@@ -40,7 +40,7 @@ def main(ctx, opts, args):
         if opts.json:
             return _print_json(shown, False, [("error", "", unlabel(l, opts.config)) for l in e.lines])
         raise
-    found = check(cfg, bundle, label)
+    found = check(cfg, bundle, label, ctx.gopts)
     if opts.strict:
         found = [("error", p, m) for _, p, m in found]
     valid = not any(level == "error" for level, _, _ in found)

@@ -7,8 +7,9 @@ import os
 from .. import log
 
 
-def check(cfg, bundle, label="config.json"):
-    """[(level, path, message)] of a parsed config (level 'error' or 'warning')."""
+def check(cfg, bundle, label="config.json", gopts=None):
+    """[(level, path, message)] of a parsed config (level 'error' or 'warning');
+    with gopts, rootless's adaptations and refusals too when rootless is on."""
     from .. import plan, validation
     out = [("error", p, m) for p, m in validation.findings(cfg, bundle)]
     if not isinstance(cfg, dict):
@@ -27,12 +28,29 @@ def check(cfg, bundle, label="config.json"):
         with log.LOG.capture() as collected:
             out = [("error",) + _split(unlabel(line, label)) for line in plan.dry_run(cfg, bundle)]
         warned += [("warning",) + _split(w) for w in collected if "unknown capability" not in w]
+    if not out and gopts is not None:
+        out, more = _rootless(cfg, gopts)
+        warned += more
     seen, unique = set(), []
     for w in warned:  # the dry run warns again of what the checks above saw
         if w not in seen:
             seen.add(w)
             unique.append(w)
     return out + unique
+
+
+def _rootless(cfg, gopts):
+    """(errors, warnings) of rootless.adapt: what create would adapt or refuse
+    for this user (nothing when rootless is off)."""
+    from .. import errors, rootless
+
+    errs = []
+    with log.LOG.capture() as collected:
+        try:
+            rootless.adapt(gopts, cfg)
+        except errors.ConfigError as e:
+            errs = [("error",) + _split(line) for line in e.lines]
+    return errs, [("warning",) + _split(w) for w in collected]
 
 
 def unlabel(line, label):

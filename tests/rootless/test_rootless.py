@@ -380,3 +380,24 @@ def test_rootless_podman_with_ocirun(user, podman_image):
         assert (r.returncode, r.stdout) == (0, ""), (r.stdout, r.stderr)
     finally:
         user.run(*pm, "rm", "-f", name, cwd=user.home, timeout=300)
+
+
+def test_validate_says_what_rootless_adapts_and_refuses(user, rbundle):
+    """`ocirun validate`, run by the user, reports rootless's adaptations as
+    warnings and its refusals as errors, as create would."""
+    cfg = rbundle.config
+    cfg["mounts"] = [
+        m if m["destination"] != "/sys" else {"destination": "/sys", "type": "sysfs", "source": "sysfs"}
+        for m in cfg["mounts"]
+    ]
+    rbundle.write()
+    r = user.ocirun("validate", "--bundle", rbundle.path)
+    assert r.returncode == 0 and "valid" in r.stdout, (r.stdout, r.stderr)
+    assert "mounts[5]" in r.stderr and "sysfs" in r.stderr, r.stderr
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "ipc"]
+    rbundle.write()
+    r = user.ocirun("validate", "--bundle", rbundle.path)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "mounts[4]" in r.stderr and "ipc namespace" in r.stderr, r.stderr
+    r = helpers.ocirun(os.path.join(user.work, "rootstate"), "validate", "--bundle", rbundle.path)
+    assert r.returncode == 0, r.stderr  # root: nothing of rootless applies
