@@ -171,6 +171,8 @@ def test_ranges_through_newuidmap(user, rbundle, rcid):
             what="the process to run as host uid %d" % (SUB_START + 999),
         )
         assert set(host_ids()["Gid"]) == {str(SUB_START + 999)}
+        r = user.ocirun("exec", rcid, "sh", "-c", "id -u; id -g")
+        assert (r.returncode, r.stdout) == (0, "1000\n1000\n"), r.stderr
         with open("/proc/%d/uid_map" % pid) as f:
             assert [l.split() for l in f] == [["0", str(user.uid), "1"], ["1", str(SUB_START), "65536"]]
     finally:
