@@ -246,7 +246,7 @@ def _adapt_mounts(cfg, new, linux, warns, problems):
             continue
         if mtype and mtype.split(".")[0] not in USERNS_MOUNTABLE:
             problems.append(
-                "%s: rootless: a `%s` filesystem on `%s` needs real root to mount; bind-mount a host "
+                "%s: rootless: mounting `%s` on `%s` needs real root; bind-mount a host "
                 "directory instead" % (field, mtype, m.get("destination"))
             )
             continue
@@ -436,7 +436,8 @@ def _newidmap(tool, pid, maps, field):
         raise errors.CoreError(e.errno, "user namespace", "%s: run `%s`" % (field, exe)) from None
     if r.returncode != 0:
         line = (r.stderr.decode(errors="replace").strip().splitlines() or ["exit status %d" % r.returncode])[-1]
-        raise errors.CoreError(0, "user namespace", "%s %r: %s" % (field, _map_text(maps).strip(), line))
+        shown = ", ".join(_map_text(maps).strip().split("\n"))
+        raise errors.CoreError(0, "user namespace", "%s `%s`: %s" % (field, shown, line))
     log.LOG.debug("%s: written by %s", field, tool)
 
 

@@ -186,7 +186,8 @@ def _nothing_left(user, cid):
 
 
 @pytest.mark.parametrize(
-    "case", ["no-userns", "beyond-subuid", "mqueue-no-ipc", "proc-no-pid", "ext4", "device-not-on-host"]
+    "case",
+    ["no-userns", "beyond-subuid", "mqueue-no-ipc", "proc-no-pid", "ext4", "device-not-on-host", "newuidmap-refuses"],
 )
 def test_privileges_the_user_lacks_one_line_nothing_left(user, rbundle, rcid, case):
     """A config needing what the user may not do fails before anything is
@@ -212,9 +213,18 @@ def test_privileges_the_user_lacks_one_line_nothing_left(user, rbundle, rcid, ca
     elif case == "ext4":
         cfg["mounts"].append({"destination": "/mnt", "type": "ext4", "source": "/dev/sda1"})
         want = ["mounts[%d]" % (len(cfg["mounts"]) - 1), "ext4", "real root"]
-    else:
+    elif case == "device-not-on-host":
         linux["devices"] = [{"path": "/dev/ocirun-no-such", "type": "c", "major": 1, "minor": 3}]
         want = ["linux.devices[0]", "/dev/ocirun-no-such"]
+    else:
+        # allowed ranges, but overlapping inside: newuidmap runs (the container
+        # is half made) and refuses; its own message, and everything undone
+        linux["uidMappings"] = [
+            {"containerID": 0, "hostID": user.uid, "size": 1},
+            {"containerID": 1, "hostID": SUB_START, "size": 10},
+            {"containerID": 5, "hostID": SUB_START + 20, "size": 10},
+        ]
+        want = ["linux.uidMappings", "newuidmap"]
     rbundle.set_args("true").write()
     r = user.ocirun("run", "--bundle", rbundle.path, rcid)
     one_line(r, *want)
