@@ -127,7 +127,8 @@ def of_container(c, host=None):
     """The manager stored in a container's state; an error if it was created without cgroups."""
     m = from_dict(c.data.get("cgroup"), host)
     if m is None:
-        raise errors.OciError("container `%s` has no cgroup (created with --cgroup-manager disabled)" % c.id)
+        raise errors.OciError("container `%s` has no cgroup (created with --cgroup-manager disabled, or rootless "
+                              "without a delegated cgroup)" % c.id)
     return m
 
 
