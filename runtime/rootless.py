@@ -491,7 +491,7 @@ def own_cgroup_dirs():
     rootless container without a cgroup of its own lives. A `cgroup` mount
     without a cgroup namespace of the container's binds these (plan.py), as
     a user namespace cannot mount the host's hierarchies."""
-    from .plan import cgroup_layout
+    from .mounts import cgroup_layout
 
     mine = {}
     try:
