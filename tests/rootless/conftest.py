@@ -21,8 +21,7 @@ import pytest
 import helpers
 
 helpers.OCIRUN = os.environ.get("OCIRUN") or helpers.OCIRUN
-HERE = os.path.dirname(os.path.abspath(__file__))
-SUB_START, SUB_COUNT = 300000, 65536
+from rootless_common import HERE, SUB_COUNT, SUB_START, one_line  # noqa: F401  (shared with the test modules)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -195,14 +194,3 @@ def rcid(request):
     name = "".join(ch if ch.isalnum() else "-" for ch in request.node.name)[:30].strip("-")
     _n[0] += 1
     return "rl%d-%d-%s" % (os.getpid(), _n[0], name)
-
-
-def one_line(r, *words):
-    """A clean failure: exit 1, one line on stderr, no traceback, naming `words`."""
-    assert r.returncode != 0, r
-    assert "Traceback" not in r.stderr, r.stderr
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1, r.stderr
-    for w in words:
-        assert w in lines[0], (w, lines[0])
-    return lines[0]

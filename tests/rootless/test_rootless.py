@@ -17,7 +17,7 @@ import time
 import pytest
 
 import helpers
-from conftest import SUB_START, one_line
+from rootless_common import SUB_START, one_line
 
 
 def test_installed_ocirun_is_usable_by_the_user(user):

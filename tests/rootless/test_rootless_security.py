@@ -19,20 +19,20 @@ import uuid
 import pytest
 
 import helpers
-from conftest import HERE
+from rootless_common import HERE
 
 SEC = os.path.join(os.path.dirname(HERE), "security")
 
 
-def _sec_conftest():
-    """tests/security/conftest.py's parsers (sectool's line protocol), loaded by path."""
-    spec = importlib.util.spec_from_file_location("sec_conftest", os.path.join(SEC, "conftest.py"))
+def _sec_common():
+    """tests/security's parsers (sectool's line protocol), loaded by path."""
+    spec = importlib.util.spec_from_file_location("sec_common_rootless", os.path.join(SEC, "sec_common.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
-sec = _sec_conftest()
+sec = _sec_common()
 
 
 @pytest.fixture(scope="session")

@@ -100,21 +100,11 @@ def victim():
     v.cleanup()
 
 
-def parse(out):
-    """sectool lines -> list of field lists (other lines are ignored)."""
-    return [l.split() for l in out.splitlines() if l[:2] in ("W ", "H ", "D ", "F ", "C ", "U ", "P ", "L ", "R ")]
-
-
-def writable_opens(out):
-    """The paths sectool managed to open for writing (must be empty)."""
-    return [f[1] for f in parse(out) if f[0] == "W" and f[-1] == "0"]
-
-
 @pytest.fixture(scope="session")
 def host_runtime_inodes():
     """(dev, ino) of every file the runtime has mapped on the host: its
     interpreter, libpython, the compiled core, libc... (CVE-2019-5736 prize)."""
-    interp, boot = launcher_paths()
+    interp, boot = helpers.launcher_paths()
     with open(boot, "rb") as f:
         head = f.read(4096).decode("utf-8", "replace")
     site = []
@@ -132,18 +122,3 @@ def host_runtime_inodes():
             inodes["%d:%d" % (st.st_dev, st.st_ino)] = parts[5]
     assert any("_core" in p for p in inodes.values()), "the compiled core is not among %s" % inodes
     return inodes
-
-
-launcher_paths = helpers.launcher_paths
-
-
-def one_line_error(r, code=1):
-    """A clean failure: exit 1 (`exec`'s own failures: 255, as runc's), no
-    traceback, one line on stderr. The one documented exception
-    (runtime/spec.py): an invalid config.json gets one complete
-    `config.json: <path>: <problem>` line per problem."""
-    assert r.returncode == code, (r.returncode, r.stderr)
-    assert "Traceback" not in r.stderr, r.stderr
-    assert r.stderr.endswith("\n"), repr(r.stderr)
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1 or all(l.startswith("config.json: ") for l in lines), repr(r.stderr)

@@ -14,7 +14,8 @@ import subprocess
 import pytest
 
 import helpers
-from conftest import launcher_paths, one_line_error, parse, writable_opens
+from helpers import launcher_paths
+from sec_common import one_line_error, parse, writable_opens
 from helpers import state, wait_for
 
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 
 import helpers
-from conftest import one_line_error, parse
+from sec_common import one_line_error, parse
 from helpers import state, wait_for
 
 

@@ -26,7 +26,7 @@ import uuid
 import pytest
 
 import helpers
-from conftest import one_line_error
+from sec_common import one_line_error
 
 NOBODY = 65534
 DENY_MKDIR = {"defaultAction": "SCMP_ACT_ALLOW",

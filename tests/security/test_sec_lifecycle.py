@@ -15,7 +15,7 @@ import time
 import pytest
 
 import helpers
-from conftest import one_line_error
+from sec_common import one_line_error
 from helpers import pid_alive, wait_for
 
 HANG_GUARD = 30  # seconds; the runtime's own bound is 10 (runc's)

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import one_line_error
+from sec_common import one_line_error
 
 
 def bind(dst, src):

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import parse
+from sec_common import parse
 
 CAPS = {"CAP_CHOWN": 0, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_NET_BIND_SERVICE": 10, "CAP_SYS_CHROOT": 18}
 

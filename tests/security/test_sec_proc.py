@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from conftest import one_line_error
+from sec_common import one_line_error
 from helpers import state, wait_for
 
 PROBE = ("stat -f -c %T /proc; cat /proc/sys/kernel/domainname; cat /proc/self/oom_score_adj; "

@@ -12,7 +12,7 @@ import subprocess
 import uuid
 
 import helpers
-from conftest import parse
+from sec_common import parse
 from helpers import wait_for
 
 

@@ -14,7 +14,7 @@ import os
 import pytest
 
 import helpers
-from conftest import one_line_error
+from sec_common import one_line_error
 from helpers import state, wait_for
 
 

@@ -7,7 +7,7 @@ import os
 import stat
 
 import helpers
-from conftest import one_line_error
+from sec_common import one_line_error
 
 
 def listing(path):

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 import helpers
-from conftest import one_line_error, parse
+from sec_common import one_line_error, parse
 from helpers import wait_for
 
 EXEC_FAILED = 255  # exec's own failures exit 255, as runc's
