@@ -105,26 +105,6 @@ def listen_fds():
     return int(v) if v.isdigit() else 0
 
 
-def cgroup_dirs_of(manager_dict):
-    """{hierarchy name under /sys/fs/cgroup ('' for a pure v2 host): the container's cgroup dir}."""
-    out = {}
-
-    def walk(d):
-        if isinstance(d, dict):
-            if isinstance(d.get("dir"), str) and isinstance(d.get("mount"), str):
-                m = d["mount"].rstrip("/")
-                name = "" if m == "/sys/fs/cgroup" else m.rsplit("/", 1)[-1]
-                out[name] = d["dir"]
-            for v in d.values():
-                walk(v)
-        elif isinstance(d, list):
-            for v in d:
-                walk(v)
-
-    walk(manager_dict or {})
-    return out
-
-
 def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=False,
           no_new_keyring=False, preserve_fds=0, cgroup_dirs=None, cache_dir=None, probe_mounts=False,
           rootless=False):

@@ -462,9 +462,7 @@ def decide_cgroups(cid, linux, kind):
         why = "this host has cgroup v1 hierarchies, which are never delegated to a user"
     else:
         mgr = cgroups.open_manager(cid, linux, kind)
-        from .plan import cgroup_dirs_of
-
-        d = next(iter(cgroup_dirs_of(mgr.to_dict()).values()), None)
+        d = next(iter(mgr.dirs().values()), None)
         parent = d
         while parent and parent != "/" and not os.path.isdir(parent):
             parent = os.path.dirname(parent)

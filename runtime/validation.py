@@ -279,6 +279,8 @@ def _add_lines(add, lines):
 
 def _check_linux(cfg, linux, add):
     _add_lines(add, mapping_problems(linux))
+    from .cgroups import resources  # parsed here, so a bad one fails before anything is made
+    _add_lines(add, resources.problems(linux.get("resources")))
     nss = linux.get("namespaces", [])
     types = {}
     for i, ns in enumerate(nss):

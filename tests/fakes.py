@@ -279,7 +279,8 @@ class FakeCgroupManager:
         self._rec("join", pid)
         self.joined.append(pid)
 
-    def apply(self, resources):
+    def apply(self, resources=None):
+        """None: the resources it was opened with (as the real managers)."""
         self._rec("apply", resources)
         self.applied.append(resources)
 
@@ -289,6 +290,12 @@ class FakeCgroupManager:
 
     def to_dict(self):
         return {"driver": "fake", "layout": "fake"}
+
+    def dirs(self):
+        return {}
+
+    def hierarchies(self):
+        return []
 
     def destroy(self, deadline=None):
         self._rec("destroy")

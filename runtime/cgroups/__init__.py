@@ -1,90 +1,29 @@
-"""Cgroups: one interface, one manager per hierarchy kind.
+"""Cgroups: one interface (fs.Manager), one manager per hierarchy kind, and the factory.
 
     kind = check_driver(gopts.cgroup_manager, gopts.systemd_cgroup)
-    m = open_manager(cid, spec["linux"], kind)          # None: disabled
+    m = open_manager(cid, spec["linux"], kind)          # None: disabled; resources parsed and checked here
     state.data["cgroup"] = m.to_dict(); state.save()   # BEFORE create: lists what create will make
-    m.create(); m.join(pid); m.apply(spec["linux"].get("resources") or {})
+    m.create(); m.join(pid); m.apply()                  # apply: the resources it was opened with
     ...                                                 # on failure: kill the pids, then m.destroy()
     m = from_dict(state.data["cgroup"])                 # later commands (or of_container(c))
     m.kill_all(9); m.destroy()
 
 The layout (v1, v2 or hybrid) is detected from /proc/self/mountinfo and
 /proc/self/cgroup, never assumed from /sys/fs/cgroup: layout.py. The managers
-are v1.py, v2.py and hybrid.py (which composes the other two), on top of
-fs.py (directories, files, the plan of what create makes); resources.py
-checks spec values and holds the v2 conversions and device rules; stats.py
-reads usage in runc's shape. They are imported only when a manager is opened,
-because `state`, `kill` and `delete` import this package on every call.
+are v1.py, v2.py and hybrid.py (which composes the other two), and
+systemd.py (a transient scope, whose files a cgroupfs manager writes), all on
+top of fs.py (the interface, directories, files, the plan of what create
+makes, the one bounded removal); resources.py parses linux.resources once
+into typed values (validation reports its errors) and holds the v2
+conversions and device rules; stats.py reads usage in runc's shape. Only this
+module knows every kind, so no submodule imports another in a loop; they are
+imported only when a manager is opened, because `state`, `kill` and `delete`
+import this package on every call.
 """
 
 from .. import errors
 
 DRIVERS = ("cgroupfs", "systemd", "disabled")
-
-
-class Manager:
-    """What every manager does. Paths are host paths; pids are host pids."""
-
-    layout = "?"  # "v1", "v2" or "hybrid"
-
-    def create(self):
-        """Make the cgroup directories; remembers which ones it made."""
-        raise NotImplementedError
-
-    def join(self, pid):
-        """Move pid into the cgroup in every hierarchy."""
-        raise NotImplementedError
-
-    def prepare_realtime(self, field, runtime=None):
-        """Before join: give the cgroup what a real-time policy (`field`,
-        process.scheduler) needs to run in it. Only v1 cpu groups have such a
-        budget; elsewhere there is nothing to do."""
-
-    def apply(self, resources):
-        """Write linux.resources (a dict); a refused value raises OciError naming file and value."""
-        raise NotImplementedError
-
-    def update(self, resources):
-        """apply() on a running container (checkBeforeUpdate is honoured here)."""
-        raise NotImplementedError
-
-    def to_dict(self):
-        """JSON-able description; valid before create() (it names what create will make)."""
-        raise NotImplementedError
-
-    def destroy(self, deadline=None):
-        """Remove the directories this container made, leaf first; missing ones
-        are fine. Processes still in them are killed; bounded (fs.remove)."""
-        raise NotImplementedError
-
-    def check_unused(self):
-        """OciError naming the cgroup if any hierarchy's has a process or is frozen."""
-        raise NotImplementedError
-
-    def kill_all(self, sig):
-        """Send sig to every process in the cgroup."""
-        raise NotImplementedError
-
-    def pids(self):
-        """Host pids of every process in the cgroup (sorted)."""
-        raise NotImplementedError
-
-    def freeze(self):
-        raise NotImplementedError
-
-    def thaw(self):
-        raise NotImplementedError
-
-    def frozen(self):
-        raise NotImplementedError
-
-    def oom_source(self):
-        """Where OOM events come from: ("v1", memory cgroup dir), ("v2", cgroup dir) or None."""
-        raise NotImplementedError
-
-    def stats(self):
-        """runc's stats shape: {"cpu":…, "memory":…, "pids":…, "blkio":…, "hugetlb":…}."""
-        raise NotImplementedError
 
 
 def check_driver(manager_kind, systemd_flag=False):
@@ -95,32 +34,91 @@ def check_driver(manager_kind, systemd_flag=False):
     return kind
 
 
-def open_manager(cid, linux_cfg, manager_kind="cgroupfs", host=None):
+def open_manager(cid, linux_cfg, manager_kind="cgroupfs", host=None, resources=None):
     """A manager for a new container, or None when cgroups are disabled.
 
-    linux_cfg is config.json's "linux" object; its cgroupsPath is read here:
-    absolute paths are relative to each hierarchy's root, relative ones to the
-    runtime's own cgroup, and the default is /ocirun/<id>.
+    linux_cfg is config.json's "linux" object: its cgroupsPath (absolute
+    paths are relative to each hierarchy's root, relative ones to the
+    runtime's own cgroup, the default is /ocirun/<id>), its resources
+    (`resources` when the caller has them parsed already) and its devices
+    (which the device rules must let the container use). What this host
+    cannot take fails here, before anything is made.
     """
     kind = check_driver(manager_kind)
     if kind == "disabled":
         return None
+    from ..host import LINUX
+    from . import resources as resmod
+    linux_cfg = linux_cfg or {}
+    host = host or LINUX
+    res = resmod.parse(linux_cfg.get("resources") if resources is None else resources)
+    extra = resmod.device_allowances(linux_cfg.get("devices"))
+
+    def cgroupfs(cgroups_path):
+        m = _open_cgroupfs(cid, cgroups_path, res, extra, host)
+        m.check()
+        return m
+
     if kind == "systemd":
         from . import systemd   # D-Bus (jeepney) only on this path
-        return systemd.open_manager(cid, linux_cfg or {}, host)
-    from . import fs
-    return fs.open_manager(cid, linux_cfg or {}, host)
+        return systemd.open_manager(cid, linux_cfg.get("cgroupsPath"), host, cgroupfs)
+    return cgroupfs(linux_cfg.get("cgroupsPath"))
+
+
+def _open_cgroupfs(cid, cgroups_path, res, extra_devices, host):
+    """The v1, v2 or hybrid manager of this host's layout."""
+    from . import fs, layout, v1, v2
+    path, relative = fs.resolve(cgroups_path, cid)
+    lay = layout.detect(host)
+    v1m = v2m = None
+    if lay.v1:
+        v1m = v1.V1Manager(host, [(h.controllers, fs.group_dir(h, path, relative), h.mountpoint) for h in lay.v1],
+                           resources=res, extra_devices=extra_devices)
+    if lay.v2 is not None:
+        v2m = v2.V2Manager(host, fs.group_dir(lay.v2, path, relative), lay.v2.mountpoint,
+                           resources=res, extra_devices=extra_devices)
+    if lay.kind == "v1":
+        return v1m
+    if lay.kind == "v2":
+        return v2m
+    from . import hybrid
+    return hybrid.HybridManager(v1m, v2m)
 
 
 def from_dict(d, host=None):
-    """The manager a previous command described with to_dict(); None for None/{}."""
+    """The manager a previous command described with to_dict(); None for None/{}.
+
+    It carries no resources (update gives its own) and no device allowances."""
     if not d:
         return None
+    from ..host import LINUX
+    host = host or LINUX
     if d.get("driver") == "systemd":
         from . import systemd
-        return systemd.from_dict(d, host)
-    from . import fs
-    return fs.from_dict(d, host)
+        return systemd.from_dict(d, host, _cgroupfs_from_dict(d["fs"], host))
+    return _cgroupfs_from_dict(d, host)
+
+
+def _cgroupfs_from_dict(d, host):
+    from . import v1, v2
+    kind = d.get("layout")
+    if kind == "v1":
+        return v1.V1Manager.from_dict(d, host)
+    if kind == "v2":
+        return v2.V2Manager.from_dict(d, host)
+    if kind == "hybrid":
+        from . import hybrid
+        return hybrid.HybridManager(v1.V1Manager.from_dict(d["v1"], host), v2.V2Manager.from_dict(d["v2"], host))
+    raise errors.StateCorrupt("unknown cgroup layout `%s` in state" % kind)
+
+
+def dirs_of(d):
+    """{hierarchy: directory} of the manager a state record describes ({} for none, or a record naming none)."""
+    try:
+        m = from_dict(d)
+    except (errors.OciError, LookupError, TypeError, ValueError, AttributeError):
+        return {}
+    return m.dirs() if m is not None else {}
 
 
 def of_container(c, host=None):

@@ -1,20 +1,108 @@
-"""The cgroupfs driver: directories and files, shared by the v1, v2 and hybrid managers.
+"""What every cgroup manager shares: the interface, directories and files, their removal.
 
-A Group is one cgroup directory in one hierarchy. Each manager plans its
-directories when it is opened, so to_dict() can be saved before create()
-makes the first one: a crash half-way through create still leaves a record
-from which destroy() removes exactly what was made, and nothing else.
+Manager is the interface the cgroupfs managers (v1.py, v2.py, hybrid.py) and
+the systemd one implement; the factory that picks one is the package's
+open_manager. A Group is one cgroup directory in one hierarchy. Each manager
+plans its directories when it is opened, so to_dict() can be saved before
+create() makes the first one: a crash half-way through create still leaves a
+record from which destroy() removes exactly what was made, and nothing else.
 """
 
 import errno
 import os
 
 from .. import errors
-from ..host import LINUX
-from . import Manager, layout
+from .resources import Resources, effective_devices, parse
 
 DEFAULT_PARENT = "/ocirun"
 SIGKILL = 9   # not signal.SIGKILL: importing signal pulls in enum, on the hot path of `kill`
+
+
+class Manager:
+    """What every manager does. Paths are host paths; pids are host pids."""
+
+    layout = "?"  # "v1", "v2" or "hybrid"
+
+    def create(self):
+        """Make the cgroup directories; remembers which ones it made."""
+        raise NotImplementedError
+
+    def join(self, pid):
+        """Move pid into the cgroup in every hierarchy."""
+        raise NotImplementedError
+
+    def prepare_realtime(self, field, runtime=None):
+        """Before join: give the cgroup what a real-time policy (`field`,
+        process.scheduler) needs to run in it. Only v1 cpu groups have such a
+        budget; elsewhere there is nothing to do."""
+
+    def check(self, resources=None):
+        """Refuse what this host's hierarchies cannot take (unified files on
+        v1, real-time budgets on v2): one line naming the field. The factory
+        calls it, so such a config fails before anything is made."""
+        raise NotImplementedError
+
+    def apply(self, resources=None):
+        """Write the resources the manager was opened with (or `resources`: a
+        Resources, or a dict parsed here); a refused value raises OciError
+        naming field, file and value."""
+        raise NotImplementedError
+
+    def update(self, resources):
+        """apply() on a running container (checkBeforeUpdate is honoured here)."""
+        raise NotImplementedError
+
+    def all_groups(self):
+        """The fs.Group of every hierarchy the container is in."""
+        raise NotImplementedError
+
+    def dirs(self):
+        """{hierarchy name under /sys/fs/cgroup ('' for a pure v2 host): the container's cgroup directory}."""
+        return {hierarchy_name(g.mount): g.dir for g in self.all_groups()}
+
+    def to_dict(self):
+        """JSON-able description; valid before create() (it names what create will make)."""
+        raise NotImplementedError
+
+    def destroy(self, deadline=None):
+        """Remove the directories this container made, leaf first; missing ones
+        are fine. Processes still in them are killed; bounded (fs.remove)."""
+        raise NotImplementedError
+
+    def check_unused(self):
+        """OciError naming the cgroup if any hierarchy's has a process or is frozen."""
+        raise NotImplementedError
+
+    def kill_all(self, sig):
+        """Send sig to every process in the cgroup."""
+        raise NotImplementedError
+
+    def pids(self):
+        """Host pids of every process in the cgroup (sorted)."""
+        raise NotImplementedError
+
+    def freeze(self):
+        raise NotImplementedError
+
+    def thaw(self):
+        raise NotImplementedError
+
+    def frozen(self):
+        raise NotImplementedError
+
+    def oom_source(self):
+        """Where OOM events come from: ("v1", memory cgroup dir), ("v2", cgroup dir) or None."""
+        raise NotImplementedError
+
+    def stats(self):
+        """runc's stats shape: {"cpu":…, "memory":…, "pids":…, "blkio":…, "hugetlb":…}."""
+        raise NotImplementedError
+
+
+def hierarchy_name(mount):
+    """How a container's cgroup mount names the hierarchy mounted at `mount` (plan.cgroup_layout)."""
+    m = mount.rstrip("/")
+    return "" if m == "/sys/fs/cgroup" else m.rsplit("/", 1)[-1]
 
 
 class Busy(errors.OciError):
@@ -224,42 +312,6 @@ def group_dir(h, path, relative):
     return h.dir_for("/" + path)
 
 
-def open_manager(cid, linux_cfg, host=None):
-    host = host or LINUX
-    path, relative = resolve(linux_cfg.get("cgroupsPath"), cid)
-    lay = layout.detect(host)
-    from . import v1, v2
-    v1m = v2m = None
-    if lay.v1:
-        v1m = v1.V1Manager(host, [(h.controllers, group_dir(h, path, relative), h.mountpoint) for h in lay.v1])
-    if lay.v2 is not None:
-        v2m = v2.V2Manager(host, group_dir(lay.v2, path, relative), lay.v2.mountpoint)
-    if lay.kind == "v1":
-        m = v1m
-    elif lay.kind == "v2":
-        m = v2m
-    else:
-        from . import hybrid
-        m = hybrid.HybridManager(v1m, v2m)
-    # The device nodes the config creates must stay usable whatever the rules say.
-    m.extra_devices = list(linux_cfg.get("devices") or ())
-    return m
-
-
-def from_dict(d, host=None):
-    host = host or LINUX
-    kind = d.get("layout")
-    from . import v1, v2
-    if kind == "v1":
-        return v1.V1Manager.from_dict(d, host)
-    if kind == "v2":
-        return v2.V2Manager.from_dict(d, host)
-    if kind == "hybrid":
-        from . import hybrid
-        return hybrid.HybridManager(v1.V1Manager.from_dict(d["v1"], host), v2.V2Manager.from_dict(d["v2"], host))
-    raise errors.StateCorrupt("unknown cgroup layout `%s` in state" % kind)
-
-
 def signal_each(pids, sig, host):
     for pid in pids:
         try:
@@ -370,12 +422,24 @@ def check_unused(groups):
 
 
 class FsManager(Manager):
-    """What v1 and v2 managers share: a list of groups, their making and unmaking."""
+    """What v1 and v2 managers share: a list of groups, their making and
+    unmaking, and the resources the manager was opened with (a
+    resources.Resources; extra_devices: allow rules for linux.devices)."""
 
-    def __init__(self, host, groups):
+    def __init__(self, host, groups, resources=None, extra_devices=()):
         self.host = host
         self.groups = groups
+        self.resources = resources if resources is not None else Resources()
+        self.extra_devices = tuple(extra_devices)
         self.warnings = []   # resources ignored on this kernel, one line each
+
+    def resources_of(self, resources):
+        """The manager's own resources (None), or `resources` parsed."""
+        return self.resources if resources is None else parse(resources)
+
+    def device_rules(self, resources):
+        """The device rules in force for `resources` (see resources.effective_devices)."""
+        return effective_devices(resources.devices, self.extra_devices)
 
     def warn(self, msg):
         from ..log import LOG

@@ -8,8 +8,7 @@ killing uses cgroup.kill on the unified side, which sees every process.
 """
 
 from .. import errors
-from . import Manager
-from .fs import SIGKILL
+from .fs import SIGKILL, Manager, check_unused, remove
 
 # resources section -> (v1 controller, v2 controller)
 _SECTIONS = {"memory": ("memory", "memory"), "cpu": ("cpu", "cpu"), "blockIO": ("blkio", "io"),
@@ -30,12 +29,15 @@ class HybridManager(Manager):
         return self.v1.warnings + self.v2.warnings
 
     @property
-    def extra_devices(self):
-        return getattr(self.v1, "extra_devices", ())
+    def resources(self):
+        return self.v1.resources   # both halves were opened with the same
 
-    @extra_devices.setter
-    def extra_devices(self, devs):
-        self.v1.extra_devices = self.v2.extra_devices = devs
+    def resources_of(self, resources):
+        return self.v1.resources_of(resources)
+
+    @property
+    def extra_devices(self):
+        return self.v1.extra_devices
 
     def to_dict(self):
         return {"driver": "cgroupfs", "layout": "hybrid", "v1": self.v1.to_dict(), "v2": self.v2.to_dict()}
@@ -49,7 +51,6 @@ class HybridManager(Manager):
             raise
 
     def destroy(self, deadline=None):
-        from .fs import remove
         remove(self, deadline)
 
     def destroy_once(self):
@@ -66,7 +67,6 @@ class HybridManager(Manager):
         return self.v1.all_groups() + self.v2.all_groups()
 
     def check_unused(self):
-        from .fs import check_unused
         check_unused(self.all_groups())
 
     def prepare_realtime(self, field, runtime=None):
@@ -79,8 +79,8 @@ class HybridManager(Manager):
     def pids(self):
         return self.v1.pids()
 
-    def route(self, resources):
-        """(sections for v1, sections for v2)."""
+    def route(self):
+        """(sections for v1, sections for v2), by their JSON names."""
         if self._v2_available is None:
             self._v2_available = set(self.v2.available()) | {"devices", "unified"}
         to_v1, to_v2 = set(), set()
@@ -93,10 +93,18 @@ class HybridManager(Manager):
                 to_v1.add(name)   # neither has it: v1 says so in a warning
         return to_v1, to_v2
 
-    def apply(self, resources, updating=False):
-        to_v1, to_v2 = self.route(resources or {})
-        self.v1.apply(resources, updating, only=to_v1)
-        self.v2.apply(resources, updating, only=to_v2)
+    def check(self, resources=None):
+        res = self.resources_of(resources)
+        to_v1, to_v2 = self.route()
+        self.v1.check(res, only=to_v1)
+        self.v2.check(res, only=to_v2)
+
+    def apply(self, resources=None, updating=False):
+        res = self.resources_of(resources)
+        self.check(res)
+        to_v1, to_v2 = self.route()
+        self.v1.apply(res, updating, only=to_v1)
+        self.v2.apply(res, updating, only=to_v2)
 
     def update(self, resources):
         self.apply(resources, updating=True)

@@ -1,9 +1,11 @@
-"""linux.resources checked, and the conversions cgroup v2 needs.
+"""linux.resources: parsed once into typed values, and what the managers share.
 
-The managers (v1.py, v2.py) turn a resources dict into file writes; this
-module holds what both share: reading a field with its type checked (bad
-input is one line naming the field and value), the v1 -> v2 value
-conversions, and the device rule list with the spec's default devices.
+parse(raw) turns the JSON object into a Resources, one typed value per
+section, or raises one line naming the field and value (validation reports
+it, before anything is made: problems()). The managers (v1, v2, hybrid and
+systemd) read only these values, never the raw JSON. Also here: the v1 -> v2
+value conversions, the device rule list with the spec's default devices, and
+the write helper both cgroupfs versions use.
 """
 
 from .. import errors
@@ -12,10 +14,19 @@ PREFIX = "linux.resources"
 
 INT64_MAX = (1 << 63) - 1
 UINT64_MAX = (1 << 64) - 1
+UINT32_MAX = (1 << 32) - 1
+
+
+class ResourceError(errors.OciError):
+    """A bad value: `field` is its JSON path, `why` what is wrong with `value`."""
+
+    def __init__(self, field, value, why):
+        super().__init__("invalid %s `%s`: %s" % (field, _show(value), why))
+        self.field, self.value, self.why = field, value, why
 
 
 def bad(field, value, why):
-    return errors.OciError("invalid %s `%s`: %s" % (field, _show(value), why))
+    return ResourceError(field, value, why)
 
 
 def _show(value):
@@ -24,13 +35,13 @@ def _show(value):
     return str(value)
 
 
-def section(resources, name, kind=dict):
-    """resources[name], or an empty value; a wrong JSON type is an error."""
-    v = resources.get(name)
+def section(sec, key, field, kind=dict):
+    """sec[key], or None when absent (JSON null counts as absent); a wrong JSON type is an error."""
+    v = sec.get(key)
     if v is None:
-        return kind()
+        return None
     if not isinstance(v, kind):
-        raise bad("%s.%s" % (PREFIX, name), v, "want a JSON %s" % ("object" if kind is dict else "array"))
+        raise bad(field, v, "want a JSON %s" % ("object" if kind is dict else "array"))
     return v
 
 
@@ -109,7 +120,7 @@ def swap_to_v2(swap, limit, field):
     return str(swap - limit)
 
 
-# -- memory ------------------------------------------------------------------
+# -- the sections ------------------------------------------------------------
 
 class Memory:
     """linux.resources.memory, checked once for both cgroup versions.
@@ -124,7 +135,7 @@ class Memory:
 
     def __init__(self, mem):
         f = self.FIELD
-        sizes = [integer(mem, k, f + k, hi=(1 << 63) - 1) for k in ("limit", "swap", "reservation")]
+        sizes = [integer(mem, k, f + k, hi=INT64_MAX) for k in ("limit", "swap", "reservation")]
         self.limit, self.swap, self.reservation = (None if v == 0 else (-1 if v is not None and v < 0 else v)
                                                    for v in sizes)
         self.swappiness = integer(mem, "swappiness", f + "swappiness", lo=0, hi=100)
@@ -133,6 +144,9 @@ class Memory:
         self.check = boolean(mem, "checkBeforeUpdate", f + "checkBeforeUpdate")
         self.kernel = integer(mem, "kernel", f + "kernel")
         self.kernel_tcp = integer(mem, "kernelTCP", f + "kernelTCP")
+        limit, swap = self.limit, self.swap
+        if swap is not None and swap > 0 and limit is not None and limit >= 0 and swap < limit:
+            raise bad(f + "swap", swap, "memory+swap must be at least the memory limit %d" % limit)
 
     def check_usage(self, updating, read_usage):
         """checkBeforeUpdate: an update may not set the limit below what is in use."""
@@ -140,6 +154,220 @@ class Memory:
             usage = int(read_usage().strip() or 0)
             if self.limit < usage:
                 raise bad(self.FIELD + "limit", self.limit, "below the current usage %d (checkBeforeUpdate)" % usage)
+
+
+class Cpu:
+    """linux.resources.cpu: each value None when unset."""
+
+    __slots__ = ("shares", "quota", "burst", "period", "rt_runtime", "rt_period", "idle", "cpus", "mems")
+    FIELD = PREFIX + ".cpu."
+
+    def __init__(self, cpu):
+        f = self.FIELD
+        self.shares = integer(cpu, "shares", f + "shares", lo=0)
+        self.quota = integer(cpu, "quota", f + "quota", hi=INT64_MAX)
+        self.burst = integer(cpu, "burst", f + "burst", lo=0)
+        self.period = integer(cpu, "period", f + "period", lo=0)
+        self.rt_runtime = integer(cpu, "realtimeRuntime", f + "realtimeRuntime", hi=INT64_MAX)
+        self.rt_period = integer(cpu, "realtimePeriod", f + "realtimePeriod", lo=0)
+        self.idle = integer(cpu, "idle", f + "idle", lo=0, hi=1)
+        self.cpus = string(cpu, "cpus", f + "cpus")
+        self.mems = string(cpu, "mems", f + "mems")
+
+
+THROTTLES = (("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device"),
+             ("throttleReadIOPSDevice", "read_iops_device"), ("throttleWriteIOPSDevice", "write_iops_device"))
+
+
+class BlockIO:
+    """linux.resources.blockIO: weights, per-device weights and throttles."""
+
+    __slots__ = ("weight", "leaf_weight", "weight_devices", "throttles")
+    FIELD = PREFIX + ".blockIO."
+
+    def __init__(self, bio):
+        f = self.FIELD
+        self.weight = integer(bio, "weight", f + "weight", lo=0, hi=1000)
+        self.leaf_weight = integer(bio, "leafWeight", f + "leafWeight", lo=0, hi=1000)
+        self.weight_devices = []   # (major, minor, weight, leafWeight, field)
+        for i, wd in enumerate(section(bio, "weightDevice", f + "weightDevice", list) or ()):
+            fi = "%sweightDevice[%d]" % (f, i)
+            major, minor = device_numbers(wd, fi)
+            self.weight_devices.append((major, minor, integer(wd, "weight", fi + ".weight", lo=0, hi=1000),
+                                        integer(wd, "leafWeight", fi + ".leafWeight", lo=0, hi=1000), fi))
+        self.throttles = []        # (spec key, v1 file suffix, major, minor, rate, field)
+        for key, fname in THROTTLES:
+            for i, td in enumerate(section(bio, key, f + key, list) or ()):
+                fi = "%s%s[%d]" % (f, key, i)
+                major, minor = device_numbers(td, fi)
+                rate = integer(td, "rate", fi + ".rate", lo=0)
+                if rate is None:
+                    raise bad(fi + ".rate", "null", "is required")
+                self.throttles.append((key, fname, major, minor, rate, fi))
+
+
+def device_numbers(d, field):
+    """(major, minor) of a blockIO device entry."""
+    if not isinstance(d, dict):
+        raise bad(field, d, "want a JSON object")
+    major = integer(d, "major", field + ".major", lo=0, hi=UINT32_MAX)
+    minor = integer(d, "minor", field + ".minor", lo=0, hi=UINT32_MAX)
+    if major is None or minor is None:
+        raise bad(field, d, "want a major and a minor")
+    return major, minor
+
+
+def hugepage(hl, field):
+    """(page size as the kernel's files name it, limit) from a hugepageLimits entry."""
+    if not isinstance(hl, dict):
+        raise bad(field, hl, "want a JSON object")
+    size = string(hl, "pageSize", field + ".pageSize")
+    limit = integer(hl, "limit", field + ".limit", lo=0)
+    if not size or limit is None:
+        raise bad(field, hl, "want a pageSize and a limit")
+    # The file names spell sizes as 2MB, 1GB, 64KB: anything else cannot name a file.
+    num = size[:-2]
+    if size[-2:] not in ("KB", "MB", "GB") or not num.isdigit():
+        raise bad(field + ".pageSize", size, "want a size such as 2MB or 1GB")
+    return size, limit
+
+
+class Network:
+    """linux.resources.network: the net_cls class id and net_prio priorities (v1 only)."""
+
+    __slots__ = ("class_id", "priorities")
+    FIELD = PREFIX + ".network."
+
+    def __init__(self, net):
+        f = self.FIELD
+        self.class_id = integer(net, "classID", f + "classID", lo=0, hi=UINT32_MAX)
+        self.priorities = []       # (interface, priority, field)
+        for i, p in enumerate(section(net, "priorities", f + "priorities", list) or ()):
+            fi = "%spriorities[%d]" % (f, i)
+            if not isinstance(p, dict):
+                raise bad(fi, p, "want a JSON object")
+            name = string(p, "name", fi + ".name")
+            prio = integer(p, "priority", fi + ".priority", lo=0, hi=UINT32_MAX)
+            if not name or prio is None:
+                raise bad(fi, p, "want a name and a priority")
+            self.priorities.append((name, prio, fi))
+
+
+class Pids:
+    __slots__ = ("limit",)
+
+    def __init__(self, pids):
+        self.limit = integer(pids, "limit", PREFIX + ".pids.limit", hi=INT64_MAX)
+
+
+def pids_max(limit):
+    # 0 or less is "no limit": a pids.max of 0 would let nothing run at all.
+    return "max" if limit <= 0 else str(limit)
+
+
+def rdma_lines(rdma):
+    """[(rdma.max line, field)], one per device with a limit."""
+    out = []
+    for dev in sorted(rdma):
+        fi = "%s.rdma.%s" % (PREFIX, dev)
+        v = rdma[dev]
+        if not isinstance(v, dict):
+            raise bad(fi, v, "want a JSON object")
+        handles = integer(v, "hcaHandles", fi + ".hcaHandles", lo=0, hi=UINT32_MAX)
+        objects = integer(v, "hcaObjects", fi + ".hcaObjects", lo=0, hi=UINT32_MAX)
+        parts = [dev]
+        if handles is not None:
+            parts.append("hca_handle=%d" % handles)
+        if objects is not None:
+            parts.append("hca_object=%d" % objects)
+        if len(parts) > 1:
+            out.append((" ".join(parts), fi))
+    return out
+
+
+# Files a container must not set through linux.resources.unified: they move
+# processes or reshape the tree rather than limit anything.
+UNIFIED_FORBIDDEN = frozenset(("cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.kill",
+                               "cgroup.type", "cgroup.events", "cgroup.controllers", "cgroup.freeze"))
+
+
+def unified_files(unified):
+    """[(file, value, field)] of linux.resources.unified, sorted by file."""
+    out = []
+    for key in sorted(unified):
+        fi = "%s.unified.%s" % (PREFIX, key)
+        value = unified[key]
+        if not isinstance(value, str):
+            raise bad(fi, value, "want a string")
+        if not key or "/" in key or key.startswith(".") or "." not in key or key in UNIFIED_FORBIDDEN:
+            raise bad(PREFIX + ".unified", key, "not a settable cgroup v2 file")
+        out.append((key, value, fi))
+    return out
+
+
+class Resources:
+    """linux.resources parsed: each section a typed value, None when absent or empty.
+
+    devices is the config's rule list ([DeviceRule], None when absent): the
+    managers add the deny-all first and the default devices last.
+    """
+
+    __slots__ = ("devices", "memory", "cpu", "blockio", "hugepages", "network", "pids", "rdma", "unified")
+
+    def __init__(self, raw=None):
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise bad(PREFIX, raw, "want a JSON object")
+        f = PREFIX + "."
+        self.devices = parse_device_rules(raw.get("devices"))
+        sec = section(raw, "memory", f + "memory")
+        self.memory = Memory(sec) if sec else None
+        sec = section(raw, "cpu", f + "cpu")
+        self.cpu = Cpu(sec) if sec else None
+        sec = section(raw, "blockIO", f + "blockIO")
+        self.blockio = BlockIO(sec) if sec else None
+        sec = section(raw, "hugepageLimits", f + "hugepageLimits", list)
+        self.hugepages = [hugepage(hl, "%shugepageLimits[%d]" % (f, i)) + ("%shugepageLimits[%d]" % (f, i),)
+                          for i, hl in enumerate(sec or ())] or None   # (size, limit, field)
+        sec = section(raw, "network", f + "network")
+        self.network = Network(sec) if sec else None
+        sec = section(raw, "pids", f + "pids")
+        self.pids = Pids(sec) if sec else None
+        sec = section(raw, "rdma", f + "rdma")
+        self.rdma = rdma_lines(sec) if sec else None
+        sec = section(raw, "unified", f + "unified")
+        self.unified = unified_files(sec) if sec else None
+
+
+def parse(raw):
+    """A Resources from linux.resources (a dict, None, or a Resources already); ResourceError names the field."""
+    return raw if isinstance(raw, Resources) else Resources(raw)
+
+
+def problems(raw):
+    """Validation's view: [] or one 'path: message' line naming the first bad field."""
+    try:
+        parse(raw)
+    except ResourceError as e:
+        return ["%s: invalid value `%s`: %s" % (e.field, _show(e.value), e.why)]
+    return []
+
+
+def write_in_some_order(g, writes):
+    """Write in the given order; if the kernel refuses one, try the reverse order once.
+
+    The kernel checks some values against others in place (a burst above the
+    quota, a runtime above the period): the order that works depends on the
+    values already there."""
+    try:
+        for w in writes:
+            g.write(*w)
+    except errors.OciError:
+        if len(writes) < 2:
+            raise
+        for w in reversed(writes):
+            g.write(*w)
 
 
 # -- devices -----------------------------------------------------------------
@@ -197,17 +425,14 @@ class DeviceRule:
         return ["%s %s:%s %s" % (t, major, minor, self.access) for t in types]
 
 
-def device_rules(rules, extra_devices=()):
-    """The effective rule list: deny all, the config's rules, then the default devices.
-
-    extra_devices: linux.devices entries, which the container must be able to use.
-    """
+def parse_device_rules(rules):
+    """linux.resources.devices as [DeviceRule], or None when absent."""
     field = PREFIX + ".devices"
     if rules is None:
-        rules = []
+        return None
     if not isinstance(rules, list):
         raise bad(field, rules, "want a JSON array")
-    out = [DeviceRule(False)]
+    out = []
     for i, r in enumerate(rules):
         f = "%s[%d]" % (field, i)
         if not isinstance(r, dict):
@@ -218,8 +443,8 @@ def device_rules(rules, extra_devices=()):
         t = string(r, "type", f + ".type") or "a"
         if t not in ("a", "b", "c"):
             raise bad(f + ".type", t, "want a, b or c")
-        major = integer(r, "major", f + ".major", lo=-1, hi=(1 << 32) - 1)
-        minor = integer(r, "minor", f + ".minor", lo=-1, hi=(1 << 32) - 1)
+        major = integer(r, "major", f + ".major", lo=-1, hi=UINT32_MAX)
+        minor = integer(r, "minor", f + ".minor", lo=-1, hi=UINT32_MAX)
         access = string(r, "access", f + ".access")
         if access is None or access == "":
             access = "rwm"
@@ -228,17 +453,33 @@ def device_rules(rules, extra_devices=()):
         # Keep the canonical order r, w, m so equal rules compare equal.
         access = "".join(c for c in "rwm" if c in access)
         out.append(DeviceRule(allow, t, -1 if major is None else major, -1 if minor is None else minor, access))
-    for d in extra_devices or ():
+    return out
+
+
+def device_allowances(devices):
+    """linux.devices (the nodes the config creates) as allow rules: the container must be able to use them."""
+    out = []
+    for d in devices or ():
         if isinstance(d, dict) and d.get("type") in ("b", "c") and isinstance(d.get("major"), int) \
                 and isinstance(d.get("minor"), int):
             out.append(DeviceRule(True, d["type"], d["major"], d["minor"], "rwm"))
-    for t, major, minor, access in DEFAULT_DEVICES:
-        out.append(DeviceRule(True, t, major, minor, access))
+    return out
+
+
+def effective_devices(rules, allowances=()):
+    """The rule list in force: deny all, the config's rules, the allowances, then the default devices."""
+    out = [DeviceRule(False)] + list(rules or ()) + list(allowances)
+    out += [DeviceRule(True, t, major, minor, access) for t, major, minor, access in DEFAULT_DEVICES]
     # Nothing before the last rule covering every device can matter.
     for i in range(len(out) - 1, -1, -1):
         if out[i].covers_everything():
             return out[i:]
     return out
+
+
+def device_rules(rules, extra_devices=()):
+    """effective_devices() from the JSON: linux.resources.devices and linux.devices."""
+    return effective_devices(parse_device_rules(rules), device_allowances(extra_devices))
 
 
 # -- runc's command-line value formats (update) -------------------------------

@@ -10,7 +10,7 @@ manager, as for any container, so the limits are exact and the ones systemd
 has no property for apply too. Hierarchies systemd does not manage (freezer,
 cpuset, net_cls... on v1) get the same path, made and removed by us.
 
-    m = open_manager(cid, linux, host)   # connects: no bus, no container
+    m = open_manager(cid, cgroups_path, host, cgroupfs)   # connects: no bus, no container
     m.create(setup_pid); m.join(pid); m.apply(resources)
     m.destroy()                          # StopUnit (bounded), reset-failed, our directories
 
@@ -31,8 +31,9 @@ import socket
 import time
 
 from .. import errors
-from ..host import LINUX
-from . import Manager, fs, layout
+from . import layout
+from .fs import Manager, check_unused
+from .resources import blkio_weight_to_io_weight, effective_devices, parse, shares_to_weight
 
 DEFAULT_SLICE = "system.slice"
 DEFAULT_PREFIX = "ocirun"
@@ -432,50 +433,43 @@ def cpuset_mask(text, field):
 def unit_properties(resources, kind, extra_devices=()):
     """[(name, (signature, value))] for the resources systemd has properties for.
 
-    Values are checked again by the cgroupfs manager, which writes every one
-    into the files afterwards; here only their D-Bus shape matters.
+    resources: a resources.Resources (or the JSON, parsed here);
+    extra_devices: the allow rules for linux.devices, or None (with no
+    resources.devices either) to leave systemd's device policy alone. The
+    cgroupfs manager writes every value into the files afterwards: here only
+    their D-Bus shape matters.
     """
     props = []
-    r = resources or {}
-    if not isinstance(r, dict):
-        return props
+    r = parse(resources)
     v2 = kind == "v2"
-    mem = r.get("memory") or {}
-    if isinstance(mem, dict) and isinstance(mem.get("limit"), int):
-        lim = mem["limit"]
-        props.append(("MemoryMax" if v2 else "MemoryLimit", ("t", UINT64_MAX if lim < 0 else lim)))
-    cpu = r.get("cpu") or {}
-    if isinstance(cpu, dict):
-        shares = cpu.get("shares")
-        if isinstance(shares, int) and shares > 0:
+    mem = r.memory
+    if mem is not None and mem.limit is not None:
+        props.append(("MemoryMax" if v2 else "MemoryLimit", ("t", UINT64_MAX if mem.limit < 0 else mem.limit)))
+    cpu = r.cpu
+    if cpu is not None:
+        if cpu.shares:
             if v2:
-                props.append(("CPUWeight", ("t", max(1, min(10000, 1 + ((shares - 2) * 9999) // 262142)))))
+                props.append(("CPUWeight", ("t", shares_to_weight(cpu.shares))))
             else:
-                props.append(("CPUShares", ("t", max(2, min(262144, shares)))))
-        quota, period = cpu.get("quota"), cpu.get("period")
-        if isinstance(quota, int) or isinstance(period, int):
-            if isinstance(period, int) and period > 0:
-                props.append(("CPUQuotaPeriodUSec", ("t", period)))
-            props.append(("CPUQuotaPerSecUSec", ("t", _cpu_quota_per_sec(quota if isinstance(quota, int) else None,
-                                                                         period if isinstance(period, int) else None))))
+                props.append(("CPUShares", ("t", max(2, min(262144, cpu.shares)))))
+        if cpu.quota is not None or cpu.period is not None:
+            if cpu.period:
+                props.append(("CPUQuotaPeriodUSec", ("t", cpu.period)))
+            props.append(("CPUQuotaPerSecUSec", ("t", _cpu_quota_per_sec(cpu.quota, cpu.period))))
         if v2:
-            for key, prop in (("cpus", "AllowedCPUs"), ("mems", "AllowedMemoryNodes")):
-                if isinstance(cpu.get(key), str) and cpu[key]:
-                    props.append((prop, ("ay", cpuset_mask(cpu[key], "linux.resources.cpu." + key))))
-    pids = r.get("pids") or {}
-    if isinstance(pids, dict) and isinstance(pids.get("limit"), int):
-        lim = pids["limit"]
-        props.append(("TasksMax", ("t", UINT64_MAX if lim <= 0 else lim)))
-    blkio = r.get("blockIO") or {}
-    if isinstance(blkio, dict) and isinstance(blkio.get("weight"), int) and blkio["weight"] > 0:
-        w = blkio["weight"]
+            for text, key, prop in ((cpu.cpus, "cpus", "AllowedCPUs"), (cpu.mems, "mems", "AllowedMemoryNodes")):
+                if text:
+                    props.append((prop, ("ay", cpuset_mask(text, cpu.FIELD + key))))
+    if r.pids is not None and r.pids.limit is not None:
+        props.append(("TasksMax", ("t", UINT64_MAX if r.pids.limit <= 0 else r.pids.limit)))
+    if r.blockio is not None and r.blockio.weight:
+        w = r.blockio.weight
         if v2:
-            props.append(("IOWeight", ("t", max(1, min(10000, 1 + ((w - 10) * 9999) // 990)))))
+            props.append(("IOWeight", ("t", blkio_weight_to_io_weight(w))))
         else:
             props.append(("BlockIOWeight", ("t", max(10, min(1000, w)))))
-    if "devices" in r or extra_devices is not None:
-        from .resources import device_rules
-        dev = _device_allow(device_rules(r.get("devices"), extra_devices or ()))
+    if r.devices is not None or extra_devices is not None:
+        dev = _device_allow(effective_devices(r.devices, extra_devices or ()))
         if dev is not None:
             policy, allow = dev
             props.append(("DevicePolicy", ("s", policy)))
@@ -505,12 +499,12 @@ class SystemdManager(Manager):
         return self.fs.warnings
 
     @property
-    def extra_devices(self):
-        return getattr(self.fs, "extra_devices", ())
+    def resources(self):
+        return self.fs.resources
 
-    @extra_devices.setter
-    def extra_devices(self, devs):
-        self.fs.extra_devices = devs
+    def _kind(self):
+        """Which property names systemd takes here: v1's on v1 and hybrid hosts."""
+        return self.fs.layout if self.fs.layout != "hybrid" else "v1"
 
     @property
     def cgroup_path(self):
@@ -554,8 +548,8 @@ class SystemdManager(Manager):
             # No Conflicts=/Before=shutdown.target: the container's life is ours.
             ("DefaultDependencies", ("b", False)),
         ]
-        props += unit_properties(self._resources, self.fs.layout if self.fs.layout != "hybrid" else "v1",
-                                 self.extra_devices)
+        res = self.fs.resources
+        props += unit_properties(res, self._kind(), self.fs.extra_devices)
         b.subscribe()
         try:
             reply = b.call("StartTransientUnit", "ssa(sv)a(sa(sv))", self.unit, "fail", props, [],
@@ -574,7 +568,7 @@ class SystemdManager(Manager):
                 self.unit, result, self.unit))
         self._check_placed(pid)
         # What systemd did not make (hierarchies it does not manage) is ours.
-        for g in self.fs.groups_all():
+        for g in self.fs.all_groups():
             g.made = g.plan()
         self.fs.create()
 
@@ -593,7 +587,6 @@ class SystemdManager(Manager):
     def check_unused(self):
         """The directories that already exist must be empty and not frozen
         (systemd refuses a unit that exists: StartTransientUnit says so)."""
-        from .fs import check_unused
         if self.bus().call("GetUnit", "s", self.unit, what="look up unit `%s`" % self.unit,
                            ok_errors=("org.freedesktop.systemd1.NoSuchUnit",)) is not None:
             raise errors.OciError("systemd: unit `%s` already exists: it is not this container's" % self.unit)
@@ -619,7 +612,7 @@ class SystemdManager(Manager):
             first = first or e
         # systemd removes the scope's directories as it stops it; a stopped
         # scope whose processes died first may leave an empty one behind.
-        for g in self.fs.groups_all():
+        for g in self.fs.all_groups():
             self._rmdir_scope(g)
         self.close()
         if first:
@@ -648,16 +641,17 @@ class SystemdManager(Manager):
         self.started = False
 
     # -- processes and resources --------------------------------------------
-    _resources = None
+    def check(self, resources=None):
+        self.fs.check(resources)
 
-    def apply(self, resources, updating=False):
+    def apply(self, resources=None, updating=False):
+        res = self.fs.resources_of(resources)
         # The files first: a limit the kernel refuses (a controller this
         # hierarchy lacks, a value below the usage) fails the update before
         # systemd is told a value the cgroup does not have.
-        self.fs.apply(resources, updating) if updating else self.fs.apply(resources)
+        self.fs.apply(res, updating)
         if updating and self.started:
-            props = unit_properties(resources, self.fs.layout if self.fs.layout != "hybrid" else "v1",
-                                    self.extra_devices if "devices" in (resources or {}) else None)
+            props = unit_properties(res, self._kind(), self.fs.extra_devices if res.devices is not None else None)
             if props:
                 self.bus().call("SetUnitProperties", "sba(sv)", self.unit, True, props,
                                 what="set properties of `%s`" % self.unit)
@@ -690,27 +684,10 @@ class SystemdManager(Manager):
         return self.fs.stats()
 
 
-def _groups_all(m):
-    """Every fs.Group of a cgroupfs manager (v1, v2 or hybrid)."""
-    if hasattr(m, "v1") and hasattr(m, "v2"):
-        return _groups_all(m.v1) + _groups_all(m.v2)
-    return list(m.groups)
-
-
-def _fs_manager(cid, path, linux_cfg, host):
-    cfg = dict(linux_cfg)
-    cfg["cgroupsPath"] = path
-    m = fs.open_manager(cid, cfg, host)
-    m.groups_all = lambda: _groups_all(m)
-    # systemd makes the directories: nothing is ours until it has started the scope.
-    for g in _groups_all(m):
-        g.made = []
-    return m
-
-
-def open_manager(cid, linux_cfg, host=None):
-    host = host or LINUX
-    slice_, unit = parse_path(linux_cfg.get("cgroupsPath"), cid)
+def open_manager(cid, cgroups_path, host, cgroupfs):
+    """The manager of a new container's scope; cgroupfs(path) opens the
+    cgroupfs manager of the scope's path (the package's factory)."""
+    slice_, unit = parse_path(cgroups_path, cid)
     address = bus_address()
     b = Bus(address)
     try:
@@ -719,19 +696,19 @@ def open_manager(cid, linux_cfg, host=None):
         pid = b.peer_pid()
         _same_pid_namespace(pid, address, host)
         root = systemd_root(pid, host)
+        fsm = cgroupfs(root + expand_slice(slice_) + "/" + unit)
     except BaseException:
         b.close()
         raise
-    path = root + expand_slice(slice_) + "/" + unit
-    m = SystemdManager(host, address, slice_, unit, root, _fs_manager(cid, path, linux_cfg, host))
+    # systemd makes the directories: nothing is ours until it has started the scope.
+    for g in fsm.all_groups():
+        g.made = []
+    m = SystemdManager(host, address, slice_, unit, root, fsm)
     m._bus = b
-    m._resources = linux_cfg.get("resources") or {}
     return m
 
 
-def from_dict(d, host=None):
-    host = host or LINUX
-    inner = fs.from_dict(d["fs"], host)
-    inner.groups_all = lambda: _groups_all(inner)
+def from_dict(d, host, inner):
+    """The manager of a stored record; `inner` is the cgroupfs manager of its "fs" part."""
     address = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or d.get("bus") or bus_address()
     return SystemdManager(host, address, d["slice"], d["unit"], d.get("root", ""), inner, bool(d.get("started")))

@@ -4,7 +4,7 @@ import os
 
 from .. import errors
 from . import fs
-from .resources import PREFIX, Memory, bad, device_rules, integer, section, string
+from .resources import PREFIX, bad, pids_max, write_in_some_order
 
 INT64_MIN = -(1 << 63)
 BIG = 1 << 62   # v1 reports "unlimited" as a page-rounded 2^63-1
@@ -59,7 +59,7 @@ def _rt_runtime(host, d):
 class V1Manager(fs.FsManager):
     layout = "v1"
 
-    def __init__(self, host, hierarchies, groups=None):
+    def __init__(self, host, hierarchies, groups=None, resources=None, extra_devices=()):
         """hierarchies: [(controllers, dir, mountpoint)], one per mounted v1 hierarchy."""
         self.by_controller = {}
         made = groups or [None] * len(hierarchies)
@@ -71,7 +71,7 @@ class V1Manager(fs.FsManager):
             for c in ctrls:
                 self.by_controller[c] = g
         self.controllers = [tuple(c) for c, _, _ in hierarchies]
-        super().__init__(host, gs)
+        super().__init__(host, gs, resources, extra_devices)
 
     @classmethod
     def from_dict(cls, d, host):
@@ -188,25 +188,33 @@ class V1Manager(fs.FsManager):
         return g
 
     # -- resources --------------------------------------------------------
-    def apply(self, resources, updating=False, only=None):
-        """Write resources; `only` limits it to some sections (the hybrid manager splits them)."""
-        if resources is None:
-            return
-        if not isinstance(resources, dict):
-            raise bad(PREFIX, resources, "want a JSON object")
-        for name in ("devices", "memory", "cpu", "blockIO", "hugepageLimits", "network", "pids", "rdma", "unified"):
-            if only is not None and name not in only:
-                continue
-            if name == "devices":
-                if not updating:  # as with runc, update leaves the device rules alone
-                    self._devices(resources.get("devices"))
-                continue
-            if name in ("hugepageLimits",):
-                sec = section(resources, name, list)
-            else:
-                sec = section(resources, name)
-            if sec:
-                getattr(self, "_" + name.lower())(sec, updating)
+    def check(self, resources=None, only=None):
+        res = self.resources_of(resources)
+        if res.unified and (only is None or "unified" in only):
+            raise bad(PREFIX + ".unified", ",".join(k for k, _, _ in res.unified),
+                      "needs cgroup v2, and this host runs cgroup v1")
+
+    def apply(self, resources=None, updating=False, only=None):
+        """Write resources; `only` limits it to some sections (JSON names: the hybrid manager splits them)."""
+        res = self.resources_of(resources)
+        self.check(res, only)
+        want = lambda name: only is None or name in only  # noqa: E731
+        if want("devices") and not updating:  # as with runc, update leaves the device rules alone
+            self._devices(res)
+        if res.memory and want("memory"):
+            self._memory(res.memory, updating)
+        if res.cpu and want("cpu"):
+            self._cpu(res.cpu)
+        if res.blockio and want("blockIO"):
+            self._blockio(res.blockio)
+        if res.hugepages and want("hugepageLimits"):
+            self._hugepages(res.hugepages)
+        if res.network and want("network"):
+            self._network(res.network)
+        if res.pids and want("pids"):
+            self._pids(res.pids)
+        if res.rdma is not None and want("rdma"):
+            self._rdma(res.rdma)
 
     def _need(self, controller, field):
         g = self.group(controller)
@@ -215,16 +223,13 @@ class V1Manager(fs.FsManager):
             return NULL
         return g
 
-    def _memory(self, mem, updating):
-        m = Memory(mem)
+    def _memory(self, m, updating):
         f = m.FIELD
         g = self._need("memory", PREFIX + ".memory")
         limit, swap, reservation = m.limit, m.swap, m.reservation
         swappiness, oom_off, hier, kernel, tcp = m.swappiness, m.oom_off, m.hierarchy, m.kernel, m.kernel_tcp
         if swap is None and limit == -1:
             swap = -1   # unlimited memory, nothing said of swap: unlimited memory+swap
-        if swap is not None and swap > 0 and limit is not None and limit >= 0 and swap < limit:
-            raise bad(f + "swap", swap, "memory+swap must be at least the memory limit %d" % limit)
         m.check_usage(updating, lambda: g.read("memory.usage_in_bytes"))
         has_memsw = g.has("memory.memsw.limit_in_bytes")
         if swap is not None and not has_memsw and g is not NULL:
@@ -262,17 +267,10 @@ class V1Manager(fs.FsManager):
         if hier is not None:
             g.write("memory.use_hierarchy", 1 if hier else 0, f + "useHierarchy")
 
-    def _cpu(self, cpu, updating):
-        f = PREFIX + ".cpu."
-        shares = integer(cpu, "shares", f + "shares", lo=0)
-        quota = integer(cpu, "quota", f + "quota", hi=(1 << 63) - 1)
-        burst = integer(cpu, "burst", f + "burst", lo=0)
-        period = integer(cpu, "period", f + "period", lo=0)
-        rt_runtime = integer(cpu, "realtimeRuntime", f + "realtimeRuntime", hi=(1 << 63) - 1)
-        rt_period = integer(cpu, "realtimePeriod", f + "realtimePeriod", lo=0)
-        idle = integer(cpu, "idle", f + "idle", lo=0, hi=1)
-        cpus = string(cpu, "cpus", f + "cpus")
-        mems = string(cpu, "mems", f + "mems")
+    def _cpu(self, cpu):
+        f = cpu.FIELD
+        shares, quota, burst, period = cpu.shares, cpu.quota, cpu.burst, cpu.period
+        rt_runtime, rt_period, idle, cpus, mems = cpu.rt_runtime, cpu.rt_period, cpu.idle, cpu.cpus, cpu.mems
         if any(v is not None for v in (shares, quota, burst, period, rt_runtime, rt_period, idle)):
             g = self._need("cpu", PREFIX + ".cpu")
             if shares:
@@ -303,11 +301,10 @@ class V1Manager(fs.FsManager):
             if mems:
                 g.write("cpuset.mems", mems, f + "mems")
 
-    def _blockio(self, bio, updating):
-        f = PREFIX + ".blockIO."
+    def _blockio(self, bio):
+        f = bio.FIELD
         g = self._need("blkio", PREFIX + ".blockIO")
-        weight = integer(bio, "weight", f + "weight", lo=0, hi=1000)
-        leaf = integer(bio, "leafWeight", f + "leafWeight", lo=0, hi=1000)
+        weight, leaf = bio.weight, bio.leaf_weight
         # CFQ's blkio.weight went with CFQ; BFQ offers blkio.bfq.weight instead.
         wfile = "blkio.weight" if g.has("blkio.weight") or not g.has("blkio.bfq.weight") else "blkio.bfq.weight"
         if weight:
@@ -319,11 +316,7 @@ class V1Manager(fs.FsManager):
                 g.write("blkio.leaf_weight", leaf, f + "leafWeight")
             else:
                 self.warn("%sleafWeight: the BFQ scheduler has no leaf weight; ignored" % f)
-        for i, wd in enumerate(section(bio, "weightDevice", list)):
-            fi = "%sweightDevice[%d]" % (f, i)
-            major, minor = _device(wd, fi)
-            w = integer(wd, "weight", fi + ".weight", lo=0, hi=1000)
-            lw = integer(wd, "leafWeight", fi + ".leafWeight", lo=0, hi=1000)
+        for major, minor, w, lw, fi in bio.weight_devices:
             if w:
                 g.write(wfile + "_device", "%d:%d %d" % (major, minor, w), fi + ".weight")
             if lw:
@@ -331,56 +324,41 @@ class V1Manager(fs.FsManager):
                     g.write("blkio.leaf_weight_device", "%d:%d %d" % (major, minor, lw), fi + ".leafWeight")
                 else:
                     self.warn("%s.leafWeight: the BFQ scheduler has no leaf weight; ignored" % fi)
-        for key, fname, major, minor, rate, fi in throttles(bio, f):
+        for key, fname, major, minor, rate, fi in bio.throttles:
             g.write("blkio.throttle." + fname, "%d:%d %d" % (major, minor, rate), fi + ".rate")
 
-    def _hugepagelimits(self, limits, updating):
+    def _hugepages(self, limits):
         g = self._need("hugetlb", PREFIX + ".hugepageLimits")
-        for i, hl in enumerate(limits):
-            fi = "%s.hugepageLimits[%d]" % (PREFIX, i)
-            size, limit = hugepage(hl, fi)
+        for size, limit, fi in limits:
             g.write("hugetlb.%s.limit_in_bytes" % size, limit, fi + ".limit")
             if g.has("hugetlb.%s.rsvd.limit_in_bytes" % size):
                 g.write("hugetlb.%s.rsvd.limit_in_bytes" % size, limit, fi + ".limit")
 
-    def _network(self, net, updating):
-        f = PREFIX + ".network."
-        cls = integer(net, "classID", f + "classID", lo=0, hi=(1 << 32) - 1)
-        prios = section(net, "priorities", list)
-        if cls is not None:
-            self._need("net_cls", f + "classID").write("net_cls.classid", cls, f + "classID")
-        if prios:
+    def _network(self, net):
+        f = net.FIELD
+        if net.class_id is not None:
+            self._need("net_cls", f + "classID").write("net_cls.classid", net.class_id, f + "classID")
+        if net.priorities:
             g = self._need("net_prio", f + "priorities")
-            for i, p in enumerate(prios):
-                fi = "%spriorities[%d]" % (f, i)
-                if not isinstance(p, dict):
-                    raise bad(fi, p, "want a JSON object")
-                name = string(p, "name", fi + ".name")
-                prio = integer(p, "priority", fi + ".priority", lo=0, hi=(1 << 32) - 1)
-                if not name or prio is None:
-                    raise bad(fi, p, "want a name and a priority")
+            for name, prio, fi in net.priorities:
                 g.write("net_prio.ifpriomap", "%s %d" % (name, prio), fi)
 
-    def _pids(self, pids, updating):
+    def _pids(self, pids):
         f = PREFIX + ".pids.limit"
-        limit = integer(pids, "limit", f, hi=(1 << 63) - 1)
         g = self._need("pids", PREFIX + ".pids")
-        if limit is not None:
-            g.write("pids.max", pids_max(limit), f)
+        if pids.limit is not None:
+            g.write("pids.max", pids_max(pids.limit), f)
 
-    def _rdma(self, rdma, updating):
+    def _rdma(self, lines):
         g = self._need("rdma", PREFIX + ".rdma")
-        for line, field in rdma_lines(rdma):
+        for line, field in lines:
             g.write("rdma.max", line, field)
 
-    def _unified(self, unified, updating):
-        raise bad(PREFIX + ".unified", ",".join(sorted(unified)), "needs cgroup v2, and this host runs cgroup v1")
-
-    def _devices(self, rules):
+    def _devices(self, res):
         g = self.group("devices")
-        effective = device_rules(rules, getattr(self, "extra_devices", ()))
+        effective = self.device_rules(res)
         if g is None:
-            if rules:
+            if res.devices:
                 self.warn("%s.devices: the devices controller is not mounted; ignored" % PREFIX)
             return
         for r in effective:
@@ -397,79 +375,3 @@ class V1Manager(fs.FsManager):
         from . import stats
         return stats.v1(self)
 
-
-def write_in_some_order(g, writes):
-    """Write in the given order; if the kernel refuses one, try the reverse order once."""
-    try:
-        for w in writes:
-            g.write(*w)
-    except errors.OciError:
-        if len(writes) < 2:
-            raise
-        for w in reversed(writes):
-            g.write(*w)
-
-
-THROTTLES = (("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device"),
-             ("throttleReadIOPSDevice", "read_iops_device"), ("throttleWriteIOPSDevice", "write_iops_device"))
-
-
-def throttles(bio, f):
-    """(key, v1 file suffix, major, minor, rate, field) of every blockIO throttle entry."""
-    for key, fname in THROTTLES:
-        for i, td in enumerate(section(bio, key, list)):
-            fi = "%s%s[%d]" % (f, key, i)
-            major, minor = _device(td, fi)
-            rate = integer(td, "rate", fi + ".rate", lo=0)
-            if rate is None:
-                raise bad(fi + ".rate", "null", "is required")
-            yield key, fname, major, minor, rate, fi
-
-
-def _device(d, field):
-    if not isinstance(d, dict):
-        raise bad(field, d, "want a JSON object")
-    major = integer(d, "major", field + ".major", lo=0, hi=(1 << 32) - 1)
-    minor = integer(d, "minor", field + ".minor", lo=0, hi=(1 << 32) - 1)
-    if major is None or minor is None:
-        raise bad(field, d, "want a major and a minor")
-    return major, minor
-
-
-def hugepage(hl, field):
-    """(page size as the kernel's files name it, limit) from a hugepageLimits entry."""
-    if not isinstance(hl, dict):
-        raise bad(field, hl, "want a JSON object")
-    size = string(hl, "pageSize", field + ".pageSize")
-    limit = integer(hl, "limit", field + ".limit", lo=0)
-    if not size or limit is None:
-        raise bad(field, hl, "want a pageSize and a limit")
-    # The file names spell sizes as 2MB, 1GB, 64KB: anything else cannot name a file.
-    num = size[:-2]
-    if size[-2:] not in ("KB", "MB", "GB") or not num.isdigit():
-        raise bad(field + ".pageSize", size, "want a size such as 2MB or 1GB")
-    return size, limit
-
-
-def pids_max(limit):
-    # 0 or less is "no limit": a pids.max of 0 would let nothing run at all.
-    return "max" if limit <= 0 else str(limit)
-
-
-def rdma_lines(rdma):
-    out = []
-    for dev in sorted(rdma):
-        fi = "%s.rdma.%s" % (PREFIX, dev)
-        v = rdma[dev]
-        if not isinstance(v, dict):
-            raise bad(fi, v, "want a JSON object")
-        handles = integer(v, "hcaHandles", fi + ".hcaHandles", lo=0, hi=(1 << 32) - 1)
-        objects = integer(v, "hcaObjects", fi + ".hcaObjects", lo=0, hi=(1 << 32) - 1)
-        parts = [dev]
-        if handles is not None:
-            parts.append("hca_handle=%d" % handles)
-        if objects is not None:
-            parts.append("hca_object=%d" % objects)
-        if len(parts) > 1:
-            out.append((" ".join(parts), fi))
-    return out

@@ -2,15 +2,9 @@
 
 from .. import errors
 from . import fs
-from .resources import (PREFIX, Memory, bad, blkio_weight_to_io_weight, device_rules, integer,
-                        section, shares_to_weight, string, swap_to_v2)
-from .v1 import _device, throttles, hugepage, pids_max, rdma_lines, write_in_some_order
 from .fs import SIGKILL
-
-# Files a container must not set through linux.resources.unified: they move
-# processes or reshape the tree rather than limit anything.
-_UNIFIED_FORBIDDEN = frozenset(("cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.kill",
-                                "cgroup.type", "cgroup.events", "cgroup.controllers", "cgroup.freeze"))
+from .resources import (PREFIX, bad, blkio_weight_to_io_weight, pids_max, shares_to_weight, swap_to_v2,
+                        write_in_some_order)
 
 _IO_MAX_KEYS = {"throttleReadBpsDevice": "rbps", "throttleWriteBpsDevice": "wbps",
                 "throttleReadIOPSDevice": "riops", "throttleWriteIOPSDevice": "wiops"}
@@ -46,9 +40,9 @@ def delegate(host, d):
 class V2Manager(fs.FsManager):
     layout = "v2"
 
-    def __init__(self, host, dir, mount, made=None):
+    def __init__(self, host, dir, mount, made=None, resources=None, extra_devices=()):
         self.group = DelegatingGroup(host, dir, mount, made)
-        super().__init__(host, [self.group])
+        super().__init__(host, [self.group], resources, extra_devices)
 
     @classmethod
     def from_dict(cls, d, host):
@@ -121,25 +115,47 @@ class V2Manager(fs.FsManager):
         super().kill_all(sig)
 
     # -- resources --------------------------------------------------------
-    def apply(self, resources, updating=False, only=None):
-        if resources is None:
-            return
-        if not isinstance(resources, dict):
-            raise bad(PREFIX, resources, "want a JSON object")
-        g = self.group
-        for name in ("devices", "memory", "cpu", "blockIO", "hugepageLimits", "network", "pids", "rdma", "unified"):
-            if only is not None and name not in only:
-                continue
-            if name == "devices":
-                if not updating:
-                    self._devices(resources.get("devices"))
-                continue
-            sec = section(resources, name, list if name == "hugepageLimits" else dict)
-            if sec:
-                getattr(self, "_" + name.lower())(g, sec, updating)
+    def check(self, resources=None, only=None):
+        res = self.resources_of(resources)
+        want = lambda name: only is None or name in only  # noqa: E731
+        cpu, mem = res.cpu, res.memory
+        if cpu and want("cpu"):
+            for key, v in (("realtimeRuntime", cpu.rt_runtime), ("realtimePeriod", cpu.rt_period)):
+                if v:
+                    raise bad(cpu.FIELD + key, v, "cgroup v2 has no realtime group scheduling")
+        if mem and want("memory"):
+            swap_to_v2(mem.swap, mem.limit, mem.FIELD + "swap")   # a swap limit needs a memory limit here
 
-    def _memory(self, g, mem, updating):
-        m = Memory(mem)
+    def apply(self, resources=None, updating=False, only=None):
+        """Write resources; `only` limits it to some sections (JSON names: the hybrid manager splits them)."""
+        res = self.resources_of(resources)
+        self.check(res, only)
+        want = lambda name: only is None or name in only  # noqa: E731
+        g = self.group
+        if want("devices") and not updating:  # as with runc, update leaves the device rules alone
+            self._devices(res)
+        if res.memory and want("memory"):
+            self._memory(g, res.memory, updating)
+        if res.cpu and want("cpu"):
+            self._cpu(g, res.cpu)
+        if res.blockio and want("blockIO"):
+            self._blockio(g, res.blockio)
+        if res.hugepages and want("hugepageLimits"):
+            self._hugepages(g, res.hugepages)
+        if res.network and want("network"):
+            if res.network.class_id is not None or res.network.priorities:
+                self.warn("%s.network: cgroup v2 has no net_cls/net_prio; ignored" % PREFIX)
+        if res.pids and want("pids"):
+            if res.pids.limit is not None:
+                g.write("pids.max", pids_max(res.pids.limit), PREFIX + ".pids.limit")
+        if res.rdma is not None and want("rdma"):
+            for line, field in res.rdma:
+                g.write("rdma.max", line, field)
+        if res.unified and want("unified"):
+            for key, value, field in res.unified:
+                g.write(key, value, field)
+
+    def _memory(self, g, m, updating):
         f = m.FIELD
         limit, reservation = m.limit, m.reservation
         swap_max = swap_to_v2(m.swap, limit, f + "swap")
@@ -164,20 +180,10 @@ class V2Manager(fs.FsManager):
         if m.hierarchy is False:
             self.warn("%suseHierarchy: cgroup v2 is always hierarchical; ignored" % f)
 
-    def _cpu(self, g, cpu, updating):
-        f = PREFIX + ".cpu."
-        shares = integer(cpu, "shares", f + "shares", lo=0)
-        quota = integer(cpu, "quota", f + "quota", hi=(1 << 63) - 1)
-        burst = integer(cpu, "burst", f + "burst", lo=0)
-        period = integer(cpu, "period", f + "period", lo=0)
-        idle = integer(cpu, "idle", f + "idle", lo=0, hi=1)
-        cpus = string(cpu, "cpus", f + "cpus")
-        mems = string(cpu, "mems", f + "mems")
-        for key in ("realtimeRuntime", "realtimePeriod"):
-            v = integer(cpu, key, f + key)
-            if v:
-                raise bad(f + key, v, "cgroup v2 has no realtime group scheduling")
-        weight = shares_to_weight(shares) if shares else None
+    def _cpu(self, g, cpu):
+        f = cpu.FIELD
+        quota, period, burst = cpu.quota, cpu.period, cpu.burst
+        weight = shares_to_weight(cpu.shares) if cpu.shares else None
         if weight is not None:
             g.write("cpu.weight", weight, f + "shares")
         writes = []
@@ -191,75 +197,45 @@ class V2Manager(fs.FsManager):
             writes.append(("cpu.max.burst", burst, f + "burst"))
         # The burst may not exceed the quota in place: the working order depends on both.
         write_in_some_order(g, writes)
-        if idle is not None:
-            g.write("cpu.idle", idle, f + "idle")
-        if cpus:
-            g.write("cpuset.cpus", cpus, f + "cpus")
-        if mems:
-            g.write("cpuset.mems", mems, f + "mems")
+        if cpu.idle is not None:
+            g.write("cpu.idle", cpu.idle, f + "idle")
+        if cpu.cpus:
+            g.write("cpuset.cpus", cpu.cpus, f + "cpus")
+        if cpu.mems:
+            g.write("cpuset.mems", cpu.mems, f + "mems")
 
-    def _blockio(self, g, bio, updating):
-        f = PREFIX + ".blockIO."
-        weight = integer(bio, "weight", f + "weight", lo=0, hi=1000)
+    def _blockio(self, g, bio):
+        f = bio.FIELD
         # BFQ's io.bfq.weight takes blkio's own scale; io.weight is 1..10000.
         bfq = g.has("io.bfq.weight")
-        if weight:
+        if bio.weight:
             if bfq:
-                g.write("io.bfq.weight", weight, f + "weight")
+                g.write("io.bfq.weight", bio.weight, f + "weight")
             else:
-                g.write("io.weight", "default %d" % blkio_weight_to_io_weight(weight), f + "weight")
-        if integer(bio, "leafWeight", f + "leafWeight", lo=0, hi=1000):
+                g.write("io.weight", "default %d" % blkio_weight_to_io_weight(bio.weight), f + "weight")
+        if bio.leaf_weight:
             self.warn("%sleafWeight: cgroup v2 has no leaf weight; ignored" % f)
-        for i, wd in enumerate(section(bio, "weightDevice", list)):
-            fi = "%sweightDevice[%d]" % (f, i)
-            major, minor = _device(wd, fi)
-            w = integer(wd, "weight", fi + ".weight", lo=0, hi=1000)
-            if integer(wd, "leafWeight", fi + ".leafWeight", lo=0, hi=1000):
+        for major, minor, w, lw, fi in bio.weight_devices:
+            if lw:
                 self.warn("%s.leafWeight: cgroup v2 has no leaf weight; ignored" % fi)
             if w:
                 if bfq:
                     g.write("io.bfq.weight", "%d:%d %d" % (major, minor, w), fi + ".weight")
                 else:
                     g.write("io.weight", "%d:%d %d" % (major, minor, blkio_weight_to_io_weight(w)), fi + ".weight")
-        for key, _, major, minor, rate, fi in throttles(bio, f):
+        for key, _, major, minor, rate, fi in bio.throttles:
             # On v1 a rate of 0 removes the limit; v2 spells that "max".
             g.write("io.max", "%d:%d %s=%s" % (major, minor, _IO_MAX_KEYS[key], rate or "max"), fi + ".rate")
 
-    def _hugepagelimits(self, g, limits, updating):
-        for i, hl in enumerate(limits):
-            fi = "%s.hugepageLimits[%d]" % (PREFIX, i)
-            size, limit = hugepage(hl, fi)
+    def _hugepages(self, g, limits):
+        for size, limit, fi in limits:
             g.write("hugetlb.%s.max" % size, limit, fi + ".limit")
             if g.has("hugetlb.%s.rsvd.max" % size):
                 g.write("hugetlb.%s.rsvd.max" % size, limit, fi + ".limit")
 
-    def _network(self, g, net, updating):
-        if net.get("classID") is not None or net.get("priorities"):
-            self.warn("%s.network: cgroup v2 has no net_cls/net_prio; ignored" % PREFIX)
-
-    def _pids(self, g, pids, updating):
-        limit = integer(pids, "limit", PREFIX + ".pids.limit", hi=(1 << 63) - 1)
-        if limit is not None:
-            g.write("pids.max", pids_max(limit), PREFIX + ".pids.limit")
-
-    def _rdma(self, g, rdma, updating):
-        for line, field in rdma_lines(rdma):
-            g.write("rdma.max", line, field)
-
-    def _unified(self, g, unified, updating):
-        for key in sorted(unified):
-            fi = "%s.unified.%s" % (PREFIX, key)
-            value = unified[key]
-            if not isinstance(value, str):
-                raise bad(fi, value, "want a string")
-            if not key or "/" in key or key.startswith(".") or "." not in key or key in _UNIFIED_FORBIDDEN:
-                raise bad(PREFIX + ".unified", key, "not a settable cgroup v2 file")
-            g.write(key, value, fi)
-
-    def _devices(self, rules):
-        effective = device_rules(rules, getattr(self, "extra_devices", ()))
+    def _devices(self, res):
         try:
-            self.host.attach_device_filter(self.group.dir, effective)
+            self.host.attach_device_filter(self.group.dir, self.device_rules(res))
         except OSError as e:
             raise errors.OciError("cannot attach the device filter to `%s`: %s"
                                   % (self.group.dir, errors.strerror(e.errno))) from None

@@ -42,7 +42,7 @@ def _step_cgroup(ch, mgr, setup_pid, linux, proc=None):
         mgr.check_unused()
         prepare_realtime(mgr, proc, linux)
         mgr.join(setup_pid)
-        mgr.apply(linux.get("resources") or {})
+        mgr.apply()   # the resources it was opened with (parsed and checked before anything was made)
         log.LOG.debug("cgroup made, resources applied, setup process %d added", setup_pid)
     ch.send(ch.lib.OCIRUN_MSG_GO)
 
@@ -152,14 +152,14 @@ def _check_cgroup_nesting(store, cid, mine):
     """A cgroup inside another container's cgroup (or holding it) is that
     container's business: its pause, kill --all and delete would reach ours,
     or ours would reach it. Refused for the containers of this --root."""
-    from ..plan import cgroup_dirs_of
-    ours = set(cgroup_dirs_of(mine).values())
+    from ..cgroups import dirs_of
+    ours = set(dirs_of(mine).values())
     for other in store.ids():
         if other == cid:
             continue
         try:
             with store.load(other) as o:
-                theirs = set(cgroup_dirs_of(o.data.get("cgroup")).values())
+                theirs = set(dirs_of(o.data.get("cgroup")).values())
         except errors.OciError:
             continue
         for a in ours:
@@ -278,8 +278,8 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         fifo_hi = planmod._high_fd(os.dup(fifo_fd), floor)
         p = planmod.build(ffi, cfg, bundle, cid, sync_fd=child_fd, parent_sync_fd=parent_fd, fifo_fd=fifo_hi,
                           no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
-                          cgroup_dirs=(rl.cgroup_dirs(planmod.cgroup_dirs_of(data.get("cgroup"))) if rl is not None
-                                       else planmod.cgroup_dirs_of(data.get("cgroup"))),
+                          cgroup_dirs=(rl.cgroup_dirs(mgr.dirs() if mgr is not None else {}) if rl is not None
+                                       else mgr.dirs() if mgr is not None else None),
                           cache_dir=os.path.join(ctx.store.root, ".cache"),
                           rootless=rl is not None and rl.unprivileged)
         p.fds += [child_fd, parent_fd, fifo_hi]

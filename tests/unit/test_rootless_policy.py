@@ -187,6 +187,9 @@ class FakeManager:
     def to_dict(self):
         return {"driver": "cgroupfs", "layout": "v2", "dir": self.d, "mount": "/sys/fs/cgroup"}
 
+    def dirs(self):
+        return {"": self.d}
+
 
 def test_cgroups_decided(as_user, monkeypatch, tmp_path, capfd):
     """v1/hybrid: none (one warning when resources are asked for); pure v2:
