@@ -29,6 +29,13 @@ def bad(field, value, why):
     return ResourceError(field, value, why)
 
 
+def key_path(prefix, key):
+    """The JSON path of a map entry, spelled as validation spells paths: a.b, or a["b.c"]."""
+    if key and (key[0].isalpha() or key[0] == "_") and all(c.isalnum() or c == "_" for c in key):
+        return prefix + "." + key
+    return '%s["%s"]' % (prefix, key.replace("\\", "\\\\").replace('"', '\\"'))
+
+
 def _show(value):
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -269,7 +276,7 @@ def rdma_lines(rdma):
     """[(rdma.max line, field)], one per device with a limit."""
     out = []
     for dev in sorted(rdma):
-        fi = "%s.rdma.%s" % (PREFIX, dev)
+        fi = key_path(PREFIX + ".rdma", dev)
         v = rdma[dev]
         if not isinstance(v, dict):
             raise bad(fi, v, "want a JSON object")
@@ -295,7 +302,7 @@ def unified_files(unified):
     """[(file, value, field)] of linux.resources.unified, sorted by file."""
     out = []
     for key in sorted(unified):
-        fi = "%s.unified.%s" % (PREFIX, key)
+        fi = key_path(PREFIX + ".unified", key)
         value = unified[key]
         if not isinstance(value, str):
             raise bad(fi, value, "want a string")

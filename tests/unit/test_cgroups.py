@@ -388,8 +388,8 @@ def test_v2_errors(subtests):
         ({"memory": {"swap": 1000}}, r"memory\.swap `1000`: a swap limit needs a memory limit"),
         ({"unified": {"cgroup.procs": "1"}}, r"unified `cgroup.procs`: not a settable"),
         ({"unified": {"../x": "1"}}, r"not a settable"),
-        ({"unified": {"memory.high": 1}}, r"unified\.memory\.high `1`: want a string"),
-        ({"unified": {"nosuch.file": "1"}}, r"write linux\.resources\.unified\.nosuch\.file `1` to `.*nosuch\.file`: ENOENT"),
+        ({"unified": {"memory.high": 1}}, r'unified\["memory\.high"\] `1`: want a string'),
+        ({"unified": {"nosuch.file": "1"}}, r'write linux\.resources\.unified\["nosuch\.file"\] `1` to `.*nosuch\.file`: ENOENT'),
     ]
     for res, pat in cases:
         with subtests.test(res=res):
