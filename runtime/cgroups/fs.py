@@ -56,6 +56,10 @@ class Manager:
         """The fs.Group of every hierarchy the container is in."""
         raise NotImplementedError
 
+    def hierarchies(self):
+        """[(fs.Group, its v1 controllers, or None for the cgroup2 one)] of every hierarchy the container is in."""
+        raise NotImplementedError
+
     def dirs(self):
         """{hierarchy name under /sys/fs/cgroup ('' for a pure v2 host): the container's cgroup directory}."""
         return {hierarchy_name(g.mount): g.dir for g in self.all_groups()}

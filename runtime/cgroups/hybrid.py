@@ -66,6 +66,9 @@ class HybridManager(Manager):
     def all_groups(self):
         return self.v1.all_groups() + self.v2.all_groups()
 
+    def hierarchies(self):
+        return self.v1.hierarchies() + self.v2.hierarchies()
+
     def check_unused(self):
         check_unused(self.all_groups())
 

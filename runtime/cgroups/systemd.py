@@ -597,6 +597,9 @@ class SystemdManager(Manager):
     def all_groups(self):
         return self.fs.all_groups()
 
+    def hierarchies(self):
+        return self.fs.hierarchies()
+
     def destroy(self, deadline=None):
         # Callers retry destroy() while a cgroup is busy: systemd is asked once,
         # so a silent systemd costs one bounded wait, not one per retry.

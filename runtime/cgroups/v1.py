@@ -86,6 +86,9 @@ class V1Manager(fs.FsManager):
             out.append(e)
         return {"driver": "cgroupfs", "layout": "v1", "groups": out}
 
+    def hierarchies(self):
+        return list(zip(self.groups, self.controllers))
+
     def group(self, controller):
         return self.by_controller.get(controller)
 

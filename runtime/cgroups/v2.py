@@ -53,6 +53,9 @@ class V2Manager(fs.FsManager):
         d.update(driver="cgroupfs", layout="v2")
         return d
 
+    def hierarchies(self):
+        return [(self.group, None)]
+
     def available(self):
         """Controllers this hierarchy offers at all (its root's cgroup.controllers)."""
         try:

@@ -75,20 +75,6 @@ def _init_pidfd(c):
     return pidfd
 
 
-def _cgroup_groups(m):
-    """[(fs.Group, its v1 controllers or None on v2)] of a manager, every hierarchy."""
-    if hasattr(m, "fs"):
-        return _cgroup_groups(m.fs)
-    if hasattr(m, "v1") and hasattr(m, "v2"):
-        return _cgroup_groups(m.v1) + _cgroup_groups(m.v2)
-    out = []
-    for i, g in enumerate(m.groups):
-        v2 = os.path.exists(os.path.join(g.mount, "cgroup.controllers"))
-        ctrls = getattr(m, "controllers", None)
-        out.append((g, None if v2 or ctrls is None else tuple(ctrls[i])))
-    return out
-
-
 def _parse_exec_cgroups(values):
     """exec --cgroup [CONTROLLER[,CONTROLLER]:]PATH (repeatable): {controller or "": sub path}."""
     out = {}
@@ -126,7 +112,7 @@ def _exec_join(mgr, init_pid, pid, cgroup=None, paused=False):
     returned, to be joined once the process is set up."""
     import errno
     subs = _parse_exec_cgroups(cgroup)
-    groups = _cgroup_groups(mgr)
+    groups = mgr.hierarchies()
     served = {c for _, ctrls in groups if ctrls for c in ctrls}
     unknown = sorted(k for k in subs if k and k not in served)
     if unknown:

@@ -154,6 +154,10 @@ def test_each_manager_answers_for_its_directories(subtests):
             assert len(dirs) == len(m.all_groups())
             assert cgroups.from_dict(m.to_dict(), host=h).dirs() == dirs
             assert cgroups.dirs_of(m.to_dict()) == dirs
+            hs = m.hierarchies()
+            assert [g.dir for g, _ in hs] == [g.dir for g in m.all_groups()]
+            assert [c for _, c in hs if c is None] == ([] if kind == "v1" else [None])   # the cgroup2 one
+            assert all("memory" in c for g, c in hs if g.dir == dirs.get("memory"))
     with subtests.test("systemd record"):
         h = host_for("v2")
         inner = cgroups.open_manager("c1", {"cgroupsPath": "/system.slice/ocirun-c1.scope"}, host=h)
