@@ -53,16 +53,18 @@ def open_manager(cid, linux_cfg, manager_kind="cgroupfs", host=None, resources=N
     host = host or LINUX
     res = resmod.parse(linux_cfg.get("resources") if resources is None else resources)
     extra = resmod.device_allowances(linux_cfg.get("devices"))
-
-    def cgroupfs(cgroups_path):
-        m = _open_cgroupfs(cid, cgroups_path, res, extra, host)
-        m.check()
-        return m
-
     if kind == "systemd":
         from . import systemd   # D-Bus (jeepney) only on this path
-        return systemd.open_manager(cid, linux_cfg.get("cgroupsPath"), host, cgroupfs)
-    return cgroupfs(linux_cfg.get("cgroupsPath"))
+        m = systemd.open_manager(cid, linux_cfg.get("cgroupsPath"), host,
+                                 lambda path: _open_cgroupfs(cid, path, res, extra, host))
+    else:
+        m = _open_cgroupfs(cid, linux_cfg.get("cgroupsPath"), res, extra, host)
+    try:
+        m.check()
+    except BaseException:
+        m.close()
+        raise
+    return m
 
 
 def _open_cgroupfs(cid, cgroups_path, res, extra_devices, host):

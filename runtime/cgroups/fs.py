@@ -56,6 +56,9 @@ class Manager:
         """The fs.Group of every hierarchy the container is in."""
         raise NotImplementedError
 
+    def close(self):
+        """Let go of what the manager holds open (the systemd driver's bus connection)."""
+
     def hierarchies(self):
         """[(fs.Group, its v1 controllers, or None for the cgroup2 one)] of every hierarchy the container is in."""
         raise NotImplementedError

@@ -645,7 +645,9 @@ class SystemdManager(Manager):
 
     # -- processes and resources --------------------------------------------
     def check(self, resources=None):
-        self.fs.check(resources)
+        res = self.fs.resources_of(resources)
+        self.fs.check(res)
+        unit_properties(res, self._kind())   # what systemd cannot be told (a cpu list it cannot read)
 
     def apply(self, resources=None, updating=False):
         res = self.fs.resources_of(resources)

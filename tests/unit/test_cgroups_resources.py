@@ -201,3 +201,15 @@ def test_no_import_cycle_in_the_package():
 
     for m in graph:
         assert cycle_from(m, [m]) is None, cycle_from(m, [m])
+
+
+def test_systemd_check_refuses_a_cpu_list_systemd_cannot_take():
+    # Found before the scope is started (the old code met it in StartTransientUnit's properties).
+    from runtime.cgroups import systemd as sd
+    h = host_for("v2")
+    inner = cgroups.open_manager("c1", {"cgroupsPath": "/system.slice/ocirun-c1.scope",
+                                        "resources": {"cpu": {"cpus": "1-x"}}}, host=h)
+    m = sd.SystemdManager(h, "unix:path=/nonexistent", "system.slice", "ocirun-c1.scope", "", inner)
+    with pytest.raises(errors.OciError, match=r"^invalid linux\.resources\.cpu\.cpus `1-x`"):
+        m.check()
+    m.check({"cpu": {"cpus": "0-1"}})
