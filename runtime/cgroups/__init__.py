@@ -1,4 +1,4 @@
-"""Cgroups: one interface (fs.Manager), one manager per hierarchy kind, and the factory.
+"""Cgroups: one interface (manager.Manager), one manager per hierarchy kind, and the factory.
 
     kind = check_driver(gopts.cgroup_manager, gopts.systemd_cgroup)
     m = open_manager(cid, spec["linux"], kind)          # None: disabled; resources parsed and checked here
@@ -11,11 +11,12 @@
 The layout (v1, v2 or hybrid) is detected from /proc/self/mountinfo and
 /proc/self/cgroup, never assumed from /sys/fs/cgroup: layout.py. The managers
 are v1.py, v2.py and hybrid.py (which composes the other two), and
-systemd.py (a transient scope, whose files a cgroupfs manager writes), all on
-top of fs.py (the interface, directories, files, the plan of what create
-makes, the one bounded removal); resources.py parses linux.resources once
-into typed values (validation reports its errors) and holds the v2
-conversions and device rules; stats.py reads usage in runc's shape. Only this
+systemd.py (a transient scope, whose files a cgroupfs manager writes), all
+implementing manager.py's interface on top of fs.py (directories, files,
+the plan of what create makes, the one bounded removal); resources.py
+parses linux.resources once into typed values (validation reports its
+errors) and holds the v2 conversions and device rules; stats.py reads usage
+in runc's shape. Only this
 module knows every kind, so no submodule imports another in a loop; they are
 imported only when a manager is opened, because `state`, `kill` and `delete`
 import this package on every call.

@@ -8,7 +8,8 @@ killing uses cgroup.kill on the unified side, which sees every process.
 """
 
 from .. import errors
-from .fs import SIGKILL, Manager, check_unused, remove
+from .fs import SIGKILL, check_unused, remove
+from .manager import Manager
 
 # resources section -> (v1 controller, v2 controller)
 _SECTIONS = {"memory": ("memory", "memory"), "cpu": ("cpu", "cpu"), "blockIO": ("blkio", "io"),

@@ -84,11 +84,6 @@ def string(sec, key, field):
     return v
 
 
-def limit_text(v, unlimited="max"):
-    """-1 (or any negative value) is "no limit" in the spec; v2 files spell it "max"."""
-    return unlimited if v < 0 else str(v)
-
-
 # -- conversions for cgroup v2 ---------------------------------------------
 
 def shares_to_weight(shares):
@@ -225,7 +220,7 @@ def device_numbers(d, field):
 
 
 def hugepage(hl, field):
-    """(page size as the kernel's files name it, limit) from a hugepageLimits entry."""
+    """(page size as the kernel's files name it, limit, field) from a hugepageLimits entry."""
     if not isinstance(hl, dict):
         raise bad(field, hl, "want a JSON object")
     size = string(hl, "pageSize", field + ".pageSize")
@@ -236,7 +231,7 @@ def hugepage(hl, field):
     num = size[:-2]
     if size[-2:] not in ("KB", "MB", "GB") or not num.isdigit():
         raise bad(field + ".pageSize", size, "want a size such as 2MB or 1GB")
-    return size, limit
+    return size, limit, field
 
 
 class Network:
@@ -335,8 +330,7 @@ class Resources:
         sec = section(raw, "blockIO", f + "blockIO")
         self.blockio = BlockIO(sec) if sec else None
         sec = section(raw, "hugepageLimits", f + "hugepageLimits", list)
-        self.hugepages = [hugepage(hl, "%shugepageLimits[%d]" % (f, i)) + ("%shugepageLimits[%d]" % (f, i),)
-                          for i, hl in enumerate(sec or ())] or None   # (size, limit, field)
+        self.hugepages = [hugepage(hl, "%shugepageLimits[%d]" % (f, i)) for i, hl in enumerate(sec or ())] or None
         sec = section(raw, "network", f + "network")
         self.network = Network(sec) if sec else None
         sec = section(raw, "pids", f + "pids")
@@ -482,11 +476,6 @@ def effective_devices(rules, allowances=()):
         if out[i].covers_everything():
             return out[i:]
     return out
-
-
-def device_rules(rules, extra_devices=()):
-    """effective_devices() from the JSON: linux.resources.devices and linux.devices."""
-    return effective_devices(parse_device_rules(rules), device_allowances(extra_devices))
 
 
 # -- runc's command-line value formats (update) -------------------------------

@@ -11,8 +11,8 @@ has no property for apply too. Hierarchies systemd does not manage (freezer,
 cpuset, net_cls... on v1) get the same path, made and removed by us.
 
     m = open_manager(cid, cgroups_path, host, cgroupfs)   # connects: no bus, no container
-    m.create(setup_pid); m.join(pid); m.apply(resources)
-    m.destroy()                          # StopUnit (bounded), reset-failed, our directories
+    m.create(); m.join(setup_pid); m.apply()              # join starts the scope
+    m.destroy()                                           # StopUnit (bounded), reset-failed, our directories
 
 D-Bus is spoken with jeepney: pure Python (nothing to build, no C
 extension to keep in step with the interpreter), no thread or event loop,
@@ -32,7 +32,8 @@ import time
 
 from .. import errors
 from . import layout
-from .fs import Manager, check_unused
+from .fs import check_unused
+from .manager import Manager
 from .resources import blkio_weight_to_io_weight, effective_devices, parse, shares_to_weight
 
 DEFAULT_SLICE = "system.slice"

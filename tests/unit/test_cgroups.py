@@ -563,9 +563,10 @@ def test_conversions(subtests):
 
 
 def test_device_rules_order_and_v1_lines():
-    rules = resources.device_rules([{"allow": True, "type": "c", "major": 1, "minor": 3, "access": "mwr"},
-                                    {"allow": False, "access": "rwm"},
-                                    {"allow": True, "type": "a", "access": "r"}])
+    rules = resources.effective_devices(resources.parse_device_rules([
+        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "mwr"},
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "a", "access": "r"}]))
     # Rules before the last "deny all" cannot matter; the defaults come last.
     assert rules[0] == resources.DeviceRule(False)
     assert rules[1] == resources.DeviceRule(True, "a", -1, -1, "r")
