@@ -55,7 +55,7 @@ def open_manager(cid, linux_cfg, manager_kind="cgroupfs", host=None, resources=N
     res = resmod.parse(linux_cfg.get("resources") if resources is None else resources)
     extra = resmod.device_allowances(linux_cfg.get("devices"))
     if kind == "systemd":
-        from . import systemd   # D-Bus (jeepney) only on this path
+        from . import systemd  # D-Bus (jeepney) only on this path
         m = systemd.open_manager(cid, linux_cfg.get("cgroupsPath"), host,
                                  lambda path: _open_cgroupfs(cid, path, res, extra, host))
     else:

@@ -364,10 +364,10 @@ class FsManager(Manager):
         done = []
         try:
             for g in self.groups:
+                done.append(g)   # a create that fails may have made some levels: undone too
                 g.create()
-                done.append(g)
         except BaseException:
-            for g in reversed(done + [g]):
+            for g in reversed(done):
                 try:
                     g.destroy()
                 except errors.OciError:

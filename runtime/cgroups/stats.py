@@ -13,6 +13,7 @@ Times are nanoseconds. A file this kernel lacks leaves its fields out (or 0).
 
 import os
 
+
 def _num(text, default=0):
     if text is None:
         return default

@@ -207,7 +207,7 @@ class Bus:
         again: a method call sent right after connecting can wait forever.
         A Ping (no reply expected) every 0.2 s makes it look at its buffer.
         """
-        from jeepney import HeaderFields, MessageFlag, new_method_call, DBusAddress
+        from jeepney import DBusAddress, HeaderFields, MessageFlag, new_method_call
         conn = self.conn
         serial = next(conn.outgoing_serial)
         conn.send_message(msg, serial=serial)
@@ -234,6 +234,7 @@ class Bus:
         if self.queue is not None:
             return   # once per connection: systemd refuses a second Subscribe
         from collections import deque
+
         from jeepney import MatchRule
         rule = MatchRule(type="signal", interface=SD_MANAGER, member="JobRemoved", path=SD_PATH)
         self.queue = deque()
@@ -295,7 +296,7 @@ class Bus:
             reply = self.send_and_get_reply(message_bus.GetConnectionUnixProcessID(SD))
         except TimeoutError:
             raise errors.OciError("D-Bus GetConnectionUnixProcessID: no answer within %ds" % CALL_TIMEOUT) from None
-        from jeepney.wrappers import unwrap_msg, DBusErrorResponse
+        from jeepney.wrappers import DBusErrorResponse, unwrap_msg
         try:
             return unwrap_msg(reply)[0]
         except DBusErrorResponse as e:

@@ -49,6 +49,11 @@ NULL = NullGroup()
 RT_SHARE_ABOVE, RT_SHARE_LEAF = 50, 10
 
 
+def _unlimited_as_inf(v):
+    """A memory size to compare: -1 and v1's page-rounded 2^63-1 are both unlimited."""
+    return float("inf") if v < 0 or v >= BIG else v
+
+
 def _rt_runtime(host, d):
     try:
         return int(host.read(d + "/cpu.rt_runtime_us").strip())
@@ -242,8 +247,7 @@ class V1Manager(fs.FsManager):
         # grows, lower the memory limit first when memsw shrinks.
         if swap is not None and limit is not None:
             cur = int(g.read("memory.memsw.limit_in_bytes").strip() or -1)
-            inf = lambda v: float("inf") if v < 0 or v >= BIG else v
-            if inf(swap) >= inf(cur):
+            if _unlimited_as_inf(swap) >= _unlimited_as_inf(cur):
                 g.write("memory.memsw.limit_in_bytes", swap, f + "swap")
                 g.write("memory.limit_in_bytes", limit, f + "limit")
             else:
@@ -327,7 +331,7 @@ class V1Manager(fs.FsManager):
                     g.write("blkio.leaf_weight_device", "%d:%d %d" % (major, minor, lw), fi + ".leafWeight")
                 else:
                     self.warn("%s.leafWeight: the BFQ scheduler has no leaf weight; ignored" % fi)
-        for key, fname, major, minor, rate, fi in bio.throttles:
+        for _key, fname, major, minor, rate, fi in bio.throttles:
             g.write("blkio.throttle." + fname, "%d:%d %d" % (major, minor, rate), fi + ".rate")
 
     def _hugepages(self, limits):

@@ -3,8 +3,15 @@
 from .. import errors
 from . import fs
 from .fs import SIGKILL
-from .resources import (PREFIX, bad, blkio_weight_to_io_weight, pids_max, shares_to_weight, swap_to_v2,
-                        write_in_some_order)
+from .resources import (
+    PREFIX,
+    bad,
+    blkio_weight_to_io_weight,
+    pids_max,
+    shares_to_weight,
+    swap_to_v2,
+    write_in_some_order,
+)
 
 _IO_MAX_KEYS = {"throttleReadBpsDevice": "rbps", "throttleWriteBpsDevice": "wbps",
                 "throttleReadIOPSDevice": "riops", "throttleWriteIOPSDevice": "wiops"}

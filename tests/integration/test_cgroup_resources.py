@@ -50,10 +50,28 @@ def test_bad_resource_spawns_nothing_and_leaves_nothing(bundle, root, cid, tmp_p
             trace, err = tmp_path / ("trace%d" % i), tmp_path / ("err%d" % i)
             # stderr to a file: a container created by mistake would hold a pipe open
             with open(err, "w") as fe:
-                rc = subprocess.run([strace, "-f", "-qq", "-o", str(trace), "-e", "trace=clone,clone3,fork,vfork",
-                                     helpers.OCIRUN, "--root", root, "create", "--bundle", bundle.path, name],
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=fe,
-                                    timeout=120).returncode
+                rc = subprocess.run(
+                    [
+                        strace,
+                        "-f",
+                        "-qq",
+                        "-o",
+                        str(trace),
+                        "-e",
+                        "trace=clone,clone3,fork,vfork",
+                        helpers.OCIRUN,
+                        "--root",
+                        root,
+                        "create",
+                        "--bundle",
+                        bundle.path,
+                        name,
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=fe,
+                    timeout=120,
+                ).returncode
             try:
                 assert rc == 1, err.read_text()
                 assert not SPAWN.search(trace.read_text()), "a process was spawned:\n" + trace.read_text()

@@ -126,8 +126,8 @@ def test_events_stream_ends_with_the_container(box, capsys):
 
 
 def test_events_interval_parse(subtests):
-    from runtime.cli.events import parse_duration
     from runtime import errors
+    from runtime.cli.events import parse_duration
     for text, want in (("5s", 5.0), ("500ms", 0.5), ("1m30s", 90.0), ("1.5h", 5400.0), ("250us", 0.00025)):
         with subtests.test(text):
             assert parse_duration(text) == pytest.approx(want)

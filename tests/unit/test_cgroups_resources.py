@@ -37,16 +37,28 @@ def config_with(resources_, bundle):
 # Values the schema lets through and the resource parser refuses: before this
 # change they were first found by the manager, after the setup process existed.
 PARSER_ONLY = [
-    ({"memory": {"limit": 100, "swap": 50}}, "linux.resources.memory.swap",
-     "invalid value `50`: memory+swap must be at least the memory limit 100"),
+    (
+        {"memory": {"limit": 100, "swap": 50}},
+        "linux.resources.memory.swap",
+        "invalid value `50`: memory+swap must be at least the memory limit 100",
+    ),
     ({"blockIO": {"weight": 5000}}, "linux.resources.blockIO.weight", "invalid value `5000`: must be at most 1000"),
-    ({"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "leafWeight": 2000}]}},
-     "linux.resources.blockIO.weightDevice[0].leafWeight", "must be at most 1000"),
+    (
+        {"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "leafWeight": 2000}]}},
+        "linux.resources.blockIO.weightDevice[0].leafWeight",
+        "must be at most 1000",
+    ),
     ({"cpu": {"idle": 2}}, "linux.resources.cpu.idle", "invalid value `2`: must be at most 1"),
-    ({"unified": {"cgroup.procs": "1"}}, "linux.resources.unified",
-     "invalid value `cgroup.procs`: not a settable cgroup v2 file"),
-    ({"network": {"priorities": [{"name": "", "priority": 1}]}}, "linux.resources.network.priorities[0]",
-     "want a name and a priority"),
+    (
+        {"unified": {"cgroup.procs": "1"}},
+        "linux.resources.unified",
+        "invalid value `cgroup.procs`: not a settable cgroup v2 file",
+    ),
+    (
+        {"network": {"priorities": [{"name": "", "priority": 1}]}},
+        "linux.resources.network.priorities[0]",
+        "want a name and a priority",
+    ),
 ]
 
 
@@ -64,36 +76,54 @@ def test_one_line_when_the_schema_refuses_it_too(tmp_path):
 
 
 def test_validation_passes_good_resources(tmp_path):
-    res = {"memory": {"limit": 1 << 30, "swap": 2 << 30, "reservation": 0, "swappiness": 10},
-           "cpu": {"shares": 1024, "quota": -1, "period": 100000, "cpus": "0", "idle": 0},
-           "blockIO": {"weight": 10, "weightDevice": [{"major": 8, "minor": 0, "weight": 100}],
-                       "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 0}]},
-           "pids": {"limit": -1}, "hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
-           "network": {"classID": 7, "priorities": [{"name": "eth0", "priority": 1}]},
-           "rdma": {"mlx5_0": {"hcaHandles": 1}}, "unified": {"memory.high": "max"},
-           "devices": [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 3}]}
+    res = {
+        "memory": {"limit": 1 << 30, "swap": 2 << 30, "reservation": 0, "swappiness": 10},
+        "cpu": {"shares": 1024, "quota": -1, "period": 100000, "cpus": "0", "idle": 0},
+        "blockIO": {
+            "weight": 10,
+            "weightDevice": [{"major": 8, "minor": 0, "weight": 100}],
+            "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 0}],
+        },
+        "pids": {"limit": -1},
+        "hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
+        "network": {"classID": 7, "priorities": [{"name": "eth0", "priority": 1}]},
+        "rdma": {"mlx5_0": {"hcaHandles": 1}},
+        "unified": {"memory.high": "max"},
+        "devices": [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 3}],
+    }
     assert validation.problems(config_with(res, str(tmp_path)), str(tmp_path)) == []
 
 
 def test_parse_gives_typed_sections():
-    r = resources.parse({"memory": {"limit": 0, "swap": -5}, "cpu": {}, "pids": {"limit": 3},
-                         "blockIO": {"throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 9}]},
-                         "hugepageLimits": [{"pageSize": "1GB", "limit": 2}], "devices": []})
-    assert r.memory.limit is None and r.memory.swap == -1   # 0: unset; negative: unlimited
-    assert r.cpu is None and r.network is None and r.unified is None   # empty or absent
+    r = resources.parse(
+        {
+            "memory": {"limit": 0, "swap": -5},
+            "cpu": {},
+            "pids": {"limit": 3},
+            "blockIO": {"throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 9}]},
+            "hugepageLimits": [{"pageSize": "1GB", "limit": 2}],
+            "devices": [],
+        }
+    )
+    assert r.memory.limit is None and r.memory.swap == -1  # 0: unset; negative: unlimited
+    assert r.cpu is None and r.network is None and r.unified is None  # empty or absent
     assert r.pids.limit == 3 and r.devices == []
-    assert r.blockio.throttles == [("throttleWriteIOPSDevice", "write_iops_device", 8, 16, 9,
-                                    "linux.resources.blockIO.throttleWriteIOPSDevice[0]")]
+    assert r.blockio.throttles == [
+        ("throttleWriteIOPSDevice", "write_iops_device", 8, 16, 9, "linux.resources.blockIO.throttleWriteIOPSDevice[0]")
+    ]
     assert r.hugepages == [("1GB", 2, "linux.resources.hugepageLimits[0]")]
     assert resources.parse(r) is r
     assert resources.parse(None).devices is None
 
 
-@pytest.mark.parametrize("kind,res,pat", [
-    ("v1", {"unified": {"memory.high": "1"}}, r"linux\.resources\.unified `memory.high`: needs cgroup v2"),
-    ("v2", {"cpu": {"realtimeRuntime": 1000}}, r"cpu\.realtimeRuntime `1000`: cgroup v2 has no realtime"),
-    ("v2", {"memory": {"swap": 1000}}, r"memory\.swap `1000`: a swap limit needs a memory limit"),
-])
+@pytest.mark.parametrize(
+    "kind,res,pat",
+    [
+        ("v1", {"unified": {"memory.high": "1"}}, r"linux\.resources\.unified `memory.high`: needs cgroup v2"),
+        ("v2", {"cpu": {"realtimeRuntime": 1000}}, r"cpu\.realtimeRuntime `1000`: cgroup v2 has no realtime"),
+        ("v2", {"memory": {"swap": 1000}}, r"memory\.swap `1000`: a swap limit needs a memory limit"),
+    ],
+)
 def test_open_manager_refuses_what_this_host_cannot_take(kind, res, pat):
     h = host_for(kind)
     with pytest.raises(errors.OciError, match=pat) as e:
@@ -116,8 +146,11 @@ def test_hybrid_takes_unified_on_its_cgroup2_side():
 
 
 def test_apply_writes_what_the_manager_was_opened_with(subtests):
-    for kind, pids_max in (("v1", CG + "/pids/ocirun/c1/pids.max"), ("v2", CG + "/ocirun/c1/pids.max"),
-                           ("hybrid", CG + "/pids/ocirun/c1/pids.max")):
+    for kind, pids_max in (
+        ("v1", CG + "/pids/ocirun/c1/pids.max"),
+        ("v2", CG + "/ocirun/c1/pids.max"),
+        ("hybrid", CG + "/pids/ocirun/c1/pids.max"),
+    ):
         with subtests.test(kind):
             h = host_for(kind)
             m = cgroups.open_manager("c1", {"resources": {"pids": {"limit": 7}}}, host=h)
@@ -129,8 +162,14 @@ def test_apply_writes_what_the_manager_was_opened_with(subtests):
 
 def test_device_allowances_come_at_construction():
     h = host_for("v1")
-    m = cgroups.open_manager("c1", {"devices": [{"type": "c", "major": 10, "minor": 200, "path": "/dev/net/tun"}],
-                                    "resources": {"devices": [{"allow": False, "access": "rwm"}]}}, host=h)
+    m = cgroups.open_manager(
+        "c1",
+        {
+            "devices": [{"type": "c", "major": 10, "minor": 200, "path": "/dev/net/tun"}],
+            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+        },
+        host=h,
+    )
     m.create()
     h.calls.clear()
     m.apply()
@@ -138,6 +177,7 @@ def test_device_allowances_come_at_construction():
 
 
 # -- directories ----------------------------------------------------------------------
+
 
 def test_each_manager_answers_for_its_directories(subtests):
     want = {
@@ -156,19 +196,28 @@ def test_each_manager_answers_for_its_directories(subtests):
             assert cgroups.dirs_of(m.to_dict()) == dirs
             hs = m.hierarchies()
             assert [g.dir for g, _ in hs] == [g.dir for g in m.all_groups()]
-            assert [c for _, c in hs if c is None] == ([] if kind == "v1" else [None])   # the cgroup2 one
+            assert [c for _, c in hs if c is None] == ([] if kind == "v1" else [None])  # the cgroup2 one
             assert all("memory" in c for g, c in hs if g.dir == dirs.get("memory"))
     with subtests.test("systemd record"):
         h = host_for("v2")
         inner = cgroups.open_manager("c1", {"cgroupsPath": "/system.slice/ocirun-c1.scope"}, host=h)
-        d = {"driver": "systemd", "layout": "v2", "bus": "unix:path=/nonexistent", "slice": "system.slice",
-             "unit": "ocirun-c1.scope", "root": "", "started": True, "fs": inner.to_dict()}
+        d = {
+            "driver": "systemd",
+            "layout": "v2",
+            "bus": "unix:path=/nonexistent",
+            "slice": "system.slice",
+            "unit": "ocirun-c1.scope",
+            "root": "",
+            "started": True,
+            "fs": inner.to_dict(),
+        }
         assert cgroups.from_dict(d, host=h).dirs() == {"": CG + "/system.slice/ocirun-c1.scope"}
     with subtests.test("nothing, or nothing readable"):
         assert cgroups.dirs_of(None) == {} and cgroups.dirs_of({"layout": "v9"}) == {}
 
 
 # -- the package's shape ----------------------------------------------------------------
+
 
 def _imports(path):
     """Sibling modules a module of runtime/cgroups imports (anywhere in it: lazy imports count)."""
@@ -193,7 +242,7 @@ def test_no_import_cycle_in_the_package():
     def cycle_from(m, path):
         for d in graph.get(m, ()):
             if d in path:
-                return path[path.index(d):] + [d]
+                return path[path.index(d) :] + [d]
             c = cycle_from(d, path + [d])
             if c:
                 return c
@@ -206,9 +255,11 @@ def test_no_import_cycle_in_the_package():
 def test_systemd_check_refuses_a_cpu_list_systemd_cannot_take():
     # Found before the scope is started (the old code met it in StartTransientUnit's properties).
     from runtime.cgroups import systemd as sd
+
     h = host_for("v2")
-    inner = cgroups.open_manager("c1", {"cgroupsPath": "/system.slice/ocirun-c1.scope",
-                                        "resources": {"cpu": {"cpus": "1-x"}}}, host=h)
+    inner = cgroups.open_manager(
+        "c1", {"cgroupsPath": "/system.slice/ocirun-c1.scope", "resources": {"cpu": {"cpus": "1-x"}}}, host=h
+    )
     m = sd.SystemdManager(h, "unix:path=/nonexistent", "system.slice", "ocirun-c1.scope", "", inner)
     with pytest.raises(errors.OciError, match=r"^invalid linux\.resources\.cpu\.cpus `1-x`"):
         m.check()
