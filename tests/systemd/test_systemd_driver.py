@@ -329,7 +329,7 @@ def test_first_call_on_a_new_connection_is_answered(systemd):
     the driver nudges it. 30 fresh connections, each must get its answer."""
     py, _ = helpers.launcher_paths(os.environ.get("OCIRUN", "/usr/local/bin/ocirun"))
     site = helpers.launcher_site_line(os.environ.get("OCIRUN", "/usr/local/bin/ocirun"))
-    script = ("import sys\n%s\nfrom runtime.cgroups import systemd as s\ns.CALL_TIMEOUT = 3.0\nbad = []\n"
+    script = ("import sys\n%s\nfrom runtime.cgroups import sdbus, systemd as s\nsdbus.CALL_TIMEOUT = 3.0\nbad = []\n"
               "for i in range(30):\n"
               "    b = s.Bus('unix:path=/run/systemd/private')\n"
               "    try:\n        b.call('GetUnit', 's', 'init.scope')\n"
