@@ -120,6 +120,30 @@ def rfc3339_now():
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + ".%09dZ" % (ns % 10**9)
 
 
+def cgroups_path(cg):
+    """The container's cgroup below its hierarchy's mount (`/ocirun/ID`) from
+    the state's cgroup record (v1: the first hierarchy's; systemd: its
+    cgroupfs part); None without one. core/door.c's cgroup_rel, the same rule."""
+    if not isinstance(cg, dict) or not cg:
+        return None
+    if cg.get("driver") == "systemd":
+        return cgroups_path(cg.get("fs"))
+    layout = cg.get("layout")
+    if layout == "hybrid":
+        return cgroups_path(cg.get("v1"))
+    g = cg
+    if layout == "v1":
+        groups = cg.get("groups")
+        g = groups[0] if isinstance(groups, list) and groups else None
+    elif layout != "v2":
+        return None
+    d, mount = (g.get("dir"), g.get("mount")) if isinstance(g, dict) else (None, None)
+    if not isinstance(d, str) or not isinstance(mount, str):
+        return None
+    mount = mount.rstrip("/")
+    return d[len(mount):] if d.startswith(mount + "/") else None
+
+
 class Container:
     """A container's state directory, opened; `data` is state.json's content."""
 
@@ -258,6 +282,9 @@ class Container:
         }
         if d.get("annotations"):
             out["annotations"] = d["annotations"]
+        path = cgroups_path(d.get("cgroup"))
+        if path is not None:
+            out["cgroupsPath"] = path   # ours, after runc's fields (not in the hooks' state)
         return out
 
     def destroy(self):
