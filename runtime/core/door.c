@@ -49,6 +49,7 @@ struct door {
     int log_json;
     const char *id;
     int quiet;                  /* delete --force: an unreadable record is Python's, unsaid */
+    int gone;                   /* the directory opened was replaced while we waited for its lock */
     char dir[4200];
     int rootfd, dirfd, lockfd;
     char *text;                 /* state.json */
@@ -162,8 +163,10 @@ static int load(struct door *d, int lock)
         d->lockfd = fd;
         struct stat here, now;
         if (fstat(d->dirfd, &here) < 0 || fstatat(d->rootfd, d->id, &now, AT_SYMLINK_NOFOLLOW) < 0
-            || here.st_dev != now.st_dev || here.st_ino != now.st_ino)
+            || here.st_dev != now.st_dev || here.st_ino != now.st_ino) {
+            d->gone = 1;
             return fail(d, "container does not exist");   /* deleted (maybe made again) while we waited */
+        }
     }
     fd = ocirun_store_open(d->dirfd, "state.json", OCIRUN_KIND_REG, 0, why, sizeof(why));
     if (fd == -ENOENT)
@@ -734,6 +737,8 @@ static int cmd_delete(struct door *d, int force)
         close(peek.dirfd);
     }
     int r = load(d, 1);
+    if (r && d->gone && force)
+        return 0;   /* the container it came for is gone; one made again under its name stays */
     if (r)
         return r;
     /* what the door does not do: resctrl, poststop hooks, cgroups it does not know */

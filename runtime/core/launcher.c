@@ -37,11 +37,11 @@
 
 #include "door.h"
 
-#ifndef OCIRUN_PYTHON
-#error "build with -DOCIRUN_PYTHON=\"/path/to/python3\""
-#endif
-#ifndef OCIRUN_BOOT
-#error "build with -DOCIRUN_BOOT=\"/path/to/boot.py\""
+/* hack/install compiles both paths in. `pip install` builds it with
+ * -DOCIRUN_PYVER="3.11" instead (setup.py): the interpreter is then the
+ * python3 beside the launcher, and the package is in ../lib/python3.11/site-packages. */
+#if !defined(OCIRUN_PYVER) && (!defined(OCIRUN_PYTHON) || !defined(OCIRUN_BOOT))
+#error "build with -DOCIRUN_PYTHON=\"/path/to/python3\" -DOCIRUN_BOOT=\"/path/to/boot.py\" (or -DOCIRUN_PYVER=\"3.11\")"
 #endif
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
@@ -52,9 +52,11 @@
 
 extern char **environ;
 
+static const char *python;
+
 static int die(const char *step)
 {
-    fprintf(stderr, "ocirun: cannot make a sealed copy of the interpreter `%s`: %s: %s\n", OCIRUN_PYTHON, step,
+    fprintf(stderr, "ocirun: cannot make a sealed copy of the interpreter `%s`: %s: %s\n", python, step,
             strerror(errno));
     return 1;
 }
@@ -71,7 +73,7 @@ static int needs_sealing(int argc, char **argv)
 
 static int sealed_copy(void)
 {
-    int src = open(OCIRUN_PYTHON, O_RDONLY | O_CLOEXEC);
+    int src = open(python, O_RDONLY | O_CLOEXEC);
     if (src < 0)
         return die("open"), -1;
     struct stat st;
@@ -104,18 +106,49 @@ int main(int argc, char **argv)
     if (rc != DOOR_DELEGATE)
         return rc;
 #endif
-    char **args = calloc((size_t)argc + 4, sizeof(char *));
+    char **args = calloc((size_t)argc + 5, sizeof(char *));
     if (!args)
         return die("calloc");
-    args[0] = OCIRUN_PYTHON;  /* the venv's path: Python finds its prefix and pyvenv.cfg from it */
-    args[1] = "-I";
-    args[2] = "-S";
-    args[3] = OCIRUN_BOOT;
+    int n = 0;
+#ifdef OCIRUN_PYVER
+    /* <prefix>/bin/ocirun: <prefix>/bin/python3 and <prefix>/lib/pythonX.Y/site-packages */
+    static char self[4096], py[4200], boot[8600];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash = len > 0 ? (self[len] = 0, strrchr(self, '/')) : NULL;
+    if (!slash || slash == self) {
+        fprintf(stderr, "ocirun: cannot find the interpreter beside the launcher (/proc/self/exe)\n");
+        return 1;
+    }
+    *slash = 0;
+    snprintf(py, sizeof(py), "%s/python3", self);
+    char *up = strrchr(self, '/');
+    if (up)
+        *up = 0;
+    for (const char *c = self; *c; c++)
+        if (*c == '\'' || *c == '\\') {
+            fprintf(stderr, "ocirun: cannot start the interpreter from `%s`: a quote in the path\n", self);
+            return 1;
+        }
+    snprintf(boot, sizeof(boot), "import sys; sys.path[:0] = ['%s/lib/python" OCIRUN_PYVER "/site-packages']; "
+             "from runtime.__main__ import main; sys.exit(main())", self);
+    python = py;
+    args[n++] = py;   /* the environment's path: Python finds its prefix and pyvenv.cfg from it */
+    args[n++] = "-I";
+    args[n++] = "-S";
+    args[n++] = "-c";
+    args[n++] = boot;
+#else
+    python = OCIRUN_PYTHON;
+    args[n++] = OCIRUN_PYTHON;  /* the venv's path: Python finds its prefix and pyvenv.cfg from it */
+    args[n++] = "-I";
+    args[n++] = "-S";
+    args[n++] = OCIRUN_BOOT;
+#endif
     for (int i = 1; i < argc; i++)
-        args[i + 3] = argv[i];
+        args[n++] = argv[i];
     if (!needs_sealing(argc, argv)) {
-        execve(OCIRUN_PYTHON, args, environ);
-        fprintf(stderr, "ocirun: exec `%s`: %s\n", OCIRUN_PYTHON, strerror(errno));
+        execve(python, args, environ);
+        fprintf(stderr, "ocirun: exec `%s`: %s\n", python, strerror(errno));
         return 1;
     }
     int fd = sealed_copy();
