@@ -5,6 +5,7 @@ module is imported then. A known error is one line on stderr (and in --log)
 and exit 1; a traceback appears only for a bug, and only with --debug.
 """
 
+import os
 import sys
 
 
@@ -33,9 +34,32 @@ class Context:
         return self._store
 
 
+# What the C front door answers (runtime/core/door.c): the Python CLI asks it
+# first, so both doors run the one implementation; what it hands back (hooks,
+# systemd cgroups, usage errors, --debug...) goes on here.
+_DOOR_COMMANDS = ("state", "start", "kill", "delete")
+
+
+def _c_door(argv):
+    """The C door's exit code, or None when it handed the command back."""
+    from .core import load
+    ffi, lib = load()
+    keep = [ffi.new("char[]", b"ocirun")] + [ffi.new("char[]", os.fsencode(a)) for a in argv]
+    sys.stdout.flush()
+    rc = lib.ocirun_door(len(keep), ffi.new("char *[]", keep))
+    return None if rc == lib.OCIRUN_DOOR_DELEGATE else rc
+
+
 def main(argv=None):
     from . import cli, errors, log as logmod
     argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a in _DOOR_COMMANDS for a in argv):
+        try:
+            rc = _c_door(argv)
+        except errors.OciError:   # no compiled core: the Python path says so if it needs it
+            rc = None
+        if rc is not None:
+            return rc
     logger = logmod.LOG
     debug = "--debug" in argv
     try:

@@ -1,6 +1,6 @@
 /* The front door: `ocirun state|start|kill|delete` answered in C, without
  * an interpreter (engines call these on every container). launcher.c calls
- * door_main() first; DOOR_DELEGATE hands the command, unchanged, to the
+ * ocirun_door() first; DOOR_DELEGATE hands the command, unchanged, to the
  * Python CLI.
  *
  * The rule: the door answers only what it answers exactly as the Python CLI
@@ -53,6 +53,7 @@ struct door {
     char dir[4200];
     int rootfd, dirfd, lockfd;
     char *text;                 /* state.json */
+    char *out;                  /* what `state` prints */
     size_t len;
     struct json *pool, *rec;
     int64_t pid;
@@ -131,6 +132,8 @@ static int check_id(const char *id)
     }
     return 0;
 }
+
+static void release(struct door *d);
 
 static const char *const STATUS[] = {"creating", "created", "running", "paused", "stopped"};
 
@@ -337,7 +340,7 @@ static int cmd_state(struct door *d)
         return r;
     int st = status(d);
     size_t cap = d->len * 2 + 8192;
-    char *out = malloc(cap), *o = out, *end = out + cap;
+    char *out = d->out = malloc(cap), *o = out, *end = out + cap;
     if (!out)
         return DOOR_DELEGATE;
     o += sprintf(o, "{\n");
@@ -546,22 +549,26 @@ static int cmd_start(struct door *d)
     /* The init opens its end at once; one that cannot must not hold `start` forever. */
     int64_t deadline = now_ms() + FIFO_TIMEOUT_MS;
     for (;;) {
-        if (now_ms() > deadline)
+        if (now_ms() > deadline) {
+            close(fd);
             return fail(d, "start: the container's init (pid %lld) did not open the exec fifo within %g s",
                         (long long)d->pid, FIFO_TIMEOUT_MS / 1000.0);
+        }
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int ready = poll(&p, 1, 100);
         char c;
         if (ready > 0 && read(fd, &c, 1) == 1)
             break;
-        if (!alive(d))
+        if (!alive(d)) {
+            close(fd);
             return fail(d, "the container's init exited before start");
+        }
         if (ready > 0)
             nap_ms(1);   /* no writer yet: POLLHUP until the init opens */
     }
     unlinkat(d->dirfd, "exec.fifo", 0);
     r = save_running(d);
-    if (r < 0)
+    if (r < 0 && close(fd) == 0)
         return fail(d, "%s: `%s`", strerror(-r), "state.json");
     /* The rest of the fifo: nothing once the init's write end closes at
      * execve; "E" (EXECUTING) first, then, on a failure, its record. */
@@ -726,15 +733,18 @@ static int cmd_delete(struct door *d, int force)
         d->quiet = 1;   /* a missing or broken record: the recovery record's way (Python) */
         /* As `kill`, without the lock: a command holding it lets go once the init is dead. */
         struct door peek = *d;
-        if (load(&peek, 0))
+        if (load(&peek, 0)) {
+            release(&peek);
             return DOOR_DELEGATE;
+        }
         int st = status(&peek);
-        if (st == OCIRUN_ST_PAUSED)
+        if (st == OCIRUN_ST_PAUSED) {
+            release(&peek);
             return DOOR_DELEGATE;
+        }
         if (st == OCIRUN_ST_CREATED || st == OCIRUN_ST_RUNNING)
             signal_init(&peek, SIGKILL);
-        close(peek.rootfd);
-        close(peek.dirfd);
+        release(&peek);
     }
     int r = load(d, 1);
     if (r && d->gone && force)
@@ -805,9 +815,40 @@ static int normal_path(const char *p)
     return !(n >= 2 && !strcmp(p + n - 2, "/.")) && !(n >= 3 && !strcmp(p + n - 3, "/.."));
 }
 
-int door_main(int argc, char **argv)
+/* What load() took: the Python CLI calls the door in its own process, and
+ * must get back no fd (the id's lock least of all) and no memory. */
+static void release(struct door *d)
+{
+    if (d->rootfd >= 0)
+        close(d->rootfd);
+    if (d->dirfd >= 0)
+        close(d->dirfd);
+    if (d->lockfd >= 0)
+        close(d->lockfd);
+    free(d->text);
+    free(d->pool);
+    free(d->out);
+    d->out = NULL;
+    d->rootfd = d->dirfd = d->lockfd = -1;
+    d->text = NULL;
+    d->pool = NULL;
+    d->rec = NULL;
+    d->len = 0;
+}
+
+static int door(struct door *d, int argc, char **argv);
+
+int ocirun_door(int argc, char **argv)
 {
     struct door d = {.root = DEFAULT_ROOT, .rootfd = -1, .dirfd = -1, .lockfd = -1};
+    int rc = door(&d, argc, argv);
+    release(&d);
+    return rc;
+}
+
+static int door(struct door *dp, int argc, char **argv)
+{
+    struct door d = *dp;
     const char *fmt = "text";
     int i = 1;
     if (geteuid() != 0)
@@ -885,11 +926,12 @@ int door_main(int argc, char **argv)
     if (npos < 1 || npos > (is_kill ? 2 : 1) || check_id(pos[0]) < 0)
         return DOOR_DELEGATE;   /* the usage and id errors are Python's to word */
     d.id = pos[0];
+    *dp = d;
     if (is_state)
-        return cmd_state(&d);
+        return cmd_state(dp);
     if (is_kill)
-        return cmd_kill(&d, npos > 1 ? pos[1] : NULL);
+        return cmd_kill(dp, npos > 1 ? pos[1] : NULL);
     if (is_start)
-        return cmd_start(&d);
-    return cmd_delete(&d, force);
+        return cmd_start(dp);
+    return cmd_delete(dp, force);
 }

@@ -1,12 +1,19 @@
-/* The C front door (door.c): launcher.c's first try. No CDEF markers: private to C. */
+/* The C front door (door.c): launcher.c's first try, and the Python CLI's
+ * for the same commands (runtime/__main__.py, through cffi): one
+ * implementation, two callers. */
 #ifndef OCIRUN_DOOR_H
 #define OCIRUN_DOOR_H
 
-/* Hand the command, unchanged, to the Python CLI. */
-#define DOOR_DELEGATE (-1)
+/* CDEF-BEGIN */
+enum { OCIRUN_DOOR_DELEGATE = -1 };   /* not answered: the caller goes on in Python */
 
-/* Answer argv (`ocirun [global options] state|start|kill|delete ...`): the
- * exit code, or DOOR_DELEGATE before anything was changed (see door.c). */
-int door_main(int argc, char **argv);
+/* Answer argv (`ocirun [global options] state|start|kill|delete ...`, argv[0]
+ * the program): the exit code, having written the output and the error line
+ * (stderr, and --log); or OCIRUN_DOOR_DELEGATE before anything was changed
+ * (see door.c for what is handed over, and the one exception). */
+int ocirun_door(int argc, char **argv);
+/* CDEF-END */
+
+#define DOOR_DELEGATE OCIRUN_DOOR_DELEGATE
 
 #endif
