@@ -45,9 +45,21 @@ def _c_door(argv):
     from .core import load
     ffi, lib = load()
     keep = [ffi.new("char[]", b"ocirun")] + [ffi.new("char[]", os.fsencode(a)) for a in argv]
-    sys.stdout.flush()
-    rc = lib.ocirun_door(len(keep), ffi.new("char *[]", keep))
-    return None if rc == lib.OCIRUN_DOOR_DELEGATE else rc
+    # Its output goes through sys.stdout and sys.stderr (whatever they are now).
+    fds = [os.memfd_create("ocirun-door-out", os.MFD_CLOEXEC), os.memfd_create("ocirun-door-err", os.MFD_CLOEXEC)]
+    try:
+        rc = lib.ocirun_door(len(keep), ffi.new("char *[]", keep), fds[0], fds[1])
+        if rc == lib.OCIRUN_DOOR_DELEGATE:
+            return None
+        for fd, stream in zip(fds, (sys.stdout, sys.stderr)):
+            size = os.lseek(fd, 0, os.SEEK_END)
+            if size:
+                stream.write(os.pread(fd, size, 0).decode(errors="surrogateescape"))
+                stream.flush()
+        return rc
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def main(argv=None):

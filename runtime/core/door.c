@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@
 #define MAX_STATE (1 << 20)
 
 struct door {
+    int outfd, errfd;           /* stdout and stderr: 1 and 2, or the Python CLI's memfds */
     const char *root;
     const char *log;
     int log_json;
@@ -54,6 +56,8 @@ struct door {
     int rootfd, dirfd, lockfd;
     char *text;                 /* state.json */
     char *out;                  /* what `state` prints */
+    char *arena;                /* the poststop hooks' decoded strings and lists */
+    size_t arena_used, arena_size;
     size_t len;
     struct json *pool, *rec;
     int64_t pid;
@@ -74,32 +78,40 @@ static void rfc3339(char *out, size_t n)
     snprintf(out + k, n - k, ".%09ldZ", ts.tv_nsec);
 }
 
-/* log.py's Logger.error: the line on stderr, and in --log as text or JSON */
+/* log.py's Logger.error/warning: the line on stderr, and in --log as text or JSON */
+static void say(struct door *d, const char *level, const char *msg)
+{
+    char q[8 * 4600], now[64], line[sizeof(q) + 200];
+    dprintf(d->errfd, "%s%s\n", strcmp(level, "warning") ? "" : "warning: ", msg);
+    if (!d->log)
+        return;
+    rfc3339(now, sizeof(now));
+    if (json_quote(msg, strlen(msg), q, sizeof(q)) < 0)
+        return;
+    if (d->log_json)
+        snprintf(line, sizeof(line), "{\"level\":\"%s\",\"msg\":%s,\"time\":\"%s\"}\n", level, q, now);
+    else
+        snprintf(line, sizeof(line), "time=\"%s\" level=%s msg=%s\n", now, level, q);
+    int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, line, strlen(line)) < 0) {
+        dprintf(d->errfd, "cannot write log `%s`: %s\n", d->log, strerror(errno));
+        d->log = NULL;
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
 static int fail(struct door *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(struct door *d, const char *fmt, ...)
 {
-    char msg[4600], q[8 * sizeof(msg)], now[64], line[sizeof(q) + 200];
+    char msg[4600];
     va_list ap;
     if (d->quiet)
         return DOOR_DELEGATE;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    dprintf(2, "%s\n", msg);
-    if (d->log) {
-        rfc3339(now, sizeof(now));
-        if (json_quote(msg, strlen(msg), q, sizeof(q)) < 0)
-            return 1;
-        if (d->log_json)
-            snprintf(line, sizeof(line), "{\"level\":\"error\",\"msg\":%s,\"time\":\"%s\"}\n", q, now);
-        else
-            snprintf(line, sizeof(line), "time=\"%s\" level=error msg=%s\n", now, q);
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (fd < 0 || write(fd, line, strlen(line)) < 0)
-            dprintf(2, "cannot write log `%s`: %s\n", d->log, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    }
+    say(d, "error", msg);
     return 1;
 }
 
@@ -159,8 +171,10 @@ static int load(struct door *d, int lock)
     d->dirfd = fd;
     if (lock) {
         fd = ocirun_store_lock(d->root, d->id, LOCK_TIMEOUT_MS, why, sizeof(why));
-        if (fd == OCIRUN_STORE_TIMEOUT)
+        if (fd == OCIRUN_STORE_TIMEOUT) {
+            d->quiet = 0;   /* the answer on either door, delete --force's too */
             return fail(d, "%s", why);
+        }
         if (fd < 0)
             return DOOR_DELEGATE;
         d->lockfd = fd;
@@ -376,7 +390,7 @@ static int cmd_state(struct door *d)
     }
     o -= 2;   /* the last member's ",\n" */
     o += sprintf(o, "\n}\n");
-    return write_all(1, out, (size_t)(o - out)) < 0 ? 1 : 0;
+    return write_all(d->outfd, out, (size_t)(o - out)) < 0 ? 1 : 0;
 }
 
 /* ----------------------------------------------------------------- kill */
@@ -615,6 +629,253 @@ static int cmd_start(struct door *d)
     return 0;
 }
 
+/* ---------------------------------------------------------- poststop */
+
+struct hook {
+    char *path;
+    char **args, **env;
+    int64_t timeout;   /* seconds; 0: none */
+};
+
+static void *take(struct door *d, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (d->arena_used + n > d->arena_size)
+        return NULL;
+    void *p = d->arena + d->arena_used;
+    d->arena_used += n;
+    return p;
+}
+
+static char *decoded(struct door *d, const struct json *v)
+{
+    if (!v || v->type != JSON_STRING)
+        return NULL;
+    char *out = take(d, v->rawlen + 1);
+    return out && json_string(v, out, v->rawlen + 1) >= 0 ? out : NULL;
+}
+
+/* A list of strings (NULL-terminated), or NULL; `first` when the list is absent or empty. */
+static char **strings(struct door *d, const struct json *v, char *first)
+{
+    size_t n = 0;
+    if (v && v->type != JSON_NULL && v->type != JSON_ARRAY)
+        return NULL;
+    for (const struct json *e = v ? v->child : NULL; e; e = e->next)
+        n++;
+    char **out = take(d, (n + 2) * sizeof(char *));
+    if (!out)
+        return NULL;
+    size_t i = 0;
+    if (!n && first)
+        out[i++] = first;
+    for (const struct json *e = v ? v->child : NULL; e; e = e->next)
+        if (!(out[i++] = decoded(d, e)))
+            return NULL;
+    out[i] = NULL;
+    return out;
+}
+
+/* The record's poststop hooks as hooks.py would run them; -1 for what the
+ * door leaves to Python (a path without '/', env entries without '=' or
+ * with a name twice, anything not of the shape create wrote). */
+static int poststop_hooks(struct door *d, struct hook **out, int *n)
+{
+    *n = 0;
+    const struct json *hooks = json_get(d->rec, "hooks"), *list = json_get(hooks, "poststop");
+    if (hooks && hooks->type != JSON_OBJECT && hooks->type != JSON_NULL)
+        return -1;
+    if (!truthy(list))
+        return 0;
+    if (list->type != JSON_ARRAY)
+        return -1;
+    d->arena_size = d->len * 3 + 4096;
+    if (!(d->arena = malloc(d->arena_size)))
+        return -1;
+    int count = 0;
+    for (const struct json *h = list->child; h; h = h->next)
+        count++;
+    struct hook *hs = take(d, (size_t)count * sizeof(struct hook));
+    if (!hs)
+        return -1;
+    int i = 0;
+    for (const struct json *h = list->child; h; h = h->next, i++) {
+        struct hook *k = &hs[i];
+        if (h->type != JSON_OBJECT || !(k->path = decoded(d, json_get(h, "path"))) || !strchr(k->path, '/'))
+            return -1;
+        const struct json *args = json_get(h, "args"), *env = json_get(h, "env"), *t = json_get(h, "timeout");
+        if (!(k->args = strings(d, args, k->path)) || !(k->env = strings(d, env, NULL)))
+            return -1;
+        for (char **e = k->env; *e; e++) {
+            char *eq = strchr(*e, '=');
+            if (!eq)
+                return -1;
+            for (char **f = k->env; f < e; f++)
+                if (!strncmp(*f, *e, (size_t)(eq - *e) + 1))
+                    return -1;
+        }
+        k->timeout = 0;
+        if (t && t->type != JSON_NULL && (json_int(t, &k->timeout) < 0 || k->timeout < 0 || k->timeout > 86400 * 365))
+            return -1;
+    }
+    *out = hs;
+    *n = count;
+    return 0;
+}
+
+/* hooks.state_json(data, "stopped", 0): json.dumps of the hooks' state, -1 if the door cannot write it so */
+static int hook_state(struct door *d, char *out, size_t cap)
+{
+    const char *keys[] = {"ociVersion", "id", "bundle"};
+    const struct json *v[3];
+    for (int i = 0; i < 3; i++) {
+        v[i] = json_get(d->rec, keys[i]);
+        if (v[i] && !json_canonical_string(v[i]))
+            return -1;
+    }
+#define RAW(x) (x) ? (int)(x)->rawlen : 2, (x) ? (x)->raw : "\"\""
+    int n = snprintf(out, cap, "{\"ociVersion\": %.*s, \"id\": %.*s, \"status\": \"stopped\", \"pid\": 0, \"bundle\": %.*s",
+                     RAW(v[0]), RAW(v[1]), RAW(v[2]));
+#undef RAW
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    size_t o = (size_t)n;
+    const struct json *a = json_get(d->rec, "annotations");
+    if (truthy(a)) {
+        if (a->type != JSON_OBJECT)
+            return -1;
+        for (const struct json *m = a->child; m; m = m->next) {
+            struct json key = {.type = JSON_STRING, .raw = m->key - 1, .rawlen = m->keylen + 2};
+            if (!json_canonical_string(&key) || !json_canonical_string(m))
+                return -1;
+            n = snprintf(out + o, cap - o, "%s\"%.*s\": %.*s", m == a->child ? ", \"annotations\": {" : ", ",
+                         (int)m->keylen, m->key, (int)m->rawlen, m->raw);
+            if (n < 0 || (size_t)n >= cap - o)
+                return -1;
+            o += (size_t)n;
+        }
+        if (o + 2 >= cap)
+            return -1;
+        out[o++] = '}';
+    }
+    if (o + 2 >= cap)
+        return -1;
+    out[o++] = '}';
+    out[o] = 0;
+    return (int)o;
+}
+
+static int poll_ms(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t left = deadline - now_ms();
+    return left > 0 ? (int)(left > 1000000 ? 1000000 : left) : 0;
+}
+
+/* One hook: its own session, the state on stdin, killed (its whole group)
+ * when its timeout expires. 0, or the warning in why. */
+static int run_hook(const struct hook *h, const char *state, size_t len, char *why, size_t whylen)
+{
+    int in[2], ep[2], e = 0;
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return snprintf(why, whylen, "poststop hook `%s`: pipe: %s", h->path, strerror(errno)), -1;
+    if (pipe2(ep, O_CLOEXEC) < 0) {
+        close(in[0]);
+        close(in[1]);
+        return snprintf(why, whylen, "poststop hook `%s`: pipe: %s", h->path, strerror(errno)), -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        dup2(in[0], 0);
+        signal(SIGPIPE, SIG_DFL);
+        syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+        execve(h->path, h->args, h->env);
+        e = errno;
+        if (write(ep[1], &e, sizeof(e)) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    close(in[0]);
+    close(ep[1]);
+    if (pid < 0) {
+        e = errno;
+        close(in[1]);
+        close(ep[0]);
+        return snprintf(why, whylen, "poststop hook `%s`: %s (%s)", h->path, errno_name(e), strerror(e)), -1;
+    }
+    ssize_t got = read(ep[0], &e, sizeof(e));
+    close(ep[0]);
+    if (got == (ssize_t)sizeof(e)) {
+        close(in[1]);
+        waitpid(pid, NULL, 0);
+        const char *name = errno_name(e);
+        return snprintf(why, whylen, "poststop hook `%s`: %s (%s)", h->path, name ? name : "E?", strerror(e)), -1;
+    }
+    int64_t deadline = h->timeout ? now_ms() + h->timeout * 1000 : -1;
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int in_time = 1;
+    fcntl(in[1], F_SETFL, O_NONBLOCK);
+    size_t off = 0;
+    while (off < len && pidfd >= 0) {
+        ssize_t w = write(in[1], state + off, len - off);
+        if (w > 0) {
+            off += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EPIPE)
+            break;   /* a hook need not read its stdin */
+        struct pollfd p[2] = {{.fd = in[1], .events = POLLOUT}, {.fd = pidfd, .events = POLLIN}};
+        int ms = poll_ms(deadline);
+        if (ms == 0) {
+            in_time = 0;
+            break;
+        }
+        if (poll(p, 2, ms) > 0 && p[1].revents)
+            break;   /* it exited without reading it all */
+    }
+    close(in[1]);   /* EOF: a hook may read stdin to its end before it acts */
+    while (in_time && pidfd >= 0) {
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+        int ms = poll_ms(deadline);
+        if (ms == 0 && deadline >= 0) {
+            in_time = 0;
+            break;
+        }
+        if (poll(&p, 1, ms) > 0)
+            break;
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    int status = 0;
+    if (!in_time) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return snprintf(why, whylen, "poststop hook `%s` timed out after %lld s", h->path, (long long)h->timeout), -1;
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(status))
+        return snprintf(why, whylen, "poststop hook `%s` killed by signal %d", h->path, WTERMSIG(status)), -1;
+    if (WEXITSTATUS(status))
+        return snprintf(why, whylen, "poststop hook `%s` exited with status %d", h->path, WEXITSTATUS(status)), -1;
+    return 0;
+}
+
+/* config.md: a failing poststop hook is a warning; the rest still run */
+static void run_poststop(struct door *d, const struct hook *hs, int n, const char *state, size_t len)
+{
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigaction(SIGPIPE, &ign, &old);
+    for (int i = 0; i < n; i++) {
+        char why[4400];
+        if (run_hook(&hs[i], state, len, why, sizeof(why)) < 0)
+            say(d, "warning", why);
+    }
+    sigaction(SIGPIPE, &old, NULL);
+}
+
 /* --------------------------------------------------------------- delete */
 
 static void remove_tree_at(int dirfd, const char *name)
@@ -751,11 +1012,14 @@ static int cmd_delete(struct door *d, int force)
         return 0;   /* the container it came for is gone; one made again under its name stays */
     if (r)
         return r;
-    /* what the door does not do: resctrl, poststop hooks, cgroups it does not know */
+    /* what the door does not do: resctrl, cgroups it does not know, hooks it would not run as Python does */
     char rel[4096];
-    const struct json *hooks = json_get(d->rec, "hooks");
-    if (truthy(json_get(d->rec, "resctrl")) || (hooks && hooks->type != JSON_OBJECT)
-        || truthy(json_get(hooks, "poststop")) || cgroup_rel(json_get(d->rec, "cgroup"), rel, sizeof(rel)) < 0)
+    struct hook *hooks = NULL;
+    int nhooks = 0;
+    static char state[1 << 16];
+    int statelen = 0;
+    if (truthy(json_get(d->rec, "resctrl")) || cgroup_rel(json_get(d->rec, "cgroup"), rel, sizeof(rel)) < 0
+        || poststop_hooks(d, &hooks, &nhooks) < 0 || (nhooks && (statelen = hook_state(d, state, sizeof(state))) < 0))
         return DOOR_DELEGATE;
     int64_t deadline = now_ms() + REMOVE_TIMEOUT_MS;
     int st = status(d);
@@ -771,6 +1035,8 @@ static int cmd_delete(struct door *d, int force)
     }
     if (destroy_cgroup(json_get(d->rec, "cgroup")))
         return DOOR_DELEGATE;   /* busy: Python kills what is left and retries, bounded */
+    if (nhooks)
+        run_poststop(d, hooks, nhooks, state, (size_t)statelen);
     remove_tree_at(d->rootfd, d->id);
     ocirun_store_drop_lock(d->root, d->id);
     return 0;
@@ -828,7 +1094,8 @@ static void release(struct door *d)
     free(d->text);
     free(d->pool);
     free(d->out);
-    d->out = NULL;
+    free(d->arena);
+    d->out = d->arena = NULL;
     d->rootfd = d->dirfd = d->lockfd = -1;
     d->text = NULL;
     d->pool = NULL;
@@ -838,9 +1105,9 @@ static void release(struct door *d)
 
 static int door(struct door *d, int argc, char **argv);
 
-int ocirun_door(int argc, char **argv)
+int ocirun_door(int argc, char **argv, int outfd, int errfd)
 {
-    struct door d = {.root = DEFAULT_ROOT, .rootfd = -1, .dirfd = -1, .lockfd = -1};
+    struct door d = {.outfd = outfd, .errfd = errfd, .root = DEFAULT_ROOT, .rootfd = -1, .dirfd = -1, .lockfd = -1};
     int rc = door(&d, argc, argv);
     release(&d);
     return rc;

@@ -8,10 +8,11 @@
 enum { OCIRUN_DOOR_DELEGATE = -1 };   /* not answered: the caller goes on in Python */
 
 /* Answer argv (`ocirun [global options] state|start|kill|delete ...`, argv[0]
- * the program): the exit code, having written the output and the error line
- * (stderr, and --log); or OCIRUN_DOOR_DELEGATE before anything was changed
- * (see door.c for what is handed over, and the one exception). */
-int ocirun_door(int argc, char **argv);
+ * the program): the exit code, having written the output to outfd and the
+ * error or warning lines to errfd (and --log); or OCIRUN_DOOR_DELEGATE
+ * before anything was changed and with nothing written (see door.c for what
+ * is handed over, and the one exception). */
+int ocirun_door(int argc, char **argv, int outfd, int errfd);
 /* CDEF-END */
 
 #define DOOR_DELEGATE OCIRUN_DOOR_DELEGATE

@@ -102,7 +102,7 @@ static int sealed_copy(void)
 int main(int argc, char **argv)
 {
 #ifndef OCIRUN_DOOR_OFF
-    int rc = ocirun_door(argc, argv);
+    int rc = ocirun_door(argc, argv, 1, 2);
     if (rc != DOOR_DELEGATE)
         return rc;
 #endif

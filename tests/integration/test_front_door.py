@@ -92,6 +92,37 @@ def test_hot_commands_start_no_interpreter(doors, run_ocirun, bundle, root, cid)
     os.unlink(doors["marker"])
 
 
+def test_poststop_hooks_run_without_an_interpreter(doors, run_ocirun, bundle, root, cid, tmp_path):
+    """delete runs the poststop hooks from the C door: each gets the state
+    on stdin, a failing one is a warning and the others still run, one that
+    outlives its timeout is killed; the cgroup and the state go."""
+    out = tmp_path / "hook-out"
+    bundle.config["annotations"] = {"a": "b"}
+    bundle.config.setdefault("hooks", {})["poststop"] = [
+        {"path": "/bin/sh", "args": ["sh", "-c", "cat > %s.1; echo $X >> %s.1" % (out, out)], "env": ["X=one"]},
+        {"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]},
+        {"path": "/bin/sh", "args": ["sh", "-c", "sleep 60"], "timeout": 1},
+        {"path": "/nonexistent/hook"},
+        {"path": "/bin/sh", "args": ["sh", "-c", "cat > %s.2" % out]},
+    ]
+    st = _created(run_ocirun, bundle, root, cid)
+    trap = doors["trap"]
+    assert _run(trap, root, "kill", cid, "KILL")[0] == 0
+    helpers.wait_for(lambda: not helpers.pid_alive(st["pid"]), 30, "the init to die")
+    rc, stdout, err = _run(trap, root, "delete", cid, timeout=120)
+    assert (rc, stdout) == (0, ""), err
+    assert err == ("warning: poststop hook `/bin/sh` exited with status 3\n"
+                   "warning: poststop hook `/bin/sh` timed out after 1 s\n"
+                   "warning: poststop hook `/nonexistent/hook`: ENOENT (No such file or directory)\n"), err
+    want = {"ociVersion": st["ociVersion"], "id": cid, "status": "stopped", "pid": 0, "bundle": bundle.path,
+            "annotations": {"a": "b"}}
+    first = (tmp_path / "hook-out.1").read_text()   # the state (no newline), then $X
+    assert first.endswith("}one\n") and json.loads(first[:-4]) == want, first
+    assert json.loads((tmp_path / "hook-out.2").read_text()) == want
+    assert not os.path.exists(os.path.join(root, cid)) and helpers.cgroup_dirs(cid) == []
+    assert not os.path.exists(doors["marker"])
+
+
 def test_state_is_the_same_on_both_doors(doors, run_ocirun, bundle, root, cid):
     """Byte for byte, created, running and stopped, annotations (with
     characters json escapes) included."""
