@@ -220,3 +220,23 @@ def test_log_file_gets_the_error_on_both_doors(doors, root, tmp_path):
             lines.append(log.read_text())
         strip = (lambda l: l.split(" level=")[1]) if fmt == "text" else (lambda l: {k: v for k, v in json.loads(l).items() if k != "time"})
         assert [strip(l) for l in lines] == [strip(lines[1])] * 2, lines
+
+
+def test_pip_installed_executable_is_the_c_door(root):
+    """`pip install .` puts the C launcher in the environment's bin/ (setup.py
+    BuildDoor): `state` there is answered by one execve, no interpreter."""
+    import shutil
+    import sys
+    exe = os.path.join(sys.prefix, "bin", "ocirun")
+    with open(exe, "rb") as f:
+        assert f.read(4) == b"\x7fELF", exe
+    if not shutil.which("strace"):
+        pytest.fail("strace is needed (hack/install installs it)")
+    r = subprocess.run(["strace", "-f", "-e", "trace=execve", exe, "--root", root, "state", "nope"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "container does not exist" in r.stderr, r.stderr
+    execs = [line for line in r.stderr.splitlines() if "execve(" in line and line.endswith("= 0")]
+    assert len(execs) == 1 and execs[0].startswith('execve("%s"' % exe), r.stderr
+    # and what it does not answer reaches the environment's interpreter and package
+    r = subprocess.run([exe, "--root", root, "list", "-q"], capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r
