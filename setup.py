@@ -5,13 +5,13 @@ launcher (runtime/core/launcher.c), as hack/install's is."""
 import os
 import shutil
 import subprocess
-
 import sys
 import sysconfig
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
-from distutils.command.build_scripts import build_scripts  # noqa: E402 (setuptools provides distutils)
+
+build_scripts = Distribution().get_command_class("build_scripts")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -15,8 +15,6 @@ Never used for assertions: numbers depend on the machine and its load.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
 import os
 import shutil

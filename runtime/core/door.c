@@ -39,24 +39,24 @@
 #include "store.h"
 
 #define DEFAULT_ROOT "/run/ocirun"
-#define LOCK_TIMEOUT_MS 10000   /* state.py LOCK_TIMEOUT */
-#define FIFO_TIMEOUT_MS 10000   /* start: the init opens its end of exec.fifo */
-#define REMOVE_TIMEOUT_MS 8000  /* cgroups/fs.py REMOVE_TIMEOUT: delete's killing and removing */
+#define LOCK_TIMEOUT_MS 10000  /* state.py LOCK_TIMEOUT */
+#define FIFO_TIMEOUT_MS 10000  /* start: the init opens its end of exec.fifo */
+#define REMOVE_TIMEOUT_MS 8000 /* cgroups/fs.py REMOVE_TIMEOUT: delete's killing and removing */
 #define MAX_STATE (1 << 20)
 
 struct door {
-    int outfd, errfd;           /* stdout and stderr: 1 and 2, or the Python CLI's memfds */
+    int outfd, errfd; /* stdout and stderr: 1 and 2, or the Python CLI's memfds */
     const char *root;
     const char *log;
     int log_json;
     const char *id;
-    int quiet;                  /* delete --force: an unreadable record is Python's, unsaid */
-    int gone;                   /* the directory opened was replaced while we waited for its lock */
+    int quiet; /* delete --force: an unreadable record is Python's, unsaid */
+    int gone;  /* the directory opened was replaced while we waited for its lock */
     char dir[4200];
     int rootfd, dirfd, lockfd;
-    char *text;                 /* state.json */
-    char *out;                  /* what `state` prints */
-    char *arena;                /* the poststop hooks' decoded strings and lists */
+    char *text;  /* state.json */
+    char *out;   /* what `state` prints */
+    char *arena; /* the poststop hooks' decoded strings and lists */
     size_t arena_used, arena_size;
     size_t len;
     struct json *pool, *rec;
@@ -163,8 +163,8 @@ static int load(struct door *d, int lock)
         return DOOR_DELEGATE;
     d->rootfd = fd;
     fd = ocirun_store_open(d->rootfd, d->id, OCIRUN_KIND_DIR, 0, why, sizeof(why));
-    if (fd == -ENOENT || fd == -ENOTDIR
-        || (fd == OCIRUN_STORE_REFUSED && (!strcmp(why, "a symlink") || !strcmp(why, "not a directory"))))
+    if (fd == -ENOENT || fd == -ENOTDIR ||
+        (fd == OCIRUN_STORE_REFUSED && (!strcmp(why, "a symlink") || !strcmp(why, "not a directory"))))
         return fail(d, "container does not exist");
     if (fd < 0)
         return DOOR_DELEGATE;
@@ -172,22 +172,22 @@ static int load(struct door *d, int lock)
     if (lock) {
         fd = ocirun_store_lock(d->root, d->id, LOCK_TIMEOUT_MS, why, sizeof(why));
         if (fd == OCIRUN_STORE_TIMEOUT) {
-            d->quiet = 0;   /* the answer on either door, delete --force's too */
+            d->quiet = 0; /* the answer on either door, delete --force's too */
             return fail(d, "%s", why);
         }
         if (fd < 0)
             return DOOR_DELEGATE;
         d->lockfd = fd;
         struct stat here, now;
-        if (fstat(d->dirfd, &here) < 0 || fstatat(d->rootfd, d->id, &now, AT_SYMLINK_NOFOLLOW) < 0
-            || here.st_dev != now.st_dev || here.st_ino != now.st_ino) {
+        if (fstat(d->dirfd, &here) < 0 || fstatat(d->rootfd, d->id, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+            here.st_dev != now.st_dev || here.st_ino != now.st_ino) {
             d->gone = 1;
-            return fail(d, "container does not exist");   /* deleted (maybe made again) while we waited */
+            return fail(d, "container does not exist"); /* deleted (maybe made again) while we waited */
         }
     }
     fd = ocirun_store_open(d->dirfd, "state.json", OCIRUN_KIND_REG, 0, why, sizeof(why));
     if (fd == -ENOENT)
-        return fail(d, "container does not exist");   /* a create killed before its first write */
+        return fail(d, "container does not exist"); /* a create killed before its first write */
     if (fd < 0)
         return DOOR_DELEGATE;
     struct stat st;
@@ -363,8 +363,8 @@ static int cmd_state(struct door *d)
     o += sprintf(o, "  \"id\": \"%s\",\n  \"pid\": %lld,\n  \"status\": \"%s\",\n", d->id,
                  st == OCIRUN_ST_STOPPED ? 0LL : (long long)d->pid,
                  STATUS[st == OCIRUN_ST_CREATING ? OCIRUN_ST_CREATED : st]);
-    if (put_string(&o, end, d->rec, "bundle") < 0 || put_string(&o, end, d->rec, "rootfs") < 0
-        || put_string(&o, end, d->rec, "created") < 0 || put_string(&o, end, d->rec, "owner") < 0)
+    if (put_string(&o, end, d->rec, "bundle") < 0 || put_string(&o, end, d->rec, "rootfs") < 0 ||
+        put_string(&o, end, d->rec, "created") < 0 || put_string(&o, end, d->rec, "owner") < 0)
         return DOOR_DELEGATE;
     const struct json *a = json_get(d->rec, "annotations");
     if (a && !(a->type == JSON_NULL || a->type == JSON_FALSE || (a->type == JSON_OBJECT && !a->child))) {
@@ -373,9 +373,11 @@ static int cmd_state(struct door *d)
         o += sprintf(o, "  \"annotations\": {\n");
         for (const struct json *m = a->child; m; m = m->next) {
             struct json key = {.type = JSON_STRING, .raw = m->key - 1, .rawlen = m->keylen + 2};
-            if (!json_canonical_string(&key) || !json_canonical_string(m) || (size_t)(end - o) < m->keylen + m->rawlen + 64)
+            if (!json_canonical_string(&key) || !json_canonical_string(m) ||
+                (size_t)(end - o) < m->keylen + m->rawlen + 64)
                 return DOOR_DELEGATE;
-            o += sprintf(o, "    \"%.*s\": %.*s%s\n", (int)m->keylen, m->key, (int)m->rawlen, m->raw, m->next ? "," : "");
+            o += sprintf(o, "    \"%.*s\": %.*s%s\n", (int)m->keylen, m->key, (int)m->rawlen, m->raw,
+                         m->next ? "," : "");
         }
         o += sprintf(o, "  },\n");
     }
@@ -388,7 +390,7 @@ static int cmd_state(struct door *d)
             return DOOR_DELEGATE;
         o += sprintf(o, "  \"cgroupsPath\": %s,\n", q);
     }
-    o -= 2;   /* the last member's ",\n" */
+    o -= 2; /* the last member's ",\n" */
     o += sprintf(o, "\n}\n");
     return write_all(d->outfd, out, (size_t)(o - out)) < 0 ? 1 : 0;
 }
@@ -399,11 +401,11 @@ static const struct {
     const char *name;
     int sig;
 } SIGNALS[] = {
-    {"HUP", 1}, {"INT", 2}, {"QUIT", 3}, {"ILL", 4}, {"TRAP", 5}, {"ABRT", 6}, {"IOT", 6}, {"BUS", 7},
-    {"FPE", 8}, {"KILL", 9}, {"USR1", 10}, {"SEGV", 11}, {"USR2", 12}, {"PIPE", 13}, {"ALRM", 14},
-    {"TERM", 15}, {"STKFLT", 16}, {"CHLD", 17}, {"CONT", 18}, {"STOP", 19}, {"TSTP", 20}, {"TTIN", 21},
-    {"TTOU", 22}, {"URG", 23}, {"XCPU", 24}, {"XFSZ", 25}, {"VTALRM", 26}, {"PROF", 27}, {"WINCH", 28},
-    {"IO", 29}, {"POLL", 29}, {"PWR", 30}, {"SYS", 31},
+    {"HUP", 1},    {"INT", 2},   {"QUIT", 3},    {"ILL", 4},   {"TRAP", 5},  {"ABRT", 6},    {"IOT", 6},
+    {"BUS", 7},    {"FPE", 8},   {"KILL", 9},    {"USR1", 10}, {"SEGV", 11}, {"USR2", 12},   {"PIPE", 13},
+    {"ALRM", 14},  {"TERM", 15}, {"STKFLT", 16}, {"CHLD", 17}, {"CONT", 18}, {"STOP", 19},   {"TSTP", 20},
+    {"TTIN", 21},  {"TTOU", 22}, {"URG", 23},    {"XCPU", 24}, {"XFSZ", 25}, {"VTALRM", 26}, {"PROF", 27},
+    {"WINCH", 28}, {"IO", 29},   {"POLL", 29},   {"PWR", 30},  {"SYS", 31},
 };
 
 static int digits(const char *s)
@@ -457,7 +459,7 @@ static int cmd_kill(struct door *d, const char *signame)
     int st = status(d);
     if (st == OCIRUN_ST_STOPPED || st == OCIRUN_ST_CREATING)
         return fail(d, "container not running");
-    if (sig == 0)   /* as runc: 0 only asks whether the init is there, and it is */
+    if (sig == 0) /* as runc: 0 only asks whether the init is there, and it is */
         return 0;
     signal_init(d, sig);
     return 0;
@@ -468,7 +470,7 @@ static int cmd_kill(struct door *d, const char *signame)
 static const char *errno_name(int e)
 {
     if (e == EDEADLK)
-        return "EDEADLOCK";   /* Python's errno.errorcode spells these two so */
+        return "EDEADLOCK"; /* Python's errno.errorcode spells these two so */
     if (e == EOPNOTSUPP)
         return "ENOTSUP";
     const char *n = strerrorname_np(e);
@@ -505,7 +507,7 @@ static int start_error(struct door *d, const char *report)
             return fail(d, "%s", text);
         }
     }
-    size_t n = strlen(report);   /* .strip() */
+    size_t n = strlen(report); /* .strip() */
     while (n && strchr(" \t\n\r\v\f", report[n - 1]))
         n--;
     while (n && strchr(" \t\n\r\v\f", *report))
@@ -534,9 +536,9 @@ static int save_running(struct door *d)
 
 static int truthy(const struct json *v)
 {
-    return v && v->type != JSON_NULL && v->type != JSON_FALSE && !(v->type == JSON_OBJECT && !v->child)
-           && !(v->type == JSON_ARRAY && !v->child) && !(v->type == JSON_STRING && v->rawlen == 2)
-           && !(v->type == JSON_NUMBER && v->rawlen == 1 && v->raw[0] == '0');
+    return v && v->type != JSON_NULL && v->type != JSON_FALSE && !(v->type == JSON_OBJECT && !v->child) &&
+           !(v->type == JSON_ARRAY && !v->child) && !(v->type == JSON_STRING && v->rawlen == 2) &&
+           !(v->type == JSON_NUMBER && v->rawlen == 1 && v->raw[0] == '0');
 }
 
 static int cmd_start(struct door *d)
@@ -578,7 +580,7 @@ static int cmd_start(struct door *d)
             return fail(d, "the container's init exited before start");
         }
         if (ready > 0)
-            nap_ms(1);   /* no writer yet: POLLHUP until the init opens */
+            nap_ms(1); /* no writer yet: POLLHUP until the init opens */
     }
     unlinkat(d->dirfd, "exec.fifo", 0);
     r = save_running(d);
@@ -634,7 +636,7 @@ static int cmd_start(struct door *d)
 struct hook {
     char *path;
     char **args, **env;
-    int64_t timeout;   /* seconds; 0: none */
+    int64_t timeout; /* seconds; 0: none */
 };
 
 static void *take(struct door *d, size_t n)
@@ -734,8 +736,9 @@ static int hook_state(struct door *d, char *out, size_t cap)
             return -1;
     }
 #define RAW(x) (x) ? (int)(x)->rawlen : 2, (x) ? (x)->raw : "\"\""
-    int n = snprintf(out, cap, "{\"ociVersion\": %.*s, \"id\": %.*s, \"status\": \"stopped\", \"pid\": 0, \"bundle\": %.*s",
-                     RAW(v[0]), RAW(v[1]), RAW(v[2]));
+    int n =
+        snprintf(out, cap, "{\"ociVersion\": %.*s, \"id\": %.*s, \"status\": \"stopped\", \"pid\": 0, \"bundle\": %.*s",
+                 RAW(v[0]), RAW(v[1]), RAW(v[2]));
 #undef RAW
     if (n < 0 || (size_t)n >= cap)
         return -1;
@@ -825,7 +828,7 @@ static int run_hook(const struct hook *h, const char *state, size_t len, char *w
             continue;
         }
         if (w < 0 && errno == EPIPE)
-            break;   /* a hook need not read its stdin */
+            break; /* a hook need not read its stdin */
         struct pollfd p[2] = {{.fd = in[1], .events = POLLOUT}, {.fd = pidfd, .events = POLLIN}};
         int ms = poll_ms(deadline);
         if (ms == 0) {
@@ -833,9 +836,9 @@ static int run_hook(const struct hook *h, const char *state, size_t len, char *w
             break;
         }
         if (poll(p, 2, ms) > 0 && p[1].revents)
-            break;   /* it exited without reading it all */
+            break; /* it exited without reading it all */
     }
-    close(in[1]);   /* EOF: a hook may read stdin to its end before it acts */
+    close(in[1]); /* EOF: a hook may read stdin to its end before it acts */
     while (in_time && pidfd >= 0) {
         struct pollfd p = {.fd = pidfd, .events = POLLIN};
         int ms = poll_ms(deadline);
@@ -947,7 +950,7 @@ static int destroy_group(const struct json *g)
                 return r;
         } else if (rmdir(made[i]) < 0 && errno != ENOENT) {
             if (errno == EBUSY || errno == ENOTEMPTY)
-                break;   /* a parent that holds other containers' cgroups by now stays */
+                break; /* a parent that holds other containers' cgroups by now stays */
             return -1;
         }
     }
@@ -966,7 +969,7 @@ static int destroy_cgroup(const struct json *cg)
     struct json *drv = json_get(cg, "driver");
     char driver[16] = "cgroupfs";
     if (drv && (json_string(drv, driver, sizeof(driver)) < 0 || strcmp(driver, "cgroupfs")))
-        return 1;   /* systemd: the unit is stopped over D-Bus (Python) */
+        return 1; /* systemd: the unit is stopped over D-Bus (Python) */
     if (!strcmp(layout, "hybrid")) {
         int r = destroy_cgroup(json_get(cg, "v1"));
         return r ? r : destroy_cgroup(json_get(cg, "v2"));
@@ -990,8 +993,8 @@ static int cmd_delete(struct door *d, int force)
         struct stat here;
         snprintf(d->dir, sizeof(d->dir), "%s/%s", d->root, d->id);
         if (lstat(d->dir, &here) < 0 && errno == ENOENT)
-            return 0;   /* delete --force of nothing: done, silently (Python's answer) */
-        d->quiet = 1;   /* a missing or broken record: the recovery record's way (Python) */
+            return 0; /* delete --force of nothing: done, silently (Python's answer) */
+        d->quiet = 1; /* a missing or broken record: the recovery record's way (Python) */
         /* As `kill`, without the lock: a command holding it lets go once the init is dead. */
         struct door peek = *d;
         if (load(&peek, 0)) {
@@ -1009,7 +1012,7 @@ static int cmd_delete(struct door *d, int force)
     }
     int r = load(d, 1);
     if (r && d->gone && force)
-        return 0;   /* the container it came for is gone; one made again under its name stays */
+        return 0; /* the container it came for is gone; one made again under its name stays */
     if (r)
         return r;
     /* what the door does not do: resctrl, cgroups it does not know, hooks it would not run as Python does */
@@ -1018,23 +1021,23 @@ static int cmd_delete(struct door *d, int force)
     int nhooks = 0;
     static char state[1 << 16];
     int statelen = 0;
-    if (truthy(json_get(d->rec, "resctrl")) || cgroup_rel(json_get(d->rec, "cgroup"), rel, sizeof(rel)) < 0
-        || poststop_hooks(d, &hooks, &nhooks) < 0 || (nhooks && (statelen = hook_state(d, state, sizeof(state))) < 0))
+    if (truthy(json_get(d->rec, "resctrl")) || cgroup_rel(json_get(d->rec, "cgroup"), rel, sizeof(rel)) < 0 ||
+        poststop_hooks(d, &hooks, &nhooks) < 0 || (nhooks && (statelen = hook_state(d, state, sizeof(state))) < 0))
         return DOOR_DELEGATE;
     int64_t deadline = now_ms() + REMOVE_TIMEOUT_MS;
     int st = status(d);
     if ((st == OCIRUN_ST_RUNNING || st == OCIRUN_ST_PAUSED) && !force)
         return fail(d, "cannot delete container %s that is not stopped: %s", d->id, STATUS[st]);
     if (st == OCIRUN_ST_PAUSED)
-        return DOOR_DELEGATE;   /* thawed first: Python */
+        return DOOR_DELEGATE; /* thawed first: Python */
     if (st != OCIRUN_ST_STOPPED) {
         if (d->pid > 0)
             kill((pid_t)d->pid, SIGKILL);
         if (!wait_gone(d, deadline))
-            return DOOR_DELEGATE;   /* says which pids are left, within its own bound */
+            return DOOR_DELEGATE; /* says which pids are left, within its own bound */
     }
     if (destroy_cgroup(json_get(d->rec, "cgroup")))
-        return DOOR_DELEGATE;   /* busy: Python kills what is left and retries, bounded */
+        return DOOR_DELEGATE; /* busy: Python kills what is left and retries, bounded */
     if (nhooks)
         run_poststop(d, hooks, nhooks, state, (size_t)statelen);
     remove_tree_at(d->rootfd, d->id);
@@ -1119,7 +1122,7 @@ static int door(struct door *dp, int argc, char **argv)
     const char *fmt = "text";
     int i = 1;
     if (geteuid() != 0)
-        return DOOR_DELEGATE;   /* rootless: its own root and rules (Python) */
+        return DOOR_DELEGATE; /* rootless: its own root and rules (Python) */
     /* global flags, up to the command (cli.parse, interspersed=False) */
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -1137,7 +1140,7 @@ static int door(struct door *dp, int argc, char **argv)
             continue;
         }
         if (!in(GLOBAL_STR, a, n))
-            return DOOR_DELEGATE;   /* --debug, --help, --version, or unknown: Python */
+            return DOOR_DELEGATE; /* --debug, --help, --version, or unknown: Python */
         const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!v)
             return DOOR_DELEGATE;
@@ -1183,15 +1186,15 @@ static int door(struct door *dp, int argc, char **argv)
                 continue;
             }
             if (is_kill && b == 0 && ((n == 3 && !strncmp(a, "all", 3)) || (n == 1 && a[0] == 'a')))
-                continue;   /* --all=false */
-            return DOOR_DELEGATE;   /* --all, --help, or unknown */
+                continue;         /* --all=false */
+            return DOOR_DELEGATE; /* --all, --help, or unknown */
         }
         if (npos == 3)
             return DOOR_DELEGATE;
         pos[npos++] = a;
     }
     if (npos < 1 || npos > (is_kill ? 2 : 1) || check_id(pos[0]) < 0)
-        return DOOR_DELEGATE;   /* the usage and id errors are Python's to word */
+        return DOOR_DELEGATE; /* the usage and id errors are Python's to word */
     d.id = pos[0];
     *dp = d;
     if (is_state)

@@ -5,7 +5,7 @@
 #define OCIRUN_DOOR_H
 
 /* CDEF-BEGIN */
-enum { OCIRUN_DOOR_DELEGATE = -1 };   /* not answered: the caller goes on in Python */
+enum { OCIRUN_DOOR_DELEGATE = -1 }; /* not answered: the caller goes on in Python */
 
 /* Answer argv (`ocirun [global options] state|start|kill|delete ...`, argv[0]
  * the program): the exit code, having written the output to outfd and the

@@ -337,7 +337,7 @@ int json_canonical_string(const struct json *v)
         unsigned char c = (unsigned char)*p;
         if (c != '\\') {
             if (c < 0x20 || c > 0x7e)
-                return 0;   /* json.dumps escapes these */
+                return 0; /* json.dumps escapes these */
             p++;
             continue;
         }
@@ -346,9 +346,9 @@ int json_canonical_string(const struct json *v)
             unsigned cp = hex4(p + 2);
             for (int i = 2; i < 6; i++)
                 if (p[i] >= 'A' && p[i] <= 'F')
-                    return 0;   /* json.dumps writes lowercase hex */
+                    return 0; /* json.dumps writes lowercase hex */
             if ((cp >= 0x20 && cp <= 0x7e) || short_escape((unsigned char)cp))
-                return 0;   /* written plain, or with its short escape */
+                return 0; /* written plain, or with its short escape */
             p += 6;
             continue;
         }
@@ -363,19 +363,19 @@ int json_quote(const char *s, size_t len, char *out, size_t outlen)
 {
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)s, *e = p + len;
-#define PUT(str)                                                    \
-    do {                                                            \
-        size_t l_ = strlen(str);                                    \
-        if (o + l_ + 1 >= outlen)                                   \
-            return -1;                                              \
-        memcpy(out + o, str, l_);                                   \
-        o += l_;                                                    \
+#define PUT(str)                  \
+    do {                          \
+        size_t l_ = strlen(str);  \
+        if (o + l_ + 1 >= outlen) \
+            return -1;            \
+        memcpy(out + o, str, l_); \
+        o += l_;                  \
     } while (0)
     PUT("\"");
     while (p < e) {
         unsigned cp = *p;
         int n = 1;
-        if (cp >= 0x80) {   /* UTF-8; anything malformed is written as U+FFFD */
+        if (cp >= 0x80) { /* UTF-8; anything malformed is written as U+FFFD */
             if ((cp & 0xe0) == 0xc0 && e - p >= 2)
                 cp = (cp & 0x1f) << 6 | (p[1] & 0x3f), n = 2;
             else if ((cp & 0xf0) == 0xe0 && e - p >= 3)

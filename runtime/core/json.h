@@ -13,11 +13,11 @@ enum json_type { JSON_NULL, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING, JSO
 
 struct json {
     enum json_type type;
-    const char *raw;        /* the token as written: a string with its quotes */
+    const char *raw; /* the token as written: a string with its quotes */
     size_t rawlen;
-    const char *key;        /* a member's key, raw without its quotes */
+    const char *key; /* a member's key, raw without its quotes */
     size_t keylen;
-    struct json *child;     /* first element or member */
+    struct json *child; /* first element or member */
     struct json *next;
 };
 

@@ -80,7 +80,7 @@ static int sealed_copy(void)
     if (fstat(src, &st) < 0)
         return die("fstat"), -1;
     int fd = (int)syscall(SYS_memfd_create, "ocirun-python", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-    if (fd < 0 && errno == EINVAL)  /* a kernel older than MFD_EXEC (6.3) */
+    if (fd < 0 && errno == EINVAL) /* a kernel older than MFD_EXEC (6.3) */
         fd = (int)syscall(SYS_memfd_create, "ocirun-python", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return die("memfd_create"), -1;
@@ -129,17 +129,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "ocirun: cannot start the interpreter from `%s`: a quote in the path\n", self);
             return 1;
         }
-    snprintf(boot, sizeof(boot), "import sys; sys.path[:0] = ['%s/lib/python" OCIRUN_PYVER "/site-packages']; "
-             "from runtime.__main__ import main; sys.exit(main())", self);
+    snprintf(boot, sizeof(boot),
+             "import sys; sys.path[:0] = ['%s/lib/python" OCIRUN_PYVER "/site-packages']; "
+             "from runtime.__main__ import main; sys.exit(main())",
+             self);
     python = py;
-    args[n++] = py;   /* the environment's path: Python finds its prefix and pyvenv.cfg from it */
+    args[n++] = py; /* the environment's path: Python finds its prefix and pyvenv.cfg from it */
     args[n++] = "-I";
     args[n++] = "-S";
     args[n++] = "-c";
     args[n++] = boot;
 #else
     python = OCIRUN_PYTHON;
-    args[n++] = OCIRUN_PYTHON;  /* the venv's path: Python finds its prefix and pyvenv.cfg from it */
+    args[n++] = OCIRUN_PYTHON; /* the venv's path: Python finds its prefix and pyvenv.cfg from it */
     args[n++] = "-I";
     args[n++] = "-S";
     args[n++] = OCIRUN_BOOT;

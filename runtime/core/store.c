@@ -113,7 +113,7 @@ int ocirun_store_open_root(const char *root, int create, char *why, size_t whyle
     if (fd < 0)
         return -errno;
     struct stat st;
-    if ((made && fchmod(fd, 0700) < 0) || fstat(fd, &st) < 0) {  /* 0700 whatever the umask */
+    if ((made && fchmod(fd, 0700) < 0) || fstat(fd, &st) < 0) { /* 0700 whatever the umask */
         int e = errno;
         close(fd);
         return -e;
@@ -162,8 +162,8 @@ static int lock_holder(int fd)
         /* "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF"; a waiter's line has "->" */
         if (sscanf(line, "%*s %3s", arrow) == 1 && !strcmp(arrow, "->"))
             continue;
-        if (sscanf(line, "%*s %15s %*s %*s %d %*x:%*x:%llu", type, &pid, &ino) == 3 && !strcmp(type, "FLOCK")
-            && ino == (unsigned long long)st.st_ino)
+        if (sscanf(line, "%*s %15s %*s %*s %d %*x:%*x:%llu", type, &pid, &ino) == 3 && !strcmp(type, "FLOCK") &&
+            ino == (unsigned long long)st.st_ino)
             found = pid;
     }
     fclose(f);
@@ -191,7 +191,7 @@ static int flock_bounded(int fd, int64_t deadline)
     if (errno != EWOULDBLOCK)
         return -errno;
     struct sigaction sa = {.sa_handler = on_alarm}, old;
-    sigemptyset(&sa.sa_mask);   /* no SA_RESTART: the timer interrupts flock */
+    sigemptyset(&sa.sa_mask); /* no SA_RESTART: the timer interrupts flock */
     sigset_t alarm_only, oldmask;
     sigemptyset(&alarm_only);
     sigaddset(&alarm_only, SIGALRM);
@@ -244,16 +244,16 @@ int ocirun_store_lock(const char *root, const char *id, int timeout_ms, char *wh
             int e = errno;
             close(dfd);
             if (e == ENOENT)
-                continue;   /* .locks was removed (empty) between our mkdir and open: again */
+                continue; /* .locks was removed (empty) between our mkdir and open: again */
             char path[4200];
             snprintf(path, sizeof(path), "%s/" LOCKS, root);
-            rmdir(path);    /* ENAMETOOLONG...: no lock, and no empty .locks left behind */
+            rmdir(path); /* ENAMETOOLONG...: no lock, and no empty .locks left behind */
             return -e;
         }
         int r = flock_bounded(fd, deadline);
         struct stat here, now;
-        int same = r == 0 && fstat(fd, &here) == 0 && fstatat(dfd, id, &now, AT_SYMLINK_NOFOLLOW) == 0
-                   && here.st_dev == now.st_dev && here.st_ino == now.st_ino;
+        int same = r == 0 && fstat(fd, &here) == 0 && fstatat(dfd, id, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+                   here.st_dev == now.st_dev && here.st_ino == now.st_ino;
         close(dfd);
         if (r == OCIRUN_STORE_TIMEOUT) {
             int holder = lock_holder(fd);
@@ -261,8 +261,8 @@ int ocirun_store_lock(const char *root, const char *id, int timeout_ms, char *wh
             if (holder)
                 snprintf(pid, sizeof(pid), " (pid %d)", holder);
             close(fd);
-            snprintf(why, whylen, "container `%s` is locked by another ocirun command%s: gave up waiting after %gs",
-                     id, pid, timeout_ms / 1000.0);
+            snprintf(why, whylen, "container `%s` is locked by another ocirun command%s: gave up waiting after %gs", id,
+                     pid, timeout_ms / 1000.0);
             return r;
         }
         if (r < 0) {
@@ -271,7 +271,7 @@ int ocirun_store_lock(const char *root, const char *id, int timeout_ms, char *wh
         }
         if (same)
             return fd;
-        close(fd);   /* its container was deleted while we waited (and the file with it): lock the current one */
+        close(fd); /* its container was deleted while we waited (and the file with it): lock the current one */
     }
 }
 
@@ -284,14 +284,14 @@ void ocirun_store_drop_lock(const char *root, const char *id)
         return;
     unlinkat(dfd, id, 0);
     close(dfd);
-    rmdir(path);   /* ENOTEMPTY: other ids hold locks */
+    rmdir(path); /* ENOTEMPTY: other ids hold locks */
 }
 
 static void random_name(char *out, size_t n, const char *name)
 {
     unsigned char b[8] = {0};
     if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        struct timespec ts;   /* cannot happen after boot; O_EXCL/linkat still refuse a clash */
+        struct timespec ts; /* cannot happen after boot; O_EXCL/linkat still refuse a clash */
         clock_gettime(CLOCK_MONOTONIC, &ts);
         memcpy(b, &ts.tv_nsec, sizeof(b) < sizeof(ts.tv_nsec) ? sizeof(b) : sizeof(ts.tv_nsec));
     }
@@ -317,7 +317,7 @@ int ocirun_store_write(int dirfd, const char *name, const char *data, size_t len
             return -errno;
     }
     int e = 0;
-    if (fchmod(fd, 0600) < 0)   /* whatever the umask */
+    if (fchmod(fd, 0600) < 0) /* whatever the umask */
         e = errno;
     for (size_t off = 0; !e && off < len;) {
         ssize_t n = write(fd, data + off, len - off);
@@ -370,7 +370,7 @@ int ocirun_proc_stat(int32_t pid, char *letter, uint64_t *start)
         return -1;
     p += 2;
     *letter = *p;
-    for (int field = 0; field < 19; field++) {   /* from the state (field 3) to starttime (22) */
+    for (int field = 0; field < 19; field++) { /* from the state (field 3) to starttime (22) */
         p = strchr(p, ' ');
         if (!p)
             return -1;

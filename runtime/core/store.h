@@ -13,7 +13,7 @@
 /* What a container's record says it is; the status is derived from it
  * (ocirun_store_status), never trusted as stored. */
 enum ocirun_status {
-    OCIRUN_ST_CREATING = 0,   /* internal only: `state` prints it as created */
+    OCIRUN_ST_CREATING = 0, /* internal only: `state` prints it as created */
     OCIRUN_ST_CREATED = 1,
     OCIRUN_ST_RUNNING = 2,
     OCIRUN_ST_PAUSED = 3,
@@ -25,9 +25,9 @@ enum {
     OCIRUN_KIND_REG = 0100000,
     OCIRUN_KIND_DIR = 0040000,
     OCIRUN_KIND_FIFO = 0010000,
-    OCIRUN_STORE_REFUSED = -100000,   /* not to be trusted: `why` says why */
-    OCIRUN_STORE_TIMEOUT = -100001,   /* a lock not had in time: `why` is the line */
-    OCIRUN_STORE_NO_TMPFILE = 1       /* ocirun_store_write: as on a filesystem without O_TMPFILE */
+    OCIRUN_STORE_REFUSED = -100000, /* not to be trusted: `why` says why */
+    OCIRUN_STORE_TIMEOUT = -100001, /* a lock not had in time: `why` is the line */
+    OCIRUN_STORE_NO_TMPFILE = 1     /* ocirun_store_write: as on a filesystem without O_TMPFILE */
 };
 
 /* Open `name` in dirfd (-100: the cwd) without following a final symlink
