@@ -987,6 +987,17 @@ static int destroy_cgroup(const struct json *cg)
     return 0;
 }
 
+/* 1 when the record's cgroups are the cgroupfs driver's (or there are none):
+ * a systemd-managed container's unit is stopped over D-Bus, by Python. */
+static int cgroupfs_record(const struct json *cg)
+{
+    char driver[16];
+    const struct json *drv = json_get(cg, "driver");
+    if (!cg || cg->type == JSON_NULL || !drv)
+        return 1;
+    return json_string(drv, driver, sizeof(driver)) >= 0 && !strcmp(driver, "cgroupfs");
+}
+
 static int cmd_delete(struct door *d, int force)
 {
     if (force) {
@@ -997,7 +1008,7 @@ static int cmd_delete(struct door *d, int force)
         d->quiet = 1; /* a missing or broken record: the recovery record's way (Python) */
         /* As `kill`, without the lock: a command holding it lets go once the init is dead. */
         struct door peek = *d;
-        if (load(&peek, 0)) {
+        if (load(&peek, 0) || !cgroupfs_record(json_get(peek.rec, "cgroup"))) {
             release(&peek);
             return DOOR_DELEGATE;
         }
@@ -1021,8 +1032,9 @@ static int cmd_delete(struct door *d, int force)
     int nhooks = 0;
     static char state[1 << 16];
     int statelen = 0;
-    if (truthy(json_get(d->rec, "resctrl")) || cgroup_rel(json_get(d->rec, "cgroup"), rel, sizeof(rel)) < 0 ||
-        poststop_hooks(d, &hooks, &nhooks) < 0 || (nhooks && (statelen = hook_state(d, state, sizeof(state))) < 0))
+    if (truthy(json_get(d->rec, "resctrl")) || !cgroupfs_record(json_get(d->rec, "cgroup")) ||
+        cgroup_rel(json_get(d->rec, "cgroup"), rel, sizeof(rel)) < 0 || poststop_hooks(d, &hooks, &nhooks) < 0 ||
+        (nhooks && (statelen = hook_state(d, state, sizeof(state))) < 0))
         return DOOR_DELEGATE;
     int64_t deadline = now_ms() + REMOVE_TIMEOUT_MS;
     int st = status(d);

@@ -240,3 +240,30 @@ def test_pip_installed_executable_is_the_c_door(root):
     # and what it does not answer reaches the environment's interpreter and package
     r = subprocess.run([exe, "--root", root, "list", "-q"], capture_output=True, text=True, timeout=120)
     assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r
+
+
+def test_what_the_door_hands_over(doors, run_ocirun, bundle, root, cid):
+    """Records that ask for more than the door does go to Python before
+    anything is changed: a systemd-managed cgroup (delete), a poststart hook
+    (start), kill --all, --debug. Through the trap: exit 97, nothing done."""
+    trap, marker = doors["trap"], doors["marker"]
+    st = _created(run_ocirun, bundle, root, cid)
+    path = os.path.join(root, cid, "state.json")
+    with open(path) as f:
+        good = f.read()
+    rec = json.loads(good)
+    asks = [({"cgroup": {"driver": "systemd", "layout": "v1", "unit": "x.scope", "fs": rec["cgroup"]}},
+             ("delete", "--force", cid)),
+            ({"hooks": {"poststart": [{"path": "/bin/true"}]}}, ("start", cid)),
+            ({}, ("kill", "--all", cid, "KILL")),
+            ({}, ("--debug", "state", cid))]
+    for change, args in asks:
+        with open(path, "w") as f:
+            json.dump(dict(rec, **change), f)
+        assert _run(trap, root, *args)[0] == 97, args
+        assert os.path.exists(marker), args
+        os.unlink(marker)
+        assert helpers.pid_alive(st["pid"]) and os.path.isdir(os.path.join(root, cid)), args
+    with open(path, "w") as f:
+        f.write(good)
+    assert json.loads(_run(trap, root, "state", cid)[1])["status"] == "created"
