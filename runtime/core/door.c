@@ -1132,6 +1132,7 @@ static int door(struct door *dp, int argc, char **argv)
 {
     struct door d = *dp;
     const char *fmt = "text";
+    int root_given = 0;
     int i = 1;
     if (geteuid() != 0)
         return DOOR_DELEGATE; /* rootless: its own root and rules (Python) */
@@ -1156,13 +1157,19 @@ static int door(struct door *dp, int argc, char **argv)
         const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!v)
             return DOOR_DELEGATE;
-        if (n == 4 && !strncmp(a, "root", 4))
+        if (n == 4 && !strncmp(a, "root", 4)) {
             d.root = *v ? v : DEFAULT_ROOT;
-        else if (n == 3 && !strncmp(a, "log", 3))
+            root_given = *v != 0;
+        } else if (n == 3 && !strncmp(a, "log", 3))
             d.log = *v ? v : NULL;
         else if (n == 10 && !strncmp(a, "log-format", 10))
             fmt = v;
     }
+    /* no --root and an XDG_RUNTIME_DIR: the default root may be a user's
+     * (rootless.state_root, inside a user namespace): Python chooses it */
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (!root_given && xdg && *xdg)
+        return DOOR_DELEGATE;
     if (i >= argc || !normal_path(d.root))
         return DOOR_DELEGATE;
     if (!strcmp(fmt, "json"))

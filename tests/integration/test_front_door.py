@@ -267,3 +267,8 @@ def test_what_the_door_hands_over(doors, run_ocirun, bundle, root, cid):
     with open(path, "w") as f:
         f.write(good)
     assert json.loads(_run(trap, root, "state", cid)[1])["status"] == "created"
+    # no --root with an XDG_RUNTIME_DIR: the default root is rootless.state_root's to choose
+    r = subprocess.run([trap, "state", cid], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, XDG_RUNTIME_DIR=root))
+    assert r.returncode == 97 and os.path.exists(marker), r
+    os.unlink(marker)
