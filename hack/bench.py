@@ -15,8 +15,6 @@ Never used for assertions: numbers depend on the machine and its load.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
 import os
 import shutil
@@ -183,8 +181,17 @@ class Bench:
 
 
 def resolve(names):
+    """Each entry is a name on PATH, or a path (an ocirun launcher of one's
+    own, named `ocirun` in the table when its file is called so), or NAME=PATH."""
     found, notes = [], []
     for n in names:
+        if "=" in n:
+            n, _, given = n.partition("=")
+            found.append((n, given)) if os.access(given, os.X_OK) else notes.append(f"{n}: {given} not executable, skipped")
+            continue
+        if "/" in n and os.path.basename(n) == "ocirun" and os.access(n, os.X_OK):
+            found.append(("ocirun", n))
+            continue
         path = shutil.which(n) or (KNOWN_PATHS.get(n) if os.access(KNOWN_PATHS.get(n, ""), os.X_OK) else None)
         if not path:
             notes.append(f"{n}: not installed, skipped")
@@ -218,7 +225,7 @@ def ratio(a, b):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="hack/bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=30, help="rounds (default 30)")
-    p.add_argument("--runtimes", default=",".join(DEFAULT_RUNTIMES),
+    p.add_argument("--runtimes", default=",".join(DEFAULT_RUNTIMES),  # NAME, a path, or NAME=PATH
                    help="comma-separated names or paths (default ocirun,runc,crun)")
     p.add_argument("--with-seccomp", metavar="PROFILE", help="add this seccomp JSON (linux.seccomp) to every config")
     p.add_argument("--json", metavar="FILE", help="also write the summary as JSON")

@@ -5,6 +5,7 @@ module is imported then. A known error is one line on stderr (and in --log)
 and exit 1; a traceback appears only for a bug, and only with --debug.
 """
 
+import os
 import sys
 
 
@@ -33,9 +34,44 @@ class Context:
         return self._store
 
 
+# What the C front door answers (runtime/core/door.c): the Python CLI asks it
+# first, so both doors run the one implementation; what it hands back (hooks,
+# systemd cgroups, usage errors, --debug...) goes on here.
+_DOOR_COMMANDS = ("state", "start", "kill", "delete")
+
+
+def _c_door(argv):
+    """The C door's exit code, or None when it handed the command back."""
+    from .core import load
+    ffi, lib = load()
+    keep = [ffi.new("char[]", b"ocirun")] + [ffi.new("char[]", os.fsencode(a)) for a in argv]
+    # Its output goes through sys.stdout and sys.stderr (whatever they are now).
+    fds = [os.memfd_create("ocirun-door-out", os.MFD_CLOEXEC), os.memfd_create("ocirun-door-err", os.MFD_CLOEXEC)]
+    try:
+        rc = lib.ocirun_door(len(keep), ffi.new("char *[]", keep), fds[0], fds[1])
+        if rc == lib.OCIRUN_DOOR_DELEGATE:
+            return None
+        for fd, stream in zip(fds, (sys.stdout, sys.stderr)):
+            size = os.lseek(fd, 0, os.SEEK_END)
+            if size:
+                stream.write(os.pread(fd, size, 0).decode(errors="surrogateescape"))
+                stream.flush()
+        return rc
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def main(argv=None):
     from . import cli, errors, log as logmod
     argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a in _DOOR_COMMANDS for a in argv):
+        try:
+            rc = _c_door(argv)
+        except errors.OciError:   # no compiled core: the Python path says so if it needs it
+            rc = None
+        if rc is not None:
+            return rc
     logger = logmod.LOG
     debug = "--debug" in argv
     try:

@@ -6,12 +6,13 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORE = os.path.join(HERE, "core")
+LAUNCHER_ONLY = ("launcher.c",)
 
 
 def _sources():
-    # launcher.c is a program of its own (hack/install builds it), not part of the module
+    # the launcher is a program of its own (hack/install, setup.py build it with door.c, store.c, json.c)
     return sorted(os.path.join("runtime", "core", f) for f in os.listdir(CORE)
-                  if f.endswith(".c") and f != "launcher.c")
+                  if f.endswith(".c") and f not in LAUNCHER_ONLY)
 
 
 def _headers():

@@ -14,8 +14,9 @@
 <root>/.locks/<id>       the id's lock (flock), held by every command that
                          makes, changes or removes <root>/<id>
 
-state.json is replaced atomically (temp file, fsync, rename), so readers never
-see a torn file and need no lock; commands that change a container hold an
+state.json is replaced atomically (temp file, rename; no fsync: the rename
+protects against a crashing process, and a machine crash wipes /run and kills
+every container anyway), so readers never see a torn file and need no lock; commands that change a container hold an
 exclusive flock on its id's lock file, so concurrent callers serialize. The
 lock is per id, not per directory: a directory can be removed and made again
 under the same name while a caller waits, and the lock must cover the name.
@@ -36,6 +37,11 @@ container directory or a `.cache` entry there before we do.
 
 Status is derived, never trusted: the init's pid is stored with its start time
 (from /proc/PID/stat), so a dead or reused pid reads as stopped.
+
+The primitives (trusted open, root, lock, atomic write, /proc/PID/stat and
+the status rule) are C, runtime/core/store.c: the C front door (`ocirun`
+itself, runtime/core/launcher.c) answers state/start/kill/delete with the
+same code this module calls through cffi.
 """
 
 import os
@@ -56,6 +62,9 @@ LOCK_TIMEOUT = 10.0   # seconds any command waits for an id's lock before it giv
 
 # Statuses `state` may print; "creating" is internal only (podman rejects it).
 CREATING, CREATED, RUNNING, PAUSED, STOPPED = "creating", "created", "running", "paused", "stopped"
+# core/store.h's enum ocirun_status
+_STATUS_NAME = (CREATING, CREATED, RUNNING, PAUSED, STOPPED)
+_STATUS_CODE = {name: i for i, name in enumerate(_STATUS_NAME)}
 
 _ID_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _ID_REST = _ID_FIRST | frozenset("_.+-")
@@ -69,46 +78,70 @@ def check_id(cid):
     return cid
 
 
-_O_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_KINDS = {stat.S_IFREG: "a regular file", stat.S_IFDIR: "a directory", stat.S_IFIFO: "a fifo"}
+_ffi = _lib = None
 
 
-def untrusted(st, kind, others_may_write=False):
-    """Why a file (fstat result) cannot be trusted as ours, or None: it must
-    be of `kind` (stat.S_IFREG...), owned by the effective uid and, unless
-    others_may_write, writable by nobody else."""
-    if stat.S_IFMT(st.st_mode) != kind:
-        return "not %s" % _KINDS[kind]
-    if st.st_uid != os.geteuid():
-        return "owned by uid %d, not %d" % (st.st_uid, os.geteuid())
-    if st.st_mode & 0o022 and not others_may_write:
-        return "writable by group or others (mode %04o)" % stat.S_IMODE(st.st_mode)
-    return None
+def _core():
+    global _ffi, _lib
+    if _lib is None:
+        from . import core
+        _ffi, _lib = core.load()
+    return _ffi, _lib
+
+
+def _why(buf):
+    return _ffi.string(buf).decode(errors="replace")
+
+
+def _raise_os(r, path=None):
+    raise OSError(-r, os.strerror(-r), path)
 
 
 def open_trusted(name, dir_fd, kind=stat.S_IFREG, others_may_write=False):
     """Open `name` in dir_fd without following a final symlink (and without
-    blocking on a fifo); the fd, or raises FileNotFoundError, or ValueError
-    saying why the file is not to be trusted."""
-    try:
-        fd = os.open(name, _O_DIR if kind == stat.S_IFDIR else _O_READ, dir_fd=dir_fd)
-    except OSError as e:
-        if e.errno == 40:  # ELOOP: a symlink
-            raise ValueError("a symlink") from None
-        if e.errno == 20 and kind == stat.S_IFDIR:  # ENOTDIR
-            raise ValueError("not a directory") from None
-        raise
-    why = untrusted(os.fstat(fd), kind, others_may_write)
-    if why:
-        os.close(fd)
-        raise ValueError(why)
-    return fd
+    blocking on a fifo), checked to be of `kind`, ours (the effective uid's)
+    and, unless others_may_write, writable by nobody else (core/store.c);
+    the fd, or raises FileNotFoundError (OSError), or ValueError saying why
+    the file is not to be trusted."""
+    ffi, lib = _core()
+    why = ffi.new("char[]", 256)
+    r = lib.ocirun_store_open(-100 if dir_fd is None else dir_fd, os.fsencode(name), kind,
+                              1 if others_may_write else 0, why, 256)
+    if r == lib.OCIRUN_STORE_REFUSED:
+        raise ValueError(_why(why))
+    if r < 0:
+        _raise_os(r, name)
+    return r
 
 
 def rfc3339_now():
     ns = time.time_ns()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + ".%09dZ" % (ns % 10**9)
+
+
+def cgroups_path(cg):
+    """The container's cgroup below its hierarchy's mount (`/ocirun/ID`) from
+    the state's cgroup record (v1: the first hierarchy's; systemd: its
+    cgroupfs part); None without one. core/door.c's cgroup_rel, the same rule."""
+    if not isinstance(cg, dict) or not cg:
+        return None
+    if cg.get("driver") == "systemd":
+        return cgroups_path(cg.get("fs"))
+    layout = cg.get("layout")
+    if layout == "hybrid":
+        return cgroups_path(cg.get("v1"))
+    g = cg
+    if layout == "v1":
+        groups = cg.get("groups")
+        g = groups[0] if isinstance(groups, list) and groups else None
+    elif layout != "v2":
+        return None
+    d, mount = (g.get("dir"), g.get("mount")) if isinstance(g, dict) else (None, None)
+    if not isinstance(d, str) or not isinstance(mount, str):
+        return None
+    mount = mount.rstrip("/")
+    return d[len(mount):] if d.startswith(mount + "/") else None
 
 
 class Container:
@@ -199,31 +232,39 @@ class Container:
 
     def init_alive(self):
         """True while the stored init pid is the same live (non-zombie) process."""
-        pid = self.pid
-        if pid <= 0:
-            return False
-        st = self.store.host.proc_stat(pid)
-        if st is None:
-            return False
-        letter, start = st
-        if letter in ("Z", "X"):
-            return False
-        want = self.data.get("init_start")
-        return want is None or start == want
+        return self._status(RUNNING, fifo=False) != STOPPED
 
     def status(self):
         stored = self.data.get("status", CREATING)
-        if stored == STOPPED:
-            return STOPPED
-        if not self.init_alive():
-            return STOPPED
-        if stored == CREATING:
-            return CREATING
-        if stored == PAUSED:
-            return PAUSED
-        if self.store.host.exists(self.path(FIFO)):
-            return CREATED
-        return RUNNING
+        if stored not in _STATUS_CODE:
+            stored = RUNNING   # as before: an unknown stored status is judged by the facts
+        return self._status(stored, None)
+
+    def _status(self, stored, fifo):
+        """core/store.c's rule (ocirun_store_status), fed this host's facts."""
+        ffi, lib = _core()
+        pid = self.pid
+        if not isinstance(pid, int) or not -2**31 <= pid < 2**31:
+            pid = 0
+        want = self.data.get("init_start")
+        has_start = isinstance(want, int) and 0 <= want < 2**64
+        letter, start = b"\0", 0
+        if stored != STOPPED and pid > 0:
+            if self.store.host is LINUX:
+                let, st = ffi.new("char *"), ffi.new("uint64_t *")
+                if lib.ocirun_proc_stat(pid, let, st) == 0:
+                    letter, start = let[0], st[0]
+            else:
+                got = self.store.host.proc_stat(pid)
+                if got is not None:
+                    letter, start = got[0].encode(), got[1]
+        if want is not None and not has_start:
+            letter = b"\0"   # a start time that is no number never matches
+        if fifo is None:
+            fifo = stored in (CREATED, RUNNING) and self.store.host.exists(self.path(FIFO))
+        code = lib.ocirun_store_status(_STATUS_CODE[stored], pid, has_start, want if has_start else 0, letter, start,
+                                       1 if fifo else 0)
+        return _STATUS_NAME[code]
 
     def oci_state(self):
         """The state as engines read it: runtime-spec's state plus runc's extras."""
@@ -241,6 +282,9 @@ class Container:
         }
         if d.get("annotations"):
             out["annotations"] = d["annotations"]
+        path = cgroups_path(d.get("cgroup"))
+        if path is not None:
+            out["cgroupsPath"] = path   # ours, after runc's fields (not in the hooks' state)
         return out
 
     def destroy(self):
@@ -260,121 +304,32 @@ class StateStore:
     def open_root(self, create=False):
         """An fd of the root, made 0700 if missing and create; FileNotFoundError
         if missing; one clear OciError if someone else owns or may write it."""
-        made = False
-        if create:
-            try:
-                os.makedirs(self.root, 0o700)
-                made = True
-            except FileExistsError:
-                pass
-        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            if made:
-                os.fchmod(fd, 0o700)  # whatever the umask
-            why = untrusted(os.fstat(fd), stat.S_IFDIR)
-        except BaseException:
-            os.close(fd)
-            raise
-        if why:
-            os.close(fd)
-            raise errors.OciError("state root `%s` is %s: refusing to use it" % (self.root, why))
-        return fd
+        ffi, lib = _core()
+        why = ffi.new("char[]", 4400)
+        r = lib.ocirun_store_open_root(os.fsencode(self.root), 1 if create else 0, why, 4400)
+        if r == lib.OCIRUN_STORE_REFUSED:
+            raise errors.OciError(_why(why))
+        if r < 0:
+            _raise_os(r, self.root)
+        return r
 
     def lock_id(self, cid):
         """An fd holding the exclusive flock of <root>/.locks/<id>; waits for
-        it at most LOCK_TIMEOUT seconds, then fails with one line."""
-        os.close(self.open_root(create=True))
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            dfd = _open_locks_dir(self.root)
-            try:
-                fd = os.open(cid, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
-            except FileNotFoundError:
-                os.close(dfd)  # .locks was removed (empty) between our mkdir and open: again
-                continue
-            except OSError:
-                os.close(dfd)  # ENAMETOOLONG...: no lock, and no empty .locks left behind
-                _rmdir_quietly(os.path.join(self.root, LOCKS))
-                raise
-            try:
-                self._flock_bounded(fd, cid, deadline)
-                here = os.fstat(fd)
-                try:
-                    now = os.stat(cid, dir_fd=dfd, follow_symlinks=False)
-                except FileNotFoundError:
-                    now = None
-            except BaseException:
-                os.close(fd)
-                raise
-            finally:
-                os.close(dfd)
-            if now is not None and (now.st_dev, now.st_ino) == (here.st_dev, here.st_ino):
-                return fd
-            # Its container was deleted while we waited (and the file with it): lock the current one.
-            os.close(fd)
-
-    def _flock_bounded(self, fd, cid, deadline):
-        """flock fd, waiting until deadline at most. The wait is a blocking
-        flock cut short by SIGALRM (so /proc/locks shows the waiter); polled
-        with LOCK_NB where no signal handler can be set (not the main thread)."""
-        try:
-            self.host.flock(fd, exclusive=True, blocking=False)
-            return
-        except BlockingIOError:
-            pass
-        import signal
-
-        class _Late(Exception):
-            pass
-
-        def late(signum, frame):
-            raise _Late()
-
-        try:
-            old = signal.signal(signal.SIGALRM, late)
-        except ValueError:
-            old = None
-        try:
-            if old is None:
-                while True:
-                    try:
-                        self.host.flock(fd, exclusive=True, blocking=False)
-                        return
-                    except BlockingIOError:
-                        if time.monotonic() >= deadline:
-                            raise _Late() from None
-                        time.sleep(0.02)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _Late()
-            signal.setitimer(signal.ITIMER_REAL, left)
-            try:
-                self.host.flock(fd, exclusive=True)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-        except _Late:
-            holder = _lock_holder(fd)
-            raise errors.OciError("container `%s` is locked by another ocirun command%s: gave up waiting after %gs"
-                                  % (cid, " (pid %d)" % holder if holder else "", LOCK_TIMEOUT)) from None
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGALRM, old)
+        it at most LOCK_TIMEOUT seconds (a blocking flock: /proc/locks shows
+        the waiter), then fails with one line naming the holder."""
+        ffi, lib = _core()
+        why = ffi.new("char[]", 4400)
+        r = lib.ocirun_store_lock(os.fsencode(self.root), os.fsencode(cid), int(LOCK_TIMEOUT * 1000), why, 4400)
+        if r in (lib.OCIRUN_STORE_REFUSED, lib.OCIRUN_STORE_TIMEOUT):
+            raise errors.OciError(_why(why))
+        if r < 0:
+            _raise_os(r, cid)
+        return r
 
     def drop_lock(self, cid):
         """Remove <root>/.locks/<id>; only while holding it, with the container gone.
         .locks itself goes once empty (a lock file in it keeps it: rmdir fails)."""
-        path = os.path.join(self.root, LOCKS)
-        try:
-            dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return
-        try:
-            os.unlink(cid, dir_fd=dfd)
-        except FileNotFoundError:
-            pass
-        finally:
-            os.close(dfd)
-        _rmdir_quietly(path)  # ENOTEMPTY: other ids hold locks
+        _core()[1].ocirun_store_drop_lock(os.fsencode(self.root), os.fsencode(cid))
 
     def create(self, cid, data):
         """Make <root>/<id> (0700) with its state.json; locked. Existing id: ContainerExists."""
@@ -416,19 +371,15 @@ class StateStore:
         except FileNotFoundError:
             raise errors.ContainerNotExist(cid) from None
         try:
-            fd = os.open(cid, _O_DIR, dir_fd=rootfd)
+            fd = open_trusted(cid, rootfd, stat.S_IFDIR)
         except (FileNotFoundError, NotADirectoryError):
             raise errors.ContainerNotExist(cid) from None
-        except OSError as e:
-            if e.errno == 40:  # ELOOP: a symlink where a state dir should be
+        except ValueError as e:
+            if str(e) in ("a symlink", "not a directory"):  # no state dir at that name
                 raise errors.ContainerNotExist(cid) from None
-            raise
+            raise errors.StateCorrupt("cannot read state `%s`: %s" % (path, e)) from None
         finally:
             os.close(rootfd)
-        why = untrusted(os.fstat(fd), stat.S_IFDIR)
-        if why:
-            os.close(fd)
-            raise errors.StateCorrupt("cannot read state `%s`: %s" % (path, why))
         c = Container(self, cid, fd, {})
         try:
             if lock:
@@ -520,20 +471,6 @@ class StateStore:
                       and any(os.path.isfile(os.path.join(self.root, n, f)) for f in files))
 
 
-def _open_locks_dir(root):
-    path = os.path.join(root, LOCKS)
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    why = untrusted(os.fstat(fd), stat.S_IFDIR)
-    if why:
-        os.close(fd)
-        raise errors.OciError("state lock directory `%s` is %s: refusing to use it" % (path, why))
-    return fd
-
-
 def _rmdir_quietly(path):
     try:
         os.rmdir(path)
@@ -560,71 +497,20 @@ def _read_all(fd):
         chunks.append(b)
 
 
-_O_TMPFILE = getattr(os, "O_TMPFILE", 0o20200000)
-# O_TMPFILE unsupported by the filesystem or the kernel
-_NO_TMPFILE = (95, 21, 22)  # EOPNOTSUPP, EISDIR, EINVAL
+_WRITE_FLAGS = 0   # tests: OCIRUN_STORE_NO_TMPFILE, as on a filesystem without O_TMPFILE
 
 
 def _atomic_write(dirfd, name, data):
-    """Replace dirfd/name by a 0600 file holding data, atomically.
-
-    The new content is written to an unnamed O_TMPFILE (or, on a filesystem
-    without it, to a random name created O_EXCL|O_NOFOLLOW), linked under a
-    random name (linkat never follows a link planted there) and renamed over
-    `name`: rename replaces whatever is at `name`, a symlink included, and
-    never writes through it.
-    """
-    try:
-        fd = os.open(".", os.O_WRONLY | _O_TMPFILE | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
-        tmp = None
-    except OSError as e:
-        if e.errno not in _NO_TMPFILE:
-            raise
-        fd, tmp = _create_random(dirfd, name)
-    try:
-        try:
-            os.fchmod(fd, 0o600)  # whatever the umask
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-            os.fsync(fd)
-            if tmp is None:
-                tmp = _link_random(fd, dirfd, name)
-        finally:
-            os.close(fd)
-        os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
-    except BaseException:
-        if tmp is not None:
-            try:
-                os.unlink(tmp, dir_fd=dirfd)
-            except OSError:
-                pass
-        raise
-
-
-def _random_name(name):
-    return ".%s.%s.tmp" % (name, os.urandom(8).hex())
-
-
-def _create_random(dirfd, name):
-    while True:
-        tmp = _random_name(name)
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                           dir_fd=dirfd), tmp
-        except FileExistsError:
-            continue
-
-
-def _link_random(fd, dirfd, name):
-    while True:
-        tmp = _random_name(name)
-        try:
-            os.link("/proc/self/fd/%d" % fd, tmp, dst_dir_fd=dirfd, follow_symlinks=True)
-            return tmp
-        except FileExistsError:
-            continue
+    """Replace dirfd/name by a 0600 file holding data, atomically
+    (core/store.c, ocirun_store_write): an unnamed O_TMPFILE, or a random
+    name created O_EXCL|O_NOFOLLOW, linked under a random name and renamed
+    over `name`; rename replaces whatever is at `name`, a symlink included,
+    and never writes through it. No fsync (see the top of this module)."""
+    _, lib = _core()
+    data = bytes(data)
+    r = lib.ocirun_store_write(dirfd, os.fsencode(name), data, len(data), _WRITE_FLAGS)
+    if r < 0:
+        _raise_os(r, name)
 
 
 def atomic_write_path(path, data):
@@ -656,18 +542,3 @@ def _remove_tree(path):
         os.rmdir(path)
     except FileNotFoundError:
         pass
-
-
-def _lock_holder(fd):
-    """The pid /proc/locks names as holding the flock on fd's file, or None."""
-    try:
-        st = os.fstat(fd)
-        with open("/proc/locks") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) > 5 and parts[1] != "->" and parts[1] == "FLOCK" \
-                        and parts[5].rsplit(":", 1)[-1] == str(st.st_ino):
-                    return int(parts[4])
-    except (OSError, ValueError):
-        pass
-    return None

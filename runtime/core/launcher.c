@@ -1,6 +1,11 @@
-/* The `ocirun` executable that hack/install puts on PATH: it starts the
- * Python CLI, and for the commands that make container processes (create,
- * run, exec) it starts it from a sealed copy of the interpreter.
+/* The `ocirun` executable that hack/install puts on PATH (and `pip install`
+ * into the environment's bin/): the front door. `state`, `start`, `kill` and
+ * `delete` are answered here, in C, without an interpreter (door.c, on the
+ * state store's primitives in store.c); whatever the door does not answer
+ * goes, with the same arguments, to the Python CLI, and for the commands
+ * that make container processes (create, run, exec) from a sealed copy of
+ * the interpreter. -DOCIRUN_DOOR_OFF builds a launcher that always hands
+ * over (the Python door, which tests run the suite on too).
  *
  * Why: until its last execve, every process ocirun makes for a container is a
  * fork of the interpreter, and /proc/PID/exe names its image. A container
@@ -16,7 +21,9 @@
  * Any failure to make the copy is one line and exit 1: never a fallback to
  * the plain interpreter for those commands.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,11 +35,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef OCIRUN_PYTHON
-#error "build with -DOCIRUN_PYTHON=\"/path/to/python3\""
-#endif
-#ifndef OCIRUN_BOOT
-#error "build with -DOCIRUN_BOOT=\"/path/to/boot.py\""
+#include "door.h"
+
+/* hack/install compiles both paths in. `pip install` builds it with
+ * -DOCIRUN_PYVER="3.11" instead (setup.py): the interpreter is then the
+ * python3 beside the launcher, and the package is in ../lib/python3.11/site-packages. */
+#if !defined(OCIRUN_PYVER) && (!defined(OCIRUN_PYTHON) || !defined(OCIRUN_BOOT))
+#error "build with -DOCIRUN_PYTHON=\"/path/to/python3\" -DOCIRUN_BOOT=\"/path/to/boot.py\" (or -DOCIRUN_PYVER=\"3.11\")"
 #endif
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
@@ -43,9 +52,11 @@
 
 extern char **environ;
 
+static const char *python;
+
 static int die(const char *step)
 {
-    fprintf(stderr, "ocirun: cannot make a sealed copy of the interpreter `%s`: %s: %s\n", OCIRUN_PYTHON, step,
+    fprintf(stderr, "ocirun: cannot make a sealed copy of the interpreter `%s`: %s: %s\n", python, step,
             strerror(errno));
     return 1;
 }
@@ -62,14 +73,14 @@ static int needs_sealing(int argc, char **argv)
 
 static int sealed_copy(void)
 {
-    int src = open(OCIRUN_PYTHON, O_RDONLY | O_CLOEXEC);
+    int src = open(python, O_RDONLY | O_CLOEXEC);
     if (src < 0)
         return die("open"), -1;
     struct stat st;
     if (fstat(src, &st) < 0)
         return die("fstat"), -1;
     int fd = (int)syscall(SYS_memfd_create, "ocirun-python", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-    if (fd < 0 && errno == EINVAL)  /* a kernel older than MFD_EXEC (6.3) */
+    if (fd < 0 && errno == EINVAL) /* a kernel older than MFD_EXEC (6.3) */
         fd = (int)syscall(SYS_memfd_create, "ocirun-python", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return die("memfd_create"), -1;
@@ -90,18 +101,56 @@ static int sealed_copy(void)
 
 int main(int argc, char **argv)
 {
-    char **args = calloc((size_t)argc + 4, sizeof(char *));
+#ifndef OCIRUN_DOOR_OFF
+    int rc = ocirun_door(argc, argv, 1, 2);
+    if (rc != DOOR_DELEGATE)
+        return rc;
+#endif
+    char **args = calloc((size_t)argc + 5, sizeof(char *));
     if (!args)
         return die("calloc");
-    args[0] = OCIRUN_PYTHON;  /* the venv's path: Python finds its prefix and pyvenv.cfg from it */
-    args[1] = "-I";
-    args[2] = "-S";
-    args[3] = OCIRUN_BOOT;
+    int n = 0;
+#ifdef OCIRUN_PYVER
+    /* <prefix>/bin/ocirun: <prefix>/bin/python3 and <prefix>/lib/pythonX.Y/site-packages */
+    static char self[4096], py[4200], boot[8600];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash = len > 0 ? (self[len] = 0, strrchr(self, '/')) : NULL;
+    if (!slash || slash == self) {
+        fprintf(stderr, "ocirun: cannot find the interpreter beside the launcher (/proc/self/exe)\n");
+        return 1;
+    }
+    *slash = 0;
+    snprintf(py, sizeof(py), "%s/python3", self);
+    char *up = strrchr(self, '/');
+    if (up)
+        *up = 0;
+    for (const char *c = self; *c; c++)
+        if (*c == '\'' || *c == '\\') {
+            fprintf(stderr, "ocirun: cannot start the interpreter from `%s`: a quote in the path\n", self);
+            return 1;
+        }
+    snprintf(boot, sizeof(boot),
+             "import sys; sys.path[:0] = ['%s/lib/python" OCIRUN_PYVER "/site-packages']; "
+             "from runtime.__main__ import main; sys.exit(main())",
+             self);
+    python = py;
+    args[n++] = py; /* the environment's path: Python finds its prefix and pyvenv.cfg from it */
+    args[n++] = "-I";
+    args[n++] = "-S";
+    args[n++] = "-c";
+    args[n++] = boot;
+#else
+    python = OCIRUN_PYTHON;
+    args[n++] = OCIRUN_PYTHON; /* the venv's path: Python finds its prefix and pyvenv.cfg from it */
+    args[n++] = "-I";
+    args[n++] = "-S";
+    args[n++] = OCIRUN_BOOT;
+#endif
     for (int i = 1; i < argc; i++)
-        args[i + 3] = argv[i];
+        args[n++] = argv[i];
     if (!needs_sealing(argc, argv)) {
-        execve(OCIRUN_PYTHON, args, environ);
-        fprintf(stderr, "ocirun: exec `%s`: %s\n", OCIRUN_PYTHON, strerror(errno));
+        execve(python, args, environ);
+        fprintf(stderr, "ocirun: exec `%s`: %s\n", python, strerror(errno));
         return 1;
     }
     int fd = sealed_copy();

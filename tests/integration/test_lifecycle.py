@@ -9,7 +9,7 @@ import pytest
 import helpers
 from helpers import state, wait_for, pid_alive
 
-STATE_KEYS = {"ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"}
+STATE_KEYS = {"ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "cgroupsPath"}  # cgroupsPath: ours, after runc's fields
 
 
 def test_run_prints_and_cleans_up(bundle, root, cid, run_ocirun):
