@@ -156,10 +156,9 @@ def _root_problem(argv, err):
 
 
 def _load(name):
-    from importlib import import_module
-
+    # __import__, not importlib.import_module: importlib pulls in warnings (0.3 ms on every command)
     from . import cli
-    return import_module("runtime.cli." + cli.COMMANDS[name][0].replace("-", "_"))
+    return __import__("runtime.cli." + cli.COMMANDS[name][0].replace("-", "_"), fromlist=["main"])
 
 
 def _commit():
