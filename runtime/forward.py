@@ -78,6 +78,8 @@ class Forwarder:
 
 def wait_foreground(forwarding, master):
     """Wait for a foreground process (run, exec); its exit status, or 128+signal."""
+    import gc
+    gc.enable()   # off for the setup (__main__.main); this wait may last for days
     try:
         status = forwarding.wait()
     finally:

@@ -64,6 +64,13 @@ class LinuxHost:
     def isdir(self, path):
         return os.path.isdir(path) and not os.path.islink(path)
 
+    def subdirs(self, path):
+        """Names of the directories in `path` (symlinks are not): from the
+        entries' d_type, with no stat per entry (a cgroup directory has
+        dozens of files, listed on every create and delete)."""
+        with os.scandir(path) as it:
+            return [e.name for e in it if e.is_dir(follow_symlinks=False)]
+
     def attach_device_filter(self, cgroup_dir, rules):
         """Replace the cgroup2 directory's device eBPF program by one built from rules.
 

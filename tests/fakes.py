@@ -151,6 +151,9 @@ class RecordingHost:
             return os.path.isdir(self.real(path))
         return path in self.dirs
 
+    def subdirs(self, path):
+        return [n for n in self.listdir(path) if self.isdir(path.rstrip("/") + "/" + n)]
+
     def kill(self, pid, sig):
         self._rec("kill", pid, sig)
         self.killed.append((pid, sig))

@@ -135,10 +135,9 @@ class Group:
 
     def _subdirs(self, d):
         try:
-            names = self.host.listdir(d)
+            return [d + "/" + n for n in self.host.subdirs(d)]
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return [d + "/" + n for n in names if self.host.isdir(d + "/" + n)]
 
     def destroy(self):
         """rmdir what we made, leaf first, with any cgroups the container made inside it."""

@@ -80,6 +80,10 @@ class HybridManager(Manager):
         self.v1.join(pid)
         self.v2.join(pid)
 
+    def self_join_paths(self):
+        """v1.self_join_paths: each v1 `tasks` file, and the unified dir the setup process is cloned into."""
+        return self.v1.self_join_paths()[0], self.v2.group.dir
+
     def pids(self):
         return self.v1.pids()
 

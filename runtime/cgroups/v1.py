@@ -105,6 +105,13 @@ class V1Manager(fs.FsManager):
         for g in self.groups:
             g.write("cgroup.procs", pid)
 
+    def self_join_paths(self):
+        """(`tasks` files, cgroup2 dir or None): what create's setup process
+        joins by itself, with no pid written for it (core/spawn.c: a pid
+        written to cgroup.procs waits out an RCU grace period, a thread
+        moving itself does not)."""
+        return [g.dir + "/tasks" for g in self.groups], None
+
     def prepare_realtime(self, field, runtime=None):
         """A SCHED_FIFO/SCHED_RR task can only run in a v1 cpu cgroup with a
         real-time budget (cpu.rt_runtime_us, CONFIG_RT_GROUP_SCHED), and a

@@ -214,6 +214,18 @@ struct ocirun_plan {
      * namespaces (an unprivileged user may mount a tmpfs only there), still
      * before the init or the exec'd child exists (exeseal.c). */
     uint32_t rootless;
+
+    /* ---- the cgroup, joined by the setup process itself (cgroupfs, v1 and hybrid) ----
+     * Moving another process (its pid into cgroup.procs) takes the kernel's
+     * global threadgroup lock for writing, which waits out an RCU grace
+     * period: 8-20 ms. A thread moving itself takes no such lock: the setup
+     * process (single-threaded) writes "0" to each v1 hierarchy's `tasks`
+     * file once GO arrives, and is cloned straight into the cgroup2 directory
+     * (clone3 CLONE_INTO_CGROUP) when there is one. A failed write is an
+     * ERROR record: the container is never set up outside its cgroup. */
+    const int32_t *cgroup_tasks_fds; uint32_t n_cgroup_tasks;  /* O_WRONLY `tasks` files */
+    const char *const *cgroup_tasks_paths;                    /* their paths, for messages */
+    uint32_t clone_into_cgroup; int32_t cgroup2_fd;           /* O_DIRECTORY fd of the cgroup2 dir */
 };
 
 /* Spawn the container: clones the setup process and returns its pid (> 0);

@@ -362,6 +362,28 @@ static int seal_high(const struct ocirun_plan *p, struct ocirun_error *err)
     return hi;
 }
 
+/* Into each v1 hierarchy's cgroup: "0" written to `tasks` moves the writing
+ * thread, the whole of this single-threaded process, without the kernel's
+ * global threadgroup lock (and the RCU grace period taking it costs) that a
+ * pid written to cgroup.procs needs. The init and everything it forks inherit
+ * it. The fds were opened by the parent, which made the directories; there is
+ * one per hierarchy (`cgroup.procs` with "0" would take the lock). */
+static int join_cgroup_self(const struct ocirun_plan *p, struct ocirun_error *err)
+{
+    for (uint32_t i = 0; i < p->n_cgroup_tasks; i++) {
+        int fd = p->cgroup_tasks_fds[i];
+        ssize_t w;
+        do
+            w = write(fd, "0", 1);
+        while (w < 0 && errno == EINTR);
+        if (w != 1)
+            return ocirun_fail(err, OCIRUN_STAGE_SPAWN, w < 0 ? errno : EIO, "join cgroup: write `0` to `%s`",
+                               p->cgroup_tasks_paths ? p->cgroup_tasks_paths[i] : "tasks");
+        close(fd);
+    }
+    return 0;
+}
+
 __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pid_t ocirun_pid)
 {
     struct ocirun_error err;
@@ -387,12 +409,18 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
         keep[n++] = p->fifo_fd;
         for (uint32_t i = 0; i < p->n_join && i < 8; i++)
             keep[n++] = p->join_fds[i];
+        for (uint32_t i = 0; i < p->n_cgroup_tasks && n < sizeof(keep) / sizeof(keep[0]); i++)
+            keep[n++] = p->cgroup_tasks_fds[i];
         ocirun_close_fds_except(3 + p->preserve_fds, keep, n);
     }
     ocirun_mark_fds_cloexec(3);
     set_cpus(p->cpu_affinity_initial, p->cpu_affinity_initial_len);
 
     if (ocirun_sync_wait(sync, OCIRUN_MSG_GO, NULL, &err) < 0)
+        die_reported(sync, &err);
+    /* The parent made the cgroup and wrote its resources: join it (between
+     * the initial and the final CPU affinity, as the spec orders them) */
+    if (join_cgroup_self(p, &err) < 0)
         die_reported(sync, &err);
     set_cpus(p->cpu_affinity_final, p->cpu_affinity_final_len);
     /* The trampoline, read-only before the init or exec'd child (which live
@@ -426,6 +454,19 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
         kill((pid_t)pid, SIGKILL);
     _exit(0);
 }
+
+/* struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2), as the kernel
+ * reads it; spelled out because <linux/sched.h> clashes with <sched.h>. */
+struct ocirun_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+        cgroup;
+};
+#define OCIRUN_CLONE_INTO_CGROUP 0x200000000ULL
+#ifdef SYS_clone3
+#define OCIRUN_SYS_clone3 SYS_clone3
+#else
+#define OCIRUN_SYS_clone3 435
+#endif
 
 #ifndef F_GET_SEALS
 #define F_GET_SEALS 1034
@@ -465,10 +506,28 @@ int32_t ocirun_spawn(const struct ocirun_plan *p, struct ocirun_error *err)
         return ocirun_fail(err, OCIRUN_STAGE_SPAWN, threads < 0 ? -threads : EBUSY,
                            "ocirun must be single-threaded to spawn (it has %d threads)", threads);
     pid_t self = getpid();
-    /* fork(), not a raw clone: glibc keeps its own state (tid, locks) right. */
-    pid_t pid = fork();
-    if (pid < 0)
-        return ocirun_fail(err, OCIRUN_STAGE_SPAWN, errno, "fork the setup process");
+    pid_t pid;
+    if (p->clone_into_cgroup) {
+        /* Straight into the cgroup2 directory: no pid written to cgroup.procs
+         * afterwards, and so no wait on the kernel's threadgroup lock (see
+         * the plan's cgroup fields). A raw clone3, as the init's clone is: the
+         * child calls nothing that trusts glibc's cached thread id, never
+         * returns to Python and ends in _exit(). */
+        struct ocirun_clone_args a;
+        memset(&a, 0, sizeof(a));
+        a.flags = OCIRUN_CLONE_INTO_CGROUP;
+        a.exit_signal = SIGCHLD;
+        a.cgroup = (uint64_t)p->cgroup2_fd;
+        pid = (pid_t)syscall(OCIRUN_SYS_clone3, &a, sizeof(a));
+        if (pid < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_SPAWN, errno,
+                               "clone the setup process into its cgroup2 directory (clone3 CLONE_INTO_CGROUP)");
+    } else {
+        /* fork(), not a raw clone: glibc keeps its own state (tid, locks) right. */
+        pid = fork();
+        if (pid < 0)
+            return ocirun_fail(err, OCIRUN_STAGE_SPAWN, errno, "fork the setup process");
+    }
     if (pid == 0)
         setup_main(p, self);
     return pid;

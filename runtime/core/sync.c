@@ -8,9 +8,11 @@
  *
  *   parent (ocirun)                       setup process           init
  *   ---------------                       -------------           ----
- *   clone ------------------------------> (waits)
- *   cgroup create + join(setup pid) + apply
- *   GO ---------------------------------> setns(paths), [unshare(USER)]
+ *   [cgroupfs v1/hybrid: cgroup create, `tasks` fds opened]
+ *   clone [CLONE_INTO_CGROUP, cgroup2] -> (waits)
+ *   [otherwise: cgroup create + join(setup pid)]; apply
+ *   GO ---------------------------------> [v1/hybrid: "0" into each `tasks`],
+ *                                         setns(paths), [unshare(USER)]
  *                          <------------- USERNS        (only with a new user ns)
  *   write uid_map / gid_map
  *   MAPS_DONE --------------------------> setresuid(0), unshare(rest),

@@ -33,17 +33,55 @@ from .spawn import (
 )
 
 
-def _step_cgroup(ch, mgr, setup_pid, linux, proc=None):
-    """The setup process waits; put it in the cgroup (before any cgroup ns) and go."""
+def _make_cgroup(mgr):
+    mgr.create()
+    # A cgroup with processes or frozen belongs to someone else (another
+    # container's cgroupsPath): joining it would share its kill --all, or hang.
+    mgr.check_unused()
+
+
+def _plan_self_join(ffi, p, mgr, floor):
+    """cgroupfs on v1/hybrid: the cgroup is made before the spawn and the
+    setup process joins it by itself (core/spawn.c, the plan's cgroup
+    fields): no pid written to cgroup.procs, which waits out an RCU grace
+    period in the kernel (8-20 ms here). Returns True if so."""
+    paths = getattr(mgr, "self_join_paths", None)
+    if paths is None:
+        return False
+    from ..plan import _high_fd
+    _make_cgroup(mgr)
+    tasks, v2dir = paths()
+    fds = []
+    for path, flags in [(t, os.O_WRONLY) for t in tasks] + ([(v2dir, os.O_RDONLY | os.O_DIRECTORY)] if v2dir else []):
+        try:
+            fd = _high_fd(os.open(path, flags | os.O_CLOEXEC), floor)
+        except OSError as e:
+            raise errors.os_error("cannot open", path, e) from None
+        p.fds.append(fd)
+        fds.append(fd)
+    c = p.c
+    arr = ffi.new("int32_t[]", fds[:len(tasks)] or [-1])
+    names = [ffi.new("char[]", t.encode()) for t in tasks]
+    strv = ffi.new("char *[]", names + [ffi.NULL])
+    p.keep += [arr, strv] + names
+    c.cgroup_tasks_fds, c.n_cgroup_tasks, c.cgroup_tasks_paths = arr, len(tasks), strv
+    if v2dir:
+        c.clone_into_cgroup, c.cgroup2_fd = 1, fds[-1]
+    return True
+
+
+def _step_cgroup(ch, mgr, setup_pid, linux, proc=None, self_join=False):
+    """The setup process waits; put it in the cgroup (before any cgroup ns) and go.
+    self_join: the cgroup is made and the setup process joins it itself after GO."""
     if mgr is not None:
-        mgr.create()
-        # A cgroup with processes or frozen belongs to someone else (another
-        # container's cgroupsPath): joining it would share its kill --all, or hang.
-        mgr.check_unused()
+        if not self_join:
+            _make_cgroup(mgr)
         prepare_realtime(mgr, proc, linux)
-        mgr.join(setup_pid)
+        if not self_join:
+            mgr.join(setup_pid)
         mgr.apply()   # the resources it was opened with (parsed and checked before anything was made)
-        log.LOG.debug("cgroup made, resources applied, setup process %d added", setup_pid)
+        log.LOG.debug("cgroup made, resources applied, setup process %d %s", setup_pid,
+                      "joins it" if self_join else "added")
     ch.send(ch.lib.OCIRUN_MSG_GO)
 
 
@@ -285,11 +323,12 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         p.fds += [child_fd, parent_fd, fifo_hi]
         undo.callback(p.close)
         c.data["namespaces"] = sorted(p.new_namespaces)
+        self_join = mgr is not None and _plan_self_join(ffi, p, mgr, floor)
         # (run) mask: no interruption between the spawn and its undo
         ch = spawn(ffi, lib, p, parent_sock, undo, mask=True)
         setup_pid = ch.who
 
-        _step_cgroup(ch, mgr, setup_pid, linux, cfg.get("process"))
+        _step_cgroup(ch, mgr, setup_pid, linux, cfg.get("process"), self_join)
         if mgr is not None:
             c.data["cgroup"] = mgr.to_dict()   # what create really made (systemd: the started unit)
         if p.new_userns:
