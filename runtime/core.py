@@ -6,7 +6,7 @@ Python side hand the child a plan of another shape: refuse it loudly.
 
 from . import errors
 
-EXPECTED_CORE_VERSION = 10
+EXPECTED_CORE_VERSION = 11
 
 
 def load():

@@ -16,7 +16,7 @@
 
 /* CDEF-BEGIN */
 /* Bumped whenever this header changes; runtime/core.py refuses a stale .so. */
-static const int32_t OCIRUN_CORE_VERSION = 10;
+static const int32_t OCIRUN_CORE_VERSION = 11;
 
 /* Where a failure happened; ocirun_stage_name() spells it for messages. */
 enum ocirun_stage {
