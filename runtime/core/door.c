@@ -904,25 +904,84 @@ static void remove_tree_at(int dirfd, const char *name)
     unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
-/* rmdir of the cgroups below d (a container may nest its own), then d:
- * 0 (or gone); 1 busy; -1 anything else */
+/* rmdir of the cgroups below d, then d: 0 (or gone); 1 busy; -1 anything else.
+ * A container with a writable cgroup mount nests its own as deep as it
+ * likes (relative mkdirs go past PATH_MAX): one directory fd at a time,
+ * openat/unlinkat relative to it and ".." back up (a cgroup is only ever
+ * renamed within its parent), the names on the heap. No recursion (a deep
+ * tree crashed the door on its stack) and no absolute path below d. */
 static int rmdir_cgroup(const char *d)
 {
-    DIR *dir = opendir(d);
-    if (dir) {
-        struct dirent *e;
-        int r = 0;
-        while (!r && (e = readdir(dir))) {
-            if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char sub[4200];
-            snprintf(sub, sizeof(sub), "%s/%s", d, e->d_name);
-            r = rmdir_cgroup(sub);
+    int fd = open(d, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    char **names = NULL;
+    size_t depth = 0, cap = 0;
+    int r = 0;
+    for (;;) {
+        char sub[256] = "";
+        int here = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *dir = here >= 0 ? fdopendir(here) : NULL;
+        if (!dir) {
+            if (here >= 0)
+                close(here);
+            r = -1;
+            break;
         }
+        struct dirent *e;
+        while ((e = readdir(dir)))
+            if (e->d_type == DT_DIR && strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                snprintf(sub, sizeof(sub), "%s", e->d_name);
+                break;
+            }
         closedir(dir);
+        if (sub[0]) { /* down into the first child */
+            if (depth == cap) {
+                size_t ncap = cap ? cap * 2 : 64;
+                char **more = realloc(names, ncap * sizeof(char *));
+                if (!more) {
+                    r = -1;
+                    break;
+                }
+                names = more;
+                cap = ncap;
+            }
+            int child = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (child < 0 && errno == ENOENT)
+                continue; /* gone meanwhile */
+            if (child < 0 || !(names[depth] = strdup(sub))) {
+                if (child >= 0)
+                    close(child);
+                r = -1;
+                break;
+            }
+            depth++;
+            close(fd);
+            fd = child;
+            continue;
+        }
+        if (!depth)
+            break; /* d is empty of cgroups */
+        int up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (up < 0) {
+            r = -1;
+            break;
+        }
+        close(fd);
+        fd = up;
+        char *name = names[--depth];
+        if (unlinkat(fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+            r = errno == EBUSY ? 1 : -1;
+        free(name);
         if (r)
-            return r;
+            break;
     }
+    close(fd);
+    while (depth)
+        free(names[--depth]);
+    free(names);
+    if (r)
+        return r;
     if (rmdir(d) == 0 || errno == ENOENT)
         return 0;
     return errno == EBUSY ? 1 : -1;

@@ -1,0 +1,55 @@
+"""Attacks on the C front door (runtime/core/door.c) from inside a container.
+
+A container given a writable cgroup mount (cgroup namespace, `rw`) makes
+cgroups of its own below its cgroup, as many and as deep as it likes:
+`delete` must still remove them all and answer with one line at most,
+never crash.
+"""
+
+import json
+import os
+
+import helpers
+
+LEVELS = 2000  # cgroups below the container's own, one level each
+
+
+def _writable_cgroups(bundle):
+    for m in bundle.config["mounts"]:
+        if m["type"] == "cgroup":
+            m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
+    if not any(n["type"] == "cgroup" for n in bundle.config["linux"]["namespaces"]):
+        bundle.config["linux"]["namespaces"].append({"type": "cgroup"})
+
+
+def test_delete_removes_a_deep_cgroup_tree_the_container_made(run_ocirun, bundle, root, cid):
+    """The container nests LEVELS cgroups in its pids hierarchy and exits;
+    delete removes them and its own cgroup: exit 0, nothing left. (The
+    door's recursive removal, a 4 KiB path per level, overflowed its stack:
+    a segfault, the container undeletable.)"""
+    _writable_cgroups(bundle)
+    bundle.set_args("sh", "-c", "cd /sys/fs/cgroup/pids && i=0 && while [ $i -lt %d ]; do "
+                    "mkdir a && cd a || exit 3; i=$((i+1)); done" % LEVELS)
+    bundle.write()
+    r = run_ocirun("create", "-b", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(root, cid, "state.json")) as f:
+        groups = json.load(f)["cgroup"]["v1"]["groups"]
+    pids_dir = next(g["dir"] for g in groups if g["controllers"] == ["pids"])
+    r = run_ocirun("start", cid)
+    assert r.returncode == 0, r.stderr
+    helpers.wait_for(lambda: helpers.state(root, cid)["status"] == "stopped", 240, "the container to exit")
+    # it made them all: the deepest one, reached level by level (its host path is past PATH_MAX)
+    fd = os.open(pids_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(LEVELS):
+            nfd = os.open("a", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        assert not os.path.exists("/proc/self/fd/%d/a" % fd)
+    finally:
+        os.close(fd)
+    r = run_ocirun("delete", cid, timeout=120)
+    assert (r.returncode, r.stderr) == (0, ""), (r.returncode, r.stderr)
+    assert not os.path.exists(pids_dir)
+    assert not os.path.exists(os.path.join(root, cid))
