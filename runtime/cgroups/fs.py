@@ -119,7 +119,11 @@ class Group:
     def procs(self):
         """Pids in this cgroup and in every cgroup below it (a container may nest its own)."""
         out = []
-        self._procs(self.dir, out)
+        todo = [self.dir]   # no recursion: a container may nest thousands of levels
+        while todo:
+            d = todo.pop()
+            self._procs(d, out)
+            todo.extend(self._subdirs(d))
         return sorted(set(out))
 
     def _procs(self, d, out):
@@ -130,8 +134,6 @@ class Group:
         except OSError as e:
             raise errors.os_error("cannot read", d + "/cgroup.procs", e) from None
         out.extend(int(x) for x in text.split())
-        for sub in self._subdirs(d):
-            self._procs(sub, out)
 
     def _subdirs(self, d):
         try:
@@ -163,8 +165,14 @@ class Group:
         return True
 
     def _remove_below(self, d):
-        for sub in self._subdirs(d):
-            self._remove_below(sub)
+        """rmdir every cgroup below d, leaf first, without recursion (a
+        container may nest thousands of levels)."""
+        order, todo = [], self._subdirs(d)
+        while todo:
+            sub = todo.pop()
+            order.append(sub)
+            todo.extend(self._subdirs(sub))
+        for sub in reversed(order):   # every child comes after its parent in `order`
             self._rmdir(sub)
 
     def _rmdir(self, d):

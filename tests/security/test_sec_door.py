@@ -53,3 +53,18 @@ def test_delete_removes_a_deep_cgroup_tree_the_container_made(run_ocirun, bundle
     assert (r.returncode, r.stderr) == (0, ""), (r.returncode, r.stderr)
     assert not os.path.exists(pids_dir)
     assert not os.path.exists(os.path.join(root, cid))
+
+
+def test_run_removes_a_deep_cgroup_tree_the_container_made(run_ocirun, bundle, root, cid):
+    """The same tree made by a container started with `run`, whose delete
+    is Python's (cgroups/fs.py): exit 0, nothing left (its recursive walk
+    died of a RecursionError, `internal error`, the container left behind)."""
+    _writable_cgroups(bundle)
+    bundle.set_args("sh", "-c", "cd /sys/fs/cgroup/pids && i=0 && while [ $i -lt %d ]; do "
+                    "mkdir a && cd a || exit 3; i=$((i+1)); done; echo made $i" % LEVELS)
+    bundle.write()
+    r = run_ocirun("run", "-b", bundle.path, cid, timeout=300)
+    assert (r.returncode, r.stderr) == (0, ""), (r.returncode, r.stderr)
+    assert r.stdout == "made %d\n" % LEVELS
+    assert not os.path.exists(os.path.join(root, cid))
+    assert helpers.cgroup_dirs(cid) == []
