@@ -917,7 +917,7 @@ static int rmdir_cgroup(const char *d)
         return errno == ENOENT ? 0 : -1;
     char **names = NULL;
     size_t depth = 0, cap = 0;
-    int r = 0;
+    int r = 0, misses = 0;
     for (;;) {
         char sub[256] = "";
         int here = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -947,8 +947,8 @@ static int rmdir_cgroup(const char *d)
                 cap = ncap;
             }
             int child = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (child < 0 && errno == ENOENT)
-                continue; /* gone meanwhile */
+            if (child < 0 && errno == ENOENT && ++misses < 1000)
+                continue; /* gone meanwhile (listed still: bounded) */
             if (child < 0 || !(names[depth] = strdup(sub))) {
                 if (child >= 0)
                     close(child);
