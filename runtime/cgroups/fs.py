@@ -186,6 +186,26 @@ class Group:
                 raise Busy(d) from None
             raise errors.os_error("cannot remove cgroup", d, e) from None
 
+    def thaw_below(self):
+        """Thaw every cgroup below ours the container froze itself (a writable
+        cgroup mount): thawing ours does not thaw a child frozen on its own,
+        and its tasks would never die of SIGKILL (nor let a pid namespace's
+        init finish exiting). Best effort, no recursion."""
+        todo = self._subdirs(self.dir)
+        while todo:
+            d = todo.pop()
+            for name, thawed in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+                try:
+                    now = self.host.read(d + "/" + name).decode("utf-8", "replace").strip()
+                except OSError:
+                    continue
+                if now not in (thawed, "0", "THAWED"):
+                    try:
+                        self.host.write(d + "/" + name, thawed.encode())
+                    except OSError:
+                        pass
+            todo.extend(self._subdirs(d))
+
     def ours(self):
         """True while our own directory is one this container made (and not yet removed)."""
         return self.dir in self.made
@@ -294,6 +314,7 @@ def kill_leftovers(mgr):
                     g.write("freezer.state", "THAWED")
                 elif g.has("cgroup.freeze"):
                     g.write("cgroup.freeze", "0")
+            g.thaw_below()
             if g.has("cgroup.kill"):
                 g.write("cgroup.kill", "1")
             pids = g.procs()
@@ -422,3 +443,10 @@ class FsManager(Manager):
 
     def update(self, resources):
         self.apply(resources, updating=True)
+
+
+def thaw_nested(mgr):
+    """Group.thaw_below for each hierarchy's cgroup this container made."""
+    for g in mgr.all_groups():
+        if isinstance(g, Group) and g.ours():
+            g.thaw_below()

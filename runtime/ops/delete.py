@@ -56,6 +56,14 @@ def delete(ctx, cid, force=False):
                     mgr.thaw()
                 except Exception:
                     pass
+            if mgr is not None:
+                # a cgroup the container froze below its own holds the init's
+                # exit (its pid namespace waits for the frozen task to die)
+                from ..cgroups.fs import thaw_nested
+                try:
+                    thaw_nested(mgr)
+                except Exception:
+                    pass
             try:
                 os.kill(c.pid, SIGKILL)
             except ProcessLookupError:

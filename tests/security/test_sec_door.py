@@ -68,3 +68,42 @@ def test_run_removes_a_deep_cgroup_tree_the_container_made(run_ocirun, bundle, r
     assert r.stdout == "made %d\n" % LEVELS
     assert not os.path.exists(os.path.join(root, cid))
     assert helpers.cgroup_dirs(cid) == []
+
+
+def test_delete_force_thaws_a_cgroup_the_container_froze_below_its_own(run_ocirun, bundle, root, cid):
+    """The container puts a child in a cgroup of its own below its freezer
+    cgroup, freezes it, and its init exits: the init cannot finish exiting
+    (its pid namespace waits for the frozen task, which SIGKILL cannot take
+    while frozen). `delete --force` removes everything: exit 0, no process,
+    no cgroup, no state (thawing only the container's own cgroup left the
+    container undeletable: `container init still running` forever)."""
+    _writable_cgroups(bundle)
+    bundle.set_args("sh", "-c", "cd /sys/fs/cgroup/freezer && mkdir f && (sleep 600 & echo $! > f/cgroup.procs) "
+                    "&& echo FROZEN > f/freezer.state && exit 0")
+    bundle.write()
+    r = run_ocirun("create", "-b", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    st = helpers.state(root, cid)
+    with open(os.path.join(root, cid, "state.json")) as f:
+        groups = json.load(f)["cgroup"]["v1"]["groups"]
+    frozen = os.path.join(next(g["dir"] for g in groups if g["controllers"] == ["freezer"]), "f")
+    r = run_ocirun("start", cid)
+    assert r.returncode == 0, r.stderr
+
+    def _frozen_pids():
+        try:
+            with open(os.path.join(frozen, "freezer.state")) as f:
+                if f.read().strip() != "FROZEN":
+                    return None
+            with open(os.path.join(frozen, "cgroup.procs")) as f:
+                return [int(x) for x in f.read().split()]
+        except FileNotFoundError:
+            return None
+
+    child = helpers.wait_for(_frozen_pids, 60, "the container's own frozen cgroup")
+    assert helpers.pid_alive(st["pid"])  # the init is held in its exit
+    r = run_ocirun("delete", "--force", cid, timeout=120)
+    assert (r.returncode, r.stderr) == (0, ""), (r.returncode, r.stderr)
+    assert not os.path.exists(os.path.join(root, cid))
+    assert helpers.cgroup_dirs(cid) == []
+    helpers.wait_for(lambda: not any(helpers.pid_alive(p) for p in child + [st["pid"]]), 60, "the processes to go")
