@@ -28,8 +28,9 @@ class BuildPy(build_py):
             if name.endswith(".json"):
                 shutil.copy2(os.path.join(src, name), dst)
         try:
-            commit = subprocess.run(["git", "-C", HERE, "rev-parse", "HEAD"], capture_output=True,
-                                    text=True, check=True).stdout.strip()
+            commit = subprocess.run(
+                ["git", "-C", HERE, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+            ).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             commit = "unknown"
         with open(os.path.join(self.build_lib, "runtime", "_build_info.py"), "w") as f:
@@ -45,11 +46,26 @@ class BuildDoor(build_scripts):
         os.makedirs(self.build_dir, exist_ok=True)
         out = os.path.join(self.build_dir, "ocirun")
         cc = (sysconfig.get_config_var("CC") or "cc").split()
-        subprocess.run(cc + ["-O2", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE",
-                             '-DOCIRUN_PYVER="%d.%d"' % sys.version_info[:2], "-o", out]
-                       + [os.path.join(core, f) for f in ("launcher.c", "door.c", "store.c", "json.c")], check=True)
+        subprocess.run(
+            cc
+            + [
+                "-O2",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-D_GNU_SOURCE",
+                '-DOCIRUN_PYVER="%d.%d"' % sys.version_info[:2],
+                "-o",
+                out,
+            ]
+            + [os.path.join(core, f) for f in ("launcher.c", "door.c", "store.c", "json.c")],
+            check=True,
+        )
         os.chmod(out, 0o755)
 
 
-setup(cmdclass={"build_py": BuildPy, "build_scripts": BuildDoor}, cffi_modules=["runtime/_core_build.py:ffibuilder"],
-      scripts=["runtime/core/launcher.c"])  # a placeholder: BuildDoor builds bin/ocirun from the core's sources
+setup(
+    cmdclass={"build_py": BuildPy, "build_scripts": BuildDoor},
+    cffi_modules=["runtime/_core_build.py:ffibuilder"],
+    scripts=["runtime/core/launcher.c"],
+)  # a placeholder: BuildDoor builds bin/ocirun from the core's sources

@@ -12,6 +12,7 @@ driver, against a private systemd booted for that session (conformance/
 systemd.py), on the checks in --systemd-checks (the cgroup and lifecycle
 ones by default); each such run is a column "NAME VERSION (systemd)".
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,26 +32,40 @@ HERE = Path(__file__).resolve().parent
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python3 -m conformance", description=__doc__.split("\n\n")[0])
-    p.add_argument("--runtime", action="append", default=[],
-                   help="runtime binary or name on PATH (repeat; default: $OCI_RUNTIME)")
-    p.add_argument("--out", default=str(HERE / "RESULTS"),
-                   help="write OUT.md and OUT.json (default: conformance/RESULTS)")
+    p.add_argument(
+        "--runtime", action="append", default=[], help="runtime binary or name on PATH (repeat; default: $OCI_RUNTIME)"
+    )
+    p.add_argument(
+        "--out", default=str(HERE / "RESULTS"), help="write OUT.md and OUT.json (default: conformance/RESULTS)"
+    )
     p.add_argument("--timeout", type=float, default=900, help="seconds allowed per runtime (default 900)")
     p.add_argument("-k", dest="keyword", default=None, help="pytest -k expression, to run a subset")
     p.add_argument("--verbose", "-v", action="store_true", help="show each runtime's pytest output")
-    p.add_argument("--systemd-cgroup", action="store_true",
-                   help="also run each runtime with --systemd-cgroup against a private systemd")
-    p.add_argument("--systemd-only", action="store_true",
-                   help="with --systemd-cgroup: skip the runs with the cgroupfs driver")
-    p.add_argument("--systemd-checks", default="test_cgroups.py,test_runtime.py",
-                   help="comma-separated check files for the systemd runs (default: %(default)s; 'all' for every one)")
+    p.add_argument(
+        "--systemd-cgroup",
+        action="store_true",
+        help="also run each runtime with --systemd-cgroup against a private systemd",
+    )
+    p.add_argument(
+        "--systemd-only", action="store_true", help="with --systemd-cgroup: skip the runs with the cgroupfs driver"
+    )
+    p.add_argument(
+        "--systemd-checks",
+        default="test_cgroups.py,test_runtime.py",
+        help="comma-separated check files for the systemd runs (default: %(default)s; 'all' for every one)",
+    )
     return p
 
 
 def pytest_missing() -> str:
     """Why this python cannot run the checks ('' when it can): pytest."""
-    r = subprocess.run([sys.executable, "-c", "import pytest"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", "import pytest"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
     if r.returncode == 0:
         return ""
     last = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]
@@ -63,8 +78,20 @@ def run_one(runtime: str, args, systemd=False) -> dict:
         where = [str(HERE)]
         if systemd and args.systemd_checks != "all":
             where = [str(HERE / "checks" / f.strip()) for f in args.systemd_checks.split(",") if f.strip()]
-        cmd = [sys.executable, "-m", "pytest", *where, "--runtime", runtime,
-               "--conformance-json", str(out), "-q", "-p", "no:cacheprovider", "--no-header"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            *where,
+            "--runtime",
+            runtime,
+            "--conformance-json",
+            str(out),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--no-header",
+        ]
         if systemd:
             cmd.append("--systemd-cgroup")
         if args.keyword:
@@ -72,8 +99,7 @@ def run_one(runtime: str, args, systemd=False) -> dict:
         t0 = time.monotonic()
         log = Path(tmp) / "pytest.log"
         with open(log, "w") as logf:
-            p = subprocess.Popen(cmd, cwd=HERE.parent, stdout=None if args.verbose else logf,
-                                 stderr=subprocess.STDOUT)
+            p = subprocess.Popen(cmd, cwd=HERE.parent, stdout=None if args.verbose else logf, stderr=subprocess.STDOUT)
             try:
                 rc = p.wait(timeout=args.timeout)
                 timed_out = False
@@ -93,9 +119,16 @@ def run_one(runtime: str, args, systemd=False) -> dict:
             if timed_out:
                 data["error"] = f"stopped after {args.timeout:.0f} s; the checks not reached are missing"
         else:
-            data = {"runtime": {"path": runtime, "name": os.path.basename(runtime), "version": "?",
-                                "cgroup_manager": "systemd" if systemd else "cgroupfs"},
-                    "outcomes": [], "error": f"the pytest session wrote no results (exit {rc}): {tail[-500:]}"}
+            data = {
+                "runtime": {
+                    "path": runtime,
+                    "name": os.path.basename(runtime),
+                    "version": "?",
+                    "cgroup_manager": "systemd" if systemd else "cgroupfs",
+                },
+                "outcomes": [],
+                "error": f"the pytest session wrote no results (exit {rc}): {tail[-500:]}",
+            }
         data["pytest_exit"] = rc
         data["seconds"] = round(elapsed, 1)
         return data
@@ -123,8 +156,12 @@ def main(argv=None) -> int:
         data = run_one(rt, args, systemd=systemd)
         runs.append(data)
         c = report.counts(data["outcomes"])
-        print(f"conformance: {what}: pass {c['pass']}, fail {c['fail']}, unsupported {c['unsupported']} "
-              f"({data['seconds']} s)", file=sys.stderr, flush=True)
+        print(
+            f"conformance: {what}: pass {c['pass']}, fail {c['fail']}, unsupported {c['unsupported']} "
+            f"({data['seconds']} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     empty = [d["runtime"]["path"] for d in runs if not d["outcomes"]]
     if empty:
         # A session that ran no check says nothing about the runtime: no report on nothing.

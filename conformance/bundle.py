@@ -5,6 +5,7 @@ from checker.c, /etc/passwd and /etc/group, and the directories the mounts
 need.  Every bundle points at it by absolute `root.path`; what a container
 writes goes to its own `/out` (a bind mount of BUNDLE/out) or a tmpfs.
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,14 +22,32 @@ BASE_OCI_VERSION = "1.0.2"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 DEFAULT_CAPS = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-    "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
 ]
 
 MASKED = [
-    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/sys/firmware",
     "/proc/scsi",
 ]
 READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
@@ -45,8 +64,21 @@ def build_checker(dest: Path) -> Path:
 
 
 def build_rootfs(dest: Path, checker: Path | None) -> Path:
-    for d in ("bin", "sbin", "usr/bin", "etc", "proc", "sys", "dev", "tmp", "root", "out",
-              "mnt", "var/tmp", "home/user"):
+    for d in (
+        "bin",
+        "sbin",
+        "usr/bin",
+        "etc",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "root",
+        "out",
+        "mnt",
+        "var/tmp",
+        "home/user",
+    ):
         (dest / d).mkdir(parents=True, exist_ok=True)
     os.chmod(dest / "tmp", 0o1777)
     os.chown(dest / "home/user", 1000, 1000)
@@ -59,7 +91,8 @@ def build_rootfs(dest: Path, checker: Path | None) -> Path:
         shutil.copy2(checker, dest / "checker")
     (dest / "etc/passwd").write_text(
         "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n"
-        "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+        "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+    )
     (dest / "etc/group").write_text("root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n")
     (dest / "etc/hostname").write_text("rootfs\n")
     return dest
@@ -83,18 +116,32 @@ def base_config(rootfs: Path, args, cgroups_path: str) -> dict:
         "hostname": "conformance",
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-             "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "nodev", "mode=1777"]},
+            {
+                "destination": "/dev",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+            },
+            {
+                "destination": "/dev/pts",
+                "type": "devpts",
+                "source": "devpts",
+                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
+            },
+            {
+                "destination": "/dev/shm",
+                "type": "tmpfs",
+                "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            },
+            {
+                "destination": "/dev/mqueue",
+                "type": "mqueue",
+                "source": "mqueue",
+                "options": ["nosuid", "noexec", "nodev"],
+            },
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]},
             {"destination": "/out", "type": "bind", "source": "OUT", "options": ["rbind", "rw"]},
         ],
         "linux": {

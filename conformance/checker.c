@@ -73,7 +73,10 @@ static void jstr_n(const char *s, size_t n)
     fputc('"', out);
 }
 
-static void jstr(const char *s) { jstr_n(s, strlen(s)); }
+static void jstr(const char *s)
+{
+    jstr_n(s, strlen(s));
+}
 
 static void sep(void)
 {
@@ -90,22 +93,64 @@ static void key(const char *k)
     need_comma = 0;
 }
 
-static void open_obj(void) { sep(); fputc('{', out); need_comma = 0; }
-static void close_obj(void) { fputc('}', out); need_comma = 1; }
-static void open_arr(void) { sep(); fputc('[', out); need_comma = 0; }
-static void close_arr(void) { fputc(']', out); need_comma = 1; }
-static void v_str(const char *s) { sep(); jstr(s); }
-static void v_int(long long v) { sep(); fprintf(out, "%lld", v); }
-static void v_null(void) { sep(); fputs("null", out); }
-static void kv_str(const char *k, const char *s) { key(k); if (s) v_str(s); else v_null(); }
-static void kv_int(const char *k, long long v) { key(k); v_int(v); }
+static void open_obj(void)
+{
+    sep();
+    fputc('{', out);
+    need_comma = 0;
+}
+static void close_obj(void)
+{
+    fputc('}', out);
+    need_comma = 1;
+}
+static void open_arr(void)
+{
+    sep();
+    fputc('[', out);
+    need_comma = 0;
+}
+static void close_arr(void)
+{
+    fputc(']', out);
+    need_comma = 1;
+}
+static void v_str(const char *s)
+{
+    sep();
+    jstr(s);
+}
+static void v_int(long long v)
+{
+    sep();
+    fprintf(out, "%lld", v);
+}
+static void v_null(void)
+{
+    sep();
+    fputs("null", out);
+}
+static void kv_str(const char *k, const char *s)
+{
+    key(k);
+    if (s)
+        v_str(s);
+    else
+        v_null();
+}
+static void kv_int(const char *k, long long v)
+{
+    key(k);
+    v_int(v);
+}
 
 /* read a whole small file; returns malloc'd NUL-terminated text or NULL */
 static char *slurp(const char *path, size_t max, size_t *len, int *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        if (err) *err = errno;
+        if (err)
+            *err = errno;
         return NULL;
     }
     char *buf = malloc(max + 1);
@@ -113,19 +158,24 @@ static char *slurp(const char *path, size_t max, size_t *len, int *err)
     while (n < max) {
         ssize_t r = read(fd, buf + n, max - n);
         if (r < 0) {
-            if (errno == EINTR) continue;
-            if (err) *err = errno;
+            if (errno == EINTR)
+                continue;
+            if (err)
+                *err = errno;
             close(fd);
             free(buf);
             return NULL;
         }
-        if (r == 0) break;
+        if (r == 0)
+            break;
         n += (size_t)r;
     }
     close(fd);
     buf[n] = 0;
-    if (len) *len = n;
-    if (err) *err = 0;
+    if (len)
+        *len = n;
+    if (err)
+        *err = 0;
     return buf;
 }
 
@@ -134,44 +184,54 @@ static void kv_file(const char *k, const char *path)
     size_t n = 0;
     char *s = slurp(path, 1 << 20, &n, NULL);
     key(k);
-    if (s) { sep(); jstr_n(s, n); free(s); }
-    else v_null();
+    if (s) {
+        sep();
+        jstr_n(s, n);
+        free(s);
+    } else
+        v_null();
 }
 
 /* ---- facts ------------------------------------------------------------ */
 
-static const struct { const char *name; int res; } rlimits[] = {
-    {"RLIMIT_CPU", RLIMIT_CPU}, {"RLIMIT_FSIZE", RLIMIT_FSIZE}, {"RLIMIT_DATA", RLIMIT_DATA},
-    {"RLIMIT_STACK", RLIMIT_STACK}, {"RLIMIT_CORE", RLIMIT_CORE}, {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_NPROC", RLIMIT_NPROC}, {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_AS", RLIMIT_AS}, {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-    {"RLIMIT_NICE", RLIMIT_NICE}, {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+static const struct {
+    const char *name;
+    int res;
+} rlimits[] = {
+    {"RLIMIT_CPU", RLIMIT_CPU},           {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_DATA", RLIMIT_DATA},         {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},   {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},       {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},     {"RLIMIT_RTTIME", RLIMIT_RTTIME},
 };
 
 static const char *namespaces[] = {
-    "cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time",
-    "time_for_children", "user", "uts",
+    "cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts",
 };
 
 static void facts_status(void)
 {
     /* the interesting lines of /proc/self/status, as strings */
     static const char *wanted[] = {
-        "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs",
-        "Seccomp", "Umask", "Uid", "Gid", "Groups", NULL,
+        "CapInh",  "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs",
+        "Seccomp", "Umask",  "Uid",    "Gid",    "Groups", NULL,
     };
     char *s = slurp("/proc/self/status", 65536, NULL, NULL);
     key("status");
     open_obj();
     for (char *line = s ? strtok(s, "\n") : NULL; line; line = strtok(NULL, "\n")) {
         char *colon = strchr(line, ':');
-        if (!colon) continue;
+        if (!colon)
+            continue;
         *colon = 0;
         for (int i = 0; wanted[i]; i++) {
             if (strcmp(line, wanted[i]) == 0) {
                 char *v = colon + 1;
-                while (*v == ' ' || *v == '\t') v++;
+                while (*v == ' ' || *v == '\t')
+                    v++;
                 kv_str(line, v);
             }
         }
@@ -227,8 +287,10 @@ static void probe_stat(const char *path)
         }
         struct stat st2;
         key("stat");
-        if (stat(path, &st2) == 0) stat_obj(&st2);
-        else v_int(-errno);
+        if (stat(path, &st2) == 0)
+            stat_obj(&st2);
+        else
+            v_int(-errno);
     }
     close_obj();
 }
@@ -242,8 +304,12 @@ static void probe_read(const char *path)
     open_obj();
     kv_int("errno", err);
     key("data");
-    if (s) { sep(); jstr_n(s, n); free(s); }
-    else v_null();
+    if (s) {
+        sep();
+        jstr_n(s, n);
+        free(s);
+    } else
+        v_null();
     close_obj();
 }
 
@@ -251,7 +317,8 @@ static void probe_write(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     int err = fd < 0 ? errno : 0;
-    if (fd >= 0) close(fd);
+    if (fd >= 0)
+        close(fd);
     key(path);
     open_obj();
     kv_int("errno", err);
@@ -262,7 +329,10 @@ static void probe_create(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     int err = fd < 0 ? errno : 0;
-    if (fd >= 0) { close(fd); unlink(path); }
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+    }
     key(path);
     open_obj();
     kv_int("errno", err);
@@ -296,7 +366,8 @@ static void probe_mknod_open(const char *path, const char *type, const char *maj
     if (mk == 0) {
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         op = fd < 0 ? errno : 0;
-        if (fd >= 0) close(fd);
+        if (fd >= 0)
+            close(fd);
         unlink(path);
     }
     key(path);
@@ -312,10 +383,14 @@ static void probe_syscall(const char *name)
     long r = -1;
     int err = ENOSYS;
     errno = 0;
-    if (strcmp(name, "getsid") == 0) r = syscall(SYS_getsid, 0);
-    else if (strcmp(name, "getpgid") == 0) r = syscall(SYS_getpgid, 0);
-    else if (strcmp(name, "getppid") == 0) r = syscall(SYS_getppid);
-    else errno = ENOSYS;
+    if (strcmp(name, "getsid") == 0)
+        r = syscall(SYS_getsid, 0);
+    else if (strcmp(name, "getpgid") == 0)
+        r = syscall(SYS_getpgid, 0);
+    else if (strcmp(name, "getppid") == 0)
+        r = syscall(SYS_getppid);
+    else
+        errno = ENOSYS;
     err = r < 0 ? errno : 0;
     key(name);
     open_obj();
@@ -333,7 +408,8 @@ static void facts_fds(void)
     if (d) {
         struct dirent *e;
         while ((e = readdir(d))) {
-            if (e->d_name[0] == '.' || atoi(e->d_name) == self) continue;
+            if (e->d_name[0] == '.' || atoi(e->d_name) == self)
+                continue;
             char p[300], buf[PATH_MAX];
             snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
             ssize_t n = readlink(p, buf, sizeof buf - 1);
@@ -347,12 +423,18 @@ static void facts_fds(void)
 
 static int do_facts(int argc, char **argv)
 {
-    if (argc < 1) { fprintf(stderr, "facts: PATH missing\n"); return 2; }
+    if (argc < 1) {
+        fprintf(stderr, "facts: PATH missing\n");
+        return 2;
+    }
     const char *path = argv[0];
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     out = fopen(tmp, "w");
-    if (!out) { perror(tmp); return 2; }
+    if (!out) {
+        perror(tmp);
+        return 2;
+    }
     need_comma = 0;
     open_obj();
 
@@ -362,25 +444,43 @@ static int do_facts(int argc, char **argv)
     gid_t rg, eg, sg;
     getresuid(&ru, &eu, &su);
     getresgid(&rg, &eg, &sg);
-    key("uid"); open_arr(); v_int(ru); v_int(eu); v_int(su); close_arr();
-    key("gid"); open_arr(); v_int(rg); v_int(eg); v_int(sg); close_arr();
+    key("uid");
+    open_arr();
+    v_int(ru);
+    v_int(eu);
+    v_int(su);
+    close_arr();
+    key("gid");
+    open_arr();
+    v_int(rg);
+    v_int(eg);
+    v_int(sg);
+    close_arr();
     gid_t groups[256];
     int ng = getgroups(256, groups);
-    key("groups"); open_arr();
-    for (int i = 0; i < ng; i++) v_int(groups[i]);
+    key("groups");
+    open_arr();
+    for (int i = 0; i < ng; i++)
+        v_int(groups[i]);
     close_arr();
     char cwd[PATH_MAX];
     kv_str("cwd", getcwd(cwd, sizeof cwd) ? cwd : NULL);
-    key("env"); open_arr();
-    for (char **e = environ; e && *e; e++) v_str(*e);
+    key("env");
+    open_arr();
+    for (char **e = environ; e && *e; e++)
+        v_str(*e);
     close_arr();
     facts_status();
 
-    key("rlimits"); open_obj();
+    key("rlimits");
+    open_obj();
     for (size_t i = 0; i < sizeof rlimits / sizeof rlimits[0]; i++) {
         struct rlimit rl;
         key(rlimits[i].name);
-        if (getrlimit(rlimits[i].res, &rl) < 0) { v_null(); continue; }
+        if (getrlimit(rlimits[i].res, &rl) < 0) {
+            v_null();
+            continue;
+        }
         open_arr();
         v_int(rl.rlim_cur == RLIM_INFINITY ? -1 : (long long)rl.rlim_cur);
         v_int(rl.rlim_max == RLIM_INFINITY ? -1 : (long long)rl.rlim_max);
@@ -394,28 +494,42 @@ static int do_facts(int argc, char **argv)
     kv_str("domainname", u.domainname);
     kv_int("personality", personality(0xffffffff));
 
-    key("ns"); open_obj();
+    key("ns");
+    open_obj();
     for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++) {
         char p[64], buf[128];
         snprintf(p, sizeof p, "/proc/self/ns/%s", namespaces[i]);
         ssize_t n = readlink(p, buf, sizeof buf - 1);
-        if (n < 0) { kv_str(namespaces[i], NULL); continue; }
+        if (n < 0) {
+            kv_str(namespaces[i], NULL);
+            continue;
+        }
         buf[n] = 0;
         kv_str(namespaces[i], buf);
     }
     close_obj();
 
-    key("isatty"); open_arr();
-    for (int fd = 0; fd < 3; fd++) v_int(isatty(fd));
+    key("isatty");
+    open_arr();
+    for (int fd = 0; fd < 3; fd++)
+        v_int(isatty(fd));
     close_arr();
     kv_str("ttyname0", isatty(0) ? ttyname(0) : NULL);
     struct stat st0;
     key("stdin_stat");
-    if (fstat(0, &st0) == 0) stat_obj(&st0); else v_null();
+    if (fstat(0, &st0) == 0)
+        stat_obj(&st0);
+    else
+        v_null();
     struct winsize ws;
     key("winsize");
-    if (ioctl(0, TIOCGWINSZ, &ws) == 0) { open_arr(); v_int(ws.ws_row); v_int(ws.ws_col); close_arr(); }
-    else v_null();
+    if (ioctl(0, TIOCGWINSZ, &ws) == 0) {
+        open_arr();
+        v_int(ws.ws_row);
+        v_int(ws.ws_col);
+        close_arr();
+    } else
+        v_null();
     facts_fds();
 
     kv_file("mountinfo", "/proc/self/mountinfo");
@@ -440,22 +554,33 @@ static int do_facts(int argc, char **argv)
         for (int i = 1; i < argc; i++) {
             int nargs = strcmp(argv[i], "--mknod-open") == 0 ? 4 : 1;
             if (strcmp(argv[i], kinds[k]) == 0 && i + nargs < argc) {
-                if (k == 0) probe_stat(argv[i + 1]);
-                else if (k == 1) probe_read(argv[i + 1]);
-                else if (k == 2) probe_write(argv[i + 1]);
-                else if (k == 3) probe_create(argv[i + 1]);
-                else if (k == 4) probe_ls(argv[i + 1]);
-                else if (k == 5) probe_syscall(argv[i + 1]);
-                else probe_mknod_open(argv[i + 1], argv[i + 2], argv[i + 3], argv[i + 4]);
+                if (k == 0)
+                    probe_stat(argv[i + 1]);
+                else if (k == 1)
+                    probe_read(argv[i + 1]);
+                else if (k == 2)
+                    probe_write(argv[i + 1]);
+                else if (k == 3)
+                    probe_create(argv[i + 1]);
+                else if (k == 4)
+                    probe_ls(argv[i + 1]);
+                else if (k == 5)
+                    probe_syscall(argv[i + 1]);
+                else
+                    probe_mknod_open(argv[i + 1], argv[i + 2], argv[i + 3], argv[i + 4]);
             }
-            if (argv[i][0] == '-' && argv[i][1] == '-') i += nargs;
+            if (argv[i][0] == '-' && argv[i][1] == '-')
+                i += nargs;
         }
         close_obj();
     }
 
     close_obj();
     fputc('\n', out);
-    if (fclose(out) != 0 || rename(tmp, path) != 0) { perror(path); return 2; }
+    if (fclose(out) != 0 || rename(tmp, path) != 0) {
+        perror(path);
+        return 2;
+    }
     return 0;
 }
 
@@ -464,7 +589,10 @@ static int do_facts(int argc, char **argv)
 static int do_touch(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) { perror(path); return 2; }
+    if (fd < 0) {
+        perror(path);
+        return 2;
+    }
     close(fd);
     return 0;
 }
@@ -483,11 +611,15 @@ static int do_wait_signal(const char *path)
     sigset_t set;
     sigemptyset(&set);
     int sigs[] = {SIGHUP, SIGINT, SIGUSR1, SIGUSR2, SIGTERM};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&set, sigs[i]);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&set, sigs[i]);
     sigprocmask(SIG_BLOCK, &set, NULL);
     int sig = sigwaitinfo(&set, NULL);
     FILE *f = fopen(path, "w");
-    if (!f) { perror(path); return 2; }
+    if (!f) {
+        perror(path);
+        return 2;
+    }
     fprintf(f, "%d\n", sig);
     fclose(f);
     return 0;
@@ -495,12 +627,17 @@ static int do_wait_signal(const char *path)
 
 static int do_hook(int argc, char **argv)
 {
-    if (argc < 2) { fprintf(stderr, "hook: NAME LOG missing\n"); return 2; }
+    if (argc < 2) {
+        fprintf(stderr, "hook: NAME LOG missing\n");
+        return 2;
+    }
     int fail = 0;
     double pause = 0;
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "fail") == 0) fail = 1;
-        else if (strncmp(argv[i], "sleep=", 6) == 0) pause = atof(argv[i] + 6);
+        if (strcmp(argv[i], "fail") == 0)
+            fail = 1;
+        else if (strncmp(argv[i], "sleep=", 6) == 0)
+            pause = atof(argv[i] + 6);
     }
     size_t n = 0;
     char *state = slurp("/dev/stdin", 1 << 20, &n, NULL);
@@ -515,11 +652,16 @@ static int do_hook(int argc, char **argv)
     open_obj();
     kv_str("hook", argv[0]);
     key("stdin");
-    if (state) { sep(); jstr_n(state, n); } else v_null();
+    if (state) {
+        sep();
+        jstr_n(state, n);
+    } else
+        v_null();
     kv_int("pid", getpid());
     char cwd[PATH_MAX];
     kv_str("cwd", getcwd(cwd, sizeof cwd) ? cwd : NULL);
-    key("ns"); open_obj();
+    key("ns");
+    open_obj();
     static const char *hns[] = {"mnt", "pid", "net", "uts", "ipc"};
     for (size_t i = 0; i < sizeof hns / sizeof hns[0]; i++) {
         char p[64], buf[128];
@@ -531,19 +673,29 @@ static int do_hook(int argc, char **argv)
     close_obj();
     struct stat st;
     kv_int("root_ino", stat("/", &st) == 0 ? (long long)st.st_ino : -1);
-    key("argv"); open_arr();
-    for (char **a = g_argv; *a; a++) v_str(*a);
+    key("argv");
+    open_arr();
+    for (char **a = g_argv; *a; a++)
+        v_str(*a);
     close_arr();
-    key("env"); open_arr();
-    for (char **e = environ; e && *e; e++) v_str(*e);
+    key("env");
+    open_arr();
+    for (char **e = environ; e && *e; e++)
+        v_str(*e);
     close_arr();
     close_obj();
     fputc('\n', out);
     fclose(out);
     /* one write(2) with O_APPEND: lines from different hooks never interleave */
     int fd = open(argv[1], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) { perror(argv[1]); return 2; }
-    if (write(fd, line, strlen(line)) < 0) { perror(argv[1]); return 2; }
+    if (fd < 0) {
+        perror(argv[1]);
+        return 2;
+    }
+    if (write(fd, line, strlen(line)) < 0) {
+        perror(argv[1]);
+        return 2;
+    }
     close(fd);
     free(state);
     return fail ? 1 : 0;
@@ -552,12 +704,18 @@ static int do_hook(int argc, char **argv)
 static int run_step(int argc, char **argv)
 {
     const char *cmd = argv[0];
-    if (strcmp(cmd, "facts") == 0) return do_facts(argc - 1, argv + 1);
-    if (strcmp(cmd, "hook") == 0) return do_hook(argc - 1, argv + 1);
-    if (strcmp(cmd, "touch") == 0 && argc == 2) return do_touch(argv[1]);
-    if (strcmp(cmd, "sleep") == 0 && argc == 2) return do_sleep(argv[1]);
-    if (strcmp(cmd, "wait-signal") == 0 && argc == 2) return do_wait_signal(argv[1]);
-    if (strcmp(cmd, "exit") == 0 && argc == 2) exit(atoi(argv[1]));
+    if (strcmp(cmd, "facts") == 0)
+        return do_facts(argc - 1, argv + 1);
+    if (strcmp(cmd, "hook") == 0)
+        return do_hook(argc - 1, argv + 1);
+    if (strcmp(cmd, "touch") == 0 && argc == 2)
+        return do_touch(argv[1]);
+    if (strcmp(cmd, "sleep") == 0 && argc == 2)
+        return do_sleep(argv[1]);
+    if (strcmp(cmd, "wait-signal") == 0 && argc == 2)
+        return do_wait_signal(argv[1]);
+    if (strcmp(cmd, "exit") == 0 && argc == 2)
+        exit(atoi(argv[1]));
     fprintf(stderr, "checker: bad step `%s`\n", cmd);
     return 2;
 }
@@ -577,7 +735,8 @@ int main(int argc, char **argv)
                 argv[i] = NULL;
                 int rc = run_step(i - start, argv + start);
                 argv[i] = saved;
-                if (rc != 0) return rc;
+                if (rc != 0)
+                    return rc;
             }
             start = i + 1;
         }

@@ -11,6 +11,7 @@ runtime in its namespaces with `--systemd-cgroup` and cgroupsPath
 `system.slice:conformance:<id>`, and stops it (and removes what it made) at
 the end. Its work directory is then under /var/lib, not /tmp.
 """
+
 from __future__ import annotations
 
 import glob
@@ -23,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from . import systemd as boot
 from .bundle import build_checker, build_rootfs
 from .harness import Env, Spec
 from .runtime import Runtime, is_hybrid, remove_cgroup, umount_under
-from . import systemd as boot
 
 SYSTEMD_WORKDIR = "/var/lib/ocirun-conformance"
 
@@ -37,14 +38,23 @@ _CONFIG: list = []
 
 def pytest_addoption(parser):
     g = parser.getgroup("conformance", "OCI runtime conformance")
-    g.addoption("--runtime", default=os.environ.get("OCI_RUNTIME"),
-                help="runc-compatible runtime binary to check (default: $OCI_RUNTIME)")
-    g.addoption("--conformance-json", default=None,
-                help="write every check's outcome to this JSON file")
-    g.addoption("--systemd-cgroup", action="store_true", default=False,
-                help="boot a private systemd and run the runtime with --systemd-cgroup against it")
-    g.addoption("--expect-fail", default=None,
-                help="file of checks (`section title` per line, `# reason` above) this runtime fails on purpose")
+    g.addoption(
+        "--runtime",
+        default=os.environ.get("OCI_RUNTIME"),
+        help="runc-compatible runtime binary to check (default: $OCI_RUNTIME)",
+    )
+    g.addoption("--conformance-json", default=None, help="write every check's outcome to this JSON file")
+    g.addoption(
+        "--systemd-cgroup",
+        action="store_true",
+        default=False,
+        help="boot a private systemd and run the runtime with --systemd-cgroup against it",
+    )
+    g.addoption(
+        "--expect-fail",
+        default=None,
+        help="file of checks (`section title` per line, `# reason` above) this runtime fails on purpose",
+    )
 
 
 def _read_expected_failures(path):
@@ -70,10 +80,17 @@ def workdir(request):
     systemd_mode = request.config.getoption("--systemd-cgroup")
     # systemd's /tmp is its own tmpfs: bundles and state must be where it sees them
     base = os.environ.get("CONFORMANCE_TMP") or (SYSTEMD_WORKDIR if systemd_mode else "/tmp")
-    if systemd_mode and os.path.realpath(base).startswith(("/tmp/", "/var/tmp/", "/run/")) or \
-            systemd_mode and os.path.realpath(base) in ("/tmp", "/var/tmp", "/run"):
-        pytest.exit(f"conformance: --systemd-cgroup needs a work directory outside /tmp, /var/tmp and /run "
-                    f"(CONFORMANCE_TMP={base})", returncode=2)
+    if (
+        systemd_mode
+        and os.path.realpath(base).startswith(("/tmp/", "/var/tmp/", "/run/"))
+        or systemd_mode
+        and os.path.realpath(base) in ("/tmp", "/var/tmp", "/run")
+    ):
+        pytest.exit(
+            f"conformance: --systemd-cgroup needs a work directory outside /tmp, /var/tmp and /run "
+            f"(CONFORMANCE_TMP={base})",
+            returncode=2,
+        )
     os.makedirs(base, exist_ok=True)
     d = Path(tempfile.mkdtemp(prefix="ocirun-conformance-", dir=base))
     os.chmod(d, 0o755)
@@ -116,6 +133,7 @@ def rootfs(workdir, checker):
 
 def _probe(env: Env) -> tuple:
     """Run one trivial container; returns (ok, message)."""
+
     def attempt():
         cid, b = env.bundle("probe", args=["/checker", "touch", "/out/ran"])
         r = env.rt.create(cid, b.path)
@@ -126,8 +144,7 @@ def _probe(env: Env) -> tuple:
             if not r2.ok:
                 return False, r2.describe(), r2.err
             env.rt.wait_status(cid)
-            return (b.out_file("ran").exists(), "ok" if b.out_file("ran").exists()
-                    else "the process did not run", "")
+            return (b.out_file("ran").exists(), "ok" if b.out_file("ran").exists() else "the process did not run", "")
         except AssertionError as e:
             return False, str(e), ""
         finally:
@@ -151,9 +168,15 @@ def env(request, workdir, rootfs, checker, systemd):
     e = Env(rt, workdir, rootfs, checker)
     ok, msg = _probe(e) if rt.available else (False, f"{path}: not found or not executable")
     e.probe = (ok, msg)
-    _INFO.update(path=rt.binary, name=rt.name, version=rt.version, quirks=rt.quirks,
-                 probe=("ok" if ok else msg), hybrid_cgroups=is_hybrid(),
-                 cgroup_manager="systemd" if systemd is not None else "cgroupfs")
+    _INFO.update(
+        path=rt.binary,
+        name=rt.name,
+        version=rt.version,
+        quirks=rt.quirks,
+        probe=("ok" if ok else msg),
+        hybrid_cgroups=is_hybrid(),
+        cgroup_manager="systemd" if systemd is not None else "cgroupfs",
+    )
     yield e
     rt.cleanup_all()
     if systemd is not None:
@@ -164,8 +187,9 @@ def env(request, workdir, rootfs, checker, systemd):
             systemd.systemctl("stop", *units)
         for d in glob.glob(f"/sys/fs/cgroup/*/system.slice/conformance-conf-{rt.tag}-*.scope"):
             remove_cgroup(os.path.relpath(d, os.path.dirname(os.path.dirname(d))))
-    for d in glob.glob(f"/sys/fs/cgroup/*/conformance-conf-{rt.tag}-*") + \
-            glob.glob(f"/sys/fs/cgroup/conformance-conf-{rt.tag}-*"):
+    for d in glob.glob(f"/sys/fs/cgroup/*/conformance-conf-{rt.tag}-*") + glob.glob(
+        f"/sys/fs/cgroup/conformance-conf-{rt.tag}-*"
+    ):
         remove_cgroup("/" + os.path.basename(d))
 
 

@@ -12,6 +12,7 @@ outcome of each is recorded for the report:
 * unsupported - the body raised `Unsupported`: this host lacks the kernel
                 feature, with the reason; never counted as a pass
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -116,8 +117,9 @@ class Spec:
             else:
                 self.outcomes.append(o)
                 if o.key in self.expected_failures:
-                    raise AssertionError(f"listed as an expected failure but passes: {o.key!r}; "
-                                         "remove it from the --expect-fail file")
+                    raise AssertionError(
+                        f"listed as an expected failure but passes: {o.key!r}; remove it from the --expect-fail file"
+                    )
 
 
 @dataclasses.dataclass
@@ -146,13 +148,13 @@ class Env:
     def need_working(self):
         """A refusal proves something only from a runtime that can run a valid container."""
         if self.probe is not None and not self.probe[0]:
-            raise RuntimeFailure("the runtime cannot run a trivial valid container, so its refusal "
-                                 f"shows nothing: {self.probe[1]}")
+            raise RuntimeFailure(
+                f"the runtime cannot run a trivial valid container, so its refusal shows nothing: {self.probe[1]}"
+            )
 
     # -- bundles
 
-    def bundle(self, hint: str, args=("/checker", "facts", "/out/facts.json"), mutate=None,
-               oci_version=None):
+    def bundle(self, hint: str, args=("/checker", "facts", "/out/facts.json"), mutate=None, oci_version=None):
         cid = self.rt.new_id(hint)
         cfg = base_config(self.rootfs, args, self.rt.cgroups_path(cid))
         if oci_version:
@@ -172,14 +174,14 @@ class Env:
             self.rt.must(self.rt.create(cid, bundle.path, **create_kw))
             st = self.rt.state(cid)
             if st is None:
-                raise RuntimeFailure(f"`state {cid}` failed right after create: "
-                                     f"{self.rt.state_result(cid).describe()}")
+                raise RuntimeFailure(f"`state {cid}` failed right after create: {self.rt.state_result(cid).describe()}")
             yield st
         finally:
             self.rt.cleanup(cid)
 
-    def run(self, hint: str, probes=(), mutate=None, inspect=None, oci_version=None,
-            facts_name="facts.json", args=None) -> Run:
+    def run(
+        self, hint: str, probes=(), mutate=None, inspect=None, oci_version=None, facts_name="facts.json", args=None
+    ) -> Run:
         """Run the checker once: create, optionally `inspect(state)` from the
         host while the container is created, start, wait for stopped, read
         the facts, delete."""
@@ -206,8 +208,10 @@ class Env:
 
 # ---- small helpers for the checks --------------------------------------
 
+
 def caps_mask(names) -> int:
     from .capnames import CAPS
+
     mask = 0
     for n in names:
         mask |= 1 << CAPS.index(n)
@@ -221,11 +225,19 @@ def mountinfo(text: str) -> list:
         left, _, right = line.partition(" - ")
         f = left.split()
         r = right.split()
-        rows.append({
-            "id": int(f[0]), "parent": int(f[1]), "root": f[3], "mountpoint": f[4],
-            "opts": set(f[5].split(",")), "optional": f[6:], "fstype": r[0],
-            "source": r[1] if len(r) > 1 else "", "super": set(r[2].split(",")) if len(r) > 2 else set(),
-        })
+        rows.append(
+            {
+                "id": int(f[0]),
+                "parent": int(f[1]),
+                "root": f[3],
+                "mountpoint": f[4],
+                "opts": set(f[5].split(",")),
+                "optional": f[6:],
+                "fstype": r[0],
+                "source": r[1] if len(r) > 1 else "",
+                "super": set(r[2].split(",")) if len(r) > 2 else set(),
+            }
+        )
     return rows
 
 
@@ -277,6 +289,17 @@ def parse_json_lines(path: Path) -> list:
 
 
 __all__ = [
-    "Unsupported", "Lazy", "Spec", "Env", "Run", "caps_mask", "mountinfo", "mount_at",
-    "host_ns", "wait_for", "read_cgroup_file", "parse_json_lines", "remove_cgroup",
+    "Unsupported",
+    "Lazy",
+    "Spec",
+    "Env",
+    "Run",
+    "caps_mask",
+    "mountinfo",
+    "mount_at",
+    "host_ns",
+    "wait_for",
+    "read_cgroup_file",
+    "parse_json_lines",
+    "remove_cgroup",
 ]

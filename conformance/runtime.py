@@ -6,6 +6,7 @@ Every container created through a `Runtime` is tracked, and `cleanup()`
 removes whatever is left of it: `delete --force`, a SIGKILL to a surviving
 init, its cgroup directories, mounts under the work directory.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -49,6 +50,7 @@ class RuntimeFailure(AssertionError):
 
 # ---- the hybrid-cgroup workaround -----------------------------------------
 
+
 def cgroup_v1_mounts() -> list:
     """(mountpoint, options) of the cgroup v1 hierarchies directly under /sys/fs/cgroup."""
     found = []
@@ -88,12 +90,14 @@ def v1_only_view():
             if rc != 0:
                 os.write(2, f"conformance: v1-only view: {what}: {os.strerror(ctypes.get_errno())}\n".encode())
                 os._exit(125)
+
         chk(libc.unshare(CLONE_NEWNS), "unshare")
         chk(libc.mount(None, b"/", None, MS_REC | MS_SLAVE, None), "make / rslave")
         chk(libc.mount(b"cgroupv1only", CGROUP_ROOT.encode(), b"tmpfs", 0, b"mode=755"), "tmpfs")
         for mnt, opts in mounts:
             os.mkdir(mnt)
             chk(libc.mount(b"cgroup", mnt.encode(), b"cgroup", 0, opts.encode()), f"mount {mnt}")
+
     return setup
 
 
@@ -112,7 +116,7 @@ def cgroup_rel(path: str) -> str:
         slice_, prefix, name = path.split(":")
         slice_ = slice_ or "system.slice"
         parts, acc = [], ""
-        for word in slice_[:-len(".slice")].split("-") if slice_ != "-.slice" else []:
+        for word in slice_[: -len(".slice")].split("-") if slice_ != "-.slice" else []:
             acc = f"{acc}-{word}" if acc else word
             parts.append(acc + ".slice")
         scope = f"{prefix}-{name}.scope" if prefix else f"{name}.scope"
@@ -143,6 +147,7 @@ exec nsenter -t {pid} -m -p -- {binary} "$@"
 
 
 # ---- the runtime ----------------------------------------------------------
+
 
 class Runtime:
     """One runtime binary with a private state root under `workdir`."""
@@ -194,9 +199,15 @@ class Runtime:
 
     def _write_wrapper(self, v1_only: bool):
         import shlex
+
         mounts = " ".join(shlex.quote(f"{os.path.basename(m)}={o}") for m, o in cgroup_v1_mounts())
-        text = WRAPPER.format(binary=shlex.quote(self.binary), pid=self.systemd.pid, cgroot=CGROUP_ROOT,
-                              v1_only=int(v1_only), mounts=mounts)
+        text = WRAPPER.format(
+            binary=shlex.quote(self.binary),
+            pid=self.systemd.pid,
+            cgroot=CGROUP_ROOT,
+            v1_only=int(v1_only),
+            mounts=mounts,
+        )
         tmp = self.wrapper.with_suffix(".tmp")
         tmp.write_text(text)
         os.chmod(tmp, 0o755)
@@ -210,9 +221,11 @@ class Runtime:
         self.quirks.clear()
         if on:
             self.quirks.append(
-                "runs in a private mount namespace " + ("(inside systemd's) " if self.systemd else "")
+                "runs in a private mount namespace "
+                + ("(inside systemd's) " if self.systemd else "")
                 + "whose /sys/fs/cgroup shows only the v1 "
-                "hierarchies: it refuses this host's hybrid layout (hugetlb on cgroup2)")
+                "hierarchies: it refuses this host's hybrid layout (hugetlb on cgroup2)"
+            )
 
     # -- plumbing
 
@@ -230,10 +243,10 @@ class Runtime:
         if self.systemd is None or not isinstance(pid, int) or pid <= 0:
             return pid
         from .systemd import host_pid
+
         return host_pid(self.systemd, pid)
 
-    def cmd(self, *args, timeout: float = 20, stdin=subprocess.DEVNULL, pass_fds=(),
-            cwd=None, glob=()) -> Result:
+    def cmd(self, *args, timeout: float = 20, stdin=subprocess.DEVNULL, pass_fds=(), cwd=None, glob=()) -> Result:
         argv = [self.path, "--root", str(self.root), *self.glob, *glob, *map(str, args)]
         if self.timeouts >= self.MAX_TIMEOUTS:
             # keep a hanging runtime from taking the whole session's time
@@ -243,8 +256,16 @@ class Runtime:
         with tempfile.TemporaryFile(dir=self.workdir) as o, tempfile.TemporaryFile(dir=self.workdir) as e:
             t0 = time.monotonic()
             try:
-                p = subprocess.run(argv, stdin=stdin, stdout=o, stderr=e, timeout=timeout,
-                                   pass_fds=pass_fds, cwd=cwd, preexec_fn=self.preexec)
+                p = subprocess.run(
+                    argv,
+                    stdin=stdin,
+                    stdout=o,
+                    stderr=e,
+                    timeout=timeout,
+                    pass_fds=pass_fds,
+                    cwd=cwd,
+                    preexec_fn=self.preexec,
+                )
                 rc = p.returncode
             except subprocess.TimeoutExpired:
                 rc = -999
@@ -329,8 +350,7 @@ class Runtime:
             if st is not None and st.get("status") in wanted:
                 return st
             time.sleep(0.01)
-        raise RuntimeFailure(f"status did not become {'/'.join(wanted)} within {timeout}s "
-                             f"(last state: {st})")
+        raise RuntimeFailure(f"status did not become {'/'.join(wanted)} within {timeout}s (last state: {st})")
 
     def _quiet(self, *args, timeout=10):
         try:

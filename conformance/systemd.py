@@ -180,8 +180,9 @@ class CgroupState:
         # The v1 hierarchies this process is in, each as (id, "controllers[,name=...]"):
         # every hierarchy alive is listed, mounted or not.
         with open("/proc/self/cgroup") as f:
-            self.hierarchies = {(int(l.split(":", 2)[0]), l.split(":", 2)[1])
-                                for l in f.read().splitlines() if not l.startswith("0::")}
+            self.hierarchies = {
+                (int(l.split(":", 2)[0]), l.split(":", 2)[1]) for l in f.read().splitlines() if not l.startswith("0::")
+            }
         # The host's cgroup mounts: (mount point, fs type, root, super options).
         self.mounts = set()
         # ... and their mountinfo lines, which must come back identical (ids and all).
@@ -222,17 +223,23 @@ class CgroupState:
             out.append("cgroup hierarchy %d:%s is gone" % h)
         for c in sorted(set(before.controllers) | set(self.controllers)):
             if before.controllers.get(c) != self.controllers.get(c):
-                out.append("controller %s: hierarchy %s in /proc/cgroups, was %s"
-                           % (c, self.controllers.get(c), before.controllers.get(c)))
+                out.append(
+                    "controller %s: hierarchy %s in /proc/cgroups, was %s"
+                    % (c, self.controllers.get(c), before.controllers.get(c))
+                )
         for m in sorted(self.mounts ^ before.mounts):
-            out.append("host cgroup mount %s %s (root %s, %s) %s"
-                       % (m[0], m[1], m[2], m[3], "appeared" if m in self.mounts else "is gone"))
+            out.append(
+                "host cgroup mount %s %s (root %s, %s) %s"
+                % (m[0], m[1], m[2], m[3], "appeared" if m in self.mounts else "is gone")
+            )
         for f in sorted(set(before.unified) | set(self.unified)):
             if before.unified.get(f) != self.unified.get(f):
                 out.append("%s is %s, was %s" % (f, self.unified.get(f), before.unified.get(f)))
         if not out and self.mountinfo != before.mountinfo:
-            out.append("the host's cgroup lines in /proc/self/mountinfo changed: %s, were %s"
-                       % (self.mountinfo, before.mountinfo))
+            out.append(
+                "the host's cgroup lines in /proc/self/mountinfo changed: %s, were %s"
+                % (self.mountinfo, before.mountinfo)
+            )
         return out
 
 
@@ -243,9 +250,23 @@ def _reap_hierarchy(hid, opts, timeout):
     Nothing is killed: a cgroup with processes in it stays and is reported."""
     mount_opts = "none," + opts if opts.startswith("name=") else opts
     try:
-        r = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c", REAPER,
-                            "%d:%s:" % (hid, opts), mount_opts, str(timeout)],
-                           capture_output=True, text=True, timeout=timeout + 30)
+        r = subprocess.run(
+            [
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                sys.executable,
+                "-c",
+                REAPER,
+                "%d:%s:" % (hid, opts),
+                mount_opts,
+                str(timeout),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout + 30,
+        )
     except subprocess.TimeoutExpired:
         return ["removing the cgroups of hierarchy %s did not finish within %ds" % (opts, timeout + 30)]
     try:
@@ -277,8 +298,11 @@ def _restore_cgroups(before, timeout=30.0):
 
 
 def _hierarchies():
-    return [os.path.join(CGROUP_ROOT, h) for h in sorted(os.listdir(CGROUP_ROOT))
-            if os.path.ismount(os.path.join(CGROUP_ROOT, h))]
+    return [
+        os.path.join(CGROUP_ROOT, h)
+        for h in sorted(os.listdir(CGROUP_ROOT))
+        if os.path.ismount(os.path.join(CGROUP_ROOT, h))
+    ]
 
 
 def _unit_dirs():
@@ -314,20 +338,19 @@ def _child_of(pid):
 
 class Systemd:
     def __init__(self, pid, proc, log, mode="hybrid"):
-        self.pid = pid              # systemd, as the host sees it
-        self.proc = proc            # the unshare process around it
+        self.pid = pid  # systemd, as the host sees it
+        self.proc = proc  # the unshare process around it
         self.log = log
-        self.mode = mode            # one of MODES: the layout systemd sees
+        self.mode = mode  # one of MODES: the layout systemd sees
         self.private = "/proc/%d/root/run/systemd/private" % pid
-        self.kernel_before = None   # the CgroupState before the boot
+        self.kernel_before = None  # the CgroupState before the boot
 
     def nsenter(self):
         return ["nsenter", "-t", str(self.pid), "-m", "-p", "--"]
 
     def run(self, *argv, timeout=30):
         """A command inside systemd's namespaces (systemctl sees this systemd)."""
-        return subprocess.run(self.nsenter() + list(argv),
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(self.nsenter() + list(argv), capture_output=True, text=True, timeout=timeout)
 
     def systemctl(self, *args):
         return self.run("systemctl", "--no-pager", *args)
@@ -339,8 +362,9 @@ class Systemd:
         return dict(l.split("=", 1) for l in r.stdout.splitlines() if "=" in l)
 
     def unit_exists(self, unit):
-        return self.show(unit, "LoadState")["LoadState"] == "loaded" and \
-            self.show(unit, "ActiveState")["ActiveState"] not in ("inactive",)
+        return self.show(unit, "LoadState")["LoadState"] == "loaded" and self.show(unit, "ActiveState")[
+            "ActiveState"
+        ] not in ("inactive",)
 
     def hierarchy_changes(self):
         """How the kernel's cgroup hierarchies differ from before the boot (CgroupState)."""
@@ -372,8 +396,10 @@ def mode_unavailable(mode, state=None):
         return "unknown systemd cgroup mode `%s` (want one of %s)" % (mode, ", ".join(MODES))
     state = state or CgroupState()
     if any(m[0] == CGROUP_ROOT for m in state.mounts):
-        return "the host's %s is a cgroup2 mount (a v2 host): the fixture wants a tmpfs of hierarchies " \
-               "(a hybrid or v1 host)" % CGROUP_ROOT
+        return (
+            "the host's %s is a cgroup2 mount (a v2 host): the fixture wants a tmpfs of hierarchies "
+            "(a hybrid or v1 host)" % CGROUP_ROOT
+        )
     if mode == "unified" and not state.unified_mount():
         return "the host has no cgroup2 mount below %s to give systemd as its /sys/fs/cgroup" % CGROUP_ROOT
     if not any(m[1] == "cgroup" and "name=systemd" in m[3].split(",") for m in state.mounts) and mode != "unified":
@@ -390,9 +416,13 @@ def start_systemd(workdir, timeout=60.0, cls=Systemd, mode="hybrid"):
         raise BootError(why)
     log = os.path.join(workdir, "systemd.log")
     with open(log, "w") as out:
-        proc = subprocess.Popen(["unshare", "-fpm", "--propagation", "private", "sh", "-c", BOOT,
-                                 "sh", mode, state.unified_mount()],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+        proc = subprocess.Popen(
+            ["unshare", "-fpm", "--propagation", "private", "sh", "-c", BOOT, "sh", mode, state.unified_mount()],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + timeout
     pid = None
     while time.monotonic() < deadline and proc.poll() is None:
@@ -449,8 +479,10 @@ def other_systemds(own=0):
         if not entry.isdigit() or int(entry) in (1, own):
             continue
         try:
-            if os.readlink("/proc/%s/exe" % entry).endswith("/systemd") and \
-                    os.readlink("/proc/%s/ns/pid" % entry) != host_ns:
+            if (
+                os.readlink("/proc/%s/exe" % entry).endswith("/systemd")
+                and os.readlink("/proc/%s/ns/pid" % entry) != host_ns
+            ):
                 with open("/proc/%s/cmdline" % entry, "rb") as f:
                     if b"--system" in f.read():
                         found.append(int(entry))
@@ -469,8 +501,10 @@ def _wait_alone(what, own=0, timeout=600.0):
         if not others:
             return
         if time.monotonic() > deadline:
-            raise BootError("%s: another private systemd (pid %s) still runs after %ds; it shares the "
-                            "host's cgroup hierarchies with this one" % (what, others, timeout))
+            raise BootError(
+                "%s: another private systemd (pid %s) still runs after %ds; it shares the "
+                "host's cgroup hierarchies with this one" % (what, others, timeout)
+            )
         time.sleep(1)
 
 
@@ -478,6 +512,7 @@ def _wait_alone(what, own=0, timeout=600.0):
 def _exclusive(timeout):
     """The lock that serialises private systemds started by this module."""
     import fcntl
+
     os.makedirs(os.path.dirname(LOCK), exist_ok=True)
     fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
@@ -530,8 +565,10 @@ def _booted(workdir, cls, timeout, wait, mode):
         except OSError:
             pass
         if not_restored:
-            raise BootError("%s\nand the kernel's cgroup hierarchies are not as before systemd booted:\n%s"
-                            % (e, "\n".join(not_restored))) from e
+            raise BootError(
+                "%s\nand the kernel's cgroup hierarchies are not as before systemd booted:\n%s"
+                % (e, "\n".join(not_restored))
+            ) from e
         raise
     sd.kernel_before = kernel_before
     try:
@@ -558,8 +595,9 @@ def _booted(workdir, cls, timeout, wait, mode):
         if not tmp_ok:
             problems.append("systemd emptied the host's /tmp")
         if not_restored:
-            problems.append("the kernel's cgroup hierarchies are not as before systemd booted:\n"
-                            + "\n".join(not_restored))
+            problems.append(
+                "the kernel's cgroup hierarchies are not as before systemd booted:\n" + "\n".join(not_restored)
+            )
         if stray:
             problems.append("systemd left entries in the host's %s: %s" % (CGROUP_ROOT, sorted(stray)))
         if left:

@@ -12,6 +12,7 @@ CPU time (user+sys) and peak RSS come from the rusage wait4 returns.
 
 Never used for assertions: numbers depend on the machine and its load.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -120,14 +121,20 @@ class Bench:
         root = str(self.root_of(name))
         for view in (None, v1_only_view()):
             cid, b = self.bundle(name, ["/bin/true"])
-            p = subprocess.run([path, "--root", root, "run", "--bundle", str(b), cid],
-                               capture_output=True, text=True, preexec_fn=view)
+            p = subprocess.run(
+                [path, "--root", root, "run", "--bundle", str(b), cid], capture_output=True, text=True, preexec_fn=view
+            )
             subprocess.run([path, "--root", root, "delete", "--force", cid], capture_output=True, preexec_fn=view)
             if p.returncode == 0:
                 self.views[name] = view
-                return None if view is None else (
-                    f"{name} refuses hybrid cgroups: it runs in a mount namespace showing only the v1 "
-                    "hierarchies (the namespace is set up before the clock starts)")
+                return (
+                    None
+                    if view is None
+                    else (
+                        f"{name} refuses hybrid cgroups: it runs in a mount namespace showing only the v1 "
+                        "hierarchies (the namespace is set up before the clock starts)"
+                    )
+                )
             if view is None and not ("hybrid" in p.stderr and is_hybrid()):
                 return f"{name}: `run` of /bin/true failed: {p.stderr.strip()[-200:]}"
         return f"{name}: `run` of /bin/true failed even with a v1-only cgroup view"
@@ -173,8 +180,11 @@ class Bench:
             root = self.root_of(name)
             if root.is_dir():
                 for cid in os.listdir(root):
-                    subprocess.run([path, "--root", str(root), "delete", "--force", cid], capture_output=True,
-                                   preexec_fn=self.views.get(name))
+                    subprocess.run(
+                        [path, "--root", str(root), "delete", "--force", cid],
+                        capture_output=True,
+                        preexec_fn=self.views.get(name),
+                    )
         for cg in self.leftover_cgroups:
             remove_cgroup(cg)
         shutil.rmtree(self.work, ignore_errors=True)
@@ -187,7 +197,9 @@ def resolve(names):
     for n in names:
         if "=" in n:
             n, _, given = n.partition("=")
-            found.append((n, given)) if os.access(given, os.X_OK) else notes.append(f"{n}: {given} not executable, skipped")
+            found.append((n, given)) if os.access(given, os.X_OK) else notes.append(
+                f"{n}: {given} not executable, skipped"
+            )
             continue
         if "/" in n and os.path.basename(n) == "ocirun" and os.access(n, os.X_OK):
             found.append(("ocirun", n))
@@ -212,10 +224,13 @@ def summarize(samples):
     good = [s for s in samples if s.ok]
     if not good:
         return None
-    return {"wall_ms": statistics.median(s.wall for s in good) * 1e3,
-            "cpu_ms": statistics.median(s.cpu for s in good) * 1e3,
-            "rss_mb": max(s.rss for s in good) / 1e6,
-            "n": len(good), "failed": len(samples) - len(good)}
+    return {
+        "wall_ms": statistics.median(s.wall for s in good) * 1e3,
+        "cpu_ms": statistics.median(s.cpu for s in good) * 1e3,
+        "rss_mb": max(s.rss for s in good) / 1e6,
+        "n": len(good),
+        "failed": len(samples) - len(good),
+    }
 
 
 def ratio(a, b):
@@ -225,8 +240,11 @@ def ratio(a, b):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="hack/bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=30, help="rounds (default 30)")
-    p.add_argument("--runtimes", default=",".join(DEFAULT_RUNTIMES),  # NAME, a path, or NAME=PATH
-                   help="comma-separated names or paths (default ocirun,runc,crun)")
+    p.add_argument(
+        "--runtimes",
+        default=",".join(DEFAULT_RUNTIMES),  # NAME, a path, or NAME=PATH
+        help="comma-separated names or paths (default ocirun,runc,crun)",
+    )
     p.add_argument("--with-seccomp", metavar="PROFILE", help="add this seccomp JSON (linux.seccomp) to every config")
     p.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
     p.add_argument("--warmup", type=int, default=2, help="unrecorded rounds first (default 2)")
@@ -254,15 +272,19 @@ def main(argv=None):
 
     summary = {n: {s: summarize(results[n][s]) for s in STEPS} for n, _ in runtimes}
     names = [n for n, _ in runtimes]
-    print(f"hack/bench: {args.rounds} rounds (+{args.warmup} warm-up), interleaved {' '.join(names)}; "
-          f"busybox bundle{', seccomp ' + args.with_seccomp if args.with_seccomp else ''}")
+    print(
+        f"hack/bench: {args.rounds} rounds (+{args.warmup} warm-up), interleaved {' '.join(names)}; "
+        f"busybox bundle{', seccomp ' + args.with_seccomp if args.with_seccomp else ''}"
+    )
     for n, path in runtimes:
         print(f"  {n}: {path} ({version(path)})")
     for note in notes:
         print(f"  note: {note}")
     print()
-    head = f"{'step':<7} {'runtime':<8} {'wall ms':>9} {'cpu ms':>8} {'peak RSS MB':>12} {'ok/failed':>10}" \
-           f" {'ocirun/runc':>12} {'ocirun/crun':>12}"
+    head = (
+        f"{'step':<7} {'runtime':<8} {'wall ms':>9} {'cpu ms':>8} {'peak RSS MB':>12} {'ok/failed':>10}"
+        f" {'ocirun/runc':>12} {'ocirun/crun':>12}"
+    )
     print(head)
     print("-" * len(head))
     for s in STEPS:
@@ -277,8 +299,10 @@ def main(argv=None):
                 ru, cu = summary.get("runc", {}).get(s), summary.get("crun", {}).get(s)
                 rr = ratio(oc["wall_ms"], ru and ru["wall_ms"])
                 cr = ratio(oc["wall_ms"], cu and cu["wall_ms"])
-            print(f"{s:<7} {n:<8} {r['wall_ms']:9.1f} {r['cpu_ms']:8.1f} {r['rss_mb']:12.1f} "
-                  f"{r['n']:>5}/{r['failed']:<4} {rr:>12} {cr:>12}")
+            print(
+                f"{s:<7} {n:<8} {r['wall_ms']:9.1f} {r['cpu_ms']:8.1f} {r['rss_mb']:12.1f} "
+                f"{r['n']:>5}/{r['failed']:<4} {rr:>12} {cr:>12}"
+            )
     if "ocirun" in summary and not any(summary["ocirun"].values()):
         print("\nocirun: every step failed, so no ratios (does it implement create/start/run yet?)")
     elif "ocirun" in summary:
@@ -292,11 +316,16 @@ def main(argv=None):
             for peer in ("runc", "crun"):
                 pr = summary.get(peer, {}).get(s)
                 if pr:
-                    parts.append(f"{peer}: cpu {ratio(oc['cpu_ms'], pr['cpu_ms'])}, rss {ratio(oc['rss_mb'], pr['rss_mb'])}")
+                    parts.append(
+                        f"{peer}: cpu {ratio(oc['cpu_ms'], pr['cpu_ms'])}, rss {ratio(oc['rss_mb'], pr['rss_mb'])}"
+                    )
             print(f"  {s:<7} " + "; ".join(parts))
     if args.json:
-        Path(args.json).write_text(json.dumps({"rounds": args.rounds, "notes": notes,
-                                               "runtimes": dict(runtimes), "summary": summary}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {"rounds": args.rounds, "notes": notes, "runtimes": dict(runtimes), "summary": summary}, indent=1
+            )
+        )
     return 0
 
 

@@ -43,6 +43,7 @@ _DOOR_COMMANDS = ("state", "start", "kill", "delete")
 def _c_door(argv):
     """The C door's exit code, or None when it handed the command back."""
     from .core import load
+
     ffi, lib = load()
     keep = [ffi.new("char[]", b"ocirun")] + [ffi.new("char[]", os.fsencode(a)) for a in argv]
     # Its output goes through sys.stdout and sys.stderr (whatever they are now).
@@ -64,11 +65,12 @@ def _c_door(argv):
 
 def main(argv=None):
     from . import cli, errors, log as logmod
+
     argv = sys.argv[1:] if argv is None else list(argv)
     if any(a in _DOOR_COMMANDS for a in argv):
         try:
             rc = _c_door(argv)
-        except errors.OciError:   # no compiled core: the Python path says so if it needs it
+        except errors.OciError:  # no compiled core: the Python path says so if it needs it
             rc = None
         if rc is not None:
             return rc
@@ -78,6 +80,7 @@ def main(argv=None):
     # it off, and run and exec turn it back on when they settle down to wait
     # on the process (forward.wait_foreground); every other command gets it back.
     import gc
+
     gc.disable()
     logger = logmod.LOG
     debug = "--debug" in argv
@@ -88,6 +91,7 @@ def main(argv=None):
             raise errors.UsageError("invalid --log-format %r: want 'text' or 'json'" % gopts.log_format)
         if gopts.version:
             from . import SPEC_VERSION, __version__
+
             sys.stdout.write("ocirun version %s\ncommit: %s\nspec: %s\n" % (__version__, _commit(), SPEC_VERSION))
             return 0
         if not rest or rest[0] in ("help", "h"):  # `h`: runc's alias
@@ -108,12 +112,13 @@ def main(argv=None):
             return 0
         cli.check_nargs(cmd, args)
         if name not in ("create", "run", "exec"):
-            gc.enable()   # (events runs for as long as it is let)
+            gc.enable()  # (events runs for as long as it is let)
         if name in ("create", "run", "exec"):
             # CVE-2024-21626 class: plug 3..3+N-1 (+ LISTEN_FDS) before the
             # first log line opens --log, or the log lands in a hole of the
             # preserved range and goes to the container writable.
             from .ops.spawn import plug_preserved_fds
+
             plug_preserved_fds(opts.preserve_fds)
         logger.debug("command %s %s", name, cargv)
         return mod.main(Context(gopts, logger), opts, args) or 0
@@ -136,12 +141,14 @@ def main(argv=None):
         logger.error(msg)
         if debug:
             import traceback
+
             traceback.print_exc()
         return 1
     except Exception as e:  # a bug: say so in one line; the traceback only with --debug
         logger.error("internal error: %s: %s" % (type(e).__name__, e))
         if debug:
             import traceback
+
             traceback.print_exc()
         return 1
 
@@ -154,6 +161,7 @@ def _root_problem(argv, err):
 
     from . import cli, errors
     from .state import DEFAULT_ROOT
+
     try:
         gopts, _ = cli.parse(cli.GLOBAL_FLAGS, argv, "ocirun", interspersed=False)
     except errors.OciError:
@@ -167,12 +175,14 @@ def _root_problem(argv, err):
 def _load(name):
     # __import__, not importlib.import_module: importlib pulls in warnings (0.3 ms on every command)
     from . import cli
+
     return __import__("runtime.cli." + cli.COMMANDS[name][0].replace("-", "_"), fromlist=["main"])
 
 
 def _commit():
     try:
         from ._build_info import COMMIT
+
         return COMMIT
     except ImportError:
         return "unknown"

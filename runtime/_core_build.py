@@ -11,8 +11,9 @@ LAUNCHER_ONLY = ("launcher.c",)
 
 def _sources():
     # the launcher is a program of its own (hack/install, setup.py build it with door.c, store.c, json.c)
-    return sorted(os.path.join("runtime", "core", f) for f in os.listdir(CORE)
-                  if f.endswith(".c") and f not in LAUNCHER_ONLY)
+    return sorted(
+        os.path.join("runtime", "core", f) for f in os.listdir(CORE) if f.endswith(".c") and f not in LAUNCHER_ONLY
+    )
 
 
 def _headers():
@@ -32,7 +33,7 @@ def _cdef():
         if "/* CDEF-BEGIN */" not in text:
             continue
         start = text.index("/* CDEF-BEGIN */") + len("/* CDEF-BEGIN */")
-        parts.append(text[start:text.index("/* CDEF-END */")])
+        parts.append(text[start : text.index("/* CDEF-END */")])
     return "\n".join(parts)
 
 

@@ -16,6 +16,7 @@ def load():
         raise errors.OciError("the C core is not built (%s): reinstall ocirun (hack/install)" % e) from None
     have = lib.ocirun_core_version()
     if have != EXPECTED_CORE_VERSION or lib.OCIRUN_CORE_VERSION != EXPECTED_CORE_VERSION:
-        raise errors.OciError("the C core is version %d, this package wants %d: reinstall ocirun"
-                              % (have, EXPECTED_CORE_VERSION))
+        raise errors.OciError(
+            "the C core is version %d, this package wants %d: reinstall ocirun" % (have, EXPECTED_CORE_VERSION)
+        )
     return ffi, lib

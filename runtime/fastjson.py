@@ -60,6 +60,7 @@ def loads(text):
         # _json formats its errors with json.decoder, which it expects loaded
         # (SystemError when it is not); on this error path, let json say it.
         import json
+
         try:
             json.loads(text)
         except json.JSONDecodeError as e:

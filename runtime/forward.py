@@ -14,10 +14,12 @@ class Forwarder:
 
     def __init__(self, pid, master):
         import _signal as signal
+
         self.pid = pid
         self.proxy = None
         if master is not None:
             from . import terminal
+
             self.proxy = terminal.Proxy(master)
             self.proxy.__enter__()  # raw mode and the window size, before the process runs
         self.saved = {}
@@ -41,6 +43,7 @@ class Forwarder:
 
     def restore(self):
         import _signal as signal
+
         if self.proxy is not None:
             self.proxy.__exit__(None, None, None)
         for sig, h in self.saved.items():
@@ -79,7 +82,8 @@ class Forwarder:
 def wait_foreground(forwarding, master):
     """Wait for a foreground process (run, exec); its exit status, or 128+signal."""
     import gc
-    gc.enable()   # off for the setup (__main__.main); this wait may last for days
+
+    gc.enable()  # off for the setup (__main__.main); this wait may last for days
     try:
         status = forwarding.wait()
     finally:

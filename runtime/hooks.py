@@ -19,8 +19,13 @@ from .linux import SIGKILL
 
 def state(data, status, pid):
     """The container's state (runtime.md#state) as hooks and seccomp agents get it."""
-    st = {"ociVersion": data.get("ociVersion", ""), "id": data.get("id", ""), "status": status,
-          "pid": pid, "bundle": data.get("bundle", "")}
+    st = {
+        "ociVersion": data.get("ociVersion", ""),
+        "id": data.get("id", ""),
+        "status": status,
+        "pid": pid,
+        "bundle": data.get("bundle", ""),
+    }
     if data.get("annotations"):
         st["annotations"] = data["annotations"]
     return st
@@ -41,6 +46,7 @@ def run_hook(h, which, state):
     is still killed in time. It runs in a session of its own, and on expiry
     its whole process group is killed."""
     import subprocess
+
     path = h["path"]
     args = list(h.get("args") or [path])
     env = list(h.get("env") or [])
@@ -48,8 +54,9 @@ def run_hook(h, which, state):
     envd = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
     log.LOG.debug("%s hook `%s`", which, path)
     try:
-        proc = subprocess.Popen(args, executable=path, env=envd, stdin=subprocess.PIPE,
-                                close_fds=True, bufsize=0, start_new_session=True)
+        proc = subprocess.Popen(
+            args, executable=path, env=envd, stdin=subprocess.PIPE, close_fds=True, bufsize=0, start_new_session=True
+        )
     except OSError as e:
         raise errors.OciError("%s hook `%s`: %s" % (which, path, errors.strerror(e.errno))) from None
     deadline = time.monotonic() + timeout if timeout else None
@@ -115,7 +122,7 @@ def _feed(fd, data, pidfd, deadline):
     view = memoryview(data)
     while view:
         try:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
             continue
         except BlockingIOError:
             pass
@@ -149,10 +156,10 @@ def memfd_with(data):
     try:
         os.write(fd, data)
         os.lseek(fd, 0, os.SEEK_SET)
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
-                    fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+        fcntl.fcntl(
+            fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
+        )
     except BaseException:
         os.close(fd)
         raise
     return fd
-

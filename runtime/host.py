@@ -51,7 +51,7 @@ class LinuxHost:
         except (FileNotFoundError, ProcessLookupError):
             return None
         # comm may hold spaces and parentheses: split after the last ')'.
-        fields = data[data.rindex(b")") + 2:].split()
+        fields = data[data.rindex(b")") + 2 :].split()
         return fields[0].decode(), int(fields[19])
 
     def flock(self, fd, exclusive=True, blocking=True):
@@ -78,6 +78,7 @@ class LinuxHost:
         and access (a subset of "rwm"). Raises OSError naming the failed step.
         """
         from .core import load
+
         ffi, lib = load()
         arr = ffi.new("struct ocirun_dev_rule[]", max(len(rules), 1))
         for i, r in enumerate(rules):
@@ -85,8 +86,9 @@ class LinuxHost:
             arr[i].allow = 1 if r.allow else 0
             arr[i].major = r.major
             arr[i].minor = r.minor
-            arr[i].access = ((1 if "m" in r.access else 0) | (2 if "r" in r.access else 0)
-                             | (4 if "w" in r.access else 0))
+            arr[i].access = (
+                (1 if "m" in r.access else 0) | (2 if "r" in r.access else 0) | (4 if "w" in r.access else 0)
+            )
         err = ffi.new("struct ocirun_error *")
         fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:

@@ -42,8 +42,15 @@ IDMAP_OPTIONS = ("idmap", "ridmap")
 def data_options(options):
     """(index, option) of each mount option that is neither a flag ocirun
     knows nor its own: what goes to the filesystem as data."""
-    known = (MOUNT_FLAGS, PROPAGATION, RECURSIVE_ATTRS, RECURSIVE_ATIME, RECURSIVE_ATIME_CLEAR,
-             EXTENSION_OPTIONS, IDMAP_OPTIONS)
+    known = (
+        MOUNT_FLAGS,
+        PROPAGATION,
+        RECURSIVE_ATTRS,
+        RECURSIVE_ATIME,
+        RECURSIVE_ATIME_CLEAR,
+        EXTENSION_OPTIONS,
+        IDMAP_OPTIONS,
+    )
     return [(i, o) for i, o in enumerate(options or []) if not any(o in k for k in known)]
 
 
@@ -70,15 +77,21 @@ def refusals(entries, has_userns, add):
                 add(field + ".source", "a bind mount needs a source")
             bad = data_options(opts)
             if bad:
-                add("%s.options[%d]" % (field, bad[0][0]), "%r is not a mount option ocirun knows for a bind mount"
-                    % bad[0][1])
+                add(
+                    "%s.options[%d]" % (field, bad[0][0]),
+                    "%r is not a mount option ocirun knows for a bind mount" % bad[0][1],
+                )
         elif idmap:
             add(field + ".options", "%s is only supported on bind mounts" % idmap)
         uids, gids = m.get("uidMappings"), m.get("gidMappings")  # (the schema wants both or neither)
         if uids or gids:
             if not is_bind:
-                later.append((field + (".uidMappings" if uids else ".gidMappings"),
-                              "per-mount id mappings are only supported on bind mounts"))
+                later.append(
+                    (
+                        field + (".uidMappings" if uids else ".gidMappings"),
+                        "per-mount id mappings are only supported on bind mounts",
+                    )
+                )
         elif idmap and is_bind and not has_userns:
             later.append((field + ".options", "%s needs a user namespace" % idmap))
     for f in later:
@@ -86,9 +99,21 @@ def refusals(entries, has_userns, add):
 
 
 # The only mounts allowed inside /proc: the files lxcfs emulates (runc's list).
-PROC_SINGLE_FILES = frozenset("/proc/" + f for f in (
-    "cpuinfo", "meminfo", "stat", "uptime", "loadavg", "diskstats", "swaps", "slabinfo", "net/dev",
-    "sys/kernel/ns_last_pid"))
+PROC_SINGLE_FILES = frozenset(
+    "/proc/" + f
+    for f in (
+        "cpuinfo",
+        "meminfo",
+        "stat",
+        "uptime",
+        "loadavg",
+        "diskstats",
+        "swaps",
+        "slabinfo",
+        "net/dev",
+        "sys/kernel/ns_last_pid",
+    )
+)
 
 
 def _is_procfs_root(path):
@@ -132,15 +157,24 @@ def proc_mount_problem(m, bundle=None):
             return None
         return "%r would be mounted over /proc: only a proc filesystem may be" % dest
     if clean.startswith("/proc/") and clean not in PROC_SINGLE_FILES:
-        return "%r is inside /proc: only lxcfs's single files (/proc/uptime, /proc/meminfo, ...) " \
+        return (
+            "%r is inside /proc: only lxcfs's single files (/proc/uptime, /proc/meminfo, ...) "
             "may be mounted there" % dest
+        )
     return None
 
 
 def option_names():
     """Every mount option fill() acts on, for the features document."""
-    return sorted(set(MOUNT_FLAGS) | set(PROPAGATION) | set(RECURSIVE_ATTRS) | set(RECURSIVE_ATIME)
-                  | RECURSIVE_ATIME_CLEAR | EXTENSION_OPTIONS | set(IDMAP_OPTIONS))
+    return sorted(
+        set(MOUNT_FLAGS)
+        | set(PROPAGATION)
+        | set(RECURSIVE_ATTRS)
+        | set(RECURSIVE_ATIME)
+        | RECURSIVE_ATIME_CLEAR
+        | EXTENSION_OPTIONS
+        | set(IDMAP_OPTIONS)
+    )
 
 
 def _err(field, msg):
@@ -159,6 +193,7 @@ def cgroup_layout(host=None):
     hierarchies, as cgroups.layout.detect finds them; [("", "cgroup2", None)]
     on a pure v2 host, [] when none is mounted."""
     from .cgroups import layout
+
     if host is None:
         from .host import LINUX as host
     try:
@@ -169,8 +204,12 @@ def cgroup_layout(host=None):
         return [("", "cgroup2", None)]
     hierarchies = found.v1 + ([found.v2] if found.v2 is not None else [])
     try:  # in mount order, as the host has them (a hybrid's cgroup2 is often not last)
-        order = [mp for _, _, mp, _ in layout.parse_mountinfo(host.read("/proc/self/mountinfo").decode(
-            "utf-8", "surrogateescape"))]
+        order = [
+            mp
+            for _, _, mp, _ in layout.parse_mountinfo(
+                host.read("/proc/self/mountinfo").decode("utf-8", "surrogateescape")
+            )
+        ]
         hierarchies.sort(key=lambda h: order.index(h.mountpoint) if h.mountpoint in order else len(order))
     except OSError:
         pass
@@ -227,6 +266,7 @@ def _probe_fs_options(fstype, options, field):
     430 and 431 are fsopen and fsconfig in the table every architecture
     ocirun builds on shares (x86_64, aarch64, ...)."""
     import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
     syscall = libc.syscall
     syscall.restype = ctypes.c_long
@@ -241,15 +281,23 @@ def _probe_fs_options(fstype, options, field):
                 continue
             key, eq, value = opt.partition("=")
             # FSCONFIG_SET_STRING (1) key=value, FSCONFIG_SET_FLAG (0) a bare word
-            r = syscall(ctypes.c_long(431), ctypes.c_int(fd), ctypes.c_uint(1 if eq else 0), key.encode(),
-                        value.encode() if eq else None, ctypes.c_int(0))
+            r = syscall(
+                ctypes.c_long(431),
+                ctypes.c_int(fd),
+                ctypes.c_uint(1 if eq else 0),
+                key.encode(),
+                value.encode() if eq else None,
+                ctypes.c_int(0),
+            )
             if r < 0:
                 err = ctypes.get_errno()
                 if err not in (22, 95):  # only EINVAL/EOPNOTSUPP say "this option is wrong"
                     return
                 why = _fs_log(fd)
-                raise _err("%s.options[%d]" % (field, i), "%r: %s%s" % (
-                    opt, errors.strerror(err), (" (%s)" % why) if why else ""))
+                raise _err(
+                    "%s.options[%d]" % (field, i),
+                    "%r: %s%s" % (opt, errors.strerror(err), (" (%s)" % why) if why else ""),
+                )
     finally:
         os.close(fd)
 
@@ -281,17 +329,30 @@ def fill(p, cfg, bundle, cgroup_dirs=None):
             own = cgroup_dirs if ("cgroup" not in p.new_namespaces and cgroup_dirs) else None
             entries.extend(dict(e, field=field) for e in _cgroup_mounts(dest, flags, own))
             continue
-        e = {"destination": dest, "propagation": prop, "attr_set": aset, "attr_clr": aclr,
-             "idmap": idmap, "field": field, "uidMappings": m.get("uidMappings"),
-             "gidMappings": m.get("gidMappings"), "is_bind": is_bind}
+        e = {
+            "destination": dest,
+            "propagation": prop,
+            "attr_set": aset,
+            "attr_clr": aclr,
+            "idmap": idmap,
+            "field": field,
+            "uidMappings": m.get("uidMappings"),
+            "gidMappings": m.get("gidMappings"),
+            "is_bind": is_bind,
+        }
         if is_bind:
             src = os.path.normpath(os.path.join(bundle, src))
             try:
                 os.stat(src)
             except OSError as e:  # refused here, before clone, not as a failed mount in the child
                 raise _err(field + ".source", "`%s`: %s" % (m["source"], errors.strerror(e.errno))) from None
-            e.update(source=src, fstype=None, data=None, flags=MS_BIND | (flags & MS_REC),
-                     remount_flags=flags & ~(MS_BIND | MS_REC | MS_REMOUNT))
+            e.update(
+                source=src,
+                fstype=None,
+                data=None,
+                flags=MS_BIND | (flags & MS_REC),
+                remount_flags=flags & ~(MS_BIND | MS_REC | MS_REMOUNT),
+            )
             try:
                 e["dest_is_file"] = not os.path.isdir(src) and os.path.exists(src)
             except OSError:
@@ -305,8 +366,9 @@ def fill(p, cfg, bundle, cgroup_dirs=None):
                 # the filesystem's files get the container's label (a fs
                 # without SELinux labels takes it for all of them)
                 data = ",".join(x for x in (data, 'context="%s"' % label) if x)
-            e.update(source=src, fstype=mtype or None, data=data or None, flags=flags, remount_flags=0,
-                     dest_is_file=False)
+            e.update(
+                source=src, fstype=mtype or None, data=data or None, flags=flags, remount_flags=0, dest_is_file=False
+            )
         entries.append(e)
     c = p.c
     arr = p.array("struct ocirun_mount", len(entries))
@@ -329,8 +391,9 @@ def fill(p, cfg, bundle, cgroup_dirs=None):
             # else to the container's user namespace
             a.idmap_userns_fd = -2
             a.idmap_recursive = 1 if e.get("idmap") == "ridmap" else 0
-            p.idmap_mounts.append((e["source"], bool(e["flags"] & MS_REC), e.get("idmap") == "ridmap", maps,
-                                   e["field"]))
+            p.idmap_mounts.append(
+                (e["source"], bool(e["flags"] & MS_REC), e.get("idmap") == "ridmap", maps, e["field"])
+            )
         a.dest_is_file = 1 if e.get("dest_is_file") else 0
         a.is_remount = 1 if e.get("is_remount") else 0
         a.tmpcopyup = 1 if e.get("tmpcopyup") else 0
@@ -366,22 +429,44 @@ def _cgroup_mounts(dest, flags, own_dirs=None):
     """
     layout = cgroup_layout()
     base = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME | MS_NOATIME | MS_STRICTATIME)
+
     def bind(d, name):
-        return {"destination": d, "source": own_dirs[name], "fstype": None, "flags": MS_BIND | MS_REC,
-                "remount_flags": base | (flags & MS_RDONLY)}
+        return {
+            "destination": d,
+            "source": own_dirs[name],
+            "fstype": None,
+            "flags": MS_BIND | MS_REC,
+            "remount_flags": base | (flags & MS_RDONLY),
+        }
 
     if layout and layout[0][1] == "cgroup2" and layout[0][0] == "":
         if own_dirs and "" in own_dirs:
             return [bind(dest, "")]
         return [{"destination": dest, "source": "cgroup2", "fstype": "cgroup2", "flags": flags & ~MS_REC}]
-    out = [{"destination": dest, "source": "tmpfs", "fstype": "tmpfs", "data": "mode=755",
-            "flags": MS_NOSUID | MS_NODEV | MS_NOEXEC}]
+    out = [
+        {
+            "destination": dest,
+            "source": "tmpfs",
+            "fstype": "tmpfs",
+            "data": "mode=755",
+            "flags": MS_NOSUID | MS_NODEV | MS_NOEXEC,
+        }
+    ]
     for name, fstype, data in layout:
         if own_dirs and name in own_dirs:
             out.append(bind(dest + "/" + name, name))
             continue
-        out.append({"destination": dest + "/" + name, "source": "cgroup", "fstype": fstype, "data": data,
-                    "flags": base | (flags & MS_RDONLY)})
+        out.append(
+            {
+                "destination": dest + "/" + name,
+                "source": "cgroup",
+                "fstype": fstype,
+                "data": data,
+                "flags": base | (flags & MS_RDONLY),
+            }
+        )
     if flags & MS_RDONLY:
-        out.append({"destination": dest, "is_remount": True, "remount_flags": MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC})
+        out.append(
+            {"destination": dest, "is_remount": True, "remount_flags": MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC}
+        )
     return out

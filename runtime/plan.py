@@ -19,8 +19,14 @@ from . import errors, mounts, process, tolerance, validation
 from .linux import CLONE_NEWUSER, DEVICE_TYPES, MS_PRIVATE, MS_REC, MS_SLAVE, NS_FILES, NS_FLAGS, PROPAGATION, S_IFCHR
 from .mounts import norm_dest
 
-DEFAULT_DEVICES = [("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8),
-                   ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0)]
+DEFAULT_DEVICES = [
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+]
 
 
 def FEATURES():
@@ -37,6 +43,7 @@ def _high_fd(fd, floor):
     if fd >= floor:
         return fd
     import fcntl
+
     new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
     os.close(fd)
     return new
@@ -47,8 +54,8 @@ class Plan:
 
     def __init__(self, ffi):
         self.ffi = ffi
-        self.keep = []          # every cdata the plan points into
-        self.fds = []           # fds opened for the child; closed once it has them
+        self.keep = []  # every cdata the plan points into
+        self.fds = []  # fds opened for the child; closed once it has them
         self.c = ffi.new("struct ocirun_plan *")
         self.new_userns = False
         self.uid_mappings = []
@@ -57,17 +64,17 @@ class Plan:
         self.terminal = False
         self.preserve_fds = 0
         self.idmap_mounts = []  # (source, recursive tree, recursive idmap, own maps, field), in mount order
-        self.net_devices = []   # (host name, name in the container), moved by the parent before GO
-        self.resctrl = None     # linux.intelRdt: resctrl.plan()'s dict, applied by the parent before GO
+        self.net_devices = []  # (host name, name in the container), moved by the parent before GO
+        self.resctrl = None  # linux.intelRdt: resctrl.plan()'s dict, applied by the parent before GO
         self.device_nodes = []  # (index, field, path, mode, major, minor, uid, gid): userns devices the parent makes
-        self.cache_dir = None   # where compiled seccomp filters are kept (the state root's .cache)
+        self.cache_dir = None  # where compiled seccomp filters are kept (the state root's .cache)
         self.probe_mounts = False  # validate: ask the kernel about filesystem options (dry_run)
-        self.rootfs = None      # the bundle's root.path, absolute
-        self.namespaces = set()      # every namespace type of the container (made or joined)
+        self.rootfs = None  # the bundle's root.path, absolute
+        self.namespaces = set()  # every namespace type of the container (made or joined)
         self.new_namespaces = set()  # the ones made for it
         self.core_hooks = False  # createContainer/startContainer hooks the core runs
-        self.seccomp = None     # the compiled seccomp.Filter, or None
-        self.rootless = False   # unprivileged runtime (rootless.py): linux.devices are binds of the host's
+        self.seccomp = None  # the compiled seccomp.Filter, or None
+        self.rootless = False  # unprivileged runtime (rootless.py): linux.devices are binds of the host's
 
     # -- cffi helpers -------------------------------------------------------
     def s(self, text):
@@ -105,9 +112,23 @@ def listen_fds():
     return int(v) if v.isdigit() else 0
 
 
-def build(ffi, cfg, bundle, cid, *, sync_fd, parent_sync_fd, fifo_fd, no_pivot=False,
-          no_new_keyring=False, preserve_fds=0, cgroup_dirs=None, cache_dir=None, probe_mounts=False,
-          rootless=False):
+def build(
+    ffi,
+    cfg,
+    bundle,
+    cid,
+    *,
+    sync_fd,
+    parent_sync_fd,
+    fifo_fd,
+    no_pivot=False,
+    no_new_keyring=False,
+    preserve_fds=0,
+    cgroup_dirs=None,
+    cache_dir=None,
+    probe_mounts=False,
+    rootless=False,
+):
     """The plan for config `cfg`, which validation.findings() passed; raises
     ConfigError naming the field (validation.refusals(), then what only the
     host can tell: a namespace file, a bind source, a network device).
@@ -151,6 +172,7 @@ def dry_run(cfg, bundle):
     create runs, with nothing spawned, cached or kept, plus a kernel probe of
     filesystem options (a mount would fail with EINVAL on them)."""
     from . import core
+
     ffi, _lib = core.load()
     try:
         p = build(ffi, cfg, bundle, "validate", sync_fd=-1, parent_sync_fd=-1, fifo_fd=-1, probe_mounts=True)
@@ -166,6 +188,7 @@ def _seccomp(p, linux):
     if not linux.get("seccomp"):
         return
     from . import seccomp
+
     _check_listener(linux["seccomp"])
     if p.cache_dir:
         flt = seccomp.compile_cached(linux["seccomp"], p.cache_dir)
@@ -189,6 +212,7 @@ def _check_listener(cfg):
     if not any(isinstance(r, dict) and r.get("action") == "SCMP_ACT_NOTIFY" for r in syscalls):
         return
     import stat
+
     try:
         st = os.stat(path)
     except OSError as e:
@@ -206,8 +230,9 @@ def _namespaces(p, cfg, floor):
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a fifo must not hang
             except OSError as e:
-                raise _err("linux.namespaces[%d].path" % i,
-                           "open `%s`: %s" % (path, errors.strerror(e.errno))) from None
+                raise _err(
+                    "linux.namespaces[%d].path" % i, "open `%s`: %s" % (path, errors.strerror(e.errno))
+                ) from None
             fd = _high_fd(fd, floor)
             p.fds.append(fd)
             joins.append((0 if t == "user" else 1, NS_FLAGS[t], fd, path))
@@ -251,6 +276,7 @@ def _net_devices(p, linux):
         return
     import shutil
     import socket
+
     for tool in ("ip", "nsenter"):
         if not shutil.which(tool):
             raise _err("linux.netDevices", "needs `%s` (iproute2, util-linux) on the host" % tool)
@@ -269,6 +295,7 @@ def _intel_rdt(p, linux, cid):
     if "intelRdt" not in linux:
         return
     from . import resctrl
+
     p.resctrl = resctrl.plan(linux["intelRdt"], cid)
 
 
@@ -310,8 +337,16 @@ def _devices(p, linux):
         field = "linux.devices[%d]" % i
         path = norm_dest(d["path"])
         mode = int(d.get("fileMode", 0o666))
-        devs.append((path, DEVICE_TYPES[d["type"]] | (mode & 0o7777), int(d.get("major", 0)), int(d.get("minor", 0)),
-                     int(d.get("uid", 0)), int(d.get("gid", 0))))
+        devs.append(
+            (
+                path,
+                DEVICE_TYPES[d["type"]] | (mode & 0o7777),
+                int(d.get("major", 0)),
+                int(d.get("minor", 0)),
+                int(d.get("uid", 0)),
+                int(d.get("gid", 0)),
+            )
+        )
         if p.c.has_userns and not p.rootless:
             # no mknod in a user namespace: the parent makes the node as asked
             # (lifecycle._step_device_nodes), the init mounts it
@@ -332,8 +367,12 @@ def _devices(p, linux):
         arr[e[0]].from_parent = 1
     p.c.devices = arr
     p.c.n_devices = len(devs)
-    links = [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"), ("/proc/self/fd/1", "/dev/stdout"),
-             ("/proc/self/fd/2", "/dev/stderr")]
+    links = [
+        ("/proc/self/fd", "/dev/fd"),
+        ("/proc/self/fd/0", "/dev/stdin"),
+        ("/proc/self/fd/1", "/dev/stdout"),
+        ("/proc/self/fd/2", "/dev/stderr"),
+    ]
     if "/dev/ptmx" not in paths:
         links.append(("pts/ptmx", "/dev/ptmx"))
     if os.path.exists("/proc/kcore"):
@@ -382,13 +421,26 @@ def _hooks(p, hooks):
 
 def _pidfd_alive(pidfd):
     import select
+
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     return not poller.poll(0)  # a pidfd turns readable when its process exits
 
 
-def build_tenant(ffi, proc, cid, init_pid, *, sync_fd, parent_sync_fd, preserve_fds=0, linux=None,
-                 init_pidfd=None, must_join=("mount",), rootless=False):
+def build_tenant(
+    ffi,
+    proc,
+    cid,
+    init_pid,
+    *,
+    sync_fd,
+    parent_sync_fd,
+    preserve_fds=0,
+    linux=None,
+    init_pidfd=None,
+    must_join=("mount",),
+    rootless=False,
+):
     """The plan of `ocirun exec`: join every namespace of the container's init
     that differs from ours, then set up `proc` (a config.json `process`).
 
@@ -399,10 +451,11 @@ def build_tenant(ffi, proc, cid, init_pid, *, sync_fd, parent_sync_fd, preserve_
     process in ours: on the host); one of `must_join` (the namespaces create
     made) that is ours is an error too."""
     p = Plan(ffi)
-    p.c.rootless = 1 if rootless else 0   # (rootless.py) the trampoline is made in the container's namespaces
+    p.c.rootless = 1 if rootless else 0  # (rootless.py) the trampoline is made in the container's namespaces
     try:
-        return _build_tenant(p, proc, cid, init_pid, sync_fd, parent_sync_fd, preserve_fds, linux or {},
-                             init_pidfd, set(must_join))
+        return _build_tenant(
+            p, proc, cid, init_pid, sync_fd, parent_sync_fd, preserve_fds, linux or {}, init_pidfd, set(must_join)
+        )
     except BaseException:
         p.close()
         raise
@@ -426,7 +479,9 @@ def _build_tenant(p, proc, cid, init_pid, sync_fd, parent_sync_fd, preserve_fds,
             mine = os.stat("/proc/self/ns/" + f)
         except FileNotFoundError:
             if t in must_join:
-                raise errors.OciError("cannot exec: this kernel has no %s namespace (`/proc/self/ns/%s`)" % (t, f)) from None
+                raise errors.OciError(
+                    "cannot exec: this kernel has no %s namespace (`/proc/self/ns/%s`)" % (t, f)
+                ) from None
             continue  # a namespace type this kernel does not have
         try:
             # pid and time: the namespace children go to (for_children) is what counts

@@ -35,6 +35,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 def memory_policy_features():
     """The modes and flags of linux.memoryPolicy this kernel takes (tried)."""
     from . import core
+
     try:
         _ffi, lib = core.load()
     except errors.OciError:
@@ -78,9 +79,13 @@ def _caps(p, caps):
     c.cap_last_cap = last
     c.set_caps = 1
     warned = set()
-    for field, attr in (("bounding", "cap_bounding"), ("effective", "cap_effective"),
-                        ("permitted", "cap_permitted"), ("inheritable", "cap_inheritable"),
-                        ("ambient", "cap_ambient")):
+    for field, attr in (
+        ("bounding", "cap_bounding"),
+        ("effective", "cap_effective"),
+        ("permitted", "cap_permitted"),
+        ("inheritable", "cap_inheritable"),
+        ("ambient", "cap_ambient"),
+    ):
         mask = 0
         for name in caps.get(field) or []:
             n = CAP_NUMBERS.get(name)
@@ -91,7 +96,9 @@ def _caps(p, caps):
                 continue
             if not (avail >> n) & 1:
                 if name not in warned:
-                    log.LOG.warning("process.capabilities.%s: %s is not available on this host: ignored" % (field, name))
+                    log.LOG.warning(
+                        "process.capabilities.%s: %s is not available on this host: ignored" % (field, name)
+                    )
                     warned.add(name)
                 continue
             mask |= 1 << n

@@ -56,18 +56,27 @@ def plan(rdt, cid, root=None):
     state, or a ConfigError naming the field. Nothing is made here."""
     root = root or mount_point()
     if not root:
-        raise _err(FIELD, "resctrl is not mounted (mount -t resctrl resctrl /sys/fs/resctrl; Intel RDT or AMD "
-                   "QoS unavailable)")
+        raise _err(
+            FIELD, "resctrl is not mounted (mount -t resctrl resctrl /sys/fs/resctrl; Intel RDT or AMD QoS unavailable)"
+        )
     name = rdt.get("closID") or cid
     field = FIELD + (".closID" if rdt.get("closID") else "")
     if "/" in name or name in (".", "..") or name in RESERVED or "\0" in name:
         raise _err(field, "%r cannot name a resctrl group" % name)
     mon = bool(rdt.get("enableMonitoring"))
-    if mon and not os.path.isdir(os.path.join(root, "info", "L3_MON")) and \
-            not os.path.isdir(os.path.join(root, "info", "MB_MON")):
+    if (
+        mon
+        and not os.path.isdir(os.path.join(root, "info", "L3_MON"))
+        and not os.path.isdir(os.path.join(root, "info", "MB_MON"))
+    ):
         raise _err(FIELD + ".enableMonitoring", "resctrl has no monitoring on this host (no info/L3_MON)")
-    return {"group": os.path.join(root, name), "lines": _lines(rdt), "monitor": cid if mon else None,
-            "created": False, "mon_created": False}
+    return {
+        "group": os.path.join(root, name),
+        "lines": _lines(rdt),
+        "monitor": cid if mon else None,
+        "created": False,
+        "mon_created": False,
+    }
 
 
 def _write(path, text, field):
@@ -104,8 +113,11 @@ def apply(st, pid):
         have = {_norm(x) for x in _read(os.path.join(group, "schemata")).splitlines()}
         for line in st["lines"]:
             if _norm(line) not in have:
-                raise errors.CoreError(0, "intelRdt", "%s.closID: the existing group `%s` has other schemata "
-                                       "than %r" % (FIELD, group, line))
+                raise errors.CoreError(
+                    0,
+                    "intelRdt",
+                    "%s.closID: the existing group `%s` has other schemata than %r" % (FIELD, group, line),
+                )
     _write(os.path.join(group, "tasks"), "%d\n" % pid, FIELD)
     if st["monitor"]:
         mon = os.path.join(group, "mon_groups", st["monitor"])

@@ -13,14 +13,40 @@ import os
 from . import fastjson
 
 # Keywords this validator understands; anything else in a schema is an error.
-KNOWN = frozenset((
-    "type", "properties", "required", "additionalProperties", "patternProperties",
-    "items", "enum", "pattern", "minimum", "maximum", "minLength", "maxLength",
-    "minItems", "maxItems", "uniqueItems", "$ref", "oneOf", "anyOf", "allOf", "not",
-    "minProperties", "maxProperties",
-    # annotations only
-    "description", "id", "$schema", "definitions", "title", "default", "examples",
-))
+KNOWN = frozenset(
+    (
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "patternProperties",
+        "items",
+        "enum",
+        "pattern",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "$ref",
+        "oneOf",
+        "anyOf",
+        "allOf",
+        "not",
+        "minProperties",
+        "maxProperties",
+        # annotations only
+        "description",
+        "id",
+        "$schema",
+        "definitions",
+        "title",
+        "default",
+        "examples",
+    )
+)
 
 
 class UnsupportedKeyword(Exception):
@@ -99,7 +125,7 @@ def _volume_guid_path(t):
     prefix = "\\\\?\\Volume{"
     if not t.startswith(prefix):
         return False
-    rest = t[len(prefix):]
+    rest = t[len(prefix) :]
     if rest.endswith("\\"):
         rest = rest[:-1]
     if not rest.endswith("}"):
@@ -109,21 +135,27 @@ def _volume_guid_path(t):
 
 
 FAST_PATTERNS = {
-    "^\\\\\\\\\\?\\\\Volume\\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\\}\\\\?$":
-        _Matcher(_volume_guid_path, True),
+    "^\\\\\\\\\\?\\\\Volume\\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\\}\\\\?$": _Matcher(
+        _volume_guid_path, True
+    ),
     "^/": _Matcher(lambda t: t.startswith("/")),
     "^MB:": _Matcher(lambda t: t.startswith("MB:")),
     "[\\n\\r]": _Matcher(lambda t: "\n" in t or "\r" in t),
     "^[^=]+=": _Matcher(lambda t: t.find("=") > 0),
-    "^CAP_[A-Z_]+$": _Matcher(lambda t: t.startswith("CAP_") and len(t) > 4 and (_UPPER | {"_"}).issuperset(t[4:]), True),
+    "^CAP_[A-Z_]+$": _Matcher(
+        lambda t: t.startswith("CAP_") and len(t) > 4 and (_UPPER | {"_"}).issuperset(t[4:]), True
+    ),
     "^RLIMIT_[A-Z]+$": _Matcher(lambda t: t.startswith("RLIMIT_") and len(t) > 7 and _UPPER.issuperset(t[7:]), True),
     "^[rwm]*$": _Matcher(lambda t: frozenset("rwm").issuperset(t), True),
     "^[1-9][0-9]*[KMGTPE]?B$": _Matcher(_page_size, True),
-    "^(/|[A-Za-z]:[\\\\/]|\\\\\\\\)": _Matcher(lambda t: t.startswith(("/", "\\\\")) or (
-        len(t) >= 3 and t[0] in _LETTERS and t[1] == ":" and t[2] in "\\/")),
+    "^(/|[A-Za-z]:[\\\\/]|\\\\\\\\)": _Matcher(
+        lambda t: t.startswith(("/", "\\\\")) or (len(t) >= 3 and t[0] in _LETTERS and t[1] == ":" and t[2] in "\\/")
+    ),
     "^([0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*)?$": _Matcher(_cpu_list, True),
     "^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
-    "(\\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$": _Matcher(_semver, True),
+    "(\\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$": _Matcher(
+        _semver, True
+    ),
 }
 
 
@@ -169,6 +201,7 @@ class Schemas:
             r = FAST_PATTERNS.get(pattern)
             if r is None:
                 import re  # ~10-18 ms on create: only for patterns without a fast matcher
+
                 r = re.compile(pattern)
             self._patterns[pattern] = r
         return r
@@ -229,7 +262,7 @@ def _same(a, b):
 
 def short_repr(value, limit=80):
     r = repr(value)
-    return r if len(r) <= limit else r[:limit - 3] + "..."
+    return r if len(r) <= limit else r[: limit - 3] + "..."
 
 
 def _validate(S, schema, base, inst, path, errs):
@@ -317,6 +350,7 @@ def _best(branches, path, inst):
     `process.args` explains more than one that wanted another type at the top).
     When every alternative fails right here, say so in one line.
     """
+
     def depth(b):
         # A missing property is a fault one level below its object; a value
         # outside an enum usually means "this alternative is for another kind"
@@ -362,8 +396,13 @@ def _validate_object(S, schema, base, inst, path, errs):
                 _validate(S, extra, base, value, path, errs)
                 path.pop()
     if unexpected:
-        errs.append((list(path), "Additional properties are not allowed (%s %s unexpected)"
-                     % (", ".join(repr(k) for k in unexpected), "was" if len(unexpected) == 1 else "were")))
+        errs.append(
+            (
+                list(path),
+                "Additional properties are not allowed (%s %s unexpected)"
+                % (", ".join(repr(k) for k in unexpected), "was" if len(unexpected) == 1 else "were"),
+            )
+        )
 
 
 def _validate_array(S, schema, base, inst, path, errs):
@@ -375,8 +414,9 @@ def _validate_array(S, schema, base, inst, path, errs):
         for i in range(len(inst)):
             j = next((j for j in range(i) if _same(inst[i], inst[j])), None)
             if j is not None:
-                errs.append((list(path), "has non-unique elements: [%d] repeats [%d] (%s)"
-                             % (i, j, short_repr(inst[i], 60))))
+                errs.append(
+                    (list(path), "has non-unique elements: [%d] repeats [%d] (%s)" % (i, j, short_repr(inst[i], 60)))
+                )
                 break
     items = schema.get("items")
     if isinstance(items, dict):
@@ -401,6 +441,7 @@ class ReferenceSchemas:
             from referencing.jsonschema import DRAFT4
         except ImportError as e:
             from . import errors
+
             raise errors.OciError("--reference needs the jsonschema package: %s" % e) from None
         base = Schemas(directory)
         self._base = base
@@ -412,7 +453,9 @@ class ReferenceSchemas:
     def validate(self, instance, root="config-schema.json"):
         v = self._validators.get(root)
         if v is None:
-            v = self._validators[root] = self._jsonschema.Draft4Validator(self._base.docs[root], registry=self._registry)
+            v = self._validators[root] = self._jsonschema.Draft4Validator(
+                self._base.docs[root], registry=self._registry
+            )
         errs = sorted(v.iter_errors(instance), key=lambda e: list(e.absolute_path).__repr__())
         return [(list(e.absolute_path), e.message) for e in errs]
 

@@ -23,6 +23,7 @@ _MFD_CLOEXEC, _MFD_ALLOW_SEALING, _MFD_EXEC = 1, 2, 0x10
 def is_sealed():
     """Is this process's image a memfd sealed against writes?"""
     import fcntl
+
     fd = os.open("/proc/self/exe", os.O_RDONLY | os.O_CLOEXEC)
     try:
         return fcntl.fcntl(fd, _F_GET_SEALS) & _WANT == _WANT
@@ -37,8 +38,10 @@ def ensure():
     copy of the interpreter (does not return). One clear error if it cannot."""
     if is_sealed():
         return
-    from . import errors
     import fcntl
+
+    from . import errors
+
     step = "open"
     try:
         src = os.open("/proc/self/exe", os.O_RDONLY | os.O_CLOEXEC)
@@ -62,5 +65,6 @@ def ensure():
         # which Python finds its prefix (and a venv its pyvenv.cfg).
         os.execve("/proc/self/fd/%d" % fd, sys.orig_argv, os.environ)
     except OSError as e:
-        raise errors.OciError("cannot run from a sealed copy of the interpreter (%s): %s"
-                              % (step, errors.strerror(e.errno))) from None
+        raise errors.OciError(
+            "cannot run from a sealed copy of the interpreter (%s): %s" % (step, errors.strerror(e.errno))
+        ) from None

@@ -51,12 +51,29 @@ _OPERATORS = {
 # the lowercased suffix. One the linked libseccomp does not know is skipped:
 # the filter's bad-arch action (kill) then covers that architecture.
 _ARCHS = (
-    "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
-    "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",
-    "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
-    "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC",
-    "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K",
-    "SCMP_ARCH_SH", "SCMP_ARCH_SHEB",
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_ARM",
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",
+    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",
+    "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64",
+    "SCMP_ARCH_RISCV64",
+    "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_M68K",
+    "SCMP_ARCH_SH",
+    "SCMP_ARCH_SHEB",
 )
 
 # seccomp(2) flags a config may ask for (SECCOMP_FILTER_FLAG_*).
@@ -79,9 +96,9 @@ _FLAGS = {
 NOTIFY_FORBIDDEN = ("sendmsg", "write")
 
 EPERM = 1
-_MAX_ERRNO = 4094       # libseccomp takes errno values below 4095 (MAX_ERRNO)
+_MAX_ERRNO = 4094  # libseccomp takes errno values below 4095 (MAX_ERRNO)
 _MAX_ARG_INDEX = 5
-_U64 = 2 ** 64 - 1
+_U64 = 2**64 - 1
 
 _nr_cache = {}
 _probe_cache = {}
@@ -97,19 +114,26 @@ class Filter:
            (send_listener_fd) with listener_metadata.
     """
 
-    __slots__ = ("bpf", "flags", "needs_listener", "listener_path", "listener_metadata",
-                 "default_action", "n_rules", "skipped")
+    __slots__ = (
+        "bpf",
+        "flags",
+        "needs_listener",
+        "listener_path",
+        "listener_metadata",
+        "default_action",
+        "n_rules",
+        "skipped",
+    )
 
-    def __init__(self, bpf, flags, needs_listener, listener_path, listener_metadata,
-                 default_action, n_rules, skipped):
+    def __init__(self, bpf, flags, needs_listener, listener_path, listener_metadata, default_action, n_rules, skipped):
         self.bpf = bpf
         self.flags = flags
         self.needs_listener = needs_listener
         self.listener_path = listener_path
         self.listener_metadata = listener_metadata
         self.default_action = default_action
-        self.n_rules = n_rules          # libseccomp rules added
-        self.skipped = skipped          # syscall names libseccomp does not know
+        self.n_rules = n_rules  # libseccomp rules added
+        self.skipped = skipped  # syscall names libseccomp does not know
 
     @property
     def instructions(self):
@@ -117,16 +141,21 @@ class Filter:
 
     def __repr__(self):
         return "<seccomp.Filter %d instructions, flags %#x%s>" % (
-            self.instructions, self.flags, ", listener" if self.needs_listener else "")
+            self.instructions,
+            self.flags,
+            ", listener" if self.needs_listener else "",
+        )
 
 
 def _core():
     from . import core
+
     return core.load()
 
 
 def _log():
     from . import log
+
     return log.LOG
 
 
@@ -182,8 +211,10 @@ def _check_names(names, field, notify, add):
         if not isinstance(name, str) or not name or "\0" in name:
             add("%s[%d]" % (field, k), "must be a syscall name")
         elif notify and name in NOTIFY_FORBIDDEN:
-            add("%s[%d]" % (field, k), "SCMP_ACT_NOTIFY cannot be used for `%s`: ocirun needs it to hand "
-                "the listener to the agent" % name)
+            add(
+                "%s[%d]" % (field, k),
+                "SCMP_ACT_NOTIFY cannot be used for `%s`: ocirun needs it to hand the listener to the agent" % name,
+            )
 
 
 def _check_list(cfg, key, known, what, add):
@@ -208,8 +239,9 @@ def problems(cfg):
     add = lambda path, msg: out.append((path, msg))  # noqa: E731
     if not isinstance(cfg, dict):
         return [(FIELD, "must be an object")]
-    _check_action(cfg.get("defaultAction"), cfg.get("defaultErrnoRet"), FIELD + ".defaultAction",
-                  FIELD + ".defaultErrnoRet", add)
+    _check_action(
+        cfg.get("defaultAction"), cfg.get("defaultErrnoRet"), FIELD + ".defaultAction", FIELD + ".defaultErrnoRet", add
+    )
     if cfg.get("defaultAction") == "SCMP_ACT_NOTIFY":
         add(FIELD + ".defaultAction", "SCMP_ACT_NOTIFY cannot be the default action")
     _check_list(cfg, "architectures", _ARCHS, "architecture", add)
@@ -277,7 +309,7 @@ def compile_filter(cfg):
 
     archs = []
     for name in cfg.get("architectures") or ():
-        token = lib.ocirun_seccomp_arch(name[len("SCMP_ARCH_"):].lower().encode())
+        token = lib.ocirun_seccomp_arch(name[len("SCMP_ARCH_") :].lower().encode())
         if not token:
             log.debug("seccomp: architecture %s unknown to libseccomp %s, left out" % (name, _library(lib)))
             continue
@@ -287,7 +319,7 @@ def compile_filter(cfg):
     for name in cfg.get("flags") or ():
         wanted |= _FLAGS[name]
 
-    rules = []          # (name, nr, action, origin, conditions)
+    rules = []  # (name, nr, action, origin, conditions)
     skipped = []
     for i, sc in enumerate(cfg.get("syscalls") or ()):
         action = _action(lib, sc["action"], sc.get("errnoRet"))
@@ -303,8 +335,9 @@ def compile_filter(cfg):
                 rules.append((name, nr, action, i, c))
     needs_listener = any(r[2] == lib.OCIRUN_SCMP_ACT_NOTIFY for r in rules)
     if skipped:
-        log.debug("seccomp: syscalls unknown to libseccomp %s skipped: %s"
-                  % (_library(lib), ", ".join(sorted(set(skipped)))))
+        log.debug(
+            "seccomp: syscalls unknown to libseccomp %s skipped: %s" % (_library(lib), ", ".join(sorted(set(skipped))))
+        )
 
     listener_path = cfg.get("listenerPath")
     metadata = cfg.get("listenerMetadata")
@@ -313,8 +346,16 @@ def compile_filter(cfg):
 
     flags = _seccomp_flags(lib, wanted, needs_listener, log)
     bpf = _compile(ffi, lib, default, archs, rules)
-    return Filter(bpf, flags, needs_listener, listener_path if needs_listener else None,
-                  metadata if needs_listener else None, default, len(rules), skipped)
+    return Filter(
+        bpf,
+        flags,
+        needs_listener,
+        listener_path if needs_listener else None,
+        metadata if needs_listener else None,
+        default,
+        len(rules),
+        skipped,
+    )
 
 
 CACHE_FORMAT = 1
@@ -339,14 +380,21 @@ def compile_cached(cfg, cache_dir):
     import os
 
     from . import fastjson, state
+
     try:
         from _sha256 import sha256
     except ImportError:  # Python 3.12+
         from hashlib import sha256
     ffi, lib = _core()
     u = os.uname()
-    key = "%d|%s|%s|%s|%d|%s" % (CACHE_FORMAT, _library(lib), u.release, u.machine,
-                                  lib.ocirun_core_version(), fastjson.canonical(cfg))
+    key = "%d|%s|%s|%s|%d|%s" % (
+        CACHE_FORMAT,
+        _library(lib),
+        u.release,
+        u.machine,
+        lib.ocirun_core_version(),
+        fastjson.canonical(cfg),
+    )
     name = "seccomp-" + sha256(key.encode()).hexdigest()
     dfd = _open_cache_dir(cache_dir)
     if dfd is None:
@@ -365,15 +413,27 @@ def compile_cached(cfg, cache_dir):
             try:
                 meta = fastjson.loads(head)
                 if meta.get("len") == len(bpf):
-                    return Filter(bpf, meta["flags"], meta["needs_listener"],
-                                  cfg.get("listenerPath") if meta["needs_listener"] else None,
-                                  cfg.get("listenerMetadata") if meta["needs_listener"] else None, meta["default"],
-                                  meta["n_rules"], meta["skipped"])
+                    return Filter(
+                        bpf,
+                        meta["flags"],
+                        meta["needs_listener"],
+                        cfg.get("listenerPath") if meta["needs_listener"] else None,
+                        cfg.get("listenerMetadata") if meta["needs_listener"] else None,
+                        meta["default"],
+                        meta["n_rules"],
+                        meta["skipped"],
+                    )
             except (ValueError, KeyError, TypeError, AttributeError):
                 pass  # a damaged entry: compile again and replace it
         flt = compile_filter(cfg)
-        meta = {"len": len(flt.bpf), "flags": flt.flags, "needs_listener": flt.needs_listener,
-                "default": flt.default_action, "n_rules": flt.n_rules, "skipped": list(flt.skipped)}
+        meta = {
+            "len": len(flt.bpf),
+            "flags": flt.flags,
+            "needs_listener": flt.needs_listener,
+            "default": flt.default_action,
+            "n_rules": flt.n_rules,
+            "skipped": list(flt.skipped),
+        }
         try:
             state._atomic_write(dfd, name, fastjson.dumps(meta, tight=True).encode() + b"\n" + flt.bpf)
         except OSError as e:
@@ -391,6 +451,7 @@ def _open_cache_dir(cache_dir):
     import stat
 
     from . import state
+
     made = False
     try:
         try:
@@ -514,15 +575,21 @@ def FEATURES():
         avail = lib.ocirun_seccomp_action_avail(getattr(lib, attr))
         if avail < 0:
             # A kernel before 4.14 cannot be asked; it has the classic five.
-            avail = name in ("SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
-                             "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW")
+            avail = name in (
+                "SCMP_ACT_KILL",
+                "SCMP_ACT_KILL_THREAD",
+                "SCMP_ACT_TRAP",
+                "SCMP_ACT_ERRNO",
+                "SCMP_ACT_TRACE",
+                "SCMP_ACT_ALLOW",
+            )
         if avail:
             actions.append(name)
     return {
         "enabled": True,
         "actions": actions,
         "operators": list(_OPERATORS),
-        "archs": [a for a in _ARCHS if lib.ocirun_seccomp_arch(a[len("SCMP_ARCH_"):].lower().encode())],
+        "archs": [a for a in _ARCHS if lib.ocirun_seccomp_arch(a[len("SCMP_ARCH_") :].lower().encode())],
         "knownFlags": list(_FLAGS),
         "supportedFlags": _supported_flags(lib),
     }
@@ -539,12 +606,18 @@ def send_listener_fd(listener_path, fd, state, metadata=None, pid=None):
     import socket
 
     from . import SPEC_VERSION, fastjson
-    msg = {"ociVersion": SPEC_VERSION, "fds": ["seccompFd"], "pid": state.get("pid") if pid is None else pid,
-           "state": state}
+
+    msg = {
+        "ociVersion": SPEC_VERSION,
+        "fds": ["seccompFd"],
+        "pid": state.get("pid") if pid is None else pid,
+        "state": state,
+    }
     if metadata:
         msg["metadata"] = metadata
     payload = fastjson.dumps(msg, tight=True).encode()
     from .terminal import CONNECT_TIMEOUT, bound_sends
+
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
             # bounded: an agent that never accepts (its backlog full) or never reads
@@ -552,9 +625,11 @@ def send_listener_fd(listener_path, fd, state, metadata=None, pid=None):
             s.connect(listener_path)
             sent = s.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
             if sent < len(payload):
-                s.sendall(payload[sent:])   # the fd went with the first part only
+                s.sendall(payload[sent:])  # the fd went with the first part only
     except (TimeoutError, BlockingIOError):
-        raise errors.OciError("send the seccomp listener to `%s`: the agent did not accept or read within %g s"
-                              % (listener_path, CONNECT_TIMEOUT)) from None
+        raise errors.OciError(
+            "send the seccomp listener to `%s`: the agent did not accept or read within %g s"
+            % (listener_path, CONNECT_TIMEOUT)
+        ) from None
     except OSError as e:
         raise errors.os_error("send the seccomp listener to", listener_path, e) from None

@@ -16,6 +16,7 @@ CONFIG_NAME = "config.json"
 def read_json(path, label):
     """Parse a JSON file; a missing, unreadable or non-regular file is a ConfigError."""
     import stat
+
     try:
         # O_NONBLOCK: a fifo planted as config.json must not hang create.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -64,8 +65,9 @@ def load_config(bundle, config=None):
 def read_config(bundle, config=None):
     """(parsed config, its label for messages) of an absolute bundle; ConfigError when unreadable."""
     if not os.path.isdir(bundle):
-        raise errors.ConfigError(["--bundle `%s`: %s" % (bundle, "no such directory" if not os.path.lexists(bundle)
-                                                          else "not a directory")])
+        raise errors.ConfigError(
+            ["--bundle `%s`: %s" % (bundle, "no such directory" if not os.path.lexists(bundle) else "not a directory")]
+        )
     path = os.path.join(bundle, config or CONFIG_NAME)
     label = os.path.basename(path)
     return read_json(path, label), label
@@ -74,4 +76,5 @@ def read_config(bundle, config=None):
 def validate(cfg, bundle):
     """Every problem of a parsed config, as 'path: message' lines ([] when valid)."""
     from . import validation
+
     return validation.problems(cfg, bundle)

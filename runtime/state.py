@@ -58,7 +58,7 @@ FIFO = "exec.fifo"
 PROCESS_RECORD = "process.json"
 RECOVERY_RECORD = "recovery.json"
 MAX_ID_LEN = 1024
-LOCK_TIMEOUT = 10.0   # seconds any command waits for an id's lock before it gives up
+LOCK_TIMEOUT = 10.0  # seconds any command waits for an id's lock before it gives up
 
 # Statuses `state` may print; "creating" is internal only (podman rejects it).
 CREATING, CREATED, RUNNING, PAUSED, STOPPED = "creating", "created", "running", "paused", "stopped"
@@ -72,8 +72,7 @@ _ID_REST = _ID_FIRST | frozenset("_.+-")
 
 def check_id(cid):
     """Ids match [A-Za-z0-9][A-Za-z0-9_.+-]* (at most 1024): no '/', no '..', no escape."""
-    if (not cid or len(cid) > MAX_ID_LEN or cid[0] not in _ID_FIRST
-            or not _ID_REST.issuperset(cid)):
+    if not cid or len(cid) > MAX_ID_LEN or cid[0] not in _ID_FIRST or not _ID_REST.issuperset(cid):
         raise errors.InvalidContainerId(cid)
     return cid
 
@@ -86,6 +85,7 @@ def _core():
     global _ffi, _lib
     if _lib is None:
         from . import core
+
         _ffi, _lib = core.load()
     return _ffi, _lib
 
@@ -106,8 +106,9 @@ def open_trusted(name, dir_fd, kind=stat.S_IFREG, others_may_write=False):
     the file is not to be trusted."""
     ffi, lib = _core()
     why = ffi.new("char[]", 256)
-    r = lib.ocirun_store_open(-100 if dir_fd is None else dir_fd, os.fsencode(name), kind,
-                              1 if others_may_write else 0, why, 256)
+    r = lib.ocirun_store_open(
+        -100 if dir_fd is None else dir_fd, os.fsencode(name), kind, 1 if others_may_write else 0, why, 256
+    )
     if r == lib.OCIRUN_STORE_REFUSED:
         raise ValueError(_why(why))
     if r < 0:
@@ -141,7 +142,7 @@ def cgroups_path(cg):
     if not isinstance(d, str) or not isinstance(mount, str):
         return None
     mount = mount.rstrip("/")
-    return d[len(mount):] if d.startswith(mount + "/") else None
+    return d[len(mount) :] if d.startswith(mount + "/") else None
 
 
 class Container:
@@ -237,14 +238,14 @@ class Container:
     def status(self):
         stored = self.data.get("status", CREATING)
         if stored not in _STATUS_CODE:
-            stored = RUNNING   # as before: an unknown stored status is judged by the facts
+            stored = RUNNING  # as before: an unknown stored status is judged by the facts
         return self._status(stored, None)
 
     def _status(self, stored, fifo):
         """core/store.c's rule (ocirun_store_status), fed this host's facts."""
         ffi, lib = _core()
         pid = self.pid
-        if not isinstance(pid, int) or not -2**31 <= pid < 2**31:
+        if not isinstance(pid, int) or not -(2**31) <= pid < 2**31:
             pid = 0
         want = self.data.get("init_start")
         has_start = isinstance(want, int) and 0 <= want < 2**64
@@ -259,11 +260,12 @@ class Container:
                 if got is not None:
                     letter, start = got[0].encode(), got[1]
         if want is not None and not has_start:
-            letter = b"\0"   # a start time that is no number never matches
+            letter = b"\0"  # a start time that is no number never matches
         if fifo is None:
             fifo = stored in (CREATED, RUNNING) and self.store.host.exists(self.path(FIFO))
-        code = lib.ocirun_store_status(_STATUS_CODE[stored], pid, has_start, want if has_start else 0, letter, start,
-                                       1 if fifo else 0)
+        code = lib.ocirun_store_status(
+            _STATUS_CODE[stored], pid, has_start, want if has_start else 0, letter, start, 1 if fifo else 0
+        )
         return _STATUS_NAME[code]
 
     def oci_state(self):
@@ -284,7 +286,7 @@ class Container:
             out["annotations"] = d["annotations"]
         path = cgroups_path(d.get("cgroup"))
         if path is not None:
-            out["cgroupsPath"] = path   # ours, after runc's fields (not in the hooks' state)
+            out["cgroupsPath"] = path  # ours, after runc's fields (not in the hooks' state)
         return out
 
     def destroy(self):
@@ -467,8 +469,11 @@ class StateStore:
         finally:
             os.close(fd)
         files = (STATE_FILE, RECOVERY_RECORD) if partial else (STATE_FILE,)
-        return sorted(n for n in names if not n.startswith(".")
-                      and any(os.path.isfile(os.path.join(self.root, n, f)) for f in files))
+        return sorted(
+            n
+            for n in names
+            if not n.startswith(".") and any(os.path.isfile(os.path.join(self.root, n, f)) for f in files)
+        )
 
 
 def _rmdir_quietly(path):
@@ -497,7 +502,7 @@ def _read_all(fd):
         chunks.append(b)
 
 
-_WRITE_FLAGS = 0   # tests: OCIRUN_STORE_NO_TMPFILE, as on a filesystem without O_TMPFILE
+_WRITE_FLAGS = 0  # tests: OCIRUN_STORE_NO_TMPFILE, as on a filesystem without O_TMPFILE
 
 
 def _atomic_write(dirfd, name, data):

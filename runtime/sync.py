@@ -28,12 +28,14 @@ class Channel:
 
     def send(self, mtype, fd=None):
         import _socket as socket
+
         msg = self.ffi.new("struct ocirun_msg *")
         msg.type = mtype
         data = bytes(self.ffi.buffer(msg))
         anc = []
         if fd is not None:
             import array
+
             anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]).tobytes())]
         try:
             self.sock.sendmsg([data], anc)
@@ -44,6 +46,7 @@ class Channel:
     def wait(self, want, step):
         """The next record, which must be `want`; returns (msg, fd or None)."""
         import _socket as socket
+
         while True:
             try:
                 data, anc, _flags, _addr = self.sock.recvmsg(self.size, socket.CMSG_SPACE(4))
@@ -68,8 +71,12 @@ class Channel:
             if msg.type != want:
                 if fd is not None:
                     os.close(fd)
-                raise errors.CoreError(0, "sync", "expected %s during %s, got %s" % (
-                    MSG_NAMES.get(want, want), step, MSG_NAMES.get(msg.type, msg.type)))
+                raise errors.CoreError(
+                    0,
+                    "sync",
+                    "expected %s during %s, got %s"
+                    % (MSG_NAMES.get(want, want), step, MSG_NAMES.get(msg.type, msg.type)),
+                )
             log.LOG.debug("sync: received %s (%s)", MSG_NAMES.get(msg.type, msg.type), step)
             return msg, fd
 
@@ -89,8 +96,20 @@ class Channel:
         return ""
 
 
-MSG_NAMES = {1: "GO", 2: "USERNS", 3: "MAPS_DONE", 4: "INIT_PID", 5: "HOOKS", 6: "HOOKS_DONE",
-              7: "TERMINAL", 8: "READY", 9: "ERROR", 10: "WARNING", 11: "MOUNT_FD", 12: "SECCOMP_FD"}
+MSG_NAMES = {
+    1: "GO",
+    2: "USERNS",
+    3: "MAPS_DONE",
+    4: "INIT_PID",
+    5: "HOOKS",
+    6: "HOOKS_DONE",
+    7: "TERMINAL",
+    8: "READY",
+    9: "ERROR",
+    10: "WARNING",
+    11: "MOUNT_FD",
+    12: "SECCOMP_FD",
+}
 
 
 REAPED = set()  # our children already waited for: their pids may belong to anyone now

@@ -6,9 +6,8 @@ foreground `run` proxies its own terminal: raw mode, both directions, window
 size kept in sync, restored on exit.
 """
 
-import os
-
 import _socket as socket
+import os
 
 from . import errors
 
@@ -29,8 +28,9 @@ def connect_unix(path, what):
         s.connect(path)
     except (TimeoutError, BlockingIOError):
         s.close()
-        raise errors.OciError("connect to %s `%s`: the peer did not accept within %g s"
-                              % (what, path, CONNECT_TIMEOUT)) from None
+        raise errors.OciError(
+            "connect to %s `%s`: the peer did not accept within %g s" % (what, path, CONNECT_TIMEOUT)
+        ) from None
     except OSError as e:
         s.close()
         raise errors.OciError("connect to %s `%s`: %s" % (what, path, errors.strerror(e.errno))) from None
@@ -42,6 +42,7 @@ def bound_sends(s):
     listener whose backlog is full and a send to a peer that never reads
     (each then fails with EAGAIN)."""
     import struct
+
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", int(CONNECT_TIMEOUT), 0))
 
 
@@ -53,6 +54,7 @@ def _pty_name(master):
     import fcntl
     import struct
     import termios
+
     try:
         n = struct.unpack("I", fcntl.ioctl(master, getattr(termios, "TIOCGPTN", 0x80045430), b"\0\0\0\0"))[0]
         return "/dev/pts/%d" % n
@@ -62,12 +64,15 @@ def _pty_name(master):
 
 def send_master(sock, master):
     import array
+
     try:
-        sock.sendmsg([_pty_name(master).encode()],
-                     [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [master]).tobytes())])
+        sock.sendmsg(
+            [_pty_name(master).encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [master]).tobytes())]
+        )
     except (TimeoutError, BlockingIOError):
-        raise errors.OciError("send the pty master over the console socket: the peer took nothing within %g s"
-                              % CONNECT_TIMEOUT) from None
+        raise errors.OciError(
+            "send the pty master over the console socket: the peer took nothing within %g s" % CONNECT_TIMEOUT
+        ) from None
     except OSError as e:
         raise errors.OciError("send the pty master over the console socket: %s" % errors.strerror(e.errno)) from None
 
@@ -76,15 +81,19 @@ def send_pidfd(sock, pid, what="pidfd socket"):
     """--pidfd-socket: a pidfd of `pid` as the only fd of one sendmsg, as
     with the console socket (the payload names it)."""
     import array
+
     try:
         fd = os.pidfd_open(pid)
     except OSError as e:
-        raise errors.OciError("open a pidfd of process %d for the %s: %s" % (pid, what, errors.strerror(e.errno))) from None
+        raise errors.OciError(
+            "open a pidfd of process %d for the %s: %s" % (pid, what, errors.strerror(e.errno))
+        ) from None
     try:
         sock.sendmsg([b"pidfd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]).tobytes())])
     except (TimeoutError, BlockingIOError):
-        raise errors.OciError("send a pidfd over the %s: the peer took nothing within %g s"
-                              % (what, CONNECT_TIMEOUT)) from None
+        raise errors.OciError(
+            "send a pidfd over the %s: the peer took nothing within %g s" % (what, CONNECT_TIMEOUT)
+        ) from None
     except OSError as e:
         raise errors.OciError("send a pidfd over the %s: %s" % (what, errors.strerror(e.errno))) from None
     finally:
@@ -98,17 +107,20 @@ def set_size(master, console_size):
     import fcntl
     import struct
     import termios
+
     rows, cols = int(console_size.get("height", 0)), int(console_size.get("width", 0))
     try:
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     except OSError as e:
-        raise errors.OciError("set process.consoleSize %dx%d on the pty: %s"
-                              % (rows, cols, errors.strerror(e.errno))) from None
+        raise errors.OciError(
+            "set process.consoleSize %dx%d on the pty: %s" % (rows, cols, errors.strerror(e.errno))
+        ) from None
 
 
 def _copy_winsize(src_fd, dst_fd):
     import fcntl
     import termios
+
     try:
         ws = fcntl.ioctl(src_fd, termios.TIOCGWINSZ, b"\0" * 8)
         fcntl.ioctl(dst_fd, termios.TIOCSWINSZ, ws)
@@ -128,6 +140,7 @@ class Proxy:
     def __enter__(self):
         import termios
         import tty
+
         if os.isatty(0):
             _copy_winsize(0, self.master)
             try:
@@ -139,6 +152,7 @@ class Proxy:
 
     def __exit__(self, *exc):
         import termios
+
         if self.saved is not None:
             try:
                 termios.tcsetattr(0, termios.TCSADRAIN, self.saved)
@@ -153,6 +167,7 @@ class Proxy:
     def pump(self, timeout):
         """One round of copying; False once the master is closed (the pty hung up)."""
         import select
+
         fds = [self.master] + ([0] if self.stdin_open else [])
         try:
             r, _, _ = select.select(fds, [], [], timeout)
@@ -168,8 +183,11 @@ class Proxy:
             if self.out_open and not _write_all(1, data):
                 # Keep reading the pty (so the process can go on and end) but drop its output.
                 self.out_open = False
-                os.write(2, b"ocirun: the terminal's output (stdout) took nothing for %g s; "
-                            b"the process's output is dropped from here\n" % OUTPUT_STALL)
+                os.write(
+                    2,
+                    b"ocirun: the terminal's output (stdout) took nothing for %g s; "
+                    b"the process's output is dropped from here\n" % OUTPUT_STALL,
+                )
         if 0 in r:
             try:
                 data = os.read(0, 65536)
@@ -185,6 +203,7 @@ class Proxy:
         """What the pty still holds once the process is gone; bounded, since a
         process left behind in the container may go on writing."""
         import time
+
         self.stdin_open = False
         deadline = time.monotonic() + DRAIN_TIMEOUT
         while self.pump(0) and time.monotonic() < deadline:
@@ -196,6 +215,7 @@ def _write_all(fd, data, stall=OUTPUT_STALL):
     reader stopped). Small chunks once select says writable, so a blocking
     fd is not blocked on for long."""
     import select
+
     view = memoryview(data)
     while view:
         try:

@@ -38,8 +38,13 @@ def warnings(cfg):
     uts = joined_namespace(linux, "uts")
     for key in ("hostname", "domainname"):
         if cfg.get(key) and uts:
-            out.append((key, "sets the %s of the joined uts namespace `%s` (the spec asks for a new one; "
-                             "runc and crun set it, as pods that share a uts namespace need)" % (key, uts)))
+            out.append(
+                (
+                    key,
+                    "sets the %s of the joined uts namespace `%s` (the spec asks for a new one; "
+                    "runc and crun set it, as pods that share a uts namespace need)" % (key, uts),
+                )
+            )
     out.extend(("process.capabilities.ambient", m) for m in ambient_dropped_messages(cfg.get("process")))
     if unmapped_userns(linux):
         out.append(("linux.uidMappings", UNMAPPED_WARNING))
@@ -55,10 +60,14 @@ def warnings(cfg):
 # (additionalGids at most [0]); the container's root is ocirun's own user, with
 # the capabilities the config gives, in its own namespace. runc 1.1 refuses
 # such a config.
-UNMAPPED_WARNING = ("a new user namespace without uid or gid mappings: its 0 is mapped to the runtime's own "
-                    "uid and gid (size 1), as crun does")
-UNMAPPED_USER_MESSAGE = ("a user namespace without uid/gid mappings maps only 0 (to the runtime's own ids): "
-                         "the process must be uid 0, gid 0, additionalGids at most [0]")
+UNMAPPED_WARNING = (
+    "a new user namespace without uid or gid mappings: its 0 is mapped to the runtime's own "
+    "uid and gid (size 1), as crun does"
+)
+UNMAPPED_USER_MESSAGE = (
+    "a user namespace without uid/gid mappings maps only 0 (to the runtime's own ids): "
+    "the process must be uid 0, gid 0, additionalGids at most [0]"
+)
 
 
 def default_id_maps(uid, gid):
@@ -70,8 +79,9 @@ def unmapped_userns(linux):
     """Does linux ask for a new user namespace with neither uid nor gid mappings?"""
     if not isinstance(linux, dict):
         return False
-    new_user = any(isinstance(ns, dict) and ns.get("type") == "user" and not ns.get("path")
-                   for ns in linux.get("namespaces") or ())
+    new_user = any(
+        isinstance(ns, dict) and ns.get("type") == "user" and not ns.get("path") for ns in linux.get("namespaces") or ()
+    )
     return new_user and not linux.get("uidMappings") and not linux.get("gidMappings")
 
 
@@ -110,7 +120,9 @@ def ambient_dropped_messages(process):
 
 
 def ambient_message(name):
-    return "%s is not both permitted and inheritable, so it cannot be raised: ignored (as runc >= 1.2 and crun do)" % name
+    return (
+        "%s is not both permitted and inheritable, so it cannot be raised: ignored (as runc >= 1.2 and crun do)" % name
+    )
 
 
 def _propagation(cfg):
@@ -120,5 +132,7 @@ def _propagation(cfg):
 
 def _propagation_warning(cfg):
     prop = _propagation(cfg)
-    return ("%r is not in the spec's list (private, shared, slave, unbindable); accepted as the recursive "
-            "form engines write, as runc and crun do" % prop)
+    return (
+        "%r is not in the spec's list (private, shared, slave, unbindable); accepted as the recursive "
+        "form engines write, as runc and crun do" % prop
+    )

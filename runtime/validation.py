@@ -15,12 +15,21 @@ from .linux import CAP_NUMBERS, NS_FLAGS, NS_GET_NSTYPE, RLIMITS, cap_last_cap
 _SCHEMAS = None
 
 # sysctl keys a namespace makes private, and which namespace (runc's rules).
-_IPC_SYSCTLS = frozenset(("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
-                          "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"))
+_IPC_SYSCTLS = frozenset(
+    (
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    )
+)
 _UTS_SYSCTLS = frozenset(("kernel.domainname", "kernel.hostname"))
 
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
-
 
 
 def schemas():
@@ -81,8 +90,10 @@ _WINDOWS_NOTE = " ('/...', or on Windows 'C:\\...' or '\\\\...')"
 
 def _overlaps(a, b):
     """Is one of the JSON paths a, b the other or inside it?"""
+
     def under(x, y):
         return x == y or not y or x.startswith(y + ".") or x.startswith(y + "[")
+
     return under(a, b) or under(b, a)
 
 
@@ -177,8 +188,9 @@ def mapping_problems(obj, prefix="linux"):
                 continue
             for k in ("containerID", "hostID"):
                 if m[k] + m["size"] - 1 > MAX_ID:
-                    out.append("%s: %s + size - 1 = %d is out of range (want 0..%d)"
-                               % (field, k, m[k] + m["size"] - 1, MAX_ID))
+                    out.append(
+                        "%s: %s + size - 1 = %d is out of range (want 0..%d)" % (field, k, m[k] + m["size"] - 1, MAX_ID)
+                    )
     return out
 
 
@@ -189,7 +201,15 @@ SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, Ove
 def _semantic(cfg, bundle, strict_shapes=True):
     out = []
     add = lambda path, msg: out.append((path, msg))  # noqa: E731
-    for check in (_check_version, _check_root, _check_cwd, _check_rlimits, _check_hooks, _check_mounts, _check_linux_part):
+    for check in (
+        _check_version,
+        _check_root,
+        _check_cwd,
+        _check_rlimits,
+        _check_hooks,
+        _check_mounts,
+        _check_linux_part,
+    ):
         try:
             check(cfg, bundle, add)
         except SHAPE_ERRORS:
@@ -280,13 +300,16 @@ def _add_lines(add, lines):
 def _check_linux(cfg, linux, add):
     _add_lines(add, mapping_problems(linux))
     from .cgroups import resources  # parsed here, so a bad one fails before anything is made
+
     _add_lines(add, resources.problems(linux.get("resources")))
     nss = linux.get("namespaces", [])
     types = {}
     for i, ns in enumerate(nss):
         t = ns["type"]
         if t in types:
-            add("linux.namespaces[%d].type" % i, "duplicate namespace %r (also at linux.namespaces[%d])" % (t, types[t]))
+            add(
+                "linux.namespaces[%d].type" % i, "duplicate namespace %r (also at linux.namespaces[%d])" % (t, types[t])
+            )
             continue
         types[t] = i
         path = ns.get("path")
@@ -311,8 +334,10 @@ def _check_linux(cfg, linux, add):
         elif not linux.get("gidMappings"):
             add("linux.gidMappings", "a new user namespace with uid mappings needs gid mappings")
     elif has_maps and user is None:
-        add("linux.uidMappings" if linux.get("uidMappings") else "linux.gidMappings",
-            "id mappings are given but there is no user namespace")
+        add(
+            "linux.uidMappings" if linux.get("uidMappings") else "linux.gidMappings",
+            "id mappings are given but there is no user namespace",
+        )
 
     # a joined uts namespace is tolerated (tolerance.py): runc and crun set its names
     if cfg.get("hostname") and "uts" not in types:
@@ -353,6 +378,7 @@ def _check_linux(cfg, linux, add):
 def _namespace_mismatch(path, ns_type):
     """Why `path` is not a namespace of `ns_type`, or None when it is."""
     import fcntl
+
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a fifo must not hang
     except OSError as e:
@@ -416,6 +442,7 @@ def refusals(cfg):
         add("linux.personality.flags", "personality flags are not supported")
     if linux.get("seccomp"):
         from . import seccomp
+
         out.extend(seccomp.problems(linux["seccomp"]))
     return out
 

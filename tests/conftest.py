@@ -35,8 +35,7 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def bundle_template(tmp_path_factory):
     d = tmp_path_factory.mktemp("busybox-bundle")
-    subprocess.run([os.path.join(helpers.REPO, "hack", "mkbundle"), str(d), "ocirun"], check=True,
-                   capture_output=True)
+    subprocess.run([os.path.join(helpers.REPO, "hack", "mkbundle"), str(d), "ocirun"], check=True, capture_output=True)
     return str(d)
 
 

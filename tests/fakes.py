@@ -21,7 +21,7 @@ class RecordingHost:
         self.fail = {}
         self.files = {}
         self.dirs = {"/"}
-        self.on_mkdir = None     # f(host, path) after a successful mkdir
+        self.on_mkdir = None  # f(host, path) after a successful mkdir
         self.killed = []
 
     # -- plumbing ---------------------------------------------------------
@@ -135,8 +135,9 @@ class RecordingHost:
         if path not in self.dirs:
             raise FileNotFoundError(E.ENOENT, "No such file or directory", path)
         pre = path.rstrip("/") + "/"
-        names = {p[len(pre):].split("/")[0] for p in list(self.dirs) + list(self.files)
-                 if p.startswith(pre) and p != path}
+        names = {
+            p[len(pre) :].split("/")[0] for p in list(self.dirs) + list(self.files) if p.startswith(pre) and p != path
+        }
         return sorted(names)
 
     def exists(self, path):
@@ -200,33 +201,81 @@ def install_layout(host, kind, own="/", v2_controllers="hugetlb", base="/sys/fs/
         lines.append(mountinfo_line(20, mount, "cgroup2", "rw"))
         cg.append("0::%s" % own)
         host.add_dir(mount)
-        host.add_file(mount + "/cgroup.controllers", (v2_controllers if kind == "hybrid" else
-                                                      "cpuset cpu io memory hugetlb pids rdma") + "\n")
+        host.add_file(
+            mount + "/cgroup.controllers",
+            (v2_controllers if kind == "hybrid" else "cpuset cpu io memory hugetlb pids rdma") + "\n",
+        )
         host.add_file(mount + "/cgroup.subtree_control", "")
         host.add_file(mount + "/cgroup.procs", "")
     host.add_file("/proc/self/mountinfo", "\n".join(lines) + "\n")
     host.add_file("/proc/self/cgroup", "\n".join(cg) + "\n")
 
 
-V2_FILES = ("cgroup.procs", "cgroup.freeze", "cgroup.kill", "cgroup.subtree_control", "cgroup.controllers",
-            "cpu.weight", "cpu.max", "cpu.max.burst", "cpu.idle", "cpuset.cpus", "cpuset.mems",
-            "memory.max", "memory.low", "memory.swap.max", "memory.current", "memory.events", "memory.stat",
-            "io.weight", "io.max", "io.stat", "pids.max", "pids.current", "hugetlb.2MB.max", "hugetlb.2MB.rsvd.max",
-            "hugetlb.1GB.max", "hugetlb.2MB.current", "rdma.max", "cpu.stat")
+V2_FILES = (
+    "cgroup.procs",
+    "cgroup.freeze",
+    "cgroup.kill",
+    "cgroup.subtree_control",
+    "cgroup.controllers",
+    "cpu.weight",
+    "cpu.max",
+    "cpu.max.burst",
+    "cpu.idle",
+    "cpuset.cpus",
+    "cpuset.mems",
+    "memory.max",
+    "memory.low",
+    "memory.swap.max",
+    "memory.current",
+    "memory.events",
+    "memory.stat",
+    "io.weight",
+    "io.max",
+    "io.stat",
+    "pids.max",
+    "pids.current",
+    "hugetlb.2MB.max",
+    "hugetlb.2MB.rsvd.max",
+    "hugetlb.1GB.max",
+    "hugetlb.2MB.current",
+    "rdma.max",
+    "cpu.stat",
+)
 
 V1_FILES = {
-    "cpu": ("cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.cfs_burst_us", "cpu.rt_period_us",
-            "cpu.rt_runtime_us", "cpu.idle", "cpu.stat"),
+    "cpu": (
+        "cpu.shares",
+        "cpu.cfs_period_us",
+        "cpu.cfs_quota_us",
+        "cpu.cfs_burst_us",
+        "cpu.rt_period_us",
+        "cpu.rt_runtime_us",
+        "cpu.idle",
+        "cpu.stat",
+    ),
     "cpuacct": ("cpuacct.usage", "cpuacct.usage_percpu", "cpuacct.stat"),
     "cpuset": ("cpuset.cpus", "cpuset.mems"),
-    "memory": ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes",
-               "memory.swappiness", "memory.oom_control", "memory.use_hierarchy", "memory.kmem.tcp.limit_in_bytes",
-               "memory.usage_in_bytes", "memory.stat"),
+    "memory": (
+        "memory.limit_in_bytes",
+        "memory.memsw.limit_in_bytes",
+        "memory.soft_limit_in_bytes",
+        "memory.swappiness",
+        "memory.oom_control",
+        "memory.use_hierarchy",
+        "memory.kmem.tcp.limit_in_bytes",
+        "memory.usage_in_bytes",
+        "memory.stat",
+    ),
     "devices": ("devices.allow", "devices.deny", "devices.list"),
     "freezer": ("freezer.state",),
-    "blkio": ("blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
-              "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device", "blkio.bfq.weight",
-              "blkio.bfq.weight_device"),
+    "blkio": (
+        "blkio.throttle.read_bps_device",
+        "blkio.throttle.write_bps_device",
+        "blkio.throttle.read_iops_device",
+        "blkio.throttle.write_iops_device",
+        "blkio.bfq.weight",
+        "blkio.bfq.weight_device",
+    ),
     "pids": ("pids.max", "pids.current"),
 }
 
@@ -236,13 +285,22 @@ def cgroupfs_on_mkdir(host, path):
     name = path.split("/")
     if "unified" in name or not any(("/%s/" % c) in path + "/" for c in V1_FILES):
         files = V2_FILES
-        init = {"cgroup.controllers": "cpuset cpu io memory hugetlb pids rdma\n", "cgroup.subtree_control": "",
-                "cpu.max": "max 100000\n", "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n"}
+        init = {
+            "cgroup.controllers": "cpuset cpu io memory hugetlb pids rdma\n",
+            "cgroup.subtree_control": "",
+            "cpu.max": "max 100000\n",
+            "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n",
+        }
     else:
         ctrl = next(c for c in V1_FILES if ("/%s/" % c) in path + "/")
         files = V1_FILES[ctrl] + ("cgroup.procs",)
-        init = {"memory.memsw.limit_in_bytes": "9223372036854771712\n", "memory.usage_in_bytes": "4096\n",
-                "freezer.state": "THAWED\n", "cpuset.cpus": "", "cpuset.mems": ""}
+        init = {
+            "memory.memsw.limit_in_bytes": "9223372036854771712\n",
+            "memory.usage_in_bytes": "4096\n",
+            "freezer.state": "THAWED\n",
+            "cpuset.cpus": "",
+            "cpuset.mems": "",
+        }
     for f in files:
         host.add_file(path + "/" + f, init.get(f, ""))
 

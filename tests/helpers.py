@@ -62,6 +62,7 @@ def ocirun(root, *args, **kw):
     """Run the binary. Output goes through files, not pipes: a detached
     container inherits them and would keep a pipe open long after we return."""
     import tempfile
+
     argv = [OCIRUN, "--root", root] + [str(a) for a in args]
     kw.setdefault("timeout", 60)
     if "stdout" in kw or "capture_output" in kw:
@@ -140,6 +141,7 @@ def launcher_paths(ocirun=None):
     compiles both paths into it (runtime/core/launcher.c); a script launcher
     (an older install) is its own boot script and names its interpreter."""
     import re
+
     with open(ocirun or OCIRUN, "rb") as f:
         data = f.read()
     if data.startswith(b"#!"):

@@ -157,41 +157,91 @@ VOLUME_GUID_PATH = "\\\\?\\Volume{ec84d99e-3f02-11e7-ac6c-00155d7682cf}\\"
 
 NAMESPACE_TYPES = ["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]
 SECCOMP_ACTIONS = [
-    "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
-    "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
 ]
 SECCOMP_ARCHES = [
-    "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
-    "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",
-    "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
-    "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC",
-    "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K",
-    "SCMP_ARCH_SH", "SCMP_ARCH_SHEB",
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_ARM",
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",
+    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",
+    "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64",
+    "SCMP_ARCH_RISCV64",
+    "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_M68K",
+    "SCMP_ARCH_SH",
+    "SCMP_ARCH_SHEB",
 ]
 SECCOMP_FLAGS = [
-    "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 ]
 SECCOMP_OPS = [
-    "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
     "SCMP_CMP_MASKED_EQ",
 ]
 MPOL_MODES = [
-    "MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE",
-    "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL",
+    "MPOL_DEFAULT",
+    "MPOL_BIND",
+    "MPOL_INTERLEAVE",
+    "MPOL_WEIGHTED_INTERLEAVE",
+    "MPOL_PREFERRED",
+    "MPOL_PREFERRED_MANY",
+    "MPOL_LOCAL",
 ]
 MPOL_FLAGS = ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
 SCHED_POLICIES = [
-    "SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "SCHED_ISO", "SCHED_IDLE",
+    "SCHED_OTHER",
+    "SCHED_FIFO",
+    "SCHED_RR",
+    "SCHED_BATCH",
+    "SCHED_ISO",
+    "SCHED_IDLE",
     "SCHED_DEADLINE",
 ]
 SCHED_FLAGS = [
-    "SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_RECLAIM", "SCHED_FLAG_DL_OVERRUN",
-    "SCHED_FLAG_KEEP_POLICY", "SCHED_FLAG_KEEP_PARAMS", "SCHED_FLAG_UTIL_CLAMP_MIN",
+    "SCHED_FLAG_RESET_ON_FORK",
+    "SCHED_FLAG_RECLAIM",
+    "SCHED_FLAG_DL_OVERRUN",
+    "SCHED_FLAG_KEEP_POLICY",
+    "SCHED_FLAG_KEEP_PARAMS",
+    "SCHED_FLAG_UTIL_CLAMP_MIN",
     "SCHED_FLAG_UTIL_CLAMP_MAX",
 ]
 HOOK_NAMES = [
-    "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
 ]
 
 # --------------------------------------------------------------------------
@@ -271,12 +321,23 @@ BASE_CONFIG = {
             {"type": "cgroup"},
         ],
         "maskedPaths": [
-            "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+            "/proc/acpi",
+            "/proc/asound",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/sys/firmware",
             "/proc/scsi",
         ],
         "readonlyPaths": [
-            "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sys",
+            "/proc/sysrq-trigger",
         ],
     },
 }
@@ -355,8 +416,7 @@ FULL_CONFIG = {
         "org.opencontainers.image.os": "linux",
     },
     "linux": {
-        "namespaces": [{"type": t} for t in NAMESPACE_TYPES[:-1]]
-        + [{"type": "time", "path": "/proc/1234/ns/time"}],
+        "namespaces": [{"type": t} for t in NAMESPACE_TYPES[:-1]] + [{"type": "time", "path": "/proc/1234/ns/time"}],
         "uidMappings": _IDMAP,
         "gidMappings": _IDMAP,
         "timeOffsets": {
@@ -666,6 +726,7 @@ FULL_FEATURES = {
 # config cases
 # --------------------------------------------------------------------------
 
+
 def _config_cases():
     c = _Cases()
     F = FULL_CONFIG
@@ -685,7 +746,7 @@ def _config_cases():
     c.add("freebsd minimal {freebsd: {}}", dict(MINIMAL_CONFIG, freebsd={}), True)
     c.add("zos minimal {zos: {}}", dict(MINIMAL_CONFIG, zos={}), True)
     c.add("not an object: []", [], False)
-    c.add("not an object: \"config\"", "config", False)
+    c.add('not an object: "config"', "config", False)
     c.add("empty object", {}, False)
 
     # extensibility: unknown properties are ignored, at any depth
@@ -831,8 +892,12 @@ def _config_cases():
     # ioPriority
     c.obj(F, "process.ioPriority")
     c.required(F, "process.ioPriority.class", "process.ioPriority.priority")
-    c.enum(F, "process.ioPriority.class", ["IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"],
-           bad=("IOPRIO_CLASS_NONE", "BE"))
+    c.enum(
+        F,
+        "process.ioPriority.class",
+        ["IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"],
+        bad=("IOPRIO_CLASS_NONE", "BE"),
+    )
     c.integer(F, "process.ioPriority.priority", 0, 7)
     # execCPUAffinity
     c.obj(F, "process.execCPUAffinity")
@@ -879,8 +944,7 @@ def _config_cases():
     c.many(F, "linux.namespaces", good=([],), bad=({"type": "pid"},))
     c.required(F, "linux.namespaces[0].type")
     one_ns = mutate(F, "linux.namespaces", [{"type": "pid"}])
-    c.enum(one_ns, "linux.namespaces[0].type", NAMESPACE_TYPES, bad=("net", "foo", ""),
-           prefix="(single namespace) ")
+    c.enum(one_ns, "linux.namespaces[0].type", NAMESPACE_TYPES, bad=("net", "foo", ""), prefix="(single namespace) ")
     c.many(F, "linux.namespaces[0].path", good=("/proc/1/ns/pid",), bad=("proc/1/ns/pid", "", 1))
     c.set(F, "linux.namespaces[8]", {"type": "pid"}, False)  # exact duplicate of [0]
     c.set(F, "linux.namespaces[0]", "pid", False)
@@ -956,8 +1020,7 @@ def _config_cases():
     c.set(F, f"{R}.cpu.quota", -1, True)
     c.set(F, f"{R}.cpu.idle", 1, True)
     for k in ("cpus", "mems"):
-        c.many(F, f"{R}.cpu.{k}", good=("", "0", "0-7", "0-3,7", "2,4,6"),
-               bad=("0-3,", "all", "0..3", 0))
+        c.many(F, f"{R}.cpu.{k}", good=("", "0", "0-7", "0-3,7", "2,4,6"), bad=("0-3,", "all", "0..3", 0))
     # blockIO
     B = f"{R}.blockIO"
     c.obj(F, B)
@@ -970,16 +1033,19 @@ def _config_cases():
     c.integer(F, f"{B}.weightDevice[0].leafWeight", *U16)
     c.optional(F, f"{B}.weightDevice[0].weight", f"{B}.weightDevice[0].leafWeight")
     c.set(F, f"{B}.weightDevice[0]", {"major": 8, "minor": 0}, False)  # neither weight
-    for t in ("throttleReadBpsDevice", "throttleWriteBpsDevice",
-              "throttleReadIOPSDevice", "throttleWriteIOPSDevice"):
+    for t in ("throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice", "throttleWriteIOPSDevice"):
         c.required(F, f"{B}.{t}[0].major", f"{B}.{t}[0].minor", f"{B}.{t}[0].rate")
         c.many(F, f"{B}.{t}", good=([],), bad=({},))
     c.integer(F, f"{B}.throttleReadBpsDevice[0].rate", *U64)
     c.integer(F, f"{B}.throttleWriteIOPSDevice[0].minor", *I64)
     # hugepageLimits
     c.required(F, f"{R}.hugepageLimits[0].pageSize", f"{R}.hugepageLimits[0].limit")
-    c.many(F, f"{R}.hugepageLimits[0].pageSize", good=("2MB", "1GB", "64KB", "16GB"),
-           bad=("64kB", "2M", "2 MB", "0MB", "MB", "", 2))
+    c.many(
+        F,
+        f"{R}.hugepageLimits[0].pageSize",
+        good=("2MB", "1GB", "64KB", "16GB"),
+        bad=("64kB", "2M", "2 MB", "0MB", "MB", "", 2),
+    )
     c.integer(F, f"{R}.hugepageLimits[0].limit", *U64)
     # network
     c.obj(F, f"{R}.network")
@@ -1012,29 +1078,40 @@ def _config_cases():
     c.set(F, f"{I}.closID", "/", True)
     c.string(F, f"{I}.closID")
     c.string(F, f"{I}.l3CacheSchema", good=("L3:0=ff", "not-L3-but-only-a-SHOULD"))
-    c.many(F, f"{I}.memBwSchema", good=("MB:0=20;1=70", "MB:"),
-           bad=("L3:0=ff", "mb:0=20", "MB:0=20\nMB:1=70", "MB:0=20\n", 20))
-    c.many(F, f"{I}.schemata", good=([], ["L3:0=7f0;1=1f", "L2:0=f", "MB:0=20"]),
-           bad=(["L3:0=f\nMB:0=1"], ["L3:0=f\n"], "L3:0=f", [1]))
+    c.many(
+        F,
+        f"{I}.memBwSchema",
+        good=("MB:0=20;1=70", "MB:"),
+        bad=("L3:0=ff", "mb:0=20", "MB:0=20\nMB:1=70", "MB:0=20\n", 20),
+    )
+    c.many(
+        F,
+        f"{I}.schemata",
+        good=([], ["L3:0=7f0;1=1f", "L2:0=f", "MB:0=20"]),
+        bad=(["L3:0=f\nMB:0=1"], ["L3:0=f\n"], "L3:0=f", [1]),
+    )
     c.boolean(F, f"{I}.enableMonitoring")
     # memoryPolicy
     M = "linux.memoryPolicy"
     c.optional(F, M)
     c.obj(F, M)
     c.required(F, f"{M}.mode")
-    c.many(F, f"{M}.mode",
-           good=("MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED",
-                 "MPOL_PREFERRED_MANY"),
-           bad=("MPOL_DEFAULT", "MPOL_LOCAL", "MPOL_BOGUS", "mpol_bind", 1))  # with nodes "2-3"
+    c.many(
+        F,
+        f"{M}.mode",
+        good=("MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY"),
+        bad=("MPOL_DEFAULT", "MPOL_LOCAL", "MPOL_BOGUS", "mpol_bind", 1),
+    )  # with nodes "2-3"
     nodeless = mutate(F, f"{M}.nodes", DELETE)
-    c.many(nodeless, f"{M}.mode",
-           good=("MPOL_DEFAULT", "MPOL_LOCAL", "MPOL_PREFERRED", "MPOL_WEIGHTED_INTERLEAVE",
-                 "MPOL_PREFERRED_MANY"),
-           bad=("MPOL_BIND", "MPOL_INTERLEAVE"), prefix="(no nodes) ")
-    c.add(f'{M}={{"mode":"MPOL_DEFAULT","nodes":""}}',
-          mutate(F, M, {"mode": "MPOL_DEFAULT", "nodes": ""}), True)
-    c.add(f'{M}={{"mode":"MPOL_BIND","nodes":""}}',
-          mutate(F, M, {"mode": "MPOL_BIND", "nodes": ""}), False)
+    c.many(
+        nodeless,
+        f"{M}.mode",
+        good=("MPOL_DEFAULT", "MPOL_LOCAL", "MPOL_PREFERRED", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED_MANY"),
+        bad=("MPOL_BIND", "MPOL_INTERLEAVE"),
+        prefix="(no nodes) ",
+    )
+    c.add(f'{M}={{"mode":"MPOL_DEFAULT","nodes":""}}', mutate(F, M, {"mode": "MPOL_DEFAULT", "nodes": ""}), True)
+    c.add(f'{M}={{"mode":"MPOL_BIND","nodes":""}}', mutate(F, M, {"mode": "MPOL_BIND", "nodes": ""}), False)
     c.many(F, f"{M}.nodes", good=("0", "0-3,7"), bad=("0-", "node0", 1))
     c.enum(F, f"{M}.flags[0]", MPOL_FLAGS, bad=("MPOL_F_BOGUS",))
     c.many(F, f"{M}.flags", good=([],), bad=("MPOL_F_STATIC_NODES",))
@@ -1054,8 +1131,9 @@ def _config_cases():
     c.set(mutate(F, f"{S}.defaultAction", "SCMP_ACT_ERRNO"), f"{S}.defaultErrnoRet", 1, True)
     c.set(mutate(F, f"{S}.defaultAction", "SCMP_ACT_TRACE"), f"{S}.defaultErrnoRet", 0, True)
     c.set(F, f"{S}.defaultErrnoRet", 1, False)  # SCMP_ACT_ALLOW takes no errno
-    c.integer(mutate(F, f"{S}.defaultAction", "SCMP_ACT_ERRNO"), f"{S}.defaultErrnoRet", *U32,
-              prefix="(SCMP_ACT_ERRNO) ")
+    c.integer(
+        mutate(F, f"{S}.defaultAction", "SCMP_ACT_ERRNO"), f"{S}.defaultErrnoRet", *U32, prefix="(SCMP_ACT_ERRNO) "
+    )
     c.enum(F, f"{S}.architectures[0]", SECCOMP_ARCHES, bad=("SCMP_ARCH_AMD64", "x86_64"))
     c.many(F, f"{S}.architectures", good=([],), bad=("SCMP_ARCH_X86",))
     c.enum(F, f"{S}.flags[0]", SECCOMP_FLAGS, bad=("SECCOMP_FILTER_FLAG_NEW_LISTENER",))
@@ -1063,15 +1141,22 @@ def _config_cases():
     c.string(F, f"{S}.listenerPath", good=("/run/agent.sock",))
     c.string(F, f"{S}.listenerMetadata", good=("",))
     c.set(F, f"{S}.listenerPath", DELETE, False)  # metadata without a path
-    c.add(f"{S} without listenerPath and listenerMetadata",
-          mutate(mutate(F, f"{S}.listenerPath", DELETE), f"{S}.listenerMetadata", DELETE), True)
+    c.add(
+        f"{S} without listenerPath and listenerMetadata",
+        mutate(mutate(F, f"{S}.listenerPath", DELETE), f"{S}.listenerMetadata", DELETE),
+        True,
+    )
     c.optional(F, f"{S}.syscalls")
     c.many(F, f"{S}.syscalls", good=([],), bad=({},))
     c.required(F, f"{S}.syscalls[0].names", f"{S}.syscalls[0].action")
     c.many(F, f"{S}.syscalls[0].names", good=(["mount"],), bad=([], "getcwd", [1]))
     c.enum(F, f"{S}.syscalls[1].action", SECCOMP_ACTIONS, bad=("SCMP_ACT_KILL_ALL",))
-    c.many(F, f"{S}.syscalls[0].action", good=("SCMP_ACT_TRACE",),
-           bad=("SCMP_ACT_ALLOW", "SCMP_ACT_KILL", "SCMP_ACT_NOTIFY"))  # errnoRet is set
+    c.many(
+        F,
+        f"{S}.syscalls[0].action",
+        good=("SCMP_ACT_TRACE",),
+        bad=("SCMP_ACT_ALLOW", "SCMP_ACT_KILL", "SCMP_ACT_NOTIFY"),
+    )  # errnoRet is set
     c.optional(F, f"{S}.syscalls[0].errnoRet", f"{S}.syscalls[0].args")
     c.integer(F, f"{S}.syscalls[0].errnoRet", *U32)
     c.set(F, f"{S}.syscalls[1].errnoRet", 1, False)  # errno with SCMP_ACT_ALLOW
@@ -1084,13 +1169,18 @@ def _config_cases():
     c.enum(F, f"{A}.op", SECCOMP_OPS, bad=("SCMP_CMP_MASKED_NE", "=="))
     # rootfsPropagation
     c.optional(F, "linux.rootfsPropagation")
-    c.enum(F, "linux.rootfsPropagation", ["shared", "slave", "private", "unbindable"],
-           bad=("rshared", "rslave", "rprivate", ""))
+    c.enum(
+        F,
+        "linux.rootfsPropagation",
+        ["shared", "slave", "private", "unbindable"],
+        bad=("rshared", "rslave", "rprivate", ""),
+    )
     # maskedPaths / readonlyPaths
     for p in ("maskedPaths", "readonlyPaths"):
         c.optional(F, f"linux.{p}")
-        c.many(F, f"linux.{p}", good=([], ["/proc/kcore", "/sys/firmware"]),
-               bad=(["proc/kcore"], [""], "/proc/kcore", [1]))
+        c.many(
+            F, f"linux.{p}", good=([], ["/proc/kcore", "/sys/firmware"]), bad=(["proc/kcore"], [""], "/proc/kcore", [1])
+        )
     # mountLabel
     c.optional(F, "linux.mountLabel")
     c.string(F, "linux.mountLabel")
@@ -1106,29 +1196,45 @@ def _config_cases():
     # platform-dependent rules ----------------------------------------------
     W = WINDOWS_CONFIG
     c.required(W, "root", prefix="windows: ")
-    c.many(W, "root.path", good=("\\\\?\\Volume{ec84d99e-3f02-11e7-ac6c-00155d7682cf}",),
-           bad=("C:\\rootfs", "rootfs", "\\\\?\\Volume{not-a-guid}\\"), prefix="windows: ")
+    c.many(
+        W,
+        "root.path",
+        good=("\\\\?\\Volume{ec84d99e-3f02-11e7-ac6c-00155d7682cf}",),
+        bad=("C:\\rootfs", "rootfs", "\\\\?\\Volume{not-a-guid}\\"),
+        prefix="windows: ",
+    )
     c.many(W, "root.readonly", good=(False,), bad=(True,), prefix="windows: ")
     c.optional(W, "process.args", prefix="windows: ")
     c.optional(W, "process.commandLine", prefix="windows: ")
-    c.add("windows: process without args and commandLine",
-          mutate(mutate(W, "process.args", DELETE), "process.commandLine", DELETE), False)
+    c.add(
+        "windows: process without args and commandLine",
+        mutate(mutate(W, "process.args", DELETE), "process.commandLine", DELETE),
+        False,
+    )
     c.set(W, "process.user", {}, True, prefix="windows: ")  # uid/gid are POSIX-only
     c.set(W, "process.cwd", "relative\\dir", False, prefix="windows: ")
     c.set(HYPERV_CONFIG, "root", {"path": VOLUME_GUID_PATH}, False, prefix="hyperv: ")
     c.set(HYPERV_CONFIG, "windows.hyperv", {}, True, prefix="hyperv: ")
-    c.add("hyperv: windows.hyperv removed (now a server container without root)",
-          mutate(HYPERV_CONFIG, "windows.hyperv", DELETE), False)
-    c.add("linux config + windows section: root.path must then be a volume GUID path",
-          mutate(F, "windows", W["windows"]), False)
-    c.add("linux config + windows section + volume GUID root.path",
-          mutate(mutate(F, "windows", W["windows"]), "root.path", VOLUME_GUID_PATH), True)
+    c.add(
+        "hyperv: windows.hyperv removed (now a server container without root)",
+        mutate(HYPERV_CONFIG, "windows.hyperv", DELETE),
+        False,
+    )
+    c.add(
+        "linux config + windows section: root.path must then be a volume GUID path",
+        mutate(F, "windows", W["windows"]),
+        False,
+    )
+    c.add(
+        "linux config + windows section + volume GUID root.path",
+        mutate(mutate(F, "windows", W["windows"]), "root.path", VOLUME_GUID_PATH),
+        True,
+    )
 
     # windows section --------------------------------------------------------
     pw = "windows: "
     c.required(W, "windows.layerFolders", prefix=pw)
-    c.many(W, "windows.layerFolders", good=(["C:\\scratch"],), bad=([], "C:\\scratch", [1]),
-           prefix=pw)
+    c.many(W, "windows.layerFolders", good=(["C:\\scratch"],), bad=([], "C:\\scratch", [1]), prefix=pw)
     c.required(W, "windows.devices[0].id", "windows.devices[0].idType", prefix=pw)
     c.enum(W, "windows.devices[0].idType", ["class"], bad=("guid", "interface"), prefix=pw)
     c.string(W, "windows.devices[0].id", prefix=pw)
@@ -1140,8 +1246,7 @@ def _config_cases():
     c.set(W, "windows.resources.cpu.shares", 5000, False, prefix=pw)  # with maximum
     c.set(W, "windows.resources.cpu.count", 2, False, prefix=pw)  # with maximum
     c.set(cpu_only, "windows.resources.cpu.affinity", [{"mask": 1, "group": 0}], True, prefix=pw)
-    c.required(W, "windows.resources.cpu.affinity[0].mask",
-               "windows.resources.cpu.affinity[0].group", prefix=pw)
+    c.required(W, "windows.resources.cpu.affinity[0].mask", "windows.resources.cpu.affinity[0].group", prefix=pw)
     c.integer(W, "windows.resources.cpu.affinity[0].mask", *U64, prefix=pw)
     c.integer(W, "windows.resources.cpu.affinity[0].group", *U32, prefix=pw)
     c.set(W, "windows.resources.cpu.affinity", {"mask": 1, "group": 0}, False, prefix=pw)
@@ -1166,8 +1271,15 @@ def _config_cases():
     c.set(SOLARIS_CONFIG, "solaris.cappedCPU.ncpus", 8, False, prefix=ps)
     c.string(SOLARIS_CONFIG, "solaris.cappedMemory.physical", prefix=ps)
     c.string(SOLARIS_CONFIG, "solaris.cappedMemory.swap", prefix=ps)
-    for k in ("linkname", "lowerLink", "allowedAddress", "configureAllowedAddress",
-              "defrouter", "macAddress", "linkProtection"):
+    for k in (
+        "linkname",
+        "lowerLink",
+        "allowedAddress",
+        "configureAllowedAddress",
+        "defrouter",
+        "macAddress",
+        "linkProtection",
+    ):
         c.string(SOLARIS_CONFIG, f"solaris.anet[0].{k}", prefix=ps)
     c.set(SOLARIS_CONFIG, "solaris.anet[0].configureAllowedAddress", True, False, prefix=ps)
     c.many(SOLARIS_CONFIG, "solaris.anet", good=([],), bad=({},), prefix=ps)
@@ -1176,10 +1288,8 @@ def _config_cases():
     # vm section ------------------------------------------------------------
     pv = "vm: "
     V = VM_CONFIG
-    c.required(V, "vm.kernel", "vm.kernel.path", "vm.hypervisor.path", "vm.image.path",
-               "vm.image.format", prefix=pv)
-    c.optional(V, "vm.hypervisor", "vm.image", "vm.hwConfig", "vm.kernel.initrd",
-               "vm.kernel.parameters", prefix=pv)
+    c.required(V, "vm.kernel", "vm.kernel.path", "vm.hypervisor.path", "vm.image.path", "vm.image.format", prefix=pv)
+    c.optional(V, "vm.hypervisor", "vm.image", "vm.hwConfig", "vm.kernel.initrd", "vm.kernel.parameters", prefix=pv)
     for p in ("vm.hypervisor.path", "vm.kernel.path", "vm.kernel.initrd", "vm.image.path"):
         c.many(V, p, good=("/opt/vm/file",), bad=("relative/file", "", 1), prefix=pv)
     c.strings(V, "vm.hypervisor.parameters", prefix=pv)
@@ -1201,9 +1311,13 @@ def _config_cases():
     pz = "zos: "
     Z = ZOS_CONFIG
     c.required(Z, "zos.namespaces[0].type", prefix=pz)
-    c.enum(mutate(Z, "zos.namespaces", [{"type": "pid"}]), "zos.namespaces[0].type",
-           ["pid", "mount", "ipc", "uts"], bad=("network", "user", "cgroup", "time"),
-           prefix=pz + "(single namespace) ")
+    c.enum(
+        mutate(Z, "zos.namespaces", [{"type": "pid"}]),
+        "zos.namespaces[0].type",
+        ["pid", "mount", "ipc", "uts"],
+        bad=("network", "user", "cgroup", "time"),
+        prefix=pz + "(single namespace) ",
+    )
     c.many(Z, "zos.namespaces[0].path", good=("/proc/1/ns/pid",), bad=("proc/1",), prefix=pz)
     c.set(Z, "zos.namespaces[4]", {"type": "ipc"}, False, prefix=pz)  # duplicate of [1]
     c.boolean(Z, "process.noNewPrivileges", prefix=pz)
@@ -1225,8 +1339,7 @@ def _config_cases():
         c.strings(FB, f"freebsd.jail.{k}", prefix=pf)
     c.string(FB, "freebsd.jail.interface", prefix=pf)
     c.integer(FB, "freebsd.jail.enforceStatfs", 0, 2, prefix=pf)
-    for k in ("setHostname", "rawSockets", "chflags", "quotas", "socketAf", "mlock",
-              "reservedPorts", "suser"):
+    for k in ("setHostname", "rawSockets", "chflags", "quotas", "socketAf", "mlock", "reservedPorts", "suser"):
         c.boolean(FB, f"freebsd.jail.allow.{k}", prefix=pf)
     c.set(FB, "freebsd.jail.allow", [], False, prefix=pf)
 
@@ -1237,24 +1350,22 @@ def _config_cases():
 # state cases
 # --------------------------------------------------------------------------
 
+
 def _state_cases():
     c = _Cases()
     S = BASE_STATE
     c.add("spec example state", S, True)
-    c.add("minimal state", {"ociVersion": "1.3.0", "id": "c", "status": "stopped",
-                            "bundle": "/b"}, True)
+    c.add("minimal state", {"ociVersion": "1.3.0", "id": "c", "status": "stopped", "bundle": "/b"}, True)
     c.add("not an object", ["state"], False)
     c.add("empty object", {}, False)
     c.required(S, "ociVersion", "id", "status", "bundle")
     c.optional(S, "pid", "annotations")
     c.string(S, "ociVersion", good=("1.3.0", "1.0.2-dev"))
     c.string(S, "id", good=("abc", "my-container_1"))
-    c.many(S, "status", good=("creating", "created", "running", "stopped", "paused"),
-           bad=("", 1, None, ["running"]))
+    c.many(S, "status", good=("creating", "created", "running", "stopped", "paused"), bad=("", 1, None, ["running"]))
     c.integer(S, "pid", 0, I32[1])
     c.set(S, "pid", True, False)
-    c.many(S, "bundle", good=("/run/bundle", "C:\\bundles\\ctr"),
-           bad=("relative/bundle", "", 1))
+    c.many(S, "bundle", good=("/run/bundle", "C:\\bundles\\ctr"), bad=("relative/bundle", "", 1))
     c.many(S, "annotations", good=({}, {"k": ""}), bad=({"": "v"}, {"k": 1}, []))
     c.set(S, "x-runtime-extra", {"anything": True}, True)
     return c
@@ -1263,6 +1374,7 @@ def _state_cases():
 # --------------------------------------------------------------------------
 # features cases
 # --------------------------------------------------------------------------
+
 
 def _features_cases():
     c = _Cases()
@@ -1276,17 +1388,41 @@ def _features_cases():
     for k in ("ociVersionMin", "ociVersionMax"):
         c.many(F, k, good=("1.0.0", "1.0.2-dev", "1.1.0-rc.2"), bad=("1.0", "", None, 1))
     # everything except the two versions may be absent or null
-    for p in ("hooks", "mountOptions", "annotations", "potentiallyUnsafeConfigAnnotations",
-              "linux", "linux.namespaces", "linux.capabilities", "linux.cgroup",
-              "linux.cgroup.v1", "linux.cgroup.rdma", "linux.seccomp", "linux.seccomp.enabled",
-              "linux.seccomp.actions", "linux.seccomp.operators", "linux.seccomp.archs",
-              "linux.seccomp.knownFlags", "linux.seccomp.supportedFlags", "linux.apparmor",
-              "linux.apparmor.enabled", "linux.selinux", "linux.selinux.enabled",
-              "linux.intelRdt", "linux.intelRdt.enabled", "linux.intelRdt.schemata",
-              "linux.intelRdt.monitoring", "linux.memoryPolicy", "linux.memoryPolicy.modes",
-              "linux.memoryPolicy.flags", "linux.mountExtensions",
-              "linux.mountExtensions.idmap", "linux.mountExtensions.idmap.enabled",
-              "linux.netDevices", "linux.netDevices.enabled"):
+    for p in (
+        "hooks",
+        "mountOptions",
+        "annotations",
+        "potentiallyUnsafeConfigAnnotations",
+        "linux",
+        "linux.namespaces",
+        "linux.capabilities",
+        "linux.cgroup",
+        "linux.cgroup.v1",
+        "linux.cgroup.rdma",
+        "linux.seccomp",
+        "linux.seccomp.enabled",
+        "linux.seccomp.actions",
+        "linux.seccomp.operators",
+        "linux.seccomp.archs",
+        "linux.seccomp.knownFlags",
+        "linux.seccomp.supportedFlags",
+        "linux.apparmor",
+        "linux.apparmor.enabled",
+        "linux.selinux",
+        "linux.selinux.enabled",
+        "linux.intelRdt",
+        "linux.intelRdt.enabled",
+        "linux.intelRdt.schemata",
+        "linux.intelRdt.monitoring",
+        "linux.memoryPolicy",
+        "linux.memoryPolicy.modes",
+        "linux.memoryPolicy.flags",
+        "linux.mountExtensions",
+        "linux.mountExtensions.idmap",
+        "linux.mountExtensions.idmap.enabled",
+        "linux.netDevices",
+        "linux.netDevices.enabled",
+    ):
         c.many(F, p, good=(DELETE, None))
     c.set(F, "x-future-feature", {"enabled": True}, True)
     c.set(F, "linux.xFuture", [], True)
@@ -1294,8 +1430,9 @@ def _features_cases():
     c.enum(F, "hooks[0]", HOOK_NAMES, bad=("preStart", "poststarted"))
     c.many(F, "hooks", good=([],), bad=("prestart", {}))
     c.strings(F, "mountOptions")
-    c.many(F, "potentiallyUnsafeConfigAnnotations",
-           good=([], ["org.systemd.property."]), bad=([""], [1], "com.example."))
+    c.many(
+        F, "potentiallyUnsafeConfigAnnotations", good=([], ["org.systemd.property."]), bad=([""], [1], "com.example.")
+    )
     c.many(F, "annotations", good=({},), bad=({"": "x"}, {"k": True}, []))
     c.obj(F, "linux")
     # linux

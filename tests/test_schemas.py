@@ -39,10 +39,29 @@ REQUIRED_FILES = {
 
 # keywords a schema object may use (the subset agreed with the fast validator)
 ALLOWED_KEYWORDS = {
-    "type", "properties", "required", "additionalProperties", "patternProperties",
-    "items", "enum", "pattern", "minimum", "maximum", "minLength", "minItems",
-    "maxItems", "uniqueItems", "$ref", "oneOf", "anyOf", "allOf", "not",
-    "description", "id", "$schema", "definitions",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "patternProperties",
+    "items",
+    "enum",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minLength",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "$ref",
+    "oneOf",
+    "anyOf",
+    "allOf",
+    "not",
+    "description",
+    "id",
+    "$schema",
+    "definitions",
 }
 REF_RE = re.compile(r"^(?P<file>[A-Za-z0-9_.-]+\.json)?#/definitions/(?P<name>[A-Za-z0-9_]+)$")
 
@@ -99,6 +118,7 @@ def all_subschemas():
 # the schema files themselves
 # --------------------------------------------------------------------------
 
+
 def test_required_files_present():
     assert REQUIRED_FILES <= set(SCHEMAS), sorted(REQUIRED_FILES - set(SCHEMAS))
 
@@ -144,10 +164,7 @@ def test_every_definition_is_used_or_exported():
         if "$ref" in sub:
             m = REF_RE.match(sub["$ref"])
             used.add((m.group("file") or name, m.group("name")))
-    unused = [
-        (f, d) for f, doc in SCHEMAS.items() for d in doc.get("definitions", {})
-        if (f, d) not in used
-    ]
+    unused = [(f, d) for f, doc in SCHEMAS.items() for d in doc.get("definitions", {}) if (f, d) not in used]
     # integer kinds are a public vocabulary even when no schema needs them
     unused = [u for u in unused if not re.fullmatch(r"u?int(8|16|32|64)", u[1])]
     assert not unused, unused
@@ -203,13 +220,13 @@ def test_unknown_file_ref_is_not_fetched():
 # corpus
 # --------------------------------------------------------------------------
 
+
 def _check(subtests, schema_file, cases):
     v = validator(schema_file)
     assert len({name for name, _, _ in cases}) == len(cases), "duplicate case names"
     for name, doc, expect in cases:
         with subtests.test(case=name):
-            errors = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-                      for e in v.iter_errors(doc)]
+            errors = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in v.iter_errors(doc)]
             if expect:
                 assert not errors, errors
             else:
@@ -220,8 +237,7 @@ def test_corpus_size():
     assert len(schema_cases.CONFIG_CASES) >= 300
     assert len(schema_cases.STATE_CASES) >= 20
     assert len(schema_cases.FEATURES_CASES) >= 50
-    for cases in (schema_cases.CONFIG_CASES, schema_cases.STATE_CASES,
-                  schema_cases.FEATURES_CASES):
+    for cases in (schema_cases.CONFIG_CASES, schema_cases.STATE_CASES, schema_cases.FEATURES_CASES):
         assert any(ok for _, _, ok in cases) and any(not ok for _, _, ok in cases)
 
 

@@ -1,4 +1,5 @@
 """config.md: root, mounts, process, hostname, as seen from inside the container."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,18 @@ import pytest
 from conformance.capnames import names
 from conformance.harness import mount_at, mountinfo
 
-BOUNDING = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_MKNOD",
-            "CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID", "CAP_SYS_CHROOT", "CAP_AUDIT_WRITE"]
+BOUNDING = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_KILL",
+    "CAP_MKNOD",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+    "CAP_AUDIT_WRITE",
+]
 INHERITABLE = ["CAP_KILL", "CAP_NET_BIND_SERVICE"]
 AMBIENT = ["CAP_NET_BIND_SERVICE"]
 ENV = ["PATH=/usr/bin:/bin", "CONF_A=1", "CONF_B=two words", "HOME=/root", "EMPTY="]
@@ -23,46 +34,80 @@ def caps_of(facts, field):
 @pytest.fixture(scope="module")
 def root_run(env):
     """uid 0, a read-only rootfs, explicit capabilities, rlimits, env, cwd, umask."""
+
     def mutate(c, b):
         p = c["process"]
         p["env"] = list(ENV)
         p["cwd"] = "/out"
         p["user"] = {"uid": 0, "gid": 0, "additionalGids": [10, 20], "umask": 0o027}
-        p["capabilities"] = {"bounding": BOUNDING, "effective": BOUNDING, "permitted": BOUNDING,
-                             "inheritable": INHERITABLE, "ambient": AMBIENT}
+        p["capabilities"] = {
+            "bounding": BOUNDING,
+            "effective": BOUNDING,
+            "permitted": BOUNDING,
+            "inheritable": INHERITABLE,
+            "ambient": AMBIENT,
+        }
         p["rlimits"] = [{"type": t, "soft": s, "hard": h} for t, (s, h) in RLIMITS.items()]
         p["noNewPrivileges"] = True
         p["oomScoreAdj"] = 123
         c["hostname"] = "conformance-host"
         c["mounts"] += [
-            {"destination": "/mnt/a", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "nodev", "noexec", "size=1m", "mode=750"]},
+            {
+                "destination": "/mnt/a",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["nosuid", "nodev", "noexec", "size=1m", "mode=750"],
+            },
             {"destination": "/mnt/a/b", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "size=1m"]},
-            {"destination": "/mnt/ro-bind", "type": "bind", "source": str(env.workdir / "share"),
-             "options": ["rbind", "ro"]},
+            {
+                "destination": "/mnt/ro-bind",
+                "type": "bind",
+                "source": str(env.workdir / "share"),
+                "options": ["rbind", "ro"],
+            },
             {"destination": "/mnt/shared", "type": "tmpfs", "source": "tmpfs", "options": ["shared"]},
             {"destination": "/mnt/unbindable", "type": "tmpfs", "source": "tmpfs", "options": ["unbindable"]},
             {"destination": "/mnt/noatime", "type": "tmpfs", "source": "tmpfs", "options": ["noatime", "nosuid"]},
         ]
+
     (env.workdir / "share").mkdir(exist_ok=True)
     (env.workdir / "share" / "file").write_text("shared\n")
-    probes = ["--stat", "/checker", "--create", "/rootfs-is-writable", "--create", "/mnt/ro-bind/x", "--read", "/mnt/ro-bind/file",
-              "--create", "/mnt/a/x", "--create", "/out/x"]
+    probes = [
+        "--stat",
+        "/checker",
+        "--create",
+        "/rootfs-is-writable",
+        "--create",
+        "/mnt/ro-bind/x",
+        "--read",
+        "/mnt/ro-bind/file",
+        "--create",
+        "/mnt/a/x",
+        "--create",
+        "/out/x",
+    ]
     return env.lazy("root", probes=probes, mutate=mutate)
 
 
 @pytest.fixture(scope="module")
 def user_run(env):
     """uid 1000 with supplementary groups, capabilities through the ambient set."""
+
     def mutate(c, b):
         p = c["process"]
         p["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [5, 6, 1000]}
         p["cwd"] = "/home/user"
-        p["capabilities"] = {"bounding": BOUNDING, "effective": INHERITABLE, "permitted": INHERITABLE,
-                             "inheritable": INHERITABLE, "ambient": AMBIENT}
+        p["capabilities"] = {
+            "bounding": BOUNDING,
+            "effective": INHERITABLE,
+            "permitted": INHERITABLE,
+            "inheritable": INHERITABLE,
+            "ambient": AMBIENT,
+        }
         p["noNewPrivileges"] = False
         p.pop("oomScoreAdj", None)
         c["root"]["readonly"] = False
+
     return env.lazy("user", probes=["--create", "/home/user/x"], mutate=mutate)
 
 
@@ -104,9 +149,13 @@ def test_process(env, spec, root_run, user_run):
     with spec.check("config.md#user", "SHOULD", "without user.umask the umask is not changed (0022 here)"):
         assert user_run().facts["status"]["Umask"] == "%04o" % _our_umask()
 
-    for field, key, want in (("bounding", "CapBnd", BOUNDING), ("effective", "CapEff", BOUNDING),
-                             ("permitted", "CapPrm", BOUNDING), ("inheritable", "CapInh", INHERITABLE),
-                             ("ambient", "CapAmb", AMBIENT)):
+    for field, key, want in (
+        ("bounding", "CapBnd", BOUNDING),
+        ("effective", "CapEff", BOUNDING),
+        ("permitted", "CapPrm", BOUNDING),
+        ("inheritable", "CapInh", INHERITABLE),
+        ("ambient", "CapAmb", AMBIENT),
+    ):
         with spec.check("config.md#linux-process", "MUST", f"capabilities.{field} is the {field} set (root)"):
             got = caps_of(root_run().facts, key)
             assert got == set(want), f"{key}: extra {sorted(got - set(want))}, missing {sorted(set(want) - got)}"
@@ -115,8 +164,11 @@ def test_process(env, spec, root_run, user_run):
         got = caps_of(user_run().facts, "CapBnd")
         assert got == set(BOUNDING), sorted(got ^ set(BOUNDING))
 
-    with spec.check("config.md#linux-process", "MUST",
-                    "capabilities.ambient survives execve for uid 1000 (permitted = effective = ambient)"):
+    with spec.check(
+        "config.md#linux-process",
+        "MUST",
+        "capabilities.ambient survives execve for uid 1000 (permitted = effective = ambient)",
+    ):
         f = user_run().facts
         for key, want in (("CapAmb", AMBIENT), ("CapPrm", AMBIENT), ("CapEff", AMBIENT), ("CapInh", INHERITABLE)):
             got = caps_of(f, key)
@@ -164,15 +216,18 @@ def test_root_and_hostname(env, spec, root_run, user_run):
     with spec.check("config.md#root", "MUST", "root.path is the container's root filesystem"):
         host = os.stat(env.rootfs / "checker")
         inside = root_run().facts["stat"]["/checker"]["lstat"]
-        assert (inside["dev"], inside["ino"]) == (host.st_dev, host.st_ino), \
+        assert (inside["dev"], inside["ino"]) == (host.st_dev, host.st_ino), (
             "/checker inside is not the file of root.path"
+        )
 
     with spec.check("config.md#hostname", "MUST", "hostname is the container's hostname"):
         assert root_run().facts["hostname"] == "conformance-host"
 
     with spec.check("config.md#domainname", "MUST", "domainname is the container's NIS domain name (1.1)"):
+
         def mutate(c, b):
             c["domainname"] = "conformance.example"
+
         f = env.run("domain", mutate=mutate, oci_version="1.1.0").facts
         assert f["domainname"] == "conformance.example", f"domainname is {f['domainname']!r}"
 
@@ -221,8 +276,11 @@ def test_mounts(env, spec, root_run):
     with spec.check("config.md#mounts", "MUST", "a read-write bind mount is writable"):
         assert root_run().facts["create"]["/out/x"]["errno"] == 0
 
-    with spec.check("config-linux.md#default-filesystems", "SHOULD",
-                    "/proc, /sys, /dev/pts and /dev/shm are proc, sysfs, devpts and tmpfs"):
+    with spec.check(
+        "config-linux.md#default-filesystems",
+        "SHOULD",
+        "/proc, /sys, /dev/pts and /dev/shm are proc, sysfs, devpts and tmpfs",
+    ):
         r = rows()
         for point, fstype in (("/proc", "proc"), ("/sys", "sysfs"), ("/dev/pts", "devpts"), ("/dev/shm", "tmpfs")):
             m = mount_at(r, point)
@@ -232,17 +290,29 @@ def test_mounts(env, spec, root_run):
 def test_invalid_process(env, spec):
     rt = env.rt
     cases = [
-        ("config.md#posix-process", "rlimits with a duplicated type are an error",
-         lambda p: p.__setitem__("rlimits", [{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 100},
-                                             {"type": "RLIMIT_NOFILE", "soft": 200, "hard": 200}])),
-        ("config.md#posix-process", "an rlimit type the kernel does not know is an error",
-         lambda p: p.__setitem__("rlimits", [{"type": "RLIMIT_NO_SUCH_LIMIT", "soft": 1, "hard": 1}])),
+        (
+            "config.md#posix-process",
+            "rlimits with a duplicated type are an error",
+            lambda p: p.__setitem__(
+                "rlimits",
+                [
+                    {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 100},
+                    {"type": "RLIMIT_NOFILE", "soft": 200, "hard": 200},
+                ],
+            ),
+        ),
+        (
+            "config.md#posix-process",
+            "an rlimit type the kernel does not know is an error",
+            lambda p: p.__setitem__("rlimits", [{"type": "RLIMIT_NO_SUCH_LIMIT", "soft": 1, "hard": 1}]),
+        ),
     ]
     for section, title, change in cases:
         with spec.check(section, "MUST", title):
             env.need_working()
-            cid, b = env.bundle("badproc", args=["/checker", "touch", "/out/ran"],
-                                mutate=lambda c, b: change(c["process"]))
+            cid, b = env.bundle(
+                "badproc", args=["/checker", "touch", "/out/ran"], mutate=lambda c, b: change(c["process"])
+            )
             try:
                 r = rt.create(cid, b.path)
                 if r.ok:

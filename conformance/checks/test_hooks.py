@@ -4,6 +4,7 @@ Every hook is the checker's `hook` step: it appends one JSON line (its name,
 the state it read on stdin, its namespaces and root) to BUNDLE/out/hooks.log,
 which the container sees as /out/hooks.log.  The container process appends
 its own line, so the log gives the order of everything."""
+
 from __future__ import annotations
 
 import json
@@ -30,20 +31,30 @@ def _hook(env, b, name, *extra, container_side=False, timeout=None, environ=None
 
 def _hooks_bundle(env, hint, fail=None, timeout_kind=None, oci_version=None):
     """A bundle whose every hook kind logs; `fail` names a kind whose first hook exits 1."""
+
     def mutate(c, b):
         hooks = {}
         for kind in KINDS:
             extra = ("fail",) if kind == fail else ()
             if kind == timeout_kind:
                 extra = ("sleep=10",)
-            first = _hook(env, b, f"{kind}-1", *extra, container_side=(kind == "startContainer"),
-                          environ=["CONF_HOOK=1", f"CONF_KIND={kind}"], timeout=1 if kind == timeout_kind else None)
+            first = _hook(
+                env,
+                b,
+                f"{kind}-1",
+                *extra,
+                container_side=(kind == "startContainer"),
+                environ=["CONF_HOOK=1", f"CONF_KIND={kind}"],
+                timeout=1 if kind == timeout_kind else None,
+            )
             second = _hook(env, b, f"{kind}-2", container_side=(kind == "startContainer"))
             hooks[kind] = [first, second]
         c["hooks"] = hooks
         c["annotations"] = {"org.ocirun.hooks": hint}
-    return env.bundle(hint, args=["/checker", "hook", "process", "/out/hooks.log"], mutate=mutate,
-                      oci_version=oci_version)
+
+    return env.bundle(
+        hint, args=["/checker", "hook", "process", "/out/hooks.log"], mutate=mutate, oci_version=oci_version
+    )
 
 
 def _names(log):
@@ -70,27 +81,43 @@ def test_hooks_lifecycle(env, spec):
         seen["after_delete"] = _names(parse_json_lines(logf))
         seen["log"] = parse_json_lines(logf)
         return seen
+
     run = Lazy(drive)
     try:
-        with spec.check("runtime.md#lifecycle", "MUST",
-                        "prestart, createRuntime and createContainer hooks run during create"):
+        with spec.check(
+            "runtime.md#lifecycle", "MUST", "prestart, createRuntime and createContainer hooks run during create"
+        ):
             s = run()
             for kind in ("prestart", "createRuntime", "createContainer"):
                 assert f"{kind}-1" in s["after_create"], f"{kind} had not run when create returned: {s['after_create']}"
             assert "startContainer-1" not in s["after_create"] and "process" not in s["after_create"]
 
-        with spec.check("runtime.md#lifecycle", "MUST",
-                        "prestart, createRuntime, createContainer, startContainer hooks, then the process"):
+        with spec.check(
+            "runtime.md#lifecycle",
+            "MUST",
+            "prestart, createRuntime, createContainer, startContainer hooks, then the process",
+        ):
             names = _names(run()["log"])
-            seq = ["prestart-2", "createRuntime-1", "createRuntime-2", "createContainer-1", "createContainer-2",
-                   "startContainer-1", "startContainer-2", "process"]
+            seq = [
+                "prestart-2",
+                "createRuntime-1",
+                "createRuntime-2",
+                "createContainer-1",
+                "createContainer-2",
+                "startContainer-1",
+                "startContainer-2",
+                "process",
+            ]
             missing = [n for n in seq if n not in names]
             assert not missing, f"never ran: {missing}; log {names}"
             pos = [names.index(n) for n in seq]
             assert pos == sorted(pos), f"order {names}"
 
-        with spec.check("runtime.md#lifecycle", "MUST",
-                        "poststart hooks run after the process is executed (not before startContainer)"):
+        with spec.check(
+            "runtime.md#lifecycle",
+            "MUST",
+            "poststart hooks run after the process is executed (not before startContainer)",
+        ):
             s = run()
             assert "poststart-1" not in s["after_create"], f"poststart ran during create: {s['after_create']}"
             names = _names(s["log"])
@@ -128,16 +155,20 @@ def test_hooks_lifecycle(env, spec):
                 assert isinstance(st.get("status"), str) and st["status"], f"{e['hook']}: status {st.get('status')!r}"
                 assert st.get("annotations", {}).get("org.ocirun.hooks") == "hooks", f"{e['hook']}: annotations"
 
-        with spec.check("config.md#posix-platform-hooks", "MUST",
-                        "hooks in the runtime namespace get the container pid as the host sees it"):
+        with spec.check(
+            "config.md#posix-platform-hooks",
+            "MUST",
+            "hooks in the runtime namespace get the container pid as the host sees it",
+        ):
             s = run()
             for e in s["log"]:
                 if e["hook"].split("-")[0] in ("prestart", "createRuntime", "poststart"):
                     st = json.loads(e["stdin"])
                     assert st.get("pid") == s["state"]["pid"], f"{e['hook']}: pid {st.get('pid')}"
 
-        with spec.check("runtime.md#state", "SHOULD",
-                        "hooks in the container namespace get the pid as the container sees it (1)"):
+        with spec.check(
+            "runtime.md#state", "SHOULD", "hooks in the container namespace get the pid as the container sees it (1)"
+        ):
             # spelled out from runtime-spec 1.1 on
             for e in run()["log"]:
                 if e["hook"].split("-")[0] in ("createContainer", "startContainer"):
@@ -149,21 +180,28 @@ def test_hooks_lifecycle(env, spec):
             assert e["argv"][0] == "conformance-hook", e["argv"]
             assert sorted(e["env"]) == ["CONF_HOOK=1", "CONF_KIND=prestart"], e["env"]
 
-        with spec.check("config.md#prestart", "MUST", "prestart, createRuntime, poststart and poststop hooks run "
-                        "in the runtime namespace"):
+        with spec.check(
+            "config.md#prestart",
+            "MUST",
+            "prestart, createRuntime, poststart and poststop hooks run in the runtime namespace",
+        ):
             for e in run()["log"]:
                 if e["hook"].split("-")[0] in ("prestart", "createRuntime", "poststart", "poststop"):
                     for kind in ("pid", "uts", "net"):
                         assert e["ns"][kind] == host_ns(os.getpid(), kind), f"{e['hook']} in another {kind} namespace"
 
-        with spec.check("config.md#createcontainer-hooks", "MUST",
-                        "createContainer hooks run in the container's mount namespace"):
+        with spec.check(
+            "config.md#createcontainer-hooks", "MUST", "createContainer hooks run in the container's mount namespace"
+        ):
             s = run()
             e = next(x for x in s["log"] if x["hook"] == "createContainer-1")
             assert e["ns"]["mnt"] == s["container_mnt"], f"{e['ns']['mnt']} != {s['container_mnt']}"
 
-        with spec.check("config.md#startcontainer-hooks", "MUST",
-                        "startContainer hooks run in the container (its namespaces and root)"):
+        with spec.check(
+            "config.md#startcontainer-hooks",
+            "MUST",
+            "startContainer hooks run in the container (its namespaces and root)",
+        ):
             s = run()
             e = next(x for x in s["log"] if x["hook"] == "startContainer-1")
             p = next(x for x in s["log"] if x["hook"] == "process")
@@ -199,8 +237,9 @@ def _failing(env, kind):
 
 def test_hook_failures(env, spec):
     for kind in ("prestart", "createRuntime", "createContainer", "startContainer"):
-        with spec.check(f"config.md#{kind.lower()}", "MUST",
-                        f"a failing {kind} hook is an error and the process never runs"):
+        with spec.check(
+            f"config.md#{kind.lower()}", "MUST", f"a failing {kind} hook is an error and the process never runs"
+        ):
             env.need_working()
             o = _failing(env, kind)
             failed = not o["create"].ok or not o.get("start", o["create"]).ok
@@ -212,8 +251,11 @@ def test_hook_failures(env, spec):
 
     # runtime-spec 1.3.0 made a failing poststart hook fatal (it was a warning
     # up to 1.1): the operation fails and the container is stopped.
-    with spec.check("config.md#poststart", "MUST",
-                    "a failing poststart hook is an error: the operation fails and the container is stopped (1.3.0)"):
+    with spec.check(
+        "config.md#poststart",
+        "MUST",
+        "a failing poststart hook is an error: the operation fails and the container is stopped (1.3.0)",
+    ):
         o = _failing(env, "poststart")
         failed = not o["create"].ok or not o.get("start", o["create"]).ok
         assert failed, "create and start both succeeded"
@@ -221,8 +263,9 @@ def test_hook_failures(env, spec):
         pid = o.get("pid")
         assert not (pid and _alive(pid)), "the container process is still alive"
 
-    with spec.check("config.md#poststop", "MUST",
-                    "a failing poststop hook is a warning: delete succeeds and the other hooks run"):
+    with spec.check(
+        "config.md#poststop", "MUST", "a failing poststop hook is a warning: delete succeeds and the other hooks run"
+    ):
         o = _failing(env, "poststop")
         assert o["create"].ok and o["start"].ok, "the container did not run"
         assert o["delete"].ok, f"delete failed: {o['delete'].describe()}"
@@ -231,8 +274,9 @@ def test_hook_failures(env, spec):
 
 
 def test_hook_timeout(env, spec):
-    with spec.check("config.md#posix-platform-hooks", "MUST",
-                    "a hook that outlives its timeout is aborted and counts as failed"):
+    with spec.check(
+        "config.md#posix-platform-hooks", "MUST", "a hook that outlives its timeout is aborted and counts as failed"
+    ):
         env.need_working()
         rt = env.rt
         cid, b = _hooks_bundle(env, "timeout", timeout_kind="prestart")

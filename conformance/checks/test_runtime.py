@@ -1,4 +1,5 @@
 """runtime.md: state, lifecycle, errors and the five operations."""
+
 from __future__ import annotations
 
 import json
@@ -53,12 +54,16 @@ def test_create_errors(env, spec):
         finally:
             rt.cleanup(cid)
 
-    with spec.check("runtime.md#lifecycle", "MUST",
-                    "create fails when the environment cannot be built, leaving no container, "
-                    "process or cgroup"):
+    with spec.check(
+        "runtime.md#lifecycle",
+        "MUST",
+        "create fails when the environment cannot be built, leaving no container, process or cgroup",
+    ):
         env.need_working()
+
         def bad_mount(c, b):
             c["mounts"].append({"destination": "/mnt", "type": "no-such-fs", "source": "none"})
+
         cid, b = env.bundle("badmount", args=["/checker", "touch", "/out/ran"], mutate=bad_mount)
         r = rt.create(cid, b.path)
         try:
@@ -87,8 +92,11 @@ def test_create_duplicate(env, spec):
     _, b2 = env.bundle("dup2")
     first = Lazy(lambda: rt.must(rt.create(cid, b.path)) and rt.state(cid))
     try:
-        with spec.check("runtime.md#create", "MUST",
-                        "create with an id already in use fails and leaves the first container unchanged"):
+        with spec.check(
+            "runtime.md#create",
+            "MUST",
+            "create with an id already in use fails and leaves the first container unchanged",
+        ):
             st = first()
             r = rt.create(cid, b2.path)
             assert not r.ok, "a second create with the same id succeeded"
@@ -106,6 +114,7 @@ def test_lifecycle(env, spec):
 
     def mutate(c, b):
         c["annotations"] = dict(ANNOTATIONS)
+
     args = ["/checker", "touch", "/out/ran", "--and", "wait-signal", "/out/signal"]
     cid, b = env.bundle("life", args=args, mutate=mutate)
     ran = b.out_file("ran")
@@ -125,12 +134,12 @@ def test_lifecycle(env, spec):
             st = created()
             assert st["id"] == cid, f"id {st['id']!r}"
 
-        with spec.check("runtime.md#state", "MUST",
-                        "state ociVersion is the SemVer version the state complies with"):
+        with spec.check("runtime.md#state", "MUST", "state ociVersion is the SemVer version the state complies with"):
             # the version of the state document, not the config's (runc says 1.0.2-dev)
             st = created()
-            assert isinstance(st["ociVersion"], str) and SEMVER.match(st["ociVersion"]), \
+            assert isinstance(st["ociVersion"], str) and SEMVER.match(st["ociVersion"]), (
                 f"ociVersion {st['ociVersion']!r}"
+            )
 
         with spec.check("runtime.md#state", "MUST", "state bundle is the absolute bundle path"):
             st = created()
@@ -154,7 +163,9 @@ def test_lifecycle(env, spec):
             exe = os.readlink(f"/proc/{st['pid']}/exe")
             assert not exe.endswith("/checker"), f"the container process already is {exe}"
 
-        with spec.check("runtime.md#lifecycle", "MUST", "changes to config.json after create do not affect the container"):
+        with spec.check(
+            "runtime.md#lifecycle", "MUST", "changes to config.json after create do not affect the container"
+        ):
             created()
             changed = dict(b.config)
             changed["process"] = dict(b.config["process"], args=["/checker", "touch", "/out/changed"])
@@ -236,14 +247,18 @@ def test_unknown_and_missing_ids(env, spec):
     rt = env.rt
     ghost = rt.new_id("ghost")
     for op in ("state", "start", "kill", "delete"):
-        with spec.check(f"runtime.md#{'query-state' if op == 'state' else op}", "MUST",
-                        f"{op} of a container that does not exist fails"):
+        with spec.check(
+            f"runtime.md#{'query-state' if op == 'state' else op}",
+            "MUST",
+            f"{op} of a container that does not exist fails",
+        ):
             env.need_working()
             args = [op, ghost] + (["KILL"] if op == "kill" else [])
             r = rt.cmd(*args)
             assert not r.ok, f"{op} of an unknown id succeeded"
-        with spec.check(f"runtime.md#{'query-state' if op == 'state' else op}", "MUST",
-                        f"{op} without a container id fails"):
+        with spec.check(
+            f"runtime.md#{'query-state' if op == 'state' else op}", "MUST", f"{op} without a container id fails"
+        ):
             env.need_working()
             r = rt.cmd(op)
             assert not r.ok, f"{op} without an id succeeded"
@@ -268,8 +283,14 @@ def test_kill_created(env, spec):
 def test_delete_not_stopped(env, spec):
     rt = env.rt
     cid, b = env.bundle("delrunning", args=["/checker", "touch", "/out/ran", "--and", "sleep", "30"])
-    running = Lazy(lambda: (rt.must(rt.create(cid, b.path)), rt.must(rt.start(cid)),
-                            wait_for(b.out_file("ran").exists), rt.state(cid))[-1])
+    running = Lazy(
+        lambda: (
+            rt.must(rt.create(cid, b.path)),
+            rt.must(rt.start(cid)),
+            wait_for(b.out_file("ran").exists),
+            rt.state(cid),
+        )[-1]
+    )
     try:
         with spec.check("runtime.md#delete", "MUST", "delete of a running container fails and leaves it running"):
             st = running()
@@ -291,14 +312,17 @@ def test_delete_not_stopped(env, spec):
             r = rt.delete(cid)
             outcome.update(st=st, r=r, after=rt.state(cid), alive=not wait_for(lambda: not _alive(st["pid"]), 2))
         return outcome
+
     try:
-        with spec.check("runtime.md#delete", "MUST",
-                        "delete of a created (not stopped) container fails and has no effect"):
+        with spec.check(
+            "runtime.md#delete", "MUST", "delete of a created (not stopped) container fails and has no effect"
+        ):
             o = try_delete()
             assert not o["r"].ok, "delete of a created container succeeded"
             assert o["after"] and o["after"].get("status") == "created", f"state after it: {o['after']}"
-        with spec.check("runtime.md#delete", "DE-FACTO",
-                        "delete of a created container removes it and its process (runc, crun)"):
+        with spec.check(
+            "runtime.md#delete", "DE-FACTO", "delete of a created container removes it and its process (runc, crun)"
+        ):
             o = try_delete()
             assert o["r"].ok, f"delete of a created container failed: {o['r'].describe()}"
             assert o["after"] is None, "the container still exists"

@@ -1,5 +1,6 @@
 """config.md#process `terminal` and `consoleSize`, with the runc-style
 `--console-socket` hand-off that engines use (ENGINES.md)."""
+
 from __future__ import annotations
 
 import array
@@ -40,7 +41,7 @@ class ConsoleSocket:
                 for level, typ, data in anc:
                     if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
                         fds = array.array("i")
-                        fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+                        fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
                         self.fds.extend(fds)
                 # anything more on the same connection would be a second message
                 conn.settimeout(0.2)
@@ -50,7 +51,7 @@ class ConsoleSocket:
                         self.messages += 1
                         for _l, _t, data in anc2:
                             fds = array.array("i")
-                            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+                            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
                             self.fds.extend(fds)
                 except (socket.timeout, OSError):
                     pass
@@ -73,8 +74,8 @@ def test_terminal(env, spec):
     def mutate(c, b):
         c["process"]["terminal"] = True
         c["process"]["consoleSize"] = dict(size)
-    cid, b = env.bundle("tty", mutate=mutate, args=["/checker", "facts", "/out/facts.json",
-                                                    "--stat", "/dev/console"])
+
+    cid, b = env.bundle("tty", mutate=mutate, args=["/checker", "facts", "/out/facts.json", "--stat", "/dev/console"])
     sockpath = b.path / "console.sock"
     seen = {}
 
@@ -97,10 +98,12 @@ def test_terminal(env, spec):
                 pass
         seen["facts"] = b.read_json("facts.json")
         return seen
+
     run = Lazy(drive)
     try:
-        with spec.check("config.md#process", "MUST",
-                        "terminal: the console socket receives exactly one fd in one message"):
+        with spec.check(
+            "config.md#process", "MUST", "terminal: the console socket receives exactly one fd in one message"
+        ):
             s = run()
             assert s["cs"].messages == 1, f"{s['cs'].messages} messages"
             assert len(s["cs"].fds) == 1, f"{len(s['cs'].fds)} fds"
@@ -117,14 +120,16 @@ def test_terminal(env, spec):
             fds = f["fds"]
             assert fds.get("0") == fds.get("1") == fds.get("2"), fds
 
-        with spec.check("config-linux.md#default-devices", "MUST",
-                        "terminal: /dev/console is the container's pseudoterminal"):
+        with spec.check(
+            "config-linux.md#default-devices", "MUST", "terminal: /dev/console is the container's pseudoterminal"
+        ):
             f = run()["facts"]
             con = f["stat"]["/dev/console"]
             assert con["errno"] == 0, f"/dev/console: errno {con['errno']}"
             st, tty = con["stat"], f["stdin_stat"]
-            assert st["type"] == "c" and (st["major"], st["minor"]) == (tty["major"], tty["minor"]), \
+            assert st["type"] == "c" and (st["major"], st["minor"]) == (tty["major"], tty["minor"]), (
                 f"/dev/console is {st['major']}:{st['minor']}, the tty is {tty['major']}:{tty['minor']}"
+            )
 
         with spec.check("config.md#process", "MUST", "consoleSize is the terminal's size"):
             f = run()["facts"]

@@ -50,14 +50,17 @@ def open_manager(cid, linux_cfg, manager_kind="cgroupfs", host=None, resources=N
         return None
     from ..host import LINUX
     from . import resources as resmod
+
     linux_cfg = linux_cfg or {}
     host = host or LINUX
     res = resmod.parse(linux_cfg.get("resources") if resources is None else resources)
     extra = resmod.device_allowances(linux_cfg.get("devices"))
     if kind == "systemd":
         from . import systemd  # D-Bus (jeepney) only on this path
-        m = systemd.open_manager(cid, linux_cfg.get("cgroupsPath"), host,
-                                 lambda path: _open_cgroupfs(cid, path, res, extra, host))
+
+        m = systemd.open_manager(
+            cid, linux_cfg.get("cgroupsPath"), host, lambda path: _open_cgroupfs(cid, path, res, extra, host)
+        )
     else:
         m = _open_cgroupfs(cid, linux_cfg.get("cgroupsPath"), res, extra, host)
     try:
@@ -71,20 +74,27 @@ def open_manager(cid, linux_cfg, manager_kind="cgroupfs", host=None, resources=N
 def _open_cgroupfs(cid, cgroups_path, res, extra_devices, host):
     """The v1, v2 or hybrid manager of this host's layout."""
     from . import fs, layout, v1, v2
+
     path, relative = fs.resolve(cgroups_path, cid)
     lay = layout.detect(host)
     v1m = v2m = None
     if lay.v1:
-        v1m = v1.V1Manager(host, [(h.controllers, fs.group_dir(h, path, relative), h.mountpoint) for h in lay.v1],
-                           resources=res, extra_devices=extra_devices)
+        v1m = v1.V1Manager(
+            host,
+            [(h.controllers, fs.group_dir(h, path, relative), h.mountpoint) for h in lay.v1],
+            resources=res,
+            extra_devices=extra_devices,
+        )
     if lay.v2 is not None:
-        v2m = v2.V2Manager(host, fs.group_dir(lay.v2, path, relative), lay.v2.mountpoint,
-                           resources=res, extra_devices=extra_devices)
+        v2m = v2.V2Manager(
+            host, fs.group_dir(lay.v2, path, relative), lay.v2.mountpoint, resources=res, extra_devices=extra_devices
+        )
     if lay.kind == "v1":
         return v1m
     if lay.kind == "v2":
         return v2m
     from . import hybrid
+
     return hybrid.HybridManager(v1m, v2m)
 
 
@@ -95,15 +105,18 @@ def from_dict(d, host=None):
     if not d:
         return None
     from ..host import LINUX
+
     host = host or LINUX
     if d.get("driver") == "systemd":
         from . import systemd
+
         return systemd.from_dict(d, host, _cgroupfs_from_dict(d["fs"], host))
     return _cgroupfs_from_dict(d, host)
 
 
 def _cgroupfs_from_dict(d, host):
     from . import v1, v2
+
     kind = d.get("layout")
     if kind == "v1":
         return v1.V1Manager.from_dict(d, host)
@@ -111,6 +124,7 @@ def _cgroupfs_from_dict(d, host):
         return v2.V2Manager.from_dict(d, host)
     if kind == "hybrid":
         from . import hybrid
+
         return hybrid.HybridManager(v1.V1Manager.from_dict(d["v1"], host), v2.V2Manager.from_dict(d["v2"], host))
     raise errors.StateCorrupt("unknown cgroup layout `%s` in state" % kind)
 
@@ -128,8 +142,10 @@ def of_container(c, host=None):
     """The manager stored in a container's state; an error if it was created without cgroups."""
     m = from_dict(c.data.get("cgroup"), host)
     if m is None:
-        raise errors.OciError("container `%s` has no cgroup (created with --cgroup-manager disabled, or rootless "
-                              "without a delegated cgroup)" % c.id)
+        raise errors.OciError(
+            "container `%s` has no cgroup (created with --cgroup-manager disabled, or rootless "
+            "without a delegated cgroup)" % c.id
+        )
     return m
 
 
@@ -142,6 +158,7 @@ def FEATURES():
     """
     from ..host import LINUX
     from .layout import detect
+
     try:
         layout = detect(LINUX)
     except (errors.OciError, OSError):
@@ -156,4 +173,5 @@ def FEATURES():
                 ctrls = []
             rdma = b"rdma" in ctrls
     from .systemd import reachable
+
     return {"v1": True, "v2": True, "systemd": reachable(), "systemdUser": False, "rdma": rdma}

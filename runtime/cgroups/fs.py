@@ -16,7 +16,7 @@ from .manager import Manager
 from .resources import Resources, effective_devices, parse
 
 DEFAULT_PARENT = "/ocirun"
-SIGKILL = 9   # not signal.SIGKILL: importing signal pulls in enum, on the hot path of `kill`
+SIGKILL = 9  # not signal.SIGKILL: importing signal pulls in enum, on the hot path of `kill`
 
 
 class Busy(errors.OciError):
@@ -32,8 +32,8 @@ class Group:
 
     def __init__(self, host, dir, mount, made=None):
         self.host = host
-        self.dir = dir          # host path of the cgroup
-        self.mount = mount      # the hierarchy's mountpoint: never removed, never above
+        self.dir = dir  # host path of the cgroup
+        self.mount = mount  # the hierarchy's mountpoint: never removed, never above
         self.made = list(made) if made is not None else self.plan()
 
     def plan(self):
@@ -119,7 +119,7 @@ class Group:
     def procs(self):
         """Pids in this cgroup and in every cgroup below it (a container may nest its own)."""
         out = []
-        todo = [self.dir]   # no recursion: a container may nest thousands of levels
+        todo = [self.dir]  # no recursion: a container may nest thousands of levels
         while todo:
             d = todo.pop()
             self._procs(d, out)
@@ -172,7 +172,7 @@ class Group:
             sub = todo.pop()
             order.append(sub)
             todo.extend(self._subdirs(sub))
-        for sub in reversed(order):   # every child comes after its parent in `order`
+        for sub in reversed(order):  # every child comes after its parent in `order`
             self._rmdir(sub)
 
     def _rmdir(self, d):
@@ -231,16 +231,18 @@ def resolve(cgroups_path, cid):
         return DEFAULT_PARENT.lstrip("/") + "/" + cid, False
     if ":" in p and not p.startswith("/"):
         # slice:prefix:name is the systemd driver's syntax.
-        raise errors.OciError("invalid linux.cgroupsPath `%s`: the cgroupfs driver wants a path, "
-                              "not systemd's slice:prefix:name" % p)
+        raise errors.OciError(
+            "invalid linux.cgroupsPath `%s`: the cgroupfs driver wants a path, not systemd's slice:prefix:name" % p
+        )
     parts = [x for x in p.split("/") if x not in ("", ".")]
     if ".." in parts:
         raise errors.OciError("invalid linux.cgroupsPath `%s`: must not contain `..`" % p)
     if not parts:
         raise errors.OciError("invalid linux.cgroupsPath `%s`: names the root cgroup" % p)
     if p.startswith("/") and "/".join(parts) == DEFAULT_PARENT.lstrip("/"):
-        raise errors.OciError("invalid linux.cgroupsPath `%s`: the parent cgroup of every container (%s)"
-                              % (p, DEFAULT_PARENT))
+        raise errors.OciError(
+            "invalid linux.cgroupsPath `%s`: the parent cgroup of every container (%s)" % (p, DEFAULT_PARENT)
+        )
     return "/".join(parts), not p.startswith("/")
 
 
@@ -264,6 +266,7 @@ def signal_each(pids, sig, host):
 def wait_until(check, what, timeout=10.0):
     """Poll check() until it is true; the freezer settles asynchronously."""
     import time
+
     deadline = time.monotonic() + timeout
     delay = 0.001
     while not check():
@@ -273,7 +276,7 @@ def wait_until(check, what, timeout=10.0):
         delay = min(delay * 2, 0.05)
 
 
-REMOVE_TIMEOUT = 8.0   # seconds: all of delete's killing and removing (runc allows 10)
+REMOVE_TIMEOUT = 8.0  # seconds: all of delete's killing and removing (runc allows 10)
 
 
 def remove(mgr, deadline=None):
@@ -284,6 +287,7 @@ def remove(mgr, deadline=None):
     one line naming the cgroup and the pids left in it. Cgroups that were
     already there (not made by this container) are never emptied."""
     import time
+
     if deadline is None:
         deadline = time.monotonic() + REMOVE_TIMEOUT
     delay = 0.005
@@ -295,8 +299,10 @@ def remove(mgr, deadline=None):
             busy = e
         left = kill_leftovers(mgr)
         if time.monotonic() >= deadline:
-            raise errors.OciError("cannot remove cgroup `%s`: still busy after %gs%s" % (
-                busy.dir, REMOVE_TIMEOUT, ("; processes left in it: %s" % " ".join(map(str, left))) if left else ""))
+            raise errors.OciError(
+                "cannot remove cgroup `%s`: still busy after %gs%s"
+                % (busy.dir, REMOVE_TIMEOUT, ("; processes left in it: %s" % " ".join(map(str, left))) if left else "")
+            )
         time.sleep(min(delay, max(deadline - time.monotonic(), 0.001)))
         delay = min(delay * 2, 0.1)
 
@@ -337,8 +343,10 @@ def _check_ancestors(g):
         except (OSError, ValueError):
             pids = []
         if pids and me not in pids:
-            raise errors.OciError("container's cgroup `%s` is inside `%s`, which has processes (pids %s): it is "
-                                  "not this container's" % (g.dir, d, " ".join(map(str, pids[:8]))))
+            raise errors.OciError(
+                "container's cgroup `%s` is inside `%s`, which has processes (pids %s): it is "
+                "not this container's" % (g.dir, d, " ".join(map(str, pids[:8])))
+            )
         d = os.path.dirname(d)
 
 
@@ -352,13 +360,17 @@ def check_unused(groups):
         if subs:
             # Another container's cgroup below ours: its pause, kill --all and
             # delete would reach that container (a parent claimed).
-            raise errors.OciError("container's cgroup `%s` already has child cgroups (`%s`): it is not this "
-                                  "container's" % (g.dir, subs[0]))
+            raise errors.OciError(
+                "container's cgroup `%s` already has child cgroups (`%s`): it is not this "
+                "container's" % (g.dir, subs[0])
+            )
         _check_ancestors(g)
         pids = g.procs()
         if pids:
-            raise errors.OciError("container's cgroup `%s` is not empty: %d process(es) found (pids %s)"
-                                  % (g.dir, len(pids), " ".join(map(str, pids[:8]))))
+            raise errors.OciError(
+                "container's cgroup `%s` is not empty: %d process(es) found (pids %s)"
+                % (g.dir, len(pids), " ".join(map(str, pids[:8])))
+            )
         if g.frozen():
             raise errors.OciError("container's cgroup `%s` is frozen" % g.dir)
 
@@ -373,7 +385,7 @@ class FsManager(Manager):
         self.groups = groups
         self.resources = resources if resources is not None else Resources()
         self.extra_devices = tuple(extra_devices)
-        self.warnings = []   # resources ignored on this kernel, one line each
+        self.warnings = []  # resources ignored on this kernel, one line each
 
     def resources_of(self, resources):
         """The manager's own resources (None), or `resources` parsed."""
@@ -385,6 +397,7 @@ class FsManager(Manager):
 
     def warn(self, msg):
         from ..log import LOG
+
         self.warnings.append(msg)
         LOG.warning(msg)
 
@@ -392,7 +405,7 @@ class FsManager(Manager):
         done = []
         try:
             for g in self.groups:
-                done.append(g)   # a create that fails may have made some levels: undone too
+                done.append(g)  # a create that fails may have made some levels: undone too
                 g.create()
         except BaseException:
             for g in reversed(done):

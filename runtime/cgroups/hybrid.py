@@ -12,10 +12,17 @@ from .fs import SIGKILL, check_unused, remove
 from .manager import Manager
 
 # resources section -> (v1 controller, v2 controller)
-_SECTIONS = {"memory": ("memory", "memory"), "cpu": ("cpu", "cpu"), "blockIO": ("blkio", "io"),
-             "hugepageLimits": ("hugetlb", "hugetlb"), "network": ("net_cls", None),
-             "pids": ("pids", "pids"), "rdma": ("rdma", "rdma"), "devices": ("devices", "devices"),
-             "unified": (None, "unified")}
+_SECTIONS = {
+    "memory": ("memory", "memory"),
+    "cpu": ("cpu", "cpu"),
+    "blockIO": ("blkio", "io"),
+    "hugepageLimits": ("hugetlb", "hugetlb"),
+    "network": ("net_cls", None),
+    "pids": ("pids", "pids"),
+    "rdma": ("rdma", "rdma"),
+    "devices": ("devices", "devices"),
+    "unified": (None, "unified"),
+}
 
 
 class HybridManager(Manager):
@@ -31,7 +38,7 @@ class HybridManager(Manager):
 
     @property
     def resources(self):
-        return self.v1.resources   # both halves were opened with the same
+        return self.v1.resources  # both halves were opened with the same
 
     def resources_of(self, resources):
         return self.v1.resources_of(resources)
@@ -94,11 +101,11 @@ class HybridManager(Manager):
         to_v1, to_v2 = set(), set()
         for name, (c1, c2) in _SECTIONS.items():
             if name == "network" or (c1 is not None and self.v1.serves(c1)):
-                to_v1.add(name)   # net_cls/net_prio exist only on v1
+                to_v1.add(name)  # net_cls/net_prio exist only on v1
             elif c2 in self._v2_available:
                 to_v2.add(name)
             elif c1 is not None:
-                to_v1.add(name)   # neither has it: v1 says so in a warning
+                to_v1.add(name)  # neither has it: v1 says so in a warning
         return to_v1, to_v2
 
     def check(self, resources=None):

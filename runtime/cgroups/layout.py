@@ -23,11 +23,11 @@ class Hierarchy:
     __slots__ = ("version", "controllers", "mountpoint", "root", "own")
 
     def __init__(self, version, controllers, mountpoint, root, own="/"):
-        self.version = version          # 1 or 2
+        self.version = version  # 1 or 2
         self.controllers = tuple(controllers)
         self.mountpoint = mountpoint
-        self.root = root                # the part of the hierarchy the mount shows
-        self.own = own                  # this process's cgroup, as /proc/self/cgroup names it
+        self.root = root  # the part of the hierarchy the mount shows
+        self.own = own  # this process's cgroup, as /proc/self/cgroup names it
 
     def __repr__(self):
         return "Hierarchy(v%d %s at %s)" % (self.version, ",".join(self.controllers), self.mountpoint)
@@ -38,19 +38,19 @@ class Hierarchy:
         # a path inside that subtree is reached under the mountpoint without its prefix.
         root = self.root.rstrip("/")
         if root and (path == root or path.startswith(root + "/")):
-            path = path[len(root):]
+            path = path[len(root) :]
         return self.mountpoint.rstrip("/") + (path if path != "/" else "")
 
 
 class Layout:
     def __init__(self, v1, v2):
-        self.v1 = v1        # list of Hierarchy (version 1), controllers or name=…
-        self.v2 = v2        # Hierarchy (version 2) or None
+        self.v1 = v1  # list of Hierarchy (version 1), controllers or name=…
+        self.v2 = v2  # Hierarchy (version 2) or None
         if any(c in V1_CONTROLLERS for h in v1 for c in h.controllers):
             self.kind = "hybrid" if v2 is not None else "v1"
         elif v2 is not None:
             self.kind = "v2"
-            self.v1 = []    # named v1 hierarchies alone do not make a v1 layout
+            self.v1 = []  # named v1 hierarchies alone do not make a v1 layout
         else:
             raise errors.OciError("no cgroup hierarchy is mounted (see /proc/self/mountinfo)")
 
@@ -68,8 +68,8 @@ def unescape(field):
     out = []
     i = 0
     while i < len(field):
-        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
+        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1 : i + 4].isdigit():
+            out.append(chr(int(field[i + 1 : i + 4], 8)))
             i += 4
         else:
             out.append(field[i])

@@ -86,6 +86,7 @@ def string(sec, key, field):
 
 # -- conversions for cgroup v2 ---------------------------------------------
 
+
 def shares_to_weight(shares):
     """cpu.shares [2, 262144] onto cpu.weight [1, 10000], linearly (the documented mapping)."""
     if shares <= 0:
@@ -124,6 +125,7 @@ def swap_to_v2(swap, limit, field):
 
 # -- the sections ------------------------------------------------------------
 
+
 class Memory:
     """linux.resources.memory, checked once for both cgroup versions.
 
@@ -131,15 +133,15 @@ class Memory:
     send it so), never "no memory at all".
     """
 
-    __slots__ = ("limit", "swap", "reservation", "swappiness", "oom_off", "hierarchy", "check",
-                 "kernel", "kernel_tcp")
+    __slots__ = ("limit", "swap", "reservation", "swappiness", "oom_off", "hierarchy", "check", "kernel", "kernel_tcp")
     FIELD = PREFIX + ".memory."
 
     def __init__(self, mem):
         f = self.FIELD
         sizes = [integer(mem, k, f + k, hi=INT64_MAX) for k in ("limit", "swap", "reservation")]
-        self.limit, self.swap, self.reservation = (None if v == 0 else (-1 if v is not None and v < 0 else v)
-                                                   for v in sizes)
+        self.limit, self.swap, self.reservation = (
+            None if v == 0 else (-1 if v is not None and v < 0 else v) for v in sizes
+        )
         self.swappiness = integer(mem, "swappiness", f + "swappiness", lo=0, hi=100)
         self.oom_off = boolean(mem, "disableOOMKiller", f + "disableOOMKiller")
         self.hierarchy = boolean(mem, "useHierarchy", f + "useHierarchy")
@@ -177,8 +179,12 @@ class Cpu:
         self.mems = string(cpu, "mems", f + "mems")
 
 
-THROTTLES = (("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device"),
-             ("throttleReadIOPSDevice", "read_iops_device"), ("throttleWriteIOPSDevice", "write_iops_device"))
+THROTTLES = (
+    ("throttleReadBpsDevice", "read_bps_device"),
+    ("throttleWriteBpsDevice", "write_bps_device"),
+    ("throttleReadIOPSDevice", "read_iops_device"),
+    ("throttleWriteIOPSDevice", "write_iops_device"),
+)
 
 
 class BlockIO:
@@ -191,13 +197,20 @@ class BlockIO:
         f = self.FIELD
         self.weight = integer(bio, "weight", f + "weight", lo=0, hi=1000)
         self.leaf_weight = integer(bio, "leafWeight", f + "leafWeight", lo=0, hi=1000)
-        self.weight_devices = []   # (major, minor, weight, leafWeight, field)
+        self.weight_devices = []  # (major, minor, weight, leafWeight, field)
         for i, wd in enumerate(section(bio, "weightDevice", f + "weightDevice", list) or ()):
             fi = "%sweightDevice[%d]" % (f, i)
             major, minor = device_numbers(wd, fi)
-            self.weight_devices.append((major, minor, integer(wd, "weight", fi + ".weight", lo=0, hi=1000),
-                                        integer(wd, "leafWeight", fi + ".leafWeight", lo=0, hi=1000), fi))
-        self.throttles = []        # (spec key, v1 file suffix, major, minor, rate, field)
+            self.weight_devices.append(
+                (
+                    major,
+                    minor,
+                    integer(wd, "weight", fi + ".weight", lo=0, hi=1000),
+                    integer(wd, "leafWeight", fi + ".leafWeight", lo=0, hi=1000),
+                    fi,
+                )
+            )
+        self.throttles = []  # (spec key, v1 file suffix, major, minor, rate, field)
         for key, fname in THROTTLES:
             for i, td in enumerate(section(bio, key, f + key, list) or ()):
                 fi = "%s%s[%d]" % (f, key, i)
@@ -243,7 +256,7 @@ class Network:
     def __init__(self, net):
         f = self.FIELD
         self.class_id = integer(net, "classID", f + "classID", lo=0, hi=UINT32_MAX)
-        self.priorities = []       # (interface, priority, field)
+        self.priorities = []  # (interface, priority, field)
         for i, p in enumerate(section(net, "priorities", f + "priorities", list) or ()):
             fi = "%spriorities[%d]" % (f, i)
             if not isinstance(p, dict):
@@ -289,8 +302,18 @@ def rdma_lines(rdma):
 
 # Files a container must not set through linux.resources.unified: they move
 # processes or reshape the tree rather than limit anything.
-UNIFIED_FORBIDDEN = frozenset(("cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.kill",
-                               "cgroup.type", "cgroup.events", "cgroup.controllers", "cgroup.freeze"))
+UNIFIED_FORBIDDEN = frozenset(
+    (
+        "cgroup.procs",
+        "cgroup.threads",
+        "cgroup.subtree_control",
+        "cgroup.kill",
+        "cgroup.type",
+        "cgroup.events",
+        "cgroup.controllers",
+        "cgroup.freeze",
+    )
+)
 
 
 def unified_files(unified):
@@ -380,14 +403,14 @@ DEFAULT_DEVICES = (
     # images ship device nodes, and creating one grants no access to it.
     ("c", -1, -1, "m"),
     ("b", -1, -1, "m"),
-    ("c", 1, 3, "rwm"),    # /dev/null
-    ("c", 1, 5, "rwm"),    # /dev/zero
-    ("c", 1, 7, "rwm"),    # /dev/full
-    ("c", 1, 8, "rwm"),    # /dev/random
-    ("c", 1, 9, "rwm"),    # /dev/urandom
-    ("c", 5, 0, "rwm"),    # /dev/tty
-    ("c", 5, 1, "rwm"),    # /dev/console
-    ("c", 5, 2, "rwm"),    # /dev/ptmx
+    ("c", 1, 3, "rwm"),  # /dev/null
+    ("c", 1, 5, "rwm"),  # /dev/zero
+    ("c", 1, 7, "rwm"),  # /dev/full
+    ("c", 1, 8, "rwm"),  # /dev/random
+    ("c", 1, 9, "rwm"),  # /dev/urandom
+    ("c", 5, 0, "rwm"),  # /dev/tty
+    ("c", 5, 1, "rwm"),  # /dev/console
+    ("c", 5, 2, "rwm"),  # /dev/ptmx
     ("c", 136, -1, "rwm"),  # /dev/pts/*
 )
 
@@ -461,8 +484,12 @@ def device_allowances(devices):
     """linux.devices (the nodes the config creates) as allow rules: the container must be able to use them."""
     out = []
     for d in devices or ():
-        if isinstance(d, dict) and d.get("type") in ("b", "c") and isinstance(d.get("major"), int) \
-                and isinstance(d.get("minor"), int):
+        if (
+            isinstance(d, dict)
+            and d.get("type") in ("b", "c")
+            and isinstance(d.get("major"), int)
+            and isinstance(d.get("minor"), int)
+        ):
             out.append(DeviceRule(True, d["type"], d["major"], d["minor"], "rwm"))
     return out
 
@@ -491,7 +518,7 @@ def parse_bytes(text, flag):
     low = s.lower()
     for suffix in ("ib", "b"):
         if low.endswith(suffix) and len(low) > len(suffix):
-            low = low[:-len(suffix)]
+            low = low[: -len(suffix)]
             break
     unit = ""
     if low and low[-1] in "kmgtp":

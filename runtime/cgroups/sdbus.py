@@ -18,8 +18,8 @@ from .. import errors
 
 PRIVATE_SOCKET = "/run/systemd/private"
 SYSTEM_BUS = "/run/dbus/system_bus_socket"
-JOB_TIMEOUT = 30.0     # StartTransientUnit / StopUnit jobs
-CALL_TIMEOUT = 10.0    # one method call
+JOB_TIMEOUT = 30.0  # StartTransientUnit / StopUnit jobs
+CALL_TIMEOUT = 10.0  # one method call
 
 SD = "org.freedesktop.systemd1"
 SD_PATH = "/org/freedesktop/systemd1"
@@ -76,13 +76,16 @@ class Bus:
         self.direct = self.path.endswith("/systemd/private")
         from jeepney import DBusAddress
         from jeepney.io import blocking
+
         self._blocking = blocking
         self.manager = DBusAddress(SD_PATH, bus_name=SD, interface=SD_MANAGER)
         try:
             sock = blocking.prep_socket(self.path, timeout=CALL_TIMEOUT)
         except (OSError, TimeoutError) as e:
-            raise errors.OciError("cannot connect to systemd at `%s`: %s" % (
-                address, errors.strerror(e.errno) if getattr(e, "errno", None) else e)) from None
+            raise errors.OciError(
+                "cannot connect to systemd at `%s`: %s"
+                % (address, errors.strerror(e.errno) if getattr(e, "errno", None) else e)
+            ) from None
         except Exception as e:  # an authentication refusal
             raise errors.OciError("cannot connect to systemd at `%s`: %s" % (address, e)) from None
         # Blocking sends are bounded too (a peer that stops reading fills the socket).
@@ -91,12 +94,14 @@ class Bus:
             self.conn = _Connection(sock, blocking, hello=not self.direct)
         except TimeoutError:
             sock.close()
-            raise errors.OciError("cannot connect to systemd at `%s`: the bus did not answer Hello within %ds"
-                                  % (address, CALL_TIMEOUT)) from None
+            raise errors.OciError(
+                "cannot connect to systemd at `%s`: the bus did not answer Hello within %ds" % (address, CALL_TIMEOUT)
+            ) from None
         except Exception as e:  # the bus refused Hello, or the connection broke
             sock.close()
-            raise errors.OciError("cannot connect to systemd at `%s`: Hello: %s" % (
-                address, " ".join(str(e).split()) or type(e).__name__)) from None
+            raise errors.OciError(
+                "cannot connect to systemd at `%s`: Hello: %s" % (address, " ".join(str(e).split()) or type(e).__name__)
+            ) from None
         self.queue = None
 
     def close(self):
@@ -109,6 +114,7 @@ class Bus:
         """The reply's body; a D-Bus error becomes OciError (or None when its name is in ok_errors)."""
         from jeepney import new_method_call
         from jeepney.wrappers import DBusErrorResponse, unwrap_msg
+
         msg = new_method_call(self.manager, member, signature, args)
         try:
             return unwrap_msg(self.send_and_get_reply(msg))
@@ -117,7 +123,7 @@ class Bus:
                 return None
             text = e.data[0] if e.data and isinstance(e.data[0], str) else str(e.data)
             err = errors.OciError("systemd: %s%s (%s)" % (what + ": " if what else "", text.rstrip("."), e.name))
-            err.dbus_name = e.name   # systemd answered (and refused)
+            err.dbus_name = e.name  # systemd answered (and refused)
             raise err from None
         except TimeoutError:
             raise errors.OciError("systemd: %s: no answer within %ds" % (what or member, CALL_TIMEOUT)) from None
@@ -133,6 +139,7 @@ class Bus:
         A Ping (no reply expected) every 0.2 s makes it look at its buffer.
         """
         from jeepney import DBusAddress, HeaderFields, MessageFlag, new_method_call
+
         conn = self.conn
         serial = next(conn.outgoing_serial)
         conn.send_message(msg, serial=serial)
@@ -157,15 +164,17 @@ class Bus:
     def subscribe(self):
         """Receive JobRemoved from now on (before starting a job: it may finish before the reply)."""
         if self.queue is not None:
-            return   # once per connection: systemd refuses a second Subscribe
+            return  # once per connection: systemd refuses a second Subscribe
         from collections import deque
 
         from jeepney import MatchRule
+
         rule = MatchRule(type="signal", interface=SD_MANAGER, member="JobRemoved", path=SD_PATH)
         self.queue = deque()
         self._filter = self.conn.filter(rule, queue=self.queue)
         if not self.direct:
             from jeepney.bus_messages import message_bus
+
             try:
                 self.send_and_get_reply(message_bus.AddMatch(rule))
             except TimeoutError:
@@ -182,8 +191,9 @@ class Bus:
                     return m.body[3]
             left = deadline - time.monotonic()
             if left <= 0:
-                raise errors.OciError("systemd: %s `%s`: job %s did not finish within %ds" % (
-                    action, unit, job, JOB_TIMEOUT))
+                raise errors.OciError(
+                    "systemd: %s `%s`: job %s did not finish within %ds" % (action, unit, job, JOB_TIMEOUT)
+                )
             try:
                 self.conn.recv_messages(timeout=min(left, 1.0))
             except TimeoutError:
@@ -196,6 +206,7 @@ class Bus:
     def _job_exists(self, job):
         from jeepney import DBusAddress, new_method_call
         from jeepney.wrappers import DBusErrorResponse, unwrap_msg
+
         addr = DBusAddress(job, bus_name=SD, interface="org.freedesktop.DBus.Properties")
         msg = new_method_call(addr, "Get", "ss", ("org.freedesktop.systemd1.Job", "State"))
         try:
@@ -209,6 +220,7 @@ class Bus:
     def socket_peer_pid(self):
         """The pid at the other end of the socket (systemd, or the bus daemon), as we see it; 0 if unseen."""
         import struct
+
         creds = self.conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         return struct.unpack("3i", creds)[0]
 
@@ -217,11 +229,13 @@ class Bus:
         if self.direct:
             return self.socket_peer_pid()
         from jeepney.bus_messages import message_bus
+
         try:
             reply = self.send_and_get_reply(message_bus.GetConnectionUnixProcessID(SD))
         except TimeoutError:
             raise errors.OciError("D-Bus GetConnectionUnixProcessID: no answer within %ds" % CALL_TIMEOUT) from None
         from jeepney.wrappers import DBusErrorResponse, unwrap_msg
+
         try:
             return unwrap_msg(reply)[0]
         except DBusErrorResponse as e:
@@ -232,11 +246,13 @@ def _Connection(sock, blocking, hello):
     """jeepney's blocking connection; Hello only on a bus (systemd's private socket has no bus daemon).
     jeepney's DBusConnection says Hello with no time limit: here it is bounded."""
     from jeepney.io.common import MessageFilters
+
     conn = blocking.DBusConnection.__new__(blocking.DBusConnection)
     blocking.DBusConnectionBase.__init__(conn, sock)
     conn._filters = MessageFilters()
     if hello:
         from jeepney.bus_messages import message_bus
         from jeepney.wrappers import unwrap_msg
+
         conn.unique_name = unwrap_msg(conn.send_and_get_reply(message_bus.Hello(), timeout=CALL_TIMEOUT))[0]
     return conn

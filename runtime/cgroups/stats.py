@@ -47,14 +47,16 @@ def _entry(g, prefix):
     """{"limit", "usage", "max", "failcnt"} from a v1 memory.* / memory.memsw.* family."""
     if g is None or g.read_opt(prefix + "usage_in_bytes") is None:
         return None
-    return {"limit": _num(g.read_opt(prefix + "limit_in_bytes")),
-            "usage": _num(g.read_opt(prefix + "usage_in_bytes")),
-            "max": _num(g.read_opt(prefix + "max_usage_in_bytes")),
-            "failcnt": _num(g.read_opt(prefix + "failcnt"))}
+    return {
+        "limit": _num(g.read_opt(prefix + "limit_in_bytes")),
+        "usage": _num(g.read_opt(prefix + "usage_in_bytes")),
+        "max": _num(g.read_opt(prefix + "max_usage_in_bytes")),
+        "failcnt": _num(g.read_opt(prefix + "failcnt")),
+    }
 
 
 def _tick_ns():
-    return 10 ** 9 // os.sysconf("SC_CLK_TCK")
+    return 10**9 // os.sysconf("SC_CLK_TCK")
 
 
 def _hugepage_sizes():
@@ -65,7 +67,7 @@ def _hugepage_sizes():
     except OSError:
         return sizes
     for n in names:
-        kb = int(n[len("hugepages-"):-2])
+        kb = int(n[len("hugepages-") : -2])
         if kb % (1 << 20) == 0:
             sizes.append("%dGB" % (kb >> 20))
         elif kb % (1 << 10) == 0:
@@ -106,16 +108,23 @@ def v1(m):
     thr = {}
     if cpu is not None:
         st = _keyed(cpu.read_opt("cpu.stat"))
-        thr = {"periods": st.get("nr_periods", 0), "throttled_periods": st.get("nr_throttled", 0),
-               "throttled_time": st.get("throttled_time", 0)}
+        thr = {
+            "periods": st.get("nr_periods", 0),
+            "throttled_periods": st.get("nr_throttled", 0),
+            "throttled_time": st.get("throttled_time", 0),
+        }
     s["cpu"] = {"usage": usage, "throttling": thr}
 
     mem = m.group("memory")
     if mem is not None:
         raw = _keyed(mem.read_opt("memory.stat"))
         md = {"cache": raw.get("total_cache", raw.get("cache", 0)), "raw": raw}
-        for key, prefix in (("usage", "memory."), ("swap", "memory.memsw."), ("kernel", "memory.kmem."),
-                            ("kernelTCP", "memory.kmem.tcp.")):
+        for key, prefix in (
+            ("usage", "memory."),
+            ("swap", "memory.memsw."),
+            ("kernel", "memory.kmem."),
+            ("kernelTCP", "memory.kmem.tcp."),
+        ):
             e = _entry(mem, prefix)
             if e is not None:
                 md[key] = e
@@ -138,10 +147,14 @@ def v1(m):
 
     huge = m.group("hugetlb")
     if huge is not None:
-        s["hugetlb"] = {size: {"usage": _num(huge.read_opt("hugetlb.%s.usage_in_bytes" % size)),
-                               "max": _num(huge.read_opt("hugetlb.%s.max_usage_in_bytes" % size)),
-                               "failcnt": _num(huge.read_opt("hugetlb.%s.failcnt" % size))}
-                        for size in _hugepage_sizes()}
+        s["hugetlb"] = {
+            size: {
+                "usage": _num(huge.read_opt("hugetlb.%s.usage_in_bytes" % size)),
+                "max": _num(huge.read_opt("hugetlb.%s.max_usage_in_bytes" % size)),
+                "failcnt": _num(huge.read_opt("hugetlb.%s.failcnt" % size)),
+            }
+            for size in _hugepage_sizes()
+        }
     return s
 
 
@@ -149,19 +162,38 @@ def v2(m):
     g = m.group
     s = {}
     st = _keyed(g.read_opt("cpu.stat"))
-    s["cpu"] = {"usage": {"total": st.get("usage_usec", 0) * 1000, "kernel": st.get("system_usec", 0) * 1000,
-                          "user": st.get("user_usec", 0) * 1000},
-                "throttling": {"periods": st.get("nr_periods", 0), "throttled_periods": st.get("nr_throttled", 0),
-                               "throttled_time": st.get("throttled_usec", 0) * 1000}}
+    s["cpu"] = {
+        "usage": {
+            "total": st.get("usage_usec", 0) * 1000,
+            "kernel": st.get("system_usec", 0) * 1000,
+            "user": st.get("user_usec", 0) * 1000,
+        },
+        "throttling": {
+            "periods": st.get("nr_periods", 0),
+            "throttled_periods": st.get("nr_throttled", 0),
+            "throttled_time": st.get("throttled_usec", 0) * 1000,
+        },
+    }
     if g.read_opt("memory.current") is not None:
         raw = _keyed(g.read_opt("memory.stat"))
         events = _keyed(g.read_opt("memory.events"))
-        md = {"cache": raw.get("file", 0), "raw": raw,
-              "usage": {"limit": _num(g.read_opt("memory.max")), "usage": _num(g.read_opt("memory.current")),
-                        "max": _num(g.read_opt("memory.peak")), "failcnt": events.get("max", 0)}}
+        md = {
+            "cache": raw.get("file", 0),
+            "raw": raw,
+            "usage": {
+                "limit": _num(g.read_opt("memory.max")),
+                "usage": _num(g.read_opt("memory.current")),
+                "max": _num(g.read_opt("memory.peak")),
+                "failcnt": events.get("max", 0),
+            },
+        }
         if g.read_opt("memory.swap.current") is not None:
-            md["swap"] = {"limit": _num(g.read_opt("memory.swap.max")), "usage": _num(g.read_opt("memory.swap.current")),
-                          "max": _num(g.read_opt("memory.swap.peak")), "failcnt": _keyed(g.read_opt("memory.swap.events")).get("max", 0)}
+            md["swap"] = {
+                "limit": _num(g.read_opt("memory.swap.max")),
+                "usage": _num(g.read_opt("memory.swap.current")),
+                "max": _num(g.read_opt("memory.swap.peak")),
+                "failcnt": _keyed(g.read_opt("memory.swap.events")).get("max", 0),
+            }
         s["memory"] = md
     if g.read_opt("pids.current") is not None:
         s["pids"] = {"current": _num(g.read_opt("pids.current")), "limit": _num(g.read_opt("pids.max"))}
@@ -174,8 +206,12 @@ def v2(m):
                 continue
             major, _, minor = parts[0].partition(":")
             kv = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-            for key, op, into in (("rbytes", "Read", served), ("wbytes", "Write", served),
-                                  ("rios", "Read", count), ("wios", "Write", count)):
+            for key, op, into in (
+                ("rbytes", "Read", served),
+                ("wbytes", "Write", served),
+                ("rios", "Read", count),
+                ("wios", "Write", count),
+            ):
                 if key in kv:
                     into.append({"major": int(major), "minor": int(minor), "op": op, "value": int(kv[key])})
         s["blkio"] = {"ioServiceBytesRecursive": served, "ioServicedRecursive": count}
@@ -185,8 +221,7 @@ def v2(m):
         if cur is None:
             continue
         # v2 keeps no peak usage for hugetlb.
-        huge[size] = {"usage": _num(cur),
-                      "failcnt": _keyed(g.read_opt("hugetlb.%s.events" % size)).get("max", 0)}
+        huge[size] = {"usage": _num(cur), "failcnt": _keyed(g.read_opt("hugetlb.%s.events" % size)).get("max", 0)}
     if huge:
         s["hugetlb"] = huge
     return s

@@ -34,8 +34,8 @@ DEFAULT_PREFIX = "ocirun"
 UINT64_MAX = (1 << 64) - 1
 
 
-
 # -- names and paths -----------------------------------------------------------
+
 
 def parse_path(cgroups_path, cid):
     """(slice, unit) from cgroupsPath "slice:prefix:name"; the default is system.slice:ocirun:<id>."""
@@ -75,7 +75,7 @@ def expand_slice(slice_, field=None):
         return ""
     if not slice_.endswith(".slice") or "/" in slice_:
         raise errors.OciError("%sslice `%s` is not a valid slice name (want NAME.slice)" % (what, slice_))
-    base = slice_[:-len(".slice")]
+    base = slice_[: -len(".slice")]
     if not base or base.startswith("-") or base.endswith("-") or "--" in base or not _unit_name_ok(slice_):
         raise errors.OciError("%sslice `%s` is not a valid slice name" % (what, slice_))
     out, acc = [], ""
@@ -93,8 +93,9 @@ def _same_pid_namespace(pid, address, host):
     except OSError:
         theirs, ours = None, True
     if theirs != ours:
-        raise errors.OciError("systemd at `%s` runs in another pid namespace than ocirun: "
-                              "run ocirun in systemd's pid namespace" % address)
+        raise errors.OciError(
+            "systemd at `%s` runs in another pid namespace than ocirun: run ocirun in systemd's pid namespace" % address
+        )
 
 
 def tracking_key(kind):
@@ -115,11 +116,12 @@ def systemd_root(pid, host, kind=None):
         raise errors.OciError("cannot find systemd's cgroup in /proc/%d/cgroup" % pid)
     for tail in ("/init.scope", "/system.slice"):
         if path.endswith(tail):
-            path = path[:-len(tail)]
+            path = path[: -len(tail)]
     return path.rstrip("/")
 
 
 # -- unit properties -------------------------------------------------------------
+
 
 def _cpu_quota_per_sec(quota, period):
     """CPUQuotaPerSecUSec: systemd keeps it in 10 ms steps, so round up."""
@@ -146,7 +148,7 @@ def _device_allow(rules):
     for r in rules:
         if not r.allow:
             if not r.covers_everything():
-                return None    # a deny after allows: systemd has no deny list
+                return None  # a deny after allows: systemd has no deny list
             allow = []
             continue
         types = ("c", "b") if r.type == "a" else (r.type,)
@@ -249,6 +251,7 @@ def unit_properties(resources, kind, extra_devices=()):
 
 # -- the manager -------------------------------------------------------------------
 
+
 class SystemdManager(Manager):
     """A transient scope; the files of its cgroup are handled by a cgroupfs manager (`fs`)."""
 
@@ -257,8 +260,8 @@ class SystemdManager(Manager):
         self.address = address
         self.slice = slice_
         self.unit = unit
-        self.root = root            # systemd's root cgroup, in our view
-        self.fs = fsm               # the cgroupfs manager of the scope's path in every hierarchy
+        self.root = root  # systemd's root cgroup, in our view
+        self.fs = fsm  # the cgroupfs manager of the scope's path in every hierarchy
         self.started = started
         self.layout = fsm.layout
         self._bus = None
@@ -291,8 +294,16 @@ class SystemdManager(Manager):
             self._bus = None
 
     def to_dict(self):
-        return {"driver": "systemd", "layout": self.layout, "bus": self.address, "slice": self.slice,
-                "unit": self.unit, "root": self.root, "started": self.started, "fs": self.fs.to_dict()}
+        return {
+            "driver": "systemd",
+            "layout": self.layout,
+            "bus": self.address,
+            "slice": self.slice,
+            "unit": self.unit,
+            "root": self.root,
+            "started": self.started,
+            "fs": self.fs.to_dict(),
+        }
 
     # -- making and unmaking ------------------------------------------------
     _pending = False
@@ -322,8 +333,15 @@ class SystemdManager(Manager):
         props += unit_properties(res, self._kind(), self.fs.extra_devices)
         b.subscribe()
         try:
-            reply = b.call("StartTransientUnit", "ssa(sv)a(sa(sv))", self.unit, "fail", props, [],
-                           what="start unit `%s`" % self.unit)
+            reply = b.call(
+                "StartTransientUnit",
+                "ssa(sv)a(sa(sv))",
+                self.unit,
+                "fail",
+                props,
+                [],
+                what="start unit `%s`" % self.unit,
+            )
         except errors.OciError as e:
             # No answer: the unit may exist now, and is ours to stop. A refusal
             # ("already exists") names a unit that is not ours.
@@ -334,8 +352,9 @@ class SystemdManager(Manager):
         job = reply[0]
         result = b.wait_job(job, self.unit, "start unit")
         if result not in (None, "done"):
-            raise errors.OciError("systemd: start unit `%s`: job %s (see `journalctl -u %s`)" % (
-                self.unit, result, self.unit))
+            raise errors.OciError(
+                "systemd: start unit `%s`: job %s (see `journalctl -u %s`)" % (self.unit, result, self.unit)
+            )
         self._check_placed(pid)
         # What systemd did not make (hierarchies it does not manage) is ours.
         for g in self.fs.all_groups():
@@ -357,8 +376,16 @@ class SystemdManager(Manager):
     def check_unused(self):
         """The directories that already exist must be empty and not frozen
         (systemd refuses a unit that exists: StartTransientUnit says so)."""
-        if self.bus().call("GetUnit", "s", self.unit, what="look up unit `%s`" % self.unit,
-                           ok_errors=("org.freedesktop.systemd1.NoSuchUnit",)) is not None:
+        if (
+            self.bus().call(
+                "GetUnit",
+                "s",
+                self.unit,
+                what="look up unit `%s`" % self.unit,
+                ok_errors=("org.freedesktop.systemd1.NoSuchUnit",),
+            )
+            is not None
+        ):
             raise errors.OciError("systemd: unit `%s` already exists: it is not this container's" % self.unit)
 
         # before the scope starts systemd has not made its directories yet
@@ -393,6 +420,7 @@ class SystemdManager(Manager):
 
     def _rmdir_scope(self, g):
         import errno
+
         try:
             self.host.rmdir(g.dir)
         except FileNotFoundError:
@@ -404,20 +432,31 @@ class SystemdManager(Manager):
     def stop_unit(self):
         b = self.bus()
         b.subscribe()
-        reply = b.call("StopUnit", "ss", self.unit, "replace", what="stop unit `%s`" % self.unit,
-                       ok_errors=("org.freedesktop.systemd1.NoSuchUnit",))
+        reply = b.call(
+            "StopUnit",
+            "ss",
+            self.unit,
+            "replace",
+            what="stop unit `%s`" % self.unit,
+            ok_errors=("org.freedesktop.systemd1.NoSuchUnit",),
+        )
         if reply is not None:
             b.wait_job(reply[0], self.unit, "stop unit")
         # A failed unit stays loaded until reset.
-        b.call("ResetFailedUnit", "s", self.unit, what="reset-failed `%s`" % self.unit,
-               ok_errors=("org.freedesktop.systemd1.NoSuchUnit", "org.freedesktop.systemd1.LoadFailed"))
+        b.call(
+            "ResetFailedUnit",
+            "s",
+            self.unit,
+            what="reset-failed `%s`" % self.unit,
+            ok_errors=("org.freedesktop.systemd1.NoSuchUnit", "org.freedesktop.systemd1.LoadFailed"),
+        )
         self.started = False
 
     # -- processes and resources --------------------------------------------
     def check(self, resources=None):
         res = self.fs.resources_of(resources)
         self.fs.check(res)
-        unit_properties(res, self._kind())   # what systemd cannot be told (a cpu list it cannot read)
+        unit_properties(res, self._kind())  # what systemd cannot be told (a cpu list it cannot read)
 
     def apply(self, resources=None, updating=False):
         res = self.fs.resources_of(resources)
@@ -428,8 +467,9 @@ class SystemdManager(Manager):
         if updating and self.started:
             props = unit_properties(res, self._kind(), self.fs.extra_devices if res.devices is not None else None)
             if props:
-                self.bus().call("SetUnitProperties", "sba(sv)", self.unit, True, props,
-                                what="set properties of `%s`" % self.unit)
+                self.bus().call(
+                    "SetUnitProperties", "sba(sv)", self.unit, True, props, what="set properties of `%s`" % self.unit
+                )
 
     def update(self, resources):
         self.apply(resources, updating=True)

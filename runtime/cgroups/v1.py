@@ -7,7 +7,7 @@ from . import fs
 from .resources import PREFIX, bad, pids_max, write_in_some_order
 
 INT64_MIN = -(1 << 63)
-BIG = 1 << 62   # v1 reports "unlimited" as a page-rounded 2^63-1
+BIG = 1 << 62  # v1 reports "unlimited" as a page-rounded 2^63-1
 
 
 class CpusetGroup(fs.Group):
@@ -139,8 +139,11 @@ class V1Manager(fs.FsManager):
             budget = _rt_runtime(self.host, parent)
             if budget < 0:  # unlimited: the whole period
                 budget = int(self.host.read(parent + "/cpu.rt_period_us").strip() or 0)
-            used = sum(_rt_runtime(self.host, os.path.join(parent, n)) for n in self.host.listdir(parent)
-                       if os.path.join(parent, n) != d and self.host.exists(os.path.join(parent, n, "cpu.rt_runtime_us")))
+            used = sum(
+                _rt_runtime(self.host, os.path.join(parent, n))
+                for n in self.host.listdir(parent)
+                if os.path.join(parent, n) != d and self.host.exists(os.path.join(parent, n, "cpu.rt_runtime_us"))
+            )
             free = budget - max(used, 0)
             if leaf and runtime:
                 want = runtime
@@ -148,13 +151,17 @@ class V1Manager(fs.FsManager):
                 share = budget * (RT_SHARE_LEAF if leaf else RT_SHARE_ABOVE) // 100
                 want = min(free, max(share, runtime or 0))
             if want <= 0:
-                raise errors.OciError("%s: a real-time policy needs a real-time budget (cpu.rt_runtime_us) in "
-                                      "cgroup `%s`, and `%s` has none to spare" % (field, d, parent))
+                raise errors.OciError(
+                    "%s: a real-time policy needs a real-time budget (cpu.rt_runtime_us) in "
+                    "cgroup `%s`, and `%s` has none to spare" % (field, d, parent)
+                )
             try:
                 self.host.write(d + "/cpu.rt_runtime_us", str(want).encode())
             except OSError as e:
-                raise errors.OciError("%s: a real-time policy needs a real-time budget: write cpu.rt_runtime_us "
-                                      "`%d` to `%s`: %s" % (field, want, d, errors.strerror(e.errno))) from None
+                raise errors.OciError(
+                    "%s: a real-time policy needs a real-time budget: write cpu.rt_runtime_us "
+                    "`%d` to `%s`: %s" % (field, want, d, errors.strerror(e.errno))
+                ) from None
             parent = d
 
     def _main_group(self):
@@ -172,6 +179,7 @@ class V1Manager(fs.FsManager):
     def freeze(self):
         g = self._freezer()
         g.write("freezer.state", "FROZEN")
+
         # FREEZING until every task stopped; writing again nudges tasks that
         # were forked while the first write was being processed.
         def done():
@@ -179,6 +187,7 @@ class V1Manager(fs.FsManager):
             if state == "FREEZING":
                 g.write("freezer.state", "FROZEN")
             return state == "FROZEN"
+
         try:
             fs.wait_until(done, "freezing `%s`" % g.dir)
         except errors.OciError:
@@ -206,8 +215,11 @@ class V1Manager(fs.FsManager):
     def check(self, resources=None, only=None):
         res = self.resources_of(resources)
         if res.unified and (only is None or "unified" in only):
-            raise bad(PREFIX + ".unified", ",".join(k for k, _, _ in res.unified),
-                      "needs cgroup v2, and this host runs cgroup v1")
+            raise bad(
+                PREFIX + ".unified",
+                ",".join(k for k, _, _ in res.unified),
+                "needs cgroup v2, and this host runs cgroup v1",
+            )
 
     def apply(self, resources=None, updating=False, only=None):
         """Write resources; `only` limits it to some sections (JSON names: the hybrid manager splits them)."""
@@ -244,7 +256,7 @@ class V1Manager(fs.FsManager):
         limit, swap, reservation = m.limit, m.swap, m.reservation
         swappiness, oom_off, hier, kernel, tcp = m.swappiness, m.oom_off, m.hierarchy, m.kernel, m.kernel_tcp
         if swap is None and limit == -1:
-            swap = -1   # unlimited memory, nothing said of swap: unlimited memory+swap
+            swap = -1  # unlimited memory, nothing said of swap: unlimited memory+swap
         m.check_usage(updating, lambda: g.read("memory.usage_in_bytes"))
         has_memsw = g.has("memory.memsw.limit_in_bytes")
         if swap is not None and not has_memsw and g is not NULL:
@@ -387,5 +399,5 @@ class V1Manager(fs.FsManager):
 
     def stats(self):
         from . import stats
-        return stats.v1(self)
 
+        return stats.v1(self)

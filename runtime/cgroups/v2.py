@@ -13,8 +13,12 @@ from .resources import (
     write_in_some_order,
 )
 
-_IO_MAX_KEYS = {"throttleReadBpsDevice": "rbps", "throttleWriteBpsDevice": "wbps",
-                "throttleReadIOPSDevice": "riops", "throttleWriteIOPSDevice": "wiops"}
+_IO_MAX_KEYS = {
+    "throttleReadBpsDevice": "rbps",
+    "throttleWriteBpsDevice": "wbps",
+    "throttleReadIOPSDevice": "riops",
+    "throttleWriteIOPSDevice": "wiops",
+}
 
 
 class DelegatingGroup(fs.Group):
@@ -82,7 +86,7 @@ class V2Manager(fs.FsManager):
         made = set(g.made)
         for a in ancestors:
             if a not in made:
-                delegate(self.host, a)   # the ones create makes delegate as they appear
+                delegate(self.host, a)  # the ones create makes delegate as they appear
         super().create()
 
     # -- processes --------------------------------------------------------
@@ -134,7 +138,7 @@ class V2Manager(fs.FsManager):
                 if v:
                     raise bad(cpu.FIELD + key, v, "cgroup v2 has no realtime group scheduling")
         if mem and want("memory"):
-            swap_to_v2(mem.swap, mem.limit, mem.FIELD + "swap")   # a swap limit needs a memory limit here
+            swap_to_v2(mem.swap, mem.limit, mem.FIELD + "swap")  # a swap limit needs a memory limit here
 
     def apply(self, resources=None, updating=False, only=None):
         """Write resources; `only` limits it to some sections (JSON names: the hybrid manager splits them)."""
@@ -247,8 +251,9 @@ class V2Manager(fs.FsManager):
         try:
             self.host.attach_device_filter(self.group.dir, self.device_rules(res))
         except OSError as e:
-            raise errors.OciError("cannot attach the device filter to `%s`: %s"
-                                  % (self.group.dir, errors.strerror(e.errno))) from None
+            raise errors.OciError(
+                "cannot attach the device filter to `%s`: %s" % (self.group.dir, errors.strerror(e.errno))
+            ) from None
 
     def oom_source(self):
         """("v2", cgroup dir) when memory.events exists (the memory controller is on), or None."""
@@ -256,4 +261,5 @@ class V2Manager(fs.FsManager):
 
     def stats(self):
         from . import stats
+
         return stats.v2(self)

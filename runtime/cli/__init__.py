@@ -28,8 +28,7 @@ class Flag:
 class Command:
     """What a command module declares: its flags and positional arguments."""
 
-    def __init__(self, name, summary, usage="<container-id>", flags=(), nargs=(1, 1),
-                 stop_after=None, description=""):
+    def __init__(self, name, summary, usage="<container-id>", flags=(), nargs=(1, 1), stop_after=None, description=""):
         self.name = name
         self.summary = summary
         self.usage = usage
@@ -112,7 +111,7 @@ def parse(flags, argv, prog, stop_after=None, interspersed=True):
             pos.extend(argv[i:])
             break
         if a == "--":
-            pos.extend(argv[i + 1:])
+            pos.extend(argv[i + 1 :])
             break
         if len(a) > 1 and a[0] == "-":
             name, eq, val = a.lstrip("-").partition("=")
@@ -139,7 +138,9 @@ def parse(flags, argv, prog, stop_after=None, interspersed=True):
                     try:
                         val = int(val, 0)
                     except ValueError:
-                        raise errors.UsageError("%s: invalid value %r for flag -%s: parse error" % (prog, val, name)) from None
+                        raise errors.UsageError(
+                            "%s: invalid value %r for flag -%s: parse error" % (prog, val, name)
+                        ) from None
                 if f.kind == "list":
                     getattr(opts, f.dest).append(val)
                 else:
@@ -176,9 +177,19 @@ def _flag_lines(flags):
 
 def global_help():
     from .. import __version__
-    lines = ["NAME:", "   ocirun - an OCI runtime-spec %s container runtime" % "1.3.0", "",
-             "USAGE:", "   ocirun [global options] command [command options] [arguments...]", "",
-             "VERSION:", "   %s" % __version__, "", "COMMANDS:"]
+
+    lines = [
+        "NAME:",
+        "   ocirun - an OCI runtime-spec %s container runtime" % "1.3.0",
+        "",
+        "USAGE:",
+        "   ocirun [global options] command [command options] [arguments...]",
+        "",
+        "VERSION:",
+        "   %s" % __version__,
+        "",
+        "COMMANDS:",
+    ]
     for name, (_, summary) in COMMANDS.items():
         lines.append("   %-10s %s" % (name, summary))
     lines += ["", "GLOBAL OPTIONS:"] + _flag_lines(GLOBAL_FLAGS)

@@ -13,9 +13,13 @@ CREATE_FLAGS = [
     Flag("preserve-fds", "int", 0, "pass N additional fds (3 .. 3+N-1) to the container", "N"),
 ]
 
-COMMAND = Command("create", "create a container", flags=CREATE_FLAGS,
-                  description="The create command creates an instance of a container for a bundle. The\n"
-                              "container's process waits until `ocirun start` runs it.")
+COMMAND = Command(
+    "create",
+    "create a container",
+    flags=CREATE_FLAGS,
+    description="The create command creates an instance of a container for a bundle. The\n"
+    "container's process waits until `ocirun start` runs it.",
+)
 
 
 def check_pid_file(path):
@@ -26,6 +30,7 @@ def check_pid_file(path):
     import stat
 
     from .. import errors
+
     try:
         if stat.S_ISDIR(os.lstat(path).st_mode):  # a symlink is replaced by the rename, not followed
             raise errors.pid_file_error(path, 21)  # EISDIR
@@ -38,10 +43,19 @@ def check_pid_file(path):
 
 def main(ctx, opts, args):
     from ..ops.create import create
+
     check_pid_file(opts.pid_file)
     c, _pid, _master = create(
-        ctx, args[0], opts.bundle, opts.config, pid_file=opts.pid_file, console_socket=opts.console_socket,
-        no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring, preserve_fds=opts.preserve_fds or 0,
-        pidfd_socket=opts.pidfd_socket)
+        ctx,
+        args[0],
+        opts.bundle,
+        opts.config,
+        pid_file=opts.pid_file,
+        console_socket=opts.console_socket,
+        no_pivot=opts.no_pivot,
+        no_new_keyring=opts.no_new_keyring,
+        preserve_fds=opts.preserve_fds or 0,
+        pidfd_socket=opts.pidfd_socket,
+    )
     c.close()
     return 0

@@ -10,11 +10,16 @@ import sys
 from .. import errors
 from . import Command, Flag
 
-COMMAND = Command("events", "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
-                  flags=[Flag("interval", "str", "5s", "time between two stats events, e.g. 5s or 500ms (default: 5s)", "DURATION"),
-                         Flag("stats", "bool", help="print one stats event and exit")],
-                  description="Prints JSON lines: a stats event every interval and an oom event whenever\n"
-                              "the kernel reports one, until the container stops.")
+COMMAND = Command(
+    "events",
+    "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
+    flags=[
+        Flag("interval", "str", "5s", "time between two stats events, e.g. 5s or 500ms (default: 5s)", "DURATION"),
+        Flag("stats", "bool", help="print one stats event and exit"),
+    ],
+    description="Prints JSON lines: a stats event every interval and an oom event whenever\n"
+    "the kernel reports one, until the container stops.",
+)
 
 _DIGITS = "0123456789"
 _MAX_DURATION = ((1 << 63) - 1) / 1e9  # seconds in Go's largest time.Duration, as runc parses it
@@ -52,12 +57,14 @@ def parse_duration(text):
 
 def emit(event):
     from .. import fastjson
+
     sys.stdout.write(fastjson.dumps(event, tight=True) + "\n")
     sys.stdout.flush()
 
 
 def main(ctx, opts, args):
     from ..ops import events
+
     interval = parse_duration(opts.interval)
     events.events(ctx, args[0], interval, emit, once=opts.stats)
     return 0

@@ -2,35 +2,48 @@
 
 from . import Command, Flag
 
-COMMAND = Command("exec", "execute new process inside the container",
-                  usage="<container-id> <command> [command options]", nargs=(1, None), stop_after=1, flags=[
-                      Flag("process,p", "str", None, "path to a process.json (a config.json `process` object)", "FILE"),
-                      Flag("tty,t", "bool", help="allocate a pseudo-TTY"),
-                      Flag("console-socket", "str", None, "AF_UNIX socket that receives the pty master fd", "PATH"),
-                      Flag("cwd", "str", None, "current working directory in the container", "DIR"),
-                      Flag("env,e", "list", help="set an environment variable (repeatable)", metavar="KEY=VALUE"),
-                      Flag("user,u", "str", None, "UID[:GID] to run as", "UID[:GID]"),
-                      Flag("additional-gids,g", "list", help="additional gid (repeatable)", metavar="GID"),
-                      Flag("cap,c", "list", help="add a capability to the bounding, effective and permitted sets",
-                           metavar="CAP"),
-                      Flag("no-new-privs", "bool", help="set no_new_privileges"),
-                      Flag("detach,d", "bool", help="detach from the process"),
-                      Flag("pid-file", "str", None, "file to write the process's pid to", "FILE"),
-                      Flag("pidfd-socket", "str", None, "AF_UNIX socket that receives a pidfd of the process", "PATH"),
-                      Flag("preserve-fds", "int", 0, "pass N additional fds (3 .. 3+N-1)", "N"),
-                      Flag("process-label", "str", None, "SELinux label for the process", "LABEL"),
-                      Flag("apparmor", "str", None, "apparmor profile for the process", "PROFILE"),
-                      Flag("ignore-paused", "bool", help="exec even if the container is paused (the process "
-                                                         "freezes with it until resume)"),
-                      Flag("cgroup", "list", help="run in a sub-cgroup of the container's (v1: per controller; "
-                                                  "repeatable)", metavar="[CONTROLLER[,CONTROLLER]:]PATH"),
-                  ])
+COMMAND = Command(
+    "exec",
+    "execute new process inside the container",
+    usage="<container-id> <command> [command options]",
+    nargs=(1, None),
+    stop_after=1,
+    flags=[
+        Flag("process,p", "str", None, "path to a process.json (a config.json `process` object)", "FILE"),
+        Flag("tty,t", "bool", help="allocate a pseudo-TTY"),
+        Flag("console-socket", "str", None, "AF_UNIX socket that receives the pty master fd", "PATH"),
+        Flag("cwd", "str", None, "current working directory in the container", "DIR"),
+        Flag("env,e", "list", help="set an environment variable (repeatable)", metavar="KEY=VALUE"),
+        Flag("user,u", "str", None, "UID[:GID] to run as", "UID[:GID]"),
+        Flag("additional-gids,g", "list", help="additional gid (repeatable)", metavar="GID"),
+        Flag("cap,c", "list", help="add a capability to the bounding, effective and permitted sets", metavar="CAP"),
+        Flag("no-new-privs", "bool", help="set no_new_privileges"),
+        Flag("detach,d", "bool", help="detach from the process"),
+        Flag("pid-file", "str", None, "file to write the process's pid to", "FILE"),
+        Flag("pidfd-socket", "str", None, "AF_UNIX socket that receives a pidfd of the process", "PATH"),
+        Flag("preserve-fds", "int", 0, "pass N additional fds (3 .. 3+N-1)", "N"),
+        Flag("process-label", "str", None, "SELinux label for the process", "LABEL"),
+        Flag("apparmor", "str", None, "apparmor profile for the process", "PROFILE"),
+        Flag(
+            "ignore-paused",
+            "bool",
+            help="exec even if the container is paused (the process freezes with it until resume)",
+        ),
+        Flag(
+            "cgroup",
+            "list",
+            help="run in a sub-cgroup of the container's (v1: per controller; repeatable)",
+            metavar="[CONTROLLER[,CONTROLLER]:]PATH",
+        ),
+    ],
+)
 
 
 def _process_from_flags(base, opts, argv):
     """The process of `exec CMD...`: the container's own (as `create` recorded
     it, never the bundle's config.json of now) with the flags applied."""
     from .. import errors
+
     proc = {k: v for k, v in base.items() if k not in ("args", "terminal", "consoleSize")}
     proc["args"] = list(argv)
     proc["terminal"] = bool(opts.tty)
@@ -89,6 +102,7 @@ EXEC_FAILED = 255
 
 def main(ctx, opts, args):
     from .. import errors
+
     try:
         return _main(ctx, opts, args)
     except errors.OciError as e:
@@ -105,6 +119,7 @@ def _main(ctx, opts, args):
     from .. import errors, spec
     from ..ops.exec import exec_process
     from ..ops.spawn import plug_preserved_fds
+
     # Before anything is opened: a hole in 3..3+N-1 would catch our first fd
     # (the state dir) and hand it to the process (CVE-2024-21626 class).
     plug_preserved_fds(opts.preserve_fds)
@@ -118,6 +133,15 @@ def _main(ctx, opts, args):
         if not argv:
             raise errors.UsageError('ocirun: "exec" requires a command (or --process FILE)')
         make = lambda base: _process_from_flags(base, opts, argv)  # noqa: E731
-    return exec_process(ctx, cid, make, detach=opts.detach, pid_file=opts.pid_file,
-                        console_socket=opts.console_socket, preserve_fds=opts.preserve_fds or 0,
-                        pidfd_socket=opts.pidfd_socket, cgroup=opts.cgroup, ignore_paused=opts.ignore_paused)
+    return exec_process(
+        ctx,
+        cid,
+        make,
+        detach=opts.detach,
+        pid_file=opts.pid_file,
+        console_socket=opts.console_socket,
+        preserve_fds=opts.preserve_fds or 0,
+        pidfd_socket=opts.pidfd_socket,
+        cgroup=opts.cgroup,
+        ignore_paused=opts.ignore_paused,
+    )

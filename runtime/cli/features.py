@@ -12,14 +12,20 @@ from .. import SPEC_VERSION, __version__, fastjson
 from ..linux import CAPS, NS_FILES, cap_last_cap
 from . import Command
 
-COMMAND = Command("features", "show the enabled features", usage="", nargs=(0, 0),
-                  description="Prints the features document of runtime-spec 1.3.0 as JSON.")
+COMMAND = Command(
+    "features",
+    "show the enabled features",
+    usage="",
+    nargs=(0, 0),
+    description="Prints the features document of runtime-spec 1.3.0 as JSON.",
+)
 
 
 def _module_features(name):
     """FEATURES of runtime.<name>, or None if that part is not built."""
     try:
         from importlib import import_module
+
         mod = import_module("runtime." + name)
     except ImportError:
         return None
@@ -30,6 +36,7 @@ def _module_features(name):
 def _have_tools(*names):
     """netDevices are moved with iproute2's `ip` (under util-linux's nsenter)."""
     import shutil
+
     return all(shutil.which(n) for n in names)
 
 
@@ -55,9 +62,9 @@ def document():
     rootfs = _module_features("plan") or {}
     linux = {
         "namespaces": [t for t in kernel_namespaces() if t in lifecycle.get("namespaces", ())],
-        "capabilities": CAPS[:cap_last_cap() + 1],
-        "cgroup": _module_features("cgroups") or {"v1": False, "v2": False, "systemd": False,
-                                                   "systemdUser": False, "rdma": False},
+        "capabilities": CAPS[: cap_last_cap() + 1],
+        "cgroup": _module_features("cgroups")
+        or {"v1": False, "v2": False, "systemd": False, "systemdUser": False, "rdma": False},
         "seccomp": _module_features("seccomp") or {"enabled": False},
         "apparmor": {"enabled": os.path.isdir("/sys/kernel/security/apparmor") and bool(lifecycle.get("apparmor"))},
         "selinux": {"enabled": os.path.isdir("/sys/fs/selinux") and bool(lifecycle.get("selinux"))},

@@ -5,16 +5,23 @@ import sys
 from .. import errors, fastjson
 from . import Command, Flag
 
-COMMAND = Command("list", "lists containers started by ocirun with the given root", usage="", nargs=(0, 0), flags=[
-    Flag("format,f", "str", "table", "select one of: table or json (default: \"table\")", "FORMAT"),
-    Flag("quiet,q", "bool", help="display only container IDs"),
-])
+COMMAND = Command(
+    "list",
+    "lists containers started by ocirun with the given root",
+    usage="",
+    nargs=(0, 0),
+    flags=[
+        Flag("format,f", "str", "table", 'select one of: table or json (default: "table")', "FORMAT"),
+        Flag("quiet,q", "bool", help="display only container IDs"),
+    ],
+)
 
 
 def main(ctx, opts, args):
     if opts.format not in ("table", "json"):
         raise errors.UsageError("invalid format option %r: want 'table' or 'json'" % opts.format)
     from ..ops.listing import containers
+
     rows = containers(ctx)
     if opts.quiet:
         for st in rows:

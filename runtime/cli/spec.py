@@ -2,14 +2,21 @@
 
 import os
 
-from . import Command, Flag
 from .. import SPEC_VERSION, errors, fastjson
+from . import Command, Flag
 
-COMMAND = Command("spec", "create a new specification file", usage="", nargs=(0, 0), flags=[
-    Flag("bundle,b", "str", "", "path to the root of the bundle directory", "DIR"),
-    Flag("rootless", "bool", help="generate a configuration for a rootless container"),
-], description="The spec command creates the new specification file named \"config.json\" for\n"
-               "the bundle. Edit it to run what you want, then `ocirun run ID` in the bundle.")
+COMMAND = Command(
+    "spec",
+    "create a new specification file",
+    usage="",
+    nargs=(0, 0),
+    flags=[
+        Flag("bundle,b", "str", "", "path to the root of the bundle directory", "DIR"),
+        Flag("rootless", "bool", help="generate a configuration for a rootless container"),
+    ],
+    description='The spec command creates the new specification file named "config.json" for\n'
+    "the bundle. Edit it to run what you want, then `ocirun run ID` in the bundle.",
+)
 
 _CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 _NOSUID_NOEXEC_NODEV = ["nosuid", "noexec", "nodev"]
@@ -20,15 +27,26 @@ def default_config(rootless=False):
     devpts_opts = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]
     if not rootless:
         devpts_opts.append("gid=5")
-    sys_mount = ({"destination": "/sys", "type": "none", "source": "/sys",
-                  "options": ["rbind"] + _NOSUID_NOEXEC_NODEV + ["ro"]} if rootless else
-                 {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-                  "options": _NOSUID_NOEXEC_NODEV + ["ro"]})
+    sys_mount = (
+        {"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind"] + _NOSUID_NOEXEC_NODEV + ["ro"]}
+        if rootless
+        else {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": _NOSUID_NOEXEC_NODEV + ["ro"]}
+    )
     linux = {
         "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
-        "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-                        "/proc/scsi", "/sys/devices/virtual/powercap"],
+        "maskedPaths": [
+            "/proc/acpi",
+            "/proc/asound",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/sys/firmware",
+            "/proc/scsi",
+            "/sys/devices/virtual/powercap",
+        ],
         "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
     }
     if rootless:
@@ -53,15 +71,27 @@ def default_config(rootless=False):
         "hostname": "ocirun",
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {
+                "destination": "/dev",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+            },
             {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": devpts_opts},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": _NOSUID_NOEXEC_NODEV + ["mode=1777", "size=65536k"]},
+            {
+                "destination": "/dev/shm",
+                "type": "tmpfs",
+                "source": "shm",
+                "options": _NOSUID_NOEXEC_NODEV + ["mode=1777", "size=65536k"],
+            },
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": list(_NOSUID_NOEXEC_NODEV)},
             sys_mount,
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": _NOSUID_NOEXEC_NODEV + ["relatime", "ro"]},
+            {
+                "destination": "/sys/fs/cgroup",
+                "type": "cgroup",
+                "source": "cgroup",
+                "options": _NOSUID_NOEXEC_NODEV + ["relatime", "ro"],
+            },
         ],
         "linux": linux,
     }

@@ -7,5 +7,6 @@ COMMAND = Command("start", "executes the user defined process in a created conta
 
 def main(ctx, opts, args):
     from ..ops.start import start
+
     start(ctx, args[0])
     return 0

@@ -15,7 +15,13 @@ _FLAGS = [
     Flag("cpu-quota", "str", "", "CFS quota per period in microseconds (-1: none)", "USECS"),
     Flag("cpu-rt-period", "str", "", "realtime scheduling period in microseconds", "USECS"),
     Flag("cpu-rt-runtime", "str", "", "realtime runtime per period in microseconds", "USECS"),
-    Flag("cpu-shares,cpu-share", "str", "", "relative CPU weight (cpu.shares; cpu.weight on cgroup v2); --cpu-share is runc's spelling", "SHARES"),
+    Flag(
+        "cpu-shares,cpu-share",
+        "str",
+        "",
+        "relative CPU weight (cpu.shares; cpu.weight on cgroup v2); --cpu-share is runc's spelling",
+        "SHARES",
+    ),
     Flag("cpuset-cpus", "str", "", "CPUs the container may run on, e.g. 0-2,4", "CPUS"),
     Flag("cpuset-mems", "str", "", "memory nodes the container may use, e.g. 0", "MEMS"),
     Flag("kernel-memory", "str", "", "kernel memory limit (ignored: kernels dropped it)", "BYTES"),
@@ -53,7 +59,9 @@ and the result is merged into the limits already in force."""
 
 COMMAND = Command("update", "update container resource constraints", flags=_FLAGS, description=_DESCRIPTION)
 
+
 def main(ctx, opts, args):
     from ..ops import update
+
     update.update(ctx, args[0], opts.resources or None, opts)
     return 0

@@ -14,21 +14,31 @@ import sys
 from .. import errors
 from . import Command, Flag
 
-COMMAND = Command("validate", "check a bundle's config.json against runtime-spec 1.3.0", usage="", nargs=(0, 0), flags=[
-    Flag("bundle,b", "str", "", "path to the root of the bundle directory (default: .)", "DIR"),
-    Flag("config,f", "str", "", "the config file, relative to the bundle (default: config.json)", "FILE"),
-    Flag("json", "bool", help="print the result as one JSON document (valid, problems: [{path, level, message}])"),
-    Flag("strict", "bool", help="treat warnings as errors"),
-    Flag("reference", "bool", help="check the schema with the jsonschema library instead of the built-in validator"),
-], description="Validates config.json against the runtime-spec 1.3.0 JSON schemas, checks what a\n"
-               "schema cannot (paths, namespaces, sysctls, ...), and what `ocirun create` would refuse\n"
-               "before starting anything (mount sources and options, unsupported features). Prints\n"
-               "one line per problem and exits 1, or one confirmation line and exits 0.")
+COMMAND = Command(
+    "validate",
+    "check a bundle's config.json against runtime-spec 1.3.0",
+    usage="",
+    nargs=(0, 0),
+    flags=[
+        Flag("bundle,b", "str", "", "path to the root of the bundle directory (default: .)", "DIR"),
+        Flag("config,f", "str", "", "the config file, relative to the bundle (default: config.json)", "FILE"),
+        Flag("json", "bool", help="print the result as one JSON document (valid, problems: [{path, level, message}])"),
+        Flag("strict", "bool", help="treat warnings as errors"),
+        Flag(
+            "reference", "bool", help="check the schema with the jsonschema library instead of the built-in validator"
+        ),
+    ],
+    description="Validates config.json against the runtime-spec 1.3.0 JSON schemas, checks what a\n"
+    "schema cannot (paths, namespaces, sysctls, ...), and what `ocirun create` would refuse\n"
+    "before starting anything (mount sources and options, unsupported features). Prints\n"
+    "one line per problem and exits 1, or one confirmation line and exits 0.",
+)
 
 
 def main(ctx, opts, args):
     from .. import SPEC_VERSION, spec, validation
     from ..ops.validate import check, unlabel
+
     bundle = os.path.abspath(opts.bundle or ".")
     # the path as the user gave it, for the messages
     shown = os.path.join(opts.bundle, opts.config or "config.json") if opts.bundle else (opts.config or "config.json")
@@ -60,7 +70,12 @@ def main(ctx, opts, args):
 
 def _print_json(shown, valid, found):
     from .. import SPEC_VERSION, fastjson
-    doc = {"file": shown, "valid": valid, "specVersion": SPEC_VERSION,
-           "problems": [{"path": p, "level": level, "message": m} for level, p, m in found]}
+
+    doc = {
+        "file": shown,
+        "valid": valid,
+        "specVersion": SPEC_VERSION,
+        "problems": [{"path": p, "level": level, "message": m} for level, p, m in found],
+    }
     sys.stdout.write(fastjson.dumps(doc, indent=2) + "\n")
     return 0 if valid else 1

@@ -41,8 +41,8 @@ int ocirun_receive_device_nodes(const struct ocirun_plan *p, struct ocirun_error
     return 0;
 }
 
-int32_t ocirun_device_node(const char *path, uint32_t mode, uint32_t major, uint32_t minor, uint32_t uid,
-                           uint32_t gid, struct ocirun_error *err)
+int32_t ocirun_device_node(const char *path, uint32_t mode, uint32_t major, uint32_t minor, uint32_t uid, uint32_t gid,
+                           struct ocirun_error *err)
 {
     int fsfd = (int)syscall(SYS_fsopen, "tmpfs", OCIRUN_FSOPEN_CLOEXEC);
     if (fsfd < 0)
@@ -91,12 +91,13 @@ static int bind_device(const struct ocirun_device *d, int pfd, const char *base,
         close(fd);
         if (node >= 0)
             close(node);
-        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, ENOTDIR, "`%s` is a directory or symlink, not a device mount point",
-                           d->path);
+        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, ENOTDIR,
+                           "`%s` is a directory or symlink, not a device mount point", d->path);
     }
     int r;
     if (node >= 0)
-        r = (int)syscall(SYS_move_mount, node, "", fd, "", OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH);
+        r = (int)syscall(SYS_move_mount, node, "", fd, "",
+                         OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH);
     else
         r = ocirun_mount_on_fd(d->path, fd, NULL, MS_BIND, NULL);
     int e = errno;
@@ -104,8 +105,9 @@ static int bind_device(const struct ocirun_device *d, int pfd, const char *base,
     if (node >= 0)
         close(node);
     if (r < 0)
-        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e, node >= 0 ? "mount device `%s` made as asked" :
-                           "bind mount device `%s` from the host", d->path);
+        return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e,
+                           node >= 0 ? "mount device `%s` made as asked" : "bind mount device `%s` from the host",
+                           d->path);
     return 0;
 }
 
@@ -184,7 +186,7 @@ static int open_ptmx(struct ocirun_error *err)
         }
         struct stat st;
         if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 5 && minor(st.st_rdev) == 2 &&
-            fcntl(fd, F_SETFL, 0) == 0)  /* blocking again: it is the process's terminal */
+            fcntl(fd, F_SETFL, 0) == 0) /* blocking again: it is the process's terminal */
             return fd;
         close(fd);
         e = ENOTTY;
@@ -250,7 +252,8 @@ int ocirun_setup_terminal(const struct ocirun_plan *p, int sync_fd, struct ociru
         char sp[64];
         if (cfd < 0 || ocirun_mount_on_fd(ocirun_fdpath(sp, sizeof(sp), slave), cfd, NULL, MS_BIND, NULL) < 0) {
             int e = errno;
-            if (cfd >= 0) close(cfd);
+            if (cfd >= 0)
+                close(cfd);
             close(devfd);
             close(slave);
             close(master);

@@ -32,7 +32,7 @@
 #define FIELD "linux.resources.devices"
 
 struct prog {
-    struct bpf_insn *insns;   /* NULL: only count */
+    struct bpf_insn *insns; /* NULL: only count */
     uint32_t n, cap;
     int overflow;
 };
@@ -123,10 +123,10 @@ static void build(struct prog *p, const struct ocirun_dev_rule *rules, uint32_t 
     emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
 }
 
-int32_t ocirun_devices_prog_build(const struct ocirun_dev_rule *rules, uint32_t n_rules,
-                                  uint64_t *insns, uint32_t max_insns)
+int32_t ocirun_devices_prog_build(const struct ocirun_dev_rule *rules, uint32_t n_rules, uint64_t *insns,
+                                  uint32_t max_insns)
 {
-    struct prog p = { (struct bpf_insn *)insns, 0, max_insns, 0 };
+    struct prog p = {(struct bpf_insn *)insns, 0, max_insns, 0};
     build(&p, rules, n_rules);
     return p.overflow ? -1 : (int32_t)p.n;
 }
@@ -147,7 +147,7 @@ int32_t ocirun_devices_attach(int32_t cgroup_fd, const struct ocirun_dev_rule *r
 {
     static struct bpf_insn insns[MAX_INSNS];
     static char vlog[4096];
-    struct prog p = { insns, 0, MAX_INSNS, 0 };
+    struct prog p = {insns, 0, MAX_INSNS, 0};
     union bpf_attr attr;
     uint32_t old_ids[MAX_OLD_PROGS], n_old = 0, old_flags = 0;
     int prog_fd, e;
@@ -160,7 +160,7 @@ int32_t ocirun_devices_attach(int32_t cgroup_fd, const struct ocirun_dev_rule *r
     attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
     attr.insns = (uint64_t)(uintptr_t)insns;
     attr.insn_cnt = p.n;
-    attr.license = (uint64_t)(uintptr_t)"Apache-2.0";
+    attr.license = (uint64_t)(uintptr_t) "Apache-2.0";
     strncpy(attr.prog_name, "ocirun_devices", sizeof attr.prog_name - 1);
     prog_fd = (int)sys_bpf(BPF_PROG_LOAD, &attr);
     if (prog_fd < 0) {
@@ -184,8 +184,8 @@ int32_t ocirun_devices_attach(int32_t cgroup_fd, const struct ocirun_dev_rule *r
         }
         last = last ? last + 1 : vlog;
         return ocirun_fail(err, OCIRUN_STAGE_DEVICES, e ? e : EINVAL,
-                           FIELD ": load the device filter (bpf BPF_PROG_LOAD)%s%s",
-                           last[0] ? ": verifier: " : "", last);
+                           FIELD ": load the device filter (bpf BPF_PROG_LOAD)%s%s", last[0] ? ": verifier: " : "",
+                           last);
     }
 
     /* Which programs are attached now: they go once ours is in place. */

@@ -9,26 +9,26 @@
 #ifndef OCIRUN_DEVICES_BPF_H
 #define OCIRUN_DEVICES_BPF_H
 
-#include <stdint.h>
 #include "ocirun.h"
+#include <stdint.h>
 
 /* CDEF-BEGIN */
 /* One rule. The last rule that matches a request decides; none matching: deny.
  * An allow rule matches when the request asks for no more than `access`; a
  * deny rule matches when the request asks for any of `access`. */
 struct ocirun_dev_rule {
-    int64_t major;      /* -1: any major */
-    int64_t minor;      /* -1: any minor */
-    uint32_t access;    /* bits: 1 mknod, 2 read, 4 write (the kernel's BPF_DEVCG_ACC_*) */
-    uint8_t type;       /* 'a' (any), 'b' or 'c' */
-    uint8_t allow;      /* 1 allow, 0 deny */
+    int64_t major;   /* -1: any major */
+    int64_t minor;   /* -1: any minor */
+    uint32_t access; /* bits: 1 mknod, 2 read, 4 write (the kernel's BPF_DEVCG_ACC_*) */
+    uint8_t type;    /* 'a' (any), 'b' or 'c' */
+    uint8_t allow;   /* 1 allow, 0 deny */
     uint8_t pad[2];
 };
 
 /* Writes the program into insns (8 bytes each, struct bpf_insn) when insns is
  * not NULL; returns the instruction count, or -1 if it needs more than max_insns. */
-int32_t ocirun_devices_prog_build(const struct ocirun_dev_rule *rules, uint32_t n_rules,
-                                  uint64_t *insns, uint32_t max_insns);
+int32_t ocirun_devices_prog_build(const struct ocirun_dev_rule *rules, uint32_t n_rules, uint64_t *insns,
+                                  uint32_t max_insns);
 
 /* Loads the program and attaches it to the cgroup2 directory cgroup_fd with
  * BPF_F_ALLOW_MULTI, then detaches the programs that were there before (so an

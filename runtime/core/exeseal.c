@@ -70,6 +70,7 @@
  *           mov $127, %edi;  mov $231, %eax;  syscall         # exit_group(127)
  *   msg:    .ascii "ocirun: exec failed\n"
  */
+/* clang-format off */
 static const unsigned char trampoline[] = {
     0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x3e, 0x00, 0x01, 0x00, 0x00, 0x00,
@@ -90,6 +91,7 @@ static const unsigned char trampoline[] = {
     0x6f, 0x63, 0x69, 0x72, 0x75, 0x6e, 0x3a, 0x20, 0x65, 0x78, 0x65, 0x63,
     0x20, 0x66, 0x61, 0x69, 0x6c, 0x65, 0x64, 0x0a,
 };
+/* clang-format on */
 #endif
 
 /* Where the trampoline lives: one file on a tmpfs instance of our own, a
@@ -181,7 +183,7 @@ const char **ocirun_exeseal_argv(const char *path, const char *const *argv)
             return NULL;
         t = m;
     }
-    t[0] = "\1";  /* the marker the trampoline checks */
+    t[0] = "\1"; /* the marker the trampoline checks */
     t[1] = path;
     memcpy(&t[2], argv, (n + 1) * sizeof(char *));
     return t;
@@ -194,5 +196,5 @@ int ocirun_exeseal_exec(int seal_fd, const char **tramp_argv, const char *const 
         return -1;
     }
     syscall(SYS_execveat, seal_fd, "", tramp_argv, envp, AT_EMPTY_PATH);
-    return -1;  /* never a plain execve instead */
+    return -1; /* never a plain execve instead */
 }

@@ -31,7 +31,7 @@ int ocirun_preserve_fds(const struct ocirun_plan *p, struct ocirun_error *err)
         int fd = 3 + (int)i;
         int f = fcntl(fd, F_GETFD);
         if (f < 0)
-            continue;  /* nothing there: nothing to keep */
+            continue; /* nothing there: nothing to keep */
         if (fcntl(fd, F_SETFD, f & ~FD_CLOEXEC) < 0)
             return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "preserve fd %d", fd);
     }
@@ -57,7 +57,7 @@ void ocirun_close_fds_except(unsigned int from, const int *keep, unsigned int n)
     for (unsigned int i = 0; i < n && m < 32; i++)
         if (keep[i] >= (int)from)
             k[m++] = keep[i];
-    for (unsigned int i = 1; i < m; i++)  /* insertion sort: tiny */
+    for (unsigned int i = 1; i < m; i++) /* insertion sort: tiny */
         for (unsigned int j = i; j > 0 && k[j - 1] > k[j]; j--) {
             int t = k[j];
             k[j] = k[j - 1];

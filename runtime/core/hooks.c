@@ -4,16 +4,16 @@
  * right before the user's process is exec'd). The state JSON is on stdin: a
  * memfd the parent sent with HOOKS_DONE, rewound for every hook.
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "sys.h"
@@ -46,8 +46,9 @@ static int run_one(const struct ocirun_hook *h, const char *which, int state_fd,
         ocirun_exeseal_exec(ocirun_seal_fd, targv, h->envp);
         char line[600];
         int e = errno;
-        int len = snprintf(line, sizeof(line), "ocirun: hooks: exec `%s` through the sealed trampoline (execveat): %s\n",
-                           h->path, strerror(e));
+        int len =
+            snprintf(line, sizeof(line), "ocirun: hooks: exec `%s` through the sealed trampoline (execveat): %s\n",
+                     h->path, strerror(e));
         if (len > 0)
             (void)!write(2, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
         _exit(127);
@@ -67,8 +68,8 @@ static int run_one(const struct ocirun_hook *h, const char *which, int state_fd,
                 kill(pid, SIGKILL);
                 while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                     ;
-                return ocirun_fail(err, OCIRUN_STAGE_HOOKS, ETIMEDOUT, "%s hook `%s` timed out after %d s",
-                                   which, h->path, h->timeout);
+                return ocirun_fail(err, OCIRUN_STAGE_HOOKS, ETIMEDOUT, "%s hook `%s` timed out after %d s", which,
+                                   h->path, h->timeout);
             }
         }
     }

@@ -3,10 +3,10 @@
 #ifndef OCIRUN_INTERNAL_H
 #define OCIRUN_INTERNAL_H
 
+#include "ocirun.h"
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "ocirun.h"
 
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -30,12 +30,10 @@ int ocirun_sync_wait(int fd, uint32_t want, int *recvfd, struct ocirun_error *er
  * functions take the stage and fill err themselves. */
 void ocirun_force_fallback_resolver(int on);
 int ocirun_open_in_root(int rootfd, const char *path, int flags);
-int ocirun_ensure_in_root(int rootfd, const char *path, int is_file, uint32_t stage,
-                          struct ocirun_error *err);
+int ocirun_ensure_in_root(int rootfd, const char *path, int is_file, uint32_t stage, struct ocirun_error *err);
 int ocirun_open_parent_in_root(int rootfd, const char *path, const char **base, uint32_t stage,
                                struct ocirun_error *err);
-int ocirun_mount_on_fd(const char *src, int dstfd, const char *fstype, unsigned long flags,
-                       const char *data);
+int ocirun_mount_on_fd(const char *src, int dstfd, const char *fstype, unsigned long flags, const char *data);
 const char *ocirun_fdpath(char *buf, size_t len, int fd);
 int ocirun_is_procfs(int fd);
 #define OCIRUN_PROC_ROOT_INO 1

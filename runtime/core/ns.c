@@ -44,8 +44,8 @@ int ocirun_join_namespaces(const struct ocirun_plan *p, struct ocirun_error *err
     for (uint32_t i = 0; i < p->n_join && i < 8; i++) {
         /* setns checks the fd really is a namespace of that type (EINVAL otherwise). */
         if (setns(p->join_fds[i], (int)p->join_types[i]) < 0)
-            return ocirun_fail(err, OCIRUN_STAGE_NAMESPACES, errno, "join %s namespace `%s`",
-                               ns_name(p->join_types[i]), p->join_paths[i] ? p->join_paths[i] : "?");
+            return ocirun_fail(err, OCIRUN_STAGE_NAMESPACES, errno, "join %s namespace `%s`", ns_name(p->join_types[i]),
+                               p->join_paths[i] ? p->join_paths[i] : "?");
         close(p->join_fds[i]);
     }
     return 0;
@@ -85,8 +85,7 @@ int ocirun_unshare_rest(const struct ocirun_plan *p, struct ocirun_error *err)
         /* Say which one: retry them one by one (cheap, and only on failure). */
         for (uint32_t bit = 1; bit; bit <<= 1)
             if ((flags & bit) && unshare((int)bit) < 0)
-                return ocirun_fail(err, OCIRUN_STAGE_NAMESPACES, errno, "create %s namespace",
-                                   ns_name(bit));
+                return ocirun_fail(err, OCIRUN_STAGE_NAMESPACES, errno, "create %s namespace", ns_name(bit));
         return ocirun_fail(err, OCIRUN_STAGE_NAMESPACES, e, "create namespaces");
     }
     if (p->timens_offsets) {
@@ -97,8 +96,7 @@ int ocirun_unshare_rest(const struct ocirun_plan *p, struct ocirun_error *err)
         if (write(fd, p->timens_offsets, n) != (ssize_t)n) {
             int e = errno;
             close(fd);
-            return ocirun_fail(err, OCIRUN_STAGE_NAMESPACES, e, "write time namespace offsets `%s`",
-                               p->timens_offsets);
+            return ocirun_fail(err, OCIRUN_STAGE_NAMESPACES, e, "write time namespace offsets `%s`", p->timens_offsets);
         }
         close(fd);
     }

@@ -80,8 +80,7 @@ static int write_proc(const char *path, const char *data)
 /* Before the rootfs is set up (host /proc still visible, still root). */
 int ocirun_early_process(const struct ocirun_plan *p, struct ocirun_error *err)
 {
-    if (p->session_keyring &&
-        syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p->session_keyring, 0, 0, 0) < 0 &&
+    if (p->session_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p->session_keyring, 0, 0, 0) < 0 &&
         errno != ENOSYS && errno != EPERM)
         return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "create session keyring `%s`", p->session_keyring);
     if (p->set_oom_score_adj) {
@@ -95,8 +94,8 @@ int ocirun_early_process(const struct ocirun_plan *p, struct ocirun_error *err)
 
 #define CAP_SYS_ADMIN_BIT (1ULL << 21)
 
-static int seccomp_loaded;   /* ocirun_load_seccomp is idempotent */
-static int admin_held;       /* CAP_SYS_ADMIN kept beyond the plan's sets for the load */
+static int seccomp_loaded; /* ocirun_load_seccomp is idempotent */
+static int admin_held;     /* CAP_SYS_ADMIN kept beyond the plan's sets for the load */
 
 static int has_filter(const struct ocirun_plan *p)
 {
@@ -162,7 +161,7 @@ static int set_caps(const struct ocirun_plan *p, struct ocirun_error *err)
 {
     uint64_t keep = 0;
     if (has_filter(p) && !p->no_new_privileges && !(p->cap_effective & CAP_SYS_ADMIN_BIT)) {
-        keep = CAP_SYS_ADMIN_BIT;  /* until ocirun_load_seccomp */
+        keep = CAP_SYS_ADMIN_BIT; /* until ocirun_load_seccomp */
         admin_held = 1;
     }
     if (capset_sets(p->cap_effective | keep, p->cap_permitted | keep, p->cap_inheritable) < 0)
@@ -190,17 +189,21 @@ int ocirun_set_process(const struct ocirun_plan *p, struct ocirun_error *err)
         const struct ocirun_rlimit *r = &p->rlimits[i];
         struct rlimit rl = {.rlim_cur = r->soft, .rlim_max = r->hard};
         if (setrlimit((int)r->resource, &rl) < 0)
-            return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "setrlimit `%s` soft=%llu hard=%llu",
-                               r->name, (unsigned long long)r->soft, (unsigned long long)r->hard);
+            return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "setrlimit `%s` soft=%llu hard=%llu", r->name,
+                               (unsigned long long)r->soft, (unsigned long long)r->hard);
     }
     if (p->set_personality && personality((unsigned long)p->personality) < 0)
         return ocirun_fail(err, OCIRUN_STAGE_PROCESS, errno, "set personality %#llx",
                            (unsigned long long)p->personality);
     if (p->set_scheduler) {
         struct ocirun_sched_attr a = {
-            .size = sizeof(a), .sched_policy = p->sched_policy, .sched_flags = p->sched_flags,
-            .sched_nice = p->sched_nice, .sched_priority = p->sched_priority,
-            .sched_runtime = p->sched_runtime, .sched_deadline = p->sched_deadline,
+            .size = sizeof(a),
+            .sched_policy = p->sched_policy,
+            .sched_flags = p->sched_flags,
+            .sched_nice = p->sched_nice,
+            .sched_priority = p->sched_priority,
+            .sched_runtime = p->sched_runtime,
+            .sched_deadline = p->sched_deadline,
             .sched_period = p->sched_period,
         };
         if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
@@ -257,7 +260,7 @@ int ocirun_set_process(const struct ocirun_plan *p, struct ocirun_error *err)
 
 static void home_from_passwd(const struct ocirun_plan *p)
 {
-    char *dst = p->home_env + 5;  /* after "HOME=" */
+    char *dst = p->home_env + 5; /* after "HOME=" */
     snprintf(dst, HOME_ROOM, "/");
     int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
@@ -324,12 +327,11 @@ static int set_memory_policy(const struct ocirun_plan *p, struct ocirun_error *e
     return 0;
 }
 
-
 int32_t ocirun_mempolicy_probe(int32_t mode)
 {
     uint64_t all[16];
     memset(all, 0xff, sizeof(all));
-    int base = mode & 0xff;  /* MPOL_DEFAULT and MPOL_LOCAL take no nodes */
+    int base = mode & 0xff; /* MPOL_DEFAULT and MPOL_LOCAL take no nodes */
     int none = base == 0 || base == 4;
     long r = syscall(SYS_set_mempolicy, mode, none ? NULL : all, none ? 0UL : (unsigned long)(sizeof(all) * 8 + 1));
     int e = r < 0 ? errno : 0;

@@ -9,6 +9,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -17,8 +19,6 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
-#include <sched.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -37,12 +37,18 @@ static unsigned long locked_flags(int fd)
     unsigned long f = 0;
     if (fstatvfs(fd, &s) < 0)
         return 0;
-    if (s.f_flag & ST_NOSUID) f |= MS_NOSUID;
-    if (s.f_flag & ST_NODEV) f |= MS_NODEV;
-    if (s.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
-    if (s.f_flag & ST_NOATIME) f |= MS_NOATIME;
-    if (s.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
-    if (s.f_flag & ST_RELATIME) f |= MS_RELATIME;
+    if (s.f_flag & ST_NOSUID)
+        f |= MS_NOSUID;
+    if (s.f_flag & ST_NODEV)
+        f |= MS_NODEV;
+    if (s.f_flag & ST_NOEXEC)
+        f |= MS_NOEXEC;
+    if (s.f_flag & ST_NOATIME)
+        f |= MS_NOATIME;
+    if (s.f_flag & ST_NODIRATIME)
+        f |= MS_NODIRATIME;
+    if (s.f_flag & ST_RELATIME)
+        f |= MS_RELATIME;
     return f;
 }
 
@@ -78,8 +84,8 @@ int ocirun_prepare_rootfs(const struct ocirun_plan *p, int *rootfd, struct ociru
     return 0;
 }
 
-int32_t ocirun_idmapped_tree(const char *source, int32_t userns_fd, uint32_t recursive,
-                             uint32_t idmap_recursive, struct ocirun_error *err)
+int32_t ocirun_idmapped_tree(const char *source, int32_t userns_fd, uint32_t recursive, uint32_t idmap_recursive,
+                             struct ocirun_error *err)
 {
     memset(err, 0, sizeof(*err));
     unsigned int otflags = OCIRUN_OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? AT_RECURSIVE : 0);
@@ -87,8 +93,7 @@ int32_t ocirun_idmapped_tree(const char *source, int32_t userns_fd, uint32_t rec
     if (tree < 0)
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "open_tree `%s` for an idmapped mount", source);
     struct ocirun_mount_attr a = {.attr_set = OCIRUN_MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd};
-    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (idmap_recursive ? AT_RECURSIVE : 0), &a,
-                sizeof(a)) < 0) {
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (idmap_recursive ? AT_RECURSIVE : 0), &a, sizeof(a)) < 0) {
         int e = errno;
         close(tree);
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "idmap `%s`", source);
@@ -117,8 +122,7 @@ static int write_map(pid_t pid, const char *name, const char *map)
 /* A child in a new user namespace that only waits for the pipe to close:
  * its maps are written, its namespace opened, then it exits. It runs no
  * code but read and _exit (the caller may be a Python process). */
-int32_t ocirun_mapped_userns(const char *uid_map, const char *gid_map, const char *field,
-                             struct ocirun_error *err)
+int32_t ocirun_mapped_userns(const char *uid_map, const char *gid_map, const char *field, struct ocirun_error *err)
 {
     memset(err, 0, sizeof(*err));
     int pp[2];
@@ -188,15 +192,15 @@ static int mount_idmapped(const struct ocirun_mount *m, int dstfd, int *keep, st
     if (next_tree_fd >= n_tree_fds)
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, EPROTO, "no idmapped tree for `%s`", m->destination);
     int tree = tree_fds[next_tree_fd++];
-    if (syscall(SYS_move_mount, tree, "", dstfd, "",
-                OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+    if (syscall(SYS_move_mount, tree, "", dstfd, "", OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH) <
+        0) {
         int e = errno;
         close(tree);
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "move idmapped mount `%s` onto `%s`", m->source,
                            m->destination);
     }
     if (keep)
-        *keep = tree;  /* the mount we made, for its options */
+        *keep = tree; /* the mount we made, for its options */
     else
         close(tree);
     return 0;
@@ -205,8 +209,17 @@ static int mount_idmapped(const struct ocirun_mount *m, int dstfd, int *keep, st
 /* Files under /proc that lxcfs (and runc) bind over with emulated contents:
  * the only mounts allowed inside /proc. */
 static const char *const proc_single_files[] = {
-    "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/uptime", "/proc/loadavg", "/proc/diskstats",
-    "/proc/swaps", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid", NULL,
+    "/proc/cpuinfo",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/diskstats",
+    "/proc/swaps",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+    NULL,
 };
 
 static int is_procfs_root_path(const char *path)
@@ -232,13 +245,13 @@ static int check_proc_destination(const struct ocirun_mount *m, int rootfd, int 
     ssize_t rn = readlink(ocirun_fdpath(rp, sizeof(rp), rootfd), root, sizeof(root) - 1);
     ssize_t dn = readlink(ocirun_fdpath(dp, sizeof(dp), dstfd), dst, sizeof(dst) - 1);
     if (rn <= 0 || dn <= 0)
-        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "%s.destination: cannot tell where `%s` is",
-                           field, m->destination);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "%s.destination: cannot tell where `%s` is", field,
+                           m->destination);
     root[rn] = dst[dn] = 0;
     if (strncmp(dst, root, (size_t)rn) || (rn > 1 && dst[rn] && dst[rn] != '/'))
-        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, 0, "%s.destination: `%s` resolves outside the rootfs",
-                           field, m->destination);
-    const char *rel = rn == 1 ? dst : dst[rn] ? dst + rn : "/";  /* rn == 1: the rootfs is `/` */
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, 0, "%s.destination: `%s` resolves outside the rootfs", field,
+                           m->destination);
+    const char *rel = rn == 1 ? dst : dst[rn] ? dst + rn : "/"; /* rn == 1: the rootfs is `/` */
     int on_proc = ocirun_is_procfs(dstfd);
     if (!strcmp(rel, "/proc")) {
         if (m->fstype && !strcmp(m->fstype, "proc"))
@@ -246,8 +259,8 @@ static int check_proc_destination(const struct ocirun_mount *m, int rootfd, int 
         if ((m->flags & MS_BIND) && m->source && is_procfs_root_path(m->source))
             return 0;
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, 0,
-                           "%s.destination: `%s` would be mounted over /proc: only a proc filesystem may be",
-                           field, m->destination);
+                           "%s.destination: `%s` would be mounted over /proc: only a proc filesystem may be", field,
+                           m->destination);
     }
     if (!strncmp(rel, "/proc/", 6) || on_proc) {
         for (const char *const *f = proc_single_files; *f; f++)
@@ -255,7 +268,8 @@ static int check_proc_destination(const struct ocirun_mount *m, int rootfd, int 
                 return 0;
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, 0,
                            "%s.destination: `%s` resolves to `%s`, inside procfs: only lxcfs's single files "
-                           "may be mounted there", field, m->destination, rel);
+                           "may be mounted there",
+                           field, m->destination, rel);
     }
     return 0;
 }
@@ -310,7 +324,7 @@ static int mountinfo_says(uint64_t id, uint64_t parent, const char *where)
             break;
         have = strlen(line);
         if (have >= sizeof(buf) - 1)
-            break;  /* one line longer than the buffer */
+            break; /* one line longer than the buffer */
         memmove(buf, line, have);
     }
     close(fd);
@@ -331,12 +345,10 @@ static int open_new_mount(const struct ocirun_mount *m, int rootfd, int dstfd, s
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "reopen `%s`", m->destination);
     ssize_t wn = readlink(ocirun_fdpath(dp, sizeof(dp), dstfd), where, sizeof(where) - 1);
     unsigned int want = OCIRUN_STATX_MNT_ID_UNIQUE | STATX_MNT_ID;
-    if (wn <= 0 || statx(dstfd, "", AT_EMPTY_PATH, want, &below) < 0 ||
-        statx(fd, "", AT_EMPTY_PATH, want, &top) < 0) {
+    if (wn <= 0 || statx(dstfd, "", AT_EMPTY_PATH, want, &below) < 0 || statx(fd, "", AT_EMPTY_PATH, want, &top) < 0) {
         int e = errno;
         close(fd);
-        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "%s: identify the mount made on `%s`", field,
-                           m->destination);
+        return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "%s: identify the mount made on `%s`", field, m->destination);
     }
     where[wn] = 0;
     int same = -1;
@@ -345,7 +357,8 @@ static int open_new_mount(const struct ocirun_mount *m, int rootfd, int dstfd, s
             struct ocirun_statmount sm;
             char buf[sizeof(struct ocirun_statmount) + PATH_MAX + 64];
         } u;
-        struct ocirun_mnt_id_req req = {.size = sizeof(req), .mnt_id = top.stx_mnt_id,
+        struct ocirun_mnt_id_req req = {.size = sizeof(req),
+                                        .mnt_id = top.stx_mnt_id,
                                         .param = OCIRUN_STATMOUNT_MNT_BASIC | OCIRUN_STATMOUNT_MNT_POINT};
         if (syscall(SYS_statmount, &req, &u.sm, sizeof(u), 0) == 0)
             same = u.sm.mnt_parent_id == below.stx_mnt_id && (u.sm.mask & OCIRUN_STATMOUNT_MNT_POINT) &&
@@ -379,8 +392,8 @@ static int bind_tree(const struct ocirun_mount *m, int dstfd, struct ocirun_erro
     int tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, ot);
     if (tree < 0)
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, errno, "mount `%s` on `%s`", m->source, m->destination);
-    if (syscall(SYS_move_mount, tree, "", dstfd, "",
-                OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+    if (syscall(SYS_move_mount, tree, "", dstfd, "", OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH) <
+        0) {
         int e = errno;
         close(tree);
         return ocirun_fail(err, OCIRUN_STAGE_MOUNTS, e, "mount `%s` on `%s`", m->source, m->destination);
@@ -424,7 +437,7 @@ static int copy_file(int from, int to, const char *name, const struct stat *st)
     struct stat now;
     if (fstat(in, &now) < 0 || !S_ISREG(now.st_mode) || now.st_ino != st->st_ino) {
         close(in);
-        errno = EBUSY;  /* swapped since readdir */
+        errno = EBUSY; /* swapped since readdir */
         return -1;
     }
     int out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -613,7 +626,7 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, int *keep, str
     int keep_it = *keep == -2;
     *keep = -1;
     int needs_fd = (is_bind && m->remount_flags) || m->propagation || m->attr_set || m->attr_clr || keep_it;
-    int fd = -1;  /* the new mount itself, when options are still to be set on it */
+    int fd = -1; /* the new mount itself, when options are still to be set on it */
     if (is_bind && m->idmap_userns_fd != -1) {
         int r = mount_idmapped(m, dstfd, needs_fd ? &fd : NULL, err);
         close(dstfd);
@@ -625,7 +638,7 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, int *keep, str
         if (fd < 0)
             return -1;
     } else {
-        int olddir = -1;  /* tmpcopyup: what the tmpfs is about to hide */
+        int olddir = -1; /* tmpcopyup: what the tmpfs is about to hide */
         if (m->tmpcopyup) {
             needs_fd = 1;
             olddir = openat(dstfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -656,7 +669,7 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, int *keep, str
         }
         if (fd >= 0 && olddir >= 0 && (m->flags & MS_RDONLY) &&
             remount_bind(fd, MS_RDONLY | ((unsigned long)m->flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
-                                                                      MS_NODIRATIME | MS_RELATIME))) < 0) {
+                                                                     MS_NODIRATIME | MS_RELATIME))) < 0) {
             int e2 = errno;
             close(fd);
             fd = -1;
@@ -700,14 +713,14 @@ static int do_one_mount(const struct ocirun_mount *m, int rootfd, int *keep, str
 
 int ocirun_do_mounts(const struct ocirun_plan *p, int rootfd, struct ocirun_error *err)
 {
-    int pending = -1;  /* a mount's fd kept for its is_remount entry */
+    int pending = -1; /* a mount's fd kept for its is_remount entry */
     const char *pending_dest = NULL;
     for (uint32_t i = 0; i < p->n_mounts; i++) {
         const struct ocirun_mount *m = &p->mounts[i];
         int keep = -1, r;
         if (m->is_remount) {
             if (pending >= 0 && !strcmp(pending_dest, m->destination)) {
-                keep = pending;  /* handed over: do_one_mount closes it */
+                keep = pending; /* handed over: do_one_mount closes it */
                 pending = -1;
             }
             r = do_one_mount(m, rootfd, &keep, err);
@@ -794,8 +807,8 @@ int ocirun_do_paths(const struct ocirun_plan *p, int rootfd, struct ocirun_error
         }
         /* a clone of the tree attached onto itself; made read-only through
          * the clone's fd, never by looking the path up again */
-        int tree = (int)syscall(SYS_open_tree, fd, "",
-                                OCIRUN_OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH | O_CLOEXEC);
+        int tree =
+            (int)syscall(SYS_open_tree, fd, "", OCIRUN_OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH | O_CLOEXEC);
         int r = tree < 0 ? -1
                          : (int)syscall(SYS_move_mount, tree, "", fd, "",
                                         OCIRUN_MOVE_MOUNT_F_EMPTY_PATH | OCIRUN_MOVE_MOUNT_T_EMPTY_PATH);

@@ -34,8 +34,7 @@ int ocirun_is_procfs(int fd)
     return fstatfs(fd, &s) == 0 && s.f_type == PROC_SUPER_MAGIC;
 }
 
-int ocirun_mount_on_fd(const char *src, int dstfd, const char *fstype, unsigned long flags,
-                       const char *data)
+int ocirun_mount_on_fd(const char *src, int dstfd, const char *fstype, unsigned long flags, const char *data)
 {
     char p[64];
     return mount(src, ocirun_fdpath(p, sizeof(p), dstfd), fstype, flags, data);
@@ -46,7 +45,10 @@ int ocirun_mount_on_fd(const char *src, int dstfd, const char *fstype, unsigned 
  * straight to the fallback. The plan can force it (tests). */
 static int no_openat2;
 
-void ocirun_force_fallback_resolver(int on) { no_openat2 = on; }
+void ocirun_force_fallback_resolver(int on)
+{
+    no_openat2 = on;
+}
 
 /* The fallback: walk the path one component at a time with O_PATH|O_NOFOLLOW,
  * following symlinks ourselves with `/` meaning rootfd and `..` stopping at
@@ -60,7 +62,7 @@ static int resolve_by_hand(int rootfd, const char *path, int flags)
     if (fstat(rootfd, &rootst) < 0)
         return -1;
     if (!*path) {
-        errno = ENOENT;  /* as openat2 says: an empty path names nothing */
+        errno = ENOENT; /* as openat2 says: an empty path names nothing */
         return -1;
     }
     if (strlen(path) >= PATH_MAX) {
@@ -98,7 +100,7 @@ static int resolve_by_hand(int rootfd, const char *path, int flags)
             continue;
         if (!strcmp(comp, "..")) {
             if (fstat(cur, &st) == 0 && st.st_dev == rootst.st_dev && st.st_ino == rootst.st_ino)
-                continue;  /* `..` of the root is the root */
+                continue; /* `..` of the root is the root */
             int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
             close(cur);
             if (up < 0)
@@ -119,7 +121,7 @@ static int resolve_by_hand(int rootfd, const char *path, int flags)
             close(fd);
             if (ln < 0 || ++links > 40) {
                 close(cur);
-                errno = e;  /* as readlinkat left it, not as close did */
+                errno = e; /* as readlinkat left it, not as close did */
                 return -1;
             }
             link[ln] = 0;
@@ -212,8 +214,7 @@ static int split_path(const char *path, char *parent, size_t plen, const char **
     return 0;
 }
 
-static int ensure(int rootfd, const char *path, int is_file, int depth, uint32_t stage,
-                  struct ocirun_error *err)
+static int ensure(int rootfd, const char *path, int is_file, int depth, uint32_t stage, struct ocirun_error *err)
 {
     int fd = ocirun_open_in_root(rootfd, path, O_PATH);
     if (fd >= 0)
@@ -272,8 +273,7 @@ static int ensure(int rootfd, const char *path, int is_file, int depth, uint32_t
 
 /* An O_PATH fd of `path` inside the rootfs, created (directory, or empty file
  * when is_file) with its missing parents when absent. */
-int ocirun_ensure_in_root(int rootfd, const char *path, int is_file, uint32_t stage,
-                          struct ocirun_error *err)
+int ocirun_ensure_in_root(int rootfd, const char *path, int is_file, uint32_t stage, struct ocirun_error *err)
 {
     return ensure(rootfd, path, is_file, 0, stage, err);
 }
@@ -348,8 +348,7 @@ int ocirun_procfs_make(int floor, int pid_only, struct ocirun_error *err)
     int fd = -1;
     if ((!pid_only || syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "subset", "pid", 0) == 0) &&
         syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
-        fd = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
-                          MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        fd = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
     int e = errno;
     close(fs);
     if (fd < 0)
@@ -373,7 +372,10 @@ int ocirun_procfs_make(int floor, int pid_only, struct ocirun_error *err)
     return 0;
 }
 
-int ocirun_procfs_handle(void) { return procfs_fd; }
+int ocirun_procfs_handle(void)
+{
+    return procfs_fd;
+}
 
 /* No openat2: one component at a time, never following a symlink, and every
  * step must stay on the procfs mount of the handle. The same guarantees as

@@ -51,8 +51,8 @@ static int add_rule(scmp_filter_ctx ctx, const struct ocirun_seccomp_rule *r, st
 {
     struct ocirun_lsc_cmp cmp[6];
     if (r->n_args > 6)
-        return fail(err, EINVAL, "rule for `%s` (linux.seccomp.syscalls[%u]) has %u conditions, at most 6",
-                    r->name, r->origin, r->n_args);
+        return fail(err, EINVAL, "rule for `%s` (linux.seccomp.syscalls[%u]) has %u conditions, at most 6", r->name,
+                    r->origin, r->n_args);
     for (uint32_t i = 0; i < r->n_args; i++) {
         cmp[i].arg = r->args[i].index;
         cmp[i].op = r->args[i].op;
@@ -127,7 +127,7 @@ int64_t ocirun_seccomp_compile(const struct ocirun_seccomp_config *cfg, uint8_t 
     }
     for (uint32_t i = 0; i < cfg->n_archs; i++) {
         rc = seccomp_arch_add(ctx, cfg->archs[i]);
-        if (rc < 0 && rc != -EEXIST) {   /* EEXIST: the native one, already there */
+        if (rc < 0 && rc != -EEXIST) { /* EEXIST: the native one, already there */
             fail(err, -rc, "add the architecture `%s`", cfg->arch_names[i]);
             goto out;
         }
@@ -179,7 +179,7 @@ int32_t ocirun_seccomp_flags_avail(uint32_t flags)
     /* Flags are checked before the program is read: a NULL program fails
      * with EFAULT when the kernel knows the flags and EINVAL when it does not. */
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, NULL) == 0)
-        return -EPROTO;   /* cannot happen: nothing was installed from NULL */
+        return -EPROTO; /* cannot happen: nothing was installed from NULL */
     if (errno == EFAULT)
         return 1;
     return errno == EINVAL ? 0 : -errno;
@@ -210,9 +210,9 @@ int32_t ocirun_seccomp_notify_receive(int32_t fd, struct ocirun_seccomp_notifica
     if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
         return -errno;
     if (sizes.seccomp_notif != sizeof(struct seccomp_notif))
-        return -EPROTO;   /* the kernel's struct is not the one we were built with */
+        return -EPROTO; /* the kernel's struct is not the one we were built with */
     struct seccomp_notif n;
-    memset(&n, 0, sizeof(n));   /* the kernel insists on a zeroed buffer */
+    memset(&n, 0, sizeof(n)); /* the kernel insists on a zeroed buffer */
     while (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0) {
         if (errno != EINTR)
             return -errno;
@@ -228,8 +228,7 @@ int32_t ocirun_seccomp_notify_receive(int32_t fd, struct ocirun_seccomp_notifica
     return 0;
 }
 
-int32_t ocirun_seccomp_notify_respond(int32_t fd, uint64_t id, int64_t val, int32_t err_no,
-                                      uint32_t flags)
+int32_t ocirun_seccomp_notify_respond(int32_t fd, uint64_t id, int64_t val, int32_t err_no, uint32_t flags)
 {
     struct seccomp_notif_resp r;
     memset(&r, 0, sizeof(r));
@@ -279,7 +278,7 @@ static void trial_send_fd(int sock, int fd)
 static void __attribute__((noreturn)) trial_child(struct ocirun_seccomp_trial *t)
 {
     struct rlimit nocore = {0, 0};
-    setrlimit(RLIMIT_CORE, &nocore);   /* a KILL or an unhandled TRAP dumps core */
+    setrlimit(RLIMIT_CORE, &nocore); /* a KILL or an unhandled TRAP dumps core */
 
     trial_self = t;
     struct sigaction sa;
@@ -307,14 +306,13 @@ static void __attribute__((noreturn)) trial_child(struct ocirun_seccomp_trial *t
     if (listener > 0) {
         if (t->listener_sock >= 0)
             trial_send_fd(t->listener_sock, listener);
-        close(listener);   /* with no listener left, notified syscalls fail with ENOSYS */
+        close(listener); /* with no listener left, notified syscalls fail with ENOSYS */
     }
     uint32_t n = t->n_calls < 16 ? t->n_calls : 16;
     for (uint32_t i = 0; i < n; i++) {
         struct ocirun_seccomp_call *c = &t->calls[i];
         errno = 0;
-        long r = syscall((long)c->nr, c->args[0], c->args[1], c->args[2], c->args[3], c->args[4],
-                         c->args[5]);
+        long r = syscall((long)c->nr, c->args[0], c->args[1], c->args[2], c->args[3], c->args[4], c->args[5]);
         c->err_no = r == -1 ? errno : 0;
         c->ret = r;
         c->done = 1;

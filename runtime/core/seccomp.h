@@ -53,27 +53,27 @@ static const uint32_t OCIRUN_SECCOMP_MAX_INSNS = 4096;
 
 /* One condition on a syscall argument. */
 struct ocirun_seccomp_arg {
-    uint32_t index;           /* 0..5 */
-    uint32_t op;              /* enum ocirun_scmp_cmp */
+    uint32_t index; /* 0..5 */
+    uint32_t op;    /* enum ocirun_scmp_cmp */
     uint64_t value;
-    uint64_t value_two;       /* only MASKED_EQ uses it */
+    uint64_t value_two; /* only MASKED_EQ uses it */
 };
 
 /* One libseccomp rule: `nr` gets `action` when all its conditions hold. */
 struct ocirun_seccomp_rule {
-    const char *name;         /* the syscall's name, for messages */
-    int32_t nr;               /* from ocirun_seccomp_syscall_nr(): may be a libseccomp pseudo number */
-    uint32_t action;          /* OCIRUN_SCMP_ACT_*, with its data */
-    uint32_t origin;          /* index in linux.seccomp.syscalls, for messages */
+    const char *name; /* the syscall's name, for messages */
+    int32_t nr;       /* from ocirun_seccomp_syscall_nr(): may be a libseccomp pseudo number */
+    uint32_t action;  /* OCIRUN_SCMP_ACT_*, with its data */
+    uint32_t origin;  /* index in linux.seccomp.syscalls, for messages */
     uint32_t n_args;
-    const struct ocirun_seccomp_arg *args;   /* ANDed; at most one per index */
+    const struct ocirun_seccomp_arg *args; /* ANDed; at most one per index */
 };
 
 struct ocirun_seccomp_config {
     uint32_t default_action;
     uint32_t n_archs;
-    const uint32_t *archs;    /* from ocirun_seccomp_arch(); the native one is always there */
-    const char *const *arch_names;   /* as config.json spells them, for messages */
+    const uint32_t *archs;         /* from ocirun_seccomp_arch(); the native one is always there */
+    const char *const *arch_names; /* as config.json spells them, for messages */
     uint32_t n_rules;
     const struct ocirun_seccomp_rule *rules;
 };
@@ -110,8 +110,7 @@ struct ocirun_seccomp_notification {
 int32_t ocirun_seccomp_notify_receive(int32_t fd, struct ocirun_seccomp_notification *out);
 /* Answer notification `id`: the syscall returns `val`, or fails with `err_no` if it is
  * not 0; flags 1 (SECCOMP_USER_NOTIF_FLAG_CONTINUE) lets the syscall run instead. */
-int32_t ocirun_seccomp_notify_respond(int32_t fd, uint64_t id, int64_t val, int32_t err_no,
-                                      uint32_t flags);
+int32_t ocirun_seccomp_notify_respond(int32_t fd, uint64_t id, int64_t val, int32_t err_no, uint32_t flags);
 
 /* ---- test only: load a filter in a forked child and make syscalls under it ----
  * The trial lives in MAP_SHARED memory so the child's results reach the caller
@@ -122,9 +121,9 @@ int32_t ocirun_seccomp_notify_respond(int32_t fd, uint64_t id, int64_t val, int3
 struct ocirun_seccomp_call {
     int64_t nr;
     uint64_t args[6];
-    int64_t ret;              /* out */
-    int32_t err_no;           /* out: errno when ret == -1, else 0 */
-    uint32_t done;            /* out: 1 once the call returned */
+    int64_t ret;    /* out */
+    int32_t err_no; /* out: errno when ret == -1, else 0 */
+    uint32_t done;  /* out: 1 once the call returned */
 };
 
 struct ocirun_seccomp_trial {
@@ -132,16 +131,16 @@ struct ocirun_seccomp_trial {
     uint32_t bpf_len;
     uint32_t flags;
     uint32_t no_new_privs;
-    int32_t listener_sock;    /* >= 0: send the listener fd over this socket */
+    int32_t listener_sock; /* >= 0: send the listener fd over this socket */
     uint32_t n_calls;
     struct ocirun_seccomp_call calls[16];
     /* written by the child */
     uint32_t loaded;
     int32_t load_errno;
     uint32_t n_traps;
-    int32_t trap_nr;          /* si_syscall of the last SIGSYS */
-    int32_t trap_code;        /* si_code of the last SIGSYS (1: SYS_SECCOMP) */
-    uint32_t trap_errno;      /* si_errno of the last SIGSYS: the TRAP action's data */
+    int32_t trap_nr;     /* si_syscall of the last SIGSYS */
+    int32_t trap_code;   /* si_code of the last SIGSYS (1: SYS_SECCOMP) */
+    uint32_t trap_errno; /* si_errno of the last SIGSYS: the TRAP action's data */
 };
 
 /* Forks the trial's child; returns its pid, or -1 with err filled. */
@@ -158,20 +157,22 @@ int ocirun_seccomp_load(const uint8_t *bpf, uint32_t len, uint32_t flags, struct
 /* The part of libseccomp's ABI that seccomp.c uses, declared here so that the
  * core builds against libseccomp.so.2 alone (no libseccomp-dev). Values and
  * layouts are those of seccomp.h, stable since libseccomp 2.0. */
-#define OCIRUN_LSC_NR_ERROR (-1)   /* __NR_SCMP_ERROR */
+#define OCIRUN_LSC_NR_ERROR (-1) /* __NR_SCMP_ERROR */
 enum {
-    OCIRUN_LSC_ATTR_ACT_BADARCH = 2,   /* SCMP_FLTATR_ACT_BADARCH */
-    OCIRUN_LSC_ATTR_CTL_NNP = 3,       /* SCMP_FLTATR_CTL_NNP */
+    OCIRUN_LSC_ATTR_ACT_BADARCH = 2, /* SCMP_FLTATR_ACT_BADARCH */
+    OCIRUN_LSC_ATTR_CTL_NNP = 3,     /* SCMP_FLTATR_CTL_NNP */
 };
-struct ocirun_lsc_cmp {                /* struct scmp_arg_cmp */
+struct ocirun_lsc_cmp { /* struct scmp_arg_cmp */
     unsigned int arg;
     unsigned int op;
     uint64_t datum_a;
     uint64_t datum_b;
 };
-struct ocirun_lsc_version { unsigned int major, minor, micro; };   /* struct scmp_version */
+struct ocirun_lsc_version {
+    unsigned int major, minor, micro;
+}; /* struct scmp_version */
 
-#ifndef _SECCOMP_H   /* the real header, when a check includes it first */
+#ifndef _SECCOMP_H /* the real header, when a check includes it first */
 typedef void *scmp_filter_ctx;
 scmp_filter_ctx seccomp_init(uint32_t def_action);
 void seccomp_release(scmp_filter_ctx ctx);

@@ -163,7 +163,7 @@ static int reopen_fifo(int opath_fd)
 static void set_cpus(const uint8_t *mask, uint32_t len)
 {
     if (mask && len)
-        sched_setaffinity(0, len, (const cpu_set_t *)mask);  /* best effort, like the cgroup's cpuset */
+        sched_setaffinity(0, len, (const cpu_set_t *)mask); /* best effort, like the cgroup's cpuset */
 }
 
 __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
@@ -213,8 +213,8 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
         }
         if (ocirun_sync_wait(sync, OCIRUN_MSG_HOOKS_DONE, &state_fd, &err) < 0)
             die_reported(sync, &err);
-        if (ocirun_run_hooks(p->create_container_hooks, p->n_create_container_hooks, "createContainer",
-                             state_fd, &err) < 0)
+        if (ocirun_run_hooks(p->create_container_hooks, p->n_create_container_hooks, "createContainer", state_fd,
+                             &err) < 0)
             die_reported(sync, &err);
 
         if (ocirun_enter_rootfs(p, rootfd, &err) < 0)
@@ -314,18 +314,17 @@ __attribute__((noreturn)) static void init_main(const struct ocirun_plan *p)
         die_stderr(&err, 1);
     }
     close(p->fifo_fd);
-    reset_signals();  /* the hooks and the process start with default dispositions */
+    reset_signals(); /* the hooks and the process start with default dispositions */
 
-    if (ocirun_run_hooks(p->start_container_hooks, p->n_start_container_hooks, "startContainer", state_fd,
-                         &err) < 0)
+    if (ocirun_run_hooks(p->start_container_hooks, p->n_start_container_hooks, "startContainer", state_fd, &err) < 0)
         die_to_start(fifo, &err, 1);
-exec:
+exec:;
     {
         int keep[2], n = 0;
         if (seal_fd >= 0)
             keep[n++] = seal_fd;
         if (fifo >= 0)
-            keep[n++] = fifo;  /* close-on-exec: the execve itself closes it */
+            keep[n++] = fifo; /* close-on-exec: the execve itself closes it */
         ocirun_close_fds_except(3 + p->preserve_fds, keep, (unsigned int)n);
     }
     /* `start` tells an exec from a killed init by this byte: EOF without
@@ -340,11 +339,15 @@ exec:
         die_to_start(fifo, &err, 1);
     ocirun_exeseal_exec(seal_fd, targv, p->envp);
     if (errno == E2BIG)
-        ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "exec `%s` (the argument list and environment, with the "
-                    "trampoline's two words, exceed the kernel's limit)", exe);
+        ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno,
+                    "exec `%s` (the argument list and environment, with the "
+                    "trampoline's two words, exceed the kernel's limit)",
+                    exe);
     else
-        ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno, "exec `%s` through the sealed trampoline (execveat; a "
-                    "seccomp profile must allow it, a plain execve is never used instead)", exe);
+        ocirun_fail(&err, OCIRUN_STAGE_EXEC, errno,
+                    "exec `%s` through the sealed trampoline (execveat; a "
+                    "seccomp profile must allow it, a plain execve is never used instead)",
+                    exe);
     die_to_start(fifo, &err, err.err_no == ENOENT ? 127 : 126);
 }
 
@@ -392,7 +395,7 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
 
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (getppid() != ocirun_pid)
-        _exit(1);  /* ocirun died before PDEATHSIG was armed */
+        _exit(1); /* ocirun died before PDEATHSIG was armed */
     /* Non-dumpable from the start: /proc/PID/{exe,mem,fd} of a process that
      * is still the host's Python are off limits to the container
      * (CVE-2019-5736 class). Inherited by the init. */
@@ -431,8 +434,7 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
     int seal_fd = -1;
     if (!p->rootless && (seal_fd = seal_high(p, &err)) < 0)
         die_reported(sync, &err);
-    if (ocirun_join_namespaces(p, &err) < 0 || ocirun_unshare_userns(p, &err) < 0 ||
-        ocirun_unshare_rest(p, &err) < 0)
+    if (ocirun_join_namespaces(p, &err) < 0 || ocirun_unshare_userns(p, &err) < 0 || ocirun_unshare_rest(p, &err) < 0)
         die_reported(sync, &err);
     /* rootless: only in the container's user and mount namespaces may we
      * mount the trampoline's tmpfs; still before the init or exec'd child
@@ -458,8 +460,7 @@ __attribute__((noreturn)) static void setup_main(const struct ocirun_plan *p, pi
 /* struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2), as the kernel
  * reads it; spelled out because <linux/sched.h> clashes with <sched.h>. */
 struct ocirun_clone_args {
-    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
-        cgroup;
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };
 #define OCIRUN_CLONE_INTO_CGROUP 0x200000000ULL
 #ifdef SYS_clone3

@@ -143,8 +143,7 @@ int ocirun_sync_wait(int fd, uint32_t want, int *recvfd, struct ocirun_error *er
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } u;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof(u.buf)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
     if (recvfd)
         *recvfd = -1;
     ssize_t n;
@@ -153,11 +152,9 @@ int ocirun_sync_wait(int fd, uint32_t want, int *recvfd, struct ocirun_error *er
     while (n < 0 && errno == EINTR);
     if (n == 0)
         /* The parent went away (killed, or gave up): stop quietly. */
-        return ocirun_fail(err, OCIRUN_STAGE_SYNC, 0, "ocirun went away while waiting for %s",
-                           msg_name(want));
+        return ocirun_fail(err, OCIRUN_STAGE_SYNC, 0, "ocirun went away while waiting for %s", msg_name(want));
     if (n < 0)
-        return ocirun_fail(err, OCIRUN_STAGE_SYNC, errno, "read sync socket waiting for %s",
-                           msg_name(want));
+        return ocirun_fail(err, OCIRUN_STAGE_SYNC, errno, "read sync socket waiting for %s", msg_name(want));
     struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
     if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
         int got;
@@ -168,7 +165,7 @@ int ocirun_sync_wait(int fd, uint32_t want, int *recvfd, struct ocirun_error *er
             close(got);
     }
     if (n != (ssize_t)sizeof(m) || m.type != want)
-        return ocirun_fail(err, OCIRUN_STAGE_SYNC, EPROTO, "expected sync record %s, got %s",
-                           msg_name(want), n == (ssize_t)sizeof(m) ? msg_name(m.type) : "a short record");
+        return ocirun_fail(err, OCIRUN_STAGE_SYNC, EPROTO, "expected sync record %s, got %s", msg_name(want),
+                           n == (ssize_t)sizeof(m) ? msg_name(m.type) : "a short record");
     return 0;
 }

@@ -57,15 +57,22 @@
 #define AT_RECURSIVE 0x8000
 #endif
 
-struct ocirun_open_how { uint64_t flags, mode, resolve; };
-struct ocirun_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+struct ocirun_open_how {
+    uint64_t flags, mode, resolve;
+};
+struct ocirun_mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
 
 /* statx(STATX_MNT_ID_UNIQUE) and statmount(2) (Linux 6.8): which mount an fd is on. */
 #define OCIRUN_STATX_MNT_ID_UNIQUE 0x4000U
 #define OCIRUN_STATX_ATTR_MOUNT_ROOT 0x2000
 #define OCIRUN_STATMOUNT_MNT_BASIC 0x2U
 #define OCIRUN_STATMOUNT_MNT_POINT 0x10U
-struct ocirun_mnt_id_req { uint32_t size, spare; uint64_t mnt_id, param; };
+struct ocirun_mnt_id_req {
+    uint32_t size, spare;
+    uint64_t mnt_id, param;
+};
 struct ocirun_statmount {
     uint32_t size, mnt_opts;
     uint64_t mask;

@@ -1,3 +1,6 @@
 #include "ocirun.h"
 
-int32_t ocirun_core_version(void) { return OCIRUN_CORE_VERSION; }
+int32_t ocirun_core_version(void)
+{
+    return OCIRUN_CORE_VERSION;
+}

@@ -49,6 +49,7 @@ def _plan_self_join(ffi, p, mgr, floor):
     if paths is None:
         return False
     from ..plan import _high_fd
+
     _make_cgroup(mgr)
     tasks, v2dir = paths()
     fds = []
@@ -60,7 +61,7 @@ def _plan_self_join(ffi, p, mgr, floor):
         p.fds.append(fd)
         fds.append(fd)
     c = p.c
-    arr = ffi.new("int32_t[]", fds[:len(tasks)] or [-1])
+    arr = ffi.new("int32_t[]", fds[: len(tasks)] or [-1])
     names = [ffi.new("char[]", t.encode()) for t in tasks]
     strv = ffi.new("char *[]", names + [ffi.NULL])
     p.keep += [arr, strv] + names
@@ -79,9 +80,10 @@ def _step_cgroup(ch, mgr, setup_pid, linux, proc=None, self_join=False):
         prepare_realtime(mgr, proc, linux)
         if not self_join:
             mgr.join(setup_pid)
-        mgr.apply()   # the resources it was opened with (parsed and checked before anything was made)
-        log.LOG.debug("cgroup made, resources applied, setup process %d %s", setup_pid,
-                      "joins it" if self_join else "added")
+        mgr.apply()  # the resources it was opened with (parsed and checked before anything was made)
+        log.LOG.debug(
+            "cgroup made, resources applied, setup process %d %s", setup_pid, "joins it" if self_join else "added"
+        )
     ch.send(ch.lib.OCIRUN_MSG_GO)
 
 
@@ -96,7 +98,9 @@ def _write_map(pid, name, mappings):
             os.close(fd)
     except OSError as e:
         field = "linux.uidMappings" if name == "uid_map" else "linux.gidMappings"
-        raise errors.CoreError(e.errno, "user namespace", "write %s %r to `%s`" % (field, lines.strip(), path)) from None
+        raise errors.CoreError(
+            e.errno, "user namespace", "write %s %r to `%s`" % (field, lines.strip(), path)
+        ) from None
 
 
 def _step_id_maps(ch, setup_pid, plan, rl=None):
@@ -112,6 +116,7 @@ def _step_id_maps(ch, setup_pid, plan, rl=None):
         if plan.uid_mappings:
             _write_map(setup_pid, "uid_map", plan.uid_mappings)
     ch.send(ch.lib.OCIRUN_MSG_MAPS_DONE)
+
 
 def _step_idmapped_trees(ch, plan, init_pid):
     """idmapped mounts need privilege over the filesystem, which the container
@@ -130,8 +135,7 @@ def _step_idmapped_trees(ch, plan, init_pid):
                 if own < 0:
                     raise errors.CoreError(err.err_no, "mounts", ch.ffi.string(err.msg).decode(errors="replace"))
             try:
-                fd = ch.lib.ocirun_idmapped_tree(source.encode(), own if own >= 0 else userns, recursive, ridmap,
-                                                 err)
+                fd = ch.lib.ocirun_idmapped_tree(source.encode(), own if own >= 0 else userns, recursive, ridmap, err)
             finally:
                 if own >= 0:
                     os.close(own)
@@ -144,7 +148,6 @@ def _step_idmapped_trees(ch, plan, init_pid):
     finally:
         if userns >= 0:
             os.close(userns)
-
 
 
 def _step_hooks(ch, c, hooks, core_hooks, init_pid):
@@ -169,8 +172,9 @@ def _step_hooks(ch, c, hooks, core_hooks, init_pid):
 
 def _hook_names(hooks):
     """`name `path`` of each hook the core runs (createContainer, startContainer)."""
-    return ", ".join("%s `%s`" % (k, h.get("path")) for k in ("createContainer", "startContainer")
-                     for h in (hooks.get(k) or ()))
+    return ", ".join(
+        "%s `%s`" % (k, h.get("path")) for k in ("createContainer", "startContainer") for h in (hooks.get(k) or ())
+    )
 
 
 def _pid_in_container(pid):
@@ -191,6 +195,7 @@ def _check_cgroup_nesting(store, cid, mine):
     container's business: its pause, kill --all and delete would reach ours,
     or ours would reach it. Refused for the containers of this --root."""
     from ..cgroups import dirs_of
+
     ours = set(dirs_of(mine).values())
     for other in store.ids():
         if other == cid:
@@ -203,8 +208,10 @@ def _check_cgroup_nesting(store, cid, mine):
         for a in ours:
             for b in theirs:
                 if a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/"):
-                    raise errors.OciError("container's cgroup `%s` is nested with container `%s`'s cgroup `%s`: "
-                                          "refusing to share it" % (a, other, b))
+                    raise errors.OciError(
+                        "container's cgroup `%s` is nested with container `%s`'s cgroup `%s`: "
+                        "refusing to share it" % (a, other, b)
+                    )
 
 
 def _make_fifo(c):
@@ -217,8 +224,20 @@ def _make_fifo(c):
     return os.open(path, os.O_PATH | os.O_CLOEXEC)
 
 
-def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no_pivot=False,
-           no_new_keyring=False, preserve_fds=0, detach=True, mask_on_return=False, pidfd_socket=None):
+def create(
+    ctx,
+    cid,
+    bundle,
+    config=None,
+    pid_file=None,
+    console_socket=None,
+    no_pivot=False,
+    no_new_keyring=False,
+    preserve_fds=0,
+    detach=True,
+    mask_on_return=False,
+    pidfd_socket=None,
+):
     """Create container `cid`; returns (Container, init pid, pty master fd or None).
 
     The init is left blocked on exec.fifo. The Container stays locked.
@@ -241,6 +260,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         cfg = rl.cfg
     # Before anything is made: the container's processes fork from a sealed image (sealed.py).
     from .. import sealed
+
     sealed.ensure()
     proc = cfg.get("process") or {}
     linux = cfg.get("linux") or {}
@@ -251,10 +271,12 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
     console = None
     if console_socket:
         from .. import terminal
+
         console = terminal.connect_console(console_socket)
     pidfd_sock = None
     if pidfd_socket:
         from .. import terminal
+
         try:
             pidfd_sock = terminal.connect_unix(pidfd_socket, "pidfd socket")
         except BaseException:
@@ -263,6 +285,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             raise
     ffi, lib = core.load()
     from .. import cgroups
+
     hooks = cfg.get("hooks") or {}
 
     with Undo() as undo:
@@ -271,9 +294,13 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         if pidfd_sock is not None:
             undo.callback(pidfd_sock.close)
         data = {
-            "ociVersion": cfg.get("ociVersion", ""), "status": CREATING, "pid": 0,
-            "bundle": bundle, "rootfs": os.path.normpath(os.path.join(bundle, (cfg.get("root") or {}).get("path", ""))),
-            "created": rfc3339_now(), "owner": "",
+            "ociVersion": cfg.get("ociVersion", ""),
+            "status": CREATING,
+            "pid": 0,
+            "bundle": bundle,
+            "rootfs": os.path.normpath(os.path.join(bundle, (cfg.get("root") or {}).get("path", ""))),
+            "created": rfc3339_now(),
+            "owner": "",
             "annotations": cfg.get("annotations") or {},
             "hooks": {k: hooks[k] for k in ("poststart", "poststop") if hooks.get(k)},
         }
@@ -292,6 +319,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         notify_host = os.environ.get("NOTIFY_SOCKET")
         if notify_host:
             from . import notify
+
             cfg = notify.setup(c, cfg, notify_host)
             proc = cfg.get("process") or {}
         if mgr is not None:
@@ -300,26 +328,47 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
             # `exec` confines its process the same way. Beside state.json, not
             # in it: hot commands read state.json, and a profile is ~20 KB.
             from .. import fastjson
+
             atomic_write_path(c.path(SECCOMP_PROFILE), fastjson.dumps(linux["seccomp"]).encode())
         # What `exec` inherits (user, capabilities, noNewPrivileges, rlimits,
         # labels, env, cwd): from this record, never from the bundle, which
         # may have changed since.
         from .. import fastjson
         from ..state import PROCESS_RECORD
-        c.write_record(PROCESS_RECORD, fastjson.dumps(
-            {k: v for k, v in proc.items() if k not in ("args", "commandLine", "terminal", "consoleSize")}).encode())
+
+        c.write_record(
+            PROCESS_RECORD,
+            fastjson.dumps(
+                {k: v for k, v in proc.items() if k not in ("args", "commandLine", "terminal", "consoleSize")}
+            ).encode(),
+        )
         fifo_fd = _make_fifo(c)
         log.LOG.debug("exec fifo `%s` made", c.path(FIFO))
         undo.callback(os.close, fifo_fd)
         floor = fd_floor(preserve_fds)
         parent_sock, child_fd, parent_fd = open_channel(undo, floor)
         fifo_hi = planmod._high_fd(os.dup(fifo_fd), floor)
-        p = planmod.build(ffi, cfg, bundle, cid, sync_fd=child_fd, parent_sync_fd=parent_fd, fifo_fd=fifo_hi,
-                          no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
-                          cgroup_dirs=(rl.cgroup_dirs(mgr.dirs() if mgr is not None else {}) if rl is not None
-                                       else mgr.dirs() if mgr is not None else None),
-                          cache_dir=os.path.join(ctx.store.root, ".cache"),
-                          rootless=rl is not None and rl.unprivileged)
+        p = planmod.build(
+            ffi,
+            cfg,
+            bundle,
+            cid,
+            sync_fd=child_fd,
+            parent_sync_fd=parent_fd,
+            fifo_fd=fifo_hi,
+            no_pivot=no_pivot,
+            no_new_keyring=no_new_keyring,
+            preserve_fds=preserve_fds,
+            cgroup_dirs=(
+                rl.cgroup_dirs(mgr.dirs() if mgr is not None else {})
+                if rl is not None
+                else mgr.dirs()
+                if mgr is not None
+                else None
+            ),
+            cache_dir=os.path.join(ctx.store.root, ".cache"),
+            rootless=rl is not None and rl.unprivileged,
+        )
         p.fds += [child_fd, parent_fd, fifo_hi]
         undo.callback(p.close)
         c.data["namespaces"] = sorted(p.new_namespaces)
@@ -330,7 +379,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
 
         _step_cgroup(ch, mgr, setup_pid, linux, cfg.get("process"), self_join)
         if mgr is not None:
-            c.data["cgroup"] = mgr.to_dict()   # what create really made (systemd: the started unit)
+            c.data["cgroup"] = mgr.to_dict()  # what create really made (systemd: the started unit)
         if p.new_userns:
             _step_id_maps(ch, setup_pid, p, rl)
         init_pid = step_init_pid(ch)
@@ -350,6 +399,7 @@ def create(ctx, cid, bundle, config=None, pid_file=None, console_socket=None, no
         step_net_devices(p, init_pid)
         if p.resctrl is not None:
             from .. import resctrl
+
             undo.callback(resctrl.remove, p.resctrl)
             resctrl.apply(p.resctrl, init_pid)
             c.data["resctrl"] = p.resctrl

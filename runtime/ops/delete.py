@@ -27,7 +27,7 @@ def delete(ctx, cid, force=False):
                 if c.status() in (CREATED, RUNNING, PAUSED):
                     kill_container(c, SIGKILL)
         except errors.OciError:
-            pass   # the locked load below says what is wrong
+            pass  # the locked load below says what is wrong
     try:
         c = ctx.store.load(cid, lock=True)
     except (errors.ContainerNotExist, errors.StateCorrupt) as e:
@@ -45,6 +45,7 @@ def delete(ctx, cid, force=False):
         return
     try:
         from ..cgroups.fs import REMOVE_TIMEOUT
+
         deadline = time.monotonic() + REMOVE_TIMEOUT
         status = c.status()
         if status in (RUNNING, PAUSED) and not force:
@@ -60,6 +61,7 @@ def delete(ctx, cid, force=False):
                 # a cgroup the container froze below its own holds the init's
                 # exit (its pid namespace waits for the frozen task to die)
                 from ..cgroups.fs import thaw_nested
+
                 try:
                     thaw_nested(mgr)
                 except Exception:
@@ -75,18 +77,22 @@ def delete(ctx, cid, force=False):
                         left = "; in its cgroup: pids %s" % " ".join(map(str, mgr.pids()))
                     except Exception:
                         pass
-                raise errors.OciError("container init still running: pid %d did not die within %gs of SIGKILL "
-                                      "(frozen or in uninterruptible sleep?)%s" % (c.pid, REMOVE_TIMEOUT, left))
+                raise errors.OciError(
+                    "container init still running: pid %d did not die within %gs of SIGKILL "
+                    "(frozen or in uninterruptible sleep?)%s" % (c.pid, REMOVE_TIMEOUT, left)
+                )
         if mgr is not None:
             # Whatever is left in the cgroup goes with it (kill --all; without
             # a pid namespace the init's death does not take the rest along).
             mgr.destroy(deadline)
         if c.data.get("resctrl"):
             from .. import resctrl
+
             resctrl.remove(c.data["resctrl"])
         post = (c.data.get("hooks") or {}).get("poststop")
         if post:
             from .. import hooks as hookmod
+
             state = hookmod.state_json(c.data, STOPPED, 0)
             for h in post:
                 # config.md: a failing poststop hook is a warning; the rest still run

@@ -13,12 +13,14 @@ def _ip(args, field, what, netns_pid=None):
     """One iproute2 call (in the init's network namespace with netns_pid);
     its output, or a CoreError naming the field with ip's own line."""
     import subprocess
+
     cmd = (["nsenter", "--net=/proc/%d/ns/net" % netns_pid, "--"] if netns_pid else []) + ["ip"] + args
     try:
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=NET_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
-        raise errors.CoreError(110, "network devices", "%s: %s: `ip` did not finish in %ds"
-                               % (field, what, NET_TIMEOUT)) from None
+        raise errors.CoreError(
+            110, "network devices", "%s: %s: `ip` did not finish in %ds" % (field, what, NET_TIMEOUT)
+        ) from None
     except OSError as e:
         raise errors.CoreError(e.errno, "network devices", "%s: %s: run `%s`" % (field, what, cmd[0])) from None
     if r.returncode != 0:
@@ -36,16 +38,24 @@ def step_net_devices(plan, init_pid):
     if not plan.net_devices:
         return
     import json  # 6 ms (re, enum): only when there is a device to move
+
     for host, new in plan.net_devices:
         field = "linux.netDevices.%s" % host
         info = json.loads(_ip(["-j", "addr", "show", "dev", host], field, "read its addresses") or "[]")
         info = info[0] if info else {}
         addrs = [a for a in info.get("addr_info", ()) if a.get("scope") != "link" and a.get("local")]
-        _ip(["link", "set", "dev", host, "netns", str(init_pid), "name", new], field,
-            "move into the container's network namespace as %r" % new)
+        _ip(
+            ["link", "set", "dev", host, "netns", str(init_pid), "name", new],
+            field,
+            "move into the container's network namespace as %r" % new,
+        )
         for a in addrs:
-            _ip(["addr", "add", "%s/%s" % (a["local"], a.get("prefixlen")), "dev", new], field,
-                "restore address %s/%s" % (a["local"], a.get("prefixlen")), netns_pid=init_pid)
+            _ip(
+                ["addr", "add", "%s/%s" % (a["local"], a.get("prefixlen")), "dev", new],
+                field,
+                "restore address %s/%s" % (a["local"], a.get("prefixlen")),
+                netns_pid=init_pid,
+            )
         if "UP" in info.get("flags", ()):
             _ip(["link", "set", "dev", new, "up"], field, "set it up again", netns_pid=init_pid)
         log.LOG.debug("network device %s moved into the container as %s", host, new)

@@ -21,8 +21,20 @@ def events(ctx, cid, interval, emit, once=False):
         watch(c, m, interval, emit)
 
 
-_NETDEV_FIELDS = ("rx_bytes", "rx_packets", "rx_errors", "rx_dropped", None, None, None, None,
-                  "tx_bytes", "tx_packets", "tx_errors", "tx_dropped")
+_NETDEV_FIELDS = (
+    "rx_bytes",
+    "rx_packets",
+    "rx_errors",
+    "rx_dropped",
+    None,
+    None,
+    None,
+    None,
+    "tx_bytes",
+    "tx_packets",
+    "tx_errors",
+    "tx_dropped",
+)
 
 
 def network_interfaces(pid):
@@ -61,6 +73,7 @@ class OomWatch:
 
     def __init__(self, source, host):
         import select
+
         self.kind, self.dir = source
         self.poll = select.poll()
         self.fd = None
@@ -101,6 +114,7 @@ class OomWatch:
 
 def watch(c, m, interval, emit):
     import time
+
     src = m.oom_source()
     oom = None
     if src is not None:

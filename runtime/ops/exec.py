@@ -30,11 +30,13 @@ def _read_process_record(c):
     """The container's process as `create` recorded it; one clear line if not."""
     from .. import fastjson
     from ..state import PROCESS_RECORD
+
     try:
         rec = fastjson.loads(c.read_record(PROCESS_RECORD))
     except OSError as e:
-        raise errors.OciError("cannot exec: container process record `%s`: %s"
-                              % (c.path(PROCESS_RECORD), errors.strerror(e.errno))) from None
+        raise errors.OciError(
+            "cannot exec: container process record `%s`: %s" % (c.path(PROCESS_RECORD), errors.strerror(e.errno))
+        ) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise errors.OciError("cannot exec: container process record `%s`: %s" % (c.path(PROCESS_RECORD), e)) from None
     if not isinstance(rec, dict):
@@ -54,7 +56,7 @@ def _step_tenant_exec(ch):
             continue
         for _level, _typ, payload in anc:  # none is ever sent: close what came
             for i in range(0, len(payload) - len(payload) % 4, 4):
-                os.close(int.from_bytes(payload[i:i + 4], "little"))
+                os.close(int.from_bytes(payload[i : i + 4], "little"))
         if not data:
             return
         raise start_error(data)
@@ -82,9 +84,10 @@ def _parse_exec_cgroups(values):
         ctrls, sep, path = v.rpartition(":")
         rel = os.path.normpath("/" + path).lstrip("/")
         if not path or ".." in path.split("/") or not rel:
-            raise errors.UsageError("invalid --cgroup `%s`: want [CONTROLLER[,CONTROLLER]:]PATH, a sub-cgroup "
-                                    "of the container's" % v)
-        for k in (ctrls.split(",") if sep else [""]):
+            raise errors.UsageError(
+                "invalid --cgroup `%s`: want [CONTROLLER[,CONTROLLER]:]PATH, a sub-cgroup of the container's" % v
+            )
+        for k in ctrls.split(",") if sep else [""]:
             if sep and not k:
                 raise errors.UsageError("invalid --cgroup `%s`: empty controller name" % v)
             out[k] = rel
@@ -111,6 +114,7 @@ def _exec_join(mgr, init_pid, pid, cgroup=None, paused=False):
     container's. When paused (--ignore-paused), the groups that are frozen are
     returned, to be joined once the process is set up."""
     import errno
+
     subs = _parse_exec_cgroups(cgroup)
     groups = mgr.hierarchies()
     served = {c for _, ctrls in groups if ctrls for c in ctrls}
@@ -135,8 +139,9 @@ def _exec_join(mgr, init_pid, pid, cgroup=None, paused=False):
                 raise errors.OciError("join cgroup `%s`: %s" % (d, errors.strerror(e.errno))) from None
             inner = _v2_cgroup_of(init_pid, g.mount)
             if inner is None or not inner.startswith(g.dir.rstrip("/") + "/"):
-                raise errors.OciError("join cgroup `%s`: EBUSY, and the init's cgroup `%s` is not inside it"
-                                      % (d, inner)) from None
+                raise errors.OciError(
+                    "join cgroup `%s`: EBUSY, and the init's cgroup `%s` is not inside it" % (d, inner)
+                ) from None
             try:
                 _write_procs(inner, pid)
             except OSError as e2:
@@ -169,8 +174,19 @@ def _v2_cgroup_of(pid, mount):
     return None
 
 
-def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=None, preserve_fds=0,
-                 pidfd_socket=None, cgroup=None, ignore_paused=False):
+def exec_process(
+    ctx,
+    cid,
+    proc,
+    *,
+    detach=False,
+    pid_file=None,
+    console_socket=None,
+    preserve_fds=0,
+    pidfd_socket=None,
+    cgroup=None,
+    ignore_paused=False,
+):
     """Run `proc` in container `cid`: a function of the container's recorded
     process (a config.json `process`) returning the process to run. Returns
     the exit code in the foreground, 0 with --detach."""
@@ -187,9 +203,12 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             raise errors.OciError("cannot exec in a %s container" % status)
         if status == CREATED and os.geteuid() != 0:
             # rootless: the waiting init is not dumpable, so its /proc/PID/ns are root's (README, Rootless)
-            raise errors.OciError("cannot exec in a created container rootless: its namespaces open once it "
-                                  "is started (ocirun start %s)" % cid)
+            raise errors.OciError(
+                "cannot exec in a created container rootless: its namespaces open once it "
+                "is started (ocirun start %s)" % cid
+            )
         from .. import sealed
+
         sealed.ensure()  # the exec'd process forks from a sealed image (sealed.py)
         pidfd = _init_pidfd(c)
         base = _read_process_record(c)
@@ -206,11 +225,13 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
         with Undo() as undo:
             if console_socket:
                 from .. import terminal
+
                 console = terminal.connect_console(console_socket)
                 undo.callback(console.close)
             pidfd_sock = None
             if pidfd_socket:
                 from .. import terminal
+
                 pidfd_sock = terminal.connect_unix(pidfd_socket, "pidfd socket")
                 undo.callback(pidfd_sock.close)
             parent_sock, child_fd, parent_fd = open_channel(undo, fd_floor(preserve_fds))
@@ -218,11 +239,21 @@ def exec_process(ctx, cid, proc, *, detach=False, pid_file=None, console_socket=
             raw = c.read(SECCOMP_PROFILE)
             if raw is not None:
                 from .. import fastjson
+
                 linux["seccomp"] = fastjson.loads(raw)
-            p = planmod.build_tenant(ffi, proc, cid, c.pid, sync_fd=child_fd, parent_sync_fd=parent_fd,
-                                     preserve_fds=preserve_fds, linux=linux, init_pidfd=pidfd,
-                                     must_join=c.data.get("namespaces") or ("mount",),
-                                     rootless=os.geteuid() != 0)
+            p = planmod.build_tenant(
+                ffi,
+                proc,
+                cid,
+                c.pid,
+                sync_fd=child_fd,
+                parent_sync_fd=parent_fd,
+                preserve_fds=preserve_fds,
+                linux=linux,
+                init_pidfd=pidfd,
+                must_join=c.data.get("namespaces") or ("mount",),
+                rootless=os.geteuid() != 0,
+            )
             p.fds += [child_fd, parent_fd]
             undo.callback(p.close)
             ch = spawn(ffi, lib, p, parent_sock, undo)

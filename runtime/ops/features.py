@@ -6,5 +6,7 @@
 FEATURES = {
     "namespaces": ("cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"),
     "hooks": ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"),
-    "apparmor": True, "selinux": True, "netDevices": True,
+    "apparmor": True,
+    "selinux": True,
+    "netDevices": True,
 }

@@ -16,6 +16,7 @@ def manager(c):
     if not d:
         return None
     from .. import cgroups
+
     return cgroups.from_dict(d)
 
 
@@ -56,6 +57,7 @@ def signal_init(c, sig):
     """sig to the init through a pidfd, once that pidfd is known to be the
     recorded init (its start time): never to a pid reused meanwhile."""
     import _signal as signal
+
     try:
         pidfd = os.pidfd_open(c.pid)
     except ProcessLookupError:

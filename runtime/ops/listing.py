@@ -34,6 +34,7 @@ def _owner(path):
         return ""
     try:
         import pwd
+
         return pwd.getpwuid(uid).pw_name
     except (ImportError, KeyError):
         return "#%d" % uid
@@ -45,5 +46,13 @@ def _unknown(ctx, cid, why):
     them by its recovery record), with a warning saying why."""
     ctx.log.warning("container %s: %s: status unknown (`ocirun delete --force %s` removes it)" % (cid, why, cid))
     path = os.path.join(ctx.store.root, cid)
-    return {"ociVersion": "", "id": cid, "pid": 0, "status": "unknown", "bundle": "", "rootfs": "", "created": "",
-            "owner": _owner(path)}
+    return {
+        "ociVersion": "",
+        "id": cid,
+        "pid": 0,
+        "status": "unknown",
+        "bundle": "",
+        "rootfs": "",
+        "created": "",
+        "owner": _owner(path),
+    }

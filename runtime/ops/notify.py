@@ -23,6 +23,7 @@ def setup(c, cfg, host):
     read-only from the state dir; `start` binds it and forwards what comes to
     `host`. A NOTIFY_SOCKET in process.env names the place in the container."""
     import copy
+
     cfg = copy.deepcopy(cfg)
     proc = cfg.setdefault("process", {})
     env = list(proc.get("env") or [])
@@ -36,9 +37,14 @@ def setup(c, cfg, host):
         os.chmod(d, 0o755)  # whatever our umask: any uid of the container may reach the socket
     except OSError as e:
         raise errors.os_error("make the notify socket directory", d, e) from None
-    cfg["mounts"] = list(cfg.get("mounts") or []) + [{
-        "destination": os.path.dirname(inside), "type": "bind", "source": d,
-        "options": ["bind", "nosuid", "noexec", "nodev", "ro"]}]
+    cfg["mounts"] = list(cfg.get("mounts") or []) + [
+        {
+            "destination": os.path.dirname(inside),
+            "type": "bind",
+            "source": d,
+            "options": ["bind", "nosuid", "noexec", "nodev", "ro"],
+        }
+    ]
     c.data["notify"] = {"host": host, "name": os.path.basename(inside)}
     return cfg
 
@@ -48,13 +54,14 @@ def start(c):
     each datagram on to the host's NOTIFY_SOCKET (READY=1 followed by
     MAINPID=<init>) until the init exits. `start` does not wait for READY."""
     import _socket as socket
+
     conf = c.data.get("notify")
     if not conf:
         return
     host = os.environ.get("NOTIFY_SOCKET") or conf["host"]
     path = os.path.join(c.path(NOTIFY_DIR), conf["name"])
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-    dirs = []   # O_PATH fds of directories: paths longer than sun_path go through /proc/self/fd
+    dirs = []  # O_PATH fds of directories: paths longer than sun_path go through /proc/self/fd
     try:
         try:
             os.unlink(path)
@@ -100,6 +107,7 @@ def _forward(sock, pidfd, addr, pid, dirs):
     """(the forwarder process) Until the init is gone: each datagram to the host."""
     import _socket as socket
     import select
+
     keep = {sock.fileno(), pidfd, *dirs}
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):

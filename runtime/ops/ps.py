@@ -24,13 +24,16 @@ def _init_only(c):
 
 def run_ps(ps_args):
     import subprocess
+
     try:
         res = subprocess.run(["ps"] + list(ps_args), capture_output=True)
     except OSError as e:
         raise errors.os_error("cannot run", "ps", e) from None
     if res.returncode != 0:
         err = res.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise errors.OciError("`ps %s` failed: %s" % (" ".join(ps_args), err[0] if err else "exit status %d" % res.returncode))
+        raise errors.OciError(
+            "`ps %s` failed: %s" % (" ".join(ps_args), err[0] if err else "exit status %d" % res.returncode)
+        )
     return res.stdout.decode("utf-8", "replace")
 
 

@@ -14,6 +14,7 @@ def write_recovery(c, pid, start, cgroup):
     when state.json cannot be read; same atomic 0600 write as state.json."""
     from .. import fastjson
     from ..state import RECOVERY_RECORD
+
     c.write_record(RECOVERY_RECORD, fastjson.dumps({"pid": pid, "init_start": start, "cgroup": cgroup}).encode())
 
 
@@ -42,22 +43,28 @@ def _recover_from_record(c, why):
     first write: nothing of it was made, it just goes."""
     from .. import fastjson
     from ..state import RECOVERY_RECORD
+
     path = c.path(RECOVERY_RECORD)
     kept = "; the state `%s` is kept" % c.dir
     try:
         raw = c.read(RECOVERY_RECORD)
     except errors.StateCorrupt as e:
         reason = str(e).rsplit(": ", 1)[-1]
-        raise errors.OciError("cannot delete container %s: its recovery record `%s` is not to be trusted (%s): "
-                              "its pid and cgroup are not used%s" % (c.id, path, reason, kept)) from None
+        raise errors.OciError(
+            "cannot delete container %s: its recovery record `%s` is not to be trusted (%s): "
+            "its pid and cgroup are not used%s" % (c.id, path, reason, kept)
+        ) from None
     except OSError as e:
-        raise errors.OciError("cannot delete container %s: recovery record `%s`: %s%s"
-                              % (c.id, path, errors.strerror(e.errno), kept)) from None
+        raise errors.OciError(
+            "cannot delete container %s: recovery record `%s`: %s%s" % (c.id, path, errors.strerror(e.errno), kept)
+        ) from None
     if raw is None:
         if isinstance(why, errors.ContainerNotExist):
             return
-        raise errors.OciError("cannot delete container %s: %s, and its recovery record `%s` is missing: its init "
-                              "and cgroup cannot be found%s" % (c.id, why, path, kept))
+        raise errors.OciError(
+            "cannot delete container %s: %s, and its recovery record `%s` is missing: its init "
+            "and cgroup cannot be found%s" % (c.id, why, path, kept)
+        )
     try:
         rec = fastjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
@@ -65,22 +72,30 @@ def _recover_from_record(c, why):
     pid = rec.get("pid") if isinstance(rec, dict) else None
     start = rec.get("init_start") if isinstance(rec, dict) else None
     cgroup = rec.get("cgroup") if isinstance(rec, dict) else None
-    if (type(pid) is not int or pid < 0 or (start is not None and type(start) is not int)
-            or (cgroup is not None and not isinstance(cgroup, dict))):
+    if (
+        type(pid) is not int
+        or pid < 0
+        or (start is not None and type(start) is not int)
+        or (cgroup is not None and not isinstance(cgroup, dict))
+    ):
         detail = rec if isinstance(rec, ValueError) else "want {pid, init_start, cgroup}"
-        raise errors.OciError("cannot delete container %s: recovery record `%s` is unreadable (%s): its init and "
-                              "cgroup cannot be found%s" % (c.id, path, detail, kept))
+        raise errors.OciError(
+            "cannot delete container %s: recovery record `%s` is unreadable (%s): its init and "
+            "cgroup cannot be found%s" % (c.id, path, detail, kept)
+        )
     log.LOG.warning("container %s: %s; using its recovery record (init pid %d)" % (c.id, why, pid))
     # the Container gets what it needs for init_alive() and manager(): an
     # init recorded without its start time is never signalled (pid reuse)
     c.data = {"pid": pid if start is not None else 0, "init_start": start, "cgroup": cgroup}
     from ..cgroups.fs import REMOVE_TIMEOUT
+
     deadline = time.monotonic() + REMOVE_TIMEOUT
     try:
         mgr = manager(c)
     except (errors.OciError, LookupError, TypeError, ValueError) as e:
-        raise errors.OciError("cannot delete container %s: recovery record `%s`: cgroup: %s%s"
-                              % (c.id, path, e, kept)) from None
+        raise errors.OciError(
+            "cannot delete container %s: recovery record `%s`: cgroup: %s%s" % (c.id, path, e, kept)
+        ) from None
     if c.init_alive():
         if mgr is not None:
             try:
@@ -89,7 +104,9 @@ def _recover_from_record(c, why):
                 pass
         signal_init(c, SIGKILL)
         if not wait_gone(c, deadline=deadline):
-            raise errors.OciError("container init still running: pid %d did not die within %gs of SIGKILL "
-                                  "(frozen or in uninterruptible sleep?)%s" % (c.pid, REMOVE_TIMEOUT, kept))
+            raise errors.OciError(
+                "container init still running: pid %d did not die within %gs of SIGKILL "
+                "(frozen or in uninterruptible sleep?)%s" % (c.pid, REMOVE_TIMEOUT, kept)
+            )
     if mgr is not None:
         mgr.destroy(deadline)

@@ -30,6 +30,7 @@ class _RunGuard:
 
     def __init__(self):
         import _signal as signal
+
         self.sig = None
         self.armed = True
         self.saved = {}
@@ -48,6 +49,7 @@ class _RunGuard:
 
     def restore(self):
         import _signal as signal
+
         for sig, h in self.saved.items():
             signal.signal(sig, h)
         self.saved = {}
@@ -71,19 +73,29 @@ def _run(ctx, cid, opts, guard):
     detach = opts.detach
     if not detach and not getattr(opts, "no_subreaper", False):
         from .. import core
+
         _ffi, lib = core.load()
         # Orphans of a container without a pid namespace come back to us to reap.
         lib.ocirun_set_subreaper(1)
     # create undoes itself on any exception, _Interrupted included; it returns
     # with the signals blocked, so none can fall between its undo and ours
-    c, pid, master = create(ctx, cid, opts.bundle, opts.config, pid_file=opts.pid_file,
-                            console_socket=opts.console_socket, no_pivot=opts.no_pivot,
-                            pidfd_socket=getattr(opts, "pidfd_socket", None),
-                            no_new_keyring=opts.no_new_keyring, preserve_fds=opts.preserve_fds or 0,
-                            detach=detach, mask_on_return=True)
+    c, pid, master = create(
+        ctx,
+        cid,
+        opts.bundle,
+        opts.config,
+        pid_file=opts.pid_file,
+        console_socket=opts.console_socket,
+        no_pivot=opts.no_pivot,
+        pidfd_socket=getattr(opts, "pidfd_socket", None),
+        no_new_keyring=opts.no_new_keyring,
+        preserve_fds=opts.preserve_fds or 0,
+        detach=detach,
+        mask_on_return=True,
+    )
     forwarding = None
     try:
-        block_signals(False)   # one that came meanwhile is raised here, inside the try
+        block_signals(False)  # one that came meanwhile is raised here, inside the try
         if not detach:
             # Before the process is released: a signal must never find ocirun
             # without its forwarder (the default action would kill ocirun and

@@ -15,13 +15,14 @@ from ..state import atomic_write_path
 from ..sync import Channel, kill_and_reap
 
 SECCOMP_PROFILE = "seccomp.json"  # in the state dir: the profile `exec` applies too
-RUN_SIGNALS = (1, 2, 15)   # HUP, INT, TERM: what aborts a `run` before its process runs
+RUN_SIGNALS = (1, 2, 15)  # HUP, INT, TERM: what aborts a `run` before its process runs
 
 
 def fd_floor(preserve_fds):
     """The lowest fd ocirun's own fds for the child may take: above 0-2, the
     preserved fds and LISTEN_FDS, which go to the container as they are."""
     from ..plan import listen_fds
+
     return 3 + preserve_fds + listen_fds()
 
 
@@ -31,6 +32,7 @@ def open_channel(undo, floor):
     import _socket as socket
 
     from ..plan import _high_fd
+
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     undo.callback(parent_sock.close)
     child_fd = _high_fd(child_sock.detach(), floor)
@@ -53,8 +55,11 @@ def spawn(ffi, lib, p, parent_sock, undo, mask=False):
         if mask:
             block_signals(False)
     if setup_pid < 0:
-        raise errors.CoreError(err.err_no, ffi.string(lib.ocirun_stage_name(err.stage)).decode(),
-                               ffi.string(err.msg).decode(errors="replace"))
+        raise errors.CoreError(
+            err.err_no,
+            ffi.string(lib.ocirun_stage_name(err.stage)).decode(),
+            ffi.string(err.msg).decode(errors="replace"),
+        )
     log.LOG.debug("setup process %d spawned", setup_pid)
     p.close()
     return Channel(ffi, lib, parent_sock, setup_pid)
@@ -67,7 +72,7 @@ def prepare_realtime(mgr, proc, linux):
     """A real-time process.scheduler policy needs a budget in the cgroup first."""
     if ((proc or {}).get("scheduler") or {}).get("policy") not in REALTIME_POLICIES:
         return
-    cpu = ((linux.get("resources") or {}).get("cpu") or {})
+    cpu = (linux.get("resources") or {}).get("cpu") or {}
     runtime = cpu.get("realtimeRuntime")
     mgr.prepare_realtime("process.scheduler.policy", runtime if isinstance(runtime, int) and runtime > 0 else None)
 
@@ -84,6 +89,7 @@ def step_terminal(ch, proc, console, undo):
     if master is None:
         raise errors.CoreError(0, "terminal", "the container sent no pty master")
     from .. import terminal
+
     try:
         # consoleSize is the start; a foreground `run` then follows its own terminal (Proxy)
         terminal.set_size(master, proc.get("consoleSize"))
@@ -108,10 +114,12 @@ def step_seccomp_listener(ch, flt, state, pid=None):
     if fd is None:
         raise errors.CoreError(0, "seccomp", "the container sent no seccomp listener fd")
     from .. import seccomp
+
     try:
         seccomp.send_listener_fd(flt.listener_path, fd, state, flt.listener_metadata, pid)
     finally:
         os.close(fd)  # the agent has its own now; the container never had a copy
+
 
 def step_ready(ch):
     ch.wait(ch.lib.OCIRUN_MSG_READY, "process setup")
@@ -119,6 +127,7 @@ def step_ready(ch):
 
 def _listen_fds():
     from ..plan import listen_fds
+
     return listen_fds()
 
 
@@ -128,8 +137,10 @@ def fill_preserved_range(floor):
     dir or socket would land in the hole and leak into the container."""
     limit = os.sysconf("SC_OPEN_MAX")  # RLIMIT_NOFILE: no fd at or above it can exist
     if floor < 3 or floor > limit:
-        raise errors.UsageError("invalid --preserve-fds %d: fds 3 to %d (with LISTEN_FDS) must stay below the "
-                                 "open files limit %d" % (floor - 3 - _listen_fds(), floor - 1, limit))
+        raise errors.UsageError(
+            "invalid --preserve-fds %d: fds 3 to %d (with LISTEN_FDS) must stay below the "
+            "open files limit %d" % (floor - 3 - _listen_fds(), floor - 1, limit)
+        )
     for fd in range(3, floor):
         try:
             os.fstat(fd)
@@ -143,6 +154,7 @@ def fill_preserved_range(floor):
 def plug_preserved_fds(preserve_fds):
     """`exec`'s first step, before it opens anything: plug 3..3+N-1 (+ LISTEN_FDS)."""
     from .. import plan as planmod
+
     if preserve_fds is not None and preserve_fds < 0:
         raise errors.UsageError("--preserve-fds: want a number >= 0, got %d" % preserve_fds)
     fill_preserved_range(3 + (preserve_fds or 0) + planmod.listen_fds())
@@ -187,4 +199,5 @@ def block_signals(block):
     """Mask HUP, INT and TERM around a step whose result must be registered
     for undo before anything can interrupt (a pid just spawned)."""
     import _signal as signal
+
     signal.pthread_sigmask(signal.SIG_BLOCK if block else signal.SIG_UNBLOCK, RUN_SIGNALS)

@@ -16,6 +16,7 @@ FIFO_TIMEOUT = 10.0
 def start(ctx, cid, c=None):
     """Release a created container's init; then poststart hooks."""
     import select
+
     own = c is None
     if own:
         c = ctx.store.load(cid, lock=True)
@@ -24,7 +25,9 @@ def start(ctx, cid, c=None):
         if status == STOPPED:
             raise errors.OciError(errors.NOT_CREATED)
         if status != CREATED:
-            raise errors.OciError("cannot start a container that is %s" % ("already running" if status == RUNNING else status))
+            raise errors.OciError(
+                "cannot start a container that is %s" % ("already running" if status == RUNNING else status)
+            )
         try:
             # the init holds it open for writing: a fifo of ours, 0622
             fd = c.open_record(FIFO, stat.S_IFIFO, others_may_write=True)
@@ -33,6 +36,7 @@ def start(ctx, cid, c=None):
         try:
             if c.data.get("notify"):
                 from . import notify
+
                 notify.start(c)
         except BaseException:
             os.close(fd)
@@ -43,8 +47,10 @@ def start(ctx, cid, c=None):
             deadline = time.monotonic() + FIFO_TIMEOUT
             while True:
                 if time.monotonic() > deadline:
-                    raise errors.OciError("start: the container's init (pid %d) did not open the exec fifo within %g s"
-                                          % (c.pid, FIFO_TIMEOUT))
+                    raise errors.OciError(
+                        "start: the container's init (pid %d) did not open the exec fifo within %g s"
+                        % (c.pid, FIFO_TIMEOUT)
+                    )
                 r, _, _ = select.select([fd], [], [], 0.1)
                 got = b""
                 if r:
@@ -73,7 +79,7 @@ def start(ctx, cid, c=None):
         # hook ran), not its process executing.
         executing = report.startswith(EXECUTING)
         if executing:
-            report = report[len(EXECUTING):]
+            report = report[len(EXECUTING) :]
         if report:
             # the init wrote why it could not exec (startContainer hook, seccomp,
             # execve) and exited: the container is stopped, `start` failed
@@ -92,6 +98,7 @@ def start(ctx, cid, c=None):
         post = (c.data.get("hooks") or {}).get("poststart")
         if post:
             from .. import hooks as hookmod
+
             try:
                 hookmod.run_hooks(post, "poststart", hookmod.state_json(c.data, RUNNING, c.pid))
             except errors.OciError:
@@ -104,7 +111,7 @@ def start(ctx, cid, c=None):
     return c
 
 
-EXECUTING = b"E"   # core/spawn.c: the init's last word on the exec fifo before seccomp and execve
+EXECUTING = b"E"  # core/spawn.c: the init's last word on the exec fifo before seccomp and execve
 
 
 def _read_to_eof(fd, c):
@@ -112,6 +119,7 @@ def _read_to_eof(fd, c):
     execve. An init that died without closing it (a zombie nobody reaps holds
     nothing, but check) ends the wait too."""
     import select
+
     out = b""
     while True:
         r, _, _ = select.select([fd], [], [], 0.1)

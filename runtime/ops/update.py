@@ -18,6 +18,7 @@ UINT64 = (1 << 64) - 1
 
 def read_resources(arg, stdin=None):
     from .. import fastjson
+
     try:
         if arg == "-":
             text = (stdin or sys.stdin).read()
@@ -38,20 +39,31 @@ def read_resources(arg, stdin=None):
 def flag_resources(opts):
     """The per-field flags as a LinuxResources fragment (only the flags given)."""
     from ..cgroups.resources import parse_bytes, parse_int
+
     out = {}
 
     def put(sec, key, value):
         out.setdefault(sec, {})[key] = value
 
-    for flag, key in (("memory", "limit"), ("memory_swap", "swap"), ("memory_reservation", "reservation"),
-                      ("kernel_memory", "kernel"), ("kernel_memory_tcp", "kernelTCP")):
+    for flag, key in (
+        ("memory", "limit"),
+        ("memory_swap", "swap"),
+        ("memory_reservation", "reservation"),
+        ("kernel_memory", "kernel"),
+        ("kernel_memory_tcp", "kernelTCP"),
+    ):
         v = getattr(opts, flag)
         if v:
             put("memory", key, parse_bytes(v, flag.replace("_", "-")))
-    ints = (("cpu_shares", "cpu", "shares", 0, UINT64), ("cpu_quota", "cpu", "quota", -INT64 - 1, INT64),
-            ("cpu_period", "cpu", "period", 0, UINT64), ("cpu_rt_runtime", "cpu", "realtimeRuntime", -INT64 - 1, INT64),
-            ("cpu_rt_period", "cpu", "realtimePeriod", 0, UINT64), ("pids_limit", "pids", "limit", -INT64 - 1, INT64),
-            ("blkio_weight", "blockIO", "weight", 0, 1000))
+    ints = (
+        ("cpu_shares", "cpu", "shares", 0, UINT64),
+        ("cpu_quota", "cpu", "quota", -INT64 - 1, INT64),
+        ("cpu_period", "cpu", "period", 0, UINT64),
+        ("cpu_rt_runtime", "cpu", "realtimeRuntime", -INT64 - 1, INT64),
+        ("cpu_rt_period", "cpu", "realtimePeriod", 0, UINT64),
+        ("pids_limit", "pids", "limit", -INT64 - 1, INT64),
+        ("blkio_weight", "blockIO", "weight", 0, 1000),
+    )
     for flag, sec, key, lo, hi in ints:
         v = getattr(opts, flag)
         if v:

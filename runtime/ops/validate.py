@@ -11,10 +11,12 @@ def check(cfg, bundle, label="config.json", gopts=None):
     """[(level, path, message)] of a parsed config (level 'error' or 'warning');
     with gopts, rootless's adaptations and refusals too when rootless is on."""
     from .. import plan, validation
+
     out = [("error", p, m) for p, m in validation.findings(cfg, bundle)]
     if not isinstance(cfg, dict):
         return out
     from .. import tolerance
+
     try:
         warned = [("warning",) + _split(w) for w in validation.warnings(cfg)]
         warned += [("warning", p, m) for p, m in tolerance.warnings(cfg)]
@@ -55,7 +57,7 @@ def _rootless(cfg, gopts):
 
 def unlabel(line, label):
     label = os.path.basename(label or "config.json")
-    return line[len(label) + 2:] if line.startswith(label + ": ") else line
+    return line[len(label) + 2 :] if line.startswith(label + ": ") else line
 
 
 def _split(line):

@@ -11,9 +11,9 @@ import io
 import json
 import os
 import shutil
-import tarfile
 import signal
 import subprocess
+import tarfile
 import time
 
 import pytest
@@ -39,6 +39,7 @@ def rootfs_tar(bundle_template, tmp_path_factory):
 
 # -- podman -------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def podman(rootfs_tar, tmp_path_factory):
     _need("podman")
@@ -46,15 +47,31 @@ def podman(rootfs_tar, tmp_path_factory):
     d = tmp_path_factory.mktemp("podman")
     conf = d / "containers.conf"
     # This machine caps nofile at 20000 and lacks CAP_SYS_RESOURCE (shared/ENGINES.md).
-    conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
-                    '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n')
+    conf.write_text(
+        '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
+        '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+    )
     env = dict(os.environ, CONTAINERS_CONF=str(conf))
-    base = ["podman", "--root", str(d / "root"), "--runroot", str(d / "run"), "--storage-driver", "vfs",
-            "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", OCIRUN]
+    base = [
+        "podman",
+        "--root",
+        str(d / "root"),
+        "--runroot",
+        str(d / "run"),
+        "--storage-driver",
+        "vfs",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "file",
+        "--runtime",
+        OCIRUN,
+    ]
 
     def run(*args, timeout=120, env_extra=None, **kw):
-        return subprocess.run(base + list(args), capture_output=True, text=True, timeout=timeout,
-                              env=dict(env, **(env_extra or {})), **kw)
+        return subprocess.run(
+            base + list(args), capture_output=True, text=True, timeout=timeout, env=dict(env, **(env_extra or {})), **kw
+        )
 
     before = set(_podman_cgroups())
     r = run("import", str(rootfs_tar), "localhost/ocirun-test:latest")
@@ -73,16 +90,21 @@ def podman(rootfs_tar, tmp_path_factory):
 
 def _podman_cgroups():
     import glob
-    return glob.glob(os.path.join(helpers.CGROUP_ROOT, "*", "libpod_parent")) + \
-        glob.glob(os.path.join(helpers.CGROUP_ROOT, "*", "libpod_parent", "*"))
+
+    return glob.glob(os.path.join(helpers.CGROUP_ROOT, "*", "libpod_parent")) + glob.glob(
+        os.path.join(helpers.CGROUP_ROOT, "*", "libpod_parent", "*")
+    )
 
 
 IMG = "localhost/ocirun-test:latest"
 
 
 def test_podman_run_output_and_exit_codes(podman, subtests):
-    for args, code, out in ((["echo", "hi from podman"], 0, "hi from podman\n"),
-                            (["sh", "-c", "exit 3"], 3, ""), (["false"], 1, "")):
+    for args, code, out in (
+        (["echo", "hi from podman"], 0, "hi from podman\n"),
+        (["sh", "-c", "exit 3"], 3, ""),
+        (["false"], 1, ""),
+    ):
         with subtests.test(args=args):
             r = podman("run", "--rm", "--network", "none", IMG, *args)
             assert (r.returncode, r.stdout) == (code, out), r.stderr
@@ -90,8 +112,9 @@ def test_podman_run_output_and_exit_codes(podman, subtests):
 
 def test_podman_limits_exec_pause_stats(podman):
     name = "ocirun-p%d" % os.getpid()
-    r = podman("run", "-d", "--name", name, "--network", "none", "--memory", "64m", "--pids-limit", "50",
-               IMG, "sleep", "300")
+    r = podman(
+        "run", "-d", "--name", name, "--network", "none", "--memory", "64m", "--pids-limit", "50", IMG, "sleep", "300"
+    )
     assert r.returncode == 0, r.stderr
     try:
         r = podman("exec", name, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
@@ -111,7 +134,6 @@ def test_podman_limits_exec_pause_stats(podman):
     finally:
         r = podman("rm", "--force", "--time", "0", name)
     assert r.returncode == 0, r.stderr
-
 
 
 # A tiny static sd_notify sender for the image (busybox has none): sends its
@@ -153,8 +175,9 @@ def podman_extra(podman, rootfs_tar, tmp_path_factory):
     d = tmp_path_factory.mktemp("podman-extra")
     _need("gcc")
     (d / "sdnotify.c").write_text(_SDNOTIFY_C)
-    r = subprocess.run(["gcc", "-static", "-O2", "-o", str(d / "sdnotify"), str(d / "sdnotify.c")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["gcc", "-static", "-O2", "-o", str(d / "sdnotify"), str(d / "sdnotify.c")], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     tar = d / "extra.tar"
     shutil.copyfile(rootfs_tar, tar)
@@ -175,8 +198,18 @@ def podman_extra(podman, rootfs_tar, tmp_path_factory):
 def test_podman_tmpfs_copies_up_image_files(podman_extra):
     """podman marks every tmpfs `tmpcopyup`: the tmpfs starts with what the
     image has at that path."""
-    r = podman_extra("run", "--rm", "--network", "none", "--tmpfs", "/data", EXTRA_IMG,
-                     "sh", "-c", "grep ' /data ' /proc/mounts; cat /data/file")
+    r = podman_extra(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--tmpfs",
+        "/data",
+        EXTRA_IMG,
+        "sh",
+        "-c",
+        "grep ' /data ' /proc/mounts; cat /data/file",
+    )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].split()[:3] == ["tmpfs", "/data", "tmpfs"], r.stdout
@@ -191,14 +224,27 @@ def test_podman_sdnotify_container(podman_extra, tmp_path):
     starts the runtime without NOTIFY_SOCKET; so the runtime's part is to pass
     that env and bind mount through (runc and crun pass this test too)."""
     import socket
+
     path = str(tmp_path / "notify.sock")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(path)
     s.settimeout(60)
     name = "ocirun-sd%d" % os.getpid()
     try:
-        r = podman_extra("run", "-d", "--name", name, "--network", "none", "--sdnotify=container", EXTRA_IMG,
-                         "sh", "-c", "/sdnotify READY=1 && exec sleep 300", env_extra={"NOTIFY_SOCKET": path})
+        r = podman_extra(
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "none",
+            "--sdnotify=container",
+            EXTRA_IMG,
+            "sh",
+            "-c",
+            "/sdnotify READY=1 && exec sleep 300",
+            env_extra={"NOTIFY_SOCKET": path},
+        )
         assert r.returncode == 0, r.stderr
         got = []
         while not any(m == "READY=1" for m in got):
@@ -212,15 +258,18 @@ def test_podman_sdnotify_container(podman_extra, tmp_path):
 
 # -- containerd ---------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def ctr(rootfs_tar, tmp_path_factory):
     _need("containerd")
     _need("ctr")
     d = tmp_path_factory.mktemp("containerd")
     sock = d / "containerd.sock"
-    (d / "config.toml").write_text('version = 2\nroot = "%s"\nstate = "%s"\n'
-                                   'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
-                                   '[grpc]\n  address = "%s"\n' % (d / "root", d / "state", sock))
+    (d / "config.toml").write_text(
+        'version = 2\nroot = "%s"\nstate = "%s"\n'
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        '[grpc]\n  address = "%s"\n' % (d / "root", d / "state", sock)
+    )
     log = open(d / "containerd.log", "w")
     daemon = subprocess.Popen(["containerd", "--config", str(d / "config.toml")], stdout=log, stderr=log)
     deadline = time.monotonic() + 30
@@ -232,8 +281,15 @@ def ctr(rootfs_tar, tmp_path_factory):
         return subprocess.run(["ctr", "-a", str(sock)] + list(args), capture_output=True, text=True, timeout=timeout)
 
     # `ctr images import` takes a `docker save` archive: make one from the rootfs tar.
-    r = run("images", "import", "--base-name", "localhost/ocirun-test", "--no-unpack", "--all-platforms",
-            str(_docker_archive(rootfs_tar, d)))
+    r = run(
+        "images",
+        "import",
+        "--base-name",
+        "localhost/ocirun-test",
+        "--no-unpack",
+        "--all-platforms",
+        str(_docker_archive(rootfs_tar, d)),
+    )
     assert r.returncode == 0, r.stderr
     yield run
     for c in run("containers", "ls", "-q").stdout.split():
@@ -256,16 +312,31 @@ def _docker_archive(rootfs_tar, d):
     """A minimal `docker save` tarball (manifest.json, config, one layer) of the rootfs."""
     layer = rootfs_tar.read_bytes()
     layer_id = hashlib.sha256(layer).hexdigest()
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "config": {"Cmd": ["sh"], "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]},
-                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + layer_id]}}).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["sh"], "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:" + layer_id]},
+        }
+    ).encode()
     config_id = hashlib.sha256(config).hexdigest()
-    manifest = json.dumps([{"Config": config_id + ".json", "RepoTags": ["localhost/ocirun-test:latest"],
-                            "Layers": [layer_id + "/layer.tar"]}]).encode()
+    manifest = json.dumps(
+        [
+            {
+                "Config": config_id + ".json",
+                "RepoTags": ["localhost/ocirun-test:latest"],
+                "Layers": [layer_id + "/layer.tar"],
+            }
+        ]
+    ).encode()
     out = d / "image.tar"
     with tarfile.open(out, "w") as t:
-        for name, data in ((config_id + ".json", config), (layer_id + "/layer.tar", layer),
-                           ("manifest.json", manifest)):
+        for name, data in (
+            (config_id + ".json", config),
+            (layer_id + "/layer.tar", layer),
+            ("manifest.json", manifest),
+        ):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             t.addfile(info, io.BytesIO(data))
@@ -276,8 +347,9 @@ CTR_IMG = "localhost/ocirun-test:latest"
 
 
 def test_containerd_run_output_and_exit_codes(ctr, subtests):
-    for i, (args, code, out) in enumerate(((["echo", "hi from containerd"], 0, "hi from containerd\n"),
-                                           (["sh", "-c", "exit 4"], 4, ""))):
+    for i, (args, code, out) in enumerate(
+        ((["echo", "hi from containerd"], 0, "hi from containerd\n"), (["sh", "-c", "exit 4"], 4, ""))
+    ):
         with subtests.test(args=args):
             r = ctr("run", "--rm", "--runc-binary", OCIRUN, CTR_IMG, "ocirun-c%d-%d" % (os.getpid(), i), *args)
             assert (r.returncode, r.stdout) == (code, out), r.stderr
@@ -352,6 +424,7 @@ def _unmount_under(d):
 
 def _remove_cgroups(parent):
     import glob
+
     for ctl in glob.glob(os.path.join(helpers.CGROUP_ROOT, "*")):
         top = os.path.join(ctl, parent)
         if not os.path.isdir(top):
@@ -378,12 +451,21 @@ def docker(bundle_template, tmp_path_factory):
     sock, csock = d / "docker.sock", d / "containerd.sock"
     cgparent = "ocirun-test-docker-%d" % os.getpid()
 
-    (d / "containerd.toml").write_text('version = 2\nroot = "%s"\nstate = "%s"\n'
-                                       'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
-                                       '[grpc]\n  address = "%s"\n' % (d / "c-root", d / "c-state", csock))
-    (d / "daemon.json").write_text(json.dumps({"runtimes": {"ocirun": {"path": OCIRUN}},
-                                               "cgroup-parent": "/" + cgparent, "storage-driver": "vfs",
-                                               "log-driver": "json-file"}))
+    (d / "containerd.toml").write_text(
+        'version = 2\nroot = "%s"\nstate = "%s"\n'
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        '[grpc]\n  address = "%s"\n' % (d / "c-root", d / "c-state", csock)
+    )
+    (d / "daemon.json").write_text(
+        json.dumps(
+            {
+                "runtimes": {"ocirun": {"path": OCIRUN}},
+                "cgroup-parent": "/" + cgparent,
+                "storage-driver": "vfs",
+                "log-driver": "json-file",
+            }
+        )
+    )
     clog = open(d / "containerd.log", "w")
     dlog = open(d / "dockerd.log", "w")
     procs = []
@@ -410,29 +492,60 @@ def docker(bundle_template, tmp_path_factory):
         deadline = time.monotonic() + DOCKER_UP_TIMEOUT
         while not csock.exists():
             if cd.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("dockerd's containerd did not come up in %d s; log tail:\n%s"
-                            % (DOCKER_UP_TIMEOUT, _log_tail(d / "containerd.log")))
+                pytest.fail(
+                    "dockerd's containerd did not come up in %d s; log tail:\n%s"
+                    % (DOCKER_UP_TIMEOUT, _log_tail(d / "containerd.log"))
+                )
             time.sleep(0.2)
-        dd = subprocess.Popen([dockerd, "--config-file", str(d / "daemon.json"),
-                               "--data-root", str(d / "root"), "--exec-root", str(d / "exec"),
-                               "--pidfile", str(d / "docker.pid"), "-H", "unix://%s" % sock,
-                               "--containerd", str(csock), "--containerd-namespace", "moby",
-                               "--iptables=false", "--ip-masq=false", "--bridge=none"],
-                              stdout=dlog, stderr=dlog)
+        dd = subprocess.Popen(
+            [
+                dockerd,
+                "--config-file",
+                str(d / "daemon.json"),
+                "--data-root",
+                str(d / "root"),
+                "--exec-root",
+                str(d / "exec"),
+                "--pidfile",
+                str(d / "docker.pid"),
+                "-H",
+                "unix://%s" % sock,
+                "--containerd",
+                str(csock),
+                "--containerd-namespace",
+                "moby",
+                "--iptables=false",
+                "--ip-masq=false",
+                "--bridge=none",
+            ],
+            stdout=dlog,
+            stderr=dlog,
+        )
         procs.append((dd, "dockerd"))
         env = dict(os.environ, DOCKER_CONFIG=str(d / "cli"), DOCKER_HOST="unix://%s" % sock)
         env.pop("DOCKER_CONTEXT", None)
 
         def run(*args, timeout=120, **kw):
-            return subprocess.run([cli, "-H", "unix://%s" % sock] + list(args), capture_output=True, text=True,
-                                  timeout=timeout, env=env, **kw)
+            return subprocess.run(
+                [cli, "-H", "unix://%s" % sock] + list(args),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+                **kw,
+            )
 
         deadline = time.monotonic() + DOCKER_UP_TIMEOUT
         while True:
             if dd.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("dockerd did not come up in %d s (%s); log tail:\n%s"
-                            % (DOCKER_UP_TIMEOUT, "running" if dd.poll() is None else "exit %d" % dd.poll(),
-                               _log_tail(d / "dockerd.log")))
+                pytest.fail(
+                    "dockerd did not come up in %d s (%s); log tail:\n%s"
+                    % (
+                        DOCKER_UP_TIMEOUT,
+                        "running" if dd.poll() is None else "exit %d" % dd.poll(),
+                        _log_tail(d / "dockerd.log"),
+                    )
+                )
             if sock.exists() and run("version", timeout=20).returncode == 0:
                 break
             time.sleep(0.5)
@@ -475,8 +588,21 @@ def test_docker_rslave_volume(docker, tmp_path):
     name = "ocirun-dv%d" % os.getpid()
     try:
         subprocess.run(["mount", "--make-shared", str(src)], check=True)
-        r = docker("run", "-d", "--name", name, "--runtime", "ocirun", "--network", "none",
-                   "-v", "%s:/vol:rslave" % src, DOCKER_IMG, "sleep", "300")
+        r = docker(
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--runtime",
+            "ocirun",
+            "--network",
+            "none",
+            "-v",
+            "%s:/vol:rslave" % src,
+            DOCKER_IMG,
+            "sleep",
+            "300",
+        )
         assert r.returncode == 0, r.stderr
         assert _docker_config(docker, name)["linux"]["rootfsPropagation"] == "rslave"
         r = docker("exec", name, "cat", "/vol/file")

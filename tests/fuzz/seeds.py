@@ -15,12 +15,35 @@ import tempfile
 
 _NS = lambda *names: [{"type": n} for n in names]  # noqa: E731
 
-_MASKED = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-           "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"]
+_MASKED = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+]
 _READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-         "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-         "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+_CAPS = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+]
 
 
 def _seccomp(arches, extra_action=None):
@@ -30,12 +53,20 @@ def _seccomp(arches, extra_action=None):
         "defaultErrnoRet": 1,
         "architectures": arches,
         "syscalls": [
-            {"names": ["read", "write", "openat", "close", "execve", "exit_group", "futex", "mmap", "brk"],
-             "action": "SCMP_ACT_ALLOW"},
-            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
-             "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]},
-            {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
-             "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {
+                "names": ["read", "write", "openat", "close", "execve", "exit_group", "futex", "mmap", "brk"],
+                "action": "SCMP_ACT_ALLOW",
+            },
+            {
+                "names": ["personality"],
+                "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}],
+            },
+            {
+                "names": ["clone"],
+                "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}],
+            },
             {"names": ["ptrace"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
             {"names": ["reboot"], "action": extra_action or "SCMP_ACT_KILL_PROCESS"},
         ],
@@ -45,20 +76,37 @@ def _seccomp(arches, extra_action=None):
 def _base_mounts(propagation_opt=None):
     m = [
         {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        },
         {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-         "options": ["ro", "nosuid", "noexec", "nodev"]},
+        {
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": ["ro", "nosuid", "noexec", "nodev"],
+        },
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]},
+        {
+            "destination": "/dev/shm",
+            "type": "tmpfs",
+            "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"],
+        },
     ]
     if propagation_opt:
-        m.append({"destination": "/data", "type": "bind", "source": "/tmp",
-                  "options": ["rbind", propagation_opt, "rw"]})
+        m.append(
+            {"destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", propagation_opt, "rw"]}
+        )
     return m
 
 
@@ -72,32 +120,46 @@ def docker():
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=4f2a", "TERM=xterm"],
             "cwd": "/",
             "capabilities": {k: list(_CAPS) for k in ("bounding", "effective", "permitted")},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1048576, "soft": 1048576},
-                        {"type": "RLIMIT_NPROC", "hard": 4096, "soft": 2048}],
-            "apparmorProfile": "", "oomScoreAdj": 0, "noNewPrivileges": False,
+            "rlimits": [
+                {"type": "RLIMIT_NOFILE", "hard": 1048576, "soft": 1048576},
+                {"type": "RLIMIT_NPROC", "hard": 4096, "soft": 2048},
+            ],
+            "apparmorProfile": "",
+            "oomScoreAdj": 0,
+            "noNewPrivileges": False,
         },
         "root": {"path": "rootfs"},
         "hostname": "4f2a",
-        "mounts": _base_mounts("rslave") + [
-            {"destination": "/etc/resolv.conf", "type": "bind", "source": "/etc/resolv.conf",
-             "options": ["rbind", "rprivate"]},
+        "mounts": _base_mounts("rslave")
+        + [
+            {
+                "destination": "/etc/resolv.conf",
+                "type": "bind",
+                "source": "/etc/resolv.conf",
+                "options": ["rbind", "rprivate"],
+            },
         ],
-        "hooks": {"prestart": [{"path": "/usr/bin/true", "args": ["libnetwork-setkey", "-exec-root=/var/run/docker", "4f2a"]}]},
+        "hooks": {
+            "prestart": [{"path": "/usr/bin/true", "args": ["libnetwork-setkey", "-exec-root=/var/run/docker", "4f2a"]}]
+        },
         "linux": {
             "resources": {
-                "devices": [{"allow": False, "access": "rwm"},
-                            {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
-                            {"allow": True, "type": "c", "major": 136, "access": "rwm"},
-                            {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rwm"}],
+                "devices": [
+                    {"allow": False, "access": "rwm"},
+                    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+                    {"allow": True, "type": "c", "major": 136, "access": "rwm"},
+                    {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rwm"},
+                ],
                 "memory": {"limit": 536870912, "swap": 1073741824, "disableOOMKiller": False},
                 "cpu": {"shares": 512, "quota": 150000, "period": 100000, "cpus": "0-1", "mems": "0"},
                 "pids": {"limit": 100},
-                "blockIO": {"weight": 500,
-                            "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}]},
+                "blockIO": {"weight": 500, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}]},
             },
             "cgroupsPath": "/docker/4f2a",
             "namespaces": _NS("mount", "network", "uts", "pid", "ipc", "cgroup"),
-            "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438, "uid": 0, "gid": 0}],
+            "devices": [
+                {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438, "uid": 0, "gid": 0}
+            ],
             "seccomp": _seccomp(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
             # engines write "rslave" here, which the runtime-spec schema (and so
             # ocirun's validation) refuses today: "slave" keeps the seed valid
@@ -124,13 +186,26 @@ def containerd_cri():
             "oomScoreAdj": 1000,
         },
         "root": {"path": "rootfs", "readonly": True},
-        "mounts": _base_mounts("rslave") + [
-            {"destination": "/etc/hosts", "type": "bind", "source": "/etc/hosts", "options": ["rbind", "rprivate", "rw"]},
-            {"destination": "/var/run/secrets/kubernetes.io/serviceaccount", "type": "bind",
-             "source": "/tmp", "options": ["rbind", "rprivate", "ro"]},
+        "mounts": _base_mounts("rslave")
+        + [
+            {
+                "destination": "/etc/hosts",
+                "type": "bind",
+                "source": "/etc/hosts",
+                "options": ["rbind", "rprivate", "rw"],
+            },
+            {
+                "destination": "/var/run/secrets/kubernetes.io/serviceaccount",
+                "type": "bind",
+                "source": "/tmp",
+                "options": ["rbind", "rprivate", "ro"],
+            },
         ],
-        "annotations": {"io.kubernetes.cri.container-type": "container",
-                        "io.kubernetes.cri.sandbox-id": "a1b2c3", "io.kubernetes.cri.container-name": "app"},
+        "annotations": {
+            "io.kubernetes.cri.container-type": "container",
+            "io.kubernetes.cri.sandbox-id": "a1b2c3",
+            "io.kubernetes.cri.container-name": "app",
+        },
         "linux": {
             "resources": {
                 "devices": [{"allow": False, "access": "rwm"}],
@@ -140,8 +215,13 @@ def containerd_cri():
                 "unified": {"memory.oom.group": "1", "memory.high": "120000000"},
             },
             "cgroupsPath": "/kubepods/burstable/pod1234/app",
-            "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
-                           {"type": "network", "path": "/proc/self/ns/net"}],
+            "namespaces": [
+                {"type": "pid"},
+                {"type": "ipc"},
+                {"type": "uts"},
+                {"type": "mount"},
+                {"type": "network", "path": "/proc/self/ns/net"},
+            ],
             "seccomp": _seccomp(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"], "SCMP_ACT_LOG"),
             # engines write "rslave" here, which the runtime-spec schema (and so
             # ocirun's validation) refuses today: "slave" keeps the seed valid
@@ -169,17 +249,28 @@ def crio():
         },
         "root": {"path": "rootfs"},
         "hostname": "pod-a",
-        "mounts": _base_mounts() + [
-            {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]},
+        "mounts": _base_mounts()
+        + [
+            {
+                "destination": "/run",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"],
+            },
             {"destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", "rshared", "idmap"]},
         ],
-        "hooks": {"createRuntime": [{"path": "/usr/libexec/crio/hook", "args": ["hook", "create"], "timeout": 10}],
-                  "poststop": [{"path": "/usr/libexec/crio/hook", "env": ["A=b"]}]},
+        "hooks": {
+            "createRuntime": [{"path": "/usr/libexec/crio/hook", "args": ["hook", "create"], "timeout": 10}],
+            "poststop": [{"path": "/usr/libexec/crio/hook", "env": ["A=b"]}],
+        },
         "linux": {
             "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
             "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
-            "resources": {"pids": {"limit": 1024}, "cpu": {"shares": 2, "cpus": "0"},
-                          "memory": {"limit": -1, "reservation": 1048576}},
+            "resources": {
+                "pids": {"limit": 1024},
+                "cpu": {"shares": 2, "cpus": "0"},
+                "memory": {"limit": -1, "reservation": 1048576},
+            },
             "cgroupsPath": "crio-a1b2",
             "namespaces": _NS("user", "mount", "network", "uts", "pid", "ipc"),
             "rootfsPropagation": "private",
@@ -202,9 +293,13 @@ def podman():
             "args": ["/bin/sh"],
             "env": ["PATH=/bin", "TERM=xterm", "NOTIFY_SOCKET=/run/notify/notify.sock", "container=podman"],
             "cwd": "/",
-            "capabilities": {k: list(_CAPS[:6]) for k in ("bounding", "effective", "permitted", "inheritable", "ambient")},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 524288, "soft": 524288},
-                        {"type": "RLIMIT_NPROC", "hard": 4194304, "soft": 4194304}],
+            "capabilities": {
+                k: list(_CAPS[:6]) for k in ("bounding", "effective", "permitted", "inheritable", "ambient")
+            },
+            "rlimits": [
+                {"type": "RLIMIT_NOFILE", "hard": 524288, "soft": 524288},
+                {"type": "RLIMIT_NPROC", "hard": 4194304, "soft": 4194304},
+            ],
             "oomScoreAdj": 0,
             "ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 4},
             "scheduler": {"policy": "SCHED_OTHER", "nice": 5},
@@ -213,18 +308,32 @@ def podman():
         "root": {"path": "rootfs"},
         "hostname": "pod",
         "domainname": "example",
-        "mounts": _base_mounts() + [
-            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]},
-            {"destination": "/run/.containerenv", "type": "bind", "source": "/etc/hostname",
-             "options": ["bind", "rprivate", "rro", "rnosuid"]},
+        "mounts": _base_mounts()
+        + [
+            {
+                "destination": "/tmp",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"],
+            },
+            {
+                "destination": "/run/.containerenv",
+                "type": "bind",
+                "source": "/etc/hostname",
+                "options": ["bind", "rprivate", "rro", "rnosuid"],
+            },
         ],
         "annotations": {"io.podman.annotations.autoremove": "FALSE", "org.opencontainers.image.stopSignal": "15"},
         "linux": {
-            "resources": {"devices": [{"allow": False, "access": "rwm"},
-                                      {"allow": True, "type": "b", "major": 7, "minor": 0, "access": "r"}],
-                          "pids": {"limit": 2048},
-                          "rdma": {"mlx5_0": {"hcaHandles": 3, "hcaObjects": 10000}},
-                          "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 500}]}},
+            "resources": {
+                "devices": [
+                    {"allow": False, "access": "rwm"},
+                    {"allow": True, "type": "b", "major": 7, "minor": 0, "access": "r"},
+                ],
+                "pids": {"limit": 2048},
+                "rdma": {"mlx5_0": {"hcaHandles": 3, "hcaObjects": 10000}},
+                "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 500}]},
+            },
             "cgroupsPath": "machine.slice-libpod-abc",
             "namespaces": _NS("pid", "network", "ipc", "uts", "mount", "cgroup", "time"),
             "timeOffsets": {"monotonic": {"secs": 3600, "nanosecs": 0}, "boottime": {"secs": -60, "nanosecs": 5}},

@@ -23,15 +23,16 @@ from hypothesis import example, given, strategies as st  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
-from helpers import OCIRUN  # noqa: E402
 from test_fuzz_config import fuzz_settings  # noqa: E402
 
+from helpers import OCIRUN  # noqa: E402
 from runtime import __main__ as entry, cli, errors, linux, log as logmod  # noqa: E402
 from runtime.cli import events  # noqa: E402
 
 
 def _flag_tokens():
     import importlib
+
     out = set()
     mods = [importlib.import_module("runtime.cli." + m.replace("-", "_")) for m, _ in cli.COMMANDS.values()]
     for flags in [cli.GLOBAL_FLAGS] + [m.COMMAND.flags for m in mods]:
@@ -43,21 +44,99 @@ def _flag_tokens():
 
 FLAGS = _flag_tokens()
 COMMANDS = sorted(cli.COMMANDS) + ["help", "nosuch"]
-VALUES = ["", "0", "1", "-1", "9", "64", "65", "²", "٣", "１", "KILL", "SIGKILL", "sigterm", "RTMIN+3", "RTMAX-٣",
-          "RTMIN+99999999999999999999", "5s", "500ms", "1m30s", "1.5h", "99999999999999999999h", "2562048h",
-          "0.0000000001ns", "µs", "1e9s", "inf", "nan", "..", ".", "-", "--", "=", "true", "false", "json", "table",
-          "text", "0x10", "0o7", "1_000", "99999999999999999999", "-99999999999999999999", "512M", "1G", "-1",
-          "1:2", "a:b", "0-3", "CAP_SYS_ADMIN", "FOO=bar", "nosuch-id", "x" * 2000, "\x00", "a\x00b", "\ud800", "é"]
+VALUES = [
+    "",
+    "0",
+    "1",
+    "-1",
+    "9",
+    "64",
+    "65",
+    "²",
+    "٣",
+    "１",
+    "KILL",
+    "SIGKILL",
+    "sigterm",
+    "RTMIN+3",
+    "RTMAX-٣",
+    "RTMIN+99999999999999999999",
+    "5s",
+    "500ms",
+    "1m30s",
+    "1.5h",
+    "99999999999999999999h",
+    "2562048h",
+    "0.0000000001ns",
+    "µs",
+    "1e9s",
+    "inf",
+    "nan",
+    "..",
+    ".",
+    "-",
+    "--",
+    "=",
+    "true",
+    "false",
+    "json",
+    "table",
+    "text",
+    "0x10",
+    "0o7",
+    "1_000",
+    "99999999999999999999",
+    "-99999999999999999999",
+    "512M",
+    "1G",
+    "-1",
+    "1:2",
+    "a:b",
+    "0-3",
+    "CAP_SYS_ADMIN",
+    "FOO=bar",
+    "nosuch-id",
+    "x" * 2000,
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "é",
+]
 NO_SLASH = st.text(max_size=20).filter(lambda s: "/" not in s)  # never an absolute or parent path
-token = st.one_of(st.sampled_from(FLAGS), st.sampled_from(VALUES), NO_SLASH,
-                  st.tuples(st.sampled_from(FLAGS), st.sampled_from(VALUES + ["x"])).map("=".join))
-argvs = st.tuples(st.lists(st.sampled_from(["--debug", "--log-format", "json", "--systemd-cgroup",
-                                            "--cgroup-manager", "disabled", "--rootless", "--log", "log"]), max_size=3),
-                  st.sampled_from(COMMANDS), st.lists(token, max_size=8)).map(lambda t: t[0] + [t[1]] + t[2])
+token = st.one_of(
+    st.sampled_from(FLAGS),
+    st.sampled_from(VALUES),
+    NO_SLASH,
+    st.tuples(st.sampled_from(FLAGS), st.sampled_from(VALUES + ["x"])).map("=".join),
+)
+argvs = st.tuples(
+    st.lists(
+        st.sampled_from(
+            [
+                "--debug",
+                "--log-format",
+                "json",
+                "--systemd-cgroup",
+                "--cgroup-manager",
+                "disabled",
+                "--rootless",
+                "--log",
+                "log",
+            ]
+        ),
+        max_size=3,
+    ),
+    st.sampled_from(COMMANDS),
+    st.lists(token, max_size=8),
+).map(lambda t: t[0] + [t[1]] + t[2])
 
 # argv the fuzzer found (or was told of) that were internal errors
-PINNED = [["kill", "nosuch-id", "²"], ["kill", "nosuch-id", "RTMAX-٣"], ["events", "--interval", "99999999999999999999h", "x"],
-          ["create", "--preserve-fds", "99999999999", "x"]]
+PINNED = [
+    ["kill", "nosuch-id", "²"],
+    ["kill", "nosuch-id", "RTMAX-٣"],
+    ["events", "--interval", "99999999999999999999h", "x"],
+    ["create", "--preserve-fds", "99999999999", "x"],
+]
 
 
 def run_inproc(argv):
@@ -144,6 +223,13 @@ def _utf8(s):
 def test_argv_real_binary(argv):
     with tempfile.TemporaryDirectory(prefix="ocirun-fuzz-bin-") as d:
         os.mkdir(os.path.join(d, "root"))
-        r = subprocess.run([OCIRUN, "--root", os.path.join(d, "root")] + argv, cwd=d, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, errors="replace", timeout=60)
+        r = subprocess.run(
+            [OCIRUN, "--root", os.path.join(d, "root")] + argv,
+            cwd=d,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=60,
+        )
     _check(argv, r.returncode, r.stderr)

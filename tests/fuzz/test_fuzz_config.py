@@ -25,9 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import seeds as seedmod  # noqa: E402
+
 from fakes import RecordingHost, cgroupfs_on_mkdir, install_layout  # noqa: E402
 from helpers import OCIRUN  # noqa: E402
-
 from runtime import errors, plan as planmod, spec, terminal  # noqa: E402
 
 EXAMPLES = int(os.environ.get("OCIRUN_FUZZ_EXAMPLES", "0") or 0)
@@ -35,10 +35,14 @@ RANDOM = os.environ.get("OCIRUN_FUZZ_RANDOM") == "1"
 
 
 def fuzz_settings(ci_examples):
-    return settings(max_examples=EXAMPLES or ci_examples, derandomize=not RANDOM, deadline=None,
-                    database=None, print_blob=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much])
+    return settings(
+        max_examples=EXAMPLES or ci_examples,
+        derandomize=not RANDOM,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
 
 
 SEEDS = seedmod.all_seeds(OCIRUN)
@@ -46,18 +50,70 @@ SEED_NAMES = sorted(SEEDS)
 
 # -- strategies ---------------------------------------------------------------
 
-HUGE = [2 ** 64, 2 ** 64 - 1, 2 ** 63, 2 ** 63 - 1, 2 ** 32, 2 ** 31, -1, -2 ** 63, -2 ** 63 - 1, 65536, 70000,
-        0, 1e308, -0.5, 1.5, 10 ** 40]
-WEIRD_TEXT = ["", "\x00", "a\x00b", "/\x00", "²", "٣", "é", "\ud800", "\U0001f600", "\n", "a\nb", "..", "../..",
-              "/", "//", "/proc/self/ns/net", "-1", "rslave", "SCMP_ACT_ALLOW", "CAP_SYS_ADMIN", "RLIMIT_NOFILE",
-              "x" * 5000, "memory.max", "cgroup.procs", "0-1023", "1024", "0-", "-", "a=b", "=", " "]
+HUGE = [
+    2**64,
+    2**64 - 1,
+    2**63,
+    2**63 - 1,
+    2**32,
+    2**31,
+    -1,
+    -(2**63),
+    -(2**63) - 1,
+    65536,
+    70000,
+    0,
+    1e308,
+    -0.5,
+    1.5,
+    10**40,
+]
+WEIRD_TEXT = [
+    "",
+    "\x00",
+    "a\x00b",
+    "/\x00",
+    "²",
+    "٣",
+    "é",
+    "\ud800",
+    "\U0001f600",
+    "\n",
+    "a\nb",
+    "..",
+    "../..",
+    "/",
+    "//",
+    "/proc/self/ns/net",
+    "-1",
+    "rslave",
+    "SCMP_ACT_ALLOW",
+    "CAP_SYS_ADMIN",
+    "RLIMIT_NOFILE",
+    "x" * 5000,
+    "memory.max",
+    "cgroup.procs",
+    "0-1023",
+    "1024",
+    "0-",
+    "-",
+    "a=b",
+    "=",
+    " ",
+]
 
-text = st.one_of(st.sampled_from(WEIRD_TEXT), st.text(max_size=40),
-                 st.text(alphabet=st.characters(codec="utf-8"), max_size=12).map(lambda s: "/" + s))
+text = st.one_of(
+    st.sampled_from(WEIRD_TEXT),
+    st.text(max_size=40),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=12).map(lambda s: "/" + s),
+)
 numbers = st.one_of(st.sampled_from(HUGE), st.integers(), st.floats(allow_nan=False, allow_infinity=False))
 scalars = st.one_of(st.none(), st.booleans(), numbers, text)
-json_values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=5), st.dictionaries(text, inner, max_size=5)), max_leaves=25)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(text, inner, max_size=5)),
+    max_leaves=25,
+)
 
 
 def _paths(v):
@@ -149,6 +205,7 @@ def mutated_config(draw):
 
 # -- the pipeline under test --------------------------------------------------
 
+
 class _OsLikeHost(RecordingHost):
     """The in-memory cgroupfs of tests/fakes.py, refusing what os.* refuses:
     a path with a NUL byte or one that cannot be encoded."""
@@ -165,6 +222,7 @@ class _OsLikeHost(RecordingHost):
 @pytest.fixture(scope="module")
 def work():
     from runtime import core
+
     ffi, _lib = core.load()
     d = tempfile.mkdtemp(prefix="ocirun-fuzz-")
     bundle = os.path.join(d, "bundle")
@@ -175,6 +233,7 @@ def work():
     yield {"ffi": ffi, "bundle": bundle, "cache": cache, "null": null}
     os.close(null)
     import shutil
+
     shutil.rmtree(d, ignore_errors=True)
 
 
@@ -197,9 +256,18 @@ def pipeline(w, raw):
     linux = cfg.get("linux") or {}
     p = None
     try:
-        p = planmod.build(w["ffi"], cfg, w["bundle"], "fuzz", sync_fd=w["null"], parent_sync_fd=w["null"],
-                          fifo_fd=w["null"], cache_dir=w["cache"])
+        p = planmod.build(
+            w["ffi"],
+            cfg,
+            w["bundle"],
+            "fuzz",
+            sync_fd=w["null"],
+            parent_sync_fd=w["null"],
+            fifo_fd=w["null"],
+            cache_dir=w["cache"],
+        )
         from runtime import cgroups
+
         for kind in ("v1", "hybrid", "v2"):
             # each host kind on its own: v1 refuses what v2 takes (unified) and the reverse
             h = _OsLikeHost()
@@ -234,6 +302,7 @@ def _dumps(cfg):
 
 # -- the targets --------------------------------------------------------------
 
+
 def test_seeds_make_plans(work):
     """Every unmutated seed is a valid config: the mutations start from real shapes."""
     got = {name: pipeline(work, _dumps(cfg)) for name, cfg in SEEDS.items()}
@@ -253,9 +322,9 @@ PINNED = [
     _seed_with("containerd-cri", lambda c: c["linux"]["resources"]["unified"].update({"memory.h\x00igh": "1"})),
     _seed_with("docker", lambda c: c["linux"].update(cgroupsPath="/docker/a\x00b")),
     _seed_with("docker", lambda c: c["process"].update(args=["sh", "\ud800"])),
-    _seed_with("cri-o", lambda c: c["process"]["user"].update(umask=2 ** 31)),
+    _seed_with("cri-o", lambda c: c["process"]["user"].update(umask=2**31)),
     _seed_with("docker", lambda c: c["hooks"].update({"": None})),
-    _seed_with("podman", lambda c: c["linux"]["devices"][0].update(minor=2 ** 63 - 1)),
+    _seed_with("podman", lambda c: c["linux"]["devices"][0].update(minor=2**63 - 1)),
 ]
 
 
@@ -277,16 +346,32 @@ def test_mutated_configs(work, cfg):
 
 
 @fuzz_settings(150)
-@given(raw=st.one_of(
-    json_values.map(lambda v: json.dumps(v).encode()),
-    st.dictionaries(st.sampled_from(["ociVersion", "process", "root", "linux", "mounts", "hooks", "hostname",
-                                     "annotations", "domainname"]), json_values).map(lambda v: json.dumps(v).encode()),
-    st.binary(max_size=200),
-    st.sampled_from([b'{"ociVersion": "1.0.0", "annotations": {"a": ' + b"[" * 20000 + b"]" * 20000 + b"}}",
-                     b'{"ociVersion": "1.0.0", "process": ' + b'{"a":' * 5000 + b"1" + b"}" * 5001,
-                     b"[" * 100000, b'{"a":' * 50000, b"\xff\xfe", b"\x00", b'{"ociVersion": "1.0.0"}',
-                     b'"\\ud800"', b"1e999999", b"-" + b"9" * 5000]),
-))
+@given(
+    raw=st.one_of(
+        json_values.map(lambda v: json.dumps(v).encode()),
+        st.dictionaries(
+            st.sampled_from(
+                ["ociVersion", "process", "root", "linux", "mounts", "hooks", "hostname", "annotations", "domainname"]
+            ),
+            json_values,
+        ).map(lambda v: json.dumps(v).encode()),
+        st.binary(max_size=200),
+        st.sampled_from(
+            [
+                b'{"ociVersion": "1.0.0", "annotations": {"a": ' + b"[" * 20000 + b"]" * 20000 + b"}}",
+                b'{"ociVersion": "1.0.0", "process": ' + b'{"a":' * 5000 + b"1" + b"}" * 5001,
+                b"[" * 100000,
+                b'{"a":' * 50000,
+                b"\xff\xfe",
+                b"\x00",
+                b'{"ociVersion": "1.0.0"}',
+                b'"\\ud800"',
+                b"1e999999",
+                b"-" + b"9" * 5000,
+            ]
+        ),
+    )
+)
 @example(raw=b"[" * 100000)
 def test_arbitrary_json(work, raw):
     pipeline(work, raw)

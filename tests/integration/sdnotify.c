@@ -10,7 +10,7 @@ int main(int argc, char **argv)
 {
     const char *path = getenv("NOTIFY_SOCKET");
     const char *msg = argc > 1 ? argv[1] : "READY=1";
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
     int s;
 
     if (!path || !*path || strlen(path) >= sizeof(a.sun_path)) {

@@ -43,6 +43,7 @@ def test_console_size_above_65535(run_ocirun, bundle, root, cid):
     bundle.write()
     sock = os.path.join(root, "console.sock")
     import socket
+
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(sock)
     s.listen(1)
@@ -106,8 +107,8 @@ def test_hooks_key_that_is_no_hook_kind(run_ocirun, bundle, root, cid):
 
 
 def test_device_number_beyond_32_bits(run_ocirun, bundle, root, cid):
-    bundle.config["linux"]["devices"] = [{"path": "/dev/xx", "type": "c", "major": 1, "minor": 2 ** 63 - 1}]
+    bundle.config["linux"]["devices"] = [{"path": "/dev/xx", "type": "c", "major": 1, "minor": 2**63 - 1}]
     bundle.write()
     r = run_ocirun("create", "--bundle", bundle.path, cid)
-    _one_line(r, "linux.devices[0].minor", str(2 ** 63 - 1))
+    _one_line(r, "linux.devices[0].minor", str(2**63 - 1))
     _nothing_left(root, cid)

@@ -62,8 +62,10 @@ def test_seccomp_agent_that_never_accepts(run_ocirun, bundle, cid, root, tmp_pat
     stuck = Stuck(path)
     try:
         bundle.config["linux"]["seccomp"] = {
-            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
-            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": path,
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+        }
         bundle.set_args("true").write()
         r = run_ocirun("run", "--bundle", bundle.path, cid, timeout=90)
         _one_line(r, "send the seccomp listener to `%s`: the agent did not accept" % path)
@@ -113,9 +115,22 @@ def test_exec_tty_with_a_reader_that_stopped(run_ocirun, bundle, cid, root, tmp_
     assert r.returncode == 0, r.stderr
     # 8 MiB through the pty; our stdout is a pipe nobody reads (64 KiB fill it)
     err = open(tmp_path / "exec.err", "w+")
-    p = subprocess.Popen([OCIRUN, "--root", root, "exec", "-t", cid, "sh", "-c",
-                          "head -c 8388608 /dev/zero | tr '\\0' a; echo; echo done >&2"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+    p = subprocess.Popen(
+        [
+            OCIRUN,
+            "--root",
+            root,
+            "exec",
+            "-t",
+            cid,
+            "sh",
+            "-c",
+            "head -c 8388608 /dev/zero | tr '\\0' a; echo; echo done >&2",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=err,
+    )
     try:
         rc = p.wait(timeout=120)
     except subprocess.TimeoutExpired:

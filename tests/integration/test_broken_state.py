@@ -26,7 +26,7 @@ import helpers
 
 JUNK = [
     ("garbage", lambda good: b"garbage\n"),
-    ("truncated", lambda good: good[:len(good) // 2]),
+    ("truncated", lambda good: good[: len(good) // 2]),
     ("json list", lambda good: b"[1, 2]"),
 ]
 
@@ -115,9 +115,11 @@ def test_delete_force_without_recovery_record_refuses_and_keeps(bundle, run_ocir
     os.unlink(os.path.join(d, "recovery.json"))
     r = run_ocirun("delete", "--force", cid)
     assert r.returncode == 1
-    assert r.stderr == ("cannot delete container %s: cannot read state `%s/state.json`: not a JSON object, and its "
-                        "recovery record `%s/recovery.json` is missing: its init and cgroup cannot be found; the "
-                        "state `%s` is kept\n" % (cid, d, d, d))
+    assert r.stderr == (
+        "cannot delete container %s: cannot read state `%s/state.json`: not a JSON object, and its "
+        "recovery record `%s/recovery.json` is missing: its init and cgroup cannot be found; the "
+        "state `%s` is kept\n" % (cid, d, d, d)
+    )
     assert os.path.isdir(d) and helpers.pid_alive(pid) and helpers.cgroup_dirs(cid)
     _restore(d, good)  # the fixture's delete removes it
 
@@ -130,8 +132,10 @@ def test_untrusted_recovery_record_is_not_used(bundle, run_ocirun, root, cid):
     os.chown(rec, 65534, 65534)
     r = run_ocirun("delete", "--force", cid)
     assert r.returncode == 1
-    assert r.stderr == ("cannot delete container %s: its recovery record `%s` is not to be trusted (owned by uid "
-                        "65534, not 0): its pid and cgroup are not used; the state `%s` is kept\n" % (cid, rec, d))
+    assert r.stderr == (
+        "cannot delete container %s: its recovery record `%s` is not to be trusted (owned by uid "
+        "65534, not 0): its pid and cgroup are not used; the state `%s` is kept\n" % (cid, rec, d)
+    )
     assert os.path.isdir(d) and helpers.pid_alive(pid) and helpers.cgroup_dirs(cid)
     _restore(d, good)
 

@@ -11,7 +11,8 @@ CYCLES = 50
 
 def test_cycles_leave_no_cgroup(run_ocirun, bundle, cid, root):
     bundle.config["linux"]["resources"] = {
-        "memory": {"limit": 64 << 20}, "pids": {"limit": 32},
+        "memory": {"limit": 64 << 20},
+        "pids": {"limit": 32},
         "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"},
     }
     bundle.set_args("sleep", "60").write()

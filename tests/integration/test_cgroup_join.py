@@ -40,8 +40,25 @@ def test_create_writes_no_pid_into_cgroup_procs(run_ocirun, bundle, cid, root, t
     bundle.set_args("true")
     bundle.write()
     log = tmp_path / "strace.log"
-    argv = [strace, "-f", "-qq", "-y", "-s", "64", "-o", str(log), "-e", "trace=write,clone3",
-            helpers.OCIRUN, "--root", root, "run", "--bundle", bundle.path, cid]
+    argv = [
+        strace,
+        "-f",
+        "-qq",
+        "-y",
+        "-s",
+        "64",
+        "-o",
+        str(log),
+        "-e",
+        "trace=write,clone3",
+        helpers.OCIRUN,
+        "--root",
+        root,
+        "run",
+        "--bundle",
+        bundle.path,
+        cid,
+    ]
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     finally:

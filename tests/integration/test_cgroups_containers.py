@@ -20,8 +20,10 @@ OCIRUN = os.environ.get("OCIRUN", "/usr/local/bin/ocirun")
 HERE = os.path.dirname(os.path.abspath(__file__))
 MKBUNDLE = os.path.join(HERE, "..", "..", "hack", "mkbundle")
 
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
-              pytest.mark.skipif(not os.access(OCIRUN, os.X_OK), reason="no ocirun binary at %s" % OCIRUN)]
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+    pytest.mark.skipif(not os.access(OCIRUN, os.X_OK), reason="no ocirun binary at %s" % OCIRUN),
+]
 
 LAYOUT = layout.detect(LINUX)
 PARENT = "/ocirun-itest-%d" % os.getpid()
@@ -30,6 +32,7 @@ PARENT = "/ocirun-itest-%d" % os.getpid()
 def ocirun(root, *args, input=None, timeout=60, env=None):
     """Run the binary; output goes through files, since a container keeps an inherited pipe open."""
     import tempfile
+
     argv = [OCIRUN, "--root", str(root)] + [str(a) for a in args]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         rc = subprocess.run(argv, stdout=out, stderr=err, text=True, input=input, timeout=timeout, env=env).returncode
@@ -145,8 +148,10 @@ def test_create_applies_limits_and_delete_removes_them(box):
 
 
 def test_bad_resource_fails_create_and_leaves_nothing(box, subtests):
-    cases = [({"memory": {"swappiness": 500}}, "linux.resources.memory.swappiness"),
-             ({"cpu": {"period": 10}}, "cpu.cfs_period_us")]
+    cases = [
+        ({"memory": {"swappiness": 500}}, "linux.resources.memory.swappiness"),
+        ({"cpu": {"period": 10}}, "cpu.cfs_period_us"),
+    ]
     for res, needle in cases:
         with subtests.test(res=res):
             cid = "bad%d" % len(box.ids)
@@ -286,15 +291,18 @@ def test_cgroup_manager_disabled_and_systemd(box, subtests):
             b = box.bundle(cid, ["true"], None, cgroups_path="system.slice:ocirun-itest:" + cid)
             r = ocirun(box.root, *flags, "create", "--bundle", b, cid, env=env)
             assert r.returncode == 1
-            assert r.stderr == "cannot connect to systemd at `unix:path=%s`: ENOENT (No such file or directory)\n" \
-                % nobus
+            assert (
+                r.stderr == "cannot connect to systemd at `unix:path=%s`: ENOENT (No such file or directory)\n" % nobus
+            )
             assert box.state(cid) is None
             # A cgroupfs path is not systemd's slice:prefix:name.
             b = box.bundle(cid + "p", ["true"], None)
             r = ocirun(box.root, *flags, "create", "--bundle", b, cid + "p", env=env)
             assert r.returncode == 1
-            assert r.stderr == "invalid linux.cgroupsPath `%s/%sp`: the systemd driver wants slice:prefix:name\n" \
-                % (PARENT, cid)
+            assert r.stderr == "invalid linux.cgroupsPath `%s/%sp`: the systemd driver wants slice:prefix:name\n" % (
+                PARENT,
+                cid,
+            )
             assert box.state(cid + "p") is None
 
 
@@ -302,10 +310,14 @@ def test_cgroup_manager_disabled_and_systemd(box, subtests):
 def test_events_reports_the_oom(box):
     r = box.create("evoom", ["tail", "/dev/zero"], {"memory": {"limit": 32 << 20, "swap": 32 << 20}})
     assert r.returncode == 0, r.stderr
-    ev = subprocess.Popen([OCIRUN, "--root", str(box.root), "events", "--interval", "1s", "evoom"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ev = subprocess.Popen(
+        [OCIRUN, "--root", str(box.root), "events", "--interval", "1s", "evoom"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        first = json.loads(ev.stdout.readline())   # watching: the OOM notification is registered
+        first = json.loads(ev.stdout.readline())  # watching: the OOM notification is registered
         assert first["type"] == "stats"
         assert box.start("evoom").returncode == 0
         # The hog is the init: once it is OOM-killed the container stops and events ends.

@@ -6,7 +6,7 @@ import subprocess
 import time
 
 import helpers
-from helpers import wait_for, pid_alive
+from helpers import pid_alive, wait_for
 
 
 def _assert_clean(root, cid, bundle):
@@ -26,8 +26,9 @@ def _check_failure(bundle, root, cid, run_ocirun, want_in_stderr):
 
 
 def test_broken_mount(bundle, root, cid, run_ocirun):
-    bundle.config["mounts"].append({"destination": "/mnt", "type": "bind", "source": "/no/such/dir",
-                                    "options": ["rbind"]})
+    bundle.config["mounts"].append(
+        {"destination": "/mnt", "type": "bind", "source": "/no/such/dir", "options": ["rbind"]}
+    )
     bundle.set_args("sleep", cid).write()
     # refused before the spawn now (plan.py); test_bad_fs_mount keeps a mount failing in the child
     n = len(bundle.config["mounts"]) - 1
@@ -42,7 +43,7 @@ def test_bad_fs_mount(bundle, root, cid, run_ocirun):
 
 def test_missing_binary(bundle, root, cid, run_ocirun):
     bundle.set_args("/bin/" + cid).write()
-    _check_failure(bundle, root, cid, run_ocirun, "exec: \"/bin/%s\": stat `/bin/%s`: ENOENT" % (cid, cid))
+    _check_failure(bundle, root, cid, run_ocirun, 'exec: "/bin/%s": stat `/bin/%s`: ENOENT' % (cid, cid))
 
 
 def test_failing_hooks(bundle, root, cid, run_ocirun, subtests):
@@ -63,8 +64,9 @@ def test_failing_start_container_hook_fails_start(bundle, root, cid, run_ocirun,
     learns of the failure (the exec fifo stays open, close-on-exec, up to the
     execve) and fails with the hook's line; the process never runs."""
     marker = tmp_path / "process-ran"
-    bundle.config["mounts"].append({"destination": "/mark", "type": "bind", "source": str(tmp_path),
-                                    "options": ["rbind"]})
+    bundle.config["mounts"].append(
+        {"destination": "/mark", "type": "bind", "source": str(tmp_path), "options": ["rbind"]}
+    )
     bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 9"]}]}
     bundle.set_args("touch", "/mark/process-ran").write()
     r = run_ocirun("create", "-b", bundle.path, cid)
@@ -105,10 +107,13 @@ def test_failing_poststop_is_a_warning(bundle, root, cid, run_ocirun):
 
 def test_failing_poststop_does_not_stop_the_others(bundle, root, cid, run_ocirun, tmp_path):
     marker = tmp_path / "second-ran"
-    bundle.config["hooks"] = {"poststop": [
-        {"path": "/bin/sh", "args": ["sh", "-c", "exit 9"]},
-        {"path": "/bin/sh", "args": ["sh", "-c", "exit 8"]},
-        {"path": "/bin/sh", "args": ["sh", "-c", "touch %s" % marker]}]}
+    bundle.config["hooks"] = {
+        "poststop": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "exit 9"]},
+            {"path": "/bin/sh", "args": ["sh", "-c", "exit 8"]},
+            {"path": "/bin/sh", "args": ["sh", "-c", "touch %s" % marker]},
+        ]
+    }
     bundle.set_args("true").write()
     r = run_ocirun("create", "-b", bundle.path, cid)
     assert r.returncode == 0, r.stderr
@@ -116,8 +121,9 @@ def test_failing_poststop_does_not_stop_the_others(bundle, root, cid, run_ocirun
     wait_for(lambda: helpers.state(root, cid)["status"] == "stopped", what="stopped")
     r = run_ocirun("delete", cid)
     assert r.returncode == 0, r.stderr
-    assert r.stderr == ("warning: poststop hook `/bin/sh` exited with status 9\n"
-                        "warning: poststop hook `/bin/sh` exited with status 8\n"), r.stderr
+    assert r.stderr == (
+        "warning: poststop hook `/bin/sh` exited with status 9\nwarning: poststop hook `/bin/sh` exited with status 8\n"
+    ), r.stderr
     assert marker.exists(), "the hook after the failing ones did not run"
     _assert_clean(root, cid, bundle)
 
@@ -134,11 +140,15 @@ def test_hook_timeout(bundle, root, cid, run_ocirun):
 
 def test_sigkill_of_create_midway(bundle, root, cid, run_ocirun, tmp_path):
     marker = tmp_path / "in-hook"
-    bundle.config["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": [
-        "sh", "-c", "touch %s; exec sleep 30 # %s" % (marker, cid)]}]}
+    bundle.config["hooks"] = {
+        "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "touch %s; exec sleep 30 # %s" % (marker, cid)]}]
+    }
     bundle.set_args("sleep", cid).write()
-    p = subprocess.Popen([helpers.OCIRUN, "--root", root, "create", "-b", bundle.path, cid],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [helpers.OCIRUN, "--root", root, "create", "-b", bundle.path, cid],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for(marker.exists, what="the hook to start")
     p.send_signal(signal.SIGKILL)
     p.wait()

@@ -35,7 +35,7 @@ class FdReceiver:
                 for level, kind, data in anc:
                     if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                         a = array.array("i")
-                        a.frombytes(data[:len(data) - len(data) % a.itemsize])
+                        a.frombytes(data[: len(data) - len(data) % a.itemsize])
                         self.fds += list(a)
         except Exception as e:  # reported by join()
             self.error = e
@@ -72,8 +72,9 @@ def test_pidfd_socket_create_and_exec(run_ocirun, bundle, cid, root, tmp_path):
     rx = FdReceiver(str(tmp_path / "exec.sock"))
     try:
         pidfile = str(tmp_path / "exec.pid")
-        r = run_ocirun("exec", "-d", "--pid-file", pidfile, "--pidfd-socket", str(tmp_path / "exec.sock"),
-                       cid, "sleep", "300")
+        r = run_ocirun(
+            "exec", "-d", "--pid-file", pidfile, "--pidfd-socket", str(tmp_path / "exec.sock"), cid, "sleep", "300"
+        )
         assert r.returncode == 0, r.stderr
         rx.join()
         with open(pidfile) as f:
@@ -106,15 +107,29 @@ def test_pidfd_socket_missing_leaves_nothing(run_ocirun, bundle, cid, root, tmp_
 @pytest.fixture(scope="module")
 def sdnotify(tmp_path_factory):
     import subprocess
+
     out = str(tmp_path_factory.mktemp("sdnotify") / "sdnotify")
-    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-o", out,
-                    os.path.join(os.path.dirname(os.path.abspath(__file__)), "sdnotify.c")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-static",
+            "-o",
+            out,
+            os.path.join(os.path.dirname(os.path.abspath(__file__)), "sdnotify.c"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
 def _notify_bundle(own_bundle, sdnotify, script, env=()):
     import shutil
+
     shutil.copy(sdnotify, os.path.join(own_bundle.rootfs, "bin", "sdnotify"))
     own_bundle.process["env"] = list(own_bundle.process.get("env") or []) + list(env)
     return own_bundle.set_args("sh", "-c", script).write()
@@ -145,9 +160,13 @@ def test_notify_socket_forwards_ready_and_mainpid(run_ocirun, own_bundle, sdnoti
     host = _host_socket(str(tmp_path / "host.sock"))
     try:
         env = ["NOTIFY_SOCKET=%s" % inside] if inside else []
-        _notify_bundle(own_bundle, sdnotify,
-                       'echo "sock=$NOTIFY_SOCKET" > /dev/shm/seen; sdnotify "STATUS=booting" && '
-                       'sdnotify "READY=1" && exec sleep 300', env)
+        _notify_bundle(
+            own_bundle,
+            sdnotify,
+            'echo "sock=$NOTIFY_SOCKET" > /dev/shm/seen; sdnotify "STATUS=booting" && '
+            'sdnotify "READY=1" && exec sleep 300',
+            env,
+        )
         envp = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "host.sock"))
         r = run_ocirun("create", "--bundle", own_bundle.path, cid, env=envp)
         assert r.returncode == 0, r.stderr
@@ -202,7 +221,7 @@ def test_exec_cgroup_into_a_sub_cgroup(run_ocirun, bundle, cid, root):
     subs = [os.path.join(d, "sub") for d in dirs]
     for d in subs:
         os.mkdir(d)
-        if "/cpuset/" in d:   # a new cpuset is empty: give it its parent's
+        if "/cpuset/" in d:  # a new cpuset is empty: give it its parent's
             for f in ("cpuset.cpus", "cpuset.mems"):
                 with open(os.path.join(os.path.dirname(d), f)) as src, open(os.path.join(d, f), "w") as dst:
                     dst.write(src.read())
@@ -223,6 +242,7 @@ def test_exec_cgroup_into_a_sub_cgroup(run_ocirun, bundle, cid, root):
     finally:
         run_ocirun("kill", cid, "KILL")
         import time
+
         deadline = time.monotonic() + 30
         for d in subs:
             while os.path.isdir(d):
@@ -235,6 +255,7 @@ def test_exec_cgroup_into_a_sub_cgroup(run_ocirun, bundle, cid, root):
 
 def test_exec_ignore_paused(run_ocirun, bundle, cid, root):
     import time
+
     bundle.set_args("sleep", "300").write()
     assert run_ocirun("run", "-d", "--bundle", bundle.path, cid).returncode == 0
     assert run_ocirun("pause", cid).returncode == 0
@@ -256,6 +277,7 @@ def test_exec_when_the_init_moved_to_a_v2_sub_cgroup(run_ocirun, bundle, cid, ro
     """systemd inside: the init leaves the container's v2 cgroup for a child and
     enables a controller there, so the container's own cgroup.procs says EBUSY."""
     import time
+
     bundle.set_args("sleep", "300").write()
     assert run_ocirun("run", "-d", "--bundle", bundle.path, cid).returncode == 0
     pid = helpers.state(root, cid)["pid"]
@@ -270,7 +292,7 @@ def test_exec_when_the_init_moved_to_a_v2_sub_cgroup(run_ocirun, bundle, cid, ro
             f.write(str(pid))
         with open(os.path.join(v2, "cgroup.subtree_control"), "w") as f:
             f.write("+hugetlb")
-        with pytest.raises(OSError) as e:   # the case: the container's own cgroup refuses processes
+        with pytest.raises(OSError) as e:  # the case: the container's own cgroup refuses processes
             with open(os.path.join(v2, "cgroup.procs"), "w") as f:
                 f.write(str(os.getpid()))
         assert e.value.errno == 16

@@ -56,10 +56,16 @@ def test_create_still_makes_the_initial_cwd(own_bundle, run_ocirun, cid):
 EXEC_FAILURES = [
     # (name, argv after `exec`, with {id} for the container, stderr)
     ("command not found", ["{id}", "nosuchcmd"], 'exec: "nosuchcmd": executable file not found in $PATH\n'),
-    ("detached, command not found", ["-d", "{id}", "nosuchcmd"],
-     'exec: "nosuchcmd": executable file not found in $PATH\n'),
-    ("missing cwd", ["--cwd", "/no/such/dir", "{id}", "true"],
-     "process: chdir to cwd `/no/such/dir`: ENOENT (No such file or directory)\n"),
+    (
+        "detached, command not found",
+        ["-d", "{id}", "nosuchcmd"],
+        'exec: "nosuchcmd": executable file not found in $PATH\n',
+    ),
+    (
+        "missing cwd",
+        ["--cwd", "/no/such/dir", "{id}", "true"],
+        "process: chdir to cwd `/no/such/dir`: ENOENT (No such file or directory)\n",
+    ),
     ("bad --user", ["--user", "abc", "{id}", "true"], "--user: want UID[:GID] as numbers, got 'abc'\n"),
     ("no command", ["{id}"], 'ocirun: "exec" requires a command (or --process FILE)\n'),
     ("no such container", ["nosuch-{id}", "true"], "container does not exist\n"),
@@ -75,11 +81,15 @@ def test_exec_failure_is_255(running, run_ocirun, name, argv, err):
 def test_exec_in_paused_and_stopped_containers_is_255(running, run_ocirun, root):
     assert run_ocirun("pause", running).returncode == 0
     r = run_ocirun("exec", running, "true")
-    assert (r.returncode, r.stderr) == (EXEC_FAILED, "cannot exec in a paused container (use --ignore-paused to override)\n")
+    assert (r.returncode, r.stderr) == (
+        EXEC_FAILED,
+        "cannot exec in a paused container (use --ignore-paused to override)\n",
+    )
     assert run_ocirun("resume", running).returncode == 0
     assert run_ocirun("kill", running, "KILL").returncode == 0
-    helpers.wait_for(lambda: helpers.state(root, running)["status"] == "stopped", timeout=30,
-                     what="the container to stop")
+    helpers.wait_for(
+        lambda: helpers.state(root, running)["status"] == "stopped", timeout=30, what="the container to stop"
+    )
     r = run_ocirun("exec", running, "true")
     assert (r.returncode, r.stderr) == (EXEC_FAILED, "cannot exec in a stopped container\n")
 
@@ -105,14 +115,30 @@ def test_exec_failure_after_the_path_lookup_is_reported_by_exec(running, run_oci
     runc's `argument list too long`; it used to surface as the process's
     status 126, with the line printed by the dying child."""
     pj = tmp_path / "process.json"
-    pj.write_text(json.dumps({"args": ["/bin/true"], "cwd": "/", "user": {"uid": 0, "gid": 0},
-                              "env": ["PATH=/bin:/usr/bin", "BIG=" + "x" * 200000]}))
+    pj.write_text(
+        json.dumps(
+            {
+                "args": ["/bin/true"],
+                "cwd": "/",
+                "user": {"uid": 0, "gid": 0},
+                "env": ["PATH=/bin:/usr/bin", "BIG=" + "x" * 200000],
+            }
+        )
+    )
     r = run_ocirun("exec", *(["-d"] if detach else []), "-p", pj, running)
     assert (r.returncode, r.stdout) == (EXEC_FAILED, "")
     assert r.stderr.startswith("exec: exec `/bin/true` (the argument list and environment")
     assert r.stderr.endswith(": E2BIG (Argument list too long)\n") and r.stderr.count("\n") == 1
     # the same process with a small environment runs (the socket's end-of-file is success)
-    pj.write_text(json.dumps({"args": ["sh", "-c", "echo ran; exit 4"], "cwd": "/", "user": {"uid": 0, "gid": 0},
-                              "env": ["PATH=/bin:/usr/bin"]}))
+    pj.write_text(
+        json.dumps(
+            {
+                "args": ["sh", "-c", "echo ran; exit 4"],
+                "cwd": "/",
+                "user": {"uid": 0, "gid": 0},
+                "env": ["PATH=/bin:/usr/bin"],
+            }
+        )
+    )
     r = run_ocirun("exec", "-p", pj, running)
     assert (r.returncode, r.stdout, r.stderr) == (4, "ran\n", "")

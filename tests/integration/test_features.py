@@ -13,24 +13,32 @@ def test_hooks_order_and_state(bundle, root, cid, run_ocirun, tmp_path):
 
     def hook(name):
         # appends its name and the state it was given
-        return {"path": "/bin/sh", "args": ["sh", "-c", "echo %s $(cat) >> /hooklog/log" % name],
-                "env": ["X=1"]}
+        return {"path": "/bin/sh", "args": ["sh", "-c", "echo %s $(cat) >> /hooklog/log" % name], "env": ["X=1"]}
 
-    bundle.config["hooks"] = {k: [hook(k)] for k in ("prestart", "createRuntime", "createContainer",
-                                                    "startContainer", "poststart", "poststop")}
+    bundle.config["hooks"] = {
+        k: [hook(k)]
+        for k in ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+    }
     # runtime-namespace hooks see the host's /hooklog? no: give them the host path
     for k in ("prestart", "createRuntime", "poststart", "poststop", "createContainer"):
         bundle.config["hooks"][k][0]["args"][2] = "echo %s $(cat) >> %s/log" % (k, log)
-    bundle.config["mounts"].append({"destination": "/hooklog", "type": "bind", "source": str(log),
-                                    "options": ["rbind"]})
+    bundle.config["mounts"].append(
+        {"destination": "/hooklog", "type": "bind", "source": str(log), "options": ["rbind"]}
+    )
     bundle.set_args("sh", "-c", "echo process >> /hooklog/log").write()
     r = run_ocirun("run", "-b", bundle.path, cid)
     assert r.returncode == 0, r.stderr
     lines = (log / "log").read_text().splitlines()
     names = [l.split(" ", 1)[0] for l in lines]
-    assert names == ["prestart", "createRuntime", "createContainer", "startContainer", "process",
-                     "poststart", "poststop"] or names == ["prestart", "createRuntime", "createContainer",
-                                                           "startContainer", "poststart", "process", "poststop"]
+    assert names == [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "process",
+        "poststart",
+        "poststop",
+    ] or names == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "process", "poststop"]
     states = {l.split(" ", 1)[0]: json.loads(l.split(" ", 1)[1]) for l in lines if l.split(" ", 1)[0] != "process"}
     assert states["createRuntime"]["id"] == cid and states["createRuntime"]["pid"] > 0
     assert states["createRuntime"]["bundle"] == bundle.path
@@ -43,8 +51,9 @@ def test_hooks_in_the_container_get_its_pid(bundle, root, cid, run_ocirun, tmp_p
     new one, the host's pid when the container shares ocirun's."""
     log = tmp_path / "hooks"
     log.mkdir()
-    bundle.config["mounts"].append({"destination": "/hooklog", "type": "bind", "source": str(log),
-                                    "options": ["rbind"]})
+    bundle.config["mounts"].append(
+        {"destination": "/hooklog", "type": "bind", "source": str(log), "options": ["rbind"]}
+    )
 
     def hook(kind, path):
         return [{"path": "/bin/sh", "args": ["sh", "-c", "echo %s $(cat) >> %s/%s" % (kind, path, kind)]}]
@@ -56,16 +65,20 @@ def test_hooks_in_the_container_get_its_pid(bundle, root, cid, run_ocirun, tmp_p
             for f in log.iterdir():
                 f.unlink()
             bundle.config["linux"]["namespaces"] = [ns for ns in namespaces if own_pid_ns or ns["type"] != "pid"]
-            bundle.config["hooks"] = {"createRuntime": hook("createRuntime", log),
-                                      "createContainer": hook("createContainer", log),
-                                      "startContainer": hook("startContainer", "/hooklog")}
+            bundle.config["hooks"] = {
+                "createRuntime": hook("createRuntime", log),
+                "createContainer": hook("createContainer", log),
+                "startContainer": hook("startContainer", "/hooklog"),
+            }
             bundle.set_args("sleep", "30").write()
             r = run_ocirun("create", "-b", bundle.path, c)
             assert r.returncode == 0, r.stderr
             host_pid = helpers.state(root, c)["pid"]
             assert run_ocirun("start", c).returncode == 0
-            pids = {k: json.loads((log / k).read_text().split(" ", 1)[1])["pid"]
-                    for k in ("createRuntime", "createContainer", "startContainer")}
+            pids = {
+                k: json.loads((log / k).read_text().split(" ", 1)[1])["pid"]
+                for k in ("createRuntime", "createContainer", "startContainer")
+            }
             inside = 1 if own_pid_ns else host_pid
             assert pids == {"createRuntime": host_pid, "createContainer": inside, "startContainer": inside}
             assert run_ocirun("delete", "--force", c).returncode == 0
@@ -103,10 +116,13 @@ def test_join_network_namespace_by_path(bundle, root, cid, run_ocirun, bundle_te
     c1 = cid + "-a"
     assert run_ocirun("run", "-d", "-b", other.path, c1).returncode == 0
     pid = helpers.state(root, c1)["pid"]
-    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"]
-                                            if n["type"] not in ("network", "uts")]
-    bundle.config["linux"]["namespaces"] += [{"type": "network", "path": "/proc/%d/ns/net" % pid},
-                                             {"type": "uts", "path": "/proc/%d/ns/uts" % pid}]
+    bundle.config["linux"]["namespaces"] = [
+        n for n in bundle.config["linux"]["namespaces"] if n["type"] not in ("network", "uts")
+    ]
+    bundle.config["linux"]["namespaces"] += [
+        {"type": "network", "path": "/proc/%d/ns/net" % pid},
+        {"type": "uts", "path": "/proc/%d/ns/uts" % pid},
+    ]
     bundle.config.pop("hostname", None)
     bundle.set_args("sh", "-c", "hostname; readlink /proc/self/ns/net").write()
     r = run_ocirun("run", "-b", bundle.path, cid)
@@ -133,11 +149,17 @@ def test_mount_options(bundle, cid, run_ocirun, tmp_path):
         {"destination": "/m/rro", "type": "bind", "source": str(src), "options": ["rbind", "rro"]},
     ]
     bundle.config["root"]["readonly"] = False
-    bundle.set_args("sh", "-c", "for d in /m/ro /m/rel /m/single /m/rro; do grep \" $d \" /proc/self/mountinfo | "
-                    "awk '{print $5, $6}'; done; cat /m/single; touch /m/ro/x 2>/dev/null || echo ro-ok; "
-                    "stat -c %a /m/rel").write()
+    bundle.set_args(
+        "sh",
+        "-c",
+        'for d in /m/ro /m/rel /m/single /m/rro; do grep " $d " /proc/self/mountinfo | '
+        "awk '{print $5, $6}'; done; cat /m/single; touch /m/ro/x 2>/dev/null || echo ro-ok; "
+        "stat -c %a /m/rel",
+    ).write()
     # the rootfs is shared: give /m a tmpfs so nothing is created in it
-    bundle.config["mounts"].insert(len(bundle.config["mounts"]) - 4, {"destination": "/m", "type": "tmpfs", "source": "tmpfs"})
+    bundle.config["mounts"].insert(
+        len(bundle.config["mounts"]) - 4, {"destination": "/m", "type": "tmpfs", "source": "tmpfs"}
+    )
     bundle.write()
     r = run_ocirun("run", "-b", bundle.path, cid)
     assert r.returncode == 0, r.stderr
@@ -171,6 +193,7 @@ def test_oom_score_adj_and_keyring(bundle, cid, run_ocirun):
 def test_idmapped_bind_mount(bundle_template, root, cid, run_ocirun):
     import shutil
     import tempfile
+
     base = tempfile.mkdtemp(prefix="ocirun-idmap-", dir="/tmp")
     try:
         os.chmod(base, 0o755)  # container root is host 100000: it must reach the rootfs
@@ -186,7 +209,8 @@ def test_idmapped_bind_mount(bundle_template, root, cid, run_ocirun):
         b.config["linux"]["gidMappings"] = m
         b.config["mounts"] = [x for x in b.config["mounts"] if x["type"] != "cgroup"] + [
             {"destination": "/tmp/idmapped", "type": "bind", "source": src, "options": ["rbind", "idmap"]},
-            {"destination": "/tmp/plain", "type": "bind", "source": src, "options": ["rbind"]}]
+            {"destination": "/tmp/plain", "type": "bind", "source": src, "options": ["rbind"]},
+        ]
         b.set_args("sh", "-c", "stat -c %u /tmp/idmapped/f /tmp/plain/f").write()
         r = run_ocirun("run", "-b", b.path, cid)
         assert r.returncode == 0, r.stderr

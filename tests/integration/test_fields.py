@@ -37,18 +37,31 @@ def _tmpcopyup_bundle(own_bundle):
 def test_tmpcopyup_tmpfs_starts_with_the_image_directory(own_bundle, cid, run_ocirun):
     b = _tmpcopyup_bundle(own_bundle)
     b.config["mounts"] = _plain_mounts(b) + [
-        {"destination": "/data", "type": "tmpfs", "source": "tmpfs",
-         "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]}]
-    b.set_args("sh", "-c", "grep ' /data ' /proc/mounts | cut -d' ' -f3; cat /data/f /data/sub/g; echo; "
-               "stat -c '%n %u:%g %a' /data /data/f /data/sub; stat -c '%n %u:%g %F' /data/link; "
-               "readlink /data/link; touch /data/new && echo writable").write()
+        {
+            "destination": "/data",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"],
+        }
+    ]
+    b.set_args(
+        "sh",
+        "-c",
+        "grep ' /data ' /proc/mounts | cut -d' ' -f3; cat /data/f /data/sub/g; echo; "
+        "stat -c '%n %u:%g %a' /data /data/f /data/sub; stat -c '%n %u:%g %F' /data/link; "
+        "readlink /data/link; touch /data/new && echo writable",
+    ).write()
     r = run_ocirun("run", "-b", b.path, cid)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == "tmpfs"
     assert lines[1] == "hellodeep", (r.stdout, r.stderr)
-    assert lines[2:6] == ["/data 0:0 1777", "/data/f 1000:1001 604", "/data/sub 1002:1003 751",
-                          "/data/link 1004:1005 symbolic link"]
+    assert lines[2:6] == [
+        "/data 0:0 1777",
+        "/data/f 1000:1001 604",
+        "/data/sub 1002:1003 751",
+        "/data/link 1004:1005 symbolic link",
+    ]
     assert lines[6] == "/etc/hostname-of-the-host"
     assert lines[7] == "writable"
     # the copy is the tmpfs's: the image's directory is untouched
@@ -58,9 +71,14 @@ def test_tmpcopyup_tmpfs_starts_with_the_image_directory(own_bundle, cid, run_oc
 def test_tmpcopyup_read_only_tmpfs_is_filled_then_read_only(own_bundle, cid, run_ocirun):
     b = _tmpcopyup_bundle(own_bundle)
     b.config["mounts"] = _plain_mounts(b) + [
-        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "nosuid", "tmpcopyup"]}]
-    b.set_args("sh", "-c", "grep ' /data ' /proc/mounts | cut -d' ' -f3,4 | cut -d, -f1; cat /data/sub/g; echo; "
-               "touch /data/new 2>/dev/null || echo refused").write()
+        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "nosuid", "tmpcopyup"]}
+    ]
+    b.set_args(
+        "sh",
+        "-c",
+        "grep ' /data ' /proc/mounts | cut -d' ' -f3,4 | cut -d, -f1; cat /data/sub/g; echo; "
+        "touch /data/new 2>/dev/null || echo refused",
+    ).write()
     r = run_ocirun("run", "-b", b.path, cid)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["tmpfs ro", "deep", "refused"]
@@ -69,7 +87,8 @@ def test_tmpcopyup_read_only_tmpfs_is_filled_then_read_only(own_bundle, cid, run
 def test_tmpfs_without_tmpcopyup_is_empty(own_bundle, cid, run_ocirun):
     b = _tmpcopyup_bundle(own_bundle)
     b.config["mounts"] = _plain_mounts(b) + [
-        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["rw", "nosuid"]}]
+        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["rw", "nosuid"]}
+    ]
     b.set_args("sh", "-c", "grep ' /data ' /proc/mounts | cut -d' ' -f3; ls -A /data | wc -l").write()
     r = run_ocirun("run", "-b", b.path, cid)
     assert r.returncode == 0, r.stderr
@@ -78,7 +97,8 @@ def test_tmpfs_without_tmpcopyup_is_empty(own_bundle, cid, run_ocirun):
 
 def test_tmpcopyup_on_a_bind_mount_is_refused(bundle, cid, run_ocirun, root):
     bundle.config["mounts"] = _plain_mounts(bundle) + [
-        {"destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", "tmpcopyup"]}]
+        {"destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", "tmpcopyup"]}
+    ]
     bundle.write()
     r = run_ocirun("run", "-b", bundle.path, cid)
     assert r.returncode != 0
@@ -101,10 +121,16 @@ def test_mount_own_mappings_without_idmap_option(own_bundle, cid, run_ocirun, tm
     namespace: on-disk 1000 is seen as 2000 through the mount."""
     src = _idmap_dir(str(tmp_path))
     own_bundle.config["mounts"] = _plain_mounts(own_bundle) + [
-        {"destination": "/mapped", "type": "bind", "source": src, "options": ["rbind"],
-         "uidMappings": [{"containerID": 1000, "hostID": 2000, "size": 2}],
-         "gidMappings": [{"containerID": 1000, "hostID": 3000, "size": 2}]},
-        {"destination": "/plain", "type": "bind", "source": src, "options": ["rbind"]}]
+        {
+            "destination": "/mapped",
+            "type": "bind",
+            "source": src,
+            "options": ["rbind"],
+            "uidMappings": [{"containerID": 1000, "hostID": 2000, "size": 2}],
+            "gidMappings": [{"containerID": 1000, "hostID": 3000, "size": 2}],
+        },
+        {"destination": "/plain", "type": "bind", "source": src, "options": ["rbind"]},
+    ]
     own_bundle.set_args("sh", "-c", "stat -c '%n %u:%g' /mapped/u1000 /mapped/u1001 /plain/u1000").write()
     r = run_ocirun("run", "-b", own_bundle.path, cid)
     assert r.returncode == 0, r.stderr
@@ -116,9 +142,15 @@ def test_idmap_option_with_own_mappings_uses_them(own_bundle, cid, run_ocirun, t
     user namespace (there is none here; ocirun used to refuse this)."""
     src = _idmap_dir(str(tmp_path))
     own_bundle.config["mounts"] = _plain_mounts(own_bundle) + [
-        {"destination": "/mapped", "type": "bind", "source": src, "options": ["rbind", "idmap"],
-         "uidMappings": [{"containerID": 0, "hostID": 5000, "size": 1}],
-         "gidMappings": [{"containerID": 0, "hostID": 6000, "size": 1}]}]
+        {
+            "destination": "/mapped",
+            "type": "bind",
+            "source": src,
+            "options": ["rbind", "idmap"],
+            "uidMappings": [{"containerID": 0, "hostID": 5000, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 6000, "size": 1}],
+        }
+    ]
     own_bundle.set_args("sh", "-c", "stat -c '%n %u:%g' /mapped/u0 /mapped/u1000").write()
     r = run_ocirun("run", "-b", own_bundle.path, cid)
     assert r.returncode == 0, r.stderr
@@ -140,14 +172,20 @@ def test_mount_own_mappings_in_a_user_namespace(bundle_template, cid, run_ocirun
         b.config["linux"]["uidMappings"] = m
         b.config["linux"]["gidMappings"] = m
         b.config["mounts"] = _plain_mounts(b) + [
-            {"destination": "/tmp/vol", "type": "bind", "source": src, "options": ["rbind"],
-             "uidMappings": m, "gidMappings": m},
-            {"destination": "/tmp/plain", "type": "bind", "source": src, "options": ["rbind"]}]
+            {
+                "destination": "/tmp/vol",
+                "type": "bind",
+                "source": src,
+                "options": ["rbind"],
+                "uidMappings": m,
+                "gidMappings": m,
+            },
+            {"destination": "/tmp/plain", "type": "bind", "source": src, "options": ["rbind"]},
+        ]
         b.set_args("sh", "-c", "stat -c '%n %u:%g' /tmp/vol/u1000 /tmp/vol/u0 /tmp/plain/u1000").write()
         r = run_ocirun("run", "-b", b.path, cid)
         assert r.returncode == 0, r.stderr
-        assert r.stdout.splitlines() == ["/tmp/vol/u1000 1000:1000", "/tmp/vol/u0 0:0",
-                                        "/tmp/plain/u1000 65534:65534"]
+        assert r.stdout.splitlines() == ["/tmp/vol/u1000 1000:1000", "/tmp/vol/u0 0:0", "/tmp/plain/u1000 65534:65534"]
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -155,10 +193,10 @@ def test_mount_own_mappings_in_a_user_namespace(bundle_template, cid, run_ocirun
 def test_mount_mappings_need_both_maps_and_a_bind(bundle, cid, run_ocirun, root, tmp_path):
     m = [{"containerID": 0, "hostID": 1000, "size": 1}]
     mounts = _plain_mounts(bundle)
-    for extra, want in (({"type": "bind", "source": str(tmp_path), "options": ["rbind"], "uidMappings": m},
-                         "mounts[%d].gidMappings"),
-                        ({"type": "tmpfs", "source": "tmpfs", "uidMappings": m, "gidMappings": m},
-                         "mounts[%d].uidMappings")):
+    for extra, want in (
+        ({"type": "bind", "source": str(tmp_path), "options": ["rbind"], "uidMappings": m}, "mounts[%d].gidMappings"),
+        ({"type": "tmpfs", "source": "tmpfs", "uidMappings": m, "gidMappings": m}, "mounts[%d].uidMappings"),
+    ):
         bundle.config["mounts"] = mounts + [dict(extra, destination="/x")]
         bundle.write()
         r = run_ocirun("run", "-b", bundle.path, cid)
@@ -198,14 +236,18 @@ def test_net_device_moves_into_the_container_renamed(bundle, cid, run_ocirun):
         mac = open("/sys/class/net/%s/address" % name).read().strip()
         b = _net_bundle(bundle)
         b.config["linux"]["netDevices"] = {name: {"name": "eth9"}}
-        b.set_args("sh", "-c", "cat /sys/class/net/eth9/address; ls /sys/class/net | grep -c %s; "
-                   "ip -o -4 addr show dev eth9 | grep -o '10.231.7.5/24'; "
-                   "ip link show dev eth9 | grep -o '<[^>]*>'" % name).write()
+        b.set_args(
+            "sh",
+            "-c",
+            "cat /sys/class/net/eth9/address; ls /sys/class/net | grep -c %s; "
+            "ip -o -4 addr show dev eth9 | grep -o '10.231.7.5/24'; "
+            "ip link show dev eth9 | grep -o '<[^>]*>'" % name,
+        ).write()
         r = run_ocirun("run", "-b", b.path, cid)
         assert r.returncode == 0, r.stderr
         out = r.stdout.split()
-        assert out[0] == mac           # the host's device, not a new one
-        assert out[1] == "0"           # under its new name only
+        assert out[0] == mac  # the host's device, not a new one
+        assert out[1] == "0"  # under its new name only
         assert out[2] == "10.231.7.5/24"  # its address survived the move
         assert "UP" in out[3].strip("<>").split(","), out
     finally:
@@ -254,7 +296,8 @@ def test_mount_label_is_accepted_without_selinux(own_bundle, cid, run_ocirun):
     assert not os.path.exists("/sys/fs/selinux/enforce"), "this test is for a host without SELinux"
     own_bundle.config["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"
     own_bundle.config["mounts"] = _plain_mounts(own_bundle) + [
-        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}]
+        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
+    ]
     own_bundle.set_args("sh", "-c", "grep ' /data ' /proc/mounts").write()
     r = run_ocirun("run", "-b", own_bundle.path, cid)
     assert r.returncode == 0, r.stderr
@@ -265,13 +308,15 @@ def test_mount_label_becomes_context_with_selinux(bundle, monkeypatch):
     """With SELinux enabled the label reaches each labelable mount as
     context=; proc and sysfs keep their kernel labels, bind mounts take none."""
     from runtime import core, mounts, plan
+
     monkeypatch.setattr(mounts, "selinux_enabled", lambda: True)
     ffi, _lib = core.load()
     cfg = json.loads(json.dumps(bundle.config))
     cfg["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"
     cfg["mounts"] = _plain_mounts(bundle) + [
         {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m"]},
-        {"destination": "/b", "type": "bind", "source": "/tmp", "options": ["rbind"]}]
+        {"destination": "/b", "type": "bind", "source": "/tmp", "options": ["rbind"]},
+    ]
     p = plan.build(ffi, cfg, bundle.path, "label", sync_fd=-1, parent_sync_fd=-1, fifo_fd=-1)
     try:
         data = {}

@@ -22,9 +22,25 @@ SOURCES = [os.path.join(CORE, f) for f in ("launcher.c", "door.c", "store.c", "j
 
 
 def _build(out, python, boot, *flags):
-    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", *flags, "-o", out, *SOURCES,
-                    '-DOCIRUN_PYTHON="%s"' % python, '-DOCIRUN_BOOT="%s"' % boot],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            "cc",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-D_GNU_SOURCE",
+            *flags,
+            "-o",
+            out,
+            *SOURCES,
+            '-DOCIRUN_PYTHON="%s"' % python,
+            '-DOCIRUN_BOOT="%s"' % boot,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return out
 
 
@@ -34,7 +50,7 @@ def doors(tmp_path_factory):
     python, boot = helpers.launcher_paths()
     trap = d / "python-trap"
     marker = d / "interpreter-started"
-    trap.write_text("#!/bin/sh\necho \"$@\" >> %s\nexit 97\n" % marker)
+    trap.write_text('#!/bin/sh\necho "$@" >> %s\nexit 97\n' % marker)
     trap.chmod(0o755)
     return {
         "c": helpers.OCIRUN,
@@ -45,8 +61,7 @@ def doors(tmp_path_factory):
 
 
 def _run(door, root, *args, timeout=60):
-    r = subprocess.run([door, "--root", root] + [str(a) for a in args], capture_output=True, text=True,
-                       timeout=timeout)
+    r = subprocess.run([door, "--root", root] + [str(a) for a in args], capture_output=True, text=True, timeout=timeout)
     return r.returncode, r.stdout, r.stderr
 
 
@@ -111,12 +126,20 @@ def test_poststop_hooks_run_without_an_interpreter(doors, run_ocirun, bundle, ro
     helpers.wait_for(lambda: not helpers.pid_alive(st["pid"]), 30, "the init to die")
     rc, stdout, err = _run(trap, root, "delete", cid, timeout=120)
     assert (rc, stdout) == (0, ""), err
-    assert err == ("warning: poststop hook `/bin/sh` exited with status 3\n"
-                   "warning: poststop hook `/bin/sh` timed out after 1 s\n"
-                   "warning: poststop hook `/nonexistent/hook`: ENOENT (No such file or directory)\n"), err
-    want = {"ociVersion": st["ociVersion"], "id": cid, "status": "stopped", "pid": 0, "bundle": bundle.path,
-            "annotations": {"a": "b"}}
-    first = (tmp_path / "hook-out.1").read_text()   # the state (no newline), then $X
+    assert err == (
+        "warning: poststop hook `/bin/sh` exited with status 3\n"
+        "warning: poststop hook `/bin/sh` timed out after 1 s\n"
+        "warning: poststop hook `/nonexistent/hook`: ENOENT (No such file or directory)\n"
+    ), err
+    want = {
+        "ociVersion": st["ociVersion"],
+        "id": cid,
+        "status": "stopped",
+        "pid": 0,
+        "bundle": bundle.path,
+        "annotations": {"a": "b"},
+    }
+    first = (tmp_path / "hook-out.1").read_text()  # the state (no newline), then $X
     assert first.endswith("}one\n") and json.loads(first[:-4]) == want, first
     assert json.loads((tmp_path / "hook-out.2").read_text()) == want
     assert not os.path.exists(os.path.join(root, cid)) and helpers.cgroup_dirs(cid) == []
@@ -126,7 +149,7 @@ def test_poststop_hooks_run_without_an_interpreter(doors, run_ocirun, bundle, ro
 def test_state_is_the_same_on_both_doors(doors, run_ocirun, bundle, root, cid):
     """Byte for byte, created, running and stopped, annotations (with
     characters json escapes) included."""
-    bundle.config["annotations"] = {"org.example/a": "b \"q\" \\ \u00e9 \U0001f600 \t", "z": ""}
+    bundle.config["annotations"] = {"org.example/a": 'b "q" \\ \u00e9 \U0001f600 \t', "z": ""}
     _created(run_ocirun, bundle, root, cid)
     seen = []
     for step in ("create", "start", "kill"):
@@ -147,9 +170,19 @@ def test_errors_are_the_same_on_both_doors(doors, run_ocirun, bundle, root, cid)
     """Each error case: the same line and exit code through both doors."""
     _created(run_ocirun, bundle, root, cid)
     cases = [
-        ("state", "nope"), ("kill", "nope"), ("start", "nope"), ("delete", "nope"), ("delete", "--force", "nope"),
-        ("state", "a/b"), ("kill", cid, "FOO"), ("kill", cid, "RTMIN+40"), ("kill", cid, "0"),
-        ("state",), ("kill",), ("delete", "--bogus", cid), ("--bogus", "state", cid),
+        ("state", "nope"),
+        ("kill", "nope"),
+        ("start", "nope"),
+        ("delete", "nope"),
+        ("delete", "--force", "nope"),
+        ("state", "a/b"),
+        ("kill", cid, "FOO"),
+        ("kill", cid, "RTMIN+40"),
+        ("kill", cid, "0"),
+        ("state",),
+        ("kill",),
+        ("delete", "--bogus", cid),
+        ("--bogus", "state", cid),
     ]
     for args in cases:
         c, py = _both(doors, root, *args)
@@ -204,7 +237,9 @@ def test_held_lock_is_a_bounded_wait_on_both_doors(doors, run_ocirun, bundle, ro
     finally:
         os.close(fd)
     want = "container `%s` is locked by another ocirun command (pid %d): gave up waiting after 10s\n" % (
-        cid, os.getpid())
+        cid,
+        os.getpid(),
+    )
     assert c == py == (1, "", want), (c, py)
     assert helpers.state(root, cid)["status"] == "created"
 
@@ -214,11 +249,19 @@ def test_log_file_gets_the_error_on_both_doors(doors, root, tmp_path):
         lines = []
         for door in ("c", "python"):
             log = tmp_path / ("%s-%s.log" % (door, fmt))
-            r = subprocess.run([doors[door], "--root", root, "--log", str(log), "--log-format", fmt, "state", "nope"],
-                               capture_output=True, text=True, timeout=60)
+            r = subprocess.run(
+                [doors[door], "--root", root, "--log", str(log), "--log-format", fmt, "state", "nope"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert (r.returncode, r.stderr) == (1, "container does not exist\n")
             lines.append(log.read_text())
-        strip = (lambda l: l.split(" level=")[1]) if fmt == "text" else (lambda l: {k: v for k, v in json.loads(l).items() if k != "time"})
+        strip = (
+            (lambda l: l.split(" level=")[1])
+            if fmt == "text"
+            else (lambda l: {k: v for k, v in json.loads(l).items() if k != "time"})
+        )
         assert [strip(l) for l in lines] == [strip(lines[1])] * 2, lines
 
 
@@ -227,13 +270,18 @@ def test_pip_installed_executable_is_the_c_door(root):
     BuildDoor): `state` there is answered by one execve, no interpreter."""
     import shutil
     import sys
+
     exe = os.path.join(sys.prefix, "bin", "ocirun")
     with open(exe, "rb") as f:
         assert f.read(4) == b"\x7fELF", exe
     if not shutil.which("strace"):
         pytest.fail("strace is needed (hack/install installs it)")
-    r = subprocess.run(["strace", "-f", "-e", "trace=execve", exe, "--root", root, "state", "nope"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        ["strace", "-f", "-e", "trace=execve", exe, "--root", root, "state", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 1 and "container does not exist" in r.stderr, r.stderr
     execs = [line for line in r.stderr.splitlines() if "execve(" in line and line.endswith("= 0")]
     assert len(execs) == 1 and execs[0].startswith('execve("%s"' % exe), r.stderr
@@ -252,11 +300,15 @@ def test_what_the_door_hands_over(doors, run_ocirun, bundle, root, cid):
     with open(path) as f:
         good = f.read()
     rec = json.loads(good)
-    asks = [({"cgroup": {"driver": "systemd", "layout": "v1", "unit": "x.scope", "fs": rec["cgroup"]}},
-             ("delete", "--force", cid)),
-            ({"hooks": {"poststart": [{"path": "/bin/true"}]}}, ("start", cid)),
-            ({}, ("kill", "--all", cid, "KILL")),
-            ({}, ("--debug", "state", cid))]
+    asks = [
+        (
+            {"cgroup": {"driver": "systemd", "layout": "v1", "unit": "x.scope", "fs": rec["cgroup"]}},
+            ("delete", "--force", cid),
+        ),
+        ({"hooks": {"poststart": [{"path": "/bin/true"}]}}, ("start", cid)),
+        ({}, ("kill", "--all", cid, "KILL")),
+        ({}, ("--debug", "state", cid)),
+    ]
     for change, args in asks:
         with open(path, "w") as f:
             json.dump(dict(rec, **change), f)
@@ -268,7 +320,8 @@ def test_what_the_door_hands_over(doors, run_ocirun, bundle, root, cid):
         f.write(good)
     assert json.loads(_run(trap, root, "state", cid)[1])["status"] == "created"
     # no --root with an XDG_RUNTIME_DIR: the default root is rootless.state_root's to choose
-    r = subprocess.run([trap, "state", cid], capture_output=True, text=True, timeout=60,
-                       env=dict(os.environ, XDG_RUNTIME_DIR=root))
+    r = subprocess.run(
+        [trap, "state", cid], capture_output=True, text=True, timeout=60, env=dict(os.environ, XDG_RUNTIME_DIR=root)
+    )
     assert r.returncode == 97 and os.path.exists(marker), r
     os.unlink(marker)

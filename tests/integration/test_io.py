@@ -38,9 +38,14 @@ def test_preserve_fds(bundle, root, cid, tmp_path):
     fd4 = os.open(str(f), os.O_RDONLY)
     try:
         bundle.set_args("sh", "-c", "ls -l /proc/$$/fd; cat <&3").write()
-        p = subprocess.Popen([helpers.OCIRUN, "--root", root, "run", "--preserve-fds", "1", "-b", bundle.path, cid],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             close_fds=False, preexec_fn=_dup_to(fd3, fd4))
+        p = subprocess.Popen(
+            [helpers.OCIRUN, "--root", root, "run", "--preserve-fds", "1", "-b", bundle.path, cid],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            close_fds=False,
+            preexec_fn=_dup_to(fd3, fd4),
+        )
         out, err = p.communicate(timeout=60)
     finally:
         os.close(fd3)
@@ -54,6 +59,7 @@ def _dup_to(a, b):
     def fn():
         os.dup2(a, 3, inheritable=True)
         os.dup2(b, 4, inheritable=True)
+
     return fn
 
 
@@ -65,8 +71,15 @@ def test_listen_fds(bundle, root, cid, tmp_path):
     def pre():
         os.dup2(s2.fileno(), 3, inheritable=True)
 
-    p = subprocess.Popen([helpers.OCIRUN, "--root", root, "run", "-b", bundle.path, cid], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=pre, close_fds=False)
+    p = subprocess.Popen(
+        [helpers.OCIRUN, "--root", root, "run", "-b", bundle.path, cid],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=pre,
+        close_fds=False,
+    )
     out, err = p.communicate(timeout=60)
     s1.close()
     s2.close()
@@ -76,10 +89,17 @@ def test_listen_fds(bundle, root, cid, tmp_path):
 
 
 def test_run_forwards_signals(bundle, root, cid):
-    bundle.set_args("sh", "-c", "trap 'echo got-term; exit 5' TERM; trap 'echo got-hup' HUP; "
-                    "echo ready; while :; do sleep 0.05; done").write()
-    p = subprocess.Popen([helpers.OCIRUN, "--root", root, "run", "-b", bundle.path, cid],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    bundle.set_args(
+        "sh",
+        "-c",
+        "trap 'echo got-term; exit 5' TERM; trap 'echo got-hup' HUP; echo ready; while :; do sleep 0.05; done",
+    ).write()
+    p = subprocess.Popen(
+        [helpers.OCIRUN, "--root", root, "run", "-b", bundle.path, cid],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert p.stdout.readline() == "ready\n"
         p.send_signal(signal.SIGHUP)
@@ -120,9 +140,15 @@ def test_run_proxies_terminal(bundle, root, cid):
     import fcntl
     import struct
     import termios
+
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 99, 0, 0))
-    p = subprocess.Popen([helpers.OCIRUN, "--root", root, "run", "-b", bundle.path, cid],
-                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    p = subprocess.Popen(
+        [helpers.OCIRUN, "--root", root, "run", "-b", bundle.path, cid],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
     os.close(slave)
     try:
         out = _read_until(master, b"33 99")
@@ -155,7 +181,7 @@ def test_console_socket_gets_exactly_the_master(bundle, root, cid, run_ocirun, t
         fds = array.array("i")
         for level, typ, data in anc:
             if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-                fds.frombytes(data[:len(data) - len(data) % 4])
+                fds.frombytes(data[: len(data) - len(data) % 4])
         got["name"], got["fds"] = msg, list(fds)
         conn.close()
 
@@ -181,6 +207,7 @@ def test_console_size_on_the_console_socket_pty(bundle, root, cid, run_ocirun, t
     import struct
     import termios
     import threading
+
     bundle.process["terminal"] = True
     bundle.process["consoleSize"] = {"height": 31, "width": 101}
     bundle.set_args("sh", "-c", "stty size").write()

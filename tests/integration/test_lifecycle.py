@@ -7,9 +7,19 @@ import subprocess
 import pytest
 
 import helpers
-from helpers import state, wait_for, pid_alive
+from helpers import pid_alive, state, wait_for
 
-STATE_KEYS = {"ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "cgroupsPath"}  # cgroupsPath: ours, after runc's fields
+STATE_KEYS = {
+    "ociVersion",
+    "id",
+    "pid",
+    "status",
+    "bundle",
+    "rootfs",
+    "created",
+    "owner",
+    "cgroupsPath",
+}  # cgroupsPath: ours, after runc's fields
 
 
 def test_run_prints_and_cleans_up(bundle, root, cid, run_ocirun):
@@ -19,26 +29,40 @@ def test_run_prints_and_cleans_up(bundle, root, cid, run_ocirun):
     assert helpers.cgroup_dirs(cid) == []
 
 
-@pytest.mark.parametrize("args,code", [
-    (["true"], 0), (["false"], 1), (["sh", "-c", "exit 3"], 3),
-])
+@pytest.mark.parametrize(
+    "args,code",
+    [
+        (["true"], 0),
+        (["false"], 1),
+        (["sh", "-c", "exit 3"], 3),
+    ],
+)
 def test_run_exit_codes(bundle, cid, run_ocirun, args, code):
     bundle.set_args(*args).write()
     r = run_ocirun("run", "-b", bundle.path, cid)
     assert r.returncode == code, r.stderr
     if shutil.which("runc"):
-        rr = subprocess.run(["runc", "--root", os.path.join(bundle.path, "runc-root"), "run", "-b", bundle.path,
-                             cid + "-runc"], capture_output=True, text=True, timeout=60)
+        rr = subprocess.run(
+            ["runc", "--root", os.path.join(bundle.path, "runc-root"), "run", "-b", bundle.path, cid + "-runc"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert rr.returncode == code, "runc says %d: %s" % (rr.returncode, rr.stderr)
 
 
 def test_run_killed_from_outside_is_137(bundle, root, cid, run_ocirun):
     bundle.set_args("sleep", "60").write()
-    proc = subprocess.Popen([helpers.OCIRUN, "--root", root, "run", "-b", bundle.path, cid],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [helpers.OCIRUN, "--root", root, "run", "-b", bundle.path, cid],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
-        wait_for(lambda: os.path.exists(os.path.join(root, cid, "state.json"))
-                 and state(root, cid)["status"] == "running", what="running")
+        wait_for(
+            lambda: os.path.exists(os.path.join(root, cid, "state.json")) and state(root, cid)["status"] == "running",
+            what="running",
+        )
         r = run_ocirun("kill", cid, "KILL")
         assert r.returncode == 0, r.stderr
         assert proc.wait(timeout=20) == 137
@@ -201,7 +225,9 @@ def test_hostname_user_cwd_env(bundle, cid, run_ocirun):
 
 def test_rlimits_caps_nnp(bundle, cid, run_ocirun):
     bundle.process["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}]
-    bundle.set_args("sh", "-c", "ulimit -n; ulimit -Hn; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status").write()
+    bundle.set_args(
+        "sh", "-c", "ulimit -n; ulimit -Hn; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"
+    ).write()
     r = run_ocirun("run", "-b", bundle.path, cid)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.split("\n")
@@ -220,9 +246,13 @@ def test_unknown_capability_is_a_warning(bundle, cid, run_ocirun):
 
 
 def test_readonly_root_and_paths(bundle, cid, run_ocirun):
-    bundle.set_args("sh", "-c", "touch /x 2>/dev/null && echo rootrw || echo rootro; "
-                    "echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo sysrw || echo sysro; "
-                    "cat /proc/keys 2>&1 | wc -c; ls /sys/firmware | wc -l").write()
+    bundle.set_args(
+        "sh",
+        "-c",
+        "touch /x 2>/dev/null && echo rootrw || echo rootro; "
+        "echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo sysrw || echo sysro; "
+        "cat /proc/keys 2>&1 | wc -c; ls /sys/firmware | wc -l",
+    ).write()
     r = run_ocirun("run", "-b", bundle.path, cid)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["rootro", "sysro", "0", "0"]
@@ -236,9 +266,14 @@ def test_sysctl(bundle, cid, run_ocirun):
 
 
 def test_devices_and_dev_links(bundle, cid, run_ocirun):
-    bundle.config["linux"]["devices"] = [{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3,
-                                          "fileMode": 0o600, "uid": 12, "gid": 34}]
-    bundle.set_args("sh", "-c", "stat -c '%t:%T %a %u:%g' /dev/mynull /dev/null; for l in /dev/fd /dev/ptmx /dev/stdout; do readlink $l; done").write()
+    bundle.config["linux"]["devices"] = [
+        {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600, "uid": 12, "gid": 34}
+    ]
+    bundle.set_args(
+        "sh",
+        "-c",
+        "stat -c '%t:%T %a %u:%g' /dev/mynull /dev/null; for l in /dev/fd /dev/ptmx /dev/stdout; do readlink $l; done",
+    ).write()
     r = run_ocirun("run", "-b", bundle.path, cid)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split("\n")[:5] == ["1:3 600 12:34", "1:3 666 0:0", "/proc/self/fd", "pts/ptmx", "/proc/self/fd/1"]
@@ -255,7 +290,9 @@ def test_cgroup_mount(bundle, cid, run_ocirun):
 
 
 def test_bad_config_is_one_line(bundle, root, cid, run_ocirun):
-    bundle.config["mounts"].append({"destination": "/x", "type": "bind", "source": "/no/such/source", "options": ["bind"]})
+    bundle.config["mounts"].append(
+        {"destination": "/x", "type": "bind", "source": "/no/such/source", "options": ["bind"]}
+    )
     bundle.write()
     r = run_ocirun("run", "-b", bundle.path, cid)
     assert r.returncode == 1

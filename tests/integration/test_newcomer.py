@@ -12,20 +12,30 @@ import helpers
 
 
 def _lines_without_label(text, label="config.json: "):
-    return [l[len(label):] if l.startswith(label) else l for l in text.splitlines()]
+    return [l[len(label) :] if l.startswith(label) else l for l in text.splitlines()]
 
 
 # (name, mutation of the bundle config, the line both validate and create print)
 REFUSED_BEFORE_SPAWN = [
-    ("missing bind source",
-     lambda c: c["mounts"].append({"destination": "/x", "type": "bind", "source": "/no/such/src", "options": ["rbind"]}),
-     "mounts[{n}].source: `/no/such/src`: ENOENT (No such file or directory)"),
-    ("unknown bind option",
-     lambda c: c["mounts"].append({"destination": "/x", "type": "bind", "source": "/tmp", "options": ["rbind", "nosiud"]}),
-     "mounts[{n}].options[1]: 'nosiud' is not a mount option ocirun knows for a bind mount"),
-    ("personality flags",
-     lambda c: c["linux"].update(personality={"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]}),
-     "linux.personality.flags: personality flags are not supported"),
+    (
+        "missing bind source",
+        lambda c: c["mounts"].append(
+            {"destination": "/x", "type": "bind", "source": "/no/such/src", "options": ["rbind"]}
+        ),
+        "mounts[{n}].source: `/no/such/src`: ENOENT (No such file or directory)",
+    ),
+    (
+        "unknown bind option",
+        lambda c: c["mounts"].append(
+            {"destination": "/x", "type": "bind", "source": "/tmp", "options": ["rbind", "nosiud"]}
+        ),
+        "mounts[{n}].options[1]: 'nosiud' is not a mount option ocirun knows for a bind mount",
+    ),
+    (
+        "personality flags",
+        lambda c: c["linux"].update(personality={"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]}),
+        "linux.personality.flags: personality flags are not supported",
+    ),
 ]
 
 
@@ -46,8 +56,9 @@ def test_validate_refuses_what_create_refuses(bundle, root, cid, run_ocirun, nam
 def test_validate_asks_the_kernel_about_filesystem_options(bundle, root, cid, run_ocirun):
     # create passes the option to mount(2), which fails with EINVAL in the
     # container; validate finds it first (fsopen/fsconfig, nothing mounted)
-    bundle.config["mounts"].append({"destination": "/y", "type": "tmpfs", "source": "tmpfs",
-                                    "options": ["nosuid", "size=1m", "bogusopt"]})
+    bundle.config["mounts"].append(
+        {"destination": "/y", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m", "bogusopt"]}
+    )
     bundle.write()
     n = len(bundle.config["mounts"]) - 1
     v = run_ocirun("validate", "--bundle", bundle.path)
@@ -64,13 +75,16 @@ def test_validate_knows_unknown_filesystem_types(bundle, run_ocirun):
     bundle.write()
     v = run_ocirun("validate", "--bundle", bundle.path)
     n = len(bundle.config["mounts"]) - 1
-    assert (v.returncode, v.stderr) == (1, "config.json: mounts[%d].type: 'nosuchfs' is not a filesystem this "
-                                            "kernel knows\n" % n)
+    assert (v.returncode, v.stderr) == (
+        1,
+        "config.json: mounts[%d].type: 'nosuchfs' is not a filesystem this kernel knows\n" % n,
+    )
 
 
 def test_validate_passes_what_create_runs(bundle, run_ocirun, cid):
-    bundle.config["mounts"].append({"destination": "/y", "type": "tmpfs", "source": "tmpfs",
-                                    "options": ["nosuid", "size=1m", "mode=700"]})
+    bundle.config["mounts"].append(
+        {"destination": "/y", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m", "mode=700"]}
+    )
     bundle.set_args("true").write()
     v = run_ocirun("validate", "--bundle", bundle.path)
     assert (v.returncode, v.stderr) == (0, "")
@@ -79,11 +93,25 @@ def test_validate_passes_what_create_runs(bundle, run_ocirun, cid):
     assert r.returncode == 0, r.stderr
 
 
-DEBUG_STEPS = ["command run", "loaded and validated", "exec fifo", "setup process", "cgroup made",
-               "sync: sent GO", "sync: received INIT_PID", "sync: received HOOKS", "prestart hook `/bin/true`",
-               "hooks run in the container: createContainer `/bin/true`", "sync: sent HOOKS_DONE",
-               "sync: received READY", "created, init", "goes on to exec", "process executed",
-               "process exited, exit status 3", "delete"]
+DEBUG_STEPS = [
+    "command run",
+    "loaded and validated",
+    "exec fifo",
+    "setup process",
+    "cgroup made",
+    "sync: sent GO",
+    "sync: received INIT_PID",
+    "sync: received HOOKS",
+    "prestart hook `/bin/true`",
+    "hooks run in the container: createContainer `/bin/true`",
+    "sync: sent HOOKS_DONE",
+    "sync: received READY",
+    "created, init",
+    "goes on to exec",
+    "process executed",
+    "process exited, exit status 3",
+    "delete",
+]
 
 
 def test_debug_says_what_happens_on_stderr(bundle, run_ocirun, cid):
@@ -92,7 +120,7 @@ def test_debug_says_what_happens_on_stderr(bundle, run_ocirun, cid):
     r = run_ocirun("--debug", "run", "--bundle", bundle.path, cid)
     assert r.returncode == 3, r.stderr
     lines = r.stderr.splitlines()
-    assert lines and all(l.startswith('time="') and " level=debug msg=\"" in l for l in lines), lines
+    assert lines and all(l.startswith('time="') and ' level=debug msg="' in l for l in lines), lines
     text = "\n".join(lines)
     pos = [text.find(step) for step in DEBUG_STEPS]
     assert all(p >= 0 for p in pos), [s for s, p in zip(DEBUG_STEPS, pos) if p < 0]
@@ -149,8 +177,10 @@ def test_run_no_subreaper(bundle, run_ocirun, cid):
 def test_pid_file_errors_name_the_pid_file(bundle, root, run_ocirun, cid, tmp_path):
     bundle.set_args("true").write()
     missing = tmp_path / "no" / "such" / "pid"
-    cases = [(tmp_path, "write --pid-file `%s`: EISDIR (Is a directory)" % tmp_path),
-             (missing, "write --pid-file `%s`: ENOENT (No such file or directory)" % missing)]
+    cases = [
+        (tmp_path, "write --pid-file `%s`: EISDIR (Is a directory)" % tmp_path),
+        (missing, "write --pid-file `%s`: ENOENT (No such file or directory)" % missing),
+    ]
     for path, want in cases:
         for cmd in ("create", "run"):
             r = run_ocirun(cmd, "--pid-file", path, "--bundle", bundle.path, cid)

@@ -100,7 +100,8 @@ def test_ioprio_best_effort_level(bundle, run_ocirun, cid):
 def test_device_owner_and_mode(bundle, run_ocirun, cid):
     bundle.config["linux"]["devices"] = [
         {"path": "/dev/owned", "type": "c", "major": 1, "minor": 3, "fileMode": 0o620, "uid": 1234, "gid": 4321},
-        {"path": "/dev/rootowned", "type": "c", "major": 1, "minor": 5}]
+        {"path": "/dev/rootowned", "type": "c", "major": 1, "minor": 5},
+    ]
     out = _run(bundle, run_ocirun, cid, "stat -c '%u %g %a %t:%T' /dev/owned /dev/rootowned")
     assert out.split("\n")[:2] == ["1234 4321 620 1:3", "0 0 666 1:5"], out
 
@@ -109,8 +110,10 @@ def _userns(bundle):
     bundle.config["linux"]["namespaces"].append({"type": "user"})
     # root stays host root (the session's bundle lives under 0700 pytest dirs)
     for m in ("uidMappings", "gidMappings"):
-        bundle.config["linux"][m] = [{"containerID": 0, "hostID": 0, "size": 1},
-                                     {"containerID": 1, "hostID": 100001, "size": 65535}]
+        bundle.config["linux"][m] = [
+            {"containerID": 0, "hostID": 0, "size": 1},
+            {"containerID": 1, "hostID": 100001, "size": 65535},
+        ]
     # cgroup v1 cannot be mounted from a user namespace
     bundle.config["mounts"] = [m for m in bundle.config["mounts"] if m["type"] != "cgroup"]
 
@@ -121,11 +124,20 @@ def test_device_owner_and_mode_in_user_namespace(bundle, run_ocirun, cid):
     _userns(bundle)
     bundle.config["linux"]["devices"] = [
         {"path": "/dev/owned", "type": "c", "major": 1, "minor": 3, "fileMode": 0o620, "uid": 1234, "gid": 4321},
-        {"path": "/dev/rootowned", "type": "c", "major": 1, "minor": 5}]
-    out = _run(bundle, run_ocirun, cid, "stat -c '%u %g %a %t:%T %F' /dev/owned /dev/rootowned; "
-               "echo x > /dev/rootowned && head -c 4 /dev/rootowned | od -An -tx1")
-    assert out.splitlines() == ["1234 4321 620 1:3 character special file",
-                                "0 0 666 1:5 character special file", " 00 00 00 00"], out
+        {"path": "/dev/rootowned", "type": "c", "major": 1, "minor": 5},
+    ]
+    out = _run(
+        bundle,
+        run_ocirun,
+        cid,
+        "stat -c '%u %g %a %t:%T %F' /dev/owned /dev/rootowned; "
+        "echo x > /dev/rootowned && head -c 4 /dev/rootowned | od -An -tx1",
+    )
+    assert out.splitlines() == [
+        "1234 4321 620 1:3 character special file",
+        "0 0 666 1:5 character special file",
+        " 00 00 00 00",
+    ], out
 
 
 def test_device_owner_not_mapped(bundle, run_ocirun, cid, root):
@@ -208,8 +220,9 @@ def test_hooks_get_exactly_their_env(bundle, run_ocirun, cid, tmp_path, kind, de
     out = tmp_path / "env.out"
     if kind == "startContainer":
         # runs in the container, after pivot_root: write through a bind mount
-        bundle.config["mounts"].append({"destination": "/hookout", "type": "bind", "source": str(tmp_path),
-                                         "options": ["rbind", "rw"]})
+        bundle.config["mounts"].append(
+            {"destination": "/hookout", "type": "bind", "source": str(tmp_path), "options": ["rbind", "rw"]}
+        )
         target = "/hookout/env.out"
     else:
         target = str(out)  # the host's paths (createContainer: before pivot_root)
@@ -235,13 +248,16 @@ def _numa(out):
     return out.split()[1]
 
 
-@pytest.mark.parametrize("policy,expect", [
-    ({"mode": "MPOL_BIND", "nodes": "0"}, "bind:0"),
-    ({"mode": "MPOL_PREFERRED", "nodes": "0"}, "prefer:0"),
-    ({"mode": "MPOL_INTERLEAVE", "nodes": "0"}, "interleave:0"),
-    ({"mode": "MPOL_DEFAULT"}, "default"),
-    ({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}, "bind=static:0"),
-])
+@pytest.mark.parametrize(
+    "policy,expect",
+    [
+        ({"mode": "MPOL_BIND", "nodes": "0"}, "bind:0"),
+        ({"mode": "MPOL_PREFERRED", "nodes": "0"}, "prefer:0"),
+        ({"mode": "MPOL_INTERLEAVE", "nodes": "0"}, "interleave:0"),
+        ({"mode": "MPOL_DEFAULT"}, "default"),
+        ({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}, "bind=static:0"),
+    ],
+)
 def test_memory_policy(bundle, run_ocirun, cid, policy, expect):
     bundle.config["linux"]["memoryPolicy"] = policy
     out = _run(bundle, run_ocirun, cid, "grep -m1 stack /proc/self/numa_maps")
@@ -256,8 +272,15 @@ def test_memory_policy_refused_by_kernel(bundle, run_ocirun, cid):
     assert "linux.memoryPolicy" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-ALL_MODES = ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED",
-             "MPOL_PREFERRED_MANY", "MPOL_LOCAL"]
+ALL_MODES = [
+    "MPOL_DEFAULT",
+    "MPOL_BIND",
+    "MPOL_INTERLEAVE",
+    "MPOL_WEIGHTED_INTERLEAVE",
+    "MPOL_PREFERRED",
+    "MPOL_PREFERRED_MANY",
+    "MPOL_LOCAL",
+]
 ALL_FLAGS = ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
 
 
@@ -269,8 +292,10 @@ def test_features_list_the_memory_policies_that_run(bundle, run_ocirun, cid):
     assert set(mp["modes"]) <= set(ALL_MODES) and set(mp["flags"]) <= set(ALL_FLAGS), mp
     assert "MPOL_BIND" in mp["modes"] and "MPOL_DEFAULT" in mp["modes"], mp
     bundle.set_args("true")
-    cases = [({"mode": m} if m in ("MPOL_DEFAULT", "MPOL_LOCAL") else {"mode": m, "nodes": "0"}, m in mp["modes"])
-             for m in ALL_MODES]
+    cases = [
+        ({"mode": m} if m in ("MPOL_DEFAULT", "MPOL_LOCAL") else {"mode": m, "nodes": "0"}, m in mp["modes"])
+        for m in ALL_MODES
+    ]
     cases += [({"mode": "MPOL_BIND", "nodes": "0", "flags": [f]}, f in mp["flags"]) for f in ALL_FLAGS]
     for policy, listed in cases:
         bundle.config["linux"]["memoryPolicy"] = policy

@@ -32,8 +32,15 @@ def test_readme_walkthrough_runs_verbatim(tmp_path):
     script = "".join('%s\necho "@@status $?"\n' % line for line in lines)
     env = dict(os.environ, HOME=str(home), PATH="%s:%s" % (os.path.dirname(helpers.OCIRUN), os.environ["PATH"]))
     try:
-        p = subprocess.run(["bash", "-c", script], cwd=str(tmp_path), env=env, input="hostname; exit 3\n",
-                           capture_output=True, text=True, timeout=120)
+        p = subprocess.run(
+            ["bash", "-c", script],
+            cwd=str(tmp_path),
+            env=env,
+            input="hostname; exit 3\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         subprocess.run([helpers.OCIRUN, "delete", "--force", "demo2"], capture_output=True)
         subprocess.run([helpers.OCIRUN, "delete", "--force", "demo"], capture_output=True)

@@ -17,13 +17,22 @@ def _run(run_ocirun, bundle, cid, seccomp, script, **process):
 
 
 def test_denied_syscall_gets_the_configured_errno(run_ocirun, bundle, cid, subtests):
-    deny_mkdir = {"defaultAction": "SCMP_ACT_ALLOW",
-                  "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+    deny_mkdir = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}],
+    }
     script = "mkdir /tmp/x 2>&1; echo rc=$?; grep '^Seccomp:' /proc/self/status"
     for nnp, user in ((True, {"uid": 0, "gid": 0}), (False, {"uid": 0, "gid": 0}), (False, {"uid": 1000, "gid": 1000})):
         with subtests.test(noNewPrivileges=nnp, uid=user["uid"]):
-            r = _run(run_ocirun, bundle, "%s-%d-%d" % (cid, nnp, user["uid"]), deny_mkdir, script,
-                     noNewPrivileges=nnp, user=user)
+            r = _run(
+                run_ocirun,
+                bundle,
+                "%s-%d-%d" % (cid, nnp, user["uid"]),
+                deny_mkdir,
+                script,
+                noNewPrivileges=nnp,
+                user=user,
+            )
             assert r.returncode == 0, r.stderr
             assert "Permission denied" in r.stdout and "rc=1" in r.stdout
             assert "Seccomp:\t2" in r.stdout  # filter mode
@@ -53,14 +62,20 @@ def test_kill_action_kills_with_sigsys(run_ocirun, bundle, cid):
 def test_large_profile_runs_a_shell(run_ocirun, bundle, cid):
     with open(LARGE) as f:
         prof = json.load(f)
-    r = _run(run_ocirun, bundle, cid, prof, "ls / >/dev/null && echo $((6*7)) && cat /proc/self/status | grep -c Seccomp")
+    r = _run(
+        run_ocirun, bundle, cid, prof, "ls / >/dev/null && echo $((6*7)) && cat /proc/self/status | grep -c Seccomp"
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[0] == "42"
 
 
 def test_bad_profile_is_one_line_and_leaves_nothing(run_ocirun, bundle, cid, root):
-    prof = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
-                                                               "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_BOGUS"}]}]}
+    prof = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_BOGUS"}]}
+        ],
+    }
     r = _run(run_ocirun, bundle, cid, prof, "true")
     assert r.returncode == 1
     assert r.stderr.count("\n") == 1 and "linux.seccomp.syscalls[0].args[0].op" in r.stderr, r.stderr
@@ -87,6 +102,7 @@ class Agent:
     def __init__(self, path, answer):
         import socket
         import threading
+
         self.path, self.answer = path, answer
         self.msg, self.fds, self.notification, self.error = None, [], None, None
         self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -99,7 +115,9 @@ class Agent:
     def _serve(self):
         import select
         import socket
+
         from runtime import core
+
         ffi, lib = core.load()
         try:
             conn, _ = self.srv.accept()
@@ -134,8 +152,14 @@ class Agent:
 
 
 def _notify_mkdir(path, **extra):
-    return dict({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
-                 "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}, **extra)
+    return dict(
+        {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": path,
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+        },
+        **extra,
+    )
 
 
 def test_notify_hands_the_listener_to_the_agent(run_ocirun, bundle, cid, root, tmp_path, subtests):
@@ -143,18 +167,22 @@ def test_notify_hands_the_listener_to_the_agent(run_ocirun, bundle, cid, root, t
     what the container's mkdir returns, with and without noNewPrivileges (the
     filter is loaded at two different places)."""
     import errno as E
+
     from runtime import seccomp
+
     assert "SCMP_ACT_NOTIFY" in seccomp.FEATURES()["actions"]
     mkdirs = {seccomp._syscall_nr(seccomp._core()[1], n) for n in ("mkdir", "mkdirat")}
     script = "mkdir /tmp/x 2>&1; echo rc=$?; test -d /tmp/x && echo made || echo not-made"
-    for n, (nnp, answer, want) in enumerate(((True, (0, E.EXDEV), "Invalid cross-device link"),
-                                             (False, (0, 0), "rc=0"))):
+    for n, (nnp, answer, want) in enumerate(
+        ((True, (0, E.EXDEV), "Invalid cross-device link"), (False, (0, 0), "rc=0"))
+    ):
         with subtests.test(noNewPrivileges=nnp, answer=answer):
             c = "%s-%d" % (cid, n)
             path = str(tmp_path / ("agent%d.sock" % n))
             agent = Agent(path, answer)
-            r = _run(run_ocirun, bundle, c, _notify_mkdir(path, listenerMetadata="meta-%d" % n), script,
-                     noNewPrivileges=nnp)
+            r = _run(
+                run_ocirun, bundle, c, _notify_mkdir(path, listenerMetadata="meta-%d" % n), script, noNewPrivileges=nnp
+            )
             agent.join()
             assert (r.returncode, r.stderr) == (0, ""), r.stderr
             assert want in r.stdout and "not-made" in r.stdout, r.stdout  # the kernel never ran mkdir
@@ -170,14 +198,22 @@ def test_notify_hands_the_listener_to_the_agent(run_ocirun, bundle, cid, root, t
 
 def test_notify_without_an_agent_fails_create(run_ocirun, bundle, cid, root, tmp_path, subtests):
     import socket
+
     from helpers import cgroup_dirs
+
     dead = str(tmp_path / "bound-not-listening.sock")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(dead)  # a socket file nobody accepts on: the send itself fails
     try:
-        for n, (path, want) in enumerate((
-                (str(tmp_path / "missing.sock"), "linux.seccomp.listenerPath: `%s`: ENOENT" % (tmp_path / "missing.sock")),
-                (dead, "send the seccomp listener to `%s`: ECONNREFUSED" % dead))):
+        for n, (path, want) in enumerate(
+            (
+                (
+                    str(tmp_path / "missing.sock"),
+                    "linux.seccomp.listenerPath: `%s`: ENOENT" % (tmp_path / "missing.sock"),
+                ),
+                (dead, "send the seccomp listener to `%s`: ECONNREFUSED" % dead),
+            )
+        ):
             with subtests.test(want=want):
                 c = "%s-%d" % (cid, n)
                 r = _run(run_ocirun, bundle, c, _notify_mkdir(path), "true")
@@ -197,11 +233,21 @@ def test_profile_denying_the_inits_own_calls_still_starts(run_ocirun, bundle, ci
     faccessat for the PATH lookup, close_range for the fd sweep, pidfd_open
     for a hook's timeout) does not stop the process from starting (crun
     starts it too). The process itself never makes these calls."""
-    prof = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-        {"names": ["getcwd", "faccessat", "faccessat2", "close_range", "pidfd_open"],
-         "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
-    for nnp, user in ((False, {"uid": 0, "gid": 0}), (False, {"uid": 1000, "gid": 1000}),
-                      (True, {"uid": 1000, "gid": 1000})):
+    prof = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {
+                "names": ["getcwd", "faccessat", "faccessat2", "close_range", "pidfd_open"],
+                "action": "SCMP_ACT_ERRNO",
+                "errnoRet": 1,
+            }
+        ],
+    }
+    for nnp, user in (
+        (False, {"uid": 0, "gid": 0}),
+        (False, {"uid": 1000, "gid": 1000}),
+        (True, {"uid": 1000, "gid": 1000}),
+    ):
         with subtests.test(noNewPrivileges=nnp, uid=user["uid"]):
             bundle.config["linux"]["seccomp"] = prof
             bundle.process.update(noNewPrivileges=nnp, user=user, cwd="/tmp")
@@ -213,8 +259,10 @@ def test_profile_denying_the_inits_own_calls_still_starts(run_ocirun, bundle, ci
 def test_sys_admin_kept_for_the_load_never_reaches_the_process(run_ocirun, bundle, cid, subtests):
     """Without noNewPrivileges the init keeps CAP_SYS_ADMIN just long enough
     to load the filter last; the process gets exactly the configured sets."""
-    prof = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-        {"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+    prof = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+    }
     for user in ({"uid": 0, "gid": 0}, {"uid": 1000, "gid": 1000}):
         with subtests.test(uid=user["uid"]):
             caps = bundle.process.get("capabilities") or {}

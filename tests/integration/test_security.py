@@ -25,7 +25,9 @@ def test_mount_destination_symlink_stays_inside(own_bundle, root, cid, run_ociru
     os.symlink(str(host_dir), os.path.join(own_bundle.rootfs, "evil"))
     own_bundle.config["mounts"].append({"destination": "/evil", "type": "tmpfs", "source": "tmpfs"})
     own_bundle.config["root"]["readonly"] = False
-    own_bundle.set_args("sh", "-c", "touch /evil/from-container; ls %s; grep -c host-target /proc/self/mountinfo" % host_dir).write()
+    own_bundle.set_args(
+        "sh", "-c", "touch /evil/from-container; ls %s; grep -c host-target /proc/self/mountinfo" % host_dir
+    ).write()
     r = run_ocirun("run", "-b", own_bundle.path, cid, env=resolver_env(resolver))
     assert r.returncode == 0, r.stderr
     # inside: the tmpfs sits on <rootfs><host_dir>, i.e. at host_dir as the container sees it
@@ -38,8 +40,9 @@ def test_mount_destination_symlink_stays_inside(own_bundle, root, cid, run_ociru
 
 @RESOLVERS
 def test_dotdot_destination_stays_inside(own_bundle, root, cid, run_ocirun, tmp_path, resolver):
-    own_bundle.config["mounts"].append({"destination": "/../../../../tmp/dotdot-%s" % cid, "type": "tmpfs",
-                                        "source": "tmpfs"})
+    own_bundle.config["mounts"].append(
+        {"destination": "/../../../../tmp/dotdot-%s" % cid, "type": "tmpfs", "source": "tmpfs"}
+    )
     own_bundle.config["root"]["readonly"] = False
     own_bundle.set_args("true").write()
     r = run_ocirun("run", "-b", own_bundle.path, cid, env=resolver_env(resolver))
@@ -64,8 +67,10 @@ def test_masked_path_symlink_is_not_followed(own_bundle, root, cid, run_ocirun, 
 def test_init_is_not_dumpable_before_exec(bundle, root, cid, run_ocirun):
     """While the init is still ocirun (the host's Python), a process in the
     container cannot reach its exe, memory or fds (CVE-2019-5736 class)."""
-    probe = ("for f in exe mem; do if cat /proc/1/$f >/dev/null 2>&1; then echo $f:open; else echo $f:denied; fi; done; "
-             "readlink /proc/1/fd/0 >/dev/null 2>&1 && echo fd:open || echo fd:denied")
+    probe = (
+        "for f in exe mem; do if cat /proc/1/$f >/dev/null 2>&1; then echo $f:open; else echo $f:denied; fi; done; "
+        "readlink /proc/1/fd/0 >/dev/null 2>&1 && echo fd:open || echo fd:denied"
+    )
     bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", probe]}]}
     bundle.set_args("true").write()
     r = run_ocirun("run", "-b", bundle.path, cid)
@@ -82,8 +87,11 @@ def test_created_init_is_not_dumpable(bundle, root, cid, run_ocirun):
     # a non-dumpable process's /proc files belong to root whatever its uid; the
     # kernel reports it through the owner of /proc/PID/exe being unreachable
     # to an unprivileged reader: check as nobody
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "readlink", "/proc/%d/exe" % pid],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "readlink", "/proc/%d/exe" % pid],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode != 0
     assert "ocirun:[init]" in status
 

@@ -62,8 +62,10 @@ def test_recursive_root_propagation_accepted(run_ocirun, bundle, cid, prop):
     assert (r.returncode, r.stderr) == (0, ""), r.stderr  # no warning per container: engines send it always
     v = run_ocirun("validate", "--bundle", bundle.path)
     assert v.returncode == 0
-    assert v.stderr == ("warning: linux.rootfsPropagation: %r is not in the spec's list (private, shared, slave, "
-                        "unbindable); accepted as the recursive form engines write, as runc and crun do\n" % prop)
+    assert v.stderr == (
+        "warning: linux.rootfsPropagation: %r is not in the spec's list (private, shared, slave, "
+        "unbindable); accepted as the recursive form engines write, as runc and crun do\n" % prop
+    )
     s = run_ocirun("validate", "--strict", "--bundle", bundle.path)
     assert s.returncode == 1 and "linux.rootfsPropagation" in s.stderr
 
@@ -86,8 +88,9 @@ def test_docker_rslave_volume_sees_later_host_mounts(run_ocirun, bundle, cid, tm
     try:
         subprocess.run(["mount", "--make-shared", str(src)], check=True)
         bundle.config["linux"]["rootfsPropagation"] = "rslave"
-        bundle.config["mounts"].append({"destination": "/vol", "type": "bind", "source": str(src),
-                                        "options": ["rbind", "rslave"]})
+        bundle.config["mounts"].append(
+            {"destination": "/vol", "type": "bind", "source": str(src), "options": ["rbind", "rslave"]}
+        )
         bundle.set_args("sleep", "100").write()
         r = run_ocirun("run", "-d", "--bundle", bundle.path, cid)
         assert r.returncode == 0, r.stderr

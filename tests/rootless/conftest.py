@@ -17,11 +17,11 @@ import tempfile
 import time
 
 import pytest
+from rootless_common import HERE, SUB_COUNT, SUB_START, one_line  # noqa: F401  (shared with the test modules)
 
 import helpers
 
 helpers.OCIRUN = os.environ.get("OCIRUN") or helpers.OCIRUN
-from rootless_common import HERE, SUB_COUNT, SUB_START, one_line  # noqa: F401  (shared with the test modules)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -15,9 +15,9 @@ import subprocess
 import time
 
 import pytest
+from rootless_common import SUB_START, one_line
 
 import helpers
-from rootless_common import SUB_START, one_line
 
 
 def test_installed_ocirun_is_usable_by_the_user(user):

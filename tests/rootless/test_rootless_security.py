@@ -17,9 +17,9 @@ import subprocess
 import uuid
 
 import pytest
+from rootless_common import HERE
 
 import helpers
-from rootless_common import HERE
 
 SEC = os.path.join(os.path.dirname(HERE), "security")
 

@@ -39,11 +39,17 @@ def tools(tmp_path_factory):
     """Static helpers compiled from the .c files next to this one."""
     d = tmp_path_factory.mktemp("sec-tools")
     out = {}
-    for name, extra in [("sectool", ["-static"]), ("setuid_ids", ["-static"]),
-                        ("fakeld", ["-static", "-nostdlib", "-fno-stack-protector", "-fno-pie", "-no-pie"])]:
+    for name, extra in [
+        ("sectool", ["-static"]),
+        ("setuid_ids", ["-static"]),
+        ("fakeld", ["-static", "-nostdlib", "-fno-stack-protector", "-fno-pie", "-no-pie"]),
+    ]:
         dst = str(d / name)
-        subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror"] + extra + ["-o", dst, os.path.join(HERE, name + ".c")],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["gcc", "-O2", "-Wall", "-Wextra", "-Werror"] + extra + ["-o", dst, os.path.join(HERE, name + ".c")],
+            check=True,
+            capture_output=True,
+        )
         out[name] = dst
     return out
 
@@ -111,8 +117,7 @@ def host_runtime_inodes():
     for line in head.splitlines():
         if line.startswith("sys.path[:0] = "):
             site = json.loads(line.split("=", 1)[1].strip().replace("'", '"'))
-    code = ("import sys; sys.path[:0] = %r; import runtime._core\n"
-            "print(open('/proc/self/maps').read())" % site)
+    code = "import sys; sys.path[:0] = %r; import runtime._core\nprint(open('/proc/self/maps').read())" % site
     out = subprocess.run([interp, "-IS", "-c", code], capture_output=True, text=True, check=True).stdout
     inodes = {}
     for line in out.splitlines():

@@ -174,7 +174,7 @@ static int cmd_exefd(int argc, char **argv)
     for (int i = 0; i < tries; i++) {
         int w = open(p, WFLAGS);
         if (w >= 0) {
-            close(w);  /* never write a byte */
+            close(w); /* never write a byte */
             break;
         }
         usleep(100000);

@@ -39,8 +39,11 @@ def test_copyup_entries_that_are_symlinks_to_host_files_stay_symlinks(own_bundle
     os.symlink("/etc/shadow", os.path.join(d, "shadow"))
     os.symlink("/../../../../etc", os.path.join(d, "etcdir"))
     b.config["mounts"] = _plain(b) + [_copyup_mount("/cu")]
-    b.set_args("sh", "-c", "stat -c '%n %F' /cu/shadow /cu/etcdir; ls /cu/etcdir/ | grep -c passwd; "
-               "cat /cu/shadow 2>/dev/null | wc -c").write()
+    b.set_args(
+        "sh",
+        "-c",
+        "stat -c '%n %F' /cu/shadow /cu/etcdir; ls /cu/etcdir/ | grep -c passwd; cat /cu/shadow 2>/dev/null | wc -c",
+    ).write()
     r = run_ocirun("run", "-b", b.path, cid)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()

@@ -28,8 +28,11 @@ def test_delete_removes_a_deep_cgroup_tree_the_container_made(run_ocirun, bundle
     door's recursive removal, a 4 KiB path per level, overflowed its stack:
     a segfault, the container undeletable.)"""
     _writable_cgroups(bundle)
-    bundle.set_args("sh", "-c", "cd /sys/fs/cgroup/pids && i=0 && while [ $i -lt %d ]; do "
-                    "mkdir a && cd a || exit 3; i=$((i+1)); done" % LEVELS)
+    bundle.set_args(
+        "sh",
+        "-c",
+        "cd /sys/fs/cgroup/pids && i=0 && while [ $i -lt %d ]; do mkdir a && cd a || exit 3; i=$((i+1)); done" % LEVELS,
+    )
     bundle.write()
     r = run_ocirun("create", "-b", bundle.path, cid)
     assert r.returncode == 0, r.stderr
@@ -60,8 +63,12 @@ def test_run_removes_a_deep_cgroup_tree_the_container_made(run_ocirun, bundle, r
     is Python's (cgroups/fs.py): exit 0, nothing left (its recursive walk
     died of a RecursionError, `internal error`, the container left behind)."""
     _writable_cgroups(bundle)
-    bundle.set_args("sh", "-c", "cd /sys/fs/cgroup/pids && i=0 && while [ $i -lt %d ]; do "
-                    "mkdir a && cd a || exit 3; i=$((i+1)); done; echo made $i" % LEVELS)
+    bundle.set_args(
+        "sh",
+        "-c",
+        "cd /sys/fs/cgroup/pids && i=0 && while [ $i -lt %d ]; do "
+        "mkdir a && cd a || exit 3; i=$((i+1)); done; echo made $i" % LEVELS,
+    )
     bundle.write()
     r = run_ocirun("run", "-b", bundle.path, cid, timeout=300)
     assert (r.returncode, r.stderr) == (0, ""), (r.returncode, r.stderr)
@@ -78,8 +85,12 @@ def test_delete_force_thaws_a_cgroup_the_container_froze_below_its_own(run_ociru
     no cgroup, no state (thawing only the container's own cgroup left the
     container undeletable: `container init still running` forever)."""
     _writable_cgroups(bundle)
-    bundle.set_args("sh", "-c", "cd /sys/fs/cgroup/freezer && mkdir f && (sleep 600 & echo $! > f/cgroup.procs) "
-                    "&& echo FROZEN > f/freezer.state && exit 0")
+    bundle.set_args(
+        "sh",
+        "-c",
+        "cd /sys/fs/cgroup/freezer && mkdir f && (sleep 600 & echo $! > f/cgroup.procs) "
+        "&& echo FROZEN > f/freezer.state && exit 0",
+    )
     bundle.write()
     r = run_ocirun("create", "-b", bundle.path, cid)
     assert r.returncode == 0, r.stderr

@@ -12,11 +12,10 @@ import shutil
 import subprocess
 
 import pytest
+from sec_common import one_line_error, parse, writable_opens
 
 import helpers
-from helpers import launcher_paths
-from sec_common import one_line_error, parse, writable_opens
-from helpers import state, wait_for
+from helpers import launcher_paths, state, wait_for
 
 
 def plant_exe_trick(bundle, tools):
@@ -36,7 +35,9 @@ def assert_no_host_binary(out, host_runtime_inodes):
     assert writable_opens(out) == [], "opened a runtime file for writing:\n" + out
     got = {f[2]: f[1] for f in parse(out) if f[0] == "H" and f[2] in host_runtime_inodes}
     assert not got, "the container holds a handle on host runtime files %s:\n%s" % (
-        {host_runtime_inodes[k]: v for k, v in got.items()}, out)
+        {host_runtime_inodes[k]: v for k, v in got.items()},
+        out,
+    )
 
 
 def test_exe_interpreter_trick_run(box, tools, cid, run_ocirun, host_runtime_inodes):
@@ -57,8 +58,12 @@ def test_exe_interpreter_trick_create_start(box, tools, root, cid, run_ocirun, h
     box.set_args("/bin/evil").write()
     out = tmp_path / "out"
     with open(out, "w") as f:
-        r = subprocess.run([helpers.OCIRUN, "--root", root, "create", "-b", box.path, cid],
-                           stdout=f, stderr=subprocess.STDOUT, timeout=60)
+        r = subprocess.run(
+            [helpers.OCIRUN, "--root", root, "create", "-b", box.path, cid],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+        )
     try:
         assert r.returncode == 0, out.read_text()
         assert run_ocirun("start", cid).returncode == 0
@@ -127,22 +132,26 @@ def test_container_races_exec(box, tools, root, cid, run_ocirun, host_runtime_in
         caps = box.process["capabilities"]
         for kind in ("bounding", "effective", "permitted"):
             caps[kind] = sorted(set(caps.get(kind) or ()) | {"CAP_SYS_PTRACE"})
-    box.set_args("sh", "-c", "i=0; while [ $i -lt 4000 ]; do /bin/sectool scan match:ocirun; i=$((i+1)); "
-                             "done > /dev/shm/scan; touch /dev/shm/done; sleep 60").write()
+    box.set_args(
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 4000 ]; do /bin/sectool scan match:ocirun; i=$((i+1)); "
+        "done > /dev/shm/scan; touch /dev/shm/done; sleep 60",
+    ).write()
     assert run_ocirun("run", "-d", "-b", box.path, cid).returncode == 0
     r = run_ocirun("exec", cid, "true")
     if "not implemented" in r.stderr:
         pytest.skip("ocirun exec: not implemented yet")
     for _ in range(15):
         run_ocirun("exec", cid, "true")
-    wait_for(lambda: run_ocirun("exec", cid, "test", "-e", "/dev/shm/done").returncode == 0, timeout=60,
-             what="scan loop")
+    wait_for(
+        lambda: run_ocirun("exec", cid, "test", "-e", "/dev/shm/done").returncode == 0, timeout=60, what="scan loop"
+    )
     out = run_ocirun("exec", cid, "cat", "/dev/shm/scan").stdout
     if ptrace:  # it must have seen our processes, or it proves nothing
         assert [f for f in parse(out) if f[0] == "P"], "the scan never saw an ocirun process:\n" + out[-2000:]
         # stdin/out/err of `ocirun exec` are the exec'd process's own: the caller hands them to it
-        out = "\n".join(line for line in out.splitlines()
-                        if not re.match(r"W /proc/\d+/fd/[012] ", line))
+        out = "\n".join(line for line in out.splitlines() if not re.match(r"W /proc/\d+/fd/[012] ", line))
     assert_no_host_binary(out, host_runtime_inodes)
 
 
@@ -154,11 +163,17 @@ def test_core_refuses_an_unsealed_interpreter(bundle, root, cid):
     interp, boot = launcher_paths()
     with open(boot) as f:
         site = [line for line in f if line.startswith("sys.path[:0] = ")][0]
-    code = (site + "import runtime.sealed as s\ns.ensure = lambda: None\n"
-            "from runtime.__main__ import main\nsys.exit(main())\n")
+    code = (
+        site + "import runtime.sealed as s\ns.ensure = lambda: None\n"
+        "from runtime.__main__ import main\nsys.exit(main())\n"
+    )
     bundle.set_args("true").write()
-    r = subprocess.run([interp, "-I", "-S", "-c", "import sys\n" + code, "--root", root, "create", "-b",
-                        bundle.path, cid], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [interp, "-I", "-S", "-c", "import sys\n" + code, "--root", root, "create", "-b", bundle.path, cid],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     one_line_error(r)
     assert "not a sealed copy" in r.stderr, r.stderr
     assert not os.path.exists(os.path.join(root, cid))
@@ -176,8 +191,12 @@ def test_create_and_exec_run_from_a_sealed_interpreter(bundle, root, cid, run_oc
     interp, boot = launcher_paths()
     try:
         with open(os.path.join(bundle.path, "py.err"), "w+") as err:  # the init keeps its stdio: no pipes
-            r = subprocess.run([interp, "-I", "-S", boot, "--root", root, "create", "-b", bundle.path, cid + "-py"],
-                               stdout=subprocess.DEVNULL, stderr=err, timeout=60)
+            r = subprocess.run(
+                [interp, "-I", "-S", boot, "--root", root, "create", "-b", bundle.path, cid + "-py"],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                timeout=60,
+            )
             err.seek(0)
             r.stderr = err.read()
         assert r.returncode == 0, r.stderr

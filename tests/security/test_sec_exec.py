@@ -44,8 +44,13 @@ def plant_python_trick(box):
 
 
 # What the host interpreter, started in the container, would print.
-HOST_SIGNS = ("HOST-PYTHON", "libpython", "error while loading shared libraries", "Python path configuration",
-              "Traceback")
+HOST_SIGNS = (
+    "HOST-PYTHON",
+    "libpython",
+    "error while loading shared libraries",
+    "Python path configuration",
+    "Traceback",
+)
 
 
 def assert_protected_or_refused(r):
@@ -97,8 +102,10 @@ def test_seccomp_denying_execveat_fails_clearly(box, cid, root, run_ocirun, nnp)
     back to a plain execve from the host interpreter image."""
     plant_python_trick(box)
     box.process["noNewPrivileges"] = nnp
-    box.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-        {"names": ["execveat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+    box.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+    }
     box.set_args("/evil").write()
     r = run_ocirun("run", "-b", box.path, cid)
     line = assert_protected_or_refused(r)
@@ -116,9 +123,28 @@ def test_memfd_noexec_2_fails_clearly(box, cid, root, tmp_path):
     plant_python_trick(box)
     box.set_args("/evil").write()
     script = 'echo 2 > /proc/sys/vm/memfd_noexec && exec "$@"'
-    r = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script, "sh",
-                        helpers.OCIRUN, "--root", root, "run", "-b", box.path, cid],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            "unshare",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            helpers.OCIRUN,
+            "--root",
+            root,
+            "run",
+            "-b",
+            box.path,
+            cid,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     line = assert_protected_or_refused(r)
     assert "memfd" in line, line
     assert os.listdir(root) == []
@@ -126,14 +152,20 @@ def test_memfd_noexec_2_fails_clearly(box, cid, root, tmp_path):
 
 def _exec_tty(root, cid, script, timeout=60):
     master, slave = pty.openpty()
-    p = subprocess.Popen([helpers.OCIRUN, "--root", root, "exec", "-t", cid, "sh", "-c", script],
-                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    p = subprocess.Popen(
+        [helpers.OCIRUN, "--root", root, "exec", "-t", cid, "sh", "-c", script],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
     os.close(slave)
     out = b""
     try:
         deadline = time.monotonic() + timeout
         while p.poll() is None and time.monotonic() < deadline:
             import select
+
             r, _, _ = select.select([master], [], [], 0.5)
             if r:
                 try:
@@ -148,6 +180,7 @@ def _exec_tty(root, cid, script, timeout=60):
         try:
             while True:
                 import select
+
                 r, _, _ = select.select([master], [], [], 0.2)
                 if not r:
                     break

@@ -4,8 +4,9 @@ cwd or reached through /proc/self/fd."""
 import os
 import subprocess
 
-import helpers
 from sec_common import one_line_error, parse
+
+import helpers
 from helpers import state, wait_for
 
 
@@ -48,8 +49,13 @@ def test_only_stdio_reaches_the_process(box, root, cid, run_ocirun, tmp_path):
     out = tmp_path / "out"
     c = cid + "-cs"
     with open(out, "w") as f:
-        rc = subprocess.run([helpers.OCIRUN, "--root", root, "create", "-b", box.path, c], stdin=subprocess.DEVNULL,
-                            stdout=f, stderr=subprocess.STDOUT, timeout=60).returncode
+        rc = subprocess.run(
+            [helpers.OCIRUN, "--root", root, "create", "-b", box.path, c],
+            stdin=subprocess.DEVNULL,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+        ).returncode
     try:
         assert rc == 0, out.read_text()
         assert run_ocirun("start", c).returncode == 0
@@ -67,8 +73,17 @@ def test_preserved_fds_only(box, cid, run_ocirun, tmp_path):
     a = open(tmp_path / "a", "w")
     b = open(tmp_path / "b", "w")
     try:
-        r = helpers.ocirun(os.path.join(str(tmp_path), "state"), "run", "--preserve-fds", "2", "-b", box.path, cid,
-                           close_fds=False, preexec_fn=_move_fds(a.fileno(), b.fileno()))
+        r = helpers.ocirun(
+            os.path.join(str(tmp_path), "state"),
+            "run",
+            "--preserve-fds",
+            "2",
+            "-b",
+            box.path,
+            cid,
+            close_fds=False,
+            preexec_fn=_move_fds(a.fileno(), b.fileno()),
+        )
     finally:
         a.close()
         b.close()
@@ -86,6 +101,7 @@ def _move_fds(fa, fb):
         os.dup2(ta, 3)
         os.dup2(tb, 4)
         os.closerange(5, 65536)
+
     return f
 
 
@@ -97,6 +113,7 @@ def test_exec_fds_and_cwd(box, cid, run_ocirun, subtests):
     r = run_ocirun("exec", cid, "/bin/sectool", "fds")
     if "not implemented" in r.stderr:
         import pytest
+
         pytest.skip("ocirun exec: not implemented yet")
     assert r.returncode == 0, r.stderr
     assert sorted(int(k) for k in fd_lines(r.stdout)) == [0, 1, 2], r.stdout

@@ -24,21 +24,27 @@ import subprocess
 import uuid
 
 import pytest
-
-import helpers
 from sec_common import one_line_error
 
+import helpers
+
 NOBODY = 65534
-DENY_MKDIR = {"defaultAction": "SCMP_ACT_ALLOW",
-              "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+DENY_MKDIR = {
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}],
+}
 MKDIR_PROBE = "mkdir /dev/probe 2>&1; echo mkdir-rc=$?"
 # struct sock_filter {u16 code; u8 jt, jf; u32 k}: BPF_RET|BPF_K, SECCOMP_RET_ALLOW
 ALLOW_ALL = struct.pack("<HBBI", 0x06, 0, 0, 0x7FFF0000)
 
 
 def as_nobody(*argv, **kw):
-    return subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"] + list(argv),
-                          check=True, capture_output=True, **kw)
+    return subprocess.run(
+        ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"] + list(argv),
+        check=True,
+        capture_output=True,
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -65,6 +71,7 @@ def _victim(d, name):
 
 
 # -- 4. pid files ----------------------------------------------------------
+
 
 def test_pid_file_temp_names_are_not_followed(bundle, root, cid, run_ocirun, tmp_path):
     """`create --pid-file` and `exec --pid-file` into a writable directory
@@ -109,6 +116,7 @@ def test_pid_file_temp_names_are_not_followed(bundle, root, cid, run_ocirun, tmp
 
 
 # -- 5. state root, seccomp cache, records read back -----------------------
+
 
 def _learn_cache_entry(bundle, root, cid, run_ocirun):
     """Run a deny-mkdir container in a safe root: the cache entry's name and
@@ -212,8 +220,9 @@ def test_planted_cache_entries_in_a_safe_root(bundle, root, cid, run_ocirun, sha
         os.chmod(entry, 0o620)
 
     bundle.set_args("sh", "-c", MKDIR_PROBE).write()
-    for i, (label, plant) in enumerate((("symlink", plant_symlink), ("owned by nobody", plant_nobody),
-                                        ("group-writable", plant_group_writable))):
+    for i, (label, plant) in enumerate(
+        (("symlink", plant_symlink), ("owned by nobody", plant_nobody), ("group-writable", plant_group_writable))
+    ):
         with subtests.test(entry=label):
             plant()
             r = run_ocirun("run", "-b", bundle.path, "%s-%d" % (cid, i))
@@ -242,8 +251,19 @@ def test_state_records_read_back(bundle, root, cid, run_ocirun, tmp_path, subtes
     container is deleted: a state that cannot be trusted cannot say which
     process and cgroup to remove either.)"""
     forged = tmp_path / "forged.json"
-    forged.write_text(json.dumps({"ociVersion": "1.0.0", "id": "x", "pid": 1, "status": "running",
-                                  "bundle": "/forged-bundle-marker", "rootfs": "/", "created": ""}))
+    forged.write_text(
+        json.dumps(
+            {
+                "ociVersion": "1.0.0",
+                "id": "x",
+                "pid": 1,
+                "status": "running",
+                "bundle": "/forged-bundle-marker",
+                "rootfs": "/",
+                "created": "",
+            }
+        )
+    )
     allow = tmp_path / "allow.json"
     allow.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW"}))
     targets = {p: snapshot(str(p)) for p in (forged, allow)}
@@ -292,6 +312,7 @@ def test_state_records_read_back(bundle, root, cid, run_ocirun, tmp_path, subtes
 
 # -- 7. hooks ----------------------------------------------------------------
 
+
 def _pids_in(path):
     try:
         with open(path) as f:
@@ -319,8 +340,11 @@ def test_hook_timeout_with_a_state_larger_than_the_pipe(bundle, root, cid, run_o
     succeed once the hook exited)."""
     pids = str(tmp_path / "hook.pids")
     bundle.config["annotations"] = BIG
-    bundle.config["hooks"] = {"createRuntime": [
-        {"path": "/bin/sh", "args": ["sh", "-c", 'echo $$ >> "$0"; exec sleep 20', pids], "timeout": 2}]}
+    bundle.config["hooks"] = {
+        "createRuntime": [
+            {"path": "/bin/sh", "args": ["sh", "-c", 'echo $$ >> "$0"; exec sleep 20', pids], "timeout": 2}
+        ]
+    }
     bundle.set_args("sleep", "300").write()
     try:
         r = run_ocirun("create", "-b", bundle.path, cid, timeout=120)
@@ -329,8 +353,9 @@ def test_hook_timeout_with_a_state_larger_than_the_pipe(bundle, root, cid, run_o
         assert not os.path.exists(os.path.join(root, cid))
         assert helpers.cgroup_dirs(cid) == []
         assert len(_pids_in(pids)) == 1
-        helpers.wait_for(lambda: not any(map(helpers.pid_alive, _pids_in(pids))), timeout=30,
-                         what="the hook to be killed")
+        helpers.wait_for(
+            lambda: not any(map(helpers.pid_alive, _pids_in(pids))), timeout=30, what="the hook to be killed"
+        )
     finally:
         _kill_all(_pids_in(pids))
 
@@ -339,17 +364,26 @@ def test_hook_timeout_kills_the_whole_group(bundle, root, cid, run_ocirun, tmp_p
     """A hook that backgrounds a child and then waits: on expiry the child is
     killed too (the hook runs in its own process group)."""
     pids = str(tmp_path / "hook.pids")
-    bundle.config["hooks"] = {"createRuntime": [
-        {"path": "/bin/sh", "args": ["sh", "-c", 'sleep 300 & echo $! >> "$0"; echo $$ >> "$0"; wait', pids],
-         "timeout": 2}]}
+    bundle.config["hooks"] = {
+        "createRuntime": [
+            {
+                "path": "/bin/sh",
+                "args": ["sh", "-c", 'sleep 300 & echo $! >> "$0"; echo $$ >> "$0"; wait', pids],
+                "timeout": 2,
+            }
+        ]
+    }
     bundle.set_args("sleep", "300").write()
     try:
         r = run_ocirun("create", "-b", bundle.path, cid, timeout=120)
         one_line_error(r)
         assert "createRuntime hook `/bin/sh` timed out after 2 s" in r.stderr, r.stderr
         assert len(_pids_in(pids)) == 2
-        helpers.wait_for(lambda: not any(map(helpers.pid_alive, _pids_in(pids))), timeout=30,
-                         what="the hook and its background child to die")
+        helpers.wait_for(
+            lambda: not any(map(helpers.pid_alive, _pids_in(pids))),
+            timeout=30,
+            what="the hook and its background child to die",
+        )
         assert not os.path.exists(os.path.join(root, cid))
     finally:
         _kill_all(_pids_in(pids))
@@ -363,9 +397,14 @@ def test_hook_without_timeout_exits_without_reading(bundle, root, cid, run_ociru
     pids = str(tmp_path / "hook.pids")
     bundle.config["annotations"] = BIG
     bundle.set_args("sleep", "300").write()
-    scripts = (("exits", "exit 0"), ("leaves a child",
-                                        # (an async list's stdin is /dev/null unless redirected)
-                                        'exec 3<&0; sleep 100000 <&3 3<&- & echo $! >> "$0"; exit 0'))
+    scripts = (
+        ("exits", "exit 0"),
+        (
+            "leaves a child",
+            # (an async list's stdin is /dev/null unless redirected)
+            'exec 3<&0; sleep 100000 <&3 3<&- & echo $! >> "$0"; exit 0',
+        ),
+    )
     try:
         for i, (label, script) in enumerate(scripts):
             with subtests.test(hook=label):

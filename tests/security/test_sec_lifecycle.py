@@ -13,9 +13,9 @@ import subprocess
 import time
 
 import pytest
+from sec_common import one_line_error
 
 import helpers
-from sec_common import one_line_error
 from helpers import pid_alive, wait_for
 
 HANG_GUARD = 30  # seconds; the runtime's own bound is 10 (runc's)
@@ -59,6 +59,7 @@ def _read(path):
 # A cgroup that is not ours (second review #2)
 # ---------------------------------------------------------------------------
 
+
 def _assert_first_untouched(root, c1, pid1, dirs1):
     assert helpers.state(root, c1)["status"] in ("running", "paused")
     assert pid_alive(pid1), "the first container's init was killed"
@@ -83,7 +84,7 @@ def test_second_container_in_a_used_cgroup_is_refused(bundle, root, cid, run_oci
         bundle.config["linux"]["cgroupsPath"] = "/ocirun/" + c1
         bundle.write()
         r, _ = _ocirun_bounded(root, "create", "-b", bundle.path, c2)
-        run_ocirun("kill", "--all", c2, "KILL")   # whatever it says, it must not reach c1
+        run_ocirun("kill", "--all", c2, "KILL")  # whatever it says, it must not reach c1
         one_line_error(r)
         assert "/ocirun/%s`" % c1 in r.stderr and "not empty" in r.stderr, r.stderr
         assert not os.path.exists(os.path.join(root, c2)), "the refused container's state dir is left"
@@ -117,9 +118,12 @@ def _assert_refused_cleanly(root, cid, r, name, foreign):
     one_line_error(r)
     assert not os.path.exists(os.path.join(root, cid))
     assert os.path.isdir(foreign), "a cgroup that was not ours was removed"
-    left = [h for h in os.listdir(helpers.CGROUP_ROOT)
-            if os.path.exists(os.path.join(helpers.CGROUP_ROOT, h, name))
-            and os.path.join(helpers.CGROUP_ROOT, h, name) != foreign]
+    left = [
+        h
+        for h in os.listdir(helpers.CGROUP_ROOT)
+        if os.path.exists(os.path.join(helpers.CGROUP_ROOT, h, name))
+        and os.path.join(helpers.CGROUP_ROOT, h, name) != foreign
+    ]
     assert left == [], "cgroups made for the refused container are left in %s" % left
 
 
@@ -187,6 +191,7 @@ def _try_rmdir(d):
 # delete is bounded (second review #3)
 # ---------------------------------------------------------------------------
 
+
 def test_delete_kills_a_host_process_moved_into_the_cgroup(bundle, root, cid, run_ocirun):
     """A host process moved into the container's cgroup in one hierarchy
     (memory; not the one `pids` reads): `delete --force` kills it and removes
@@ -243,6 +248,7 @@ def test_delete_of_an_init_frozen_elsewhere_is_bounded(bundle, root, cid, run_oc
 # A stale delete and a re-created id (second review #6)
 # ---------------------------------------------------------------------------
 
+
 def _lock_waiter_on(inodes):
     """True once /proc/locks shows a process blocked on one of these inodes."""
     with open("/proc/locks") as f:
@@ -257,6 +263,7 @@ def _hold_id_locks(root, cid):
     """flock everything a command on `cid` may lock: the state dir (older
     ocirun) and <root>/.locks/<id>. Returns the fds."""
     import fcntl
+
     fds = []
     d = os.path.join(root, cid)
     if os.path.isdir(d):
@@ -274,9 +281,15 @@ class _Background:
 
     def __init__(self, root, *args):
         import tempfile
+
         self.err = tempfile.TemporaryFile("w+")
-        self.proc = subprocess.Popen([helpers.OCIRUN, "--root", root] + list(args), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=self.err, text=True)
+        self.proc = subprocess.Popen(
+            [helpers.OCIRUN, "--root", root] + list(args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self.err,
+            text=True,
+        )
 
     def poll(self):
         return self.proc.poll()
@@ -306,8 +319,11 @@ def test_stale_delete_spares_a_recreated_container(bundle, root, cid, tmp_path, 
     r = helpers.ocirun(root2, "run", "-d", "-b", bundle.path, cid)
     assert r.returncode == 0, r.stderr
     pid_b = helpers.state(root2, cid)["pid"]
-    dirs_b = [d for d in (os.path.join(helpers.CGROUP_ROOT, h, "ocirun", cid + "-b")
-                          for h in os.listdir(helpers.CGROUP_ROOT)) if os.path.isdir(d)]
+    dirs_b = [
+        d
+        for d in (os.path.join(helpers.CGROUP_ROOT, h, "ocirun", cid + "-b") for h in os.listdir(helpers.CGROUP_ROOT))
+        if os.path.isdir(d)
+    ]
     assert dirs_b
     old = os.path.join(root, ".old-" + cid)
     fds = _hold_id_locks(root, cid)
@@ -316,7 +332,7 @@ def test_stale_delete_spares_a_recreated_container(bundle, root, cid, tmp_path, 
         proc = _Background(root, "delete", "--force", cid)
         inodes = {os.fstat(fd).st_ino for fd in fds}
         wait_for(lambda: _lock_waiter_on(inodes), timeout=HANG_GUARD, what="delete to wait on the lock")
-        os.rename(os.path.join(root, cid), old)                 # X is gone from the path...
+        os.rename(os.path.join(root, cid), old)  # X is gone from the path...
         os.rename(os.path.join(root2, cid), os.path.join(root, cid))  # ...and made again
     finally:
         for fd in fds:
@@ -346,7 +362,7 @@ def test_create_waits_for_the_id_lock(bundle, root, cid, run_ocirun):
     """`create X` takes the same per-id lock as delete: while another
     command holds it, create waits and makes nothing; then it proceeds."""
     bundle.set_args("true").write()
-    run_ocirun("state", cid)   # registers the id for the fixture's cleanup
+    run_ocirun("state", cid)  # registers the id for the fixture's cleanup
     fds = _hold_id_locks(root, cid)
     proc = None
     try:
@@ -369,6 +385,7 @@ def test_create_waits_for_the_id_lock(bundle, root, cid, run_ocirun):
 # A signal during run's create phase (second review #8)
 # ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
 def test_signal_during_run_create_undoes_everything(bundle, root, cid, tmp_path, run_ocirun, sig):
     """`run` gets SIGTERM (SIGINT, SIGHUP) while a createRuntime hook runs:
@@ -377,10 +394,13 @@ def test_signal_during_run_create_undoes_everything(bundle, root, cid, tmp_path,
     marker = str(tmp_path / "hook-pid")
     bundle.set_args("sleep", "600")
     bundle.config.setdefault("hooks", {})["createRuntime"] = [
-        {"path": "/bin/sh", "args": ["sh", "-c", "echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 60"
-                                     % (marker, marker, marker)]}]
+        {
+            "path": "/bin/sh",
+            "args": ["sh", "-c", "echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 60" % (marker, marker, marker)],
+        }
+    ]
     bundle.write()
-    run_ocirun("state", cid)   # registers the id for the fixture's cleanup
+    run_ocirun("state", cid)  # registers the id for the fixture's cleanup
     proc = _Background(root, "run", "-b", bundle.path, cid)
     try:
         wait_for(lambda: os.path.exists(marker), timeout=HANG_GUARD, what="the createRuntime hook")
@@ -400,6 +420,7 @@ def test_signal_during_run_create_undoes_everything(bundle, root, cid, tmp_path,
 # A hook that outlives its timeout through its children (third review #5)
 # ---------------------------------------------------------------------------
 
+
 def test_hook_timeout_kills_the_hooks_children(bundle, root, cid, run_ocirun):
     """A startContainer hook `sh -c 'sleep N & sleep 100'` with timeout 1, in
     a container without a pid namespace (nothing else would reap the
@@ -411,7 +432,8 @@ def test_hook_timeout_kills_the_hooks_children(bundle, root, cid, run_ocirun):
     ns = bundle.config["linux"]["namespaces"]
     bundle.config["linux"]["namespaces"] = [n for n in ns if n["type"] != "pid"]
     bundle.config.setdefault("hooks", {})["startContainer"] = [
-        {"path": "/bin/sh", "args": ["sh", "-c", "sleep %s & sleep 100" % marker], "timeout": 1}]
+        {"path": "/bin/sh", "args": ["sh", "-c", "sleep %s & sleep 100" % marker], "timeout": 1}
+    ]
     bundle.write()
     try:
         r = run_ocirun("create", "-b", bundle.path, cid)
@@ -420,8 +442,11 @@ def test_hook_timeout_kills_the_hooks_children(bundle, root, cid, run_ocirun):
         one_line_error(r)
         assert "timed out" in r.stderr, r.stderr
         # before any delete: `delete --force` empties the cgroup, and would hide it
-        wait_for(lambda: not [p for p in helpers.procs_with("sleep\0%s" % marker) if pid_alive(p)],
-                 timeout=HANG_GUARD, what="the hook's background `sleep %s` to be gone" % marker)
+        wait_for(
+            lambda: not [p for p in helpers.procs_with("sleep\0%s" % marker) if pid_alive(p)],
+            timeout=HANG_GUARD,
+            what="the hook's background `sleep %s` to be gone" % marker,
+        )
         run_ocirun("delete", "--force", cid)
     finally:
         for p in helpers.procs_with("sleep\0%s" % marker):
@@ -435,14 +460,14 @@ def test_hook_timeout_kills_the_hooks_children(bundle, root, cid, run_ocirun):
 # The per-id lock held with no time limit (third review #4)
 # ---------------------------------------------------------------------------
 
+
 def _start_in_hook(bundle, root, cid, run_ocirun, marker, pidns=True, poststart=None):
     """create, then `start` in the background with a startContainer hook
     `sleep <marker>` and no timeout; returns the background start once the
     hook runs (start then holds the id's lock, reading the exec fifo)."""
     bundle.set_args("sleep", "600")
     if not pidns:
-        bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"]
-                                                if n["type"] != "pid"]
+        bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "pid"]
     hooks = bundle.config.setdefault("hooks", {})
     hooks["startContainer"] = [{"path": "/bin/sleep", "args": ["sleep", marker]}]
     if poststart:
@@ -451,8 +476,11 @@ def _start_in_hook(bundle, root, cid, run_ocirun, marker, pidns=True, poststart=
     r = run_ocirun("create", "-b", bundle.path, cid)
     assert r.returncode == 0, r.stderr
     proc = _Background(root, "start", cid)
-    wait_for(lambda: helpers.procs_with("sleep\0%s" % marker) or proc.poll() is not None,
-             timeout=HANG_GUARD, what="the startContainer hook to run")
+    wait_for(
+        lambda: helpers.procs_with("sleep\0%s" % marker) or proc.poll() is not None,
+        timeout=HANG_GUARD,
+        what="the startContainer hook to run",
+    )
     assert proc.poll() is None, "start ended before its hook ran"
     return proc
 
@@ -472,8 +500,9 @@ def test_delete_force_ends_a_start_stuck_in_a_hook(bundle, root, cid, run_ocirun
     and delete finishes: the container is gone."""
     marker = str(41300 + os.getpid() % 600)
     flag = tmp_path / "poststart-ran"
-    proc = _start_in_hook(bundle, root, cid, run_ocirun, marker,
-                          poststart=[{"path": "/bin/sh", "args": ["sh", "-c", "touch %s" % flag]}])
+    proc = _start_in_hook(
+        bundle, root, cid, run_ocirun, marker, poststart=[{"path": "/bin/sh", "args": ["sh", "-c", "touch %s" % flag]}]
+    )
     try:
         r, _ = _ocirun_bounded(root, "delete", "--force", cid)
         assert r.returncode == 0, r.stderr
@@ -494,8 +523,9 @@ def test_start_fails_when_its_init_is_killed_in_a_hook(bundle, root, cid, run_oc
     exits non-zero with one line and never runs poststart hooks."""
     marker = str(42300 + os.getpid() % 600)
     flag = tmp_path / "poststart-ran"
-    proc = _start_in_hook(bundle, root, cid, run_ocirun, marker,
-                          poststart=[{"path": "/bin/sh", "args": ["sh", "-c", "touch %s" % flag]}])
+    proc = _start_in_hook(
+        bundle, root, cid, run_ocirun, marker, poststart=[{"path": "/bin/sh", "args": ["sh", "-c", "touch %s" % flag]}]
+    )
     try:
         os.kill(helpers.state(root, cid)["pid"], signal.SIGKILL)
         rc, err = proc.finish()
@@ -538,8 +568,12 @@ def test_start_lets_go_of_the_lock_before_poststart(bundle, root, cid, run_ociru
     ready, go = tmp_path / "ready", tmp_path / "go"
     bundle.set_args("sleep", "600")
     bundle.config.setdefault("hooks", {})["poststart"] = [
-        {"path": "/bin/sh", "args": ["sh", "-c", "touch %s; while [ ! -e %s ]; do sleep 0.1; done" % (ready, go)],
-         "timeout": HANG_GUARD}]
+        {
+            "path": "/bin/sh",
+            "args": ["sh", "-c", "touch %s; while [ ! -e %s ]; do sleep 0.1; done" % (ready, go)],
+            "timeout": HANG_GUARD,
+        }
+    ]
     bundle.write()
     assert run_ocirun("create", "-b", bundle.path, cid).returncode == 0
     proc = _Background(root, "start", cid)
@@ -560,6 +594,7 @@ def test_start_lets_go_of_the_lock_before_poststart(bundle, root, cid, run_ociru
 # ---------------------------------------------------------------------------
 # Another container's parent cgroup, or a cgroup inside another's (third review #3)
 # ---------------------------------------------------------------------------
+
 
 def _nest_cleanup(roots, ids, name):
     for r_ in roots:
@@ -614,8 +649,9 @@ def test_claiming_another_containers_parent_cgroup_is_refused(bundle, root, cid,
             why = ["parent cgroup of every container"] if claim == "/ocirun" else ["child cgroups", "nested with"]
             assert claim.lstrip("/") in r.stderr and any(w in r.stderr for w in why), r.stderr
             assert not os.path.exists(os.path.join(root, a)), "the refused container's state dir is left"
-        assert all(os.path.isdir(os.path.join(helpers.CGROUP_ROOT, h, name, "B"))
-                   for h in ("pids", "memory", "freezer")), "B's cgroup was removed"
+        assert all(
+            os.path.isdir(os.path.join(helpers.CGROUP_ROOT, h, name, "B")) for h in ("pids", "memory", "freezer")
+        ), "B's cgroup was removed"
     finally:
         _nest_cleanup([root, root_b], [a, b], name)
 
@@ -649,8 +685,9 @@ def test_cgroup_inside_another_containers_cgroup_is_refused(bundle, root, cid, r
         assert name in r.stderr, r.stderr
         assert not os.path.exists(os.path.join(root_b, b))
         assert pid_alive(pid_a)
-        assert not any(os.path.exists(os.path.join(helpers.CGROUP_ROOT, h, name, "B"))
-                       for h in os.listdir(helpers.CGROUP_ROOT)), "B's refused cgroup is left"
+        assert not any(
+            os.path.exists(os.path.join(helpers.CGROUP_ROOT, h, name, "B")) for h in os.listdir(helpers.CGROUP_ROOT)
+        ), "B's refused cgroup is left"
     finally:
         if bystander is not None:
             helpers.ocirun(root, "delete", "--force", a)

@@ -6,7 +6,6 @@ import os
 import subprocess
 
 import pytest
-
 from sec_common import one_line_error
 
 
@@ -66,8 +65,9 @@ def test_mount_destination_symlinks(box, victim, source, cid, run_ocirun, subtes
                 if r.returncode != 0:
                     one_line_error(r)
                 else:
-                    assert r.stdout == ("source\n" if kind == "bind" else "tmpfs\n"), \
+                    assert r.stdout == ("source\n" if kind == "bind" else "tmpfs\n"), (
                         "%s mount not at %s inside the rootfs: %r %r" % (kind, inside, r.stdout, r.stderr)
+                    )
                 victim.assert_untouched()
             box.config["mounts"] = base
 

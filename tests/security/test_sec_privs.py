@@ -6,7 +6,6 @@ import os
 import shutil
 
 import pytest
-
 from sec_common import parse
 
 CAPS = {"CAP_CHOWN": 0, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_NET_BIND_SERVICE": 10, "CAP_SYS_CHROOT": 18}
@@ -23,8 +22,13 @@ def test_capability_sets(box, cid, run_ocirun):
     exactly the bounding set, CapAmb and CapEff exactly the ambient one."""
     box.process["user"] = {"uid": 1000, "gid": 1000}
     amb = ["CAP_NET_BIND_SERVICE"]
-    box.process["capabilities"] = {"bounding": sorted(CAPS), "effective": amb, "permitted": amb,
-                                   "inheritable": amb, "ambient": amb}
+    box.process["capabilities"] = {
+        "bounding": sorted(CAPS),
+        "effective": amb,
+        "permitted": amb,
+        "inheritable": amb,
+        "ambient": amb,
+    }
     box.set_args("cat", "/proc/self/status").write()
     r = run_ocirun("run", "-b", box.path, cid)
     assert r.returncode == 0, r.stderr
@@ -52,11 +56,15 @@ def test_no_remount_proc_sys_rw(box, cid, run_ocirun):
     remount /proc/sys (a readonlyPath) read-write nor write a sysctl there;
     only a namespaced sysctl (kernel.domainname) is tried, so a failure of
     the defence cannot hurt the host."""
-    box.set_args("sh", "-c", "mount -o remount,rw,bind /proc/sys; echo remount=$?; "
-                             "mount -o remount,rw /proc/sys; echo remount2=$?; "
-                             "mount -t proc proc /mnt; echo newproc=$?; "
-                             "echo evil > /proc/sys/kernel/domainname; echo write=$?; "
-                             "grep ' /proc/sys ' /proc/self/mountinfo").write()
+    box.set_args(
+        "sh",
+        "-c",
+        "mount -o remount,rw,bind /proc/sys; echo remount=$?; "
+        "mount -o remount,rw /proc/sys; echo remount2=$?; "
+        "mount -t proc proc /mnt; echo newproc=$?; "
+        "echo evil > /proc/sys/kernel/domainname; echo write=$?; "
+        "grep ' /proc/sys ' /proc/self/mountinfo",
+    ).write()
     r = run_ocirun("run", "-b", box.path, cid)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()

@@ -10,18 +10,24 @@ import subprocess
 import threading
 
 import pytest
-
 from sec_common import one_line_error
+
 from helpers import state, wait_for
 
-PROBE = ("stat -f -c %T /proc; cat /proc/sys/kernel/domainname; cat /proc/self/oom_score_adj; "
-         "echo pwned > /proc/self/attr/exec 2>/dev/null; true")
+PROBE = (
+    "stat -f -c %T /proc; cat /proc/sys/kernel/domainname; cat /proc/self/oom_score_adj; "
+    "echo pwned > /proc/self/attr/exec 2>/dev/null; true"
+)
 
 
 def host_values():
     out = {}
-    for p in ("/proc/sys/kernel/domainname", "/proc/self/oom_score_adj", "/proc/1/oom_score_adj",
-              "/proc/sys/kernel/core_pattern"):
+    for p in (
+        "/proc/sys/kernel/domainname",
+        "/proc/self/oom_score_adj",
+        "/proc/1/oom_score_adj",
+        "/proc/sys/kernel/core_pattern",
+    ):
         with open(p) as f:
             out[p] = f.read()
     return out
@@ -94,10 +100,16 @@ def test_masked_paths_and_dev_null_symlinks(box, victim, cid, run_ocirun):
     os.symlink(victim.file, os.path.join(box.rootfs, "etc", "masked-file"))
     os.symlink(victim.path, os.path.join(box.rootfs, "etc", "masked-dir"))
     box.config["linux"]["maskedPaths"] = box.config["linux"].get("maskedPaths", []) + [
-        "/etc/masked-file", "/etc/masked-dir"]
-    box.set_args("sh", "-c", "echo pwned > /proc/keys; echo pwned > /proc/timer_list; "
-                             "stat -c %t:%T /proc/keys /proc/timer_list; ls /sys/firmware; "
-                             "cat /proc/keys /etc/masked-dir/file; true").write()
+        "/etc/masked-file",
+        "/etc/masked-dir",
+    ]
+    box.set_args(
+        "sh",
+        "-c",
+        "echo pwned > /proc/keys; echo pwned > /proc/timer_list; "
+        "stat -c %t:%T /proc/keys /proc/timer_list; ls /sys/firmware; "
+        "cat /proc/keys /etc/masked-dir/file; true",
+    ).write()
     before = host_values()
     r = run_ocirun("run", "-b", box.path, cid)
     assert r.returncode == 0, r.stderr
@@ -130,7 +142,7 @@ class ConsoleSocket:
             _, anc, _, _ = conn.recvmsg(256, socket.CMSG_SPACE(4 * fds.itemsize))
             for level, typ, data in anc:
                 if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-                    fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+                    fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
         for fd in fds:
             try:
                 while True:
@@ -193,8 +205,9 @@ def test_dev_console_swapped_during_create(box, victim, tools, root, cid, run_oc
     box.process["terminal"] = True
     box.set_args("sh", "-c", "echo pwned > /dev/console; true").write()
     stop = victim.path + "-stop"
-    racer = subprocess.Popen([tools["sectool"], "swap", os.path.join(dev, "console"),
-                              os.path.join(dev, "console-link"), stop])
+    racer = subprocess.Popen(
+        [tools["sectool"], "swap", os.path.join(dev, "console"), os.path.join(dev, "console-link"), stop]
+    )
     try:
         for i in range(8):
             r, _ = run_with_console(box, root, "%s-%d" % (cid, i), run_ocirun, str(tmp_path / ("c%d.sock" % i)))
@@ -231,9 +244,13 @@ def test_cgroup_mount_without_cgroupns(box, cid, run_ocirun):
     cgroup namespace the cgroup mount shows the container's own cgroup only:
     no host sibling cgroup, no release_agent anywhere, nothing writable."""
     box.config["linux"]["namespaces"] = [n for n in box.config["linux"]["namespaces"] if n["type"] != "cgroup"]
-    box.set_args("sh", "-c", "find /sys/fs/cgroup -maxdepth 3; "
-                             "for f in /sys/fs/cgroup/*/release_agent /sys/fs/cgroup/*/notify_on_release; do "
-                             "[ -e $f ] && { echo x > $f; echo wrote=$?; }; done; true").write()
+    box.set_args(
+        "sh",
+        "-c",
+        "find /sys/fs/cgroup -maxdepth 3; "
+        "for f in /sys/fs/cgroup/*/release_agent /sys/fs/cgroup/*/notify_on_release; do "
+        "[ -e $f ] && { echo x > $f; echo wrote=$?; }; done; true",
+    ).write()
     r = run_ocirun("run", "-b", box.path, cid)
     assert r.returncode == 0, r.stderr
     seen = {os.path.basename(l) for l in r.stdout.splitlines() if l.startswith("/sys/fs/cgroup/")}

@@ -11,8 +11,9 @@ import os
 import subprocess
 import uuid
 
-import helpers
 from sec_common import parse
+
+import helpers
 from helpers import wait_for
 
 
@@ -39,8 +40,11 @@ def test_ocirun_fds_reach_nothing_of_the_host(box, tools, root, cid, run_ocirun,
     assert helpers.state(root, cid)["status"] == "created"
     out = tmp_path / "reach.out"
     with open(out, "w") as f:
-        scan = subprocess.Popen([helpers.OCIRUN, "--root", root, "exec", cid, "/bin/sectool", "reach",
-                                 "/dev/shm/stop", "ocirun"] + rels, stdout=f, stderr=subprocess.STDOUT)
+        scan = subprocess.Popen(
+            [helpers.OCIRUN, "--root", root, "exec", cid, "/bin/sectool", "reach", "/dev/shm/stop", "ocirun"] + rels,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for(lambda: "P 1\n" in out.read_text(), timeout=60, what="the scan seeing the created init")
         for _ in range(20):
@@ -72,8 +76,10 @@ def test_created_init_state_memfd_is_not_writable(box, tools, root, cid, run_oci
     box.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /dev/shm/hookstate"]}]}
     box.set_args("sleep", "600").write()
     assert run_ocirun("create", "-b", box.path, cid).returncode == 0
-    forge = ('n=0; for f in /proc/1/fd/*; do case "$(readlink $f)" in *ocirun-state*) '
-             'n=$((n+1)); printf "%s" "{\\"FORGED\\":1}" 1<>"$f" && echo wrote $f;; esac; done; echo seen=$n')
+    forge = (
+        'n=0; for f in /proc/1/fd/*; do case "$(readlink $f)" in *ocirun-state*) '
+        'n=$((n+1)); printf "%s" "{\\"FORGED\\":1}" 1<>"$f" && echo wrote $f;; esac; done; echo seen=$n'
+    )
     r = run_ocirun("exec", cid, "sh", "-c", forge)
     assert "seen=1" in r.stdout, r.stdout + r.stderr  # the memfd was there and reached
     assert run_ocirun("start", cid).returncode == 0

@@ -12,9 +12,9 @@ path names when it is looked up a second time."""
 import os
 
 import pytest
+from sec_common import one_line_error
 
 import helpers
-from sec_common import one_line_error
 from helpers import state, wait_for
 
 
@@ -48,9 +48,21 @@ def test_bind_over_proc_refused(box, fake_proc, root, cid, run_ocirun, subtests)
     in every spelling of the path: refused with the mount's JSON path, and
     nothing is left behind (no state, cgroup or mount)."""
     base = box.config["mounts"]
-    spellings = ["/proc", "//proc", "/proc/", "/./proc", "/proc/../proc", "proc", "/proc//",
-                 "/proc/self", "//proc/self/", "/proc/./self", "/proc/self/fd", "/proc/sys/kernel/../..",
-                 "/tmp/../proc"]
+    spellings = [
+        "/proc",
+        "//proc",
+        "/proc/",
+        "/./proc",
+        "/proc/../proc",
+        "proc",
+        "/proc//",
+        "/proc/self",
+        "//proc/self/",
+        "/proc/./self",
+        "/proc/self/fd",
+        "/proc/sys/kernel/../..",
+        "/tmp/../proc",
+    ]
     for n, dst in enumerate(spellings):
         with subtests.test(destination=dst):
             c = "%s-%d" % (cid, n)
@@ -68,10 +80,12 @@ def test_other_fs_over_proc_refused(box, root, cid, run_ocirun, subtests):
     """tmpfs (or anything but procfs) on /proc, and a bind whose source is
     not the root of a procfs, are refused; a second procfs on /proc is fine."""
     base = box.config["mounts"]
-    cases = [({"destination": "/proc/", "type": "tmpfs", "source": "tmpfs"}, False),
-             (bind("/proc", "/proc/self"), False),
-             (bind("/proc", "/proc/sys"), False),
-             ({"destination": "/proc", "type": "proc", "source": "proc"}, True)]
+    cases = [
+        ({"destination": "/proc/", "type": "tmpfs", "source": "tmpfs"}, False),
+        (bind("/proc", "/proc/self"), False),
+        (bind("/proc", "/proc/sys"), False),
+        ({"destination": "/proc", "type": "proc", "source": "proc"}, True),
+    ]
     for n, (m, ok) in enumerate(cases):
         with subtests.test(mount=m):
             c = "%s-%d" % (cid, n)
@@ -195,11 +209,15 @@ def test_init_proc_writes_use_the_verified_handle(box, tmp_path, root, cid, run_
     assert not (marks / "ran").exists(), "the process ran before start"
     r = run_ocirun("start", cid, timeout=60, env=env)
     assert r.returncode == 0, r.stderr
-    wait_for(lambda: (marks / "ran").exists() and (marks / "ran").read_text() == "ran\n", timeout=60,
-             what="the process to run after start")
+    wait_for(
+        lambda: (marks / "ran").exists() and (marks / "ran").read_text() == "ran\n",
+        timeout=60,
+        what="the process to run after start",
+    )
 
 
 # ---- the options of a bind, on that bind (remount-by-path race) ----
+
 
 @pytest.fixture
 def volume(tmp_path):
@@ -213,8 +231,10 @@ def volume(tmp_path):
 
 
 # the marker, WRITABLE if a write went through, then the mount's own options (mountinfo field 6)
-RO_PROBE = ("cat {d}/from-source; touch {d}/written 2>/dev/null && echo WRITABLE; "
-            "awk '$5 == \"{d}\" {{ o = $6 }} END {{ split(o, f, \",\"); print f[1] }}' /proc/self/mountinfo")
+RO_PROBE = (
+    "cat {d}/from-source; touch {d}/written 2>/dev/null && echo WRITABLE; "
+    'awk \'$5 == "{d}" {{ o = $6 }} END {{ split(o, f, ","); print f[1] }}\' /proc/self/mountinfo'
+)
 
 
 def test_ro_bind_options_land_on_that_bind(box, volume, cid, run_ocirun, subtests):
@@ -227,8 +247,7 @@ def test_ro_bind_options_land_on_that_bind(box, volume, cid, run_ocirun, subtest
     os.makedirs(os.path.join(box.rootfs, "mnt", "x"))
     base = box.config["mounts"]
     box.config["root"]["readonly"] = False
-    for n, opts in enumerate([("ro",), ("ro", "nosuid", "nodev"), ("ro", "rslave"), ("ro", "private"),
-                              ("ro", "rro")]):
+    for n, opts in enumerate([("ro",), ("ro", "nosuid", "nodev"), ("ro", "rslave"), ("ro", "private"), ("ro", "rro")]):
         for kind in ("bind", "rbind"):
             with subtests.test(opts=opts, kind=kind):
                 m = bind("/mnt/x/..", str(volume), *opts)
@@ -253,8 +272,14 @@ def test_ro_bind_through_rootfs_symlink(box, volume, cid, run_ocirun, subtests):
     base = box.config["mounts"]
     box.config["root"]["readonly"] = False
     probe = RO_PROBE.format(d="/srv") + "; touch /root-w && echo rootfs-rw"
-    for n, (dst, opts) in enumerate([("/abslink", ("ro",)), ("/etc/rellink", ("ro", "rslave")),
-                                     ("/abslink/", ("rbind", "rro")), ("/etc/rellink", ("rbind", "ro", "rro"))]):
+    for n, (dst, opts) in enumerate(
+        [
+            ("/abslink", ("ro",)),
+            ("/etc/rellink", ("ro", "rslave")),
+            ("/abslink/", ("rbind", "rro")),
+            ("/etc/rellink", ("rbind", "ro", "rro")),
+        ]
+    ):
         with subtests.test(destination=dst, opts=opts):
             box.config["mounts"] = base + [bind(dst, str(volume), *opts)]
             box.set_args("sh", "-c", probe).write()
@@ -271,10 +296,14 @@ def test_tmpfs_options_through_fd(box, cid, run_ocirun, subtests):
     base = box.config["mounts"]
     for n, opts in enumerate([["rro"], ["rslave", "rnosuid"], ["private", "rro", "rnoexec"]]):
         with subtests.test(opts=opts):
-            box.config["mounts"] = base + [{"destination": "/mnt/t", "type": "tmpfs", "source": "tmpfs",
-                                            "options": opts}]
-            box.set_args("sh", "-c", "touch /mnt/t/w 2>/dev/null && echo rw; "
-                         "grep ' /mnt/t ' /proc/self/mountinfo | cut -d' ' -f6").write()
+            box.config["mounts"] = base + [
+                {"destination": "/mnt/t", "type": "tmpfs", "source": "tmpfs", "options": opts}
+            ]
+            box.set_args(
+                "sh",
+                "-c",
+                "touch /mnt/t/w 2>/dev/null && echo rw; grep ' /mnt/t ' /proc/self/mountinfo | cut -d' ' -f6",
+            ).write()
             r = run_ocirun("run", "-b", box.path, "%s-%d" % (cid, n))
             assert r.returncode == 0, r.stderr
             flags = r.stdout.splitlines()[-1].split(",")
@@ -282,4 +311,3 @@ def test_tmpfs_options_through_fd(box, cid, run_ocirun, subtests):
             assert ("rw\n" in r.stdout) == ("rro" not in opts), r.stdout
             assert ("nosuid" in flags) == ("rnosuid" in opts), r.stdout
     box.config["mounts"] = base
-

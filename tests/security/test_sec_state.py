@@ -6,8 +6,9 @@ import json
 import os
 import stat
 
-import helpers
 from sec_common import one_line_error
+
+import helpers
 
 
 def listing(path):
@@ -20,8 +21,21 @@ def assert_nothing_left(root, parent_before, parent):
     assert not extra, "created next to the state dir: %s" % sorted(extra)
 
 
-BAD_IDS = ["../x", "../../../tmp/escape", "a/b", "/abs", ".", "..", "x" * 1024, "a\nb", "a\rb", "-", "",
-           "a b", "\x1b[31mred"]
+BAD_IDS = [
+    "../x",
+    "../../../tmp/escape",
+    "a/b",
+    "/abs",
+    ".",
+    "..",
+    "x" * 1024,
+    "a\nb",
+    "a\rb",
+    "-",
+    "",
+    "a b",
+    "\x1b[31mred",
+]
 
 
 def test_container_id_traversal(bundle, tmp_path, subtests):
@@ -36,8 +50,13 @@ def test_container_id_traversal(bundle, tmp_path, subtests):
     before = listing(parent)
     for bad in BAD_IDS:
         with subtests.test(cid=bad):
-            for cmd in (["create", "-b", bundle.path, bad], ["run", "-b", bundle.path, bad],
-                        ["state", bad], ["delete", "--force", bad], ["kill", bad]):
+            for cmd in (
+                ["create", "-b", bundle.path, bad],
+                ["run", "-b", bundle.path, bad],
+                ["state", bad],
+                ["delete", "--force", bad],
+                ["kill", bad],
+            ):
                 r = helpers.ocirun(root, *cmd)
                 one_line_error(r)
                 assert_nothing_left(root, before, parent)
@@ -63,9 +82,14 @@ def test_bundle_paths(bundle, tmp_path, cid, subtests):
     os.mkfifo(str(fifob / "config.json"))
     with open("/etc/shadow") as f:
         secret = [l.split(":")[0] + ":" + l.split(":")[1] for l in f if l.count(":") > 2][:3]
-    for name, b in [("missing", str(tmp_path / "nope")), ("file", str(odd / "file")),
-                    ("dotdot", str(odd) + "/../../../../nope"), ("shadow", str(shadow)), ("dir", str(dirb)),
-                    ("fifo", str(fifob))]:
+    for name, b in [
+        ("missing", str(tmp_path / "nope")),
+        ("file", str(odd / "file")),
+        ("dotdot", str(odd) + "/../../../../nope"),
+        ("shadow", str(shadow)),
+        ("dir", str(dirb)),
+        ("fifo", str(fifob)),
+    ]:
         with subtests.test(bundle=name):
             r = helpers.ocirun(root, "create", "-b", b, cid, timeout=5)
             one_line_error(r)
@@ -87,7 +111,11 @@ def test_state_dir_permissions(bundle, tmp_path, cid):
         os.umask(old)
     try:
         assert r.returncode == 0, r.stderr
-        for p, mode in [(root, 0o700), (os.path.join(root, cid), 0o700), (os.path.join(root, cid, "state.json"), 0o600)]:
+        for p, mode in [
+            (root, 0o700),
+            (os.path.join(root, cid), 0o700),
+            (os.path.join(root, cid, "state.json"), 0o600),
+        ]:
             st = os.lstat(p)
             assert (stat.S_IMODE(st.st_mode), st.st_uid) == (mode, 0), "%s is %o" % (p, stat.S_IMODE(st.st_mode))
         for n in os.listdir(os.path.join(root, cid)):
@@ -100,23 +128,39 @@ def test_state_dir_permissions(bundle, tmp_path, cid):
 def _mutations():
     """Wrong types everywhere: (name, path, value)."""
     return [
-        ("process-int", ["process"], 5), ("args-str", ["process", "args"], "sh"),
-        ("args-ints", ["process", "args"], [1, 2]), ("args-empty", ["process", "args"], []),
-        ("uid-str", ["process", "user", "uid"], "0"), ("uid-neg", ["process", "user", "uid"], -1),
-        ("uid-huge", ["process", "user", "uid"], 2 ** 64), ("uid-float", ["process", "user", "uid"], 1.5),
-        ("env-dict", ["process", "env"], {"A": "b"}), ("cwd-rel", ["process", "cwd"], "rel"),
-        ("cwd-int", ["process", "cwd"], 0), ("root-list", ["root"], []), ("root-path-null", ["root", "path"], None),
-        ("mounts-dict", ["mounts"], {}), ("mount-str", ["mounts"], ["proc"]),
+        ("process-int", ["process"], 5),
+        ("args-str", ["process", "args"], "sh"),
+        ("args-ints", ["process", "args"], [1, 2]),
+        ("args-empty", ["process", "args"], []),
+        ("uid-str", ["process", "user", "uid"], "0"),
+        ("uid-neg", ["process", "user", "uid"], -1),
+        ("uid-huge", ["process", "user", "uid"], 2**64),
+        ("uid-float", ["process", "user", "uid"], 1.5),
+        ("env-dict", ["process", "env"], {"A": "b"}),
+        ("cwd-rel", ["process", "cwd"], "rel"),
+        ("cwd-int", ["process", "cwd"], 0),
+        ("root-list", ["root"], []),
+        ("root-path-null", ["root", "path"], None),
+        ("mounts-dict", ["mounts"], {}),
+        ("mount-str", ["mounts"], ["proc"]),
         ("mount-dst-int", ["mounts"], [{"destination": 1, "type": "tmpfs", "source": "x"}]),
-        ("ns-str", ["linux", "namespaces"], "pid"), ("ns-bad", ["linux", "namespaces"], [{"type": "evil"}]),
-        ("hooks-int", ["hooks"], 1), ("prestart-str", ["hooks", "prestart"], "x"),
-        ("ociVersion-int", ["ociVersion"], 1), ("caps-str", ["process", "capabilities", "bounding"], "CAP_KILL"),
+        ("ns-str", ["linux", "namespaces"], "pid"),
+        ("ns-bad", ["linux", "namespaces"], [{"type": "evil"}]),
+        ("hooks-int", ["hooks"], 1),
+        ("prestart-str", ["hooks", "prestart"], "x"),
+        ("ociVersion-int", ["ociVersion"], 1),
+        ("caps-str", ["process", "capabilities", "bounding"], "CAP_KILL"),
         # (an unknown capability name is a warning, as with runc: not here)
         ("rlimit-bad", ["process", "rlimits"], [{"type": "RLIMIT_NOFILE", "hard": "x", "soft": 1}]),
-        ("sysctl-list", ["linux", "sysctl"], ["a"]), ("masked-int", ["linux", "maskedPaths"], [1]),
-        ("annotations-list", ["annotations"], [1]), ("linux-str", ["linux"], "x"),
-        ("seccomp-str", ["linux", "seccomp"], "x"), ("resources-num", ["linux", "resources"], 5),
-        ("config-list", [], [1, 2]), ("config-str", [], "x"), ("config-null", [], None),
+        ("sysctl-list", ["linux", "sysctl"], ["a"]),
+        ("masked-int", ["linux", "maskedPaths"], [1]),
+        ("annotations-list", ["annotations"], [1]),
+        ("linux-str", ["linux"], "x"),
+        ("seccomp-str", ["linux", "seccomp"], "x"),
+        ("resources-num", ["linux", "resources"], 5),
+        ("config-list", [], [1, 2]),
+        ("config-str", [], "x"),
+        ("config-null", [], None),
     ]
 
 
@@ -143,11 +187,13 @@ def test_hostile_config(bundle, tmp_path, cid, subtests):
     big = json.loads(json.dumps(base))
     big["annotations"] = {"k%d" % i: "v" * 5000 for i in range(10000)}  # 50 MB
     raw_cases.append(("50MB-annotations-bad-args", json.dumps(_set(big, ["process", "args"], 7)).encode()))
-    raw_cases.append(("nested-100k", b'{"ociVersion": "1.3.0", "annotations": {"a": ' + b"[" * 100000 +
-                      b"]" * 100000 + b"}}"))
+    raw_cases.append(
+        ("nested-100k", b'{"ociVersion": "1.3.0", "annotations": {"a": ' + b"[" * 100000 + b"]" * 100000 + b"}}")
+    )
     raw_cases.append(("nested-100k-objects", b'{"x": ' * 100000 + b"1" + b"}" * 100000))
-    raw_cases.append(("non-utf8", json.dumps(base).replace('"sh"', '"\\u00ff"').encode()
-                      .replace(b"\\u00ff", b"\xff\xfe")))
+    raw_cases.append(
+        ("non-utf8", json.dumps(base).replace('"sh"', '"\\u00ff"').encode().replace(b"\\u00ff", b"\xff\xfe"))
+    )
     raw_cases.append(("utf16-bom", b"\xff\xfe" + json.dumps(base).encode("utf-16-le")))
     raw_cases.append(("truncated", json.dumps(base).encode()[:-10]))
     raw_cases.append(("empty", b""))

@@ -9,9 +9,9 @@ import shutil
 import subprocess
 
 import pytest
+from sec_common import one_line_error, parse
 
 import helpers
-from sec_common import one_line_error, parse
 from helpers import wait_for
 
 EXEC_FAILED = 255  # exec's own failures exit 255, as runc's
@@ -32,8 +32,10 @@ def _run_detached(box, root, cid, run_ocirun):
 
 # --- A: the preserved fd range ------------------------------------------------
 
+
 def _placing(files):
     """preexec_fn: put each open file at its fd number, close every other fd above 2."""
+
     def f():
         dups = {want: os.dup(fd) for want, fd in files.items()}
         for want, fd in dups.items():
@@ -45,6 +47,7 @@ def _placing(files):
                     os.close(fd)
                 except OSError:
                     pass
+
     return f
 
 
@@ -89,8 +92,17 @@ def test_exec_preserve_fds_mixed(box, root, cid, run_ocirun, tmp_path):
     a = open(tmp_path / "a", "w")
     b = open(tmp_path / "b", "w")
     try:
-        r = helpers.ocirun(root, "exec", "--preserve-fds", "5", cid, "/bin/sectool", "fds",
-                           close_fds=False, preexec_fn=_placing({3: a.fileno(), 6: b.fileno()}))
+        r = helpers.ocirun(
+            root,
+            "exec",
+            "--preserve-fds",
+            "5",
+            cid,
+            "/bin/sectool",
+            "fds",
+            close_fds=False,
+            preexec_fn=_placing({3: a.fileno(), 6: b.fileno()}),
+        )
     finally:
         a.close()
         b.close()
@@ -134,16 +146,34 @@ def test_exec_never_runs_on_the_host_when_the_init_dies(box, root, cid, run_ocir
     hostdir.mkdir()
     marker = hostdir / "marker"
     out, err = tmp_path / "out", tmp_path / "err"
-    argv = [strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=socketpair",
-            "-e", "inject=socketpair:delay_enter=12000000",
-            helpers.OCIRUN, "--root", root, "exec", cid, "/bin/sh", "-c",
-            "cat /proc/1/comm; echo ran > %s" % marker]
+    argv = [
+        strace,
+        "-f",
+        "-qq",
+        "-o",
+        "/dev/null",
+        "-e",
+        "trace=socketpair",
+        "-e",
+        "inject=socketpair:delay_enter=12000000",
+        helpers.OCIRUN,
+        "--root",
+        root,
+        "exec",
+        cid,
+        "/bin/sh",
+        "-c",
+        "cat /proc/1/comm; echo ran > %s" % marker,
+    ]
     with open(out, "w") as fo, open(err, "w") as fe:
         tracer = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
         try:
             # ocirun (strace's child) sits in socketpair, held by strace
-            held = wait_for(lambda: [c for c in _children(tracer.pid) if _in_syscall(c, SYS_SOCKETPAIR)],
-                            timeout=60, what="ocirun exec held in socketpair")
+            held = wait_for(
+                lambda: [c for c in _children(tracer.pid) if _in_syscall(c, SYS_SOCKETPAIR)],
+                timeout=60,
+                what="ocirun exec held in socketpair",
+            )
             assert held
             os.kill(init, 9)
             wait_for(lambda: not helpers.pid_alive(init), timeout=30, what="the init to die")
@@ -172,6 +202,7 @@ def test_exec_into_a_stopped_container(box, root, cid, run_ocirun, tmp_path):
 
 
 # --- C: ids that mean "unchanged" ---------------------------------------------
+
 
 def _nothing_left(root, cid):
     assert not os.path.exists(os.path.join(root, cid)), os.listdir(root)
@@ -209,13 +240,16 @@ def _userns(box):
     cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 
 
-@pytest.mark.parametrize("key,field,mapping", [
-    ("uidMappings", "containerID", {"containerID": 4294967295, "hostID": 100000, "size": 1}),
-    ("uidMappings", "hostID", {"containerID": 0, "hostID": 4294967295, "size": 1}),
-    ("gidMappings", "size", {"containerID": 0, "hostID": 100000, "size": 4294967295}),
-    ("gidMappings", "", {"containerID": 0, "hostID": MAX_ID - 10, "size": 65536}),
-    ("uidMappings", "", {"containerID": MAX_ID, "hostID": 100000, "size": 2}),
-])
+@pytest.mark.parametrize(
+    "key,field,mapping",
+    [
+        ("uidMappings", "containerID", {"containerID": 4294967295, "hostID": 100000, "size": 1}),
+        ("uidMappings", "hostID", {"containerID": 0, "hostID": 4294967295, "size": 1}),
+        ("gidMappings", "size", {"containerID": 0, "hostID": 100000, "size": 4294967295}),
+        ("gidMappings", "", {"containerID": 0, "hostID": MAX_ID - 10, "size": 65536}),
+        ("uidMappings", "", {"containerID": MAX_ID, "hostID": 100000, "size": 2}),
+    ],
+)
 def test_create_refuses_big_mapping_ids(box, root, cid, run_ocirun, key, field, mapping):
     """id mappings past 2147483647 (each value, and start + size) are refused
     with the field's path; nothing is left."""
@@ -234,10 +268,16 @@ def test_create_refuses_big_mount_idmap(box, root, cid, run_ocirun, tmp_path):
     _userns(box)
     src = tmp_path / "src"
     src.mkdir()
-    box.config["mounts"].append({"destination": "/mnt", "type": "bind", "source": str(src),
-                                 "options": ["bind"],
-                                 "uidMappings": [{"containerID": 0, "hostID": 4294967295, "size": 1}],
-                                 "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}]})
+    box.config["mounts"].append(
+        {
+            "destination": "/mnt",
+            "type": "bind",
+            "source": str(src),
+            "options": ["bind"],
+            "uidMappings": [{"containerID": 0, "hostID": 4294967295, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}],
+        }
+    )
     box.write()
     r = run_ocirun("create", "-b", box.path, cid)
     one_line_error(r)
@@ -246,12 +286,15 @@ def test_create_refuses_big_mount_idmap(box, root, cid, run_ocirun, tmp_path):
     _nothing_left(root, cid)
 
 
-@pytest.mark.parametrize("flags,path", [
-    (["--user", "4294967295"], "process.user.uid"),
-    (["--user", "1000:4294967295"], "process.user.gid"),
-    (["--user", "2147483648:1000"], "process.user.uid"),
-    (["--user", "1000:1000", "--additional-gids", "4294967295"], "process.user.additionalGids[0]"),
-])
+@pytest.mark.parametrize(
+    "flags,path",
+    [
+        (["--user", "4294967295"], "process.user.uid"),
+        (["--user", "1000:4294967295"], "process.user.gid"),
+        (["--user", "2147483648:1000"], "process.user.uid"),
+        (["--user", "1000:1000", "--additional-gids", "4294967295"], "process.user.additionalGids[0]"),
+    ],
+)
 def test_exec_refuses_big_ids(box, root, cid, run_ocirun, flags, path, tmp_path):
     """`exec --user/--additional-gids` with an id above 2147483647 is refused
     with the field's path, and nothing runs."""
@@ -263,11 +306,14 @@ def test_exec_refuses_big_ids(box, root, cid, run_ocirun, flags, path, tmp_path)
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("user,path", [
-    ({"uid": 4294967295, "gid": 0}, "process.user.uid"),
-    ({"uid": 0, "gid": 4294967295}, "process.user.gid"),
-    ({"uid": 0, "gid": 0, "additionalGids": [1, 4294967295]}, "process.user.additionalGids[1]"),
-])
+@pytest.mark.parametrize(
+    "user,path",
+    [
+        ({"uid": 4294967295, "gid": 0}, "process.user.uid"),
+        ({"uid": 0, "gid": 4294967295}, "process.user.gid"),
+        ({"uid": 0, "gid": 0, "additionalGids": [1, 4294967295]}, "process.user.additionalGids[1]"),
+    ],
+)
 def test_exec_process_json_refuses_big_ids(box, root, cid, run_ocirun, tmp_path, user, path):
     """`exec -p process.json` with an id above 2147483647: refused with the path."""
     _run_detached(box, root, cid, run_ocirun)

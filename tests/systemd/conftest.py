@@ -24,8 +24,9 @@ import helpers  # noqa: E402
 # The boot and the teardown are shared with the conformance suite's
 # --systemd-cgroup mode: conformance/systemd.py, loaded by path (the repository
 # root is not on sys.path: `runtime` must come from the installed package).
-_spec = importlib.util.spec_from_file_location("ocirun_systemd_boot",
-                                               os.path.join(helpers.REPO, "conformance", "systemd.py"))
+_spec = importlib.util.spec_from_file_location(
+    "ocirun_systemd_boot", os.path.join(helpers.REPO, "conformance", "systemd.py")
+)
 boot = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(boot)
 
@@ -42,6 +43,7 @@ class Systemd(boot.Systemd):
         """The installed ocirun in systemd's namespaces. Output goes through files:
         a detached container inherits them and would keep a pipe open."""
         import tempfile
+
         argv = self.nsenter() + [helpers.OCIRUN, "--root", root] + [str(a) for a in args]
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             r = subprocess.run(argv, stdout=out, stderr=err, text=True, timeout=timeout, env=env)
@@ -84,8 +86,7 @@ def systemd(request, systemd_workdir):
 def bundle_template(systemd_workdir):
     d = os.path.join(systemd_workdir, "busybox-bundle")
     os.makedirs(d, exist_ok=True)
-    subprocess.run([os.path.join(helpers.REPO, "hack", "mkbundle"), d, "ocirun"], check=True,
-                   capture_output=True)
+    subprocess.run([os.path.join(helpers.REPO, "hack", "mkbundle"), d, "ocirun"], check=True, capture_output=True)
     return d
 
 

@@ -29,16 +29,32 @@ def podman(systemd, systemd_workdir, bundle_template):
     conf = os.path.join(d, "containers.conf")
     with open(conf, "w") as f:
         # This machine caps nofile at 20000 and lacks CAP_SYS_RESOURCE (shared/ENGINES.md).
-        f.write('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
-                + ('pids_limit = 0\n' if systemd.mode == "unified" else '') +
-                '[engine]\ncgroup_manager = "systemd"\nevents_logger = "file"\n')
+        f.write(
+            '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
+            + ("pids_limit = 0\n" if systemd.mode == "unified" else "")
+            + '[engine]\ncgroup_manager = "systemd"\nevents_logger = "file"\n'
+        )
     env = dict(os.environ, CONTAINERS_CONF=conf)
-    base = systemd.nsenter() + ["podman", "--root", d + "/root", "--runroot", d + "/run", "--storage-driver", "vfs",
-                                "--cgroup-manager", "systemd", "--events-backend", "file", "--runtime", helpers.OCIRUN]
+    base = systemd.nsenter() + [
+        "podman",
+        "--root",
+        d + "/root",
+        "--runroot",
+        d + "/run",
+        "--storage-driver",
+        "vfs",
+        "--cgroup-manager",
+        "systemd",
+        "--events-backend",
+        "file",
+        "--runtime",
+        helpers.OCIRUN,
+    ]
 
     def run(*args, timeout=120):
-        return subprocess.run(base + list(args), capture_output=True, text=True, timeout=timeout, env=env,
-                              stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            base + list(args), capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL
+        )
 
     r = run("import", tar, IMG)
     assert r.returncode == 0, r.stderr
@@ -61,7 +77,10 @@ def test_podman_runs_execs_stops_and_removes_in_a_systemd_scope(systemd, podman)
     try:
         assert podman("inspect", "--format", "{{.OCIRuntime}}", "sdweb").stdout.strip() == helpers.OCIRUN
         assert systemd.show(unit, "ActiveState", "Slice", "Delegate") == {
-            "ActiveState": "active", "Slice": "machine.slice", "Delegate": "yes"}
+            "ActiveState": "active",
+            "Slice": "machine.slice",
+            "Delegate": "yes",
+        }
         if v2:
             # (podman gives the container a cgroup namespace on v2: look from systemd's side)
             pid = podman("inspect", "--format", "{{.State.Pid}}", "sdweb").stdout.strip()
@@ -69,8 +88,9 @@ def test_podman_runs_execs_stops_and_removes_in_a_systemd_scope(systemd, podman)
             assert r.returncode == 0 and pid in r.stdout.split(), (pid, r.stdout, r.stderr)
         else:
             assert systemd.show(unit, "MemoryLimit", "TasksMax") == {"MemoryLimit": str(64 << 20), "TasksMax": "50"}
-            r = podman("exec", "sdweb", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                       "/sys/fs/cgroup/pids/pids.max")
+            r = podman(
+                "exec", "sdweb", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max"
+            )
             assert (r.returncode, r.stdout.split()) == (0, [str(64 << 20), "50"]), r.stderr
         r = podman("exec", "sdweb", "sh", "-c", "echo exec-ok; exit 5")
         assert (r.returncode, r.stdout) == (5, "exec-ok\n"), r.stderr
@@ -84,6 +104,7 @@ def test_podman_runs_execs_stops_and_removes_in_a_systemd_scope(systemd, podman)
         assert r.returncode == 0, r.stderr
         assert systemd.show(unit, "LoadState")["LoadState"] == "not-found"
         import glob
+
         assert glob.glob("/sys/fs/cgroup/*/machine.slice/" + unit) == []
     finally:
         podman("rm", "--force", "--time", "0", "sdweb")

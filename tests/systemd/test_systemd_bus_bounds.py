@@ -45,7 +45,7 @@ class SilentBus:
                 if self.auth and b"AUTH" in buf and b"\r\n" in buf.split(b"AUTH", 1)[1]:
                     c.sendall(b"OK 0123456789abcdef0123456789abcdef\r\n")
                     buf = b""
-                    self.auth = False   # from here on: silence
+                    self.auth = False  # from here on: silence
         except OSError:
             return
 
@@ -62,9 +62,13 @@ def test_a_silent_bus_fails_create_in_one_line(bundle, root, cid, auth):
     address = "unix:path=" + path
     try:
         bundle.set_args("true").write()
-        r = subprocess.run([helpers.OCIRUN, "--root", root, "--systemd-cgroup", "create", "--bundle", bundle.path, cid],
-                           capture_output=True, text=True, timeout=120,
-                           env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address))
+        r = subprocess.run(
+            [helpers.OCIRUN, "--root", root, "--systemd-cgroup", "create", "--bundle", bundle.path, cid],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address),
+        )
     finally:
         bus.close()
     assert r.returncode == 1, r.stderr

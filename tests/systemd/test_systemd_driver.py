@@ -38,8 +38,11 @@ def tracked(systemd):
 def small_limit(systemd):
     """(resources, host file below the scope's cgroup, its value): one limit this layout can take."""
     if systemd.mode == "unified":
-        return ({"hugepageLimits": [{"pageSize": "2MB", "limit": 4 * MIB}]},
-                unified_dir(systemd) + "/%s/hugetlb.2MB.max", str(4 * MIB))
+        return (
+            {"hugepageLimits": [{"pageSize": "2MB", "limit": 4 * MIB}]},
+            unified_dir(systemd) + "/%s/hugetlb.2MB.max",
+            str(4 * MIB),
+        )
     return {"pids": {"limit": 10}}, CG + "/pids/%s/pids.max", "10"
 
 
@@ -103,8 +106,9 @@ def test_systemd_made_no_cgroup_hierarchy(systemd, sd_ocirun, bundle, cid):
     r = systemd.run("grep", " - cgroup", "/proc/self/mountinfo")
     inside = sorted((l.split()[4], l.split(" - ")[1].split()[0]) for l in r.stdout.splitlines())
     v1 = sorted((m[0], m[1]) for m in systemd.kernel_before.mounts if m[1] == "cgroup")
-    want = {"hybrid": sorted(v1 + [(unified_dir(systemd), "cgroup2")]), "legacy": v1,
-            "unified": [(CG, "cgroup2")]}[systemd.mode]
+    want = {"hybrid": sorted(v1 + [(unified_dir(systemd), "cgroup2")]), "legacy": v1, "unified": [(CG, "cgroup2")]}[
+        systemd.mode
+    ]
     assert inside == want, r.stdout
     own = systemd.run("cat", "/proc/1/cgroup").stdout.splitlines()
     assert ("0::/init.scope" in own) == (systemd.mode != "legacy"), own
@@ -114,23 +118,50 @@ def test_systemd_made_no_cgroup_hierarchy(systemd, sd_ocirun, bundle, cid):
 @V1_MODES
 def test_limits_in_the_unit_and_the_container_then_update(systemd, sd_ocirun, bundle, cid):
     unit = "ocirun-%s.scope" % cid
-    res = {"memory": {"limit": 64 * MIB}, "cpu": {"shares": 512, "quota": 50000, "period": 100000},
-           "pids": {"limit": 42}}
+    res = {
+        "memory": {"limit": 64 * MIB},
+        "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+        "pids": {"limit": 42},
+    }
     r = run_detached(sd_ocirun, bundle, cid, "--cgroup-manager", "systemd", resources=res)
     assert r.returncode == 0, r.stderr
-    p = show(systemd, unit, "ActiveState", "Delegate", "Slice", "ControlGroup", "MemoryLimit", "CPUShares",
-             "CPUQuotaPerSecUSec", "TasksMax", "DevicePolicy")
-    assert p == {"ActiveState": "active", "Delegate": "yes", "Slice": "system.slice",
-                 "ControlGroup": "/system.slice/" + unit, "MemoryLimit": str(64 * MIB), "CPUShares": "512",
-                 "CPUQuotaPerSecUSec": "500ms", "TasksMax": "42", "DevicePolicy": "strict"}
+    p = show(
+        systemd,
+        unit,
+        "ActiveState",
+        "Delegate",
+        "Slice",
+        "ControlGroup",
+        "MemoryLimit",
+        "CPUShares",
+        "CPUQuotaPerSecUSec",
+        "TasksMax",
+        "DevicePolicy",
+    )
+    assert p == {
+        "ActiveState": "active",
+        "Delegate": "yes",
+        "Slice": "system.slice",
+        "ControlGroup": "/system.slice/" + unit,
+        "MemoryLimit": str(64 * MIB),
+        "CPUShares": "512",
+        "CPUQuotaPerSecUSec": "500ms",
+        "TasksMax": "42",
+        "DevicePolicy": "strict",
+    }
     # The container sees its own cgroup (the scope's) and the limits in it.
-    out = in_container(sd_ocirun, cid, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
-                                       "/sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
-                                       "/proc/self/cgroup")
+    out = in_container(
+        sd_ocirun,
+        cid,
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+        "/sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
+        "/proc/self/cgroup",
+    )
     lines = out.splitlines()
     assert lines[:4] == [str(64 * MIB), "42", "512", "50000"]
     assert "4:memory:/system.slice/%s" % unit in lines or any(
-        l.endswith(":memory:/system.slice/" + unit) for l in lines), out
+        l.endswith(":memory:/system.slice/" + unit) for l in lines
+    ), out
     # ps and pause/resume work on the scope's cgroup.
     r = sd_ocirun("events", "--stats", cid)
     assert r.returncode == 0, r.stderr
@@ -143,12 +174,18 @@ def test_limits_in_the_unit_and_the_container_then_update(systemd, sd_ocirun, bu
     assert sd_ocirun("resume", cid).returncode == 0
     assert read(CG + "/freezer/system.slice/%s/freezer.state" % unit) == "THAWED"
 
-    r = sd_ocirun("update", "--memory", "128M", "--pids-limit", "50", "--cpu-quota", "25000", "--cpu-shares", "256", cid)
+    r = sd_ocirun(
+        "update", "--memory", "128M", "--pids-limit", "50", "--cpu-quota", "25000", "--cpu-shares", "256", cid
+    )
     assert r.returncode == 0, r.stderr
     p = show(systemd, unit, "MemoryLimit", "TasksMax", "CPUQuotaPerSecUSec", "CPUShares")
     assert p == {"MemoryLimit": str(128 * MIB), "TasksMax": "50", "CPUQuotaPerSecUSec": "250ms", "CPUShares": "256"}
-    out = in_container(sd_ocirun, cid, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
-                                       "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares")
+    out = in_container(
+        sd_ocirun,
+        cid,
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+        "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares",
+    )
     assert out.split() == [str(128 * MIB), "50", "25000", "256"]
 
 
@@ -163,8 +200,12 @@ def test_cgroup_namespace_and_cgroup_mount(systemd, sd_ocirun, bundle, cid):
     assert any(m["type"] == "cgroup" for m in bundle.config["mounts"])
     r = run_detached(sd_ocirun, bundle, cid, resources={"memory": {"limit": 48 * MIB}})
     assert r.returncode == 0, r.stderr
-    out = in_container(sd_ocirun, cid, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; cat /proc/self/cgroup; "
-                                       "grep ' /sys/fs/cgroup/' /proc/self/mountinfo")
+    out = in_container(
+        sd_ocirun,
+        cid,
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; cat /proc/self/cgroup; "
+        "grep ' /sys/fs/cgroup/' /proc/self/mountinfo",
+    )
     lines = out.splitlines()
     assert lines[0] == str(48 * MIB), out
     own = [l for l in lines[1:] if l.count(":") >= 2 and " " not in l]
@@ -203,6 +244,7 @@ def test_stopped_container_delete(systemd, sd_ocirun, bundle, cid):
     r = run_detached(sd_ocirun, bundle, cid, args=("true",))
     assert r.returncode == 0, r.stderr
     import time
+
     deadline = time.monotonic() + 30
     while json.loads(sd_ocirun("state", cid).stdout)["status"] != "stopped":
         assert time.monotonic() < deadline, "the container did not stop"
@@ -226,8 +268,9 @@ def test_nested_slice_path(systemd, sd_ocirun, bundle, cid):
         assert scope_dirs(unit) == expected_scope_dirs(systemd, cg)
         st = json.loads(sd_ocirun("state", cid).stdout)
         r = systemd.run("cat", "/proc/%d/cgroup" % st["pid"])
-        assert tracked(systemd) + cg in r.stdout.splitlines() or \
-            any(l.endswith(tracked(systemd) + cg) for l in r.stdout.splitlines()), r.stdout
+        assert tracked(systemd) + cg in r.stdout.splitlines() or any(
+            l.endswith(tracked(systemd) + cg) for l in r.stdout.splitlines()
+        ), r.stdout
         assert sd_ocirun("delete", "--force", cid).returncode == 0
         assert unit_gone(systemd, unit)
         assert scope_dirs(unit) == []
@@ -276,11 +319,19 @@ def test_unit_exists_is_refused_and_left_alone(systemd, sd_ocirun, bundle, cid):
         assert show(systemd, unit, "ActiveState")["ActiveState"] == "active"
         r = run_detached(sd_ocirun, bundle, cid)
         assert r.returncode == 1
-        assert r.stderr == "systemd: unit `%s` already exists: it is not this container's\n" % unit or \
-            r.stderr == ("systemd: start unit `%s`: Unit %s was already loaded or has a fragment file "
-                            "(org.freedesktop.systemd1.UnitExists)\n" % (unit, unit)) or \
-            r.stderr == ("systemd: start unit `%s`: Unit %s already exists (org.freedesktop.systemd1.UnitExists)\n"
-                         % (unit, unit)), r.stderr
+        assert (
+            r.stderr == "systemd: unit `%s` already exists: it is not this container's\n" % unit
+            or r.stderr
+            == (
+                "systemd: start unit `%s`: Unit %s was already loaded or has a fragment file "
+                "(org.freedesktop.systemd1.UnitExists)\n" % (unit, unit)
+            )
+            or r.stderr
+            == (
+                "systemd: start unit `%s`: Unit %s already exists (org.freedesktop.systemd1.UnitExists)\n"
+                % (unit, unit)
+            )
+        ), r.stderr
         # Not ours: still there, still running.
         assert show(systemd, unit, "ActiveState")["ActiveState"] == "active"
         assert sd_ocirun("state", cid).returncode != 0
@@ -289,13 +340,16 @@ def test_unit_exists_is_refused_and_left_alone(systemd, sd_ocirun, bundle, cid):
 
 
 @ANY_MODE
-@pytest.mark.parametrize("path,msg", [
-    ("a/b.slice:p:n", "slice `a/b.slice` is not a valid slice name (want NAME.slice)"),
-    ("a--b.slice:p:n", "slice `a--b.slice` is not a valid slice name"),
-    ("system:p:n", "slice `system` is not a valid slice name (want NAME.slice)"),
-    ("system.slice:p", "the systemd driver wants slice:prefix:name"),
-    ("system.slice:p:", "the name part is empty"),
-])
+@pytest.mark.parametrize(
+    "path,msg",
+    [
+        ("a/b.slice:p:n", "slice `a/b.slice` is not a valid slice name (want NAME.slice)"),
+        ("a--b.slice:p:n", "slice `a--b.slice` is not a valid slice name"),
+        ("system:p:n", "slice `system` is not a valid slice name (want NAME.slice)"),
+        ("system.slice:p", "the systemd driver wants slice:prefix:name"),
+        ("system.slice:p:", "the name part is empty"),
+    ],
+)
 def test_bad_paths_fail_in_one_line(systemd, sd_ocirun, bundle, cid, path, msg):
     r = run_detached(sd_ocirun, bundle, cid, path=path)
     assert r.returncode == 1
@@ -320,9 +374,11 @@ def test_hot_commands_of_a_systemd_container_do_not_load_dbus(systemd, sd_ocirun
     py, _ = helpers.launcher_paths(os.environ.get("OCIRUN", "/usr/local/bin/ocirun"))
     site = helpers.launcher_site_line(os.environ.get("OCIRUN", "/usr/local/bin/ocirun"))
     for argv in (["state", cid], ["start", cid], ["kill", cid, "9"]):
-        script = ("import sys\n%s\nsys.argv=['ocirun','--root',%r]+%r\nfrom runtime.__main__ import main\n"
-                  "rc = main()\nprint(rc, [m for m in ('jeepney', 'runtime.cgroups.systemd') if m in sys.modules])"
-                  % (site, root, argv))
+        script = (
+            "import sys\n%s\nsys.argv=['ocirun','--root',%r]+%r\nfrom runtime.__main__ import main\n"
+            "rc = main()\nprint(rc, [m for m in ('jeepney', 'runtime.cgroups.systemd') if m in sys.modules])"
+            % (site, root, argv)
+        )
         r = systemd.run(py, "-I", "-S", "-c", script)
         assert r.returncode == 0 and r.stdout.splitlines()[-1] == "0 []", (argv, r.stdout, r.stderr)
 
@@ -334,13 +390,15 @@ def test_first_call_on_a_new_connection_is_answered(systemd):
     the driver nudges it. 30 fresh connections, each must get its answer."""
     py, _ = helpers.launcher_paths(os.environ.get("OCIRUN", "/usr/local/bin/ocirun"))
     site = helpers.launcher_site_line(os.environ.get("OCIRUN", "/usr/local/bin/ocirun"))
-    script = ("import sys\n%s\nfrom runtime.cgroups import sdbus, systemd as s\nsdbus.CALL_TIMEOUT = 3.0\nbad = []\n"
-              "for i in range(30):\n"
-              "    b = s.Bus('unix:path=/run/systemd/private')\n"
-              "    try:\n        b.call('GetUnit', 's', 'init.scope')\n"
-              "    except Exception as e:\n        bad.append(str(e))\n"
-              "    b.close()\n"
-              "print(bad[:1], len(bad))\n" % site)
+    script = (
+        "import sys\n%s\nfrom runtime.cgroups import sdbus, systemd as s\nsdbus.CALL_TIMEOUT = 3.0\nbad = []\n"
+        "for i in range(30):\n"
+        "    b = s.Bus('unix:path=/run/systemd/private')\n"
+        "    try:\n        b.call('GetUnit', 's', 'init.scope')\n"
+        "    except Exception as e:\n        bad.append(str(e))\n"
+        "    b.close()\n"
+        "print(bad[:1], len(bad))\n" % site
+    )
     r = systemd.run(py, "-I", "-S", "-c", script, timeout=200)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[] 0"
@@ -351,19 +409,35 @@ def test_refused_from_another_pid_namespace(systemd, bundle, cid, root):
     """From the host, systemd (through its bus daemon) would read our pids in its own
     namespace: other processes. ocirun refuses before asking for anything."""
     import subprocess
+
     bus = "unix:path=/proc/%d/root/run/dbus/system_bus_socket" % systemd.pid
     bundle.set_args("sleep", "600").write()
-    r = subprocess.run([os.environ.get("OCIRUN", "/usr/local/bin/ocirun"), "--root", root, "--systemd-cgroup",
-                        "create", "--bundle", bundle.path, cid], capture_output=True, text=True, timeout=60,
-                       env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus))
+    r = subprocess.run(
+        [
+            os.environ.get("OCIRUN", "/usr/local/bin/ocirun"),
+            "--root",
+            root,
+            "--systemd-cgroup",
+            "create",
+            "--bundle",
+            bundle.path,
+            cid,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus),
+    )
     assert r.returncode == 1
-    assert r.stderr == ("systemd at `%s` runs in another pid namespace than ocirun: run ocirun in systemd's pid "
-                        "namespace\n" % bus)
+    assert r.stderr == (
+        "systemd at `%s` runs in another pid namespace than ocirun: run ocirun in systemd's pid namespace\n" % bus
+    )
     assert unit_gone(systemd, "ocirun-%s.scope" % cid)
     assert not os.path.exists(os.path.join(root, cid))
 
 
 # -- unified (v2) mode: the scope in cgroup2 alone ------------------------------------
+
 
 @V2_MODES
 def test_unified_scope_limits_pause_update_delete(systemd, sd_ocirun, bundle, cid):
@@ -372,13 +446,16 @@ def test_unified_scope_limits_pause_update_delete(systemd, sd_ocirun, bundle, ci
     pause and resume go through cgroup.freeze; ps, events and exec see the scope."""
     unit = "ocirun-%s.scope" % cid
     uni = unified_dir(systemd) + "/system.slice/" + unit
-    res = {"hugepageLimits": [{"pageSize": "2MB", "limit": 4 * MIB}],
-           "devices": [{"allow": False, "access": "rwm"}]}
+    res = {"hugepageLimits": [{"pageSize": "2MB", "limit": 4 * MIB}], "devices": [{"allow": False, "access": "rwm"}]}
     r = run_detached(sd_ocirun, bundle, cid, resources=res)
     assert r.returncode == 0, r.stderr
     assert show(systemd, unit, "ActiveState", "Delegate", "Slice", "ControlGroup", "DevicePolicy") == {
-        "ActiveState": "active", "Delegate": "yes", "Slice": "system.slice",
-        "ControlGroup": "/system.slice/" + unit, "DevicePolicy": "strict"}
+        "ActiveState": "active",
+        "Delegate": "yes",
+        "Slice": "system.slice",
+        "ControlGroup": "/system.slice/" + unit,
+        "DevicePolicy": "strict",
+    }
     assert read(uni + "/hugetlb.2MB.max") == str(4 * MIB)
     st = json.loads(sd_ocirun("state", cid).stdout)
     assert st["status"] == "running"
@@ -420,8 +497,11 @@ def test_unified_cgroup_namespace(systemd, sd_ocirun, bundle, cid):
     bundle.config["linux"]["namespaces"].append({"type": "cgroup"})
     r = run_detached(sd_ocirun, bundle, cid)
     assert r.returncode == 0, r.stderr
-    out = in_container(sd_ocirun, cid, "grep '^0::' /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; "
-                                       "cat /sys/fs/cgroup/cgroup.procs")
+    out = in_container(
+        sd_ocirun,
+        cid,
+        "grep '^0::' /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; cat /sys/fs/cgroup/cgroup.procs",
+    )
     lines = out.splitlines()
     assert lines[0] == "0::/", out
     assert " - cgroup2 " in lines[1] and lines[1].split()[3] == "/", out
@@ -431,11 +511,14 @@ def test_unified_cgroup_namespace(systemd, sd_ocirun, bundle, cid):
 
 
 @V2_MODES
-@pytest.mark.parametrize("limit,file", [
-    ({"memory": {"limit": 64 * MIB}}, "memory.max"),
-    ({"pids": {"limit": 42}}, "pids.max"),
-    ({"cpu": {"shares": 512}}, "cpu.weight"),
-])
+@pytest.mark.parametrize(
+    "limit,file",
+    [
+        ({"memory": {"limit": 64 * MIB}}, "memory.max"),
+        ({"pids": {"limit": 42}}, "pids.max"),
+        ({"cpu": {"shares": 512}}, "cpu.weight"),
+    ],
+)
 def test_unified_missing_controller_fails_closed(systemd, sd_ocirun, bundle, cid, limit, file):
     """cgroup2 here lacks the controllers bound to v1: a limit of one fails in one line
     naming its file, and the unit systemd started for it is stopped again."""
@@ -532,11 +615,22 @@ def test_unit_properties_are_accepted_by_systemd(systemd, cid):
     try:
         r = systemd.run(py, "-I", "-S", "-c", script, timeout=60)
         assert (r.returncode, r.stdout, r.stderr) == (0, "done\n", "")
-        common = {"TasksMax": "42", "CPUQuotaPerSecUSec": "500ms", "CPUQuotaPeriodUSec": "100ms",
-                  "DevicePolicy": "strict", "DeviceAllow": "/dev/char/1:3 rwm"}
+        common = {
+            "TasksMax": "42",
+            "CPUQuotaPerSecUSec": "500ms",
+            "CPUQuotaPeriodUSec": "100ms",
+            "DevicePolicy": "strict",
+            "DeviceAllow": "/dev/char/1:3 rwm",
+        }
         if v2:
-            want = dict(common, MemoryMax=str(64 * MIB), CPUWeight="20", IOWeight="4950", AllowedCPUs="0",
-                        AllowedMemoryNodes="0")
+            want = dict(
+                common,
+                MemoryMax=str(64 * MIB),
+                CPUWeight="20",
+                IOWeight="4950",
+                AllowedCPUs="0",
+                AllowedMemoryNodes="0",
+            )
         else:
             want = dict(common, MemoryLimit=str(64 * MIB), CPUShares="512", BlockIOWeight="500")
         assert show(systemd, unit, *want) == want

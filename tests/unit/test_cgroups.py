@@ -45,8 +45,13 @@ def test_parse_mountinfo_and_detect(subtests):
         ("hybrid", MOUNTINFO_HYBRID, "hybrid", ["cpu,cpuacct", "memory", "name=systemd"], "/sys/fs/cgroup/unified"),
         ("v2", "30 1 0:26 / /sys/fs/cgroup rw shared:4 - cgroup2 cgroup2 rw,nsdelegate\n", "v2", [], "/sys/fs/cgroup"),
         ("v1", "32 31 0:29 / /cg/mem\\040ory rw - cgroup cgroup rw,memory\n", "v1", ["memory"], None),
-        ("named only + v2", "40 1 0:37 / /x rw - cgroup cgroup rw,name=systemd\n41 1 0:38 / /y rw - cgroup2 cgroup2 rw\n",
-         "v2", [], "/y"),
+        (
+            "named only + v2",
+            "40 1 0:37 / /x rw - cgroup cgroup rw,name=systemd\n41 1 0:38 / /y rw - cgroup2 cgroup2 rw\n",
+            "v2",
+            [],
+            "/y",
+        ),
     ]
     for name, text, kind, v1, v2 in cases:
         with subtests.test(name):
@@ -80,12 +85,18 @@ def test_dir_for_mount_root_subtree():
 
 # -- cgroupsPath ---------------------------------------------------------------
 
+
 def test_cgroups_path(subtests):
     cases = [
         ("default", None, "/", CG + "/memory/ocirun/c1", CG + "/unified/ocirun/c1"),
         ("absolute", "/a/b", "/runtime/parent", CG + "/memory/a/b", CG + "/unified/a/b"),
-        ("relative under our own cgroup", "a/b", "/runtime/parent", CG + "/memory/runtime/parent/a/b",
-         CG + "/unified/runtime/parent/a/b"),
+        (
+            "relative under our own cgroup",
+            "a/b",
+            "/runtime/parent",
+            CG + "/memory/runtime/parent/a/b",
+            CG + "/unified/runtime/parent/a/b",
+        ),
         ("dots and slashes", "//a/./b/", "/", CG + "/memory/a/b", CG + "/unified/a/b"),
     ]
     for name, path, own, mem, uni in cases:
@@ -107,8 +118,11 @@ def test_drivers(subtests):
         old = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
         os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=/nonexistent/ocirun-test-bus"
         try:
-            with pytest.raises(errors.OciError, match="^cannot connect to systemd at `unix:path=/nonexistent/"
-                                                      "ocirun-test-bus`: ENOENT \\(No such file or directory\\)$"):
+            with pytest.raises(
+                errors.OciError,
+                match="^cannot connect to systemd at `unix:path=/nonexistent/"
+                "ocirun-test-bus`: ENOENT \\(No such file or directory\\)$",
+            ):
                 cgroups.open_manager("c1", {}, "systemd")
         finally:
             if old is None:
@@ -125,15 +139,20 @@ def test_drivers(subtests):
 
 # -- create / join / destroy -------------------------------------------------------
 
+
 def test_hybrid_join_writes_every_hierarchy():
     h, m = opened("hybrid")
     m.create()
     h.calls.clear()
     m.join(4242)
     procs = [p for p, v in h.writes() if p.endswith("/cgroup.procs")]
-    assert sorted(procs) == sorted(["%s/%s/ocirun/c1/cgroup.procs" % (CG, c) for c in
-                                    ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids")]
-                                   + [CG + "/unified/ocirun/c1/cgroup.procs"])
+    assert sorted(procs) == sorted(
+        [
+            "%s/%s/ocirun/c1/cgroup.procs" % (CG, c)
+            for c in ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids")
+        ]
+        + [CG + "/unified/ocirun/c1/cgroup.procs"]
+    )
     assert {v for p, v in h.writes()} == {"4242"}
 
 
@@ -219,43 +238,101 @@ def test_destroy_tolerates_missing():
 
 V1_CASES = [
     ("memory limit", {"memory": {"limit": 1 << 20}}, [("memory/ocirun/c1/memory.limit_in_bytes", "1048576")]),
-    ("memory and swap below the unlimited memsw: memory first", {"memory": {"limit": 100, "swap": 300}},
-     [("memory/ocirun/c1/memory.limit_in_bytes", "100"), ("memory/ocirun/c1/memory.memsw.limit_in_bytes", "300")]),
-    ("unlimited memory: unlimited memsw too", {"memory": {"limit": -1}},
-     [("memory/ocirun/c1/memory.memsw.limit_in_bytes", "-1"), ("memory/ocirun/c1/memory.limit_in_bytes", "-1")]),
-    ("reservation swappiness oom hierarchy", {"memory": {"reservation": 5, "swappiness": 0, "disableOOMKiller": True,
-                                                         "useHierarchy": True}},
-     [("memory/ocirun/c1/memory.soft_limit_in_bytes", "5"), ("memory/ocirun/c1/memory.swappiness", "0"),
-      ("memory/ocirun/c1/memory.oom_control", "1"), ("memory/ocirun/c1/memory.use_hierarchy", "1")]),
+    (
+        "memory and swap below the unlimited memsw: memory first",
+        {"memory": {"limit": 100, "swap": 300}},
+        [("memory/ocirun/c1/memory.limit_in_bytes", "100"), ("memory/ocirun/c1/memory.memsw.limit_in_bytes", "300")],
+    ),
+    (
+        "unlimited memory: unlimited memsw too",
+        {"memory": {"limit": -1}},
+        [("memory/ocirun/c1/memory.memsw.limit_in_bytes", "-1"), ("memory/ocirun/c1/memory.limit_in_bytes", "-1")],
+    ),
+    (
+        "reservation swappiness oom hierarchy",
+        {"memory": {"reservation": 5, "swappiness": 0, "disableOOMKiller": True, "useHierarchy": True}},
+        [
+            ("memory/ocirun/c1/memory.soft_limit_in_bytes", "5"),
+            ("memory/ocirun/c1/memory.swappiness", "0"),
+            ("memory/ocirun/c1/memory.oom_control", "1"),
+            ("memory/ocirun/c1/memory.use_hierarchy", "1"),
+        ],
+    ),
     ("kernelTCP", {"memory": {"kernelTCP": 4096}}, [("memory/ocirun/c1/memory.kmem.tcp.limit_in_bytes", "4096")]),
     ("kernel: warned, not written", {"memory": {"kernel": 4096}}, []),
     ("zero means unset", {"memory": {"limit": 0, "swap": 0, "reservation": 0}}, []),
-    ("cpu", {"cpu": {"shares": 512, "quota": 50000, "period": 100000, "burst": 1000, "realtimePeriod": 1000000,
-                     "realtimeRuntime": 950000, "idle": 1, "cpus": "0-1", "mems": "0"}},
-     [("cpu/ocirun/c1/cpu.shares", "512"), ("cpu/ocirun/c1/cpu.cfs_period_us", "100000"),
-      ("cpu/ocirun/c1/cpu.cfs_quota_us", "50000"), ("cpu/ocirun/c1/cpu.cfs_burst_us", "1000"),
-      ("cpu/ocirun/c1/cpu.rt_period_us", "1000000"), ("cpu/ocirun/c1/cpu.rt_runtime_us", "950000"),
-      ("cpu/ocirun/c1/cpu.idle", "1"), ("cpuset/ocirun/c1/cpuset.cpus", "0-1"), ("cpuset/ocirun/c1/cpuset.mems", "0")]),
-    ("blkio on BFQ", {"blockIO": {"weight": 300, "weightDevice": [{"major": 8, "minor": 0, "weight": 200}],
-                                  "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1000}],
-                                  "throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 0}]}},
-     [("blkio/ocirun/c1/blkio.bfq.weight", "300"), ("blkio/ocirun/c1/blkio.bfq.weight_device", "8:0 200"),
-      ("blkio/ocirun/c1/blkio.throttle.read_bps_device", "8:0 1000"),
-      ("blkio/ocirun/c1/blkio.throttle.write_iops_device", "8:16 0")]),
+    (
+        "cpu",
+        {
+            "cpu": {
+                "shares": 512,
+                "quota": 50000,
+                "period": 100000,
+                "burst": 1000,
+                "realtimePeriod": 1000000,
+                "realtimeRuntime": 950000,
+                "idle": 1,
+                "cpus": "0-1",
+                "mems": "0",
+            }
+        },
+        [
+            ("cpu/ocirun/c1/cpu.shares", "512"),
+            ("cpu/ocirun/c1/cpu.cfs_period_us", "100000"),
+            ("cpu/ocirun/c1/cpu.cfs_quota_us", "50000"),
+            ("cpu/ocirun/c1/cpu.cfs_burst_us", "1000"),
+            ("cpu/ocirun/c1/cpu.rt_period_us", "1000000"),
+            ("cpu/ocirun/c1/cpu.rt_runtime_us", "950000"),
+            ("cpu/ocirun/c1/cpu.idle", "1"),
+            ("cpuset/ocirun/c1/cpuset.cpus", "0-1"),
+            ("cpuset/ocirun/c1/cpuset.mems", "0"),
+        ],
+    ),
+    (
+        "blkio on BFQ",
+        {
+            "blockIO": {
+                "weight": 300,
+                "weightDevice": [{"major": 8, "minor": 0, "weight": 200}],
+                "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1000}],
+                "throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 0}],
+            }
+        },
+        [
+            ("blkio/ocirun/c1/blkio.bfq.weight", "300"),
+            ("blkio/ocirun/c1/blkio.bfq.weight_device", "8:0 200"),
+            ("blkio/ocirun/c1/blkio.throttle.read_bps_device", "8:0 1000"),
+            ("blkio/ocirun/c1/blkio.throttle.write_iops_device", "8:16 0"),
+        ],
+    ),
     ("pids", {"pids": {"limit": 10}}, [("pids/ocirun/c1/pids.max", "10")]),
     ("pids unlimited", {"pids": {"limit": -1}}, [("pids/ocirun/c1/pids.max", "max")]),
-    ("devices", {"devices": [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 10,
-                                                               "minor": 200, "access": "rw"}]},
-     [("devices/ocirun/c1/devices.deny", "a"), ("devices/ocirun/c1/devices.allow", "c 10:200 rw"),
-      ("devices/ocirun/c1/devices.allow", "c *:* m"), ("devices/ocirun/c1/devices.allow", "b *:* m"),
-      ("devices/ocirun/c1/devices.allow", "c 1:3 rwm")]),
+    (
+        "devices",
+        {
+            "devices": [
+                {"allow": False, "access": "rwm"},
+                {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rw"},
+            ]
+        },
+        [
+            ("devices/ocirun/c1/devices.deny", "a"),
+            ("devices/ocirun/c1/devices.allow", "c 10:200 rw"),
+            ("devices/ocirun/c1/devices.allow", "c *:* m"),
+            ("devices/ocirun/c1/devices.allow", "b *:* m"),
+            ("devices/ocirun/c1/devices.allow", "c 1:3 rwm"),
+        ],
+    ),
 ]
 
 
 def _short(writes, devices=False):
     """Writes as (path below /sys/fs/cgroup, value); the default device rules left out."""
-    return [(p[len(CG) + 1:], v) for p, v in writes
-            if not p.endswith("/cgroup.procs") and (devices or "/devices." not in p)]
+    return [
+        (p[len(CG) + 1 :], v)
+        for p, v in writes
+        if not p.endswith("/cgroup.procs") and (devices or "/devices." not in p)
+    ]
 
 
 def test_v1_resources(subtests):
@@ -274,9 +351,11 @@ def test_v1_resources(subtests):
 def test_v1_memory_and_memsw_order(subtests):
     # memsw may never be below the memory limit, at any moment.
     mem, memsw = "memory/ocirun/c1/memory.limit_in_bytes", "memory/ocirun/c1/memory.memsw.limit_in_bytes"
-    table = [("memsw grows: memsw first", b"200\n", {"limit": 150, "swap": 300}, [(memsw, "300"), (mem, "150")]),
-             ("memsw shrinks: memory first", b"1000\n", {"limit": 100, "swap": 500}, [(mem, "100"), (memsw, "500")]),
-             ("to unlimited: memsw first", b"1000\n", {"limit": -1, "swap": -1}, [(memsw, "-1"), (mem, "-1")])]
+    table = [
+        ("memsw grows: memsw first", b"200\n", {"limit": 150, "swap": 300}, [(memsw, "300"), (mem, "150")]),
+        ("memsw shrinks: memory first", b"1000\n", {"limit": 100, "swap": 500}, [(mem, "100"), (memsw, "500")]),
+        ("to unlimited: memsw first", b"1000\n", {"limit": -1, "swap": -1}, [(memsw, "-1"), (mem, "-1")]),
+    ]
     for name, current, res, want in table:
         with subtests.test(name):
             h, m = opened("v1")
@@ -300,8 +379,10 @@ def test_refused_write_names_field_file_and_value():
     h.fail["write"] = (errno.EINVAL, "memory.limit_in_bytes")
     with pytest.raises(errors.OciError) as e:
         m.apply({"memory": {"limit": 12}})
-    assert str(e.value) == ("write linux.resources.memory.limit `12` to "
-                            "`/sys/fs/cgroup/memory/ocirun/c1/memory.limit_in_bytes`: EINVAL (Invalid argument)")
+    assert str(e.value) == (
+        "write linux.resources.memory.limit `12` to "
+        "`/sys/fs/cgroup/memory/ocirun/c1/memory.limit_in_bytes`: EINVAL (Invalid argument)"
+    )
 
 
 BAD_INPUT = [
@@ -334,35 +415,63 @@ def test_bad_input_is_one_line_naming_field_and_value(subtests):
 # -- resources: v2 ------------------------------------------------------------------
 
 V2_CASES = [
-    ("memory", {"memory": {"limit": 1000, "swap": 3000, "reservation": 500}},
-     [("memory.max", "1000"), ("memory.swap.max", "2000"), ("memory.low", "500")]),
+    (
+        "memory",
+        {"memory": {"limit": 1000, "swap": 3000, "reservation": 500}},
+        [("memory.max", "1000"), ("memory.swap.max", "2000"), ("memory.low", "500")],
+    ),
     ("memory unlimited", {"memory": {"limit": -1}}, [("memory.max", "max"), ("memory.swap.max", "max")]),
     ("memory zero means unset", {"memory": {"limit": 0, "swap": 0, "reservation": 0}}, []),
     ("swap unlimited", {"memory": {"limit": 1000, "swap": -1}}, [("memory.max", "1000"), ("memory.swap.max", "max")]),
-    ("swap equal to limit: no swap", {"memory": {"limit": 1000, "swap": 1000}},
-     [("memory.max", "1000"), ("memory.swap.max", "0")]),
-    ("v1-only memory knobs: warned", {"memory": {"swappiness": 10, "disableOOMKiller": True, "kernel": 1,
-                                                 "kernelTCP": 1}}, []),
+    (
+        "swap equal to limit: no swap",
+        {"memory": {"limit": 1000, "swap": 1000}},
+        [("memory.max", "1000"), ("memory.swap.max", "0")],
+    ),
+    (
+        "v1-only memory knobs: warned",
+        {"memory": {"swappiness": 10, "disableOOMKiller": True, "kernel": 1, "kernelTCP": 1}},
+        [],
+    ),
     ("cpu shares to weight", {"cpu": {"shares": 1024}}, [("cpu.weight", "39")]),
     ("cpu shares min and max", {"cpu": {"shares": 2}}, [("cpu.weight", "1")]),
     ("cpu quota and period", {"cpu": {"quota": 50000, "period": 200000}}, [("cpu.max", "50000 200000")]),
     ("cpu unlimited quota", {"cpu": {"quota": -1}}, [("cpu.max", "max 100000")]),
     ("cpu period alone keeps the quota", {"cpu": {"period": 50000}}, [("cpu.max", "max 50000")]),
-    ("cpu burst idle cpuset", {"cpu": {"burst": 10, "idle": 1, "cpus": "1", "mems": "0"}},
-     [("cpu.max.burst", "10"), ("cpu.idle", "1"), ("cpuset.cpus", "1"), ("cpuset.mems", "0")]),
-    ("io weight", {"blockIO": {"weight": 1000, "weightDevice": [{"major": 8, "minor": 0, "weight": 10}]}},
-     [("io.weight", "default 10000"), ("io.weight", "8:0 1")]),
-    ("io throttles", {"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 100}],
-                                  "throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 0}],
-                                  "throttleReadIOPSDevice": [{"major": 8, "minor": 0, "rate": 7}],
-                                  "throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 9}]}},
-     [("io.max", "8:0 rbps=100"), ("io.max", "8:0 wbps=max"), ("io.max", "8:0 riops=7"), ("io.max", "8:0 wiops=9")]),
-    ("hugetlb with rsvd", {"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]},
-     [("hugetlb.2MB.max", "4194304"), ("hugetlb.2MB.rsvd.max", "4194304")]),
+    (
+        "cpu burst idle cpuset",
+        {"cpu": {"burst": 10, "idle": 1, "cpus": "1", "mems": "0"}},
+        [("cpu.max.burst", "10"), ("cpu.idle", "1"), ("cpuset.cpus", "1"), ("cpuset.mems", "0")],
+    ),
+    (
+        "io weight",
+        {"blockIO": {"weight": 1000, "weightDevice": [{"major": 8, "minor": 0, "weight": 10}]}},
+        [("io.weight", "default 10000"), ("io.weight", "8:0 1")],
+    ),
+    (
+        "io throttles",
+        {
+            "blockIO": {
+                "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 100}],
+                "throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 0}],
+                "throttleReadIOPSDevice": [{"major": 8, "minor": 0, "rate": 7}],
+                "throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 9}],
+            }
+        },
+        [("io.max", "8:0 rbps=100"), ("io.max", "8:0 wbps=max"), ("io.max", "8:0 riops=7"), ("io.max", "8:0 wiops=9")],
+    ),
+    (
+        "hugetlb with rsvd",
+        {"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]},
+        [("hugetlb.2MB.max", "4194304"), ("hugetlb.2MB.rsvd.max", "4194304")],
+    ),
     ("hugetlb without rsvd", {"hugepageLimits": [{"pageSize": "1GB", "limit": 0}]}, [("hugetlb.1GB.max", "0")]),
     ("pids", {"pids": {"limit": 3}}, [("pids.max", "3")]),
-    ("rdma", {"rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}}},
-     [("rdma.max", "mlx5_1 hca_handle=3 hca_object=10000")]),
+    (
+        "rdma",
+        {"rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}}},
+        [("rdma.max", "mlx5_1 hca_handle=3 hca_object=10000")],
+    ),
     ("unified", {"unified": {"memory.high": "1000", "pids.max": "5"}}, [("memory.high", "1000"), ("pids.max", "5")]),
     ("network: warned", {"network": {"classID": 1}}, []),
 ]
@@ -389,7 +498,10 @@ def test_v2_errors(subtests):
         ({"unified": {"cgroup.procs": "1"}}, r"unified `cgroup.procs`: not a settable"),
         ({"unified": {"../x": "1"}}, r"not a settable"),
         ({"unified": {"memory.high": 1}}, r'unified\["memory\.high"\] `1`: want a string'),
-        ({"unified": {"nosuch.file": "1"}}, r'write linux\.resources\.unified\["nosuch\.file"\] `1` to `.*nosuch\.file`: ENOENT'),
+        (
+            {"unified": {"nosuch.file": "1"}},
+            r'write linux\.resources\.unified\["nosuch\.file"\] `1` to `.*nosuch\.file`: ENOENT',
+        ),
     ]
     for res, pat in cases:
         with subtests.test(res=res):
@@ -412,12 +524,12 @@ def test_v2_devices_go_to_the_bpf_filter():
     h, m = opened("v2", {"devices": [{"type": "c", "major": 10, "minor": 229, "path": "/dev/fuse"}]})
     m.create()
     m.apply({"devices": [{"allow": False, "access": "rwm"}, {"allow": True, "type": "b", "major": 8, "access": "r"}]})
-    (d, rules), = h.names("attach_device_filter")
+    ((d, rules),) = h.names("attach_device_filter")
     assert d == CG + "/ocirun/c1"
     assert rules[0] == resources.DeviceRule(False)
     assert resources.DeviceRule(True, "b", 8, -1, "r") in rules
-    assert resources.DeviceRule(True, "c", 10, 229, "rwm") in rules   # linux.devices
-    assert resources.DeviceRule(True, "c", 1, 3, "rwm") in rules      # the spec's defaults
+    assert resources.DeviceRule(True, "c", 10, 229, "rwm") in rules  # linux.devices
+    assert resources.DeviceRule(True, "c", 1, 3, "rwm") in rules  # the spec's defaults
     h.calls.clear()
     m.update({"devices": [{"allow": True, "access": "rwm"}]})
     assert not h.names("attach_device_filter")
@@ -432,30 +544,40 @@ def test_v2_bpf_failure_is_one_line():
 
 
 def test_check_before_update(subtests):
-    for kind, usage_file in (("v1", CG + "/memory/ocirun/c1/memory.usage_in_bytes"), ("v2", CG + "/ocirun/c1/memory.current")):
+    for kind, usage_file in (
+        ("v1", CG + "/memory/ocirun/c1/memory.usage_in_bytes"),
+        ("v2", CG + "/ocirun/c1/memory.current"),
+    ):
         with subtests.test(kind):
             h, m = opened(kind)
             m.create()
             h.files[usage_file] = b"5000\n"
             with pytest.raises(errors.OciError, match=r"limit `4000`: below the current usage 5000"):
                 m.update({"memory": {"limit": 4000, "checkBeforeUpdate": True}})
-            m.update({"memory": {"limit": 4000}})   # without the check the kernel decides
+            m.update({"memory": {"limit": 4000}})  # without the check the kernel decides
 
 
 # -- hybrid routing ------------------------------------------------------------------
+
 
 def test_hybrid_routes_hugetlb_to_unified_and_the_rest_to_v1():
     h, m = opened("hybrid")
     m.create()
     h.calls.clear()
-    m.apply({"hugepageLimits": [{"pageSize": "2MB", "limit": 0}], "memory": {"limit": 100},
-             "pids": {"limit": 5}, "devices": []})
+    m.apply(
+        {
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
+            "memory": {"limit": 100},
+            "pids": {"limit": 5},
+            "devices": [],
+        }
+    )
     w = _short(h.writes(), devices=True)
     assert ("unified/ocirun/c1/hugetlb.2MB.max", "0") in w
     assert ("memory/ocirun/c1/memory.limit_in_bytes", "100") in w
     assert ("pids/ocirun/c1/pids.max", "5") in w
     assert ("devices/ocirun/c1/devices.deny", "a") in w
-    assert not h.names("attach_device_filter")   # the v1 device controller is the one in force
+    assert not h.names("attach_device_filter")  # the v1 device controller is the one in force
 
 
 def test_hybrid_unified_keys_go_to_unified():
@@ -471,8 +593,9 @@ def test_missing_controller_is_a_warning(subtests):
     h = RecordingHost()
     install_layout(h, "v1")
     # No pids hierarchy on this fake host.
-    h.files["/proc/self/mountinfo"] = b"\n".join(l for l in h.files["/proc/self/mountinfo"].split(b"\n")
-                                                 if b"pids" not in l)
+    h.files["/proc/self/mountinfo"] = b"\n".join(
+        l for l in h.files["/proc/self/mountinfo"].split(b"\n") if b"pids" not in l
+    )
     h.on_mkdir = cgroupfs_on_mkdir
     m = cgroups.open_manager("c1", {}, host=h)
     m.create()
@@ -483,6 +606,7 @@ def test_missing_controller_is_a_warning(subtests):
 
 # -- freeze / kill ------------------------------------------------------------------------
 
+
 def test_v1_freeze_thaw_and_kill_all():
     h, m = opened("v1")
     m.create()
@@ -490,10 +614,11 @@ def test_v1_freeze_thaw_and_kill_all():
     h.files[CG + "/pids/ocirun/c1/cgroup.procs"] = b"10\n11\n"
     orig_write = h.write
 
-    def kernel_write(path, data, create=False):   # the fake freezer settles at once
+    def kernel_write(path, data, create=False):  # the fake freezer settles at once
         orig_write(path, data, create)
         if path == state:
             h.files[state] = data + b"\n"
+
     h.write = kernel_write
     m.kill_all(15)
     w = [v for p, v in h.writes() if p == state]
@@ -537,6 +662,7 @@ def test_pids_include_nested_cgroups():
 
 def test_from_dict_round_trip(subtests):
     from runtime import fastjson
+
     for kind in ("v1", "v2", "hybrid"):
         with subtests.test(kind):
             h, m = opened(kind)
@@ -550,11 +676,15 @@ def test_from_dict_round_trip(subtests):
 
 # -- conversions and parsing ----------------------------------------------------------------
 
+
 def test_conversions(subtests):
     table = [
-        (resources.shares_to_weight, 2, 1), (resources.shares_to_weight, 1024, 39),
-        (resources.shares_to_weight, 262144, 10000), (resources.shares_to_weight, 10 ** 7, 10000),
-        (resources.blkio_weight_to_io_weight, 10, 1), (resources.blkio_weight_to_io_weight, 500, 4950),
+        (resources.shares_to_weight, 2, 1),
+        (resources.shares_to_weight, 1024, 39),
+        (resources.shares_to_weight, 262144, 10000),
+        (resources.shares_to_weight, 10**7, 10000),
+        (resources.blkio_weight_to_io_weight, 10, 1),
+        (resources.blkio_weight_to_io_weight, 500, 4950),
         (resources.blkio_weight_to_io_weight, 1000, 10000),
     ]
     for fn, arg, want in table:
@@ -563,10 +693,15 @@ def test_conversions(subtests):
 
 
 def test_device_rules_order_and_v1_lines():
-    rules = resources.effective_devices(resources.parse_device_rules([
-        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "mwr"},
-        {"allow": False, "access": "rwm"},
-        {"allow": True, "type": "a", "access": "r"}]))
+    rules = resources.effective_devices(
+        resources.parse_device_rules(
+            [
+                {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "mwr"},
+                {"allow": False, "access": "rwm"},
+                {"allow": True, "type": "a", "access": "r"},
+            ]
+        )
+    )
     # Rules before the last "deny all" cannot matter; the defaults come last.
     assert rules[0] == resources.DeviceRule(False)
     assert rules[1] == resources.DeviceRule(True, "a", -1, -1, "r")
@@ -575,8 +710,15 @@ def test_device_rules_order_and_v1_lines():
 
 
 def test_parse_bytes(subtests):
-    table = [("100M", 100 << 20), ("1g", 1 << 30), ("512kb", 512 << 10), ("1.5GiB", 3 << 29), ("1024", 1024),
-             ("-1", -1), ("10 MB", 10 << 20)]
+    table = [
+        ("100M", 100 << 20),
+        ("1g", 1 << 30),
+        ("512kb", 512 << 10),
+        ("1.5GiB", 3 << 29),
+        ("1024", 1024),
+        ("-1", -1),
+        ("10 MB", 10 << 20),
+    ]
     for text, want in table:
         with subtests.test(text):
             assert resources.parse_bytes(text, "memory") == want
@@ -587,20 +729,27 @@ def test_parse_bytes(subtests):
 
 
 def test_merge():
-    assert resources.merge({"memory": {"limit": 1, "swap": 2}, "pids": {"limit": 3}},
-                           {"memory": {"limit": 5}, "cpu": {"shares": 2}}) == \
-        {"memory": {"limit": 5, "swap": 2}, "pids": {"limit": 3}, "cpu": {"shares": 2}}
+    assert resources.merge(
+        {"memory": {"limit": 1, "swap": 2}, "pids": {"limit": 3}}, {"memory": {"limit": 5}, "cpu": {"shares": 2}}
+    ) == {"memory": {"limit": 5, "swap": 2}, "pids": {"limit": 3}, "cpu": {"shares": 2}}
 
 
 def test_import_cost():
     """`kill`, `delete` and `state` import runtime.cgroups: nothing heavy may come with it."""
     import subprocess
-    code = ("import sys; import runtime.cgroups, runtime.cgroups.fs, runtime.cgroups.v1, runtime.cgroups.v2, "
-            "runtime.cgroups.hybrid; print(sorted(m for m in ('json', 're', 'subprocess', 'enum', 'signal') "
-            "if m in sys.modules))")
+
+    code = (
+        "import sys; import runtime.cgroups, runtime.cgroups.fs, runtime.cgroups.v1, runtime.cgroups.v2, "
+        "runtime.cgroups.hybrid; print(sorted(m for m in ('json', 're', 'subprocess', 'enum', 'signal') "
+        "if m in sys.modules))"
+    )
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", "import sys; sys.path.insert(0, %r); " % root + code],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", "import sys; sys.path.insert(0, %r); " % root + code],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.strip() == "[]"
 
 
@@ -610,16 +759,31 @@ def test_v2_on_a_fake_cgroupfs_tree(tmp_path, subtests):
     m = cgroups.open_manager("c1", {}, host=h)
     m.create()
     m.join(99)
-    m.apply({"memory": {"limit": 1 << 30, "swap": 2 << 30, "reservation": 1 << 29},
-             "cpu": {"shares": 2048, "quota": 20000, "period": 100000, "cpus": "0"},
-             "blockIO": {"weight": 100, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 5}]},
-             "hugepageLimits": [{"pageSize": "2MB", "limit": 0}], "pids": {"limit": 64},
-             "unified": {"memory.max": "2147483648"}})
+    m.apply(
+        {
+            "memory": {"limit": 1 << 30, "swap": 2 << 30, "reservation": 1 << 29},
+            "cpu": {"shares": 2048, "quota": 20000, "period": 100000, "cpus": "0"},
+            "blockIO": {"weight": 100, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 5}]},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
+            "pids": {"limit": 64},
+            "unified": {"memory.max": "2147483648"},
+        }
+    )
     d = tmp_path / "sys/fs/cgroup/ocirun/c1"
-    want = {"cgroup.procs": "99", "memory.max": "2147483648", "memory.swap.max": str(1 << 30),
-            "memory.low": str(1 << 29), "cpu.weight": "79", "cpu.max": "20000 100000", "cpuset.cpus": "0",
-            "io.weight": "default 910", "io.max": "8:0 rbps=5", "hugetlb.2MB.max": "0",
-            "hugetlb.2MB.rsvd.max": "0", "pids.max": "64"}
+    want = {
+        "cgroup.procs": "99",
+        "memory.max": "2147483648",
+        "memory.swap.max": str(1 << 30),
+        "memory.low": str(1 << 29),
+        "cpu.weight": "79",
+        "cpu.max": "20000 100000",
+        "cpuset.cpus": "0",
+        "io.weight": "default 910",
+        "io.max": "8:0 rbps=5",
+        "hugetlb.2MB.max": "0",
+        "hugetlb.2MB.rsvd.max": "0",
+        "pids.max": "64",
+    }
     for f, v in want.items():
         with subtests.test(f):
             assert (d / f).read_text() == v
@@ -652,6 +816,7 @@ def test_v1_kill_all_on_a_paused_container(subtests):
                 orig(path, data, create)
                 if path == state:
                     h.files[state] = data + b"\n"
+
             h.write = kernel_write
             m.kill_all(sig)
             assert h.killed == [(10, sig)]
@@ -661,6 +826,7 @@ def test_v1_kill_all_on_a_paused_container(subtests):
 
 def test_oom_watch_v2_counts_memory_events(tmp_path):
     from runtime.ops.events import OomWatch
+
     ev = tmp_path / "memory.events"
     ev.write_text("low 0\nhigh 0\nmax 3\noom 0\noom_kill 0\n")
     w = OomWatch(("v2", str(tmp_path)), RecordingHost())

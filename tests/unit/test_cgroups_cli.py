@@ -31,8 +31,16 @@ def box(tmp_path):
         m.join(p.pid)
         m.update({"pids": {"limit": 100}})
         store = state.StateStore(str(tmp_path / "root"))
-        c = store.create(cid, {"pid": p.pid, "init_start": LINUX.proc_stat(p.pid)[1], "status": state.RUNNING,
-                               "cgroup": saved, "resources": {"pids": {"limit": 100}}})
+        c = store.create(
+            cid,
+            {
+                "pid": p.pid,
+                "init_start": LINUX.proc_stat(p.pid)[1],
+                "status": state.RUNNING,
+                "cgroup": saved,
+                "resources": {"pids": {"limit": 100}},
+            },
+        )
         c.close()
         yield str(tmp_path / "root"), cid, p, m
     finally:
@@ -114,6 +122,7 @@ def test_events_stats(box, capsys):
 def test_events_stream_ends_with_the_container(box, capsys):
     root, cid, p, m = box
     import threading
+
     t = threading.Timer(0.3, p.kill)
     t.start()
     try:
@@ -128,6 +137,7 @@ def test_events_stream_ends_with_the_container(box, capsys):
 def test_events_interval_parse(subtests):
     from runtime import errors
     from runtime.cli.events import parse_duration
+
     for text, want in (("5s", 5.0), ("500ms", 0.5), ("1m30s", 90.0), ("1.5h", 5400.0), ("250us", 0.00025)):
         with subtests.test(text):
             assert parse_duration(text) == pytest.approx(want)
@@ -140,13 +150,38 @@ def test_events_interval_parse(subtests):
 def test_update_flags(box, capsys, subtests):
     root, cid, p, m = box
     g = {grp.dir.split("/")[4]: grp for grp in (m.v1.groups if m.layout == "hybrid" else m.groups)}
-    rc, out, err = run(capsys, root, "update", "--memory", "100M", "--memory-swap", "200M",
-                       "--memory-reservation", "50M", "--cpu-shares", "512", "--cpu-quota", "50000",
-                       "--cpu-period", "100000", "--pids-limit", "20", "--cpuset-cpus", "0", cid)
+    rc, out, err = run(
+        capsys,
+        root,
+        "update",
+        "--memory",
+        "100M",
+        "--memory-swap",
+        "200M",
+        "--memory-reservation",
+        "50M",
+        "--cpu-shares",
+        "512",
+        "--cpu-quota",
+        "50000",
+        "--cpu-period",
+        "100000",
+        "--pids-limit",
+        "20",
+        "--cpuset-cpus",
+        "0",
+        cid,
+    )
     assert (rc, err) == (0, "")
-    want = {("memory", "memory.limit_in_bytes"): str(100 << 20), ("memory", "memory.memsw.limit_in_bytes"): str(200 << 20),
-            ("memory", "memory.soft_limit_in_bytes"): str(50 << 20), ("cpu", "cpu.shares"): "512",
-            ("cpu", "cpu.cfs_quota_us"): "50000", ("pids", "pids.max"): "20", ("cpuset", "cpuset.cpus"): "0"}
+    want = {
+        ("memory", "memory.limit_in_bytes"): str(100 << 20),
+        ("memory", "memory.memsw.limit_in_bytes"): str(200 << 20),
+        ("memory", "memory.soft_limit_in_bytes"): str(50 << 20),
+        ("cpu", "cpu.shares"): "512",
+        ("cpu", "cpu.cfs_quota_us"): "50000",
+        ("pids", "pids.max"): "20",
+        ("cpuset", "cpuset.cpus"): "0",
+    }
     for (ctrl, f), v in want.items():
         if ctrl in g:
             with subtests.test(f):

@@ -82,8 +82,9 @@ class Helper:
     """A process of ours that waits on stdin until told what to do."""
 
     def __init__(self):
-        self.p = subprocess.Popen([sys.executable, "-S", "-c", HELPER], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(
+            [sys.executable, "-S", "-c", HELPER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert self.p.stdout.readline() == "ready\n"
         self.pid = self.p.pid
 
@@ -152,6 +153,7 @@ def v2_manager(name):
 def core(tmp_path_factory):
     """The C core's device filter: the built runtime._core, else this checkout's devices_bpf.c (and error.c)."""
     import runtime.core
+
     try:
         ffi, lib = runtime.core.load()
         if hasattr(lib, "ocirun_devices_attach"):
@@ -160,20 +162,26 @@ def core(tmp_path_factory):
     except errors.OciError:
         pass
     from cffi import FFI
+
     here = os.path.join(os.path.dirname(runtime.core.__file__), "core")
     text = open(os.path.join(here, "devices_bpf.h")).read()
-    cdef = text[text.index("/* CDEF-BEGIN */") + 16:text.index("/* CDEF-END */")]
+    cdef = text[text.index("/* CDEF-BEGIN */") + 16 : text.index("/* CDEF-END */")]
     error_struct = re.search(r"struct ocirun_error \{.*?\};", open(os.path.join(here, "ocirun.h")).read(), re.S)
     b = FFI()
     b.cdef(error_struct.group(0) + cdef)
-    b.set_source("_ocirun_bpf_test", '#include "devices_bpf.h"\n',
-                 sources=[os.path.join(here, f) for f in ("devices_bpf.c", "error.c")],
-                 include_dirs=[here], extra_compile_args=["-D_GNU_SOURCE"])
+    b.set_source(
+        "_ocirun_bpf_test",
+        '#include "devices_bpf.h"\n',
+        sources=[os.path.join(here, f) for f in ("devices_bpf.c", "error.c")],
+        include_dirs=[here],
+        extra_compile_args=["-D_GNU_SOURCE"],
+    )
     out = tmp_path_factory.mktemp("bpf")
     b.compile(tmpdir=str(out))
     sys.path.insert(0, str(out))
     try:
         import _ocirun_bpf_test as mod
+
         saved = runtime.core.load
         runtime.core.load = lambda: (mod.ffi, mod.lib)
         yield mod.ffi, mod.lib
@@ -189,6 +197,7 @@ def read(path):
 
 # -- layout ----------------------------------------------------------------------------
 
+
 def test_this_machine_layout():
     text = open("/proc/self/mountinfo").read()
     kinds = {fst for fst, _, _, _ in layout.parse_mountinfo(text)}
@@ -202,6 +211,7 @@ def test_this_machine_layout():
 
 
 # -- v1 (and hybrid, which is what this machine runs) ----------------------------------------------
+
 
 def _block_device():
     for name in sorted(os.listdir("/sys/block")):
@@ -218,27 +228,61 @@ def test_v1_files_per_controller(made, subtests):
     m.join(h.pid)
     dev = _block_device()
     table = [
-        ("memory", {"memory": {"limit": 64 << 20, "reservation": 32 << 20, "swappiness": 10, "disableOOMKiller": True,
-                               "kernelTCP": 16 << 20}},
-         [("memory.limit_in_bytes", str(64 << 20)), ("memory.soft_limit_in_bytes", str(32 << 20)),
-          ("memory.swappiness", "10"), ("memory.kmem.tcp.limit_in_bytes", str(16 << 20))]),
-        ("memory swap", {"memory": {"limit": 64 << 20, "swap": 128 << 20}},
-         [("memory.memsw.limit_in_bytes", str(128 << 20))]),
-        ("cpu", {"cpu": {"shares": 512, "period": 200000, "quota": 100000, "burst": 1000, "idle": 0}},
-         [("cpu.shares", "512"), ("cpu.cfs_period_us", "200000"), ("cpu.cfs_quota_us", "100000"),
-          ("cpu.cfs_burst_us", "1000"), ("cpu.idle", "0")]),
+        (
+            "memory",
+            {
+                "memory": {
+                    "limit": 64 << 20,
+                    "reservation": 32 << 20,
+                    "swappiness": 10,
+                    "disableOOMKiller": True,
+                    "kernelTCP": 16 << 20,
+                }
+            },
+            [
+                ("memory.limit_in_bytes", str(64 << 20)),
+                ("memory.soft_limit_in_bytes", str(32 << 20)),
+                ("memory.swappiness", "10"),
+                ("memory.kmem.tcp.limit_in_bytes", str(16 << 20)),
+            ],
+        ),
+        (
+            "memory swap",
+            {"memory": {"limit": 64 << 20, "swap": 128 << 20}},
+            [("memory.memsw.limit_in_bytes", str(128 << 20))],
+        ),
+        (
+            "cpu",
+            {"cpu": {"shares": 512, "period": 200000, "quota": 100000, "burst": 1000, "idle": 0}},
+            [
+                ("cpu.shares", "512"),
+                ("cpu.cfs_period_us", "200000"),
+                ("cpu.cfs_quota_us", "100000"),
+                ("cpu.cfs_burst_us", "1000"),
+                ("cpu.idle", "0"),
+            ],
+        ),
         ("cpu realtime period", {"cpu": {"realtimePeriod": 500000}}, [("cpu.rt_period_us", "500000")]),
         ("cpuset", {"cpu": {"cpus": "0", "mems": "0"}}, [("cpuset.cpus", "0"), ("cpuset.mems", "0")]),
         ("pids", {"pids": {"limit": 42}}, [("pids.max", "42")]),
         ("pids unlimited", {"pids": {"limit": -1}}, [("pids.max", "max")]),
     ]
     if dev:
-        table.append(("blkio throttle", {"blockIO": {"throttleReadBpsDevice": [{"major": dev[0], "minor": dev[1],
-                                                                               "rate": 1 << 20}],
-                                                     "throttleWriteIOPSDevice": [{"major": dev[0], "minor": dev[1],
-                                                                                 "rate": 100}]}},
-                      [("blkio.throttle.read_bps_device", "%d:%d %d" % (dev[0], dev[1], 1 << 20)),
-                       ("blkio.throttle.write_iops_device", "%d:%d 100" % dev)]))
+        table.append(
+            (
+                "blkio throttle",
+                {
+                    "blockIO": {
+                        "throttleReadBpsDevice": [{"major": dev[0], "minor": dev[1], "rate": 1 << 20}],
+                        "throttleWriteIOPSDevice": [{"major": dev[0], "minor": dev[1], "rate": 100}],
+                    }
+                },
+                [
+                    ("blkio.throttle.read_bps_device", "%d:%d %d" % (dev[0], dev[1], 1 << 20)),
+                    ("blkio.throttle.write_iops_device", "%d:%d 100" % dev),
+                ],
+            )
+        )
     for name, res, want in table:
         ctrl = {"cpuset": "cpuset", "blkio throttle": "blkio"}.get(name, name.split()[0])
         if not v1_has(ctrl):
@@ -259,12 +303,18 @@ def test_v1_devices_list_and_effect(made):
     m.create()
     h = made.helper()
     m.join(h.pid)
-    m.apply({"devices": [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 11,
-                                                            "access": "r"}]})
+    m.apply(
+        {
+            "devices": [
+                {"allow": False, "access": "rwm"},
+                {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "r"},
+            ]
+        }
+    )
     g = m.v1.group("devices") if m.layout == "hybrid" else m.group("devices")
     listed = read(g.path("devices.list")).splitlines()
     assert "c 1:11 r" in listed and "c 1:3 rwm" in listed and "a *:* rwm" not in listed
-    h.do("open /dev/full")   # c 1:7, a default device: allowed
+    h.do("open /dev/full")  # c 1:7, a default device: allowed
     assert h.line() == "ok"
 
 
@@ -276,7 +326,7 @@ def test_v1_device_not_allowed_is_eperm(made):
     h = made.helper()
     m.join(h.pid)
     m.apply({"devices": [{"allow": False, "access": "rwm"}]})
-    h.do("open /dev/kmsg")   # c 1:11, not among the defaults
+    h.do("open /dev/kmsg")  # c 1:11, not among the defaults
     assert h.line() == str(errno.EPERM)
 
 
@@ -292,6 +342,7 @@ def test_v1_memory_limit_oom_kills_a_hog(made):
     kind, d = m.oom_source()
     assert kind == "v1"
     from runtime.ops.events import OomWatch
+
     watch = OomWatch((kind, d), LINUX)
     try:
         h.do("hog")
@@ -301,7 +352,7 @@ def test_v1_memory_limit_oom_kills_a_hog(made):
         watch.close()
     assert "oom_kill 1" in read(d + "/memory.oom_control")
     usage = m.stats()["memory"]["usage"]
-    assert usage["limit"] == 32 << 20 and usage["max"] > 16 << 20   # it got near the limit
+    assert usage["limit"] == 32 << 20 and usage["max"] > 16 << 20  # it got near the limit
 
 
 @needs_v1
@@ -314,7 +365,7 @@ def test_v1_pids_limit_stops_a_fork_bomb(made):
     m.apply({"pids": {"limit": 5}})
     h.do("forks")
     ok, failed = map(int, h.line().split())
-    assert ok + failed == 40 and ok <= 4 and failed > 0   # the helper itself is one of the five
+    assert ok + failed == 40 and ok <= 4 and failed > 0  # the helper itself is one of the five
     s = m.stats()["pids"]
     assert s["limit"] == 5
 
@@ -335,7 +386,7 @@ def test_v1_freeze_thaw(made):
     assert state.split()[1] == "D"
     m.thaw()
     assert not m.frozen()
-    h.do("echo")   # it runs again: it reads this, then waits for one more line
+    h.do("echo")  # it runs again: it reads this, then waits for one more line
     h.p.stdin.write("\n")
     h.p.stdin.flush()
     assert h.p.wait() == 0
@@ -378,7 +429,7 @@ def test_refused_value_names_file_and_value_and_create_is_undone(made):
     assert str(e.value).startswith("write linux.resources.cpu.period `10` to `")
     assert "cpu.cfs_period_us`: EINVAL" in str(e.value)
     dirs = [g.dir for g in _groups(m)]
-    m.destroy()   # what the lifecycle does when apply fails
+    m.destroy()  # what the lifecycle does when apply fails
     assert not [d for d in dirs if os.path.exists(d)]
 
 
@@ -419,10 +470,12 @@ def test_stats_shape(made):
     if v1_has("pids"):
         assert s["pids"] == {"current": 1, "limit": 9}
     from runtime import fastjson
-    fastjson.dumps(s)   # JSON-able as it is
+
+    fastjson.dumps(s)  # JSON-able as it is
 
 
 # -- v2 on the cgroup2 mount -----------------------------------------------------------------------
+
 
 @pytest.fixture
 def v2m():
@@ -432,6 +485,7 @@ def v2m():
         m = v2_manager(name)
         managers.append(m)
         return m
+
     yield open_
     for m in reversed(managers):
         try:
@@ -457,7 +511,7 @@ def test_v2_freeze_kill_procs(v2m):
         assert read(m.group.path("cgroup.freeze")) == "1"
         m.thaw()
         assert not m.frozen()
-        m.kill_all(9)   # cgroup.kill
+        m.kill_all(9)  # cgroup.kill
         assert [h.p.wait() for h in hs] == [-9, -9]
     finally:
         for h in hs:
@@ -501,7 +555,7 @@ def test_v2_device_rules_through_the_manager(v2m, core, subtests):
     m = v2m("bpf2")
     m.create()
     m.apply({"devices": [{"allow": False, "access": "rwm"}]})
-    m.apply({"devices": [{"allow": False, "access": "rwm"}]})   # replaces, never piles up
+    m.apply({"devices": [{"allow": False, "access": "rwm"}]})  # replaces, never piles up
     assert _attached(m.group.dir) == 1
     for path, want in (("/dev/null", "ok"), ("/dev/zero", "ok"), ("/dev/kmsg", str(errno.EPERM))):
         with subtests.test(path):
@@ -518,6 +572,7 @@ def _attached(d):
     """How many device programs are attached to cgroup dir d (BPF_PROG_QUERY)."""
     import ctypes
     import struct
+
     libc = ctypes.CDLL(None, use_errno=True)
     fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -587,7 +642,7 @@ def test_destroy_after_a_crash_mid_create():
     saved = m.to_dict()
     groups = _groups(m)
     # The crash: the first half of the hierarchies got their directories.
-    half = groups[:len(groups) // 2]
+    half = groups[: len(groups) // 2]
     for g in half:
         for d in g.made:
             os.mkdir(d)

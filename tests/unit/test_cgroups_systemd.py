@@ -12,29 +12,35 @@ from runtime.cgroups import systemd as sd  # noqa: E402
 from runtime.cgroups.resources import DeviceRule  # noqa: E402
 
 
-@pytest.mark.parametrize("path,want", [
-    ("", ("system.slice", "ocirun-c1.scope")),
-    (None, ("system.slice", "ocirun-c1.scope")),
-    ("machine.slice:libpod:abc", ("machine.slice", "libpod-abc.scope")),
-    (":pfx:n", ("system.slice", "pfx-n.scope")),
-    ("-::n", ("-.slice", "n.scope")),
-    ("a-b-c.slice:p:n", ("a-b-c.slice", "p-n.scope")),
-])
+@pytest.mark.parametrize(
+    "path,want",
+    [
+        ("", ("system.slice", "ocirun-c1.scope")),
+        (None, ("system.slice", "ocirun-c1.scope")),
+        ("machine.slice:libpod:abc", ("machine.slice", "libpod-abc.scope")),
+        (":pfx:n", ("system.slice", "pfx-n.scope")),
+        ("-::n", ("-.slice", "n.scope")),
+        ("a-b-c.slice:p:n", ("a-b-c.slice", "p-n.scope")),
+    ],
+)
 def test_parse_path(path, want):
     assert sd.parse_path(path, "c1") == want
 
 
-@pytest.mark.parametrize("path,msg", [
-    ("/a/b", "the systemd driver wants slice:prefix:name"),
-    ("a:b:c:d", "the systemd driver wants slice:prefix:name"),
-    ("s.slice:p:", "the name part is empty"),
-    ("s.slice:p:n.slice", "a slice as the container's unit is not supported"),
-    ("s.slice:p:a/b", "is not a valid unit name"),
-    ("nope:p:n", "slice `nope` is not a valid slice name (want NAME.slice)"),
-    ("-a.slice:p:n", "slice `-a.slice` is not a valid slice name"),
-    ("a-.slice:p:n", "slice `a-.slice` is not a valid slice name"),
-    ("a--b.slice:p:n", "slice `a--b.slice` is not a valid slice name"),
-])
+@pytest.mark.parametrize(
+    "path,msg",
+    [
+        ("/a/b", "the systemd driver wants slice:prefix:name"),
+        ("a:b:c:d", "the systemd driver wants slice:prefix:name"),
+        ("s.slice:p:", "the name part is empty"),
+        ("s.slice:p:n.slice", "a slice as the container's unit is not supported"),
+        ("s.slice:p:a/b", "is not a valid unit name"),
+        ("nope:p:n", "slice `nope` is not a valid slice name (want NAME.slice)"),
+        ("-a.slice:p:n", "slice `-a.slice` is not a valid slice name"),
+        ("a-.slice:p:n", "slice `a-.slice` is not a valid slice name"),
+        ("a--b.slice:p:n", "slice `a--b.slice` is not a valid slice name"),
+    ],
+)
 def test_parse_path_refuses(path, msg):
     with pytest.raises(errors.OciError) as e:
         sd.parse_path(path, "c1")
@@ -61,13 +67,16 @@ def test_cpu_quota_per_sec_rounds_up_to_10ms():
 
 
 def test_unit_properties_v1_and_v2_names():
-    res = {"memory": {"limit": 1 << 26}, "cpu": {"shares": 1024, "quota": 20000, "period": 100000,
-                                                 "cpus": "0-1"},
-           "pids": {"limit": -1}, "blockIO": {"weight": 500}}
+    res = {
+        "memory": {"limit": 1 << 26},
+        "cpu": {"shares": 1024, "quota": 20000, "period": 100000, "cpus": "0-1"},
+        "pids": {"limit": -1},
+        "blockIO": {"weight": 500},
+    }
     v1 = dict(sd.unit_properties(res, "v1", None))
     assert v1["MemoryLimit"] == ("t", 1 << 26) and v1["CPUShares"] == ("t", 1024)
     assert v1["CPUQuotaPerSecUSec"] == ("t", 200000) and v1["TasksMax"] == ("t", sd.UINT64_MAX)
-    assert v1["BlockIOWeight"] == ("t", 500) and "AllowedCPUs" not in v1   # v1 cpusets are files
+    assert v1["BlockIOWeight"] == ("t", 500) and "AllowedCPUs" not in v1  # v1 cpusets are files
     v2 = dict(sd.unit_properties(res, "v2", None))
     assert v2["MemoryMax"] == ("t", 1 << 26) and v2["CPUWeight"] == ("t", 39)
     assert v2["AllowedCPUs"] == ("ay", b"\x03") and v2["IOWeight"] == ("t", 4950)
@@ -81,8 +90,10 @@ def test_device_rules_as_systemd_says_them():
     assert ("char-*", "m") in allow and ("block-*", "m") in allow
     assert sd._device_allow([DeviceRule(True)]) == ("auto", [])
     # A deny after an allow: systemd has no deny list, the files alone say it.
-    assert sd._device_allow([DeviceRule(False), DeviceRule(True, "c", 1, 3, "rwm"),
-                             DeviceRule(False, "c", 1, 3, "w")]) is None
+    assert (
+        sd._device_allow([DeviceRule(False), DeviceRule(True, "c", 1, 3, "rwm"), DeviceRule(False, "c", 1, 3, "w")])
+        is None
+    )
 
 
 def test_reachable_is_false_without_a_socket(tmp_path):

@@ -28,8 +28,24 @@ def test_version():
 def test_help_lists_every_command():
     r = ocirun("--help")
     assert r.returncode == 0
-    for cmd in ("create", "start", "run", "state", "kill", "delete", "list", "exec", "ps", "pause",
-                "resume", "events", "update", "spec", "features", "validate"):
+    for cmd in (
+        "create",
+        "start",
+        "run",
+        "state",
+        "kill",
+        "delete",
+        "list",
+        "exec",
+        "ps",
+        "pause",
+        "resume",
+        "events",
+        "update",
+        "spec",
+        "features",
+        "validate",
+    ):
         assert "\n   %s " % cmd in r.stdout
 
 
@@ -63,6 +79,7 @@ def test_every_command_is_built(subtests):
     import importlib
 
     from runtime import cli
+
     for name, (module, _) in cli.COMMANDS.items():
         with subtests.test(command=name):
             mod = importlib.import_module("runtime.cli." + module)
@@ -88,8 +105,13 @@ def test_log_file_json_and_text(tmp_path):
 
 def test_flag_parsing(subtests):
     from runtime import cli, errors
-    flags = [cli.Flag("all,a"), cli.Flag("bundle,b", "str", ""), cli.Flag("env,e", "list"),
-             cli.Flag("preserve-fds", "int", 0)]
+
+    flags = [
+        cli.Flag("all,a"),
+        cli.Flag("bundle,b", "str", ""),
+        cli.Flag("env,e", "list"),
+        cli.Flag("preserve-fds", "int", 0),
+    ]
     cases = [
         # argv, stop_after, (all, bundle, env, preserve_fds), positionals
         (["id", "--all"], None, (True, "", [], 0), ["id"]),
@@ -109,9 +131,12 @@ def test_flag_parsing(subtests):
             opts, args = cli.parse(flags, argv, "t", stop_after=stop_after)
             assert (opts.all, opts.bundle, opts.env, opts.preserve_fds) == want
             assert args == pos
-    bad = [(["--nope"], "flag provided but not defined: -nope"), (["--bundle"], "flag needs an argument: -bundle"),
-           (["--preserve-fds", "x"], "invalid value 'x' for flag -preserve-fds"),
-           (["--all=maybe"], "invalid boolean value 'maybe' for flag -all")]
+    bad = [
+        (["--nope"], "flag provided but not defined: -nope"),
+        (["--bundle"], "flag needs an argument: -bundle"),
+        (["--preserve-fds", "x"], "invalid value 'x' for flag -preserve-fds"),
+        (["--all=maybe"], "invalid boolean value 'maybe' for flag -all"),
+    ]
     for argv, msg in bad:
         with subtests.test(bad=argv):
             with pytest.raises(errors.UsageError) as e:
@@ -127,12 +152,23 @@ def test_list_empty_and_with_state(tmp_path):
     assert r.stdout.strip() == "null"
     # A stopped container, written the way create writes it.
     from runtime import state
-    c = state.StateStore(str(tmp_path)).create("c1", {"ociVersion": "1.3.0", "status": "stopped", "pid": 0,
-                                                      "bundle": "/some/bundle", "created": "2026-01-01T00:00:00.000000001Z"})
+
+    c = state.StateStore(str(tmp_path)).create(
+        "c1",
+        {
+            "ociVersion": "1.3.0",
+            "status": "stopped",
+            "pid": 0,
+            "bundle": "/some/bundle",
+            "created": "2026-01-01T00:00:00.000000001Z",
+        },
+    )
     c.close()
     r = ocirun("list", "--format", "json", root=tmp_path)
     rows = json.loads(r.stdout)
-    assert [(x["id"], x["status"], x["pid"], x["bundle"], x["owner"]) for x in rows] == [("c1", "stopped", 0, "/some/bundle", "root")]
+    assert [(x["id"], x["status"], x["pid"], x["bundle"], x["owner"]) for x in rows] == [
+        ("c1", "stopped", 0, "/some/bundle", "root")
+    ]
     r = ocirun("list", root=tmp_path)
     header, row = r.stdout.splitlines()
     assert row.split() == ["c1", "0", "stopped", "/some/bundle", "2026-01-01T00:00:00.000000001Z", "root"]
@@ -143,6 +179,7 @@ def test_list_empty_and_with_state(tmp_path):
 
 def test_state_of_corrupt_container(tmp_path):
     from runtime import state
+
     state.StateStore(str(tmp_path)).create("bad", {}).close()
     (tmp_path / "bad" / "state.json").write_text("{ not json")
     r = ocirun("state", "bad", root=tmp_path)
@@ -162,7 +199,11 @@ def test_spec_writes_a_valid_config(tmp_path, subtests):
             types = [n["type"] for n in cfg["linux"]["namespaces"]]
             assert ("user" in types) == rootless and ("network" in types) != rootless
             v = ocirun("validate", "--bundle", d)
-            assert (v.returncode, v.stdout, v.stderr) == (0, "%s: valid (runtime-spec 1.3.0)\n" % (d / "config.json"), "")
+            assert (v.returncode, v.stdout, v.stderr) == (
+                0,
+                "%s: valid (runtime-spec 1.3.0)\n" % (d / "config.json"),
+                "",
+            )
             again = ocirun("spec", "--bundle", d)
             assert again.returncode == 1 and "exists" in again.stderr
 
@@ -177,20 +218,23 @@ def test_hot_commands_import_nothing_heavy(tmp_path):
     # Nor D-Bus: only containers of the systemd cgroup driver pay for it (tests/systemd checks those).
     # (The compiled core, _cffi_backend, is loaded: the state store is C, core/store.c; the
     # hot commands themselves are answered by the C front door, without Python.)
-    heavy = ("json", "re", "argparse", "jsonschema", "cffi", "enum", "subprocess",
-             "jeepney", "runtime.cgroups.systemd")
+    heavy = ("json", "re", "argparse", "jsonschema", "cffi", "enum", "subprocess", "jeepney", "runtime.cgroups.systemd")
     for argv in (["state", "x"], ["kill", "x", "9"], ["start", "x"], ["delete", "x"]):
-        script = ("import sys; sys.argv=['ocirun','--root',%r]+%r; from runtime.__main__ import main; main(); "
-                  "print(','.join(m for m in %r if m in sys.modules))" % (str(tmp_path), argv, heavy))
+        script = (
+            "import sys; sys.argv=['ocirun','--root',%r]+%r; from runtime.__main__ import main; main(); "
+            "print(','.join(m for m in %r if m in sys.modules))" % (str(tmp_path), argv, heavy)
+        )
         py, site_lines = _launcher(OCIRUN)
-        r = subprocess.run([py, "-I", "-S", "-c", "import sys\n" + site_lines[0] + script], capture_output=True,
-                           text=True)
+        r = subprocess.run(
+            [py, "-I", "-S", "-c", "import sys\n" + site_lines[0] + script], capture_output=True, text=True
+        )
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == "", argv
 
 
 def test_features_document_is_valid_and_truthful():
     from runtime import validation
+
     r = ocirun("features")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
@@ -204,8 +248,14 @@ def test_features_document_is_valid_and_truthful():
         assert os.path.exists("/proc/self/ns/" + files.get(ns, ns)), ns
     last = int(open("/proc/sys/kernel/cap_last_cap").read())
     assert len(linux["capabilities"]) == last + 1
-    assert set(doc["hooks"]) == {"prestart", "createRuntime", "createContainer", "startContainer",
-                                 "poststart", "poststop"}
+    assert set(doc["hooks"]) == {
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    }
     assert linux["seccomp"]["enabled"] is True and "SCMP_ACT_ERRNO" in linux["seccomp"]["actions"]
     assert linux["apparmor"]["enabled"] is False and linux["selinux"]["enabled"] is False  # none here
     assert linux["cgroup"]["v1"] is True and linux["cgroup"]["v2"] is True and linux["cgroup"]["systemd"] is False
@@ -228,11 +278,27 @@ def test_update_help_shows_the_resources_json():
     r = ocirun("update", "--help")
     assert r.returncode == 0
     text = r.stdout
-    for field in ('"memory"', '"limit"', '"reservation"', '"swap"', '"cpu"', '"shares"', '"quota"', '"period"',
-                  '"realtimeRuntime"', '"realtimePeriod"', '"cpus"', '"mems"', '"blockIO"', '"weight"', '"pids"',
-                  '"hugepageLimits"', '"unified"'):
+    for field in (
+        '"memory"',
+        '"limit"',
+        '"reservation"',
+        '"swap"',
+        '"cpu"',
+        '"shares"',
+        '"quota"',
+        '"period"',
+        '"realtimeRuntime"',
+        '"realtimePeriod"',
+        '"cpus"',
+        '"mems"',
+        '"blockIO"',
+        '"weight"',
+        '"pids"',
+        '"hugepageLimits"',
+        '"unified"',
+    ):
         assert field in text, field
-    block = text[text.index("{"):text.rindex("}") + 1]
+    block = text[text.index("{") : text.rindex("}") + 1]
     block = "\n".join(l.strip() for l in block.splitlines())
     assert isinstance(json.loads(block), dict)  # the example is itself valid JSON
     assert not any(l != l.rstrip() for l in text.splitlines())
@@ -251,12 +317,14 @@ def test_debug_off_costs_no_formatting():
     class Boom:
         def __str__(self):
             raise AssertionError("formatted although --debug is off")
+
         __repr__ = __str__
 
     log.Logger().debug("x %s", Boom())
     lg = log.Logger(debug=True)
     import io
     import sys
+
     saved, sys.stderr = sys.stderr, io.StringIO()
     try:
         lg.debug("step %s of %d", "a", 2)
@@ -275,6 +343,7 @@ def test_logger_is_one_object_whatever_the_import_order(tmp_path):
     from runtime import log
     from runtime.__main__ import main
     from runtime.log import LOG as early
+
     saved, sys.stderr = sys.stderr, io.StringIO()
     try:
         main(["--debug", "--root", str(tmp_path), "state", "nope"])
@@ -304,13 +373,28 @@ def test_debug_state_line(tmp_path):
 
 def test_hot_commands_import_nothing_new(tmp_path):
     # kill/start/delete stay as light as state with --debug on
-    heavy = ("json", "re", "argparse", "jsonschema", "cffi", "enum", "subprocess", "ctypes",
-             "runtime.plan", "runtime.validation", "runtime.spec")
+    heavy = (
+        "json",
+        "re",
+        "argparse",
+        "jsonschema",
+        "cffi",
+        "enum",
+        "subprocess",
+        "ctypes",
+        "runtime.plan",
+        "runtime.validation",
+        "runtime.spec",
+    )
     py, site_lines = _launcher(OCIRUN)
     for argv in (["kill", "x", "0"], ["start", "x"], ["delete", "x"], ["--debug", "state", "x"]):
-        script = ("import sys; sys.argv=['ocirun','--root',%r]+%r; from runtime.__main__ import main; main(); "
-                  "print(','.join(m for m in %r if m in sys.modules))" % (str(tmp_path), argv, heavy))
-        r = subprocess.run([py, "-I", "-S", "-c", "import sys\n" + site_lines[0] + script], capture_output=True, text=True)
+        script = (
+            "import sys; sys.argv=['ocirun','--root',%r]+%r; from runtime.__main__ import main; main(); "
+            "print(','.join(m for m in %r if m in sys.modules))" % (str(tmp_path), argv, heavy)
+        )
+        r = subprocess.run(
+            [py, "-I", "-S", "-c", "import sys\n" + site_lines[0] + script], capture_output=True, text=True
+        )
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == "", argv
 

@@ -18,8 +18,13 @@ def test_without_pytest_fails_loudly_and_writes_nothing(tmp_path):
     py = str(venv / "bin" / "python")
     assert subprocess.run([py, "-c", "import pytest"], capture_output=True).returncode != 0
     out = tmp_path / "RESULTS"
-    r = subprocess.run([py, "-m", "conformance", "--runtime", "runc", "--out", str(out)],
-                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [py, "-m", "conformance", "--runtime", "runc", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode != 0, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "pytest" in lines[0] and "nothing written" in lines[0], r.stderr

@@ -6,8 +6,7 @@ import gc
 
 import pytest
 
-from runtime import __main__ as entry
-from runtime import forward
+from runtime import __main__ as entry, forward
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +35,7 @@ def test_other_commands_run_with_the_collector_on(argv, tmp_path, capsys):
             def main(*a, **kw):
                 seen.append(gc.isenabled())
                 return inner(*a, **kw)
+
         return M
 
     entry._load = spy

@@ -45,8 +45,19 @@ def test_signals_are_pythons():
     assert (linux.SIGKILL, linux.SIGTERM) == (signal.SIGKILL, signal.SIGTERM)
 
 
-SIGNAL_CASES = [("KILL", 9), ("sigterm", 15), ("SIGUSR1", 10), (" 9 ", 9), ("0", 0), ("64", 64), ("RTMIN", 34),
-                ("RTMIN+3", 37), ("SIGRTMAX", 64), ("RTMAX-2", 62), ("IOT", 6)]
+SIGNAL_CASES = [
+    ("KILL", 9),
+    ("sigterm", 15),
+    ("SIGUSR1", 10),
+    (" 9 ", 9),
+    ("0", 0),
+    ("64", 64),
+    ("RTMIN", 34),
+    ("RTMIN+3", 37),
+    ("SIGRTMAX", 64),
+    ("RTMAX-2", 62),
+    ("IOT", 6),
+]
 
 
 @pytest.mark.parametrize("text,n", SIGNAL_CASES)

@@ -20,8 +20,20 @@ from runtime.ops import create as create_op  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="plan.build opens the rootfs as root")
 
-MSG = {"GO": 1, "USERNS": 2, "MAPS_DONE": 3, "INIT_PID": 4, "HOOKS": 5, "HOOKS_DONE": 6, "TERMINAL": 7,
-       "READY": 8, "ERROR": 9, "WARNING": 10, "MOUNT_FD": 11, "SECCOMP_FD": 12}
+MSG = {
+    "GO": 1,
+    "USERNS": 2,
+    "MAPS_DONE": 3,
+    "INIT_PID": 4,
+    "HOOKS": 5,
+    "HOOKS_DONE": 6,
+    "TERMINAL": 7,
+    "READY": 8,
+    "ERROR": 9,
+    "WARNING": 10,
+    "MOUNT_FD": 11,
+    "SECCOMP_FD": 12,
+}
 
 
 class ScriptedChannel:
@@ -41,7 +53,7 @@ class ScriptedChannel:
         if name == self.fail_at:
             raise errors.CoreError(1, "mounts", "scripted failure during %s" % step)
         if name == "INIT_PID":
-            os.kill(self.who, 9)   # the setup process exits once it has cloned the init
+            os.kill(self.who, 9)  # the setup process exits once it has cloned the init
             init = subprocess.Popen(["sleep", "300"])
             self.children.append(init)
             return types.SimpleNamespace(pid=init.pid), None
@@ -70,6 +82,7 @@ def test_create_unwinds(tmp_path, monkeypatch, fail_at, calls):
     cfg = default_config()
     cfg["process"]["terminal"] = False
     import json
+
     (bundle / "config.json").write_text(json.dumps(cfg))
     mgr = FakeCgroupManager()
     if fail_at in ("check_unused", "join", "apply"):
@@ -94,7 +107,7 @@ def test_create_unwinds(tmp_path, monkeypatch, fail_at, calls):
             create_op.create(ctx, "unwind", str(bundle))
         leftover = [c.pid for c in children if c.poll() is None]
     finally:
-        for child in children:   # never leave a sleep behind, whatever failed
+        for child in children:  # never leave a sleep behind, whatever failed
             if child.pid not in sync.REAPED and child.poll() is None:
                 child.kill()
                 child.wait()
@@ -104,7 +117,7 @@ def test_create_unwinds(tmp_path, monkeypatch, fail_at, calls):
     if "kill_all" in calls:
         assert ("kill_all", (9,)) in mgr.calls
     assert not os.path.exists(tmp_path / "root" / "unwind")
-    for child in children:   # killed and reaped by the undo steps, never left running
+    for child in children:  # killed and reaped by the undo steps, never left running
         assert child.pid in sync.REAPED
         with pytest.raises(ProcessLookupError):
             os.kill(child.pid, 0)

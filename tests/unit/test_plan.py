@@ -115,6 +115,7 @@ def refused(bundle, mutate):
 
 # -- reading the struct back ----------------------------------------------------
 
+
 def s(ptr):
     return None if ptr == ffi.NULL else ffi.string(ptr).decode()
 
@@ -128,12 +129,26 @@ def strv(ptr):
 
 
 def mounts_of(p):
-    return [{"source": s(m.source), "destination": s(m.destination), "fstype": s(m.fstype), "data": s(m.data),
-             "flags": m.flags, "remount_flags": m.remount_flags, "propagation": m.propagation,
-             "attr_set": m.attr_set, "attr_clr": m.attr_clr, "idmap_userns_fd": m.idmap_userns_fd,
-             "idmap_recursive": m.idmap_recursive, "dest_is_file": m.dest_is_file, "is_remount": m.is_remount,
-             "tmpcopyup": m.tmpcopyup, "field": s(m.field)}
-            for m in (p.c.mounts[i] for i in range(p.c.n_mounts))]
+    return [
+        {
+            "source": s(m.source),
+            "destination": s(m.destination),
+            "fstype": s(m.fstype),
+            "data": s(m.data),
+            "flags": m.flags,
+            "remount_flags": m.remount_flags,
+            "propagation": m.propagation,
+            "attr_set": m.attr_set,
+            "attr_clr": m.attr_clr,
+            "idmap_userns_fd": m.idmap_userns_fd,
+            "idmap_recursive": m.idmap_recursive,
+            "dest_is_file": m.dest_is_file,
+            "is_remount": m.is_remount,
+            "tmpcopyup": m.tmpcopyup,
+            "field": s(m.field),
+        }
+        for m in (p.c.mounts[i] for i in range(p.c.n_mounts))
+    ]
 
 
 def joins(p):
@@ -141,8 +156,10 @@ def joins(p):
 
 
 def devices(p):
-    return [(s(d.path), d.mode, d.major, d.minor, d.uid, d.gid, d.from_parent)
-            for d in (p.c.devices[i] for i in range(p.c.n_devices))]
+    return [
+        (s(d.path), d.mode, d.major, d.minor, d.uid, d.gid, d.from_parent)
+        for d in (p.c.devices[i] for i in range(p.c.n_devices))
+    ]
 
 
 def hooks(arr, n):
@@ -172,15 +189,26 @@ NAMESPACE_CASES = [
     # (name, linux.namespaces, unshare_flags, joins [(type flag, path)], has_userns, new namespaces)
     ("mount and pid", ns("mount", "pid"), F["mount"] | F["pid"], [], 0, {"mount", "pid"}),
     ("every type new", ns(*F), sum(F.values()), [], 1, set(F)),
-    ("network joined by path", ns("mount", network="/proc/self/ns/net"), F["mount"],
-     [(F["network"], "/proc/self/ns/net")], 0, {"mount"}),
-    ("a joined user namespace is joined first", ns("mount", network="/proc/self/ns/net", user="/proc/self/ns/user"),
-     F["mount"], [(F["user"], "/proc/self/ns/user"), (F["network"], "/proc/self/ns/net")], 1, {"mount"}),
+    (
+        "network joined by path",
+        ns("mount", network="/proc/self/ns/net"),
+        F["mount"],
+        [(F["network"], "/proc/self/ns/net")],
+        0,
+        {"mount"},
+    ),
+    (
+        "a joined user namespace is joined first",
+        ns("mount", network="/proc/self/ns/net", user="/proc/self/ns/user"),
+        F["mount"],
+        [(F["user"], "/proc/self/ns/user"), (F["network"], "/proc/self/ns/net")],
+        1,
+        {"mount"},
+    ),
 ]
 
 
-@pytest.mark.parametrize("name,nss,unshare,joined,has_userns,new", NAMESPACE_CASES,
-                         ids=[c[0] for c in NAMESPACE_CASES])
+@pytest.mark.parametrize("name,nss,unshare,joined,has_userns,new", NAMESPACE_CASES, ids=[c[0] for c in NAMESPACE_CASES])
 def test_namespaces(make, name, nss, unshare, joined, has_userns, new):
     p = make(setl(namespaces=nss))
     assert (p.c.unshare_flags, joins(p), p.c.has_userns) == (unshare, joined, has_userns)
@@ -191,8 +219,12 @@ def test_namespaces(make, name, nss, unshare, joined, has_userns, new):
 
 
 def test_time_offsets(make):
-    p = make(setl(namespaces=ns("mount", "time"), timeOffsets={"boottime": {"secs": 5},
-                                                              "monotonic": {"secs": -2, "nanosecs": 7}}))
+    p = make(
+        setl(
+            namespaces=ns("mount", "time"),
+            timeOffsets={"boottime": {"secs": 5}, "monotonic": {"secs": -2, "nanosecs": 7}},
+        )
+    )
     assert s(p.c.timens_offsets) == "monotonic -2 7\nboottime 5 0\n"
     assert s(make().c.timens_offsets) is None
 
@@ -235,6 +267,7 @@ def test_rootfs(make):
 
 # -- mounts --------------------------------------------------------------------------
 
+
 def _tmpfs_flag_cases():
     for opt, (clear, flag) in sorted(MOUNT_FLAGS.items()):
         if flag & MS_BIND:
@@ -242,22 +275,34 @@ def _tmpfs_flag_cases():
         yield ("option " + opt, [opt], dict(flags=0 if clear else flag))
 
 
-TMPFS_CASES = list(_tmpfs_flag_cases()) + [
-    # (name, options of a tmpfs mount, the fields they set)
-    ("no options", [], dict(flags=0, data=None, propagation=0, attr_set=0, attr_clr=0)),
-    ("the last of ro, rw wins", ["ro", "rw"], dict(flags=0)),
-    ("rw then ro", ["rw", "ro"], dict(flags=MS_RDONLY)),
-    ("flags and data", ["nosuid", "size=1m", "nodev", "mode=700"], dict(flags=MS_NOSUID | MS_NODEV,
-                                                                         data="size=1m,mode=700")),
-    ("tmpcopyup is ocirun's, not data", ["tmpcopyup"], dict(tmpcopyup=1, data=None)),
-    ("recursive atime", ["rnoatime"], dict(attr_set=linux.MOUNT_ATTR_NOATIME, attr_clr=MOUNT_ATTR__ATIME)),
-    ("recursive relatime", ["rrelatime"], dict(attr_set=0, attr_clr=MOUNT_ATTR__ATIME)),
-    ("recursive atime cleared", ["ratime"], dict(attr_set=0, attr_clr=MOUNT_ATTR__ATIME)),
-    ("recursive atimes: the last one", ["rnoatime", "rstrictatime"], dict(attr_set=linux.MOUNT_ATTR_STRICTATIME,
-                                                                         attr_clr=MOUNT_ATTR__ATIME)),
-] + [("propagation " + o, [o], dict(propagation=v)) for o, v in sorted(PROPAGATION.items())] + [
-    ("recursive " + o, [o], dict(attr_set=0 if clear else a, attr_clr=a if clear else 0))
-    for o, (clear, a) in sorted(RECURSIVE_ATTRS.items())]
+TMPFS_CASES = (
+    list(_tmpfs_flag_cases())
+    + [
+        # (name, options of a tmpfs mount, the fields they set)
+        ("no options", [], dict(flags=0, data=None, propagation=0, attr_set=0, attr_clr=0)),
+        ("the last of ro, rw wins", ["ro", "rw"], dict(flags=0)),
+        ("rw then ro", ["rw", "ro"], dict(flags=MS_RDONLY)),
+        (
+            "flags and data",
+            ["nosuid", "size=1m", "nodev", "mode=700"],
+            dict(flags=MS_NOSUID | MS_NODEV, data="size=1m,mode=700"),
+        ),
+        ("tmpcopyup is ocirun's, not data", ["tmpcopyup"], dict(tmpcopyup=1, data=None)),
+        ("recursive atime", ["rnoatime"], dict(attr_set=linux.MOUNT_ATTR_NOATIME, attr_clr=MOUNT_ATTR__ATIME)),
+        ("recursive relatime", ["rrelatime"], dict(attr_set=0, attr_clr=MOUNT_ATTR__ATIME)),
+        ("recursive atime cleared", ["ratime"], dict(attr_set=0, attr_clr=MOUNT_ATTR__ATIME)),
+        (
+            "recursive atimes: the last one",
+            ["rnoatime", "rstrictatime"],
+            dict(attr_set=linux.MOUNT_ATTR_STRICTATIME, attr_clr=MOUNT_ATTR__ATIME),
+        ),
+    ]
+    + [("propagation " + o, [o], dict(propagation=v)) for o, v in sorted(PROPAGATION.items())]
+    + [
+        ("recursive " + o, [o], dict(attr_set=0 if clear else a, attr_clr=a if clear else 0))
+        for o, (clear, a) in sorted(RECURSIVE_ATTRS.items())
+    ]
+)
 
 
 @pytest.mark.parametrize("name,options,want", TMPFS_CASES, ids=[c[0] for c in TMPFS_CASES])
@@ -270,14 +315,19 @@ def test_tmpfs_mount_options(make, name, options, want):
 
 BIND_CASES = [
     # (name, mount, the fields of the C mount)
-    ("rbind ro nosuid", dict(type="bind", source="src", options=["rbind", "ro", "nosuid"]),
-     dict(flags=MS_BIND | MS_REC, remount_flags=MS_RDONLY | MS_NOSUID, fstype=None, data=None, dest_is_file=0)),
-    ("bind by option", dict(type="none", source="src", options=["bind"]),
-     dict(flags=MS_BIND, remount_flags=0)),
+    (
+        "rbind ro nosuid",
+        dict(type="bind", source="src", options=["rbind", "ro", "nosuid"]),
+        dict(flags=MS_BIND | MS_REC, remount_flags=MS_RDONLY | MS_NOSUID, fstype=None, data=None, dest_is_file=0),
+    ),
+    ("bind by option", dict(type="none", source="src", options=["bind"]), dict(flags=MS_BIND, remount_flags=0)),
     ("bind by type", dict(type="bind", source="src"), dict(flags=MS_BIND, remount_flags=0)),
     ("a file source", dict(type="bind", source="file", options=["rbind"]), dict(dest_is_file=1)),
-    ("propagation and recursive attrs", dict(type="bind", source="src", options=["rbind", "rslave", "rro"]),
-     dict(propagation=MS_SLAVE | MS_REC, attr_set=linux.MOUNT_ATTR_RDONLY)),
+    (
+        "propagation and recursive attrs",
+        dict(type="bind", source="src", options=["rbind", "rslave", "rro"]),
+        dict(propagation=MS_SLAVE | MS_REC, attr_set=linux.MOUNT_ATTR_RDONLY),
+    ),
 ]
 
 
@@ -295,31 +345,48 @@ def test_mount_destinations_are_cleaned(make):
 
 
 def test_idmapped_mounts(make):
-    userns = lambda c: c["linux"].update(namespaces=ns("mount", "user"),  # noqa: E731
-                                         uidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}],
-                                         gidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}])
-    p = make(lambda c: (userns(c), add_mount(destination="/i", type="bind", source="src",
-                                             options=["rbind", "ridmap"])(c)))
+    def userns(c):
+        c["linux"].update(
+            namespaces=ns("mount", "user"),
+            uidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}],
+            gidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}],
+        )
+
+    p = make(
+        lambda c: (userns(c), add_mount(destination="/i", type="bind", source="src", options=["rbind", "ridmap"])(c))
+    )
     m = mounts_of(p)[-1]
     assert (m["idmap_userns_fd"], m["idmap_recursive"]) == (-2, 1)
     assert p.idmap_mounts == [(os.path.join(make.bundle, "src"), True, True, None, "mounts[0]")]
     maps = [{"containerID": 0, "hostID": 2000, "size": 5}]
-    p = make(add_mount(destination="/i", type="bind", source="src", options=["idmap"], uidMappings=maps,
-                       gidMappings=maps))
-    assert p.idmap_mounts == [(os.path.join(make.bundle, "src"), False, False, ("0 2000 5\n", "0 2000 5\n"),
-                               "mounts[0]")]
+    p = make(
+        add_mount(destination="/i", type="bind", source="src", options=["idmap"], uidMappings=maps, gidMappings=maps)
+    )
+    assert p.idmap_mounts == [
+        (os.path.join(make.bundle, "src"), False, False, ("0 2000 5\n", "0 2000 5\n"), "mounts[0]")
+    ]
 
 
 CGROUP_LAYOUTS = [
     # (host layout, mounts made for a `cgroup` mount at /sys/fs/cgroup: (destination, fstype, data))
     ("v2", [("/sys/fs/cgroup", "cgroup2", None)]),
-    ("v1", [("/sys/fs/cgroup", "tmpfs", "mode=755")] + [("/sys/fs/cgroup/" + c, "cgroup", c) for c in
-                                                         ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer",
-                                                          "blkio", "pids")]),
-    ("hybrid", [("/sys/fs/cgroup", "tmpfs", "mode=755")] + [("/sys/fs/cgroup/" + c, "cgroup", c) for c in
-                                                             ("cpu", "cpuacct", "cpuset", "memory", "devices",
-                                                              "freezer", "blkio", "pids")]
-     + [("/sys/fs/cgroup/unified", "cgroup2", None)]),
+    (
+        "v1",
+        [("/sys/fs/cgroup", "tmpfs", "mode=755")]
+        + [
+            ("/sys/fs/cgroup/" + c, "cgroup", c)
+            for c in ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids")
+        ],
+    ),
+    (
+        "hybrid",
+        [("/sys/fs/cgroup", "tmpfs", "mode=755")]
+        + [
+            ("/sys/fs/cgroup/" + c, "cgroup", c)
+            for c in ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids")
+        ]
+        + [("/sys/fs/cgroup/unified", "cgroup2", None)],
+    ),
 ]
 
 
@@ -344,13 +411,17 @@ def test_cgroup_mount_without_cgroupns_binds_the_containers_own_dirs(make, monke
     install_layout(host, "v2")
     real = mounts.cgroup_layout
     monkeypatch.setattr(mounts, "cgroup_layout", lambda: real(host))
-    p = make(add_mount(destination="/sys/fs/cgroup", type="cgroup", source="cgroup", options=["nosuid", "relatime"]),
-             cgroup_dirs={"": "/sys/fs/cgroup/ocirun/cid"})
+    p = make(
+        add_mount(destination="/sys/fs/cgroup", type="cgroup", source="cgroup", options=["nosuid", "relatime"]),
+        cgroup_dirs={"": "/sys/fs/cgroup/ocirun/cid"},
+    )
     assert [(m["source"], m["flags"], m["remount_flags"]) for m in mounts_of(p)] == [
-        ("/sys/fs/cgroup/ocirun/cid", MS_BIND | MS_REC, MS_NOSUID | MS_RELATIME)]
+        ("/sys/fs/cgroup/ocirun/cid", MS_BIND | MS_REC, MS_NOSUID | MS_RELATIME)
+    ]
 
 
 # -- capabilities ------------------------------------------------------------------
+
 
 def bits(*names):
     return sum(1 << CAP_NUMBERS[n] for n in names)
@@ -359,18 +430,38 @@ def bits(*names):
 CAP_CASES = [
     # (name, process.capabilities, masks (bounding, effective, permitted, inheritable, ambient), warnings)
     ("empty sets", {}, (0, 0, 0, 0, 0), []),
-    ("each set", {"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"],
-                  "inheritable": ["CAP_NET_RAW"]},
-     (bits("CAP_KILL", "CAP_CHOWN"), bits("CAP_KILL"), bits("CAP_KILL"), bits("CAP_NET_RAW"), 0), []),
-    ("ambient, permitted and inheritable", {"permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"],
-                                            "ambient": ["CAP_KILL"]},
-     (0, 0, bits("CAP_KILL"), bits("CAP_KILL"), bits("CAP_KILL")), []),
-    ("ambient not inheritable is dropped (tolerance)", {"permitted": ["CAP_KILL"], "ambient": ["CAP_KILL"]},
-     (0, 0, bits("CAP_KILL"), 0, 0),
-     ["process.capabilities.ambient: CAP_KILL is not both permitted and inheritable, so it cannot be raised: "
-      "ignored (as runc >= 1.2 and crun do)"]),
-    ("unknown names are ignored with one warning each", {"bounding": ["CAP_FOO", "CAP_KILL"], "effective": ["CAP_FOO"]},
-     (bits("CAP_KILL"), 0, 0, 0, 0), ["process.capabilities.bounding: unknown capability CAP_FOO: ignored"]),
+    (
+        "each set",
+        {
+            "bounding": ["CAP_KILL", "CAP_CHOWN"],
+            "effective": ["CAP_KILL"],
+            "permitted": ["CAP_KILL"],
+            "inheritable": ["CAP_NET_RAW"],
+        },
+        (bits("CAP_KILL", "CAP_CHOWN"), bits("CAP_KILL"), bits("CAP_KILL"), bits("CAP_NET_RAW"), 0),
+        [],
+    ),
+    (
+        "ambient, permitted and inheritable",
+        {"permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL"]},
+        (0, 0, bits("CAP_KILL"), bits("CAP_KILL"), bits("CAP_KILL")),
+        [],
+    ),
+    (
+        "ambient not inheritable is dropped (tolerance)",
+        {"permitted": ["CAP_KILL"], "ambient": ["CAP_KILL"]},
+        (0, 0, bits("CAP_KILL"), 0, 0),
+        [
+            "process.capabilities.ambient: CAP_KILL is not both permitted and inheritable, so it cannot be raised: "
+            "ignored (as runc >= 1.2 and crun do)"
+        ],
+    ),
+    (
+        "unknown names are ignored with one warning each",
+        {"bounding": ["CAP_FOO", "CAP_KILL"], "effective": ["CAP_FOO"]},
+        (bits("CAP_KILL"), 0, 0, 0, 0),
+        ["process.capabilities.bounding: unknown capability CAP_FOO: ignored"],
+    ),
 ]
 
 
@@ -388,12 +479,13 @@ def test_no_capabilities_object_keeps_ours(make):
 
 
 def test_every_capability_name_has_its_number(make):
-    names = linux.CAPS[:linux.cap_last_cap() + 1]
+    names = linux.CAPS[: linux.cap_last_cap() + 1]
     p = make(setp(capabilities={"bounding": names}))
     assert p.c.cap_bounding == (1 << len(names)) - 1 & linux.cap_bounding()
 
 
 # -- rlimits, user, process --------------------------------------------------------
+
 
 def test_every_rlimit(make):
     rl = [{"type": t, "soft": i, "hard": 100 + i} for i, t in enumerate(sorted(RLIMITS))]
@@ -452,20 +544,50 @@ PROCESS_CASES = [
     # (name, process fields (or a mutation), {plan field: value})
     ("args and cwd", dict(args=["/bin/sh", "-c", "x"], cwd="/w"), dict(argv=["/bin/sh", "-c", "x"], cwd="/w")),
     ("terminal", dict(terminal=True), dict(terminal=1)),
-    ("no terminal", {}, dict(terminal=0, set_oom_score_adj=0, no_new_privileges=0, set_scheduler=0, set_ioprio=0,
-                             set_personality=0, set_mempolicy=0)),
+    (
+        "no terminal",
+        {},
+        dict(
+            terminal=0,
+            set_oom_score_adj=0,
+            no_new_privileges=0,
+            set_scheduler=0,
+            set_ioprio=0,
+            set_personality=0,
+            set_mempolicy=0,
+        ),
+    ),
     ("oomScoreAdj", dict(oomScoreAdj=-500), dict(set_oom_score_adj=1, oom_score_adj=-500)),
     ("noNewPrivileges", dict(noNewPrivileges=True), dict(no_new_privileges=1)),
-    ("scheduler", dict(scheduler={"policy": "SCHED_DEADLINE", "runtime": 10, "deadline": 20, "period": 30,
-                                  "flags": ["SCHED_FLAG_RECLAIM", "SCHED_FLAG_DL_OVERRUN"]}),
-     dict(set_scheduler=1, sched_policy=6, sched_runtime=10, sched_deadline=20, sched_period=30, sched_flags=2 | 4)),
-    ("nice", dict(scheduler={"policy": "SCHED_OTHER", "nice": -5}), dict(set_scheduler=1, sched_policy=0,
-                                                                          sched_nice=-5)),
-    ("ioPriority", dict(ioPriority={"class": "IOPRIO_CLASS_BE", "priority": 3}),
-     dict(set_ioprio=1, ioprio=(2 << 13) | 3)),
+    (
+        "scheduler",
+        dict(
+            scheduler={
+                "policy": "SCHED_DEADLINE",
+                "runtime": 10,
+                "deadline": 20,
+                "period": 30,
+                "flags": ["SCHED_FLAG_RECLAIM", "SCHED_FLAG_DL_OVERRUN"],
+            }
+        ),
+        dict(set_scheduler=1, sched_policy=6, sched_runtime=10, sched_deadline=20, sched_period=30, sched_flags=2 | 4),
+    ),
+    (
+        "nice",
+        dict(scheduler={"policy": "SCHED_OTHER", "nice": -5}),
+        dict(set_scheduler=1, sched_policy=0, sched_nice=-5),
+    ),
+    (
+        "ioPriority",
+        dict(ioPriority={"class": "IOPRIO_CLASS_BE", "priority": 3}),
+        dict(set_ioprio=1, ioprio=(2 << 13) | 3),
+    ),
     ("personality", setl(personality={"domain": "LINUX32"}), dict(set_personality=1, personality=0x0008)),
-    ("memoryPolicy", setl(memoryPolicy={"mode": "MPOL_BIND", "nodes": "0,65", "flags": ["MPOL_F_STATIC_NODES"]}),
-     dict(set_mempolicy=1, mempolicy_mode=2 | (1 << 15), mempolicy_maxnode=129)),
+    (
+        "memoryPolicy",
+        setl(memoryPolicy={"mode": "MPOL_BIND", "nodes": "0,65", "flags": ["MPOL_F_STATIC_NODES"]}),
+        dict(set_mempolicy=1, mempolicy_mode=2 | (1 << 15), mempolicy_maxnode=129),
+    ),
 ]
 
 
@@ -498,22 +620,38 @@ def test_session_keyring(make):
 
 # -- devices, paths, sysctls --------------------------------------------------------
 
-DEFAULTS = [("/dev/null", S_IFCHR | 0o666, 1, 3, 0, 0, 0), ("/dev/zero", S_IFCHR | 0o666, 1, 5, 0, 0, 0),
-            ("/dev/full", S_IFCHR | 0o666, 1, 7, 0, 0, 0), ("/dev/random", S_IFCHR | 0o666, 1, 8, 0, 0, 0),
-            ("/dev/urandom", S_IFCHR | 0o666, 1, 9, 0, 0, 0), ("/dev/tty", S_IFCHR | 0o666, 5, 0, 0, 0, 0)]
+DEFAULTS = [
+    ("/dev/null", S_IFCHR | 0o666, 1, 3, 0, 0, 0),
+    ("/dev/zero", S_IFCHR | 0o666, 1, 5, 0, 0, 0),
+    ("/dev/full", S_IFCHR | 0o666, 1, 7, 0, 0, 0),
+    ("/dev/random", S_IFCHR | 0o666, 1, 8, 0, 0, 0),
+    ("/dev/urandom", S_IFCHR | 0o666, 1, 9, 0, 0, 0),
+    ("/dev/tty", S_IFCHR | 0o666, 5, 0, 0, 0, 0),
+]
 DEVICE_CASES = [
     # (name, linux.devices, the devices of the plan)
     ("the defaults", [], DEFAULTS),
-    ("one of each type", [{"path": "/dev/c", "type": "c", "major": 1, "minor": 2, "fileMode": 0o600, "uid": 5,
-                           "gid": 6},
-                          {"path": "/dev/b", "type": "b", "major": 7, "minor": 0},
-                          {"path": "/dev/u", "type": "u", "major": 1, "minor": 3},
-                          {"path": "/dev/p", "type": "p"}],
-     [("/dev/c", S_IFCHR | 0o600, 1, 2, 5, 6, 0), ("/dev/b", S_IFBLK | 0o666, 7, 0, 0, 0, 0),
-      ("/dev/u", S_IFCHR | 0o666, 1, 3, 0, 0, 0), ("/dev/p", S_IFIFO | 0o666, 0, 0, 0, 0, 0)] + DEFAULTS),
-    ("a default given by the config is not added again", [{"path": "/dev/null", "type": "c", "major": 1, "minor": 3,
-                                                           "fileMode": 0o620}],
-     [("/dev/null", S_IFCHR | 0o620, 1, 3, 0, 0, 0)] + DEFAULTS[1:]),
+    (
+        "one of each type",
+        [
+            {"path": "/dev/c", "type": "c", "major": 1, "minor": 2, "fileMode": 0o600, "uid": 5, "gid": 6},
+            {"path": "/dev/b", "type": "b", "major": 7, "minor": 0},
+            {"path": "/dev/u", "type": "u", "major": 1, "minor": 3},
+            {"path": "/dev/p", "type": "p"},
+        ],
+        [
+            ("/dev/c", S_IFCHR | 0o600, 1, 2, 5, 6, 0),
+            ("/dev/b", S_IFBLK | 0o666, 7, 0, 0, 0, 0),
+            ("/dev/u", S_IFCHR | 0o666, 1, 3, 0, 0, 0),
+            ("/dev/p", S_IFIFO | 0o666, 0, 0, 0, 0, 0),
+        ]
+        + DEFAULTS,
+    ),
+    (
+        "a default given by the config is not added again",
+        [{"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o620}],
+        [("/dev/null", S_IFCHR | 0o620, 1, 3, 0, 0, 0)] + DEFAULTS[1:],
+    ),
 ]
 
 
@@ -538,23 +676,41 @@ def test_masked_and_readonly_paths(make):
 
 
 def test_sysctls(make):
-    p = make(setl(namespaces=ns("mount", "network", "ipc"),
-                  sysctl={"net.ipv4.ip_forward": "1", "kernel.shmmax": "5", "fs.mqueue.msg_max": "10"}))
+    p = make(
+        setl(
+            namespaces=ns("mount", "network", "ipc"),
+            sysctl={"net.ipv4.ip_forward": "1", "kernel.shmmax": "5", "fs.mqueue.msg_max": "10"},
+        )
+    )
     got = [(s(x.path), s(x.value)) for x in (p.c.sysctls[i] for i in range(p.c.n_sysctls))]
-    assert got == [("/proc/sys/fs/mqueue/msg_max", "10"), ("/proc/sys/kernel/shmmax", "5"),
-                   ("/proc/sys/net/ipv4/ip_forward", "1")]
+    assert got == [
+        ("/proc/sys/fs/mqueue/msg_max", "10"),
+        ("/proc/sys/kernel/shmmax", "5"),
+        ("/proc/sys/net/ipv4/ip_forward", "1"),
+    ]
 
 
 # -- hooks and seccomp ----------------------------------------------------------------
 
+
 def test_hooks(make):
-    p = make(lambda c: c.update(hooks={
-        "prestart": [{"path": "/x"}], "poststart": [{"path": "/y"}],
-        "createContainer": [{"path": "/bin/true"}, {"path": "/bin/echo", "args": ["echo", "hi"], "env": ["A=1"],
-                                                   "timeout": 7}],
-        "startContainer": [{"path": "/bin/sh", "args": []}]}))
+    p = make(
+        lambda c: c.update(
+            hooks={
+                "prestart": [{"path": "/x"}],
+                "poststart": [{"path": "/y"}],
+                "createContainer": [
+                    {"path": "/bin/true"},
+                    {"path": "/bin/echo", "args": ["echo", "hi"], "env": ["A=1"], "timeout": 7},
+                ],
+                "startContainer": [{"path": "/bin/sh", "args": []}],
+            }
+        )
+    )
     assert hooks(p.c.create_container_hooks, p.c.n_create_container_hooks) == [
-        ("/bin/true", ["/bin/true"], [], 0), ("/bin/echo", ["echo", "hi"], ["A=1"], 7)]
+        ("/bin/true", ["/bin/true"], [], 0),
+        ("/bin/echo", ["echo", "hi"], ["A=1"], 7),
+    ]
     assert hooks(p.c.start_container_hooks, p.c.n_start_container_hooks) == [("/bin/sh", ["/bin/sh"], [], 0)]
     assert p.core_hooks is True
 
@@ -567,8 +723,15 @@ def test_only_lifecycle_hooks(make):
 def test_seccomp(make):
     p = make()
     assert (p.seccomp, p.c.seccomp_bpf, p.c.seccomp_bpf_len) == (None, ffi.NULL, 0)
-    p = make(setl(seccomp={"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
-                           "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}]}))
+    p = make(
+        setl(
+            seccomp={
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "flags": ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+                "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}],
+            }
+        )
+    )
     assert p.seccomp is not None and not p.seccomp.needs_listener
     assert p.c.seccomp_bpf_len == len(p.seccomp.bpf) > 0
     assert bytes(ffi.buffer(p.c.seccomp_bpf, p.c.seccomp_bpf_len)) == p.seccomp.bpf
@@ -576,6 +739,7 @@ def test_seccomp(make):
 
 
 # -- tolerances (tolerance.py) --------------------------------------------------------
+
 
 def test_user_namespace_without_maps_maps_our_ids(make):
     p = make(setl(namespaces=ns("mount", "user")))
@@ -598,45 +762,106 @@ def test_hostname_of_a_joined_uts_namespace(make):
 # -- refusals (validation.refusals: create's one line) ----------------------------
 
 REFUSALS = [
-    ("no mount namespace", setl(namespaces=ns("pid")),
-     "linux.namespaces: a mount namespace is required (ocirun never sets up a rootfs on the host's mounts)"),
+    (
+        "no mount namespace",
+        setl(namespaces=ns("pid")),
+        "linux.namespaces: a mount namespace is required (ocirun never sets up a rootfs on the host's mounts)",
+    ),
     ("empty root.path", lambda c: c["root"].update(path=""), "root.path: missing"),
     ("empty destination", add_mount(destination="", type="tmpfs", source="tmpfs"), "mounts[0].destination: missing"),
-    ("tmpcopyup on a bind mount", add_mount(destination="/t", type="bind", source="src", options=["tmpcopyup"]),
-     "mounts[0].options[0]: tmpcopyup is only supported on tmpfs mounts"),
-    ("bind by option without a source", add_mount(destination="/t", options=["rbind"]),
-     "mounts[0].source: a bind mount needs a source"),
-    ("unknown bind option", add_mount(destination="/t", type="bind", source="src", options=["rbind", "nosiud"]),
-     "mounts[0].options[1]: 'nosiud' is not a mount option ocirun knows for a bind mount"),
-    ("idmap off a bind mount", add_mount(destination="/t", type="tmpfs", source="tmpfs", options=["idmap"]),
-     "mounts[0].options: idmap is only supported on bind mounts"),
-    ("idmap without a user namespace", add_mount(destination="/t", type="bind", source="src", options=["ridmap"]),
-     "mounts[0].options: ridmap needs a user namespace"),
-    ("per-mount maps off a bind mount", add_mount(destination="/t", type="tmpfs", source="tmpfs",
-                                                  uidMappings=[{"containerID": 0, "hostID": 1, "size": 1}],
-                                                  gidMappings=[{"containerID": 0, "hostID": 1, "size": 1}]),
-     "mounts[0].uidMappings: per-mount id mappings are only supported on bind mounts"),
-    ("netDevices without a network namespace", setl(netDevices={"lo": {}}),
-     "linux.netDevices: needs a network namespace in linux.namespaces (the devices would stay on the host)"),
-    ("netDevices bad name", setl(namespaces=ns("mount", "network"), netDevices={"lo": {"name": "a/b"}}),
-     "linux.netDevices.lo.name: 'a/b' is not a valid interface name"),
-    ("netDevices same name twice", setl(namespaces=ns("mount", "network"),
-                                        netDevices={"lo": {"name": "e0"}, "x0": {"name": "e0"}}),
-     "linux.netDevices.x0.name: 'e0' is also the name of linux.netDevices.lo"),
-    ("sysctl key", setl(namespaces=ns("mount", "network"), sysctl={"net..x": "1"}),
-     "linux.sysctl: invalid key 'net..x'"),
-    ("personality flags", setl(personality={"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]}),
-     "linux.personality.flags: personality flags are not supported"),
-    ("seccomp: NOTIFY as the default", setl(seccomp={"defaultAction": "SCMP_ACT_NOTIFY"}),
-     "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action"),
-    ("seccomp: argument index", setl(seccomp={"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-        {"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}),
-     "linux.seccomp.syscalls[0].args[0].index: 6 is not an integer from 0 to 5"),
+    (
+        "tmpcopyup on a bind mount",
+        add_mount(destination="/t", type="bind", source="src", options=["tmpcopyup"]),
+        "mounts[0].options[0]: tmpcopyup is only supported on tmpfs mounts",
+    ),
+    (
+        "bind by option without a source",
+        add_mount(destination="/t", options=["rbind"]),
+        "mounts[0].source: a bind mount needs a source",
+    ),
+    (
+        "unknown bind option",
+        add_mount(destination="/t", type="bind", source="src", options=["rbind", "nosiud"]),
+        "mounts[0].options[1]: 'nosiud' is not a mount option ocirun knows for a bind mount",
+    ),
+    (
+        "idmap off a bind mount",
+        add_mount(destination="/t", type="tmpfs", source="tmpfs", options=["idmap"]),
+        "mounts[0].options: idmap is only supported on bind mounts",
+    ),
+    (
+        "idmap without a user namespace",
+        add_mount(destination="/t", type="bind", source="src", options=["ridmap"]),
+        "mounts[0].options: ridmap needs a user namespace",
+    ),
+    (
+        "per-mount maps off a bind mount",
+        add_mount(
+            destination="/t",
+            type="tmpfs",
+            source="tmpfs",
+            uidMappings=[{"containerID": 0, "hostID": 1, "size": 1}],
+            gidMappings=[{"containerID": 0, "hostID": 1, "size": 1}],
+        ),
+        "mounts[0].uidMappings: per-mount id mappings are only supported on bind mounts",
+    ),
+    (
+        "netDevices without a network namespace",
+        setl(netDevices={"lo": {}}),
+        "linux.netDevices: needs a network namespace in linux.namespaces (the devices would stay on the host)",
+    ),
+    (
+        "netDevices bad name",
+        setl(namespaces=ns("mount", "network"), netDevices={"lo": {"name": "a/b"}}),
+        "linux.netDevices.lo.name: 'a/b' is not a valid interface name",
+    ),
+    (
+        "netDevices same name twice",
+        setl(namespaces=ns("mount", "network"), netDevices={"lo": {"name": "e0"}, "x0": {"name": "e0"}}),
+        "linux.netDevices.x0.name: 'e0' is also the name of linux.netDevices.lo",
+    ),
+    (
+        "sysctl key",
+        setl(namespaces=ns("mount", "network"), sysctl={"net..x": "1"}),
+        "linux.sysctl: invalid key 'net..x'",
+    ),
+    (
+        "personality flags",
+        setl(personality={"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]}),
+        "linux.personality.flags: personality flags are not supported",
+    ),
+    (
+        "seccomp: NOTIFY as the default",
+        setl(seccomp={"defaultAction": "SCMP_ACT_NOTIFY"}),
+        "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action",
+    ),
+    (
+        "seccomp: argument index",
+        setl(
+            seccomp={
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [
+                    {
+                        "names": ["getpid"],
+                        "action": "SCMP_ACT_ERRNO",
+                        "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}],
+                    }
+                ],
+            }
+        ),
+        "linux.seccomp.syscalls[0].args[0].index: 6 is not an integer from 0 to 5",
+    ),
     # what only the host can tell: still plan.py's
-    ("bind source missing", add_mount(destination="/t", type="bind", source="/no/such"),
-     "mounts[0].source: `/no/such`: ENOENT (No such file or directory)"),
-    ("no such network device", setl(namespaces=ns("mount", "network"), netDevices={"nosuch0": {}}),
-     "linux.netDevices.nosuch0: no network device 'nosuch0' on the host"),
+    (
+        "bind source missing",
+        add_mount(destination="/t", type="bind", source="/no/such"),
+        "mounts[0].source: `/no/such`: ENOENT (No such file or directory)",
+    ),
+    (
+        "no such network device",
+        setl(namespaces=ns("mount", "network"), netDevices={"nosuch0": {}}),
+        "linux.netDevices.nosuch0: no network device 'nosuch0' on the host",
+    ),
     ("no process.args", lambda c: c.pop("process"), "process.args: missing or empty"),
 ]
 
@@ -654,13 +879,19 @@ def test_refusals_list_every_problem_in_order(bundle):
         ("linux.namespaces", "a mount namespace is required (ocirun never sets up a rootfs on the host's mounts)"),
         ("mounts[0].destination", "missing"),
         ("mounts[0].options", "idmap is only supported on bind mounts"),
-        ("linux.personality.flags", "personality flags are not supported")]
+        ("linux.personality.flags", "personality flags are not supported"),
+    ]
     assert validation.refusals(copy.deepcopy(BASE)) == []
 
 
 def test_a_checked_config_gives_the_spec_defaults():
-    cfg = validation.checked({"ociVersion": "1.3.0", "root": {"path": "r"},
-                              "linux": {"namespaces": [{"type": "mount"}, {"type": "network", "path": ""}]}})
+    cfg = validation.checked(
+        {
+            "ociVersion": "1.3.0",
+            "root": {"path": "r"},
+            "linux": {"namespaces": [{"type": "mount"}, {"type": "network", "path": ""}]},
+        }
+    )
     assert (cfg.process, cfg.mounts, cfg.hooks) == ({}, [], {})
     assert cfg.namespaces == {"mount": None, "network": None}
     assert validation.checked(cfg) is cfg

@@ -50,14 +50,21 @@ def test_refused_without_a_resctrl_mount(monkeypatch):
 
 def test_new_group_gets_schemata_pid_and_monitoring_then_is_removed(tree):
     root, writes = tree
-    st = resctrl.plan({"l3CacheSchema": "L3:0=ff;1=f0", "memBwSchema": "MB:0=50", "schemata": ["L2:0=3"],
-                       "enableMonitoring": True}, "c1", root=root)
+    st = resctrl.plan(
+        {"l3CacheSchema": "L3:0=ff;1=f0", "memBwSchema": "MB:0=50", "schemata": ["L2:0=3"], "enableMonitoring": True},
+        "c1",
+        root=root,
+    )
     resctrl.apply(st, 4242)
     g = os.path.join(root, "c1")
     assert st["created"] and st["mon_created"]
-    assert writes == [(g + "/schemata", "L3:0=ff;1=f0\n"), (g + "/schemata", "MB:0=50\n"),
-                      (g + "/schemata", "L2:0=3\n"), (g + "/tasks", "4242\n"),
-                      (g + "/mon_groups/c1/tasks", "4242\n")]
+    assert writes == [
+        (g + "/schemata", "L3:0=ff;1=f0\n"),
+        (g + "/schemata", "MB:0=50\n"),
+        (g + "/schemata", "L2:0=3\n"),
+        (g + "/tasks", "4242\n"),
+        (g + "/mon_groups/c1/tasks", "4242\n"),
+    ]
     resctrl.remove(st)
     assert not os.path.exists(g)
     resctrl.remove(st)  # idempotent

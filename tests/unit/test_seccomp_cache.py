@@ -17,8 +17,14 @@ def _profile():
 
 
 def _same(a, b):
-    return (a.bpf, a.flags, a.needs_listener, a.default_action, a.n_rules, list(a.skipped)) == \
-           (b.bpf, b.flags, b.needs_listener, b.default_action, b.n_rules, list(b.skipped))
+    return (a.bpf, a.flags, a.needs_listener, a.default_action, a.n_rules, list(a.skipped)) == (
+        b.bpf,
+        b.flags,
+        b.needs_listener,
+        b.default_action,
+        b.n_rules,
+        list(b.skipped),
+    )
 
 
 def test_hit_equals_a_fresh_compile(tmp_path):
@@ -43,7 +49,9 @@ def test_key_order_does_not_matter_but_content_does(tmp_path, subtests):
         assert _same(seccomp.compile_cached(reordered, cache), base)
         assert len(os.listdir(cache)) == 1
     changed = json.loads(json.dumps(prof))
-    changed["syscalls"][0]["action"] = "SCMP_ACT_LOG" if changed["syscalls"][0]["action"] != "SCMP_ACT_LOG" else "SCMP_ACT_ALLOW"
+    changed["syscalls"][0]["action"] = (
+        "SCMP_ACT_LOG" if changed["syscalls"][0]["action"] != "SCMP_ACT_LOG" else "SCMP_ACT_ALLOW"
+    )
     with subtests.test("one action changed"):
         got = seccomp.compile_cached(changed, cache)
         assert got.bpf != base.bpf and _same(got, seccomp.compile_filter(changed))
@@ -52,8 +60,11 @@ def test_key_order_does_not_matter_but_content_does(tmp_path, subtests):
 
 def test_damaged_entry_is_recompiled(tmp_path, subtests):
     prof = _profile()
-    for name, damage in (("truncated", lambda b: b[:-8]), ("garbage header", lambda b: b"{nope\n" + b),
-                         ("empty", lambda b: b"")):
+    for name, damage in (
+        ("truncated", lambda b: b[:-8]),
+        ("garbage header", lambda b: b"{nope\n" + b),
+        ("empty", lambda b: b""),
+    ):
         with subtests.test(name):
             cache = tmp_path / name.replace(" ", "-")
             good = seccomp.compile_cached(prof, str(cache))
@@ -75,7 +86,9 @@ def test_untrusted_entries_are_ignored_and_replaced(tmp_path, subtests):
     """An entry that is a symlink, is not ours or is group/other-writable is
     never loaded: compiled again and replaced by a 0600 file of ours."""
     import pytest
+
     from runtime import errors
+
     prof = _profile()
     other = {"defaultAction": "SCMP_ACT_ALLOW"}  # the allow-all program
     for label in ("symlink", "not ours", "group-writable", "other-writable"):

@@ -134,8 +134,18 @@ def test_status_is_derived(tmp_path, subtests):
 
 def test_oci_state_fields(tmp_path):
     store = state.StateStore(str(tmp_path), host=FakeHost({}))
-    c = store.create("f", {"ociVersion": "1.3.0", "status": "stopped", "bundle": "/b", "rootfs": "/b/rootfs",
-                           "created": state.rfc3339_now(), "annotations": {"a": "b"}, "owner": ""})
+    c = store.create(
+        "f",
+        {
+            "ociVersion": "1.3.0",
+            "status": "stopped",
+            "bundle": "/b",
+            "rootfs": "/b/rootfs",
+            "created": state.rfc3339_now(),
+            "annotations": {"a": "b"},
+            "owner": "",
+        },
+    )
     st = c.oci_state()
     assert list(st) == ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "annotations"]
     assert st["created"].endswith("Z") and len(st["created"].split(".")[1]) == 10  # nanoseconds + Z
@@ -245,12 +255,19 @@ def test_atomic_write_fallback_name_is_exclusive(tmp_path, monkeypatch):
     import shutil
     import subprocess
     import sys
+
     if not shutil.which("strace"):
         pytest.fail("strace is needed (hack/install installs it)")
-    code = ("import sys; from runtime import state; state._WRITE_FLAGS = 1; "
-            "state.atomic_write_path(sys.argv[1], b'1'); state.atomic_write_path(sys.argv[1], b'2')")
-    out = subprocess.run(["strace", "-f", "-e", "trace=openat", sys.executable, "-P", "-c", code,
-                          str(tmp_path / "p")], capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys; from runtime import state; state._WRITE_FLAGS = 1; "
+        "state.atomic_write_path(sys.argv[1], b'1'); state.atomic_write_path(sys.argv[1], b'2')"
+    )
+    out = subprocess.run(
+        ["strace", "-f", "-e", "trace=openat", sys.executable, "-P", "-c", code, str(tmp_path / "p")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     made = [l for l in out.stderr.splitlines() if "O_CREAT" in l and ".p." in l]
     assert len(made) == 2 and made[0].split('"')[1] != made[1].split('"')[1], out.stderr[-2000:]
     for line in made:
@@ -273,16 +290,30 @@ def test_untrusted_files_are_not_read_back(tmp_path, subtests):
         ("root not ours", lambda r, c: os.chown(r, 65534, 65534), errors.OciError, "state root"),
         ("dir group-writable", lambda r, c: os.chmod(c, 0o770), errors.StateCorrupt, "/c"),
         ("dir not ours", lambda r, c: os.chown(c, 65534, 65534), errors.StateCorrupt, "/c"),
-        ("state.json a symlink",
-         lambda r, c: (os.unlink(c + "/state.json"), os.symlink(forged, c + "/state.json")),
-         errors.StateCorrupt, "state.json"),
-        ("state.json group-writable", lambda r, c: os.chmod(c + "/state.json", 0o620), errors.StateCorrupt,
-         "state.json"),
-        ("state.json not ours", lambda r, c: os.chown(c + "/state.json", 65534, 65534), errors.StateCorrupt,
-         "state.json"),
-        ("state.json a fifo",
-         lambda r, c: (os.unlink(c + "/state.json"), os.mkfifo(c + "/state.json", 0o600)),
-         errors.StateCorrupt, "state.json"),
+        (
+            "state.json a symlink",
+            lambda r, c: (os.unlink(c + "/state.json"), os.symlink(forged, c + "/state.json")),
+            errors.StateCorrupt,
+            "state.json",
+        ),
+        (
+            "state.json group-writable",
+            lambda r, c: os.chmod(c + "/state.json", 0o620),
+            errors.StateCorrupt,
+            "state.json",
+        ),
+        (
+            "state.json not ours",
+            lambda r, c: os.chown(c + "/state.json", 65534, 65534),
+            errors.StateCorrupt,
+            "state.json",
+        ),
+        (
+            "state.json a fifo",
+            lambda r, c: (os.unlink(c + "/state.json"), os.mkfifo(c + "/state.json", 0o600)),
+            errors.StateCorrupt,
+            "state.json",
+        ),
     ]
     for i, (label, plant, exc, named) in enumerate(cases):
         with subtests.test(label):
@@ -311,7 +342,7 @@ def test_id_lock_goes_with_the_container(tmp_path):
     c.destroy()
     assert os.listdir(tmp_path / ".locks") == ["b"]
     b.destroy()
-    assert os.listdir(tmp_path) == []   # .locks goes once empty
+    assert os.listdir(tmp_path) == []  # .locks goes once empty
 
 
 def test_lock_after_the_directory_was_replaced_is_not_exist(tmp_path):
@@ -319,9 +350,9 @@ def test_lock_after_the_directory_was_replaced_is_not_exist(tmp_path):
     directory made again under the same name meanwhile."""
     store = state.StateStore(str(tmp_path))
     store.create("x", {"v": 1}).close()
-    stale = store.load("x")                     # opened, not yet locked
+    stale = store.load("x")  # opened, not yet locked
     os.rename(tmp_path / "x", tmp_path / "gone")
-    store.create("x", {"v": 2}).close()         # a new container, same id
+    store.create("x", {"v": 2}).close()  # a new container, same id
     with pytest.raises(errors.ContainerNotExist):
         stale.lock()
     with store.load("x", lock=True) as c:
@@ -352,6 +383,7 @@ def test_remove_broken_runs_recover_under_the_lock_and_keeps_on_error(tmp_path):
             fd = os.open(tmp_path / ".locks" / "x", os.O_RDWR)
             try:
                 import fcntl
+
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             finally:
                 os.close(fd)

@@ -29,9 +29,11 @@ def ours():
 
 
 def test_verdicts_agree_with_jsonschema(subtests, ours, reference):
-    for root, cases in (("config-schema.json", schema_cases.CONFIG_CASES),
-                        ("state-schema.json", schema_cases.STATE_CASES),
-                        ("features-schema.json", schema_cases.FEATURES_CASES)):
+    for root, cases in (
+        ("config-schema.json", schema_cases.CONFIG_CASES),
+        ("state-schema.json", schema_cases.STATE_CASES),
+        ("features-schema.json", schema_cases.FEATURES_CASES),
+    ):
         for name, doc, expect_valid in cases:
             with subtests.test(schema=root, case=name):
                 ref_errs = reference.validate(doc, root)
@@ -42,7 +44,7 @@ def test_verdicts_agree_with_jsonschema(subtests, ours, reference):
                 # jsonschema stops at an anyOf, ours names the closest branch's fault).
                 if ref_errs:
                     ref_paths = [tuple(p) for p, _ in ref_errs]
-                    assert any(tuple(p)[:len(r)] == r for p, _ in our_errs for r in ref_paths), (our_errs, ref_errs)
+                    assert any(tuple(p)[: len(r)] == r for p, _ in our_errs for r in ref_paths), (our_errs, ref_errs)
 
 
 def test_schema_errors_name_the_path(ours):
@@ -78,80 +80,204 @@ SEMANTIC = [
     ("root not dir", lambda c: c["root"].update(path="config.json"), "root.path: 'config.json' is not a directory"),
     ("cwd relative", lambda c: c["process"].update(cwd="tmp"), "process.cwd: 'tmp' is not an absolute path"),
     ("no args", lambda c: c["process"].update(args=[]), "process.args: [] is too short"),
-    ("hook relative", lambda c: c.update(hooks={"prestart": [{"path": "bin/true"}]}),
-     "hooks.prestart[0].path: 'bin/true' is not an absolute POSIX path"),
-    ("dup ns", lambda c: c["linux"]["namespaces"].append({"type": "pid"}),
-     "linux.namespaces: has non-unique elements: [6] repeats [0] ({'type': 'pid'})"),
-    ("ns path wrong type", lambda c: c["linux"]["namespaces"].__setitem__(0, {"type": "pid", "path": "/proc/self/ns/net"}),
-     "linux.namespaces[0].path: '/proc/self/ns/net' is a network namespace, not pid"),
-    ("ns path not ns", lambda c: c["linux"]["namespaces"].__setitem__(0, {"type": "pid", "path": "/etc/hostname"}),
-     "linux.namespaces[0].path: '/etc/hostname' is not a namespace"),
-    ("ns path missing", lambda c: c["linux"]["namespaces"].__setitem__(0, {"type": "pid", "path": "/nonexistent/ns"}),
-     "linux.namespaces[0].path: cannot open '/nonexistent/ns'"),
-    ("userns with uid maps only", lambda c: (c["linux"]["namespaces"].append({"type": "user"}),
-                                            c["linux"].update(uidMappings=[{"containerID": 0, "hostID": 0, "size": 1}])),
-     "linux.gidMappings: a new user namespace with uid mappings needs gid mappings"),
-    ("userns without maps, user 1000", lambda c: (c["linux"]["namespaces"].append({"type": "user"}),
-                                                  c["process"].update(user={"uid": 1000, "gid": 0})),
-     "process.user: a user namespace without uid/gid mappings maps only 0"),
-    ("maps without userns", lambda c: c["linux"].update(uidMappings=[{"containerID": 0, "hostID": 0, "size": 1}]),
-     "linux.uidMappings: id mappings are given but there is no user namespace"),
-    ("net sysctl without netns", lambda c: (c["linux"].update(sysctl={"net.ipv4.ip_forward": "1"}),
-                                            c["linux"].update(namespaces=[{"type": "mount"}])),
-     'linux.sysctl["net.ipv4.ip_forward"]: needs a network namespace'),
-    ("ipc sysctl without ipcns", lambda c: (c["linux"].update(sysctl={"kernel.shmmax": "1"}),
-                                            c["linux"].update(namespaces=[{"type": "mount"}])),
-     'linux.sysctl["kernel.shmmax"]: needs an ipc namespace'),
-    ("mqueue sysctl without ipcns", lambda c: (c["linux"].update(sysctl={"fs.mqueue.msg_max": "1"}),
-                                               c["linux"].update(namespaces=[{"type": "mount"}])),
-     'linux.sysctl["fs.mqueue.msg_max"]: needs an ipc namespace'),
-    ("uts sysctl without utsns", lambda c: (c["linux"].update(sysctl={"kernel.domainname": "x"}),
-                                            c["linux"].update(namespaces=[{"type": "mount"}]), c.pop("hostname")),
-     'linux.sysctl["kernel.domainname"]: needs a uts namespace'),
-    ("host sysctl", lambda c: c["linux"].update(sysctl={"vm.swappiness": "1"}),
-     'linux.sysctl["vm.swappiness"]: is not namespaced'),
-    ("hostname without uts", lambda c: c["linux"].update(namespaces=[{"type": "mount"}]),
-     "hostname: setting the hostname needs a uts namespace"),
-    ("domainname without uts", lambda c: (c.update(domainname="d"), c.pop("hostname"),
-                                          c["linux"].update(namespaces=[{"type": "mount"}])),
-     "domainname: setting the domainname needs a uts namespace"),
-    ("timeOffsets without timens", lambda c: c["linux"].update(timeOffsets={"monotonic": {"secs": 1}}),
-     "linux.timeOffsets: time offsets need a new time namespace"),
-    ("unknown rlimit", lambda c: c["process"]["rlimits"].append({"type": "RLIMIT_FOO", "soft": 1, "hard": 1}),
-     "process.rlimits[1].type: 'RLIMIT_FOO' is not a resource limit this kernel knows"),
-    ("dup rlimit", lambda c: c["process"]["rlimits"].append({"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1}),
-     "process.rlimits[1].type: 'RLIMIT_NOFILE' is given more than once"),
-    ("soft above hard", lambda c: c["process"]["rlimits"].__setitem__(0, {"type": "RLIMIT_NOFILE", "soft": 2, "hard": 1}),
-     "process.rlimits[0]: soft limit 2 is above the hard limit 1"),
-    ("ociVersion not semver", lambda c: c.update(ociVersion="1.0"), "ociVersion: '1.0' is not a SemVer 2.0.0 version string"),
-    ("ociVersion leading zero", lambda c: c.update(ociVersion="1.02.0"), "ociVersion: '1.02.0' is not a SemVer 2.0.0 version string"),
-    ("dup ns type, other path", lambda c: c["linux"]["namespaces"].append({"type": "pid", "path": "/proc/self/ns/pid"}),
-     "linux.namespaces[6].type: duplicate namespace 'pid' (also at linux.namespaces[0])"),
-    ("cwd windows-style on linux", lambda c: c["process"].update(cwd="C:\\x"), "process.cwd: 'C:\\\\x' is not an absolute path"),
-    ("ociVersion major 2", lambda c: c.update(ociVersion="2.0.0"), "ociVersion: '2.0.0': major version 2 is not supported"),
-    ("device relative", lambda c: c["linux"].update(devices=[{"type": "c", "path": "dev/x", "major": 1, "minor": 3}]),
-     "linux.devices[0].path: 'dev/x' is not an absolute path"),
-    ("device without numbers", lambda c: c["linux"].update(devices=[{"type": "c", "path": "/dev/x"}]),
-     "linux.devices[0]: 'major' is a required property"),
-    ("masked relative", lambda c: c["linux"]["maskedPaths"].append("proc/kcore"),
-     "linux.maskedPaths[11]: 'proc/kcore' is not an absolute POSIX path"),
-    ("readonly relative", lambda c: c["linux"]["readonlyPaths"].append("sys"),
-     "linux.readonlyPaths[5]: 'sys' is not an absolute POSIX path"),
+    (
+        "hook relative",
+        lambda c: c.update(hooks={"prestart": [{"path": "bin/true"}]}),
+        "hooks.prestart[0].path: 'bin/true' is not an absolute POSIX path",
+    ),
+    (
+        "dup ns",
+        lambda c: c["linux"]["namespaces"].append({"type": "pid"}),
+        "linux.namespaces: has non-unique elements: [6] repeats [0] ({'type': 'pid'})",
+    ),
+    (
+        "ns path wrong type",
+        lambda c: c["linux"]["namespaces"].__setitem__(0, {"type": "pid", "path": "/proc/self/ns/net"}),
+        "linux.namespaces[0].path: '/proc/self/ns/net' is a network namespace, not pid",
+    ),
+    (
+        "ns path not ns",
+        lambda c: c["linux"]["namespaces"].__setitem__(0, {"type": "pid", "path": "/etc/hostname"}),
+        "linux.namespaces[0].path: '/etc/hostname' is not a namespace",
+    ),
+    (
+        "ns path missing",
+        lambda c: c["linux"]["namespaces"].__setitem__(0, {"type": "pid", "path": "/nonexistent/ns"}),
+        "linux.namespaces[0].path: cannot open '/nonexistent/ns'",
+    ),
+    (
+        "userns with uid maps only",
+        lambda c: (
+            c["linux"]["namespaces"].append({"type": "user"}),
+            c["linux"].update(uidMappings=[{"containerID": 0, "hostID": 0, "size": 1}]),
+        ),
+        "linux.gidMappings: a new user namespace with uid mappings needs gid mappings",
+    ),
+    (
+        "userns without maps, user 1000",
+        lambda c: (
+            c["linux"]["namespaces"].append({"type": "user"}),
+            c["process"].update(user={"uid": 1000, "gid": 0}),
+        ),
+        "process.user: a user namespace without uid/gid mappings maps only 0",
+    ),
+    (
+        "maps without userns",
+        lambda c: c["linux"].update(uidMappings=[{"containerID": 0, "hostID": 0, "size": 1}]),
+        "linux.uidMappings: id mappings are given but there is no user namespace",
+    ),
+    (
+        "net sysctl without netns",
+        lambda c: (
+            c["linux"].update(sysctl={"net.ipv4.ip_forward": "1"}),
+            c["linux"].update(namespaces=[{"type": "mount"}]),
+        ),
+        'linux.sysctl["net.ipv4.ip_forward"]: needs a network namespace',
+    ),
+    (
+        "ipc sysctl without ipcns",
+        lambda c: (c["linux"].update(sysctl={"kernel.shmmax": "1"}), c["linux"].update(namespaces=[{"type": "mount"}])),
+        'linux.sysctl["kernel.shmmax"]: needs an ipc namespace',
+    ),
+    (
+        "mqueue sysctl without ipcns",
+        lambda c: (
+            c["linux"].update(sysctl={"fs.mqueue.msg_max": "1"}),
+            c["linux"].update(namespaces=[{"type": "mount"}]),
+        ),
+        'linux.sysctl["fs.mqueue.msg_max"]: needs an ipc namespace',
+    ),
+    (
+        "uts sysctl without utsns",
+        lambda c: (
+            c["linux"].update(sysctl={"kernel.domainname": "x"}),
+            c["linux"].update(namespaces=[{"type": "mount"}]),
+            c.pop("hostname"),
+        ),
+        'linux.sysctl["kernel.domainname"]: needs a uts namespace',
+    ),
+    (
+        "host sysctl",
+        lambda c: c["linux"].update(sysctl={"vm.swappiness": "1"}),
+        'linux.sysctl["vm.swappiness"]: is not namespaced',
+    ),
+    (
+        "hostname without uts",
+        lambda c: c["linux"].update(namespaces=[{"type": "mount"}]),
+        "hostname: setting the hostname needs a uts namespace",
+    ),
+    (
+        "domainname without uts",
+        lambda c: (c.update(domainname="d"), c.pop("hostname"), c["linux"].update(namespaces=[{"type": "mount"}])),
+        "domainname: setting the domainname needs a uts namespace",
+    ),
+    (
+        "timeOffsets without timens",
+        lambda c: c["linux"].update(timeOffsets={"monotonic": {"secs": 1}}),
+        "linux.timeOffsets: time offsets need a new time namespace",
+    ),
+    (
+        "unknown rlimit",
+        lambda c: c["process"]["rlimits"].append({"type": "RLIMIT_FOO", "soft": 1, "hard": 1}),
+        "process.rlimits[1].type: 'RLIMIT_FOO' is not a resource limit this kernel knows",
+    ),
+    (
+        "dup rlimit",
+        lambda c: c["process"]["rlimits"].append({"type": "RLIMIT_NOFILE", "soft": 1, "hard": 1}),
+        "process.rlimits[1].type: 'RLIMIT_NOFILE' is given more than once",
+    ),
+    (
+        "soft above hard",
+        lambda c: c["process"]["rlimits"].__setitem__(0, {"type": "RLIMIT_NOFILE", "soft": 2, "hard": 1}),
+        "process.rlimits[0]: soft limit 2 is above the hard limit 1",
+    ),
+    (
+        "ociVersion not semver",
+        lambda c: c.update(ociVersion="1.0"),
+        "ociVersion: '1.0' is not a SemVer 2.0.0 version string",
+    ),
+    (
+        "ociVersion leading zero",
+        lambda c: c.update(ociVersion="1.02.0"),
+        "ociVersion: '1.02.0' is not a SemVer 2.0.0 version string",
+    ),
+    (
+        "dup ns type, other path",
+        lambda c: c["linux"]["namespaces"].append({"type": "pid", "path": "/proc/self/ns/pid"}),
+        "linux.namespaces[6].type: duplicate namespace 'pid' (also at linux.namespaces[0])",
+    ),
+    (
+        "cwd windows-style on linux",
+        lambda c: c["process"].update(cwd="C:\\x"),
+        "process.cwd: 'C:\\\\x' is not an absolute path",
+    ),
+    (
+        "ociVersion major 2",
+        lambda c: c.update(ociVersion="2.0.0"),
+        "ociVersion: '2.0.0': major version 2 is not supported",
+    ),
+    (
+        "device relative",
+        lambda c: c["linux"].update(devices=[{"type": "c", "path": "dev/x", "major": 1, "minor": 3}]),
+        "linux.devices[0].path: 'dev/x' is not an absolute path",
+    ),
+    (
+        "device without numbers",
+        lambda c: c["linux"].update(devices=[{"type": "c", "path": "/dev/x"}]),
+        "linux.devices[0]: 'major' is a required property",
+    ),
+    (
+        "masked relative",
+        lambda c: c["linux"]["maskedPaths"].append("proc/kcore"),
+        "linux.maskedPaths[11]: 'proc/kcore' is not an absolute POSIX path",
+    ),
+    (
+        "readonly relative",
+        lambda c: c["linux"]["readonlyPaths"].append("sys"),
+        "linux.readonlyPaths[5]: 'sys' is not an absolute POSIX path",
+    ),
 ]
 
 VALID_VARIANTS = [
     ("default", lambda c: None),
     ("ociVersion prerelease", lambda c: c.update(ociVersion="1.0.2-dev")),
     ("ociVersion build", lambda c: c.update(ociVersion="1.3.0+build.5")),
-    ("joined netns", lambda c: c["linux"]["namespaces"].__setitem__(1, {"type": "network", "path": "/proc/self/ns/net"})),
-    ("joined userns without maps", lambda c: c["linux"]["namespaces"].append({"type": "user", "path": "/proc/self/ns/user"})),
-    ("net sysctl with netns", lambda c: c["linux"].update(sysctl={"net.ipv4.ip_forward": "1", "kernel.shmmax": "1",
-                                                                   "kernel.domainname": "x", "fs.mqueue.msg_max": "10"})),
-    ("time ns with offsets", lambda c: (c["linux"]["namespaces"].append({"type": "time"}),
-                                        c["linux"].update(timeOffsets={"boottime": {"secs": 5, "nanosecs": 0}}))),
-    ("user ns with maps", lambda c: (c["linux"]["namespaces"].append({"type": "user"}),
-                                     c["linux"].update(uidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}],
-                                                       gidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}]))),
+    (
+        "joined netns",
+        lambda c: c["linux"]["namespaces"].__setitem__(1, {"type": "network", "path": "/proc/self/ns/net"}),
+    ),
+    (
+        "joined userns without maps",
+        lambda c: c["linux"]["namespaces"].append({"type": "user", "path": "/proc/self/ns/user"}),
+    ),
+    (
+        "net sysctl with netns",
+        lambda c: c["linux"].update(
+            sysctl={
+                "net.ipv4.ip_forward": "1",
+                "kernel.shmmax": "1",
+                "kernel.domainname": "x",
+                "fs.mqueue.msg_max": "10",
+            }
+        ),
+    ),
+    (
+        "time ns with offsets",
+        lambda c: (
+            c["linux"]["namespaces"].append({"type": "time"}),
+            c["linux"].update(timeOffsets={"boottime": {"secs": 5, "nanosecs": 0}}),
+        ),
+    ),
+    (
+        "user ns with maps",
+        lambda c: (
+            c["linux"]["namespaces"].append({"type": "user"}),
+            c["linux"].update(
+                uidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}],
+                gidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}],
+            ),
+        ),
+    ),
     ("absolute root", lambda c: c["root"].update(path="/")),
     ("no process", lambda c: c.pop("process")),
 ]
@@ -183,15 +309,21 @@ def test_userns_without_maps_is_a_warning(bundle):
     c["linux"]["namespaces"].append({"type": "user"})
     assert spec.validate(c, str(bundle)) == []
     assert [w for w in tolerance.warnings(c) if w[0] == "linux.uidMappings"] == [
-        ("linux.uidMappings", "a new user namespace without uid or gid mappings: its 0 is mapped to the runtime's "
-                              "own uid and gid (size 1), as crun does")]
+        (
+            "linux.uidMappings",
+            "a new user namespace without uid or gid mappings: its 0 is mapped to the runtime's "
+            "own uid and gid (size 1), as crun does",
+        )
+    ]
 
 
 def test_unknown_capability_is_a_warning(bundle):
     c = default_config()
     c["process"]["capabilities"]["bounding"].append("CAP_NOT_REAL")
     assert spec.validate(c, str(bundle)) == []
-    assert validation.warnings(c) == ["process.capabilities.bounding[3]: 'CAP_NOT_REAL' is not known to this kernel; ignored"]
+    assert validation.warnings(c) == [
+        "process.capabilities.bounding[3]: 'CAP_NOT_REAL' is not known to this kernel; ignored"
+    ]
 
 
 def ocirun(*args, cwd=None):
@@ -201,18 +333,42 @@ def ocirun(*args, cwd=None):
 def test_validate_command(bundle, subtests):
     cases = [
         ("valid", json.dumps(default_config()), 0, []),
-        ("invalid json", '{\n  "ociVersion": "1.3.0",\n  "root": }', 1,
-         ["config.json: invalid JSON: expecting value: line 3 column 11 (char 37)"]),
+        (
+            "invalid json",
+            '{\n  "ociVersion": "1.3.0",\n  "root": }',
+            1,
+            ["config.json: invalid JSON: expecting value: line 3 column 11 (char 37)"],
+        ),
         ("not utf-8", b"\xff\xfe{}", 1, ["config.json: not UTF-8"]),
-        ("empty object", "{}", 1, ["config.json: 'ociVersion' is a required property",
-                                    "config.json: 'root' is a required property"]),
+        (
+            "empty object",
+            "{}",
+            1,
+            ["config.json: 'ociVersion' is a required property", "config.json: 'root' is a required property"],
+        ),
         ("array", "[]", 1, ["config.json: [] is not of type 'object'"]),
-        ("two problems", json.dumps(_mutated(lambda c: (c.update(ociVersion=1), c["process"].update(cwd=5)))), 1,
-         ["config.json: ociVersion: 1 is not of type 'string'", "config.json: process.cwd: 5 is not of type 'string'"]),
-        ("semantic", json.dumps(_mutated(lambda c: c["process"].update(cwd="rel"))), 1,
-         ["config.json: process.cwd: 'rel' is not an absolute path"]),
+        (
+            "two problems",
+            json.dumps(_mutated(lambda c: (c.update(ociVersion=1), c["process"].update(cwd=5)))),
+            1,
+            [
+                "config.json: ociVersion: 1 is not of type 'string'",
+                "config.json: process.cwd: 5 is not of type 'string'",
+            ],
+        ),
+        (
+            "semantic",
+            json.dumps(_mutated(lambda c: c["process"].update(cwd="rel"))),
+            1,
+            ["config.json: process.cwd: 'rel' is not an absolute path"],
+        ),
         ("deep nesting", "[" * 100000 + "]" * 100000, 1, ["config.json: "]),
-        ("huge", json.dumps(_mutated(lambda c: c.update(annotations={"k%d" % i: "v" * 100 for i in range(20000)}))), 0, []),
+        (
+            "huge",
+            json.dumps(_mutated(lambda c: c.update(annotations={"k%d" % i: "v" * 100 for i in range(20000)}))),
+            0,
+            [],
+        ),
     ]
     for name, text, rc, want in cases:
         with subtests.test(name):
@@ -273,18 +429,38 @@ def test_unsupported_keyword_is_refused(tmp_path):
 def test_mounts_over_proc(bundle, subtests):
     """A mount onto /proc or into it is refused, however the path is spelled
     (CVE-2019-16884 class); procfs itself and lxcfs's single files pass."""
-    refused = [({"destination": d, "type": "bind", "source": "/tmp", "options": ["bind"]})
-               for d in ("/proc", "//proc", "/proc/", "/./proc", "/proc/../proc", "proc", "/proc/self",
-                         "/proc/self/fd/", "/tmp/../proc/sys", "/proc/sys/kernel/../..")]
-    refused += [{"destination": "/proc", "type": "tmpfs", "source": "tmpfs"},
-                {"destination": "/proc", "type": "bind", "source": "/proc/self", "options": ["rbind"]},
-                {"destination": "/proc/sys", "type": "proc", "source": "proc"}]
-    allowed = [{"destination": "/proc", "type": "proc", "source": "proc"},
-               {"destination": "/proc/", "type": "bind", "source": "/proc", "options": ["rbind"]},
-               {"destination": "/proc/uptime", "type": "bind", "source": "/etc/hostname", "options": ["bind"]},
-               {"destination": "//proc/./sys/kernel/ns_last_pid", "type": "bind", "source": "/etc/hostname",
-                "options": ["bind"]},
-               {"destination": "/procfs", "type": "tmpfs", "source": "tmpfs"}]
+    refused = [
+        ({"destination": d, "type": "bind", "source": "/tmp", "options": ["bind"]})
+        for d in (
+            "/proc",
+            "//proc",
+            "/proc/",
+            "/./proc",
+            "/proc/../proc",
+            "proc",
+            "/proc/self",
+            "/proc/self/fd/",
+            "/tmp/../proc/sys",
+            "/proc/sys/kernel/../..",
+        )
+    ]
+    refused += [
+        {"destination": "/proc", "type": "tmpfs", "source": "tmpfs"},
+        {"destination": "/proc", "type": "bind", "source": "/proc/self", "options": ["rbind"]},
+        {"destination": "/proc/sys", "type": "proc", "source": "proc"},
+    ]
+    allowed = [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/proc/", "type": "bind", "source": "/proc", "options": ["rbind"]},
+        {"destination": "/proc/uptime", "type": "bind", "source": "/etc/hostname", "options": ["bind"]},
+        {
+            "destination": "//proc/./sys/kernel/ns_last_pid",
+            "type": "bind",
+            "source": "/etc/hostname",
+            "options": ["bind"],
+        },
+        {"destination": "/procfs", "type": "tmpfs", "source": "tmpfs"},
+    ]
     for m in refused + allowed:
         with subtests.test(mount=m):
             c = default_config()
@@ -299,9 +475,14 @@ def test_mounts_over_proc(bundle, subtests):
 
 def test_validate_tells_everything_at_once(bundle):
     # a schema error and a semantic one: both in the first run, not one per fix
-    cfg = _mutated(lambda c: (c["process"].update(cwd=5), c["root"].update(path="nope"),
-                              c["process"]["rlimits"].append({"type": "RLIMIT_FOO", "soft": 1, "hard": 1}),
-                              c["linux"].update(sysctl={"vm.swappiness": "1"})))
+    cfg = _mutated(
+        lambda c: (
+            c["process"].update(cwd=5),
+            c["root"].update(path="nope"),
+            c["process"]["rlimits"].append({"type": "RLIMIT_FOO", "soft": 1, "hard": 1}),
+            c["linux"].update(sysctl={"vm.swappiness": "1"}),
+        )
+    )
     (bundle / "config.json").write_text(json.dumps(cfg))
     r = ocirun("validate", "--bundle", bundle)
     assert (r.returncode, r.stdout) == (1, "")
@@ -335,7 +516,10 @@ MALFORMED = [
     ("devices an object", lambda c: c["linux"].update(devices={})),
     ("device type missing", lambda c: c["linux"].update(devices=[{"path": "/dev/x"}])),
     ("masked path an int", lambda c: c["linux"]["maskedPaths"].append(1)),
-    ("uidMappings a string", lambda c: (c["linux"]["namespaces"].append({"type": "user"}), c["linux"].update(uidMappings="x"))),
+    (
+        "uidMappings a string",
+        lambda c: (c["linux"]["namespaces"].append({"type": "user"}), c["linux"].update(uidMappings="x")),
+    ),
     ("capabilities a list", lambda c: c["process"].update(capabilities=["CAP_KILL"])),
     ("bounding a string", lambda c: c["process"]["capabilities"].update(bounding="CAP_KILL")),
     ("timeOffsets a list", lambda c: c["linux"].update(timeOffsets=[1])),
@@ -358,7 +542,8 @@ def test_relative_cwd_says_nothing_of_windows(bundle):
     r = ocirun("validate", "--bundle", bundle)
     assert (r.returncode, r.stderr) == (1, "config.json: process.cwd: 'rel' is not an absolute path\n")
     assert spec.validate(_mutated(lambda c: c["process"].update(cwd="rel")), str(bundle)) == [
-        "process.cwd: 'rel' is not an absolute path"]
+        "process.cwd: 'rel' is not an absolute path"
+    ]
 
 
 def test_validate_confirms_with_the_path_given(bundle):
@@ -370,7 +555,9 @@ def test_validate_confirms_with_the_path_given(bundle):
 
 
 def test_validate_json(bundle):
-    cfg = _mutated(lambda c: (c["process"].update(cwd="rel"), c["process"]["capabilities"]["bounding"].append("CAP_NOT_REAL")))
+    cfg = _mutated(
+        lambda c: (c["process"].update(cwd="rel"), c["process"]["capabilities"]["bounding"].append("CAP_NOT_REAL"))
+    )
     (bundle / "config.json").write_text(json.dumps(cfg))
     r = ocirun("validate", "--json", "--bundle", bundle)
     assert (r.returncode, r.stderr) == (1, "")
@@ -378,8 +565,12 @@ def test_validate_json(bundle):
     assert doc["valid"] is False and doc["file"] == str(bundle / "config.json") and doc["specVersion"] == "1.3.0"
     assert doc["problems"] == [
         {"path": "process.cwd", "level": "error", "message": "'rel' is not an absolute path"},
-        {"path": "process.capabilities.bounding[3]", "level": "warning",
-         "message": "'CAP_NOT_REAL' is not known to this kernel; ignored"}]
+        {
+            "path": "process.capabilities.bounding[3]",
+            "level": "warning",
+            "message": "'CAP_NOT_REAL' is not known to this kernel; ignored",
+        },
+    ]
     (bundle / "config.json").write_text(json.dumps(default_config()))
     r = ocirun("validate", "--json", "--bundle", bundle)
     assert r.returncode == 0 and json.loads(r.stdout)["valid"] is True and json.loads(r.stdout)["problems"] == []
@@ -391,13 +582,19 @@ def test_validate_json(bundle):
 
 
 def test_warnings_pass_unless_strict(bundle):
-    (bundle / "config.json").write_text(json.dumps(_mutated(
-        lambda c: c["process"]["capabilities"]["bounding"].append("CAP_NOT_REAL"))))
+    (bundle / "config.json").write_text(
+        json.dumps(_mutated(lambda c: c["process"]["capabilities"]["bounding"].append("CAP_NOT_REAL")))
+    )
     r = ocirun("validate", "--bundle", bundle)
     assert r.returncode == 0
-    assert r.stderr == "warning: process.capabilities.bounding[3]: 'CAP_NOT_REAL' is not known to this kernel; ignored\n"
+    assert (
+        r.stderr == "warning: process.capabilities.bounding[3]: 'CAP_NOT_REAL' is not known to this kernel; ignored\n"
+    )
     r = ocirun("validate", "--strict", "--bundle", bundle)
     assert (r.returncode, r.stdout) == (1, "")
-    assert r.stderr == "config.json: process.capabilities.bounding[3]: 'CAP_NOT_REAL' is not known to this kernel; ignored\n"
+    assert (
+        r.stderr
+        == "config.json: process.capabilities.bounding[3]: 'CAP_NOT_REAL' is not known to this kernel; ignored\n"
+    )
     r = ocirun("validate", "--strict", "--json", "--bundle", bundle)
     assert r.returncode == 1 and json.loads(r.stdout)["problems"][0]["level"] == "error"
