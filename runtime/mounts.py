@@ -326,7 +326,13 @@ def fill(p, cfg, bundle, cgroup_dirs=None):
         if mtype == "cgroup" and not is_bind:
             # Without a cgroup namespace a cgroup mount would show the host's whole
             # tree: bind the container's own cgroup directories instead (as runc).
-            own = cgroup_dirs if ("cgroup" not in p.new_namespaces and cgroup_dirs) else None
+            # Rootless on pure v2 too: the host's cgroup2 superblock cannot be
+            # mounted again from a user namespace with other flags (`ro`: EBUSY),
+            # and a bind of the container's own directory is what its cgroup
+            # namespace would show.
+            own = cgroup_dirs if cgroup_dirs and (
+                "cgroup" not in p.new_namespaces or (p.rootless and cgroup_layout()[:1] == [("", "cgroup2", None)])
+            ) else None
             entries.extend(dict(e, field=field) for e in _cgroup_mounts(dest, flags, own))
             continue
         e = {

@@ -472,6 +472,7 @@ def decide_cgroups(cid, linux, kind):
             and (parent == d or os.access(os.path.join(parent, "cgroup.subtree_control"), os.W_OK))
         ):
             log.LOG.debug("rootless: the delegated cgroup v2 subtree `%s` is used", parent)
+            mgr.device_filter = False
             return mgr
         why = "no delegated cgroup v2 subtree holds `%s`" % d
     if linux.get("resources"):

@@ -50,6 +50,10 @@ def delegate(host, d):
 
 class V2Manager(fs.FsManager):
     layout = "v2"
+    # False for a rootless container (rootless.decide_cgroups): an unprivileged
+    # user cannot attach a BPF device program; the user namespace already keeps
+    # the container from making or opening devices its user cannot.
+    device_filter = True
 
     def __init__(self, host, dir, mount, made=None, resources=None, extra_devices=()):
         self.group = DelegatingGroup(host, dir, mount, made)
@@ -146,7 +150,7 @@ class V2Manager(fs.FsManager):
         self.check(res, only)
         want = lambda name: only is None or name in only  # noqa: E731
         g = self.group
-        if want("devices") and not updating:  # as with runc, update leaves the device rules alone
+        if want("devices") and not updating and self.device_filter:  # update leaves the rules alone, as runc
             self._devices(res)
         if res.memory and want("memory"):
             self._memory(g, res.memory, updating)
