@@ -21,7 +21,7 @@ One home for the policy, as tolerance.py is for what the schema refuses:
 - cgroups: none on cgroup v1 or hybrid hosts (this kind of host) and on v2
   without delegation; resource limits are then one warning, as runc and crun
   do. A delegated v2 subtree (the container's cgroup would be made inside a
-  directory the user may write, e.g. under systemd's user@.service) is used.
+  directory the user may write, e.g. under systemd's user@.service) is used (no BPF device filter: the user cannot attach one, see v2.device_filter).
 - user namespace maps: only the caller's own id -> written by the runtime
   itself (setgroups "deny" first for the gid map, as the kernel asks);
   anything else -> newuidmap/newgidmap (Debian's `uidmap`), bounded, with the
