@@ -21,7 +21,9 @@ One home for the policy, as tolerance.py is for what the schema refuses:
 - cgroups: none on cgroup v1 or hybrid hosts (this kind of host) and on v2
   without delegation; resource limits are then one warning, as runc and crun
   do. A delegated v2 subtree (the container's cgroup would be made inside a
-  directory the user may write, e.g. under systemd's user@.service) is used (no BPF device filter: the user cannot attach one, see v2.device_filter).
+  directory the user may write, e.g. under systemd's user@.service, which
+  holds ocirun's own cgroup too) is used, without a BPF device filter (the
+  user cannot attach one: v2.device_filter).
 - user namespace maps: only the caller's own id -> written by the runtime
   itself (setgroups "deny" first for the gid map, as the kernel asks);
   anything else -> newuidmap/newgidmap (Debian's `uidmap`), bounded, with the
@@ -462,19 +464,13 @@ def decide_cgroups(cid, linux, kind):
         why = "this host has cgroup v1 hierarchies, which are never delegated to a user"
     else:
         mgr = cgroups.open_manager(cid, linux, kind)
-        d = next(iter(mgr.dirs().values()), None)
-        parent = d
-        while parent and parent != "/" and not os.path.isdir(parent):
-            parent = os.path.dirname(parent)
-        if (
-            parent
-            and os.access(parent, os.W_OK | os.X_OK)
-            and (parent == d or os.access(os.path.join(parent, "cgroup.subtree_control"), os.W_OK))
-        ):
-            log.LOG.debug("rootless: the delegated cgroup v2 subtree `%s` is used", parent)
+        why = _not_delegated(mgr)
+        if why is None:
+            # an unprivileged user cannot attach a BPF device program; the user
+            # namespace keeps the container to the devices its user may open
             mgr.device_filter = False
             return mgr
-        why = "no delegated cgroup v2 subtree holds `%s`" % d
+        mgr.close()
     if linux.get("resources"):
         log.LOG.warning(
             "linux.resources: rootless: %s: the container gets no cgroup and its resource limits "
@@ -482,6 +478,37 @@ def decide_cgroups(cid, linux, kind):
         )
     else:
         log.LOG.debug("rootless: no cgroup: %s", why)
+    return None
+
+
+def _not_delegated(mgr):
+    """None when the container's cgroup can be made and joined by this user
+    (a delegated subtree, as systemd's Delegate= gives: the directory, its
+    cgroup.procs and cgroup.subtree_control the user's); else why not."""
+    if getattr(mgr, "layout", None) != "v2":
+        return "cgroup v1 hierarchies are mounted beside cgroup2 here, and they are never delegated to a user"
+    d = mgr.group.dir
+    parent = d
+    while parent != "/" and not os.path.isdir(parent):
+        parent = os.path.dirname(parent)
+    files = ("cgroup.procs",) if parent == d else ("cgroup.procs", "cgroup.subtree_control")
+    if not (
+        parent.startswith(mgr.group.mount.rstrip("/") + "/")
+        and os.access(parent, os.W_OK | os.X_OK)
+        and all(os.access(os.path.join(parent, f), os.W_OK) for f in files)
+    ):
+        return "no delegated cgroup v2 subtree holds `%s`" % d
+    # Moving a process between cgroups needs write access to cgroup.procs of
+    # their common ancestor: ours must be in the subtree too.
+    mine = own_cgroup_dirs().get("")
+    common = os.path.commonpath([mine, d]) if mine else None
+    if not common or not os.access(os.path.join(common, "cgroup.procs"), os.W_OK):
+        need = os.path.join(common or "/", "cgroup.procs")
+        return (
+            "ocirun's own cgroup `%s` is outside the delegated subtree `%s` (moving the container there needs write access to `%s`)"
+            % (mine, parent, need)
+        )
+    log.LOG.debug("rootless: the delegated cgroup v2 subtree `%s` is used (no device filter)", parent)
     return None
 
 

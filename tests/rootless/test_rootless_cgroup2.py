@@ -24,7 +24,6 @@ import tempfile
 import time
 
 import pytest
-
 from rootless_common import one_line
 
 # As root in a private mount namespace: the host's cgroup2 ($2) alone at
@@ -56,7 +55,7 @@ def _unified():
             fields = line.split()
             sep = fields.index("-")
             if fields[sep + 1] == "cgroup2" and fields[4].startswith("/sys/fs/cgroup/") and fields[3] == "/":
-                return fields[4][len("/sys/fs/cgroup/"):]
+                return fields[4][len("/sys/fs/cgroup/") :]
     return None
 
 
@@ -96,23 +95,43 @@ class View:
 
     def __init__(self, user, unified, name):
         self.user, self.unified, self.name = user, unified, name
-        self.host_dir = os.path.join("/sys/fs/cgroup", unified, name)   # as the host sees it
-        self.dir = "/sys/fs/cgroup/" + name                              # as the view sees it
+        self.host_dir = os.path.join("/sys/fs/cgroup", unified, name)  # as the host sees it
+        self.dir = "/sys/fs/cgroup/" + name  # as the view sees it
         self.undelegated = name + "-root"
         self.undelegated_host_dir = self.host_dir + "-root"
 
-    def run(self, *args, timeout=90):
-        argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", VIEW, "sh",
-                self.name + "/shell", self.unified] + self.user.argv(*[str(a) for a in args])
+    def run(self, *args, timeout=90, leaf=None):
+        """args as the user in the view, from the cgroup `leaf` (the delegated one's `shell`)."""
+        argv = [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            VIEW,
+            "sh",
+            leaf or self.name + "/shell",
+            self.unified,
+        ] + self.user.argv(*[str(a) for a in args])
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            r = subprocess.run(argv, stdout=out, stderr=err, text=True, env=self.user.env(), cwd=self.user.work,
-                               stdin=subprocess.DEVNULL, timeout=timeout)
+            r = subprocess.run(
+                argv,
+                stdout=out,
+                stderr=err,
+                text=True,
+                env=self.user.env(),
+                cwd=self.user.work,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+            )
             out.seek(0)
             err.seek(0)
             return subprocess.CompletedProcess(argv, r.returncode, out.read(), err.read())
 
     def ocirun(self, *args, **kw):
         import helpers
+
         return self.run(helpers.OCIRUN, *args, **kw)
 
     def children(self):
@@ -134,7 +153,7 @@ def view(user):
     with open(os.path.join(root, "cgroup.subtree_control")) as f:
         if "hugetlb" not in f.read().split():
             with open(os.path.join(root, "cgroup.subtree_control"), "w") as w:
-                w.write("+hugetlb")   # as the delegating root does
+                w.write("+hugetlb")  # as the delegating root does
             enabled_here = True
     try:
         os.mkdir(v.host_dir)
@@ -142,7 +161,7 @@ def view(user):
         # systemd's delegation: the directory and these three files are the user's
         for f in ("", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"):
             os.chown(os.path.join(v.host_dir, f), user.uid, user.gid)
-        os.mkdir(v.undelegated_host_dir)    # root's, for the non-delegated case
+        os.mkdir(v.undelegated_host_dir)  # root's, for the non-delegated case
         yield v
     finally:
         r = user.ocirun("list", "-q", timeout=60)
@@ -157,7 +176,7 @@ def view(user):
         assert _cgroup_mounts() == before, "the host's cgroup mounts changed"
 
 
-LIMIT = 4 * 1024 * 1024   # 2 huge pages of 2MB
+LIMIT = 4 * 1024 * 1024  # 2 huge pages of 2MB
 
 
 def _bundle(rbundle, cgroups_path, resources, *args):
@@ -182,11 +201,12 @@ def test_lifecycle_in_a_child_of_the_delegated_cgroup(view, user, rbundle, rcid)
     cgroup is a child of the delegated one, the user's, hugetlb limited;
     cgroup.freeze pauses it; delete removes it."""
     name = "c-" + rcid[-20:]
-    _bundle(rbundle, "/%s/%s" % (view.name, name), {"hugepageLimits": [{"pageSize": "2MB", "limit": LIMIT}]},
-            "sleep", "600")
+    _bundle(
+        rbundle, "/%s/%s" % (view.name, name), {"hugepageLimits": [{"pageSize": "2MB", "limit": LIMIT}]}, "sleep", "600"
+    )
     r = view.ocirun("create", "--bundle", rbundle.path, rcid)
     assert r.returncode == 0, r.stderr
-    assert r.stderr == "", r.stderr      # no warning: the limits are applied
+    assert r.stderr == "", r.stderr  # no warning: the limits are applied
     cg = os.path.join(view.host_dir, name)
     assert os.path.isdir(cg), view.children()
     assert os.stat(cg).st_uid == user.uid
@@ -232,8 +252,14 @@ def test_run_sees_its_own_cgroup_and_limit(view, rbundle, rcid):
     """`run`: the spec's cgroup mount (with a cgroup namespace, read-only) shows
     the container's own cgroup, its limit in it; the cgroup is gone after."""
     name = "r-" + rcid[-20:]
-    _bundle(rbundle, "/%s/%s" % (view.name, name), {"hugepageLimits": [{"pageSize": "2MB", "limit": LIMIT}]},
-            "sh", "-c", "cat /proc/self/cgroup /sys/fs/cgroup/hugetlb.2MB.max; touch /sys/fs/cgroup/x || echo ro")
+    _bundle(
+        rbundle,
+        "/%s/%s" % (view.name, name),
+        {"hugepageLimits": [{"pageSize": "2MB", "limit": LIMIT}]},
+        "sh",
+        "-c",
+        "cat /proc/self/cgroup /sys/fs/cgroup/hugetlb.2MB.max; touch /sys/fs/cgroup/x || echo ro",
+    )
     r = view.ocirun("run", "--bundle", rbundle.path, rcid)
     assert r.returncode == 0, r.stderr
     # (the v1 hierarchies' lines come first: the kernel still has them)
@@ -256,14 +282,16 @@ def test_root_owned_subtree_means_no_cgroup_and_one_warning(view, rbundle, rcid)
     """A subtree the user may not write: no cgroup, one warning, the container
     stays in the caller's cgroup (the shell's leaf), nothing made under root's
     directory; delete works."""
-    _bundle(rbundle, "/%s/c" % view.undelegated, {"hugepageLimits": [{"pageSize": "2MB", "limit": LIMIT}]},
-            "sleep", "600")
+    _bundle(
+        rbundle, "/%s/c" % view.undelegated, {"hugepageLimits": [{"pageSize": "2MB", "limit": LIMIT}]}, "sleep", "600"
+    )
     r = view.ocirun("create", "--bundle", rbundle.path, rcid)
     assert r.returncode == 0, r.stderr
     lines = r.stderr.splitlines()
     assert len(lines) == 1 and "linux.resources" in lines[0] and "no delegated cgroup v2 subtree" in lines[0], lines
-    assert not [e for e in os.listdir(view.undelegated_host_dir)
-                if os.path.isdir(os.path.join(view.undelegated_host_dir, e))]
+    assert not [
+        e for e in os.listdir(view.undelegated_host_dir) if os.path.isdir(os.path.join(view.undelegated_host_dir, e))
+    ]
     assert view.children() == ["shell"]
     pid = json.loads(view.ocirun("state", rcid).stdout)["pid"]
     with open("/proc/%d/cgroup" % pid) as f:
@@ -271,3 +299,24 @@ def test_root_owned_subtree_means_no_cgroup_and_one_warning(view, rbundle, rcid)
     r = view.ocirun("delete", "--force", rcid)
     assert r.returncode == 0, r.stderr
     assert rcid not in view.ocirun("list", "-q").stdout.split()
+
+
+def test_own_cgroup_outside_the_subtree_means_no_cgroup(view, user, rbundle, rcid):
+    """ocirun itself runs outside the delegated subtree (in root's cgroup): the
+    container's process could not be moved into it (the kernel wants write
+    access to cgroup.procs of both cgroups' common ancestor), so no cgroup and
+    one warning naming why, rather than a cgroup made and a failed join."""
+    name = "o-" + rcid[-20:]
+    _bundle(
+        rbundle,
+        "/%s/%s" % (view.name, name),
+        {"hugepageLimits": [{"pageSize": "2MB", "limit": LIMIT}]},
+        "cat",
+        "/sys/fs/cgroup/cgroup.procs",
+    )
+    r = view.ocirun("run", "--bundle", rbundle.path, rcid, leaf=view.undelegated)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and "linux.resources" in lines[0] and "outside the delegated subtree" in lines[0], lines
+    assert view.children() == ["shell"]
+    assert rcid not in user.ocirun("list", "-q").stdout.split()

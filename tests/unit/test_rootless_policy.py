@@ -181,8 +181,16 @@ def test_tmp_root_someone_else_owns_is_refused():
 
 
 class FakeManager:
-    def __init__(self, d):
+    layout = "v2"
+
+    def __init__(self, d, mount="/sys/fs/cgroup"):
+        import types
+
         self.d = d
+        self.group = types.SimpleNamespace(dir=d, mount=mount)
+
+    def close(self):
+        pass
 
     def to_dict(self):
         return {"driver": "cgroupfs", "layout": "v2", "dir": self.d, "mount": "/sys/fs/cgroup"}
@@ -213,10 +221,17 @@ def test_cgroups_decided(as_user, monkeypatch, tmp_path, capfd):
     delegated = tmp_path / "user.slice"
     delegated.mkdir()
     (delegated / "cgroup.subtree_control").write_text("")
-    monkeypatch.setattr(cgroups, "open_manager", lambda cid, l, kind: FakeManager(str(delegated / "ocirun" / cid)))
+    monkeypatch.setattr(
+        cgroups, "open_manager", lambda cid, l, kind: FakeManager(str(delegated / "ocirun" / cid), str(tmp_path))
+    )
     monkeypatch.setattr(os, "access", lambda p, mode: str(p).startswith(str(delegated)))
+    monkeypatch.setattr(rootless, "own_cgroup_dirs", lambda: {"": str(delegated / "shell")})
     mgr = rootless.decide_cgroups("c", linux, "cgroupfs")
     assert isinstance(mgr, FakeManager)
+    # ocirun's own cgroup outside the subtree: the join would fail, so none
+    monkeypatch.setattr(rootless, "own_cgroup_dirs", lambda: {"": str(tmp_path / "elsewhere")})
+    assert rootless.decide_cgroups("c", linux, "cgroupfs") is None
+    assert "outside the delegated subtree" in capfd.readouterr().err
     monkeypatch.setattr(os, "access", lambda p, mode: False)
     assert rootless.decide_cgroups("c", linux, "cgroupfs") is None
     assert "no delegated cgroup v2 subtree" in capfd.readouterr().err
