@@ -452,7 +452,11 @@ def decide_cgroups(cid, linux, kind):
     """The manager a rootless container gets: None on v1/hybrid hosts and on
     v2 without delegation (resource limits are then one warning); on v2, the
     cgroupfs manager when the container's cgroup would be made in a
-    directory the user may write (a delegated subtree)."""
+    directory the user may write (a delegated subtree). Without a
+    linux.cgroupsPath the container's cgroup is a sibling of ocirun's own,
+    as runc makes it rootless."""
+    import posixpath
+
     from . import cgroups
 
     if kind == "disabled":
@@ -463,6 +467,12 @@ def decide_cgroups(cid, linux, kind):
     elif not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
         why = "this host has cgroup v1 hierarchies, which are never delegated to a user"
     else:
+        mine = _own_v2_path()
+        if not linux.get("cgroupsPath") and mine is not None:
+            # as runc: without a cgroupsPath, beside ocirun's own cgroup (in
+            # a delegated subtree the user's shell sits in a leaf of it, and
+            # a cgroup holding processes cannot pass controllers down)
+            linux = dict(linux, cgroupsPath=posixpath.join(posixpath.dirname(mine), cid))
         mgr = cgroups.open_manager(cid, linux, kind)
         why = _not_delegated(mgr)
         if why is None:
@@ -478,6 +488,18 @@ def decide_cgroups(cid, linux, kind):
         )
     else:
         log.LOG.debug("rootless: no cgroup: %s", why)
+    return None
+
+
+def _own_v2_path():
+    """This process's cgroup v2 path (/proc/self/cgroup's `0::` line), or None."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                if line.startswith("0::"):
+                    return line[3:].rstrip("\n")
+    except OSError:
+        pass
     return None
 
 

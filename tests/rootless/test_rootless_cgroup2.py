@@ -320,3 +320,25 @@ def test_own_cgroup_outside_the_subtree_means_no_cgroup(view, user, rbundle, rci
     assert len(lines) == 1 and "linux.resources" in lines[0] and "outside the delegated subtree" in lines[0], lines
     assert view.children() == ["shell"]
     assert rcid not in user.ocirun("list", "-q").stdout.split()
+
+
+def test_no_cgroups_path_means_beside_the_callers_cgroup(view, user, rbundle, rcid):
+    """`spec --rootless` writes no cgroupsPath: as runc, the container's cgroup
+    is made beside the caller's own (the shell's leaf), in the delegated
+    directory, limited; delete removes it."""
+    _bundle(rbundle, None, {"hugepageLimits": [{"pageSize": "2MB", "limit": LIMIT}]}, "sleep", "600")
+    del rbundle.config["linux"]["cgroupsPath"]
+    rbundle.write()
+    r = view.ocirun("create", "--bundle", rbundle.path, rcid)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "", r.stderr
+    cg = os.path.join(view.host_dir, rcid)
+    with open(os.path.join(cg, "hugetlb.2MB.max")) as f:
+        assert int(f.read()) == LIMIT
+    pid = json.loads(view.ocirun("state", rcid).stdout)["pid"]
+    with open("/proc/%d/cgroup" % pid) as f:
+        assert "0::/%s/%s\n" % (view.name, rcid) in f.read()
+    r = view.ocirun("delete", "--force", rcid)
+    assert r.returncode == 0, r.stderr
+    assert view.children() == ["shell"]
+    assert rcid not in user.ocirun("list", "-q").stdout.split()
