@@ -330,9 +330,8 @@ def fill(p, cfg, bundle, cgroup_dirs=None):
             # mounted again from a user namespace with other flags (`ro`: EBUSY),
             # and a bind of the container's own directory is what its cgroup
             # namespace would show.
-            own = cgroup_dirs if cgroup_dirs and (
-                "cgroup" not in p.new_namespaces or (p.rootless and cgroup_layout()[:1] == [("", "cgroup2", None)])
-            ) else None
+            rootless_v2 = p.rootless and cgroup_layout()[:1] == [("", "cgroup2", None)]
+            own = cgroup_dirs if cgroup_dirs and ("cgroup" not in p.new_namespaces or rootless_v2) else None
             entries.extend(dict(e, field=field) for e in _cgroup_mounts(dest, flags, own))
             continue
         e = {
