@@ -441,9 +441,9 @@ def refusals(cfg):
     if linux.get("personality", {}).get("flags"):
         add("linux.personality.flags", "personality flags are not supported")
     if linux.get("seccomp"):
-        from . import seccomp
+        from . import seccomp_profile
 
-        out.extend(seccomp.problems(linux["seccomp"]))
+        out.extend(seccomp_profile.problems(linux["seccomp"]))
     return out
 
 

@@ -49,12 +49,12 @@ def open_manager(cid, linux_cfg, manager_kind="cgroupfs", host=None, resources=N
     if kind == "disabled":
         return None
     from ..host import LINUX
-    from . import resources as resmod
+    from . import devices, resources as resmod
 
     linux_cfg = linux_cfg or {}
     host = host or LINUX
     res = resmod.parse(linux_cfg.get("resources") if resources is None else resources)
-    extra = resmod.device_allowances(linux_cfg.get("devices"))
+    extra = devices.device_allowances(linux_cfg.get("devices"))
     if kind == "systemd":
         from . import systemd  # D-Bus (jeepney) only on this path
 

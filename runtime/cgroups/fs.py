@@ -12,11 +12,12 @@ import errno
 import os
 
 from .. import errors
+from ..linux import SIGKILL  # linux.py's own table, not the signal module (enum: hot path)
+from .devices import effective_devices
 from .manager import Manager
-from .resources import Resources, effective_devices, parse
+from .resources import Resources, parse
 
 DEFAULT_PARENT = "/ocirun"
-SIGKILL = 9  # not signal.SIGKILL: importing signal pulls in enum, on the hot path of `kill`
 
 
 class Busy(errors.OciError):
@@ -392,7 +393,7 @@ class FsManager(Manager):
         return self.resources if resources is None else parse(resources)
 
     def device_rules(self, resources):
-        """The device rules in force for `resources` (see resources.effective_devices)."""
+        """The device rules in force for `resources` (see devices.effective_devices)."""
         return effective_devices(resources.devices, self.extra_devices)
 
     def warn(self, msg):

@@ -4,85 +4,27 @@ parse(raw) turns the JSON object into a Resources, one typed value per
 section, or raises one line naming the field and value (validation reports
 it, before anything is made: problems()). The managers (v1, v2, hybrid and
 systemd) read only these values, never the raw JSON. Also here: the v1 -> v2
-value conversions, the device rule list with the spec's default devices, and
-the write helper both cgroupfs versions use.
+value conversions, the write helper both cgroupfs versions use, and runc's
+command-line value formats (update). The device rules are devices.py's, the
+JSON value readers values.py's.
 """
 
 from .. import errors
-
-PREFIX = "linux.resources"
-
-INT64_MAX = (1 << 63) - 1
-UINT64_MAX = (1 << 64) - 1
-UINT32_MAX = (1 << 32) - 1
-
-
-class ResourceError(errors.OciError):
-    """A bad value: `field` is its JSON path, `why` what is wrong with `value`."""
-
-    def __init__(self, field, value, why):
-        super().__init__("invalid %s `%s`: %s" % (field, _show(value), why))
-        self.field, self.value, self.why = field, value, why
-
-
-def bad(field, value, why):
-    return ResourceError(field, value, why)
-
-
-def key_path(prefix, key):
-    """The JSON path of a map entry, spelled as validation spells paths: a.b, or a["b.c"]."""
-    if key and (key[0].isalpha() or key[0] == "_") and all(c.isalnum() or c == "_" for c in key):
-        return prefix + "." + key
-    return '%s["%s"]' % (prefix, key.replace("\\", "\\\\").replace('"', '\\"'))
-
-
-def _show(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def section(sec, key, field, kind=dict):
-    """sec[key], or None when absent (JSON null counts as absent); a wrong JSON type is an error."""
-    v = sec.get(key)
-    if v is None:
-        return None
-    if not isinstance(v, kind):
-        raise bad(field, v, "want a JSON %s" % ("object" if kind is dict else "array"))
-    return v
-
-
-def integer(sec, key, field, lo=-INT64_MAX - 1, hi=UINT64_MAX):
-    """sec[key] as an int within [lo, hi], or None when absent (JSON null counts as absent)."""
-    v = sec.get(key)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise bad(field, v, "want an integer")
-    if v < lo:
-        raise bad(field, v, "must be at least %d" % lo)
-    if v > hi:
-        raise bad(field, v, "must be at most %d" % hi)
-    return v
-
-
-def boolean(sec, key, field):
-    v = sec.get(key)
-    if v is None:
-        return None
-    if not isinstance(v, bool):
-        raise bad(field, v, "want true or false")
-    return v
-
-
-def string(sec, key, field):
-    v = sec.get(key)
-    if v is None:
-        return None
-    if not isinstance(v, str):
-        raise bad(field, v, "want a string")
-    return v
-
+from .devices import parse_device_rules
+from .values import (
+    INT64_MAX,
+    PREFIX,
+    UINT32_MAX,
+    UINT64_MAX,
+    ResourceError,
+    bad,
+    boolean,
+    integer,
+    key_path,
+    section,
+    show,
+    string,
+)
 
 # -- conversions for cgroup v2 ---------------------------------------------
 
@@ -374,7 +316,7 @@ def problems(raw):
     try:
         parse(raw)
     except ResourceError as e:
-        return ["%s: invalid value `%s`: %s" % (e.field, _show(e.value), e.why)]
+        return ["%s: invalid value `%s`: %s" % (e.field, show(e.value), e.why)]
     return []
 
 
@@ -392,117 +334,6 @@ def write_in_some_order(g, writes):
             raise
         for w in reversed(writes):
             g.write(*w)
-
-
-# -- devices -----------------------------------------------------------------
-
-# The devices runtime-spec says every container gets, allowed after the
-# config's own rules (so a leading "deny all" in the config cannot hide them).
-DEFAULT_DEVICES = (
-    # mknod of any node is allowed (opening it is not), as runc and crun do:
-    # images ship device nodes, and creating one grants no access to it.
-    ("c", -1, -1, "m"),
-    ("b", -1, -1, "m"),
-    ("c", 1, 3, "rwm"),  # /dev/null
-    ("c", 1, 5, "rwm"),  # /dev/zero
-    ("c", 1, 7, "rwm"),  # /dev/full
-    ("c", 1, 8, "rwm"),  # /dev/random
-    ("c", 1, 9, "rwm"),  # /dev/urandom
-    ("c", 5, 0, "rwm"),  # /dev/tty
-    ("c", 5, 1, "rwm"),  # /dev/console
-    ("c", 5, 2, "rwm"),  # /dev/ptmx
-    ("c", 136, -1, "rwm"),  # /dev/pts/*
-)
-
-
-class DeviceRule:
-    """One rule; major/minor -1 mean "any"; access is a subset of "rwm"."""
-
-    __slots__ = ("allow", "type", "major", "minor", "access")
-
-    def __init__(self, allow, type="a", major=-1, minor=-1, access="rwm"):
-        self.allow, self.type, self.major, self.minor, self.access = allow, type, major, minor, access
-
-    def __eq__(self, other):
-        return isinstance(other, DeviceRule) and self.tuple() == other.tuple()
-
-    def __repr__(self):
-        return "DeviceRule%r" % (self.tuple(),)
-
-    def tuple(self):
-        return (self.allow, self.type, self.major, self.minor, self.access)
-
-    def covers_everything(self):
-        return self.type == "a" and self.access == "rwm"
-
-    def v1_lines(self):
-        """devices.allow / devices.deny lines: `c 1:3 rwm`, `*` for any, `a` for all.
-
-        The kernel reads a line starting with `a` as "every device, every
-        access", so "all devices, some access" becomes one line per type.
-        """
-        if self.covers_everything():
-            return ["a"]
-        types = ("b", "c") if self.type == "a" else (self.type,)
-        major = "*" if self.major < 0 or self.type == "a" else str(self.major)
-        minor = "*" if self.minor < 0 or self.type == "a" else str(self.minor)
-        return ["%s %s:%s %s" % (t, major, minor, self.access) for t in types]
-
-
-def parse_device_rules(rules):
-    """linux.resources.devices as [DeviceRule], or None when absent."""
-    field = PREFIX + ".devices"
-    if rules is None:
-        return None
-    if not isinstance(rules, list):
-        raise bad(field, rules, "want a JSON array")
-    out = []
-    for i, r in enumerate(rules):
-        f = "%s[%d]" % (field, i)
-        if not isinstance(r, dict):
-            raise bad(f, r, "want a JSON object")
-        allow = boolean(r, "allow", f + ".allow")
-        if allow is None:
-            raise bad(f + ".allow", "null", "is required")
-        t = string(r, "type", f + ".type") or "a"
-        if t not in ("a", "b", "c"):
-            raise bad(f + ".type", t, "want a, b or c")
-        major = integer(r, "major", f + ".major", lo=-1, hi=UINT32_MAX)
-        minor = integer(r, "minor", f + ".minor", lo=-1, hi=UINT32_MAX)
-        access = string(r, "access", f + ".access")
-        if access is None or access == "":
-            access = "rwm"
-        if not set(access) <= set("rwm"):
-            raise bad(f + ".access", access, "want letters from rwm")
-        # Keep the canonical order r, w, m so equal rules compare equal.
-        access = "".join(c for c in "rwm" if c in access)
-        out.append(DeviceRule(allow, t, -1 if major is None else major, -1 if minor is None else minor, access))
-    return out
-
-
-def device_allowances(devices):
-    """linux.devices (the nodes the config creates) as allow rules: the container must be able to use them."""
-    out = []
-    for d in devices or ():
-        if (
-            isinstance(d, dict)
-            and d.get("type") in ("b", "c")
-            and isinstance(d.get("major"), int)
-            and isinstance(d.get("minor"), int)
-        ):
-            out.append(DeviceRule(True, d["type"], d["major"], d["minor"], "rwm"))
-    return out
-
-
-def effective_devices(rules, allowances=()):
-    """The rule list in force: deny all, the config's rules, the allowances, then the default devices."""
-    out = [DeviceRule(False)] + list(rules or ()) + list(allowances)
-    out += [DeviceRule(True, t, major, minor, access) for t, major, minor, access in DEFAULT_DEVICES]
-    # Nothing before the last rule covering every device can matter.
-    for i in range(len(out) - 1, -1, -1):
-        if out[i].covers_everything():
-            return out[i:]
-    return out
 
 
 # -- runc's command-line value formats (update) -------------------------------

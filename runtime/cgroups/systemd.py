@@ -24,9 +24,10 @@ import os
 
 from .. import errors
 from . import layout
+from .devices import effective_devices
 from .fs import check_unused
 from .manager import Manager
-from .resources import blkio_weight_to_io_weight, effective_devices, parse, shares_to_weight
+from .resources import blkio_weight_to_io_weight, parse, shares_to_weight
 from .sdbus import Bus, bus_address, reachable  # noqa: F401  (reachable: for features)
 
 DEFAULT_SLICE = "system.slice"

@@ -4,7 +4,8 @@ import os
 
 from .. import errors
 from . import fs
-from .resources import PREFIX, bad, pids_max, write_in_some_order
+from .resources import pids_max, write_in_some_order
+from .values import PREFIX, bad
 
 INT64_MIN = -(1 << 63)
 BIG = 1 << 62  # v1 reports "unlimited" as a page-rounded 2^63-1

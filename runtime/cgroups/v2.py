@@ -4,14 +4,13 @@ from .. import errors
 from . import fs
 from .fs import SIGKILL
 from .resources import (
-    PREFIX,
-    bad,
     blkio_weight_to_io_weight,
     pids_max,
     shares_to_weight,
     swap_to_v2,
     write_in_some_order,
 )
+from .values import PREFIX, bad
 
 _IO_MAX_KEYS = {
     "throttleReadBpsDevice": "rbps",

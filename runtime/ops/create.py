@@ -11,7 +11,8 @@ EPERM (...)`), undoes all of it.
 import os
 
 from .. import errors, hooks as hookmod, log
-from ..state import CREATED, CREATING, FIFO, atomic_write_path, rfc3339_now
+from ..files import atomic_write_path
+from ..state import CREATED, CREATING, FIFO, rfc3339_now
 from ..sync import kill_and_reap, reap
 from .devices import step_device_nodes, step_net_devices
 from .kill import kill_cgroup
@@ -107,9 +108,9 @@ def _step_id_maps(ch, setup_pid, plan, rl=None):
     ch.wait(ch.lib.OCIRUN_MSG_USERNS, "user namespace setup")
     if rl is not None and rl.unprivileged:
         # rootless: own id written here, ranges through newuidmap/newgidmap
-        from .. import rootless
+        from .. import rootless_idmap
 
-        rootless.write_maps(setup_pid, plan.uid_mappings, plan.gid_mappings)
+        rootless_idmap.write_maps(setup_pid, plan.uid_mappings, plan.gid_mappings)
     else:
         if plan.gid_mappings:
             _write_map(setup_pid, "gid_map", plan.gid_mappings)

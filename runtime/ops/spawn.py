@@ -11,7 +11,7 @@ is the stack of undo steps an operation registers as it makes things.
 import os
 
 from .. import errors, log
-from ..state import atomic_write_path
+from ..files import atomic_write_path
 from ..sync import Channel, kill_and_reap
 
 SECCOMP_PROFILE = "seccomp.json"  # in the state dir: the profile `exec` applies too

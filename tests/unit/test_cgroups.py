@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from fakes import RecordingHost, cgroupfs_on_mkdir, install_layout  # noqa: E402
 from runtime import cgroups, errors  # noqa: E402
-from runtime.cgroups import layout, resources  # noqa: E402
+from runtime.cgroups import devices, layout, resources  # noqa: E402
 
 CG = "/sys/fs/cgroup"
 
@@ -526,10 +526,10 @@ def test_v2_devices_go_to_the_bpf_filter():
     m.apply({"devices": [{"allow": False, "access": "rwm"}, {"allow": True, "type": "b", "major": 8, "access": "r"}]})
     ((d, rules),) = h.names("attach_device_filter")
     assert d == CG + "/ocirun/c1"
-    assert rules[0] == resources.DeviceRule(False)
-    assert resources.DeviceRule(True, "b", 8, -1, "r") in rules
-    assert resources.DeviceRule(True, "c", 10, 229, "rwm") in rules  # linux.devices
-    assert resources.DeviceRule(True, "c", 1, 3, "rwm") in rules  # the spec's defaults
+    assert rules[0] == devices.DeviceRule(False)
+    assert devices.DeviceRule(True, "b", 8, -1, "r") in rules
+    assert devices.DeviceRule(True, "c", 10, 229, "rwm") in rules  # linux.devices
+    assert devices.DeviceRule(True, "c", 1, 3, "rwm") in rules  # the spec's defaults
     h.calls.clear()
     m.update({"devices": [{"allow": True, "access": "rwm"}]})
     assert not h.names("attach_device_filter")
@@ -693,8 +693,8 @@ def test_conversions(subtests):
 
 
 def test_device_rules_order_and_v1_lines():
-    rules = resources.effective_devices(
-        resources.parse_device_rules(
+    rules = devices.effective_devices(
+        devices.parse_device_rules(
             [
                 {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "mwr"},
                 {"allow": False, "access": "rwm"},
@@ -703,8 +703,8 @@ def test_device_rules_order_and_v1_lines():
         )
     )
     # Rules before the last "deny all" cannot matter; the defaults come last.
-    assert rules[0] == resources.DeviceRule(False)
-    assert rules[1] == resources.DeviceRule(True, "a", -1, -1, "r")
+    assert rules[0] == devices.DeviceRule(False)
+    assert rules[1] == devices.DeviceRule(True, "a", -1, -1, "r")
     assert rules[1].v1_lines() == ["b *:* r", "c *:* r"]
     assert rules[-1].v1_lines() == ["c 136:* rwm"]
 

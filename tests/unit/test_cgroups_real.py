@@ -17,7 +17,7 @@ import textwrap
 import pytest
 
 from runtime import cgroups, errors
-from runtime.cgroups import layout, resources, v2
+from runtime.cgroups import devices, layout, v2
 from runtime.host import LINUX
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make cgroups")
@@ -542,7 +542,7 @@ def test_v2_device_filter_denies_dev_null(v2m, core):
     h = Helper()
     try:
         m.join(h.pid)
-        LINUX.attach_device_filter(m.group.dir, [resources.DeviceRule(False)])
+        LINUX.attach_device_filter(m.group.dir, [devices.DeviceRule(False)])
         h.do("open /dev/null")
         assert h.line() == str(errno.EPERM)
     finally:

@@ -9,7 +9,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from runtime import errors  # noqa: E402
 from runtime.cgroups import systemd as sd  # noqa: E402
-from runtime.cgroups.resources import DeviceRule  # noqa: E402
+from runtime.cgroups.devices import DeviceRule  # noqa: E402
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from runtime import errors, log, rootless
+from runtime import errors, log, rootless, rootless_idmap
 
 
 class G:
@@ -133,7 +133,7 @@ def test_sysfs_with_a_network_namespace_is_kept(as_user):
     ],
 )
 def test_refused_naming_the_field(as_user, monkeypatch, change, field):
-    monkeypatch.setattr(rootless, "_sub_ranges", lambda path, uid: [(100000, 65536)])
+    monkeypatch.setattr(rootless_idmap, "_sub_ranges", lambda path, uid: [(100000, 65536)])
     cfg = base()
     change(cfg)
     with pytest.raises(errors.ConfigError) as e:
@@ -142,7 +142,7 @@ def test_refused_naming_the_field(as_user, monkeypatch, change, field):
 
 
 def test_subuid_ranges_are_allowed(as_user, monkeypatch):
-    monkeypatch.setattr(rootless, "_sub_ranges", lambda path, uid: [(100000, 65536)])
+    monkeypatch.setattr(rootless_idmap, "_sub_ranges", lambda path, uid: [(100000, 65536)])
     if not shutil.which("newuidmap", path="/usr/bin:/bin:/usr/sbin:/sbin"):
         pytest.skip("no newuidmap")
     cfg = base()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from runtime import errors, fastjson, state
+from runtime import errors, fastjson, files, state
 
 BAD_IDS = ["", "../x", "a/b", "..", ".", "-a", "_a", ".hidden", "a b", "a\x00b", "é", "x" * 1025, "a\nb", "a:b", "/abs"]
 GOOD_IDS = ["a", "A1", "0", "abc-def_g.h+i", "x" * 1024, "1.2.3"]
@@ -210,7 +210,7 @@ def _write_modes(monkeypatch, tmpfile):
     """Run the atomic write with O_TMPFILE (the default) or as if the
     filesystem lacked it (the random O_EXCL|O_NOFOLLOW name)."""
     if not tmpfile:
-        monkeypatch.setattr(state, "_WRITE_FLAGS", 1)  # core/store.h OCIRUN_STORE_NO_TMPFILE
+        monkeypatch.setattr(files, "WRITE_FLAGS", 1)  # core/store.h OCIRUN_STORE_NO_TMPFILE
 
 
 @pytest.mark.parametrize("tmpfile", [True, False], ids=["O_TMPFILE", "random-name"])
@@ -232,10 +232,10 @@ def test_atomic_write_never_writes_through_planted_links(tmp_path, monkeypatch, 
     _write_modes(monkeypatch, tmpfile)
     old = os.umask(0)
     try:
-        state.atomic_write_path(str(d / "f"), b"one")
+        files.atomic_write_path(str(d / "f"), b"one")
         fd = os.open(str(d), os.O_RDONLY | os.O_DIRECTORY)
         try:
-            state._atomic_write(fd, "f", b"two")
+            files.atomic_write(fd, "f", b"two")
         finally:
             os.close(fd)
     finally:
@@ -259,8 +259,8 @@ def test_atomic_write_fallback_name_is_exclusive(tmp_path, monkeypatch):
     if not shutil.which("strace"):
         pytest.fail("strace is needed (hack/install installs it)")
     code = (
-        "import sys; from runtime import state; state._WRITE_FLAGS = 1; "
-        "state.atomic_write_path(sys.argv[1], b'1'); state.atomic_write_path(sys.argv[1], b'2')"
+        "import sys; from runtime import files; files.WRITE_FLAGS = 1; "
+        "files.atomic_write_path(sys.argv[1], b'1'); files.atomic_write_path(sys.argv[1], b'2')"
     )
     out = subprocess.run(
         ["strace", "-f", "-e", "trace=openat", sys.executable, "-P", "-c", code, str(tmp_path / "p")],
