@@ -21,19 +21,17 @@ What it accepts, and the choices that follow runc:
 """
 
 from . import errors
-from .seccomp_profile import (  # noqa: F401 (FLAG_*: seccomp's names for the flag bits)
-    _ACTIONS,
-    _ARCHS,
-    _FLAGS,
-    _OPERATORS,
+from .seccomp_profile import (
+    ACTIONS,
+    ARCHS,
     EPERM,
     FIELD,
-    FLAG_LOG,
     FLAG_NEW_LISTENER,
-    FLAG_SPEC_ALLOW,
     FLAG_TSYNC,
     FLAG_TSYNC_ESRCH,
     FLAG_WAIT_KILLABLE_RECV,
+    FLAGS,
+    OPERATORS,
     problems,
 )
 
@@ -102,7 +100,7 @@ def _bad(field, msg):
 
 def _action(lib, name, errno_ret):
     """The filter's value of a checked action (problems() passed)."""
-    attr, takes_errno = _ACTIONS[name]
+    attr, takes_errno = ACTIONS[name]
     value = getattr(lib, attr)
     if takes_errno:
         value |= EPERM if errno_ret is None else errno_ret
@@ -118,7 +116,7 @@ def _syscall_nr(lib, name):
 
 def _conditions(lib, args):
     """checked config `args` -> a list of condition lists, one per libseccomp rule."""
-    conds = [(a["index"], getattr(lib, _OPERATORS[a["op"]]), a["value"], a.get("valueTwo", 0)) for a in args or ()]
+    conds = [(a["index"], getattr(lib, OPERATORS[a["op"]]), a["value"], a.get("valueTwo", 0)) for a in args or ()]
     indexes = [c[0] for c in conds]
     if len(set(indexes)) != len(indexes):
         # runc's rule: two conditions on one argument cannot hold at once in a
@@ -149,7 +147,7 @@ def compile_filter(cfg):
 
     wanted = 0
     for name in cfg.get("flags") or ():
-        wanted |= _FLAGS[name]
+        wanted |= FLAGS[name]
 
     rules = []  # (name, nr, action, origin, conditions)
     skipped = []
@@ -305,7 +303,7 @@ def _open_cache_dir(cache_dir):
 def _seccomp_flags(lib, wanted, needs_listener, log):
     supported = _supported_flags(lib)
     flags = 0
-    for name, bit in _FLAGS.items():
+    for name, bit in FLAGS.items():
         if not wanted & bit:
             continue
         if name not in supported:
@@ -380,7 +378,7 @@ def _probe_flags(lib, bits):
 
 def _supported_flags(lib):
     out = []
-    for name, bit in _FLAGS.items():
+    for name, bit in FLAGS.items():
         # WAIT_KILLABLE_RECV is only accepted together with a listener.
         probe = bit | FLAG_NEW_LISTENER if bit == FLAG_WAIT_KILLABLE_RECV else bit
         if _probe_flags(lib, probe):
@@ -403,7 +401,7 @@ def FEATURES():
     if not _enabled(lib):
         return {"enabled": False}
     actions = []
-    for name, (attr, _) in _ACTIONS.items():
+    for name, (attr, _) in ACTIONS.items():
         avail = lib.ocirun_seccomp_action_avail(getattr(lib, attr))
         if avail < 0:
             # A kernel before 4.14 cannot be asked; it has the classic five.
@@ -420,9 +418,9 @@ def FEATURES():
     return {
         "enabled": True,
         "actions": actions,
-        "operators": list(_OPERATORS),
-        "archs": [a for a in _ARCHS if lib.ocirun_seccomp_arch(a[len("SCMP_ARCH_") :].lower().encode())],
-        "knownFlags": list(_FLAGS),
+        "operators": list(OPERATORS),
+        "archs": [a for a in ARCHS if lib.ocirun_seccomp_arch(a[len("SCMP_ARCH_") :].lower().encode())],
+        "knownFlags": list(FLAGS),
         "supportedFlags": _supported_flags(lib),
     }
 

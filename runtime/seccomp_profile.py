@@ -10,7 +10,7 @@ is seccomp.py's.
 FIELD = "linux.seccomp"
 
 # name -> (attribute of the core holding its value, takes errnoRet)
-_ACTIONS = {
+ACTIONS = {
     "SCMP_ACT_KILL": ("OCIRUN_SCMP_ACT_KILL_THREAD", False),
     "SCMP_ACT_KILL_PROCESS": ("OCIRUN_SCMP_ACT_KILL_PROCESS", False),
     "SCMP_ACT_KILL_THREAD": ("OCIRUN_SCMP_ACT_KILL_THREAD", False),
@@ -22,7 +22,7 @@ _ACTIONS = {
     "SCMP_ACT_NOTIFY": ("OCIRUN_SCMP_ACT_NOTIFY", False),
 }
 
-_OPERATORS = {
+OPERATORS = {
     "SCMP_CMP_NE": "OCIRUN_SCMP_CMP_NE",
     "SCMP_CMP_LT": "OCIRUN_SCMP_CMP_LT",
     "SCMP_CMP_LE": "OCIRUN_SCMP_CMP_LE",
@@ -35,7 +35,7 @@ _OPERATORS = {
 # The spec's architectures (libseccomp 2.6's list); libseccomp's own name is
 # the lowercased suffix. One the linked libseccomp does not know is skipped:
 # the filter's bad-arch action (kill) then covers that architecture.
-_ARCHS = (
+ARCHS = (
     "SCMP_ARCH_X86",
     "SCMP_ARCH_X86_64",
     "SCMP_ARCH_X32",
@@ -68,7 +68,7 @@ FLAG_SPEC_ALLOW = 4
 FLAG_NEW_LISTENER = 8
 FLAG_TSYNC_ESRCH = 16
 FLAG_WAIT_KILLABLE_RECV = 32
-_FLAGS = {
+FLAGS = {
     "SECCOMP_FILTER_FLAG_TSYNC": FLAG_TSYNC,
     "SECCOMP_FILTER_FLAG_LOG": FLAG_LOG,
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW": FLAG_SPEC_ALLOW,
@@ -95,10 +95,10 @@ def _uint_problem(v, limit):
 def _check_action(name, errno_ret, field, errno_field, add):
     if name is None:
         add(field, "is required")
-    elif not isinstance(name, str) or name not in _ACTIONS:
+    elif not isinstance(name, str) or name not in ACTIONS:
         add(field, "unknown action `%s`" % (name,))
     elif errno_ret is not None:
-        if not _ACTIONS[name][1]:
+        if not ACTIONS[name][1]:
             add(errno_field, "%s takes no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)" % name)
         else:
             why = _uint_problem(errno_ret, _MAX_ERRNO if name == "SCMP_ACT_ERRNO" else 0xFFFF)
@@ -118,7 +118,7 @@ def _check_conditions(args, field, add):
             add(f, "must be an object")
             continue
         op = a.get("op")
-        if not isinstance(op, str) or op not in _OPERATORS:
+        if not isinstance(op, str) or op not in OPERATORS:
             add(f + ".op", "unknown operator `%s`" % (op,))
         for key, default, limit in (("index", None, _MAX_ARG_INDEX), ("value", None, _U64), ("valueTwo", 0, _U64)):
             why = _uint_problem(a.get(key, default), limit)
@@ -167,8 +167,8 @@ def problems(cfg):
     )
     if cfg.get("defaultAction") == "SCMP_ACT_NOTIFY":
         add(FIELD + ".defaultAction", "SCMP_ACT_NOTIFY cannot be the default action")
-    _check_list(cfg, "architectures", _ARCHS, "architecture", add)
-    _check_list(cfg, "flags", _FLAGS, "flag", add)
+    _check_list(cfg, "architectures", ARCHS, "architecture", add)
+    _check_list(cfg, "flags", FLAGS, "flag", add)
     syscalls = cfg.get("syscalls")
     if syscalls is not None and not isinstance(syscalls, list):
         add(FIELD + ".syscalls", "must be an array")

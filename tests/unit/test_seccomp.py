@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from runtime import core, errors, seccomp
+from runtime import core, errors, seccomp, seccomp_profile
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -504,9 +504,9 @@ def test_flags(subtests):
     supported = set(seccomp.FEATURES()["supportedFlags"])
     notify = {"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}
     for name, bit in (
-        ("SECCOMP_FILTER_FLAG_LOG", seccomp.FLAG_LOG),
-        ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", seccomp.FLAG_SPEC_ALLOW),
-        ("SECCOMP_FILTER_FLAG_TSYNC", seccomp.FLAG_TSYNC),
+        ("SECCOMP_FILTER_FLAG_LOG", seccomp_profile.FLAG_LOG),
+        ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", seccomp_profile.FLAG_SPEC_ALLOW),
+        ("SECCOMP_FILTER_FLAG_TSYNC", seccomp_profile.FLAG_TSYNC),
     ):
         with subtests.test(name):
             flt = seccomp.compile_filter(mutate(flags=[name]))
@@ -518,13 +518,13 @@ def test_flags(subtests):
         assert flt.flags == 0
     with subtests.test("NOTIFY adds NEW_LISTENER"):
         flt = seccomp.compile_filter(mutate(syscalls=[notify], listenerPath="/run/agent.sock", listenerMetadata="m"))
-        assert flt.needs_listener and flt.flags == seccomp.FLAG_NEW_LISTENER
+        assert flt.needs_listener and flt.flags == seccomp_profile.FLAG_NEW_LISTENER
         assert (flt.listener_path, flt.listener_metadata) == ("/run/agent.sock", "m")
     with subtests.test("TSYNC with a listener needs TSYNC_ESRCH"):
         flt = seccomp.compile_filter(mutate(syscalls=[notify], listenerPath="/x", flags=["SECCOMP_FILTER_FLAG_TSYNC"]))
-        assert flt.flags & seccomp.FLAG_NEW_LISTENER
-        if flt.flags & seccomp.FLAG_TSYNC:
-            assert flt.flags & seccomp.FLAG_TSYNC_ESRCH
+        assert flt.flags & seccomp_profile.FLAG_NEW_LISTENER
+        if flt.flags & seccomp_profile.FLAG_TSYNC:
+            assert flt.flags & seccomp_profile.FLAG_TSYNC_ESRCH
         assert lib.ocirun_seccomp_flags_avail(flt.flags) == 1
     with subtests.test("no listener without NOTIFY"):
         flt = seccomp.compile_filter(mutate(listenerPath="/x"))
@@ -555,7 +555,7 @@ def test_notify(subtests):
                     "syscalls": [{"names": ["lseek"], "action": "SCMP_ACT_NOTIFY"}],
                 }
                 flt = seccomp.compile_filter(profile)
-                assert flt.flags & seccomp.FLAG_NEW_LISTENER
+                assert flt.flags & seccomp_profile.FLAG_NEW_LISTENER
                 parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
                 with parent, child:
                     t = Trial(
