@@ -209,7 +209,14 @@ def resolve(names):
             notes.append(f"{n}: not installed, skipped")
             continue
         found.append((n, path))
-    return found, notes
+    seen, unique = set(), []
+    for n, path in found:
+        if n in seen:
+            notes.append(f"{n}: named twice, {path} skipped (name each one: NAME=PATH)")
+            continue
+        seen.add(n)
+        unique.append((n, path))
+    return unique, notes
 
 
 def version(path):
