@@ -18,7 +18,9 @@ import pytest
 import helpers
 
 CORE = os.path.join(helpers.REPO, "runtime", "core")
-SOURCES = [os.path.join(CORE, f) for f in ("launcher.c", "door.c", "store.c", "json.c")]
+SOURCES = [
+    os.path.join(CORE, f) for f in ("launcher.c", "door.c", "store.c", "json.c", "hooks.c", "error.c", "exeseal.c")
+]
 
 
 def _build(out, python, boot, *flags):
