@@ -196,7 +196,13 @@ def test_delete_never_signals_a_pid_reused_after_its_status_check(run_ocirun, bu
             return int(kids[0]) if kids else None
 
         tracee = helpers.wait_for(_tracee, 60, "strace to start ocirun")
-        helpers.wait_for(lambda: _delayed_in_signal_call(tracee, pid), 60, "delete to reach its SIGKILL")
+
+        def _held():
+            if tracer.poll() is not None:
+                raise AssertionError("delete ended before its SIGKILL: %r" % (tracer.communicate(),))
+            return _delayed_in_signal_call(tracee, pid)
+
+        helpers.wait_for(_held, 120, "delete to reach its SIGKILL")
         os.kill(pid, signal.SIGKILL)
         helpers.wait_for(lambda: not os.path.exists("/proc/%d" % pid), 60, "the init to be reaped")
         stranger = _another_process_at(pid)
