@@ -11,9 +11,11 @@
  * cannot read or that is not to be trusted, and, per command, a record that
  * asks for more than the door does (systemd-managed or unknown cgroups,
  * resctrl, poststart hooks, an sd_notify socket, a paused container,
- * `kill --all`). The one handover after a change is `delete` finding its
- * cgroup busy (a process left in it): the Python side then kills and retries
- * within its bound, on a container that is already stopped.
+ * `kill --all`, cgroups below the container's when delete has an init to
+ * kill). The one handover after a change is `delete` finding its cgroup busy
+ * (a process left in it) or its init not dying: the Python side then goes on
+ * within what is left of the same bound (the launcher passes the deadline
+ * on, and the Python CLI does not run the door again: __main__.DOOR_HANDED).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -968,6 +970,41 @@ static int destroy_cgroup(const struct json *cg)
     return 0;
 }
 
+/* 1 when a cgroup of the record has a cgroup below it (one the container
+ * made: it may be frozen, and hold the init's exit), or when the record is
+ * not one the door reads; 0 when none has. */
+static int nested_cgroups(const struct json *cg)
+{
+    char layout[16], dir[4096];
+    if (!cg || cg->type == JSON_NULL || (cg->type == JSON_OBJECT && !cg->child))
+        return 0;
+    if (json_string(json_get(cg, "layout"), layout, sizeof(layout)) < 0)
+        return 1;
+    if (!strcmp(layout, "hybrid"))
+        return nested_cgroups(json_get(cg, "v1")) || nested_cgroups(json_get(cg, "v2"));
+    const struct json *gs = json_get(cg, "groups"), *one = strcmp(layout, "v2") ? NULL : cg;
+    if (!one && (!gs || gs->type != JSON_ARRAY))
+        return 1;
+    for (const struct json *g = one ? one : gs->child; g; g = one ? NULL : g->next) {
+        if (json_string(json_get(g, "dir"), dir, sizeof(dir)) < 0)
+            return 1;
+        DIR *d = opendir(dir);
+        if (!d) {
+            if (errno == ENOENT)
+                continue;
+            return 1;
+        }
+        struct dirent *e;
+        int found = 0;
+        while (!found && (e = readdir(d)))
+            found = e->d_type == DT_DIR && strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+        closedir(d);
+        if (found)
+            return 1;
+    }
+    return 0;
+}
+
 /* 1 when the record's cgroups are the cgroupfs driver's (or there are none):
  * a systemd-managed container's unit is stopped over D-Bus, by Python. */
 static int cgroupfs_record(const struct json *cg)
@@ -1039,6 +1076,10 @@ static int cmd_delete(struct door *d, int force)
     if (st == OCIRUN_ST_PAUSED)
         return DOOR_DELEGATE; /* thawed first: Python */
     if (st != OCIRUN_ST_STOPPED) {
+        /* cgroups below the container's: Python thaws them before it kills
+         * (a frozen one holds the init's exit), with the whole bound its own */
+        if (nested_cgroups(json_get(d->rec, "cgroup")))
+            return DOOR_DELEGATE;
         signal_init(d, SIGKILL); /* never a plain kill(pid): the pid may name another process by now */
         if (!wait_gone(d, deadline))
             return handover(deadline); /* Python says which pids are left, within what is left of the bound */
