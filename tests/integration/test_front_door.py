@@ -449,3 +449,35 @@ def test_the_marker_is_taken_out_of_the_environment_first(root, monkeypatch, cap
     assert entry.main(["--root", root, "state", "nope"]) == 1
     assert capsys.readouterr().err == "container does not exist\n"
     assert "OCIRUN_DOOR_HANDED" not in os.environ
+
+
+def test_poststop_warnings_are_the_same_on_both_doors(doors, run_ocirun, bundle, root, cid, tmp_path):
+    """The C door runs poststop hooks through the core's runner (hooks.c),
+    delete.py through hooks.py (--debug, its lines in --log: the C door
+    hands over at once): the same warnings, byte for byte."""
+    bundle.config.setdefault("hooks", {})["poststop"] = [
+        {"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]},
+        {"path": "/bin/sh", "args": ["sh", "-c", "kill -9 $$"]},
+        {"path": "/bin/sh", "args": ["sh", "-c", "sleep 60"], "timeout": 1},
+        {"path": "/nonexistent/hook"},
+        {"path": "/bin/sh", "args": ["sh", "-c", "cat >/dev/null"]},
+    ]
+    seen = {}
+    for door in ("c", "python"):
+        name = "%s-%s" % (cid, door)
+        st = _created(run_ocirun, bundle, root, name)
+        assert run_ocirun("kill", name, "KILL").returncode == 0
+        helpers.wait_for(lambda: not helpers.pid_alive(st["pid"]), 30, "the init to die")
+        debug = ("--debug", "--log", tmp_path / "debug.log") if door == "python" else ()
+        seen[door] = _run(doors[door], root, *debug, "delete", name, timeout=120)
+        assert not os.path.exists(os.path.join(root, name)) and helpers.cgroup_dirs(name) == []
+    assert "poststop hook" in (tmp_path / "debug.log").read_text()  # hooks.py ran them
+    assert seen["c"] == seen["python"], seen
+    assert seen["c"] == (
+        0,
+        "",
+        "warning: poststop hook `/bin/sh` exited with status 3\n"
+        "warning: poststop hook `/bin/sh` killed by signal 9\n"
+        "warning: poststop hook `/bin/sh` timed out after 1 s\n"
+        "warning: poststop hook `/nonexistent/hook`: ENOENT (No such file or directory)\n",
+    ), seen
