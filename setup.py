@@ -58,7 +58,10 @@ class BuildDoor(build_scripts):
                 "-o",
                 out,
             ]
-            + [os.path.join(core, f) for f in ("launcher.c", "door.c", "store.c", "json.c")],
+            + [
+                os.path.join(core, f)
+                for f in ("launcher.c", "door.c", "store.c", "json.c", "hooks.c", "error.c", "exeseal.c")
+            ],
             check=True,
         )
         os.chmod(out, 0o755)

@@ -16,6 +16,7 @@ class Context:
         self.gopts = gopts
         self.log = log
         self._store = None
+        self.door_deadline = None  # delete: the C door's handover deadline (time.monotonic())
 
     @property
     def store(self):
@@ -38,10 +39,22 @@ class Context:
 # first, so both doors run the one implementation; what it hands back (hooks,
 # systemd cgroups, usage errors, --debug...) goes on here.
 _DOOR_COMMANDS = ("state", "start", "kill", "delete")
+# Set by the launcher (runtime/core/launcher.c) when its door already ran and
+# handed the command over: the door is not run twice (its waits would add
+# up). The value is what is left of delete's bound: the door's deadline in
+# CLOCK_MONOTONIC milliseconds, or empty. Set by hand it only makes Python do
+# the work itself, within a bound no longer than its own.
+DOOR_HANDED = "OCIRUN_DOOR_HANDED"
 
 
-def _c_door(argv):
-    """The C door's exit code, or None when it handed the command back."""
+def _handed_deadline(value):
+    """time.monotonic() seconds from the marker's value, or None."""
+    return int(value) / 1000 if value.isdigit() and len(value) < 19 else None
+
+
+def _c_door(argv, ctx_deadline):
+    """The C door's exit code, or None when it handed the command back (its
+    handover deadline, if any, appended to ctx_deadline)."""
     from .core import load
 
     ffi, lib = load()
@@ -51,6 +64,9 @@ def _c_door(argv):
     try:
         rc = lib.ocirun_door(len(keep), ffi.new("char *[]", keep), fds[0], fds[1])
         if rc == lib.OCIRUN_DOOR_DELEGATE:
+            left = lib.ocirun_door_handover_deadline()
+            if left >= 0:
+                ctx_deadline.append(left / 1000)
             return None
         for fd, stream in zip(fds, (sys.stdout, sys.stderr)):
             size = os.lseek(fd, 0, os.SEEK_END)
@@ -66,10 +82,16 @@ def _c_door(argv):
 def main(argv=None):
     from . import cli, errors, log as logmod
 
+    handed = os.environ.pop(DOOR_HANDED, None)  # first: no child of ours inherits it
+    door_deadline = []
+    if handed is not None:
+        d = _handed_deadline(handed)
+        if d is not None:
+            door_deadline.append(d)
     argv = sys.argv[1:] if argv is None else list(argv)
-    if any(a in _DOOR_COMMANDS for a in argv):
+    if handed is None and any(a in _DOOR_COMMANDS for a in argv):
         try:
-            rc = _c_door(argv)
+            rc = _c_door(argv, door_deadline)
         except errors.OciError:  # no compiled core: the Python path says so if it needs it
             rc = None
         if rc is not None:
@@ -121,7 +143,10 @@ def main(argv=None):
 
             plug_preserved_fds(opts.preserve_fds)
         logger.debug("command %s %s", name, cargv)
-        return mod.main(Context(gopts, logger), opts, args) or 0
+        ctx = Context(gopts, logger)
+        if door_deadline:
+            ctx.door_deadline = door_deadline[0]
+        return mod.main(ctx, opts, args) or 0
     except errors.OciError as e:
         e = _root_problem(argv, e)
         for line in e.lines:

@@ -10,7 +10,7 @@ LAUNCHER_ONLY = ("launcher.c",)
 
 
 def _sources():
-    # the launcher is a program of its own (hack/install, setup.py build it with door.c, store.c, json.c)
+    # the launcher is a program of its own (hack/install, setup.py build it with door.c, store.c, json.c, hooks.c, error.c, exeseal.c)
     return sorted(
         os.path.join("runtime", "core", f) for f in os.listdir(CORE) if f.endswith(".c") and f not in LAUNCHER_ONLY
     )

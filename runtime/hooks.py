@@ -16,6 +16,11 @@ import time
 from . import errors, fastjson, log
 from .linux import SIGKILL
 
+# The bound of a hook that sets no timeout, in seconds (core/hooks.h
+# OCIRUN_HOOK_DEFAULT_TIMEOUT is the same). The spec gives such a hook none;
+# ocirun never waits forever: far beyond what a hook takes in normal use.
+DEFAULT_TIMEOUT = 600
+
 
 def state(data, status, pid):
     """The container's state (runtime.md#state) as hooks and seccomp agents get it."""
@@ -41,10 +46,10 @@ def run_hooks(hooks, which, state):
 
 
 def run_hook(h, which, state):
-    """Run one hook; its timeout (if any) bounds everything, writing its stdin
-    included: a hook that does not read a state larger than the pipe buffer
-    is still killed in time. It runs in a session of its own, and on expiry
-    its whole process group is killed."""
+    """Run one hook; its timeout (DEFAULT_TIMEOUT when it sets none) bounds
+    everything, writing its stdin included: a hook that does not read a state
+    larger than the pipe buffer is still killed in time. It runs in a session
+    of its own, and on expiry its whole process group is killed."""
     import subprocess
 
     path = h["path"]
@@ -59,7 +64,8 @@ def run_hook(h, which, state):
         )
     except OSError as e:
         raise errors.OciError("%s hook `%s`: %s" % (which, path, errors.strerror(e.errno))) from None
-    deadline = time.monotonic() + timeout if timeout else None
+    bound = timeout if timeout else DEFAULT_TIMEOUT
+    deadline = time.monotonic() + bound
     try:
         pidfd = os.pidfd_open(proc.pid)
     except OSError as e:
@@ -77,7 +83,11 @@ def run_hook(h, which, state):
         os.close(pidfd)
     if not in_time:
         _kill_group(proc)
-        raise errors.OciError("%s hook `%s` timed out after %d s" % (which, path, timeout))
+        if timeout:
+            raise errors.OciError("%s hook `%s` timed out after %d s" % (which, path, timeout))
+        raise errors.OciError(
+            "%s hook `%s` timed out after %d s (the default bound: the hook sets no timeout)" % (which, path, bound)
+        )
     _close_quietly(proc.stdin)
     rc = proc.wait()
     if rc != 0:
@@ -104,9 +114,7 @@ def _kill_group(proc):
 
 
 def _remaining(deadline):
-    """poll's timeout in ms until deadline (-1: none); 0 once it has passed."""
-    if deadline is None:
-        return -1
+    """poll's timeout in ms until deadline; 0 once it has passed."""
     left = deadline - time.monotonic()
     return int(left * 1000) + 1 if left > 0 else 0
 
@@ -143,7 +151,7 @@ def _wait_exit(pidfd, deadline):
     while True:
         if poller.poll(_remaining(deadline)):
             return True
-        if deadline is not None and time.monotonic() >= deadline:
+        if time.monotonic() >= deadline:
             return False
 
 

@@ -11,9 +11,11 @@
  * cannot read or that is not to be trusted, and, per command, a record that
  * asks for more than the door does (systemd-managed or unknown cgroups,
  * resctrl, poststart hooks, an sd_notify socket, a paused container,
- * `kill --all`). The one handover after a change is `delete` finding its
- * cgroup busy (a process left in it): the Python side then kills and retries
- * within its bound, on a container that is already stopped.
+ * `kill --all`, cgroups below the container's when delete has an init to
+ * kill). The one handover after a change is `delete` finding its cgroup busy
+ * (a process left in it) or its init not dying: the Python side then goes on
+ * within what is left of the same bound (the launcher passes the deadline
+ * on, and the Python CLI does not run the door again: __main__.DOOR_HANDED).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -27,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -35,6 +38,7 @@
 #include <unistd.h>
 
 #include "door.h"
+#include "hooks.h"
 #include "json.h"
 #include "store.h"
 
@@ -633,12 +637,6 @@ static int cmd_start(struct door *d)
 
 /* ---------------------------------------------------------- poststop */
 
-struct hook {
-    char *path;
-    char **args, **env;
-    int64_t timeout; /* seconds; 0: none */
-};
-
 static void *take(struct door *d, size_t n)
 {
     n = (n + 15) & ~(size_t)15;
@@ -681,7 +679,7 @@ static char **strings(struct door *d, const struct json *v, char *first)
 /* The record's poststop hooks as hooks.py would run them; -1 for what the
  * door leaves to Python (a path without '/', env entries without '=' or
  * with a name twice, anything not of the shape create wrote). */
-static int poststop_hooks(struct door *d, struct hook **out, int *n)
+static int poststop_hooks(struct door *d, struct ocirun_hook **out, int *n)
 {
     *n = 0;
     const struct json *hooks = json_get(d->rec, "hooks"), *list = json_get(hooks, "poststop");
@@ -697,28 +695,35 @@ static int poststop_hooks(struct door *d, struct hook **out, int *n)
     int count = 0;
     for (const struct json *h = list->child; h; h = h->next)
         count++;
-    struct hook *hs = take(d, (size_t)count * sizeof(struct hook));
+    struct ocirun_hook *hs = take(d, (size_t)count * sizeof(struct ocirun_hook));
     if (!hs)
         return -1;
     int i = 0;
     for (const struct json *h = list->child; h; h = h->next, i++) {
-        struct hook *k = &hs[i];
-        if (h->type != JSON_OBJECT || !(k->path = decoded(d, json_get(h, "path"))) || !strchr(k->path, '/'))
+        struct ocirun_hook *k = &hs[i];
+        char *path, **args, **env;
+        /* a path longer than the core's error line holds: Python words it whole */
+        if (h->type != JSON_OBJECT || !(path = decoded(d, json_get(h, "path"))) || !strchr(path, '/') ||
+            strlen(path) > 256)
             return -1;
-        const struct json *args = json_get(h, "args"), *env = json_get(h, "env"), *t = json_get(h, "timeout");
-        if (!(k->args = strings(d, args, k->path)) || !(k->env = strings(d, env, NULL)))
+        const struct json *t = json_get(h, "timeout");
+        if (!(args = strings(d, json_get(h, "args"), path)) || !(env = strings(d, json_get(h, "env"), NULL)))
             return -1;
-        for (char **e = k->env; *e; e++) {
+        for (char **e = env; *e; e++) {
             char *eq = strchr(*e, '=');
             if (!eq)
                 return -1;
-            for (char **f = k->env; f < e; f++)
+            for (char **f = env; f < e; f++)
                 if (!strncmp(*f, *e, (size_t)(eq - *e) + 1))
                     return -1;
         }
-        k->timeout = 0;
-        if (t && t->type != JSON_NULL && (json_int(t, &k->timeout) < 0 || k->timeout < 0 || k->timeout > 86400 * 365))
+        int64_t timeout = 0;
+        if (t && t->type != JSON_NULL && (json_int(t, &timeout) < 0 || timeout < 0 || timeout > 86400 * 365))
             return -1;
+        k->path = path;
+        k->argv = (const char *const *)args;
+        k->envp = (const char *const *)env;
+        k->timeout = (int32_t)timeout;
     }
     *out = hs;
     *n = count;
@@ -768,115 +773,34 @@ static int hook_state(struct door *d, char *out, size_t cap)
     return (int)o;
 }
 
-static int poll_ms(int64_t deadline)
+/* config.md: a failing poststop hook is a warning; the rest still run. Each
+ * through the core's runner (hooks.c), the state on stdin from a sealed memfd. */
+static void run_poststop(struct door *d, const struct ocirun_hook *hs, int n, const char *state, size_t len)
 {
-    if (deadline < 0)
-        return -1;
-    int64_t left = deadline - now_ms();
-    return left > 0 ? (int)(left > 1000000 ? 1000000 : left) : 0;
-}
-
-/* One hook: its own session, the state on stdin, killed (its whole group)
- * when its timeout expires. 0, or the warning in why. */
-static int run_hook(const struct hook *h, const char *state, size_t len, char *why, size_t whylen)
-{
-    int in[2], ep[2], e = 0;
-    if (pipe2(in, O_CLOEXEC) < 0)
-        return snprintf(why, whylen, "poststop hook `%s`: pipe: %s", h->path, strerror(errno)), -1;
-    if (pipe2(ep, O_CLOEXEC) < 0) {
-        close(in[0]);
-        close(in[1]);
-        return snprintf(why, whylen, "poststop hook `%s`: pipe: %s", h->path, strerror(errno)), -1;
+    char why[600];
+    int fd = (int)syscall(SYS_memfd_create, "ocirun-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0 || write_all(fd, state, len) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+        int e = errno;
+        snprintf(why, sizeof(why), "poststop hooks: the state's memfd: %s (%s)", errno_name(e) ? errno_name(e) : "E?",
+                 strerror(e));
+        say(d, "warning", why);
+        if (fd >= 0)
+            close(fd);
+        return;
     }
-    pid_t pid = fork();
-    if (pid == 0) {
-        setsid();
-        dup2(in[0], 0);
-        signal(SIGPIPE, SIG_DFL);
-        syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
-        execve(h->path, h->args, h->env);
-        e = errno;
-        if (write(ep[1], &e, sizeof(e)) < 0)
-            _exit(127);
-        _exit(127);
-    }
-    close(in[0]);
-    close(ep[1]);
-    if (pid < 0) {
-        e = errno;
-        close(in[1]);
-        close(ep[0]);
-        return snprintf(why, whylen, "poststop hook `%s`: %s (%s)", h->path, errno_name(e), strerror(e)), -1;
-    }
-    ssize_t got = read(ep[0], &e, sizeof(e));
-    close(ep[0]);
-    if (got == (ssize_t)sizeof(e)) {
-        close(in[1]);
-        waitpid(pid, NULL, 0);
-        const char *name = errno_name(e);
-        return snprintf(why, whylen, "poststop hook `%s`: %s (%s)", h->path, name ? name : "E?", strerror(e)), -1;
-    }
-    int64_t deadline = h->timeout ? now_ms() + h->timeout * 1000 : -1;
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    int in_time = 1;
-    fcntl(in[1], F_SETFL, O_NONBLOCK);
-    size_t off = 0;
-    while (off < len && pidfd >= 0) {
-        ssize_t w = write(in[1], state + off, len - off);
-        if (w > 0) {
-            off += (size_t)w;
-            continue;
-        }
-        if (w < 0 && errno == EPIPE)
-            break; /* a hook need not read its stdin */
-        struct pollfd p[2] = {{.fd = in[1], .events = POLLOUT}, {.fd = pidfd, .events = POLLIN}};
-        int ms = poll_ms(deadline);
-        if (ms == 0) {
-            in_time = 0;
-            break;
-        }
-        if (poll(p, 2, ms) > 0 && p[1].revents)
-            break; /* it exited without reading it all */
-    }
-    close(in[1]); /* EOF: a hook may read stdin to its end before it acts */
-    while (in_time && pidfd >= 0) {
-        struct pollfd p = {.fd = pidfd, .events = POLLIN};
-        int ms = poll_ms(deadline);
-        if (ms == 0 && deadline >= 0) {
-            in_time = 0;
-            break;
-        }
-        if (poll(&p, 1, ms) > 0)
-            break;
-    }
-    if (pidfd >= 0)
-        close(pidfd);
-    int status = 0;
-    if (!in_time) {
-        kill(-pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return snprintf(why, whylen, "poststop hook `%s` timed out after %lld s", h->path, (long long)h->timeout), -1;
-    }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (WIFSIGNALED(status))
-        return snprintf(why, whylen, "poststop hook `%s` killed by signal %d", h->path, WTERMSIG(status)), -1;
-    if (WEXITSTATUS(status))
-        return snprintf(why, whylen, "poststop hook `%s` exited with status %d", h->path, WEXITSTATUS(status)), -1;
-    return 0;
-}
-
-/* config.md: a failing poststop hook is a warning; the rest still run */
-static void run_poststop(struct door *d, const struct hook *hs, int n, const char *state, size_t len)
-{
-    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
-    sigaction(SIGPIPE, &ign, &old);
     for (int i = 0; i < n; i++) {
-        char why[4400];
-        if (run_hook(&hs[i], state, len, why, sizeof(why)) < 0)
-            say(d, "warning", why);
+        struct ocirun_error err = {0};
+        if (ocirun_run_hook(&hs[i], "poststop", fd, OCIRUN_HOOK_DIRECT, OCIRUN_HOOK_DEFAULT_TIMEOUT, &err) == 0)
+            continue;
+        const char *name = err.err_no ? errno_name(err.err_no) : NULL;
+        if (err.err_no)
+            snprintf(why, sizeof(why), "%s: %s (%s)", err.msg, name ? name : "E?", strerror(err.err_no));
+        else
+            snprintf(why, sizeof(why), "%s", err.msg);
+        say(d, "warning", why);
     }
-    sigaction(SIGPIPE, &old, NULL);
+    close(fd);
 }
 
 /* --------------------------------------------------------------- delete */
@@ -1046,6 +970,41 @@ static int destroy_cgroup(const struct json *cg)
     return 0;
 }
 
+/* 1 when a cgroup of the record has a cgroup below it (one the container
+ * made: it may be frozen, and hold the init's exit), or when the record is
+ * not one the door reads; 0 when none has. */
+static int nested_cgroups(const struct json *cg)
+{
+    char layout[16], dir[4096];
+    if (!cg || cg->type == JSON_NULL || (cg->type == JSON_OBJECT && !cg->child))
+        return 0;
+    if (json_string(json_get(cg, "layout"), layout, sizeof(layout)) < 0)
+        return 1;
+    if (!strcmp(layout, "hybrid"))
+        return nested_cgroups(json_get(cg, "v1")) || nested_cgroups(json_get(cg, "v2"));
+    const struct json *gs = json_get(cg, "groups"), *one = strcmp(layout, "v2") ? NULL : cg;
+    if (!one && (!gs || gs->type != JSON_ARRAY))
+        return 1;
+    for (const struct json *g = one ? one : gs->child; g; g = one ? NULL : g->next) {
+        if (json_string(json_get(g, "dir"), dir, sizeof(dir)) < 0)
+            return 1;
+        DIR *d = opendir(dir);
+        if (!d) {
+            if (errno == ENOENT)
+                continue;
+            return 1;
+        }
+        struct dirent *e;
+        int found = 0;
+        while (!found && (e = readdir(d)))
+            found = e->d_type == DT_DIR && strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+        closedir(d);
+        if (found)
+            return 1;
+    }
+    return 0;
+}
+
 /* 1 when the record's cgroups are the cgroupfs driver's (or there are none):
  * a systemd-managed container's unit is stopped over D-Bus, by Python. */
 static int cgroupfs_record(const struct json *cg)
@@ -1055,6 +1014,21 @@ static int cgroupfs_record(const struct json *cg)
     if (!cg || cg->type == JSON_NULL || !drv)
         return 1;
     return json_string(drv, driver, sizeof(driver)) >= 0 && !strcmp(driver, "cgroupfs");
+}
+
+/* delete's one handover after a change: the deadline goes along, so that
+ * killing and removing stay within ONE REMOVE_TIMEOUT across both sides. */
+static int64_t handover_deadline = -1;
+
+int64_t ocirun_door_handover_deadline(void)
+{
+    return handover_deadline;
+}
+
+static int handover(int64_t deadline)
+{
+    handover_deadline = deadline;
+    return DOOR_DELEGATE;
 }
 
 static int cmd_delete(struct door *d, int force)
@@ -1087,7 +1061,7 @@ static int cmd_delete(struct door *d, int force)
         return r;
     /* what the door does not do: resctrl, cgroups it does not know, hooks it would not run as Python does */
     char rel[4096];
-    struct hook *hooks = NULL;
+    struct ocirun_hook *hooks = NULL;
     int nhooks = 0;
     static char state[1 << 16];
     int statelen = 0;
@@ -1102,13 +1076,16 @@ static int cmd_delete(struct door *d, int force)
     if (st == OCIRUN_ST_PAUSED)
         return DOOR_DELEGATE; /* thawed first: Python */
     if (st != OCIRUN_ST_STOPPED) {
-        if (d->pid > 0)
-            kill((pid_t)d->pid, SIGKILL);
+        /* cgroups below the container's: Python thaws them before it kills
+         * (a frozen one holds the init's exit), with the whole bound its own */
+        if (nested_cgroups(json_get(d->rec, "cgroup")))
+            return DOOR_DELEGATE;
+        signal_init(d, SIGKILL); /* never a plain kill(pid): the pid may name another process by now */
         if (!wait_gone(d, deadline))
-            return DOOR_DELEGATE; /* says which pids are left, within its own bound */
+            return handover(deadline); /* Python says which pids are left, within what is left of the bound */
     }
     if (destroy_cgroup(json_get(d->rec, "cgroup")))
-        return DOOR_DELEGATE; /* busy: Python kills what is left and retries, bounded */
+        return handover(deadline); /* busy: Python kills what is left and retries, within the same bound */
     if (nhooks)
         run_poststop(d, hooks, nhooks, state, (size_t)statelen);
     remove_tree_at(d->rootfd, d->id);
@@ -1182,6 +1159,7 @@ static int door(struct door *d, int argc, char **argv);
 int ocirun_door(int argc, char **argv, int outfd, int errfd)
 {
     struct door d = {.outfd = outfd, .errfd = errfd, .root = DEFAULT_ROOT, .rootfd = -1, .dirfd = -1, .lockfd = -1};
+    handover_deadline = -1;
     int rc = door(&d, argc, argv);
     release(&d);
     return rc;

@@ -105,6 +105,12 @@ int main(int argc, char **argv)
     int rc = ocirun_door(argc, argv, 1, 2);
     if (rc != DOOR_DELEGATE)
         return rc;
+    /* the door ran: the Python CLI must not run it again (__main__.DOOR_HANDED) */
+    char left[24] = "";
+    if (ocirun_door_handover_deadline() >= 0)
+        snprintf(left, sizeof(left), "%lld", (long long)ocirun_door_handover_deadline());
+    if (setenv("OCIRUN_DOOR_HANDED", left, 1) < 0)
+        return die("setenv");
 #endif
     char **args = calloc((size_t)argc + 5, sizeof(char *));
     if (!args)

@@ -2,13 +2,12 @@
 poststop hooks, remove its state; with --force, a container whose state is
 broken is found by its recovery record (recovery.py)."""
 
-import os
 import time
 
 from .. import errors, log
 from ..linux import SIGKILL
 from ..state import CREATED, PAUSED, RUNNING, STOPPED
-from .kill import kill_container, manager, wait_gone
+from .kill import manager, signal_init, wait_gone
 from .recovery import Unrecovered, recover_broken
 
 
@@ -25,7 +24,7 @@ def delete(ctx, cid, force=False):
         try:
             with ctx.store.load(cid) as c:
                 if c.status() in (CREATED, RUNNING, PAUSED):
-                    kill_container(c, SIGKILL)
+                    signal_init(c, SIGKILL)
         except errors.OciError:
             pass  # the locked load below says what is wrong
     try:
@@ -47,6 +46,10 @@ def delete(ctx, cid, force=False):
         from ..cgroups.fs import REMOVE_TIMEOUT
 
         deadline = time.monotonic() + REMOVE_TIMEOUT
+        handed = getattr(ctx, "door_deadline", None)
+        if handed is not None:
+            # the C door waited first and handed over: what is left of ITS bound
+            deadline = min(deadline, handed)
         status = c.status()
         if status in (RUNNING, PAUSED) and not force:
             raise errors.OciError(errors.CONTAINER_NOT_STOPPED % (cid, status))
@@ -66,10 +69,9 @@ def delete(ctx, cid, force=False):
                     thaw_nested(mgr)
                 except Exception:
                     pass
-            try:
-                os.kill(c.pid, SIGKILL)
-            except ProcessLookupError:
-                pass
+            # through a pidfd verified against the recorded start time: the
+            # pid may name another process by now (never a plain kill)
+            signal_init(c, SIGKILL)
             if not wait_gone(c, deadline=deadline):
                 left = ""
                 if mgr is not None:

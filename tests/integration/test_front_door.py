@@ -18,7 +18,9 @@ import pytest
 import helpers
 
 CORE = os.path.join(helpers.REPO, "runtime", "core")
-SOURCES = [os.path.join(CORE, f) for f in ("launcher.c", "door.c", "store.c", "json.c")]
+SOURCES = [
+    os.path.join(CORE, f) for f in ("launcher.c", "door.c", "store.c", "json.c", "hooks.c", "error.c", "exeseal.c")
+]
 
 
 def _build(out, python, boot, *flags):
@@ -325,3 +327,157 @@ def test_what_the_door_hands_over(doors, run_ocirun, bundle, root, cid):
     )
     assert r.returncode == 97 and os.path.exists(marker), r
     os.unlink(marker)
+
+
+# ------------------------------------------- delete's handover: one door, one bound
+
+
+def _strace(log, *argv, trace, timeout=180):
+    r = subprocess.run(
+        ["strace", "-f", "-qq", "-o", str(log), "-e", "trace=" + trace, *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return r, log.read_text().splitlines()
+
+
+def _after_python(lines):
+    """The traced lines after the launcher's execve of the interpreter (its
+    second execve: the same pid)."""
+    pid = lines[0].split()[0]
+    execs = [i for i, line in enumerate(lines) if line.split()[0] == pid and "execve(" in line and line.endswith("= 0")]
+    assert len(execs) == 2, [lines[i] for i in execs]
+    return lines[execs[1] + 1 :]
+
+
+def test_delete_handover_runs_the_door_once(run_ocirun, bundle, root, cid, tmp_path):
+    """The door finds the cgroup busy (no pid namespace: the init's
+    background child outlives it) and hands delete over: the Python CLI
+    finishes it (kills the child, removes everything, runs the poststop
+    hook) WITHOUT running the door again. Counted by the id's lock, which
+    every run of the door's delete takes: twice in all (the door, then
+    delete.py), not three times."""
+    if not __import__("shutil").which("strace"):
+        pytest.fail("strace is needed (hack/install installs it)")
+    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "pid"]
+    bundle.set_args("sh", "-c", "sleep 600 </dev/null >/dev/null 2>&1 & exit 0").write()
+    r = run_ocirun("create", "-b", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    assert run_ocirun("start", cid).returncode == 0
+    helpers.wait_for(lambda: helpers.state(root, cid)["status"] == "stopped", 60, "the init to exit")
+    with open(os.path.join(root, cid, "state.json")) as f:
+        groups = json.load(f)["cgroup"]["v1"]["groups"]
+    pids_dir = next(g["dir"] for g in groups if g["controllers"] == ["pids"])
+    with open(os.path.join(pids_dir, "cgroup.procs")) as f:
+        assert f.read().split(), "the background child is not in the cgroup"
+    log = tmp_path / "strace"
+    r, lines = _strace(log, helpers.OCIRUN, "--root", root, "delete", cid, trace="openat,execve")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r
+
+    def _locks(lines):
+        return [
+            line for line in lines if '"%s", O_RDWR|O_CREAT' % cid in line and not line.endswith("<unfinished ...>")
+        ]
+
+    assert len(_locks(lines)) == 2, _locks(lines)
+    assert len(_locks(_after_python(lines))) == 1, _locks(lines)  # delete.py's
+    assert not os.path.exists(os.path.join(root, cid)) and helpers.cgroup_dirs(cid) == []
+
+
+def test_delete_handover_keeps_one_bound(run_ocirun, bundle, root, cid, tmp_path):
+    """An init that cannot die (its freezer cgroup frozen from the host):
+    the door waits its REMOVE_TIMEOUT and hands over; the Python CLI
+    finishes within what is left of that one bound: it fails at once with
+    the one line, without waiting (no sleep after the interpreter starts;
+    before, the in-process door and delete.py each waited a bound again)."""
+    if not __import__("shutil").which("strace"):
+        pytest.fail("strace is needed (hack/install installs it)")
+    st = _created(run_ocirun, bundle, root, cid)
+    with open(os.path.join(root, cid, "state.json")) as f:
+        groups = json.load(f)["cgroup"]["v1"]["groups"]
+    freezer = next(g["dir"] for g in groups if g["controllers"] == ["freezer"])
+    state_file = os.path.join(freezer, "freezer.state")
+    with open(state_file, "w") as f:
+        f.write("FROZEN")
+    try:
+        helpers.wait_for(lambda: open(state_file).read().strip() == "FROZEN", 60, "the freezer")
+        log = tmp_path / "strace"
+        r, lines = _strace(log, helpers.OCIRUN, "--root", root, "delete", cid, trace="execve,nanosleep,clock_nanosleep")
+        assert r.returncode == 1 and r.stderr.startswith(
+            "container init still running: pid %d did not die within 8s of SIGKILL" % st["pid"]
+        ), r.stderr
+        assert len(r.stderr.splitlines()) == 1, r.stderr
+        assert any("nanosleep(" in line for line in lines)  # the door's own wait, in the launcher
+        assert not [line for line in _after_python(lines) if "nanosleep(" in line]
+    finally:
+        with open(state_file, "w") as f:
+            f.write("THAWED")
+    assert run_ocirun("delete", "--force", cid).returncode == 0
+
+
+def test_a_marker_set_by_hand_only_makes_python_do_the_work(doors, run_ocirun, bundle, root, cid):
+    """OCIRUN_DOOR_HANDED set by hand on a command: the Python CLI answers it
+    itself, with the same bytes as the C door (delete included)."""
+    st = _created(run_ocirun, bundle, root, cid)
+    for value in ("", "junk", "99999999999999999999"):
+        env = dict(os.environ, OCIRUN_DOOR_HANDED=value)
+        for args in (("state", cid), ("kill", cid, "FOO"), ("start", "nope")):
+            by_hand = subprocess.run(
+                [doors["python"], "--root", root, *args], capture_output=True, text=True, timeout=60, env=env
+            )
+            assert (by_hand.returncode, by_hand.stdout, by_hand.stderr) == _run(doors["c"], root, *args), args
+    assert run_ocirun("kill", cid, "KILL").returncode == 0
+    helpers.wait_for(lambda: not helpers.pid_alive(st["pid"]), 30, "the init to die")
+    r = subprocess.run(
+        [doors["python"], "--root", root, "delete", cid],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, OCIRUN_DOOR_HANDED=""),
+    )
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r
+    assert not os.path.exists(os.path.join(root, cid)) and helpers.cgroup_dirs(cid) == []
+
+
+def test_the_marker_is_taken_out_of_the_environment_first(root, monkeypatch, capsys):
+    """__main__ removes OCIRUN_DOOR_HANDED before anything else: nothing it
+    starts (a hook, a nested ocirun) inherits it and skips its door."""
+    from runtime import __main__ as entry
+
+    monkeypatch.setenv("OCIRUN_DOOR_HANDED", "")
+    assert entry.main(["--root", root, "state", "nope"]) == 1
+    assert capsys.readouterr().err == "container does not exist\n"
+    assert "OCIRUN_DOOR_HANDED" not in os.environ
+
+
+def test_poststop_warnings_are_the_same_on_both_doors(doors, run_ocirun, bundle, root, cid, tmp_path):
+    """The C door runs poststop hooks through the core's runner (hooks.c),
+    delete.py through hooks.py (--debug, its lines in --log: the C door
+    hands over at once): the same warnings, byte for byte."""
+    bundle.config.setdefault("hooks", {})["poststop"] = [
+        {"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]},
+        {"path": "/bin/sh", "args": ["sh", "-c", "kill -9 $$"]},
+        {"path": "/bin/sh", "args": ["sh", "-c", "sleep 60"], "timeout": 1},
+        {"path": "/nonexistent/hook"},
+        {"path": "/bin/sh", "args": ["sh", "-c", "cat >/dev/null"]},
+    ]
+    seen = {}
+    for door in ("c", "python"):
+        name = "%s-%s" % (cid, door)
+        st = _created(run_ocirun, bundle, root, name)
+        assert run_ocirun("kill", name, "KILL").returncode == 0
+        helpers.wait_for(lambda: not helpers.pid_alive(st["pid"]), 30, "the init to die")
+        debug = ("--debug", "--log", tmp_path / "debug.log") if door == "python" else ()
+        seen[door] = _run(doors[door], root, *debug, "delete", name, timeout=120)
+        assert not os.path.exists(os.path.join(root, name)) and helpers.cgroup_dirs(name) == []
+    assert "poststop hook" in (tmp_path / "debug.log").read_text()  # hooks.py ran them
+    assert seen["c"] == seen["python"], seen
+    assert seen["c"] == (
+        0,
+        "",
+        "warning: poststop hook `/bin/sh` exited with status 3\n"
+        "warning: poststop hook `/bin/sh` killed by signal 9\n"
+        "warning: poststop hook `/bin/sh` timed out after 1 s\n"
+        "warning: poststop hook `/nonexistent/hook`: ENOENT (No such file or directory)\n",
+    ), seen

@@ -8,6 +8,10 @@ never crash.
 
 import json
 import os
+import signal
+import subprocess
+
+import pytest
 
 import helpers
 
@@ -118,3 +122,102 @@ def test_delete_force_thaws_a_cgroup_the_container_froze_below_its_own(run_ociru
     assert not os.path.exists(os.path.join(root, cid))
     assert helpers.cgroup_dirs(cid) == []
     helpers.wait_for(lambda: not any(helpers.pid_alive(p) for p in child + [st["pid"]]), 60, "the processes to go")
+
+
+# ------------------------------------------------- delete and a reused pid
+
+_SIGNAL_CALLS = {"x86_64": (62, 434), "aarch64": (129, 434)}  # kill, pidfd_open
+
+
+def _delayed_in_signal_call(tracee, pid):
+    """True while the tracee is held (strace's injected delay) at the entry
+    of kill or pidfd_open aimed at pid."""
+    try:
+        with open("/proc/%d/syscall" % tracee) as f:
+            fields = f.read().split()
+    except OSError:
+        return False
+    nrs = _SIGNAL_CALLS[os.uname().machine]
+    return len(fields) > 1 and fields[0].isdigit() and int(fields[0]) in nrs and int(fields[1], 16) == pid
+
+
+def _start_time(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[19])
+
+
+def _another_process_at(pid):
+    """A process of ours (sleep) with exactly this pid: the pid counter set
+    just below it (ns_last_pid), then a fork. None when another process
+    took it first."""
+    for _ in range(50):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        p = subprocess.Popen(["sleep", "600"])
+        if p.pid == pid:
+            return p
+        p.kill()
+        p.wait()
+        if os.path.exists("/proc/%d" % pid):
+            return None
+    return None
+
+
+@pytest.mark.parametrize("door", ["c", "python"])
+def test_delete_never_signals_a_pid_reused_after_its_status_check(run_ocirun, bundle, root, cid, door):
+    """`delete` of a created container: between its status check and its
+    SIGKILL (held there by strace), the init dies and its pid goes to
+    another process. That process survives, and delete finishes (exit 0,
+    nothing left): the signal goes through a pidfd checked against the
+    recorded start time (a plain kill(pid) killed the stranger). "python"
+    is delete.py (--debug: the C door hands over at once)."""
+    import shutil
+
+    if not shutil.which("strace"):
+        pytest.fail("strace is needed (hack/install installs it)")
+    bundle.set_args("sleep", "600").write()
+    r = run_ocirun("create", "-b", bundle.path, cid)
+    assert r.returncode == 0, r.stderr
+    pid = helpers.state(root, cid)["pid"]
+    start = _start_time(pid)
+    argv = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=kill,pidfd_open"]
+    argv += ["-e", "inject=kill,pidfd_open:delay_enter=30000000", helpers.OCIRUN, "--root", root]
+    argv += (["--debug"] if door == "python" else []) + ["delete", cid]
+    tracer = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stranger = None
+    try:
+
+        def _tracee():
+            try:
+                with open("/proc/%d/task/%d/children" % (tracer.pid, tracer.pid)) as f:
+                    kids = f.read().split()
+            except OSError:
+                return None
+            return int(kids[0]) if kids else None
+
+        tracee = helpers.wait_for(_tracee, 60, "strace to start ocirun")
+
+        def _held():
+            if tracer.poll() is not None:
+                raise AssertionError("delete ended before its SIGKILL: %r" % (tracer.communicate(),))
+            return _delayed_in_signal_call(tracee, pid)
+
+        helpers.wait_for(_held, 120, "delete to reach its SIGKILL")
+        os.kill(pid, signal.SIGKILL)
+        helpers.wait_for(lambda: not os.path.exists("/proc/%d" % pid), 60, "the init to be reaped")
+        stranger = _another_process_at(pid)
+        assert stranger is not None, "another process took pid %d first" % pid
+        assert _start_time(pid) != start
+        # the setup happened inside the injected delay (else the test proves nothing)
+        assert _delayed_in_signal_call(tracee, pid), "delete went on before the pid was reused"
+        out, err = tracer.communicate(timeout=180)
+        assert tracer.returncode == 0, err
+        assert stranger.poll() is None, "delete killed the process that reused the init's pid"
+        assert not os.path.exists(os.path.join(root, cid)) and helpers.cgroup_dirs(cid) == []
+    finally:
+        if tracer.poll() is None:
+            tracer.kill()
+            tracer.communicate()
+        if stranger is not None:
+            stranger.kill()
+            stranger.wait()
