@@ -26,10 +26,7 @@ def kill_container(c, sig, all_procs=False):
         if mgr is not None:
             mgr.kill_all(sig)
             return
-    try:
-        os.kill(c.pid, sig)
-    except ProcessLookupError:
-        pass
+    signal_init(c, sig)
 
 
 def kill(ctx, cid, sig, all_procs=False):
