@@ -163,14 +163,11 @@ def _another_process_at(pid):
     return None
 
 
-@pytest.mark.parametrize("door", ["c", "python"])
-def test_delete_never_signals_a_pid_reused_after_its_status_check(run_ocirun, bundle, root, cid, door):
-    """`delete` of a created container: between its status check and its
-    SIGKILL (held there by strace), the init dies and its pid goes to
-    another process. That process survives, and delete finishes (exit 0,
-    nothing left): the signal goes through a pidfd checked against the
-    recorded start time (a plain kill(pid) killed the stranger). "python"
-    is delete.py (--debug: the C door hands over at once)."""
+def _signal_at_a_reused_pid(run_ocirun, bundle, root, cid, door, command):
+    """Creates a container, runs `ocirun [--debug] COMMAND...` under strace
+    held at the entry of its kill/pidfd_open aimed at the init, and there
+    kills the init and puts a process of ours (sleep) at its pid. Returns
+    (returncode, stderr, whether that process survived the command)."""
     import shutil
 
     if not shutil.which("strace"):
@@ -182,7 +179,7 @@ def test_delete_never_signals_a_pid_reused_after_its_status_check(run_ocirun, bu
     start = _start_time(pid)
     argv = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=kill,pidfd_open"]
     argv += ["-e", "inject=kill,pidfd_open:delay_enter=30000000", helpers.OCIRUN, "--root", root]
-    argv += (["--debug"] if door == "python" else []) + ["delete", cid]
+    argv += (["--debug"] if door == "python" else []) + command
     tracer = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stranger = None
     try:
@@ -199,21 +196,19 @@ def test_delete_never_signals_a_pid_reused_after_its_status_check(run_ocirun, bu
 
         def _held():
             if tracer.poll() is not None:
-                raise AssertionError("delete ended before its SIGKILL: %r" % (tracer.communicate(),))
+                raise AssertionError("%s ended before its signal: %r" % (command[0], tracer.communicate()))
             return _delayed_in_signal_call(tracee, pid)
 
-        helpers.wait_for(_held, 120, "delete to reach its SIGKILL")
+        helpers.wait_for(_held, 120, "%s to reach its signal" % command[0])
         os.kill(pid, signal.SIGKILL)
         helpers.wait_for(lambda: not os.path.exists("/proc/%d" % pid), 60, "the init to be reaped")
         stranger = _another_process_at(pid)
         assert stranger is not None, "another process took pid %d first" % pid
         assert _start_time(pid) != start
         # the setup happened inside the injected delay (else the test proves nothing)
-        assert _delayed_in_signal_call(tracee, pid), "delete went on before the pid was reused"
+        assert _delayed_in_signal_call(tracee, pid), "%s went on before the pid was reused" % command[0]
         out, err = tracer.communicate(timeout=180)
-        assert tracer.returncode == 0, err
-        assert stranger.poll() is None, "delete killed the process that reused the init's pid"
-        assert not os.path.exists(os.path.join(root, cid)) and helpers.cgroup_dirs(cid) == []
+        return tracer.returncode, err, stranger.poll() is None
     finally:
         if tracer.poll() is None:
             tracer.kill()
@@ -221,3 +216,36 @@ def test_delete_never_signals_a_pid_reused_after_its_status_check(run_ocirun, bu
         if stranger is not None:
             stranger.kill()
             stranger.wait()
+
+
+@pytest.mark.parametrize("door", ["c", "python"])
+def test_delete_never_signals_a_pid_reused_after_its_status_check(run_ocirun, bundle, root, cid, door):
+    """`delete` of a created container: between its status check and its
+    SIGKILL (held there by strace), the init dies and its pid goes to
+    another process. That process survives, and delete finishes (exit 0,
+    nothing left): the signal goes through a pidfd checked against the
+    recorded start time (a plain kill(pid) killed the stranger). "python"
+    is delete.py (--debug: the C door hands over at once)."""
+    rc, err, survived = _signal_at_a_reused_pid(run_ocirun, bundle, root, cid, door, ["delete", cid])
+    assert rc == 0, err
+    assert survived, "delete killed the process that reused the init's pid"
+    assert not os.path.exists(os.path.join(root, cid)) and helpers.cgroup_dirs(cid) == []
+
+
+@pytest.mark.parametrize("door", ["c", "python"])
+def test_kill_never_signals_a_pid_reused_after_its_status_check(run_ocirun, bundle, root, cid, door):
+    """`kill <id> KILL` of a created container, held (strace) between its
+    status check and its signal while the init dies and its pid goes to
+    another process: that process survives and kill ends with exit 0 (the
+    signal goes through a pidfd checked against the recorded start time; a
+    plain kill(pid) killed the stranger). "python" is kill.py's
+    kill_container (--debug: the C door hands over at once). The container,
+    stopped now, is then deleted."""
+    try:
+        rc, err, survived = _signal_at_a_reused_pid(run_ocirun, bundle, root, cid, door, ["kill", cid, "KILL"])
+        assert rc == 0, err
+        assert survived, "kill killed the process that reused the init's pid"
+    finally:
+        r = run_ocirun("delete", "--force", cid, timeout=120)
+    assert (r.returncode, r.stderr) == (0, ""), (r.returncode, r.stderr)
+    assert not os.path.exists(os.path.join(root, cid)) and helpers.cgroup_dirs(cid) == []
