@@ -32,7 +32,7 @@ oci-schemas/README.md's tolerance table lists each adaptation.
 
 import os
 
-from . import errors, log, rootless_idmap
+from . import errors, log
 
 MODES = ("auto", "true", "false")
 
@@ -192,6 +192,8 @@ def adapt(gopts, cfg):
             '{"type": "user"} with uidMappings and gidMappings (see `ocirun spec --rootless`)' % os.geteuid()
         )
     if not priv and "user" in new:
+        from . import rootless_idmap
+
         problems += rootless_idmap.check_maps(linux)
     _adapt_mounts(cfg, new, linux, warns, problems)
     _adapt_devices(linux, warns, problems)

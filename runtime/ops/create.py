@@ -10,11 +10,10 @@ EPERM (...)`), undoes all of it.
 
 import os
 
-from .. import errors, hooks as hookmod, log
+from .. import errors, log
 from ..files import atomic_write_path
 from ..state import CREATED, CREATING, FIFO, rfc3339_now
 from ..sync import kill_and_reap, reap
-from .devices import step_device_nodes, step_net_devices
 from .kill import kill_cgroup
 from .recovery import write_recovery
 from .spawn import (
@@ -156,10 +155,15 @@ def _step_hooks(ch, c, hooks, core_hooks, init_pid):
     ch.wait(ch.lib.OCIRUN_MSG_HOOKS, "rootfs setup")
     if log.LOG.debug_enabled and core_hooks:
         log.LOG.debug("hooks run in the container: %s", _hook_names(hooks))
+    fd = None
+    if not (hooks.get("prestart") or hooks.get("createRuntime") or core_hooks):
+        ch.send(ch.lib.OCIRUN_MSG_HOOKS_DONE, fd)
+        return
+    from .. import hooks as hookmod
+
     state = hookmod.state_json(c.data, CREATING, init_pid)
     hookmod.run_hooks(hooks.get("prestart"), "prestart", state)
     hookmod.run_hooks(hooks.get("createRuntime"), "createRuntime", state)
-    fd = None
     if core_hooks:
         # createContainer and startContainer run in the container's namespaces:
         # their state carries the pid as seen there (runtime.md#state)
@@ -397,19 +401,28 @@ def create(
         write_recovery(c, init_pid, c.data["init_start"], data.get("cgroup"))
         c.save()
         _step_idmapped_trees(ch, p, init_pid)
-        step_net_devices(p, init_pid)
+        if p.net_devices:
+            from .devices import step_net_devices
+
+            step_net_devices(p, init_pid)
         if p.resctrl is not None:
             from .. import resctrl
 
             undo.callback(resctrl.remove, p.resctrl)
             resctrl.apply(p.resctrl, init_pid)
             c.data["resctrl"] = p.resctrl
-        step_device_nodes(ch, p, init_pid)
+        if p.device_nodes:
+            from .devices import step_device_nodes
+
+            step_device_nodes(ch, p, init_pid)
         ch.send(lib.OCIRUN_MSG_GO)
 
         _step_hooks(ch, c, hooks, p.core_hooks, init_pid)
         master = step_terminal(ch, proc, console, undo) if p.terminal else None
-        step_seccomp_listener(ch, p.seccomp, hookmod.state(c.data, CREATING, init_pid))
+        if p.seccomp is not None and p.seccomp.needs_listener:
+            from .. import hooks as hookmod
+
+            step_seccomp_listener(ch, p.seccomp, hookmod.state(c.data, CREATING, init_pid))
         step_ready(ch)
 
         c.data["status"] = CREATED

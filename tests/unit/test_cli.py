@@ -403,3 +403,55 @@ def _launcher(ocirun):
     """The installed launcher's interpreter and its sys.path line (tests/helpers.py)."""
     py, _ = helpers.launcher_paths(ocirun)
     return os.path.realpath(py), [helpers.launcher_site_line(ocirun)]
+
+
+def test_plain_create_imports_nothing_it_does_not_use(bundle, root, cid):
+    # A busybox create (no hooks, seccomp, terminal, devices, rootless, systemd)
+    # leaves their modules unimported: each costs every container's create and run.
+    # -X importtime lists what each process imported, the sealed re-execution too.
+    unused = (
+        "json",
+        "re",
+        "enum",
+        "argparse",
+        "jsonschema",
+        "subprocess",
+        "signal",
+        "tempfile",
+        "ctypes",
+        "jeepney",
+        "runtime.hooks",
+        "runtime.seccomp",
+        "runtime.terminal",
+        "runtime.ops.devices",
+        "runtime.rootless_idmap",
+        "runtime.resctrl",
+        "runtime.cgroups.systemd",
+    )
+    py, site_lines = _launcher(OCIRUN)
+    script = "import sys\n%s\nsys.argv = ['ocirun', '--root', %r, 'create', '-b', %r, %r]\n" % (
+        site_lines[0],
+        root,
+        bundle.path,
+        cid,
+    )
+    script += "from runtime.__main__ import main\nsys.exit(main())\n"
+    # a file, not a pipe: the created container holds its stdio open until it runs
+    err_path = os.path.join(root, "..", "importtime.txt")
+    with open(err_path, "w") as err:
+        r = subprocess.run(
+            [py, "-I", "-S", "-X", "importtime", "-c", script],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            timeout=60,
+        )
+    with open(err_path) as f:
+        listing = f.read()
+    try:
+        assert r.returncode == 0, listing
+        imported = {line.split("|")[-1].strip() for line in listing.splitlines() if line.startswith("import time:")}
+        assert "runtime.ops.create" in imported, listing  # the listing is real
+        assert sorted(imported & set(unused)) == []
+    finally:
+        ocirun("delete", "-f", cid, root=root)
