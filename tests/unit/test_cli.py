@@ -438,17 +438,17 @@ def test_plain_create_imports_nothing_it_does_not_use(bundle, root, cid):
     script += "from runtime.__main__ import main\nsys.exit(main())\n"
     # a file, not a pipe: the created container holds its stdio open until it runs
     err_path = os.path.join(root, "..", "importtime.txt")
-    with open(err_path, "w") as err:
-        r = subprocess.run(
-            [py, "-I", "-S", "-X", "importtime", "-c", script],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            timeout=60,
-        )
-    with open(err_path) as f:
-        listing = f.read()
-    try:
+    try:  # the delete below runs whatever happens to create (a timeout included)
+        with open(err_path, "w") as err:
+            r = subprocess.run(
+                [py, "-I", "-S", "-X", "importtime", "-c", script],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                timeout=60,
+            )
+        with open(err_path) as f:
+            listing = f.read()
         assert r.returncode == 0, listing
         imported = {line.split("|")[-1].strip() for line in listing.splitlines() if line.startswith("import time:")}
         assert "runtime.ops.create" in imported, listing  # the listing is real
